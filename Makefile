@@ -1,0 +1,34 @@
+# Every target bootstraps .venv from a clean clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PG_PORT ?= 54329
+export NEWSLETTER_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:$(PG_PORT)/newsletter_test
+
+.PHONY: demo test lint bench clean postgres
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed
+	bash scripts/demo.sh
+
+postgres:
+	bash scripts/postgres.sh $(PG_PORT)
+
+test: $(BIN)/.installed
+	-bash scripts/postgres.sh $(PG_PORT)
+	$(BIN)/pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check newsletter tests bench
+	$(BIN)/mypy
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/render.py
+
+clean:
+	rm -rf $(VENV) build demo outbox *.db

@@ -1,0 +1,77 @@
+"""The project's exception tree. Every message says what was wrong, where, and what to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class NewsletterError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigurationError(NewsletterError):
+    """A setting is missing or invalid."""
+
+
+@dataclass(frozen=True)
+class IssueProblem:
+    """One problem found in an issue file: where it is and what is wrong."""
+
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}"
+        if self.field:
+            return f"{where}: {self.field}: {self.message}"
+        return f"{where}: {self.message}"
+
+
+class IssueValidationError(NewsletterError):
+    """An issue file is invalid; ``problems`` lists every problem found, not only the first."""
+
+    def __init__(self, problems: list[IssueProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class RenderError(NewsletterError):
+    """A template could not be rendered or compiled."""
+
+
+class HeaderInjectionError(NewsletterError):
+    """A header value contained CR or LF."""
+
+
+class TokenError(NewsletterError):
+    """A signed token is invalid, expired, or for another purpose."""
+
+
+class StoreError(NewsletterError):
+    """The subscriber store refused an operation."""
+
+
+class SchemaOutOfDateError(StoreError):
+    """The database schema is older than this code expects."""
+
+
+class TransportError(NewsletterError):
+    """Base class for delivery failures, normalised from the provider's own errors."""
+
+
+class TransientTransportError(TransportError):
+    """A failure worth retrying later: 5xx, connection errors."""
+
+
+class ThrottledError(TransientTransportError):
+    """The provider asked us to slow down."""
+
+
+class PermanentTransportError(TransportError):
+    """This one message will never be accepted (rejected address, bad request)."""
+
+
+class AccountPausedError(TransportError):
+    """The whole account cannot send now (suspended, paused, quota exhausted); stop the campaign."""

@@ -1,0 +1,309 @@
+"""Issue files: pydantic models and ``load_issue(path)``.
+
+An issue file is YAML (``issues/YYYY-MM-DD.yaml``). Every validation problem is reported
+with the file, the line, the field path and what is wrong, all at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from newsletter.errors import IssueProblem, IssueValidationError
+
+# C0 controls except tab and newline, DEL, and C1 controls. Carriage returns are
+# normalised to newlines before this check.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_NEW_ID = r"\d{4}\.\d{4,5}(?:v\d+)?"
+_OLD_ID = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?"
+_ARXIV = re.compile(
+    rf"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/(?P<id>{_NEW_ID}|{_OLD_ID})"
+    r"(?:\.pdf)?/?$"
+)
+_CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def _clean_text(value: Any) -> Any:
+    """Normalise newlines and refuse control characters; other types pass to pydantic."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    bad = _CONTROL.search(value)
+    if bad:
+        raise ValueError(
+            f"contains the control character U+{ord(bad.group()):04X}; remove it"
+        )
+    return unicodedata.normalize("NFC", value).strip()
+
+
+def _single_line(value: str) -> str:
+    if "\n" in value:
+        raise ValueError("must be a single line; join the lines")
+    return value
+
+
+def arxiv_abs_url(value: str) -> str:
+    """Return the canonical ``https://arxiv.org/abs/ID`` form of an arXiv link, or raise."""
+    match = _ARXIV.match(value.strip())
+    if not match:
+        raise ValueError(
+            f"not an arXiv abstract link: {value!r}; write https://arxiv.org/abs/ID"
+        )
+    return f"https://arxiv.org/abs/{match.group('id')}"
+
+
+Text = Annotated[str, BeforeValidator(_clean_text)]
+Line = Annotated[str, BeforeValidator(_clean_text), AfterValidator(_single_line)]
+ShortLine = Annotated[Line, Field(min_length=1, max_length=300)]
+Paragraph = Annotated[Text, Field(min_length=1, max_length=6000)]
+ArxivUrl = Annotated[str, BeforeValidator(_clean_text), AfterValidator(arxiv_abs_url)]
+CategoryCode = Annotated[Line, Field(pattern=r"^[A-Z]{2,5}$")]
+Names = Annotated[list[Annotated[Line, Field(min_length=1, max_length=200)]], Field(max_length=100)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class CategoryName(_Model):
+    """A category's display name, in either or both languages."""
+
+    en: ShortLine | None = None
+    zh: ShortLine | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        # A bare string is the common case: Chinese if it contains CJK, else English.
+        if isinstance(data, str):
+            return {"zh": data} if _CJK.search(data) else {"en": data}
+        return data
+
+    @model_validator(mode="after")
+    def _one_language(self) -> CategoryName:
+        if not self.en and not self.zh:
+            raise ValueError("give the name in en, zh or both")
+        return self
+
+    def label(self, language: str) -> str:
+        """The name in ``language`` (zh, en or both), falling back to the other one."""
+        if language == "en":
+            return self.en or self.zh or ""
+        if language == "zh":
+            return self.zh or self.en or ""
+        return " / ".join(n for n in (self.zh, self.en) if n)
+
+
+class Paper(_Model):
+    """What featured and notable papers share."""
+
+    category: CategoryCode
+    title: ShortLine
+    title_zh: ShortLine | None = None
+    authors: Annotated[Names, Field(min_length=1)]
+    authors_truncated: bool = False
+    affiliations: Names = []
+    url: ArxivUrl
+
+    @property
+    def arxiv_id(self) -> str:
+        return self.url.rsplit("/abs/", 1)[1].split("v")[0] if "/abs/" in self.url else self.url
+
+    def author_line(self) -> str:
+        """Authors joined by commas, ending in an ellipsis when the list was cut short."""
+        line = ", ".join(self.authors)
+        return line + ", et al." if self.authors_truncated else line
+
+
+class FeaturedPaper(Paper):
+    """A numbered paper with a Chinese summary and the English abstract."""
+
+    summary_zh: Paragraph | None = None
+    abstract: Paragraph
+
+
+class NotablePaper(Paper):
+    """One of the "other notable papers": titles, authors, affiliations and a link."""
+
+
+class Issue(_Model):
+    """One day's newsletter."""
+
+    date: dt.date
+    title: ShortLine
+    title_en: ShortLine | None = None
+    attribution: ShortLine | None = None
+    categories: Annotated[dict[CategoryCode, CategoryName], Field(min_length=1, max_length=50)]
+    summary: Annotated[Text, Field(max_length=2000)] | None = None
+    featured: Annotated[list[FeaturedPaper], Field(min_length=1, max_length=200)]
+    notable: Annotated[list[NotablePaper], Field(max_length=200)] = []
+    footer: Annotated[Text, Field(max_length=2000)] | None = None
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            raise ValueError("must be a date (YYYY-MM-DD), not a date and time")
+        return value
+
+    @property
+    def papers(self) -> list[Paper]:
+        return [*self.featured, *self.notable]
+
+    @property
+    def has_chinese(self) -> bool:
+        return any(p.title_zh for p in self.papers) or any(
+            isinstance(p, FeaturedPaper) and p.summary_zh for p in self.papers
+        )
+
+
+def _cross_checks(issue: Issue) -> list[tuple[tuple[str | int, ...], str]]:
+    """Checks across fields: (location, message) for every problem."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    seen: dict[str, tuple[str | int, ...]] = {}
+    for section, papers in (("featured", issue.featured), ("notable", issue.notable)):
+        for index, paper in enumerate(papers):
+            if paper.category not in issue.categories:
+                known = ", ".join(sorted(issue.categories))
+                problems.append(
+                    ((section, index, "category"),
+                     f"{paper.category!r} is not in the category legend ({known}); "
+                     "add it under categories or fix the code")
+                )
+            key = paper.arxiv_id
+            if key in seen:
+                first = _dotted(seen[key])
+                problems.append(
+                    ((section, index, "url"),
+                     f"{paper.url} is already in this issue at {first}; remove one of them")
+                )
+            else:
+                seen[key] = (section, index)
+    return problems
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class _LineIndex:
+    """Maps a field path to the line where it appears in the YAML file (1-based)."""
+
+    def __init__(self, root: yaml.Node | None) -> None:
+        self.lines: dict[tuple[str | int, ...], int] = {}
+        if root is not None:
+            self._walk(root, ())
+
+    def _walk(self, node: yaml.Node, path: tuple[str | int, ...]) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, str(key.value))
+                self.lines[child] = key.start_mark.line + 1
+                self._walk(value, child)
+                self.lines[child] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self._walk(item, (*path, index))
+
+    def line(self, loc: tuple[str | int, ...]) -> int:
+        for end in range(len(loc), -1, -1):
+            if loc[:end] in self.lines:
+                return self.lines[loc[:end]]
+        return 1
+
+
+def _friendly(error: Any) -> str:
+    kind, msg = error["type"], error["msg"]
+    if kind == "missing":
+        return "is required; add it"
+    if kind == "extra_forbidden":
+        return "is not a known field; check the spelling or remove it"
+    if msg.startswith("Value error, "):
+        return str(msg[len("Value error, "):])
+    if kind == "string_too_long":
+        return f"is too long (at most {error['ctx']['max_length']} characters); shorten it"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_pattern_mismatch" and error["loc"] and "category" in str(error["loc"]):
+        return f"{error['input']!r} is not a category code (2-5 capital letters, e.g. LG)"
+    return f"{msg[0].lower()}{msg[1:]} (got {error['input']!r})"
+
+
+def parse_issue(text: str, path: str = "<string>") -> Issue:
+    """Parse and validate issue YAML; raise :class:`IssueValidationError` with every problem."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(err, "problem", None) or str(err)
+        raise IssueValidationError(
+            [IssueProblem(path, line, "", f"not valid YAML: {problem}; fix the syntax")]
+        ) from err
+    index = _LineIndex(root)
+    if not isinstance(data, dict):
+        raise IssueValidationError(
+            [IssueProblem(path, 1, "", "an issue file must be a YAML mapping (date:, title:, ...)")]
+        )
+    try:
+        issue = Issue.model_validate(data)
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            loc = tuple(
+                p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function"))
+            )
+            problems.append(IssueProblem(path, index.line(loc), _dotted(loc), _friendly(e)))
+        raise IssueValidationError(problems) from None
+    cross = _cross_checks(issue)
+    if cross:
+        raise IssueValidationError(
+            [IssueProblem(path, index.line(loc), _dotted(loc), msg) for loc, msg in cross]
+        )
+    expected = f"{issue.date.isoformat()}.yaml"
+    if path.endswith(".yaml") and Path(path).name != expected:
+        raise IssueValidationError(
+            [IssueProblem(path, index.line(("date",)), "date",
+                          f"{issue.date.isoformat()} does not match the file name; "
+                          f"name the file {expected} or fix the date")]
+        )
+    return issue
+
+
+def load_issue(path: str | Path) -> Issue:
+    """Read and validate one issue file; raise :class:`IssueValidationError` on any problem."""
+    shown = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as err:
+        raise IssueValidationError(
+            [IssueProblem(shown, 0, "", f"cannot read the file: {err.strerror}")]
+        ) from err
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise IssueValidationError(
+            [IssueProblem(shown, line, "", "is not UTF-8 text; save the file as UTF-8")]
+        ) from err
+    return parse_issue(text, shown)

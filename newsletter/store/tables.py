@@ -1,0 +1,134 @@
+"""Table definitions. Migrations in ``newsletter/migrations`` create and change them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite's INTEGER PRIMARY KEY must be INTEGER to autoincrement; PostgreSQL gets BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # Normalised by email-validator; the ASCII (punycode) form is what messages use.
+    Column("email", String(320), nullable=False, unique=True),
+    # pending, active, unsubscribed, bounced, complained
+    Column("status", String(16), nullable=False, index=True),
+    # Comma-separated category codes; empty means every category.
+    Column("categories", String(200), nullable=False, default=""),
+    # zh, en or both
+    Column("language", String(4), nullable=False, default="both"),
+    # web, import, cli
+    Column("source", String(8), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime),
+    Column("confirmation_sent_at", UTCDateTime),
+)
+
+# Every change of a subscriber's state: what, when, why. Survives erasure without the address.
+subscriber_events = Table(
+    "subscriber_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="SET NULL"), index=True),
+    Column("kind", String(32), nullable=False),
+    Column("old_status", String(16)),
+    Column("new_status", String(16)),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Addresses that must never be mailed: bounced, complained, unsubscribed, erased.
+# ``email`` is cleared when the subscriber asks to be erased; the hash still blocks it.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email_hash", String(64), nullable=False, unique=True),
+    Column("email", String(320)),
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("issue_date", String(10), nullable=False, unique=True),
+    Column("issue_path", Text, nullable=False),
+    # sending, paused, done
+    Column("status", String(16), nullable=False),
+    Column("paused_reason", Text, nullable=False, default=""),
+    Column("total", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
+    Column("subscriber_id", Id, nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("variant", String(220), nullable=False),
+    # queued, sending, sent, failed, in_doubt
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_by", String(64)),
+    Column("claimed_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    Column("provider_id", String(200)),
+    Column("error", Text),
+    Index("ix_deliveries_campaign_status_id", "campaign_id", "status", "id"),
+    Index("uq_deliveries_campaign_subscriber", "campaign_id", "subscriber_id", unique=True),
+)

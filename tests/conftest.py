@@ -1,0 +1,93 @@
+"""Shared fixtures: the sample issue, isolated settings, databases and the browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_ISSUE = ROOT / "issues" / "2022-09-07.yaml"
+TEST_SECRET = "test-secret-key-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every test starts from default settings in its own directory (no stray .env)."""
+    for name in list(os.environ):
+        if name.startswith("NEWSLETTER_") and not name.startswith(
+            ("NEWSLETTER_TEST_", "NEWSLETTER_REQUIRE_")
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("NEWSLETTER_BASE_URL", "https://news.example.org")
+    monkeypatch.setenv("NEWSLETTER_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{tmp_path / 'test.db'}")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def sample_issue_path() -> Path:
+    return SAMPLE_ISSUE
+
+
+def _postgres_base_url() -> str | None:
+    url = os.environ.get("NEWSLETTER_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("NEWSLETTER_REQUIRE_POSTGRES"):
+            pytest.fail("NEWSLETTER_TEST_POSTGRES_URL is not set but PostgreSQL is required")
+        return None
+    try:
+        import psycopg
+
+        plain = url.replace("postgresql+psycopg://", "postgresql://")
+        psycopg.connect(plain, connect_timeout=3).close()
+    except Exception as err:
+        if os.environ.get("NEWSLETTER_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL at {url} is required but not reachable: {err}")
+        return None
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty schema in the test PostgreSQL, dropped afterwards."""
+    base = _postgres_base_url()
+    if base is None:
+        pytest.skip("no PostgreSQL (set NEWSLETTER_TEST_POSTGRES_URL, or run make test)")
+    from newsletter.store.db import make_engine
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on SQLite and on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium; the browser tests need it (``.ci/run`` installs it)."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("NEWSLETTER_REQUIRE_BROWSER"):
+            pytest.fail("Chromium is required but not installed")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    return path
