@@ -75,3 +75,19 @@ class PermanentTransportError(TransportError):
 
 class AccountPausedError(TransportError):
     """The whole account cannot send now (suspended, paused, quota exhausted); stop the campaign."""
+
+
+class InvalidAddressError(NewsletterError):
+    """An email address is not acceptable; the message says why."""
+
+
+class SubscriberExistsError(StoreError):
+    """The address is already on the list."""
+
+
+class SuppressedAddressError(StoreError):
+    """The address is suppressed (unsubscribed, bounced, complained, erased): never mail it."""
+
+
+class UnknownSubscriberError(StoreError):
+    """No subscriber has this id or address."""
