@@ -60,7 +60,7 @@ subscribers = Table(
     # Normalised by email-validator; the ASCII (punycode) form is what messages use.
     Column("email", String(320), nullable=False, unique=True),
     # pending, active, unsubscribed, bounced, complained
-    Column("status", String(16), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
     # Comma-separated category codes; empty means every category.
     Column("categories", String(200), nullable=False, default=""),
     # zh, en or both
@@ -71,6 +71,8 @@ subscribers = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("confirmed_at", UTCDateTime),
     Column("confirmation_sent_at", UTCDateTime),
+    # Recipients are streamed per status in id order.
+    Index("ix_subscribers_status_id", "status", "id"),
 )
 
 # Every change of a subscriber's state: what, when, why. Survives erasure without the address.
@@ -93,7 +95,7 @@ suppressions = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("email_hash", String(64), nullable=False, unique=True),
-    Column("email", String(320)),
+    Column("email", String(320), index=True),
     Column("reason", String(32), nullable=False),
     Column("detail", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
