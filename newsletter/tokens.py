@@ -9,6 +9,7 @@ lets message building splice tokens into pre-encoded bodies (see ``message.py``)
 from __future__ import annotations
 
 import hashlib
+import time
 from enum import StrEnum
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
@@ -27,28 +28,48 @@ class Purpose(StrEnum):
     PREFERENCES = "preferences"
 
 
-def _signer(secret: str, purpose: Purpose) -> TimestampSigner:
+class _Signer(TimestampSigner):
+    # itsdangerous reads time.time() itself; ``now`` lets callers (and tests) pass a clock.
+    now: float | None = None
+
+    def get_timestamp(self) -> int:
+        return int(time.time() if self.now is None else self.now)
+
+
+def _signer(secret: str, purpose: Purpose, now: float | None = None) -> TimestampSigner:
     if not secret:
         raise TokenError("no secret key is configured; set NEWSLETTER_SECRET_KEY")
-    return TimestampSigner(secret, salt=f"newsletter.{purpose.value}", digest_method=hashlib.sha256)
+    signer = _Signer(secret, salt=f"newsletter.{purpose.value}", digest_method=hashlib.sha256)
+    signer.now = now
+    return signer
 
 
-def make_token(secret: str, purpose: Purpose, subscriber_id: int) -> str:
-    """Return a URL-safe token of exactly :data:`TOKEN_LENGTH` characters."""
+def make_token(secret: str, purpose: Purpose, subscriber_id: int, now: float | None = None) -> str:
+    """Return a URL-safe token of exactly :data:`TOKEN_LENGTH` characters.
+
+    ``now`` (a POSIX timestamp) is the issue time; the current time when omitted.
+    """
     if not 0 < subscriber_id < 16**_ID_WIDTH:
         raise ValueError(f"subscriber id out of range: {subscriber_id}")
-    token = _signer(secret, purpose).sign(f"{subscriber_id:0{_ID_WIDTH}x}").decode("ascii")
+    token = _signer(secret, purpose, now).sign(f"{subscriber_id:0{_ID_WIDTH}x}").decode("ascii")
     assert len(token) == TOKEN_LENGTH, token
     return token
 
 
-def read_token(secret: str, purpose: Purpose, token: str, max_age: int | None = None) -> int:
+def read_token(
+    secret: str,
+    purpose: Purpose,
+    token: str,
+    max_age: int | None = None,
+    now: float | None = None,
+) -> int:
     """Return the subscriber id in ``token``; raise :class:`TokenError` if it is not valid.
 
-    ``max_age`` (seconds) refuses tokens older than that; confirmation links use 7 days.
+    ``max_age`` (seconds) refuses tokens older than that at ``now`` (a POSIX timestamp,
+    the current time when omitted); confirmation links use 7 days.
     """
     try:
-        value = _signer(secret, purpose).unsign(token, max_age=max_age)
+        value = _signer(secret, purpose, now).unsign(token, max_age=max_age)
     except SignatureExpired as err:
         raise TokenError("this link has expired; ask for a new one") from err
     except BadSignature as err:
