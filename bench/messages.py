@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'speed-up':>10}")
     results: list[tuple[str, float, float]] = []
     for language in ("zh", "en", "both"):
-        rendered = renderer.render(issue, Variant(language))  # type: ignore[arg-type]
+        rendered = renderer.render(issue, Variant(language))
         fast, slow, size = measure(rendered, sender, people, reference_count)
         results.append((language, fast, slow))
         print(f"{language:<10}{size:>10,}{fast:>12,.0f}{slow:>20,.0f}{fast / slow:>9.1f}x")
