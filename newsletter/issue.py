@@ -35,6 +35,11 @@ _ARXIV = re.compile(
     rf"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/(?P<id>{_NEW_ID}|{_OLD_ID})"
     r"(?:\.pdf)?/?$"
 )
+_VERSION = re.compile(r"v\d+$")
+# Characters refused anywhere in the raw file. YAML itself rejects most C0 and C1
+# controls with an error that has no line number, and it treats NEL, LINE SEPARATOR
+# and PARAGRAPH SEPARATOR as line breaks, which would shift every line number after them.
+_RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 
@@ -122,7 +127,8 @@ class Paper(_Model):
 
     @property
     def arxiv_id(self) -> str:
-        return self.url.rsplit("/abs/", 1)[1].split("v")[0] if "/abs/" in self.url else self.url
+        """The arXiv identifier without its version: ``2209.01947``, ``solv-int/9901001``."""
+        return _VERSION.sub("", self.url.rsplit("/abs/", 1)[-1])
 
     def author_line(self) -> str:
         """Authors joined by commas, ending in an ellipsis when the list was cut short."""
@@ -205,21 +211,37 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
 
 
 class _LineIndex:
-    """Maps a field path to the line where it appears in the YAML file (1-based)."""
+    """Maps a field path to the line where it appears in the YAML file (1-based).
+
+    Also notes keys given twice in one mapping, which YAML loaders silently resolve by
+    keeping the last value: an editor's pasted duplicate would lose the first one.
+    """
 
     def __init__(self, root: yaml.Node | None) -> None:
         self.lines: dict[tuple[str | int, ...], int] = {}
+        self.duplicates: list[tuple[tuple[str | int, ...], int, int]] = []
+        # Each node is walked once: an alias does not expand again (no "billion laughs").
+        self._seen: set[int] = set()
         if root is not None:
             self._walk(root, ())
 
     def _walk(self, node: yaml.Node, path: tuple[str | int, ...]) -> None:
-        self.lines[path] = node.start_mark.line + 1
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in self._seen:
+            return
+        self._seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
             for key, value in node.value:
-                child = (*path, str(key.value))
-                self.lines[child] = key.start_mark.line + 1
+                name = str(key.value)
+                child = (*path, name)
+                line = key.start_mark.line + 1
+                if name in first:
+                    self.duplicates.append((child, line, first[name]))
+                    continue
+                first[name] = line
                 self._walk(value, child)
-                self.lines[child] = key.start_mark.line + 1
+                self.lines[child] = line
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 self._walk(item, (*path, index))
@@ -231,36 +253,84 @@ class _LineIndex:
         return 1
 
 
-def _friendly(error: Any) -> str:
+def _friendly(error: Any, loc: tuple[str | int, ...]) -> str:
     kind, msg = error["type"], error["msg"]
+    ctx = error.get("ctx") or {}
     if kind == "missing":
         return "is required; add it"
     if kind == "extra_forbidden":
         return "is not a known field; check the spelling or remove it"
     if msg.startswith("Value error, "):
         return str(msg[len("Value error, "):])
-    if kind == "string_too_long":
-        return f"is too long (at most {error['ctx']['max_length']} characters); shorten it"
-    if kind == "string_too_short":
+    if kind == "string_too_long" or (kind == "too_long" and isinstance(error["input"], str)):
+        # A length limit after our own validators is reported as "too_long", not "string_...".
+        return f"is too long (at most {ctx['max_length']} characters); shorten it"
+    if kind in ("string_too_short", "too_short") and ctx.get("min_length") == 1:
         return "must not be empty"
-    if kind == "string_pattern_mismatch" and error["loc"] and "category" in str(error["loc"]):
+    if kind == "too_long":
+        return (
+            f"has {ctx['actual_length']} entries, at most {ctx['max_length']} are allowed; "
+            "remove some"
+        )
+    in_legend = len(loc) == 2 and loc[0] == "categories"
+    if kind == "string_pattern_mismatch" and (in_legend or loc[-1:] == ("category",)):
         return f"{error['input']!r} is not a category code (2-5 capital letters, e.g. LG)"
     return f"{msg[0].lower()}{msg[1:]} (got {error['input']!r})"
 
 
+def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Drop pydantic's validator and dict-key markers, leaving the path in the file."""
+    return tuple(
+        p for p in loc if not (isinstance(p, str) and (p.startswith("function") or p == "[key]"))
+    )
+
+
+def _raw_problems(text: str, path: str) -> list[IssueProblem]:
+    """Control characters typed into the file itself, with their line and column."""
+    problems = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        for bad in _RAW_CONTROL.finditer(line):
+            problems.append(IssueProblem(
+                path, number, "",
+                f"contains the control character U+{ord(bad.group()):04X} at column "
+                f"{bad.start() + 1}; remove it",
+            ))
+    return problems
+
+
+def _yaml_problem(err: yaml.YAMLError, path: str) -> IssueProblem:
+    mark = getattr(err, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else 1
+    problem = getattr(err, "problem", None) or str(err).replace("\n", " ")
+    context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
+    if context and context_mark is not None and context_mark.line + 1 != line:
+        # The parser notices a problem only where it stops making sense, often a line
+        # after the mistake; say where the construct it was reading began.
+        problem += f" ({context} that starts on line {context_mark.line + 1})"
+    return IssueProblem(path, line, "", f"not valid YAML: {problem}; fix the syntax")
+
+
 def parse_issue(text: str, path: str = "<string>") -> Issue:
-    """Parse and validate issue YAML; raise :class:`IssueValidationError` with every problem."""
+    """Parse and validate issue YAML; raise :class:`IssueValidationError` with every problem.
+
+    Problems are sorted by line. Syntax errors and control characters in the raw text
+    stop before validation, since nothing after them can be located reliably.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    raw = _raw_problems(text, path)
+    if raw:
+        raise IssueValidationError(raw)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(err, "problem", None) or str(err)
-        raise IssueValidationError(
-            [IssueProblem(path, line, "", f"not valid YAML: {problem}; fix the syntax")]
-        ) from err
+        raise IssueValidationError([_yaml_problem(err, path)]) from err
     index = _LineIndex(root)
+    problems = [
+        IssueProblem(path, line, _dotted(loc),
+                     f"is given twice (first on line {first}); keep one of them")
+        for loc, line, first in index.duplicates
+    ]
     if not isinstance(data, dict):
         raise IssueValidationError(
             [IssueProblem(path, 1, "", "an issue file must be a YAML mapping (date:, title:, ...)")]
@@ -268,25 +338,22 @@ def parse_issue(text: str, path: str = "<string>") -> Issue:
     try:
         issue = Issue.model_validate(data)
     except ValidationError as err:
-        problems = []
         for e in err.errors():
-            loc = tuple(
-                p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function"))
-            )
-            problems.append(IssueProblem(path, index.line(loc), _dotted(loc), _friendly(e)))
-        raise IssueValidationError(problems) from None
-    cross = _cross_checks(issue)
-    if cross:
-        raise IssueValidationError(
-            [IssueProblem(path, index.line(loc), _dotted(loc), msg) for loc, msg in cross]
-        )
+            loc = _clean_loc(tuple(e["loc"]))
+            problems.append(IssueProblem(path, index.line(loc), _dotted(loc), _friendly(e, loc)))
+        raise IssueValidationError(sorted(problems, key=lambda p: p.line)) from None
+    problems += [
+        IssueProblem(path, index.line(loc), _dotted(loc), msg) for loc, msg in _cross_checks(issue)
+    ]
     expected = f"{issue.date.isoformat()}.yaml"
     if path.endswith(".yaml") and Path(path).name != expected:
-        raise IssueValidationError(
-            [IssueProblem(path, index.line(("date",)), "date",
-                          f"{issue.date.isoformat()} does not match the file name; "
-                          f"name the file {expected} or fix the date")]
+        problems.append(
+            IssueProblem(path, index.line(("date",)), "date",
+                         f"{issue.date.isoformat()} does not match the file name; "
+                         f"name the file {expected} or fix the date")
         )
+    if problems:
+        raise IssueValidationError(sorted(problems, key=lambda p: p.line))
     return issue
 
 
