@@ -73,6 +73,8 @@ subscribers = Table(
     Column("confirmation_sent_at", UTCDateTime),
     # Recipients are streamed per status in id order.
     Index("ix_subscribers_status_id", "status", "id"),
+    # Never reuse an erased subscriber's id: signed links name subscribers by id.
+    sqlite_autoincrement=True,
 )
 
 # Every change of a subscriber's state: what, when, why. Survives erasure without the address.
