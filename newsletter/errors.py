@@ -69,6 +69,10 @@ class ThrottledError(TransientTransportError):
     """The provider asked us to slow down."""
 
 
+class InDoubtTransportError(TransientTransportError):
+    """The request may have reached the provider (e.g. a read timeout): it may have been sent."""
+
+
 class PermanentTransportError(TransportError):
     """This one message will never be accepted (rejected address, bad request)."""
 
@@ -91,3 +95,19 @@ class SuppressedAddressError(StoreError):
 
 class UnknownSubscriberError(StoreError):
     """No subscriber has this id or address."""
+
+
+class CampaignError(NewsletterError):
+    """A campaign cannot be started, continued or reported as asked."""
+
+
+class FormError(NewsletterError):
+    """A submitted web form is invalid; ``field`` names the input, the message says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class InvalidPreferencesError(StoreError):
+    """A category code, language, status or source is not one the store accepts."""
