@@ -40,6 +40,7 @@ _VERSION = re.compile(r"v\d+$")
 # controls with an error that has no line number, and it treats NEL, LINE SEPARATOR
 # and PARAGRAPH SEPARATOR as line breaks, which would shift every line number after them.
 _RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 
@@ -310,6 +311,15 @@ def _yaml_problem(err: yaml.YAMLError, path: str) -> IssueProblem:
     return IssueProblem(path, line, "", f"not valid YAML: {problem}; fix the syntax")
 
 
+def _explained(text: str, err: yaml.YAMLError) -> yaml.YAMLError:
+    """PyYAML's own message for a syntax error: libyaml's are terser."""
+    try:
+        yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as explained:
+        return explained
+    return err
+
+
 def parse_issue(text: str, path: str = "<string>") -> Issue:
     """Parse and validate issue YAML; raise :class:`IssueValidationError` with every problem.
 
@@ -321,10 +331,12 @@ def parse_issue(text: str, path: str = "<string>") -> Issue:
     if raw:
         raise IssueValidationError(raw)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # Parse once, with libyaml when available: the node tree gives line numbers and
+        # the same tree is turned into Python data.
+        root = yaml.compose(text, Loader=_Loader)
+        data = _Loader("").construct_document(root) if root is not None else None
     except yaml.YAMLError as err:
-        raise IssueValidationError([_yaml_problem(err, path)]) from err
+        raise IssueValidationError([_yaml_problem(_explained(text, err), path)]) from err
     index = _LineIndex(root)
     problems = [
         IssueProblem(path, line, _dotted(loc),
