@@ -6,65 +6,72 @@ that closing punctuation never starts a line.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 WIDTH = 72
-_NO_LINE_START = set(",。、;:!?)」』》〉】,.;:!?)")
+# Wide (two-column) blocks: Hangul Jamo, CJK punctuation, kana, CJK ideographs, Yi,
+# Hangul syllables, compatibility ideographs, vertical and fullwidth forms.
+_WIDE = (
+    "\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+    "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
+)
+# Closing punctuation, which stays with the unit before it.
+_CLOSE = ",。、;:!?)」』》〉】,.;:!?)"
+_UNITS = re.compile(
+    rf"(?P<wide>[{_WIDE}][{_CLOSE}]*)|(?P<word>[^ {_WIDE}]+[{_CLOSE}]*)|(?P<space> +)"
+)
+_WIDE_CHAR = re.compile(f"[{_WIDE}]")
 
 
 def char_width(ch: str) -> int:
+    # Nothing below U+1100 (Hangul Jamo, the first wide block) is wide.
+    if ch < "\u1100":
+        return 1
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
 def display_width(text: str) -> int:
+    if text.isascii():
+        return len(text)
     return sum(char_width(ch) for ch in text)
-
-
-def _tokens(text: str) -> list[str]:
-    """Split into breakable units: runs of non-space Latin, single CJK characters, spaces."""
-    out: list[str] = []
-    word = ""
-    for ch in text:
-        if ch == " ":
-            if word:
-                out.append(word)
-                word = ""
-            out.append(" ")
-        elif char_width(ch) == 2 and ch not in _NO_LINE_START:
-            if word:
-                out.append(word)
-            word = ch
-            out.append(word)
-            word = ""
-        elif ch in _NO_LINE_START and not word and out and out[-1] != " ":
-            out[-1] += ch  # keep closing punctuation on the previous unit
-        else:
-            word += ch
-    if word:
-        out.append(word)
-    return out
 
 
 def wrap_text(text: object, width: int = WIDTH, indent: str = "", first: str | None = None) -> str:
     """Wrap each paragraph of ``text`` to ``width`` display columns.
 
     ``indent`` starts every line; ``first`` (when given) replaces it on the first line,
-    for text that follows something already printed on that line.
+    for text that follows something already printed on that line. Runs of spaces
+    between words become one space. A unit wider than the line (a long URL) gets a
+    line of its own rather than being cut.
     """
     lead = indent if first is None else first
+    indent_width = display_width(indent)
     lines: list[str] = []
     for paragraph in str(text).split("\n"):
-        line, used = lead, display_width(lead)
-        for token in _tokens(paragraph):
-            w = display_width(token)
-            if token == " ":  # noqa: S105 -- a space, not a password
-                if used > display_width(lead if not lines else indent):
-                    line, used = line + " ", used + 1
+        parts = [lead]
+        used = start = display_width(lead)
+        space = False
+        for match in _UNITS.finditer(paragraph):
+            kind, unit = match.lastgroup, match.group()
+            if kind == "space":
+                space = used > start
                 continue
-            if used + w > width and line.strip():
-                lines.append(line.rstrip())
-                line, used = indent, display_width(indent)
-            line, used = line + token, used + w
-        lines.append(line.rstrip())
+            if kind == "word":
+                w = len(unit) if unit.isascii() else display_width(unit)
+            else:
+                w = len(unit) + len(_WIDE_CHAR.findall(unit))
+            gap = 1 if space else 0
+            if used + gap + w > width and used > start:
+                lines.append("".join(parts))
+                parts = [indent]
+                used = start = indent_width
+                gap = 0
+            if gap:
+                parts.append(" ")
+            parts.append(unit)
+            used += gap + w
+            space = False
+        lines.append("".join(parts).rstrip())
         lead = indent
     return "\n".join(lines)
