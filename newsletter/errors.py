@@ -111,3 +111,7 @@ class FormError(NewsletterError):
 
 class InvalidPreferencesError(StoreError):
     """A category code, language, status or source is not one the store accepts."""
+
+
+class ImportFileError(NewsletterError):
+    """An import file cannot be used at all (no header, no email column)."""
