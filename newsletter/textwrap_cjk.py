@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
+from collections.abc import Iterable
 
 WIDTH = 72
+_NBSP = "\u00a0"
+_NBSP = "\u00a0"
 # Wide (two-column) blocks: Hangul Jamo, CJK punctuation, kana, CJK ideographs, Yi,
 # Hangul syllables, compatibility ideographs, vertical and fullwidth forms.
 _WIDE = (
@@ -75,3 +79,29 @@ def wrap_text(text: object, width: int = WIDTH, indent: str = "", first: str | N
         lines.append("".join(parts).rstrip())
         lead = indent
     return "\n".join(lines)
+
+
+def wrap_items(
+    items: Iterable[str], sep: str = ", ", width: int = WIDTH, indent: str = "",
+    first: str | None = None,
+) -> str:
+    """Wrap a list (authors, affiliations) like :func:`wrap_text`, never inside an item.
+
+    "D Rao" stays on one line: the spaces inside an item are made non-breaking while
+    wrapping, then turned back into ordinary spaces.
+    """
+    glued = sep.join(str(item).replace(" ", _NBSP) for item in items)
+    return wrap_text(glued, width, indent, first).replace(_NBSP, " ")
+
+
+def wrap_items(
+    items: Iterable[str], sep: str = ", ", width: int = WIDTH, indent: str = "",
+    first: str | None = None,
+) -> str:
+    """Wrap a list (authors, affiliations) like :func:`wrap_text`, never inside an item.
+
+    "D Rao" stays on one line: the spaces inside an item are made non-breaking while
+    wrapping, then turned back into ordinary spaces.
+    """
+    glued = sep.join(str(item).replace(" ", _NBSP) for item in items)
+    return wrap_text(glued, width, indent, first).replace(_NBSP, " ")
