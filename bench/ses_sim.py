@@ -196,6 +196,9 @@ def _handler_for(sim: SesSimulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         # HTTP/1.1 keeps botocore's pooled connections open between calls.
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; with Nagle's algorithm the body would
+        # wait for the client's delayed ACK (about 40 ms) and distort the latency.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: a benchmark makes thousands of calls."""
