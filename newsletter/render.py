@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -215,6 +215,25 @@ class Renderer:
             "font_stack": FONT_STACK,
             "head_css": Markup(self._head_css),  # noqa: S704 -- our own file, not content
         }
+
+    def render_email(self, name: str, context: Mapping[str, object]) -> tuple[str, str]:
+        """Render a transactional email, ``email/<name>.mjml.j2`` and ``email/<name>.txt.j2``.
+
+        Returns (html, text); the HTML goes through the same MJML and CSS-inlining pipeline
+        as issues, and templates get ``font_stack`` and ``head_css`` besides ``context``.
+        Raises :class:`RenderError` when a template fails.
+        """
+        full: dict[str, object] = {
+            "font_stack": FONT_STACK,
+            "head_css": Markup(self._head_css),  # noqa: S704 -- our own file, not content
+            **context,
+        }
+        try:
+            source = self.env.get_template(f"email/{name}.mjml.j2").render(full)
+            text = self.env.get_template(f"email/{name}.txt.j2").render(full)
+        except jinja2.TemplateError as err:
+            raise RenderError(f"template error in email/{name}: {err}") from err
+        return compile_mjml(source, self._inline_css), text
 
     def _render(self, issue: Issue, variant: Variant, limit: int | None) -> RenderedIssue:
         context = self._context(issue, variant, limit)
