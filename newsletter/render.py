@@ -22,7 +22,7 @@ from premailer import Premailer
 
 from newsletter.errors import RenderError
 from newsletter.issue import FeaturedPaper, Issue, NotablePaper
-from newsletter.textwrap_cjk import wrap_text
+from newsletter.textwrap_cjk import wrap_items, wrap_text
 from newsletter.tokens import Purpose, placeholder
 
 Language = Literal["zh", "en", "both"]
@@ -37,6 +37,7 @@ FONT_STACK = (
 _SHORTEN_STEPS = (1200, 900, 700, 500, 350, 250, 160, 100, 60)
 _STYLE_TAG = re.compile(r"<style(?=[\s>])")
 _DOCTYPE = "<!doctype html>"
+_CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 
 @dataclass(frozen=True, order=True)
@@ -144,6 +145,7 @@ class Renderer:
         )
         self.env.filters["shorten"] = _shorten
         self.env.filters["wrap"] = wrap_text
+        self.env.filters["wrap_items"] = wrap_items
 
     @cached_property
     def _inline_css(self) -> str:
@@ -191,7 +193,11 @@ class Renderer:
         legend = [
             (code, name.label(ui)) for code, name in issue.categories.items() if variant.wants(code)
         ]
-        summary = issue.summary if (issue.summary and has_zh) else None
+        # The summary describes the whole issue; a reader who chose some categories would
+        # be promised papers that are not in their email, so it is shown only to readers
+        # who receive every paper.
+        complete = len(papers) + len(notable) == len(issue.papers)
+        summary = issue.summary if (issue.summary and has_zh and complete) else None
         titles = [p.title_zh if (has_zh and p.title_zh) else p.title for p in papers]
         preheader = summary or " · ".join(titles)
         if len(preheader) > 140:
@@ -208,6 +214,8 @@ class Renderer:
             "show_zh": show_zh,
             "show_en": show_en,
             "lang": lang,
+            # A footer is a single field; in an English email a Chinese one keeps its language.
+            "footer_lang": "zh-CN" if issue.footer and _CJK.search(issue.footer) else "en",
             "subject": subject,
             "preheader": preheader,
             "urls": Links.for_issue(self.base_url, issue),

@@ -9,10 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from collections.abc import Iterable
 
 WIDTH = 72
-_NBSP = "\u00a0"
 _NBSP = "\u00a0"
 # Wide (two-column) blocks: Hangul Jamo, CJK punctuation, kana, CJK ideographs, Yi,
 # Hangul syllables, compatibility ideographs, vertical and fullwidth forms.
@@ -93,15 +91,3 @@ def wrap_items(
     glued = sep.join(str(item).replace(" ", _NBSP) for item in items)
     return wrap_text(glued, width, indent, first).replace(_NBSP, " ")
 
-
-def wrap_items(
-    items: Iterable[str], sep: str = ", ", width: int = WIDTH, indent: str = "",
-    first: str | None = None,
-) -> str:
-    """Wrap a list (authors, affiliations) like :func:`wrap_text`, never inside an item.
-
-    "D Rao" stays on one line: the spaces inside an item are made non-breaking while
-    wrapping, then turned back into ordinary spaces.
-    """
-    glued = sep.join(str(item).replace(" ", _NBSP) for item in items)
-    return wrap_text(glued, width, indent, first).replace(_NBSP, " ")
