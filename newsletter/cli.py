@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from newsletter import editor
+from newsletter.cli_web import serve
 from newsletter.errors import NewsletterError
 from newsletter.render import LANGUAGES, Variant
 from newsletter.settings import get_settings
@@ -91,6 +92,9 @@ def preview(
 
     out.print(f"Previewing {path} at http://{host}:{port}  (Ctrl-C to stop)", markup=False)
     uvicorn.run(preview_app(path, get_settings()), host=host, port=port, log_level="warning")
+
+
+app.command()(serve)
 
 
 def main() -> None:
