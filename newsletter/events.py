@@ -181,3 +181,16 @@ def _addresses(items: Any) -> tuple[str, ...]:
         for item in items
         if isinstance(item, dict) and isinstance(item.get("emailAddress"), str)
     )
+
+
+def suppressions_for(event: MailEvent) -> list[tuple[str, str, str]]:
+    """``(address, reason, detail)`` for every address this event says never to mail again.
+
+    Permanent bounces suppress as ``bounced``, complaints as ``complained``; transient
+    bounces and other events suppress nothing (SES retries transient failures itself).
+    """
+    if event.kind == "bounce" and event.permanent:
+        return [(address, "bounced", event.detail) for address in event.recipients]
+    if event.kind == "complaint":
+        return [(address, "complained", event.detail) for address in event.recipients]
+    return []

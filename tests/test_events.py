@@ -17,6 +17,7 @@ from newsletter.events import (
     WebhookError,
     parse_ses_event,
     string_to_sign,
+    suppressions_for,
     verify_sns,
 )
 
@@ -172,3 +173,16 @@ def test_complaint_and_transient_bounce_are_normalised() -> None:
     transient = parse_ses_event(_bounce(kind="Transient")["Message"])
     assert transient.kind == "bounce" and not transient.permanent
     assert parse_ses_event(json.dumps({"eventType": "Open"})).kind == "other"
+
+
+def test_only_permanent_bounces_and_complaints_suppress() -> None:
+    """Permanent bounces and complaints suppress their recipients; transient bounces do not."""
+    permanent = parse_ses_event(_bounce("p@example.com")["Message"])
+    transient = parse_ses_event(_bounce("t@example.com", kind="Transient")["Message"])
+    complaint = parse_ses_event(json.dumps({
+        "notificationType": "Complaint",
+        "complaint": {"complainedRecipients": [{"emailAddress": "c@example.com"}]},
+    }))
+    assert suppressions_for(permanent) == [("p@example.com", "bounced", "Permanent/General")]
+    assert suppressions_for(transient) == []
+    assert suppressions_for(complaint) == [("c@example.com", "complained", "complaint")]
