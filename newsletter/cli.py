@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from newsletter import editor
+from newsletter.cli_subscribers import db_app, subscribers_app, suppressions_app
 from newsletter.cli_web import serve
 from newsletter.errors import NewsletterError
 from newsletter.render import LANGUAGES, Variant
@@ -95,6 +96,11 @@ def preview(
 
 
 app.command()(serve)
+
+
+app.add_typer(db_app, name="db")
+app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(suppressions_app, name="suppressions")
 
 
 def main() -> None:

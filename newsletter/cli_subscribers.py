@@ -1,0 +1,247 @@
+"""The ``db``, ``subscribers`` and ``suppressions`` commands: thin wrappers over the store."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from newsletter.errors import NewsletterError
+from newsletter.settings import get_settings
+from newsletter.store import db
+from newsletter.store.csvio import export_subscribers, import_csv, parse_categories
+from newsletter.store.subscribers import STATUSES, SUPPRESSED, Status, SubscriberStore
+
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+subscribers_app = typer.Typer(help="Add, list, remove, import and export subscribers.")
+suppressions_app = typer.Typer(help="Addresses that must never be mailed.")
+for _group in (subscribers_app, suppressions_app):
+    _group.info.no_args_is_help = True
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(message, markup=False)
+    return typer.Exit(1)
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable URL)"
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Turn our errors and database failures into one line on stderr and exit status 1."""
+    try:
+        yield
+    except NewsletterError as error:
+        raise _fail(str(error)) from None
+    except SQLAlchemyError as error:
+        url = _safe_url(get_settings().database_url)
+        first_line = str(error.orig if hasattr(error, "orig") else error).strip().splitlines()
+        detail = first_line[0] if first_line else type(error).__name__
+        raise _fail(f"database error ({url}): {detail}") from None
+
+
+def _engine() -> Engine:
+    return db.open_database(get_settings().database_url)
+
+
+def _store() -> SubscriberStore:
+    return SubscriberStore(_engine())
+
+
+def _status(value: str | None) -> Status | None:
+    if value is not None and value not in STATUSES:
+        raise _fail(f"--status must be one of {', '.join(STATUSES)}, not {value!r}")
+    return value
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration not yet applied to NEWSLETTER_DATABASE_URL.
+
+    Example: NEWSLETTER_DATABASE_URL=postgresql+psycopg://app@db.internal/news newsletter db upgrade
+    """
+    url = get_settings().database_url
+    with _reported():
+        engine = db.make_engine(url)
+        before = db.current_revision(engine)
+        db.upgrade(url)
+        after = db.current_revision(engine)
+        engine.dispose()
+    if before == after:
+        print(f"{_safe_url(url)}: already at revision {after}")
+    else:
+        print(f"{_safe_url(url)}: upgraded from revision {before or 'none'} to {after}")
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    email: Annotated[str, typer.Argument(help="The address to add.")],
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", help="A category code, e.g. LG (repeatable); none means all."),
+    ] = None,
+    language: Annotated[str, typer.Option(help="zh, en or both.")] = "both",
+    confirmed: Annotated[
+        bool, typer.Option("--confirmed", help="Active at once (they already agreed).")
+    ] = False,
+) -> None:
+    """Add one subscriber: pending, or active with --confirmed.
+
+    Example: newsletter subscribers add ada@example.org --category LG --category CV --confirmed
+    """
+    with _reported():
+        added = _store().add(
+            email,
+            categories=frozenset().union(*(parse_categories(c) for c in category or ())),
+            language=language,
+            source="cli",
+            status="active" if confirmed else "pending",
+            reason="added with the command line",
+        )
+    print(f"added {added.email} (id {added.id}, {added.status})")
+
+
+@subscribers_app.command("list")
+def subscribers_list(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+) -> None:
+    """Print subscribers, one per line: id, status, language, categories (* = all), email.
+
+    Streams, so it works for any list size. Example: newsletter subscribers list --status active
+    """
+    chosen = _status(status)
+    with _reported():
+        write = sys.stdout.write
+        for sub in _store().list(chosen):
+            cats = ",".join(sorted(sub.categories)) or "*"
+            write(f"{sub.id:>8}  {sub.status:<12} {sub.language:<4}  {cats:<14} {sub.email}\n")
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(
+    email: Annotated[str, typer.Argument(help="The address to erase.")],
+) -> None:
+    """Erase a subscriber's personal data; keep only a hash that stops it being mailed again.
+
+    Example: newsletter subscribers remove ada@example.org
+    """
+    with _reported():
+        existed = _store().remove(email)
+    if existed:
+        print("erased; the address is kept only as a hash, so it cannot be added or imported again")
+    else:
+        print("no subscriber had this address; its hash is now suppressed all the same")
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    file: Annotated[
+        Path, typer.Argument(help="A UTF-8 CSV with a header: email,categories,language.")
+    ],
+) -> None:
+    """Import subscribers from CSV as active; report every bad row as FILE:LINE: REASON.
+
+    Addresses already listed are left as they are and suppressed ones are never re-activated,
+    so running it twice is harmless. Exit status 1 when any row was bad (the good ones are
+    imported all the same).
+    Example: newsletter subscribers import samples/subscribers.csv
+    """
+    try:
+        handle = file.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+    except OSError as error:
+        raise _fail(f"cannot read {file}: {error.strerror}") from None
+    with handle, _reported():
+        report = import_csv(_store(), handle, reason=f"import from {file.name}")
+    for bad in report.bad:
+        err.print(f"{file}:{bad.line}: {bad.reason}", markup=False)
+    print(report.summary())
+    if report.bad:
+        raise typer.Exit(1)
+
+
+@subscribers_app.command("export")
+def subscribers_export(
+    file: Annotated[
+        Path | None, typer.Argument(help="Where to write; standard output if omitted.")
+    ] = None,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+) -> None:
+    """Write subscribers as CSV; cells a spreadsheet would run as formulas are quoted.
+
+    Example: newsletter subscribers export list.csv --status active
+    """
+    chosen = _status(status)
+    with _reported():
+        store = _store()
+        if file is None:
+            export_subscribers(store, sys.stdout, chosen)
+            return
+        try:
+            with file.open("w", encoding="utf-8", newline="") as handle:
+                count = export_subscribers(store, handle, chosen)
+        except OSError as error:
+            raise _fail(f"cannot write {file}: {error.strerror}") from None
+    print(f"exported {count} subscriber(s) to {file}")
+
+
+@suppressions_app.command("list")
+def suppressions_list() -> None:
+    """Print suppressed addresses: address (or the hash of an erased one), reason, date, detail.
+
+    Example: newsletter suppressions list
+    """
+    with _reported():
+        for item in _store().suppressions():
+            who = item.email or f"(erased) sha256:{item.email_hash[:16]}"
+            when = item.created_at.strftime("%Y-%m-%d %H:%M")
+            print(f"{who}\t{item.reason}\t{when}\t{item.detail}")
+
+
+@suppressions_app.command("add")
+def suppressions_add(
+    email: Annotated[str, typer.Argument(help="The address never to mail.")],
+    reason: Annotated[
+        str, typer.Option(help="Why: manual, or unsubscribed/bounced/complained.")
+    ] = "manual",
+) -> None:
+    """Never mail this address.
+
+    With reason unsubscribed, bounced or complained, a subscriber with this address takes
+    that status too.
+
+    Example: newsletter suppressions add someone@example.org --reason complained
+    """
+    if not reason or len(reason) > 32:
+        raise _fail("--reason must be 1 to 32 characters")
+    with _reported():
+        _store().suppress(email, reason, "added with the command line")
+    extra = " (subscriber status updated)" if reason in SUPPRESSED else ""
+    print(f"suppressed ({reason}){extra}")
+
+
+@suppressions_app.command("remove")
+def suppressions_remove(
+    email: Annotated[str, typer.Argument(help="The address to allow again.")],
+) -> None:
+    """Allow this address to be mailed again (its subscriber's status is not changed).
+
+    Example: newsletter suppressions remove someone@example.org
+    """
+    with _reported():
+        lifted = _store().unsuppress(email)
+    print("suppression removed" if lifted else "the address was not suppressed")
