@@ -29,6 +29,9 @@ lint: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/messages.py
+	$(BIN)/python bench/send.py
+	$(BIN)/python bench/snapshot.py
 
 clean:
 	rm -rf $(VENV) build demo outbox *.db
