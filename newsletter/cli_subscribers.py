@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -55,12 +54,15 @@ def _reported() -> Iterator[None]:
         raise _fail(f"database error ({url}): {detail}") from None
 
 
-def _engine() -> Engine:
-    return db.open_database(get_settings().database_url)
-
-
-def _store() -> SubscriberStore:
-    return SubscriberStore(_engine())
+@contextmanager
+def _store() -> Iterator[SubscriberStore]:
+    """The store at NEWSLETTER_DATABASE_URL, closed afterwards; errors reported as above."""
+    with _reported():
+        engine = db.open_database(get_settings().database_url)
+        try:
+            yield SubscriberStore(engine)
+        finally:
+            engine.dispose()
 
 
 def _status(value: str | None) -> Status | None:
@@ -73,15 +75,18 @@ def _status(value: str | None) -> Status | None:
 def db_upgrade() -> None:
     """Apply every migration not yet applied to NEWSLETTER_DATABASE_URL.
 
-    Example: NEWSLETTER_DATABASE_URL=postgresql+psycopg://app@db.internal/news newsletter db upgrade
+    SQLite databases also upgrade themselves on first use; PostgreSQL ones need this.
+    Example: newsletter db upgrade
     """
     url = get_settings().database_url
     with _reported():
         engine = db.make_engine(url)
-        before = db.current_revision(engine)
-        db.upgrade(url)
-        after = db.current_revision(engine)
-        engine.dispose()
+        try:
+            before = db.current_revision(engine)
+            db.upgrade(url)
+            after = db.current_revision(engine)
+        finally:
+            engine.dispose()
     if before == after:
         print(f"{_safe_url(url)}: already at revision {after}")
     else:
@@ -104,8 +109,8 @@ def subscribers_add(
 
     Example: newsletter subscribers add ada@example.org --category LG --category CV --confirmed
     """
-    with _reported():
-        added = _store().add(
+    with _store() as store:
+        added = store.add(
             email,
             categories=frozenset().union(*(parse_categories(c) for c in category or ())),
             language=language,
@@ -125,9 +130,9 @@ def subscribers_list(
     Streams, so it works for any list size. Example: newsletter subscribers list --status active
     """
     chosen = _status(status)
-    with _reported():
+    with _store() as store:
         write = sys.stdout.write
-        for sub in _store().list(chosen):
+        for sub in store.list(chosen):
             cats = ",".join(sorted(sub.categories)) or "*"
             write(f"{sub.id:>8}  {sub.status:<12} {sub.language:<4}  {cats:<14} {sub.email}\n")
 
@@ -140,8 +145,8 @@ def subscribers_remove(
 
     Example: newsletter subscribers remove ada@example.org
     """
-    with _reported():
-        existed = _store().remove(email)
+    with _store() as store:
+        existed = store.remove(email)
     if existed:
         print("erased; the address is kept only as a hash, so it cannot be added or imported again")
     else:
@@ -165,8 +170,8 @@ def subscribers_import(
         handle = file.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
     except OSError as error:
         raise _fail(f"cannot read {file}: {error.strerror}") from None
-    with handle, _reported():
-        report = import_csv(_store(), handle, reason=f"import from {file.name}")
+    with handle, _store() as store:
+        report = import_csv(store, handle, reason=f"import from {file.name}")
     for bad in report.bad:
         err.print(f"{file}:{bad.line}: {bad.reason}", markup=False)
     print(report.summary())
@@ -186,8 +191,7 @@ def subscribers_export(
     Example: newsletter subscribers export list.csv --status active
     """
     chosen = _status(status)
-    with _reported():
-        store = _store()
+    with _store() as store:
         if file is None:
             export_subscribers(store, sys.stdout, chosen)
             return
@@ -205,8 +209,8 @@ def suppressions_list() -> None:
 
     Example: newsletter suppressions list
     """
-    with _reported():
-        for item in _store().suppressions():
+    with _store() as store:
+        for item in store.suppressions():
             who = item.email or f"(erased) sha256:{item.email_hash[:16]}"
             when = item.created_at.strftime("%Y-%m-%d %H:%M")
             print(f"{who}\t{item.reason}\t{when}\t{item.detail}")
@@ -228,8 +232,8 @@ def suppressions_add(
     """
     if not reason or len(reason) > 32:
         raise _fail("--reason must be 1 to 32 characters")
-    with _reported():
-        _store().suppress(email, reason, "added with the command line")
+    with _store() as store:
+        store.suppress(email, reason, "added with the command line")
     extra = " (subscriber status updated)" if reason in SUPPRESSED else ""
     print(f"suppressed ({reason}){extra}")
 
@@ -242,6 +246,6 @@ def suppressions_remove(
 
     Example: newsletter suppressions remove someone@example.org
     """
-    with _reported():
-        lifted = _store().unsuppress(email)
+    with _store() as store:
+        lifted = store.unsuppress(email)
     print("suppression removed" if lifted else "the address was not suppressed")

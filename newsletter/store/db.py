@@ -76,5 +76,9 @@ def check_schema(engine: Engine) -> None:
 def open_database(url: str) -> Engine:
     """An engine for ``url`` whose schema is current (or a clear error saying what to run)."""
     engine = make_engine(url)
-    check_schema(engine)
+    try:
+        check_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
