@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from newsletter import editor
+from newsletter.cli_delivery import COMMANDS as DELIVERY_COMMANDS
 from newsletter.cli_subscribers import db_app, subscribers_app, suppressions_app
 from newsletter.cli_web import serve
 from newsletter.errors import NewsletterError
@@ -101,6 +102,10 @@ app.command()(serve)
 app.add_typer(db_app, name="db")
 app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(suppressions_app, name="suppressions")
+
+
+for _name, _command in DELIVERY_COMMANDS.items():
+    app.command(_name)(_command)
 
 
 def main() -> None:

@@ -133,6 +133,21 @@ deliveries = Table(
     Column("sent_at", UTCDateTime),
     Column("provider_id", String(200)),
     Column("error", Text),
+    # A delivery deferred after transient failures is not claimed again before this time.
+    Column("not_before", UTCDateTime),
     Index("ix_deliveries_campaign_status_id", "campaign_id", "status", "id"),
     Index("uq_deliveries_campaign_subscriber", "campaign_id", "subscriber_id", unique=True),
+)
+
+# Processes that send. A claim by a worker without a recent heartbeat is stale (in doubt);
+# live workers with a campaign split the account's send rate between them.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("campaign_id", Id),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
 )

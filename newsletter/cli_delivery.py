@@ -1,0 +1,169 @@
+"""Delivery commands: ``send``, ``status``, ``send-test``, ``worker``.
+
+Exit status: 0 when the campaign is done (or, for ``worker --once``, nothing went wrong),
+1 on an error, 3 when the campaign is paused or unfinished and should be run again.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from newsletter import campaign
+from newsletter.errors import NewsletterError
+from newsletter.progress import LogProgress, RichProgress, make_progress
+from newsletter.settings import get_settings
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(message, markup=False)
+    return typer.Exit(code)
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _progress(label: str, total: int, done: int) -> LogProgress | RichProgress:
+    return make_progress(label, total, done, tty=sys.stderr.isatty(), write=_log)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """SIGINT/SIGTERM stop claiming; messages in flight finish and are recorded."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        _log(f"{signal.Signals(signum).name}: stopping after the messages in flight")
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _print_summary(summary: campaign.SendSummary) -> None:
+    for line in summary.lines():
+        out.print(line, markup=False)
+
+
+def send(
+    issue: Annotated[str, typer.Argument(help="The issue file, or its date (YYYY-MM-DD).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; for cron.")] = False,
+    enqueue_only: Annotated[
+        bool, typer.Option("--enqueue-only", help="Snapshot the recipients; leave sending "
+                           "to `newsletter worker` processes.")
+    ] = False,
+) -> None:
+    """Send an issue to every active subscriber whose preferences match it, exactly once.
+
+    The first run snapshots the recipients; running it again continues the same campaign
+    (after a crash, a pause or Ctrl-C) and never re-sends to anyone recorded as sent.
+    Exit status: 0 done, 1 error, 3 paused or unfinished (run it again).
+    Example: newsletter send issues/2022-09-07.yaml --yes
+    """
+    settings = get_settings()
+    try:
+        campaign.secret_of(settings)
+        plan = campaign.plan_send(settings, issue)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise _fail("not on a terminal: pass --yes to send without asking")
+            if not typer.confirm(plan.question(), default=False):
+                raise _fail("nothing sent", 1)
+        with _stop_on_signals() as stop:
+            summary = campaign.send_issue(
+                settings, issue, progress=_progress, enqueue_only=enqueue_only, stop=stop
+            )
+    except NewsletterError as error:
+        raise _fail(str(error)) from None
+    _print_summary(summary)
+    raise typer.Exit(summary.exit_code)
+
+
+def status(
+    issue: Annotated[str, typer.Argument(help="The issue file, or its date (YYYY-MM-DD).")],
+) -> None:
+    """Show a campaign: queued, sending, sent, failed and in-doubt counts, state, pause reason.
+
+    Example: newsletter status 2022-09-07
+    """
+    try:
+        summary = campaign.campaign_status(get_settings(), issue)
+    except NewsletterError as error:
+        raise _fail(str(error)) from None
+    _print_summary(summary)
+
+
+def send_test(
+    issue: Annotated[str, typer.Argument(help="The issue file, or its date (YYYY-MM-DD).")],
+    to: Annotated[
+        list[str] | None, typer.Option("--to", help="Send here (repeatable); default "
+                                       "NEWSLETTER_EDITORS.")
+    ] = None,
+    all_variants: Annotated[
+        bool, typer.Option("--all-variants", help="One message per variant subscribers get.")
+    ] = False,
+) -> None:
+    """Send the issue to editors with "[TEST]" in the subject; no campaign is created.
+
+    Example: newsletter send-test issues/2022-09-07.yaml --to editor@example.org --all-variants
+    """
+    try:
+        results = campaign.send_test(get_settings(), issue, to, all_variants=all_variants)
+    except NewsletterError as error:
+        raise _fail(str(error)) from None
+    for result in results:
+        if result.error:
+            err.print(f"{result.address} [{result.variant}]: FAILED: {result.error}",
+                      markup=False)
+        else:
+            out.print(f"{result.address} [{result.variant}]: {result.subject}", markup=False)
+    if any(r.error for r in results):
+        raise typer.Exit(1)
+
+
+def worker(
+    issue: Annotated[
+        str | None, typer.Option("--issue", help="Only this issue (file or date).")
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Work through the open campaigns once, then exit.")
+    ] = False,
+    poll: Annotated[float, typer.Option(help="Seconds between looks for work.")] = 10.0,
+) -> None:
+    """Send campaigns in state "sending", sharing the work and the rate with other workers.
+
+    Run one on each machine against the same PostgreSQL; start campaigns with
+    `newsletter send ISSUE --yes` (or `--enqueue-only`). Stops cleanly on SIGTERM/Ctrl-C.
+    Example: newsletter worker --once
+    """
+    settings = get_settings()
+    try:
+        with _stop_on_signals() as stop:
+            summaries = campaign.run_worker(
+                settings, issue_ref=issue, once=once, poll_seconds=poll,
+                progress=_progress, stop=stop, report=_print_summary,
+            )
+    except NewsletterError as error:
+        raise _fail(str(error)) from None
+    if any(s.outcome == "error" for s in summaries):
+        raise typer.Exit(1)
+    if any(s.outcome == "paused" for s in summaries):
+        raise typer.Exit(3)
+
+
+COMMANDS = {"send": send, "status": status, "send-test": send_test, "worker": worker}

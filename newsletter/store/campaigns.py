@@ -1,0 +1,480 @@
+"""Campaigns and their deliveries: snapshot, claim, record. The SQL of sending, no sending.
+
+A campaign is one issue sent to the subscribers active when it started. Its recipients
+are snapshotted once, in one transaction, into ``deliveries``; every later run works
+through that table. A delivery moves
+
+    queued -> sending (claimed, committed before the message is handed over)
+           -> sent (with the provider's id) | failed (permanent, with the reason)
+           | in_doubt (the sender died while it was in flight, or the answer was lost)
+
+and a ``sending`` row goes back to ``queued`` only when the worker holding it knows it was
+not sent (transient failures, a pause, a clean stop).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions
+
+CampaignStatus = Literal["sending", "paused", "done"]
+DeliveryStatus = Literal["queued", "sending", "sent", "failed", "in_doubt"]
+InDoubtPolicy = Literal["skip", "resend"]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: int
+    issue_date: str
+    issue_path: str
+    status: CampaignStatus
+    paused_reason: str
+    total: int
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One delivery a worker now holds in ``sending``."""
+
+    id: int
+    subscriber_id: int
+    email: str
+    variant: str
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What became of one claimed delivery; ``status`` "queued" hands it back unsent."""
+
+    delivery_id: int
+    status: Literal["sent", "failed", "in_doubt", "queued"]
+    provider_id: str | None = None
+    error: str | None = None
+    not_before: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryCounts:
+    queued: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    in_doubt: int = 0
+    deferred: int = 0  # queued, but not to be claimed before a later time
+
+    @property
+    def total(self) -> int:
+        return self.queued + self.sending + self.sent + self.failed + self.in_doubt
+
+    @property
+    def open(self) -> int:
+        """Deliveries not finished yet (queued or in flight)."""
+        return self.queued + self.sending
+
+
+def variant_expression(categories: Iterable[str]) -> tuple[ColumnElement[Any], ColumnElement[bool]]:
+    """SQL for a subscriber's variant key of an issue with ``categories``, and for "gets it".
+
+    The key is ``render.Variant.key`` computed in the database: the language, then the
+    subscriber's categories that occur in the issue, sorted, or ``*`` when the subscriber
+    chose every category (an empty choice) or all of the issue's. A subscriber whose
+    categories match none of the issue's gets nothing. Category codes are 2-5 capital
+    letters (the issue schema checks this), so they are safe inside LIKE patterns.
+    """
+    codes = sorted(set(categories))
+    chosen = subscribers.c.categories
+    padded = literal(",") + func.replace(chosen, " ", "") + literal(",")
+    flags = [padded.like(f"%,{code},%") for code in codes]
+    everything = or_(chosen == "", and_(*flags) if flags else false())
+    listed = func.rtrim(
+        _concat([case((flag, literal(f"{code},")), else_=literal("")) for code, flag in
+                 zip(codes, flags, strict=True)]),
+        ",",
+    )
+    key = subscribers.c.language + literal(":") + case((everything, literal("*")), else_=listed)
+    gets_it = or_(chosen == "", or_(*flags) if flags else false())
+    return key, gets_it
+
+
+def _concat(parts: list[ColumnElement[Any]]) -> ColumnElement[Any]:
+    result: ColumnElement[Any] = literal("")
+    for part in parts:
+        result = result + part
+    return result
+
+
+def recipients_select(categories: Iterable[str]) -> Any:
+    """SELECT subscriber id, email, variant of everyone an issue with ``categories`` goes to."""
+    key, gets_it = variant_expression(categories)
+    suppressed = exists().where(suppressions.c.email == subscribers.c.email)
+    return (
+        select(subscribers.c.id, subscribers.c.email, key.label("variant"))
+        .where(subscribers.c.status == "active", gets_it, ~suppressed)
+    )
+
+
+class CampaignStore:
+    """Campaign rows and their deliveries on ``engine``; ``clock`` gives aware UTC times."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    # -- campaigns -------------------------------------------------------------------
+
+    def get(self, issue_date: str) -> Campaign | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(campaigns).where(campaigns.c.issue_date == issue_date)
+            ).first()
+        return _campaign(row) if row else None
+
+    def by_id(self, campaign_id: int) -> Campaign | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).first()
+        return _campaign(row) if row else None
+
+    def sending(self) -> list[Campaign]:
+        """Campaigns in state ``sending``, oldest first (what workers pick up)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(campaigns).where(campaigns.c.status == "sending").order_by(campaigns.c.id)
+            ).all()
+        return [_campaign(row) for row in rows]
+
+    def count_recipients(self, categories: Iterable[str]) -> int:
+        """How many subscribers a snapshot taken now would include."""
+        query = select(func.count()).select_from(recipients_select(categories).subquery())
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def variant_counts(self, categories: Iterable[str]) -> dict[str, int]:
+        """Recipients a snapshot taken now would include, per variant key, in key order."""
+        inner = recipients_select(categories).subquery()
+        query = (
+            select(inner.c.variant, func.count())
+            .group_by(inner.c.variant)
+            .order_by(inner.c.variant)
+        )
+        with self.engine.connect() as conn:
+            return {str(v): int(n) for v, n in conn.execute(query).all()}
+
+    def start(
+        self, issue_date: str, issue_path: str, categories: Iterable[str]
+    ) -> tuple[Campaign, bool]:
+        """The campaign for ``issue_date``, created with its snapshot if there is none.
+
+        Returns the campaign and whether it was created now. The campaign row and every
+        delivery row are written in one transaction: either all recipients are queued or
+        there is no campaign. When two processes start the same issue at once, one creates
+        it and the other gets that one.
+        """
+        existing = self.get(issue_date)
+        if existing is not None:
+            return existing, False
+        now = self.clock()
+        cats = list(categories)
+        try:
+            with self.engine.begin() as conn:
+                campaign_id = conn.execute(
+                    insert(campaigns)
+                    .values(
+                        issue_date=issue_date,
+                        issue_path=issue_path,
+                        status="sending",
+                        paused_reason="",
+                        total=0,
+                        created_at=now,
+                    )
+                    .returning(campaigns.c.id)
+                ).scalar_one()
+                chosen = recipients_select(cats).subquery()
+                rows = select(
+                    literal(campaign_id).label("campaign_id"),
+                    chosen.c.id,
+                    chosen.c.email,
+                    chosen.c.variant,
+                    literal("queued").label("status"),
+                    literal(0).label("attempts"),
+                ).order_by(chosen.c.id)
+                total = conn.execute(
+                    insert(deliveries).from_select(
+                        ["campaign_id", "subscriber_id", "email", "variant", "status",
+                         "attempts"],
+                        rows,
+                    )
+                ).rowcount
+                conn.execute(
+                    update(campaigns).where(campaigns.c.id == campaign_id).values(total=total)
+                )
+        except IntegrityError:
+            # Someone else created it between our look and our insert.
+            other = self.get(issue_date)
+            if other is None:
+                raise
+            return other, False
+        created = self.by_id(campaign_id)
+        assert created is not None
+        return created, True
+
+    def set_status(self, campaign_id: int, status: CampaignStatus, reason: str = "") -> None:
+        """Set the campaign's state; ``reason`` says why it is paused (empty otherwise)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id)
+                .values(status=status, paused_reason=reason)
+            )
+
+    def pause(self, campaign_id: int, reason: str) -> None:
+        """Pause a sending campaign (not a finished one); workers stop claiming from it."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id, campaigns.c.status == "sending")
+                .values(status="paused", paused_reason=reason)
+            )
+
+    def finish_if_complete(self, campaign_id: int) -> bool:
+        """Mark the campaign done when no delivery is queued or in flight; True if done."""
+        open_rows = exists().where(
+            deliveries.c.campaign_id == campaign_id,
+            deliveries.c.status.in_(("queued", "sending")),
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id, campaigns.c.status == "sending", ~open_rows)
+                .values(status="done", paused_reason="", finished_at=self.clock())
+            )
+            status = conn.execute(
+                select(campaigns.c.status).where(campaigns.c.id == campaign_id)
+            ).scalar_one()
+        return bool(status == "done")
+
+    # -- deliveries ------------------------------------------------------------------
+
+    def counts(self, campaign_id: int) -> DeliveryCounts:
+        """How many deliveries of the campaign are in each state."""
+        now = self.clock()
+        deferred = and_(deliveries.c.status == "queued", deliveries.c.not_before > now)
+        query = (
+            select(
+                deliveries.c.status,
+                func.count(),
+                func.sum(case((deferred, 1), else_=0)),
+            )
+            .where(deliveries.c.campaign_id == campaign_id)
+            .group_by(deliveries.c.status)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        found = {str(status): int(n) for status, n, _ in rows}
+        return DeliveryCounts(
+            queued=found.get("queued", 0),
+            sending=found.get("sending", 0),
+            sent=found.get("sent", 0),
+            failed=found.get("failed", 0),
+            in_doubt=found.get("in_doubt", 0),
+            deferred=sum(int(d or 0) for _, _, d in rows),
+        )
+
+    def variants(self, campaign_id: int) -> list[str]:
+        """The distinct variant keys among the campaign's deliveries, sorted."""
+        query = (
+            select(deliveries.c.variant)
+            .where(deliveries.c.campaign_id == campaign_id)
+            .distinct()
+            .order_by(deliveries.c.variant)
+        )
+        with self.engine.connect() as conn:
+            return [str(v) for v in conn.execute(query).scalars()]
+
+    def in_doubt(self, campaign_id: int, limit: int = 100) -> list[tuple[int, str, str]]:
+        """Up to ``limit`` in-doubt deliveries as (id, email, reason), in id order."""
+        query = (
+            select(deliveries.c.id, deliveries.c.email, deliveries.c.error)
+            .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == "in_doubt")
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(int(i), str(e), str(r or "")) for i, e, r in conn.execute(query).all()]
+
+    def claim(self, campaign_id: int, worker_id: str, limit: int) -> list[Claim]:
+        """Move up to ``limit`` claimable queued deliveries to ``sending`` for ``worker_id``.
+
+        Committed before this returns, so a message is only ever handed to a transport after
+        its row durably says ``sending``. Nothing is claimed unless the campaign is in state
+        ``sending``. On PostgreSQL concurrent workers skip each other's locked rows
+        (``FOR UPDATE SKIP LOCKED``); SQLite serialises writers, and the claim is a single
+        UPDATE statement, so two processes never claim the same row there either.
+        """
+        if limit <= 0:
+            return []
+        now = self.clock()
+        sending = exists().where(campaigns.c.id == campaign_id, campaigns.c.status == "sending")
+        pick = (
+            select(deliveries.c.id)
+            .where(
+                deliveries.c.campaign_id == campaign_id,
+                deliveries.c.status == "queued",
+                or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
+                sending,
+            )
+            .order_by(deliveries.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.id.in_(pick.scalar_subquery()))
+            .values(
+                status="sending",
+                claimed_by=worker_id,
+                claimed_at=now,
+                attempts=deliveries.c.attempts + 1,
+                not_before=None,
+            )
+            .returning(
+                deliveries.c.id, deliveries.c.subscriber_id, deliveries.c.email,
+                deliveries.c.variant,
+            )
+        )
+        with self.engine.begin() as conn:
+            rows = conn.execute(statement).all()
+        # RETURNING gives no order; hand claims out in id order for predictability.
+        return sorted(
+            (Claim(int(i), int(s), str(e), str(v)) for i, s, e, v in rows), key=lambda c: c.id
+        )
+
+    def record(self, worker_id: str, results: Sequence[DeliveryResult]) -> None:
+        """Write the outcome of claimed deliveries, all in one transaction.
+
+        "sent" always wins (it is the truth even if another worker meanwhile declared the
+        row in doubt); the other outcomes apply only to rows this worker still holds.
+        """
+        if not results:
+            return
+        now = self.clock()
+        sent = [
+            {"b_id": r.delivery_id, "b_provider": r.provider_id, "b_now": now}
+            for r in results if r.status == "sent"
+        ]
+        others = [
+            {
+                "b_id": r.delivery_id,
+                "b_status": r.status,
+                "b_error": r.error,
+                "b_not_before": r.not_before,
+                "b_worker": worker_id,
+            }
+            for r in results if r.status != "sent"
+        ]
+        with self.engine.begin() as conn:
+            if sent:
+                conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.id == bindparam("b_id"),
+                        deliveries.c.status.in_(("sending", "in_doubt", "queued")),
+                    )
+                    .values(
+                        status="sent",
+                        provider_id=bindparam("b_provider"),
+                        sent_at=bindparam("b_now"),
+                        error=None,
+                    ),
+                    sent,
+                )
+            if others:
+                conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.id == bindparam("b_id"),
+                        deliveries.c.status == "sending",
+                        deliveries.c.claimed_by == bindparam("b_worker"),
+                    )
+                    .values(
+                        status=bindparam("b_status"),
+                        error=bindparam("b_error"),
+                        not_before=bindparam("b_not_before"),
+                    ),
+                    others,
+                )
+
+    def recover(
+        self, campaign_id: int, live_workers: Iterable[str], policy: InDoubtPolicy
+    ) -> int:
+        """Settle deliveries left in ``sending`` by workers that are gone; return how many.
+
+        With policy "skip" they become ``in_doubt`` and are never sent again (at most once);
+        with "resend" they go back to ``queued``, and so do earlier in-doubt ones (at least
+        once).
+        """
+        live = sorted(set(live_workers))
+        orphaned = and_(
+            deliveries.c.campaign_id == campaign_id,
+            deliveries.c.status == "sending",
+            deliveries.c.claimed_by.not_in(live) if live else true(),
+        )
+        reason = "the sending process stopped while this message was in flight"
+        with self.engine.begin() as conn:
+            if policy == "skip":
+                moved = conn.execute(
+                    update(deliveries).where(orphaned).values(status="in_doubt", error=reason)
+                ).rowcount
+            else:
+                moved = conn.execute(
+                    update(deliveries).where(orphaned).values(status="queued", error=reason)
+                ).rowcount
+                moved += conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.campaign_id == campaign_id,
+                        deliveries.c.status == "in_doubt",
+                    )
+                    .values(status="queued")
+                ).rowcount
+        return int(moved)
+
+
+def _campaign(row: Any) -> Campaign:
+    return Campaign(
+        id=int(row.id),
+        issue_date=str(row.issue_date),
+        issue_path=str(row.issue_path),
+        status=row.status,
+        paused_reason=str(row.paused_reason or ""),
+        total=int(row.total),
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )

@@ -1,0 +1,121 @@
+"""The ``workers`` table: which sending processes are alive, and what they work on.
+
+Each process that sends registers a row and refreshes ``heartbeat_at`` every few seconds.
+A worker is dead when its heartbeat is older than the lease (30 s), or at once when it ran
+on this host and its process id no longer exists (a SIGKILLed ``send`` resumed at once
+need not wait out the lease). Dead workers' rows are deleted, and the deliveries they left
+in ``sending`` are then settled by ``CampaignStore.recover``.
+
+Live workers that are working on a campaign split the account's send rate equally: each
+learns the count from its own heartbeat. A worker that stalls longer than the lease is
+taken for dead; its in-flight messages become in doubt, and "sent" still wins if it
+reports one later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import socket
+from collections.abc import Callable
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+
+from newsletter.store.campaigns import utc_now
+from newsletter.store.tables import workers
+
+LEASE = dt.timedelta(seconds=30)
+HEARTBEAT_SECONDS = 5.0
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class WorkerRegistry:
+    """Registers this process as a worker and tells live workers from dead ones."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], dt.datetime] = utc_now,
+        lease: dt.timedelta = LEASE,
+        host: str | None = None,
+        alive: Callable[[int], bool] = pid_alive,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.lease = lease
+        self.host = (host or socket.gethostname())[:255]
+        self.alive = alive
+
+    def register(self, pid: int | None = None) -> str:
+        """Add a worker row for this process; return its id (host:pid:random)."""
+        pid = os.getpid() if pid is None else pid
+        worker_id = f"{self.host[:40]}:{pid}:{secrets.token_hex(4)}"
+        now = self.clock()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(workers).values(
+                    id=worker_id, host=self.host, pid=pid, campaign_id=None,
+                    started_at=now, heartbeat_at=now,
+                )
+            )
+        return worker_id
+
+    def heartbeat(self, worker_id: str, campaign_id: int | None) -> int:
+        """Refresh this worker's row; return how many live workers have a campaign (>= 1).
+
+        A row deleted by another worker (which took this one for dead) is written again.
+        """
+        now = self.clock()
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(workers)
+                .where(workers.c.id == worker_id)
+                .values(heartbeat_at=now, campaign_id=campaign_id)
+            ).rowcount
+            if not changed:
+                conn.execute(
+                    insert(workers).values(
+                        id=worker_id, host=self.host, pid=os.getpid(),
+                        campaign_id=campaign_id, started_at=now, heartbeat_at=now,
+                    )
+                )
+            busy = conn.execute(
+                select(func.count())
+                .select_from(workers)
+                .where(
+                    workers.c.campaign_id.is_not(None),
+                    workers.c.heartbeat_at >= now - self.lease,
+                )
+            ).scalar_one()
+        return max(1, int(busy))
+
+    def unregister(self, worker_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(workers).where(workers.c.id == worker_id))
+
+    def live(self) -> set[str]:
+        """Ids of live workers; rows of dead ones are deleted on the way."""
+        cutoff = self.clock() - self.lease
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(workers.c.id, workers.c.host, workers.c.pid, workers.c.heartbeat_at)
+            ).all()
+        dead = [
+            wid for wid, host, pid, beat in rows
+            if beat < cutoff or (host == self.host and not self.alive(int(pid)))
+        ]
+        if dead:
+            with self.engine.begin() as conn:
+                conn.execute(delete(workers).where(workers.c.id.in_(dead)))
+        return {str(wid) for wid, *_ in rows} - set(dead)

@@ -1,0 +1,198 @@
+"""The Amazon SES (API v2) transport. The only module that imports boto3.
+
+Sending is a fixed sequence: build the request (pure) -> post it (the one network call)
+-> parse the answer (pure). Provider errors become our own exceptions here, at the seam,
+so nothing past this module ever sees a botocore type:
+
+- ``ThrottledError``: ``TooManyRequestsException``, ``Throttling``, HTTP 429;
+- ``TransientTransportError``: HTTP 5xx, connection refused, connect timeout;
+- ``InDoubtTransportError``: read timeout or connection dropped mid-request (SES may have
+  sent the message);
+- ``AccountPausedError``: ``AccountSuspendedException``, ``SendingPausedException``,
+  ``MailFromDomainNotVerifiedException``, ``LimitExceededException``, "daily message quota
+  exceeded", and missing or refused credentials;
+- ``PermanentTransportError``: ``MessageRejected``, ``BadRequestException``,
+  ``NotFoundException`` and any other 4xx.
+
+Retries are ours (``newsletter.delivery``), so botocore's are switched off explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ReadTimeoutError,
+)
+
+from newsletter.errors import (
+    AccountPausedError,
+    InDoubtTransportError,
+    PermanentTransportError,
+    ThrottledError,
+    TransientTransportError,
+    TransportError,
+)
+from newsletter.settings import Settings
+from newsletter.transports import MAX_CONCURRENCY, SendQuota
+
+if TYPE_CHECKING:
+    from mypy_boto3_sesv2 import SESV2Client
+
+THROTTLE_CODES = frozenset({"TooManyRequestsException", "Throttling", "ThrottlingException"})
+ACCOUNT_CODES = frozenset(
+    {
+        "AccountSuspendedException",
+        "SendingPausedException",
+        "MailFromDomainNotVerifiedException",
+        "LimitExceededException",
+        # Credentials that are missing, wrong or expired stop every send alike.
+        "AccessDeniedException",
+        "AccessDenied",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "ExpiredTokenException",
+        "ExpiredToken",
+    }
+)
+DEFAULT_REGION = "us-east-1"
+
+
+def build_request(raw: bytes, to: str, configuration_set: str | None) -> dict[str, Any]:
+    """The SendEmail parameters for one raw message to one address (pure)."""
+    request: dict[str, Any] = {
+        "Destination": {"ToAddresses": [to]},
+        "Content": {"Raw": {"Data": raw}},
+    }
+    if configuration_set:
+        request["ConfigurationSetName"] = configuration_set
+    return request
+
+
+def parse_response(response: dict[str, Any]) -> str:
+    """SES's message id from a SendEmail answer; ``TransientTransportError`` if there is none."""
+    message_id = response.get("MessageId")
+    if not isinstance(message_id, str) or not message_id:
+        raise TransientTransportError(f"SES answered without a MessageId: {response!r}")
+    return message_id
+
+
+def parse_quota(response: dict[str, Any]) -> SendQuota | None:
+    """The ``SendQuota`` of a GetAccount answer, or None when it is missing (pure)."""
+    quota = response.get("SendQuota")
+    if not isinstance(quota, dict):
+        return None
+    try:
+        return SendQuota(
+            max_send_rate=float(quota["MaxSendRate"]),
+            max_24_hour_send=float(quota["Max24HourSend"]),
+            sent_last_24_hours=float(quota.get("SentLast24Hours", 0.0)),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def classify_client_error(code: str, status: int | None, message: str) -> TransportError:
+    """Our exception for an SES error answer (pure; see the table in the module docstring)."""
+    text = f"SES refused the message: {code} ({status}): {message}"
+    if "daily message quota" in message.lower():
+        return AccountPausedError(
+            f"SES: the account's 24-hour sending quota is used up ({message}); "
+            "the campaign continues when it is run again after the quota window"
+        )
+    if code in THROTTLE_CODES or status == 429:
+        return ThrottledError(f"SES is throttling: {code}: {message}")
+    if code in ACCOUNT_CODES or status in (401, 403):
+        return AccountPausedError(f"SES will not send for this account: {code}: {message}")
+    if status is not None and status >= 500:
+        return TransientTransportError(f"SES failed: {code} ({status}): {message}")
+    return PermanentTransportError(text)
+
+
+def classify_botocore_error(err: BotoCoreError) -> TransportError:
+    """Our exception for a failure below the HTTP answer (no response, no credentials)."""
+    if isinstance(err, ConnectTimeoutError | EndpointConnectionError):
+        # The request never reached SES: safe to send again.
+        return TransientTransportError(f"cannot reach SES: {err}")
+    if isinstance(err, ReadTimeoutError | ConnectionClosedError):
+        return InDoubtTransportError(f"no answer from SES; the message may have been sent: {err}")
+    if isinstance(err, NoCredentialsError | NoRegionError):
+        return AccountPausedError(
+            f"SES cannot be used: {err}; configure AWS credentials and NEWSLETTER_SES_REGION"
+        )
+    return InDoubtTransportError(f"SES call failed: {err}")
+
+
+def translate(err: Exception) -> TransportError:
+    """Any botocore exception as ours; anything else is returned as an in-doubt failure."""
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        meta = err.response.get("ResponseMetadata", {})
+        return classify_client_error(
+            str(error.get("Code", "")), meta.get("HTTPStatusCode"), str(error.get("Message", ""))
+        )
+    if isinstance(err, BotoCoreError):
+        return classify_botocore_error(err)
+    return InDoubtTransportError(f"SES call failed unexpectedly: {err!r}")
+
+
+class SesTransport:
+    """Sends through one shared, thread-safe boto3 ``sesv2`` client."""
+
+    name = "ses"
+
+    def __init__(self, client: SESV2Client, configuration_set: str | None = None) -> None:
+        self.client = client
+        self.configuration_set = configuration_set
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SesTransport:
+        """A transport for the configured region, endpoint and configuration set.
+
+        Credentials come from boto3's usual chain (environment, profile, instance role).
+        """
+        config = Config(
+            region_name=settings.ses_region or DEFAULT_REGION,
+            # We retry ourselves, with back-off shared by every sending thread; botocore's
+            # own retries would hide throttling from the rate control.
+            retries={"mode": "standard", "total_max_attempts": 1},
+            max_pool_connections=max(MAX_CONCURRENCY, settings.send_concurrency),
+            connect_timeout=5,
+            read_timeout=30,
+        )
+        client = boto3.session.Session().client(
+            "sesv2", endpoint_url=settings.ses_endpoint_url or None, config=config
+        )
+        return cls(client, settings.ses_configuration_set)
+
+    def send(self, raw: bytes, to: str) -> str:
+        """Send ``raw`` to ``to``; return SES's MessageId. Raises ``TransportError`` subclasses."""
+        request = build_request(raw, to, self.configuration_set)
+        try:
+            response = self.client.send_email(**request)
+        except (ClientError, BotoCoreError) as err:
+            raise translate(err) from err
+        return parse_response(dict(response))
+
+    def quota(self) -> SendQuota | None:
+        """The account's quota from GetAccount; None if it cannot be read.
+
+        Any failure gives None rather than an error: a sending role often lacks
+        ``ses:GetAccount``, and a local test server may not implement it. Sending then
+        runs at ``NEWSLETTER_MAX_SEND_RATE``, and SES's own refusals still pause it.
+        """
+        try:
+            response = self.client.get_account()
+        except (ClientError, BotoCoreError):
+            return None
+        return parse_quota(dict(response))
