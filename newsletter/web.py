@@ -277,7 +277,7 @@ class Site:
     # -- routes -----------------------------------------------------------------------------
 
     async def subscribe(self, request: Request) -> Response:
-        if request.method == "GET":
+        if request.method != "POST":  # GET, and the HEAD Starlette adds to GET routes
             return self.subscribe_form(request)
         client = request.client.host if request.client else "unknown"
         if not self.limiter.hit(client):
@@ -340,7 +340,7 @@ class Site:
 
     async def unsubscribe(self, request: Request) -> Response:
         token = request.path_params["token"]
-        if request.method == "GET":
+        if request.method != "POST":  # GET, and the HEAD Starlette adds to GET routes
             # Only a page with a button: mail scanners and link previews follow GETs.
             try:
                 subscriber = await run_in_threadpool(self.subs.unsubscribe_target, token)
@@ -379,7 +379,7 @@ class Site:
             subscriber = await run_in_threadpool(self.subs.preferences, token)
         except (TokenError, UnknownSubscriberError) as err:
             return self.bad_link(err)
-        if request.method == "GET":
+        if request.method != "POST":  # GET, and the HEAD Starlette adds to GET routes
             return self.preferences_page(request, subscriber)
         form = await request.form()
         chosen = {str(c) for c in form.getlist("categories")}
@@ -484,7 +484,9 @@ def create_app(
         base_url=settings.base_url,
         clock=clock,
     )
-    site = Site(settings, subscriptions, limiter or RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW))
+    if limiter is None:
+        limiter = RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
+    site = Site(settings, subscriptions, limiter)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
