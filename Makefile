@@ -32,6 +32,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/messages.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/snapshot.py
+	$(BIN)/python bench/store.py
 
 clean:
 	rm -rf $(VENV) build demo outbox *.db
