@@ -405,7 +405,13 @@ class CampaignStore:
                     update(deliveries)
                     .where(
                         deliveries.c.id == bindparam("b_id"),
-                        deliveries.c.status.in_(("sending", "in_doubt", "queued")),
+                        # Not IN (...): an expanding parameter cannot be used with
+                        # executemany, which this is whenever the batch holds two or more.
+                        or_(
+                            deliveries.c.status == "sending",
+                            deliveries.c.status == "in_doubt",
+                            deliveries.c.status == "queued",
+                        ),
                     )
                     .values(
                         status="sent",
