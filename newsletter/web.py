@@ -24,7 +24,6 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -437,8 +436,6 @@ class Site:
         return PlainTextResponse("ok")
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
-        if isinstance(exc, HTTPException) and exc.status_code != 404:
-            return PlainTextResponse(exc.detail, status_code=exc.status_code)
         return self.message(NOT_FOUND, 404)
 
 
