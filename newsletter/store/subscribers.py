@@ -131,18 +131,27 @@ def _check_status(status: str) -> None:
         )
 
 
-def _subscriber(row: Row[Any]) -> Subscriber:
+# The columns of a Subscriber, in the order of its fields: rows are unpacked by position,
+# which is several times faster than by name when a million recipients stream past.
+_SUBSCRIBER_COLUMNS = (
+    subscribers.c.id,
+    subscribers.c.email,
+    subscribers.c.status,
+    subscribers.c.categories,
+    subscribers.c.language,
+    subscribers.c.source,
+    subscribers.c.created_at,
+    subscribers.c.updated_at,
+    subscribers.c.confirmed_at,
+    subscribers.c.confirmation_sent_at,
+)
+
+
+def _subscriber(row: Sequence[Any]) -> Subscriber:
+    id_, email, status, cats, language, source, created, updated, confirmed, sent = row
+    categories = frozenset(cats.split(",")) if cats else frozenset()
     return Subscriber(
-        id=row.id,
-        email=row.email,
-        status=row.status,
-        categories=frozenset(row.categories.split(",")) if row.categories else frozenset(),
-        language=row.language,
-        source=row.source,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        confirmed_at=row.confirmed_at,
-        confirmation_sent_at=row.confirmation_sent_at,
+        id_, email, status, categories, language, source, created, updated, confirmed, sent
     )
 
 
@@ -172,7 +181,9 @@ class SubscriberStore:
 
     def get(self, subscriber_id: int) -> Subscriber | None:
         with self._engine.connect() as conn:
-            row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+            row = conn.execute(
+                select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.id == subscriber_id)
+            ).first()
         return _subscriber(row) if row else None
 
     def find(self, email: str) -> Subscriber | None:
@@ -181,7 +192,9 @@ class SubscriberStore:
         if normal is None:
             return None
         with self._engine.connect() as conn:
-            row = conn.execute(select(subscribers).where(subscribers.c.email == normal)).first()
+            row = conn.execute(
+                select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.email == normal)
+            ).first()
         return _subscriber(row) if row else None
 
     def list(self, status: Status | None = None) -> Iterator[Subscriber]:
@@ -190,7 +203,7 @@ class SubscriberStore:
         Rows are fetched in batches from a server-side cursor, so memory stays flat for
         any list size. The connection stays open until the iterator is exhausted or closed.
         """
-        query = select(subscribers).order_by(subscribers.c.id)
+        query = select(*_SUBSCRIBER_COLUMNS).order_by(subscribers.c.id)
         if status is not None:
             _check_status(status)
             query = query.where(subscribers.c.status == status)
@@ -539,7 +552,7 @@ class SubscriberStore:
     @staticmethod
     def _locked(conn: Connection, subscriber_id: int) -> Subscriber:
         row = conn.execute(
-            select(subscribers).where(subscribers.c.id == subscriber_id).with_for_update()
+            select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.id == subscriber_id).with_for_update()
         ).first()
         if row is None:
             raise UnknownSubscriberError(f"no subscriber has id {subscriber_id}")
