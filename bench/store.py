@@ -210,7 +210,8 @@ def report(imp: ImportFigures, stream: StreamFigures) -> str:
         BEGIN,
         f"Measured {dt.datetime.now(dt.UTC).date().isoformat()} on {os.cpu_count()} cores "
         f"({cpu_model()}), Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-        "a fresh SQLite file (WAL) in the temporary directory.",
+        f"a fresh SQLite file (WAL) in the temporary directory; load average "
+        f"{os.getloadavg()[0]:.1f} at the end (other jobs on the machine slow the figures).",
         "",
         "| measurement | figure |",
         "|---|---|",
