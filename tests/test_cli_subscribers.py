@@ -7,8 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from newsletter.cli import app
 from newsletter.cli_subscribers import db_app, subscribers_app, suppressions_app

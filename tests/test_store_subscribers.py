@@ -147,7 +147,7 @@ def test_bounced_address_cannot_be_reactivated(store: SubscriberStore) -> None:
     store.set_status(sub.id, "bounced", "550 mailbox unavailable")
     for status in ("pending", "active"):
         with pytest.raises(SuppressedAddressError, match="bounced"):
-            store.set_status(sub.id, status, "try")  # type: ignore[arg-type]
+            store.set_status(sub.id, status, "try")
     assert store.unsuppress("b@example.org") is True
     assert store.set_status(sub.id, "active", "operator").status == "active"
 
