@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     templates_dir: Path | None = None
     size_warn_bytes: int = 90_000
     size_limit_bytes: int = 102_000
+    sns_topic_arns: list[str] = Field(default_factory=list)
 
     def chosen_transport(self) -> Literal["ses", "outbox"]:
         """SES when configured (explicitly or by a region), else the local outbox."""

@@ -39,6 +39,7 @@ from newsletter.errors import (
     TokenError,
     UnknownSubscriberError,
 )
+from newsletter.events import Fetcher
 from newsletter.issue import CategoryName, load_issue
 from newsletter.ratelimit import RateLimiter
 from newsletter.render import DEFAULT_TEMPLATES, Renderer, Variant
@@ -56,6 +57,7 @@ from newsletter.subscriptions import (
 )
 from newsletter.tokens import Purpose, placeholder
 from newsletter.transports import Transport, make_transport
+from newsletter.webhooks import fetch_pinned, ses_webhook
 
 log = logging.getLogger(__name__)
 
@@ -464,6 +466,7 @@ def create_app(
     transport: Transport | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
     limiter: RateLimiter | None = None,
+    cert_fetcher: Fetcher = fetch_pinned,
 ) -> Starlette:
     """The web app. Opens the database from ``settings`` unless an ``engine`` is given.
 
@@ -473,8 +476,9 @@ def create_app(
     key = secret_key(settings)
     owned = engine is None
     engine = engine or open_database(settings.database_url)
+    store = SubscriberStore(engine, clock=clock)
     subscriptions = Subscriptions(
-        store=SubscriberStore(engine, clock=clock),
+        store=store,
         transport=transport or make_transport(settings),
         mailer=ConfirmationMailer(renderer_from(settings), sender_from(settings)),
         secret=key,
@@ -491,8 +495,13 @@ def create_app(
         if owned:
             engine.dispose()
 
+    routes = []
+    if settings.sns_topic_arns:
+        webhook = ses_webhook(store, frozenset(settings.sns_topic_arns), cert_fetcher)
+        routes.append(Route("/webhooks/ses", webhook, methods=["POST"]))
     app = Starlette(
         routes=[
+            *routes,
             Route("/subscribe", site.subscribe, methods=["GET", "POST"]),
             Route("/confirm/{token}", site.confirm, methods=["GET"]),
             Route("/unsubscribe/{token}", site.unsubscribe, methods=["GET", "POST"]),
