@@ -171,6 +171,7 @@ class DeliveryRun:
         self._local: deque[Claim] = deque()
         self._claimed = 0
         self._exhausted = False
+        self._quota_reached = False
         self._deferrals_in_row = 0
         self._outcomes: queue.Queue[DeliveryResult | None] = queue.Queue()
         self._done = threading.Event()
@@ -194,6 +195,11 @@ class DeliveryRun:
         for thread in senders:
             thread.join()
         self._release_local()
+        if self._quota_reached and not self.stop.is_set():
+            self._pause_if_work_left(
+                "the account's 24-hour sending quota is used up; run `newsletter send` again "
+                "when the quota window has moved on"
+            )
         self._outcomes.put(None)
         recorder.join()
         self._done.set()
@@ -225,15 +231,9 @@ class DeliveryRun:
         if self.budget is not None:
             limit = min(limit, self.budget - self._claimed)
             if limit <= 0:
-                # Sending more would exceed the 24-hour quota: pause if anything is left.
-                probe = self.store.claim(self.campaign_id, self.worker_id, 1)
-                if probe:
-                    self._outcomes.put(DeliveryResult(probe[0].id, "queued"))
-                    self._pause_locked(
-                        "the account's 24-hour sending quota is used up; run `newsletter send` "
-                        "again when the quota window has moved on"
-                    )
-                self._exhausted = True
+                # Sending more would exceed the 24-hour quota; ``run`` pauses the campaign
+                # once the messages already claimed are out, if anything is left.
+                self._quota_reached = self._exhausted = True
                 return
         claims = self.store.claim(self.campaign_id, self.worker_id, limit)
         self._claimed += len(claims)
@@ -258,6 +258,12 @@ class DeliveryRun:
     def _pause(self, reason: str) -> None:
         with self._lock:
             self._pause_locked(reason)
+
+    def _pause_if_work_left(self, reason: str) -> None:
+        probe = self.store.claim(self.campaign_id, self.worker_id, 1)
+        if probe:
+            self._outcomes.put(DeliveryResult(probe[0].id, "queued"))
+            self._pause(reason)
 
     # -- sending ---------------------------------------------------------------------
 

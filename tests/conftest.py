@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -142,3 +143,40 @@ def web_server(tmp_path: Path) -> Iterator[WebServer]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture(scope="session")
+def moto_ses_url() -> Iterator[str]:
+    """moto's server mode on a free loopback port, shared by the session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def ses(moto_ses_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """A reset moto SES with the sender's domain verified; the settings choose it over HTTP."""
+    import boto3
+    from moto_ses import SENDER_DOMAIN, SesServer
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "NEWSLETTER_TRANSPORT": "ses", "NEWSLETTER_SES_REGION": "us-east-1",
+        "NEWSLETTER_SES_ENDPOINT_URL": moto_ses_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    server = SesServer(moto_ses_url)
+    server.reset()
+    client = boto3.session.Session().client(
+        "sesv2", region_name="us-east-1", endpoint_url=moto_ses_url
+    )
+    client.create_email_identity(EmailIdentity=SENDER_DOMAIN)
+    return server

@@ -225,13 +225,19 @@ class CampaignStore:
                     literal("queued").label("status"),
                     literal(0).label("attempts"),
                 ).order_by(chosen.c.id)
-                total = conn.execute(
+                conn.execute(
                     insert(deliveries).from_select(
                         ["campaign_id", "subscriber_id", "email", "variant", "status",
                          "attempts"],
                         rows,
                     )
-                ).rowcount
+                )
+                # Counted, not taken from rowcount: drivers do not all report it here.
+                total = conn.execute(
+                    select(func.count())
+                    .select_from(deliveries)
+                    .where(deliveries.c.campaign_id == campaign_id)
+                ).scalar_one()
                 conn.execute(
                     update(campaigns).where(campaigns.c.id == campaign_id).values(total=total)
                 )
