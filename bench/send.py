@@ -198,13 +198,19 @@ def run_ours(sim: Simulator, rate: float, count: int, workdir: Path) -> Run:
     )
     wall = time.monotonic() - started
     with engine.connect() as conn:
-        states = dict(conn.execute(
+        states: dict[str, int] = dict(conn.execute(
             text("SELECT status, count(*) FROM deliveries GROUP BY status")
         ).all())
+        errors = conn.execute(text(
+            "SELECT status, error, count(*) FROM deliveries WHERE status != 'sent' "
+            "GROUP BY status, error LIMIT 5"
+        )).all()
     engine.dispose()
     note = f"exit {result.returncode}; deliveries {states}"
+    for status, error, n in errors:
+        note += f"\n      {n} {status}: {error}"
     if result.returncode != 0:
-        note += f"; stderr: {result.stderr.strip()[-400:]}"
+        note += f"\n      output: {result.stdout.strip()[-800:]} {result.stderr.strip()[-800:]}"
     return run_from("ours", rate, count, count, wall, sim.stats(), note)
 
 
