@@ -168,7 +168,11 @@ class DeliveryRun:
         self.rng = rng or random.Random()
         self.result = RunResult()
         self._lock = threading.Lock()
+        # Guards the claim hand-out: _local, _waiting, _claiming, _claimed, _exhausted.
+        self._ready = threading.Condition(threading.Lock())
         self._local: deque[Claim] = deque()
+        self._waiting = 0
+        self._claiming = False
         self._claimed = 0
         self._exhausted = False
         self._quota_reached = False
@@ -219,30 +223,54 @@ class DeliveryRun:
     # -- claiming --------------------------------------------------------------------
 
     def _next(self) -> Claim | None:
-        with self._lock:
-            if self.stop.is_set():
-                return None
-            if not self._local and not self._exhausted:
-                self._fill()
-            return self._local.popleft() if self._local else None
+        """A claim for a sender that already holds a send token; None when there is no more.
 
-    def _fill(self) -> None:
-        limit = self.batch_size
+        Claims are made only for senders waiting right now, one statement for all of them
+        (whoever arrives first claims for everyone waiting, the others wait for it): so a
+        row is ``sending`` only from just before its message is handed to the transport,
+        and a SIGKILL leaves in doubt no more messages than there are sender threads.
+        """
+        with self._ready:
+            self._waiting += 1
+            try:
+                while True:
+                    if self._local:
+                        return self._local.popleft()
+                    if self._exhausted or self.stop.is_set():
+                        return None
+                    if self._claiming:
+                        self._ready.wait()
+                        continue
+                    self._claiming = True
+                    wanted = min(self._waiting, self.batch_size)
+                    self._ready.release()
+                    try:
+                        claims = self._claim(wanted)
+                    finally:
+                        self._ready.acquire()
+                        self._claiming = False
+                        self._ready.notify_all()
+                    self._local.extend(claims)
+            finally:
+                self._waiting -= 1
+
+    def _claim(self, wanted: int) -> list[Claim]:
+        limit = wanted
         if self.budget is not None:
             limit = min(limit, self.budget - self._claimed)
             if limit <= 0:
                 # Sending more would exceed the 24-hour quota; ``run`` pauses the campaign
                 # once the messages already claimed are out, if anything is left.
                 self._quota_reached = self._exhausted = True
-                return
+                return []
         claims = self.store.claim(self.campaign_id, self.worker_id, limit)
         self._claimed += len(claims)
-        self._local.extend(claims)
         if not claims:
             self._exhausted = True
+        return claims
 
     def _release_local(self) -> None:
-        with self._lock:
+        with self._ready:
             while self._local:
                 self._outcomes.put(DeliveryResult(self._local.popleft().id, "queued"))
                 self.result.released += 1
@@ -269,6 +297,9 @@ class DeliveryRun:
 
     def _send_loop(self) -> None:
         while True:
+            # The token first, then the claim: a claimed row goes to the transport at once.
+            if self.stop.is_set() or not self.rate.acquire():
+                return
             claim = self._next()
             if claim is None:
                 return
@@ -292,9 +323,11 @@ class DeliveryRun:
         except NewsletterError as err:
             return DeliveryResult(claim.id, "failed", error=f"message not built: {err}")
         tries = throttles = 0
+        have_token = True  # the send loop took one before claiming
         while True:
-            if self.stop.is_set() or not self.rate.acquire():
+            if self.stop.is_set() or not (have_token or self.rate.acquire()):
                 raise _Stop
+            have_token = False
             try:
                 provider_id = self.transport.send(raw, claim.email)
             except ThrottledError as err:
