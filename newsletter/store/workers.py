@@ -26,7 +26,7 @@ from newsletter.store.campaigns import utc_now
 from newsletter.store.tables import workers
 
 LEASE = dt.timedelta(seconds=30)
-HEARTBEAT_SECONDS = 5.0
+HEARTBEAT_SECONDS = 2.0
 
 
 def pid_alive(pid: int) -> bool:
