@@ -82,6 +82,13 @@ def recipients_of(request: dict[str, Any]) -> list[str]:
     return addresses
 
 
+class _Server(ThreadingHTTPServer):
+    # A sender opens dozens of connections at once; the default backlog of 5 would make
+    # the kernel drop connection attempts, which a real SES endpoint does not do.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class SesSimulator:
     """The simulated endpoint; ``start()`` it, point boto3 at ``url``, ``stop()`` it.
 
@@ -100,8 +107,7 @@ class SesSimulator:
         self.max_24_hour_send = max_24_hour_send
         self.clock = clock
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), _handler_for(self))
         self._thread: threading.Thread | None = None
         self.reset(max_send_rate)
 
