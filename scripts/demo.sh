@@ -16,3 +16,14 @@ echo "== Validating and building the sample issue"
 "$bin/newsletter" build issues/2022-09-07.yaml --out demo/build
 echo
 echo "Open demo/build/2022-09-07.html in a browser, or run: .venv/bin/newsletter preview issues/2022-09-07.yaml"
+
+echo
+echo "== Loading the sample subscribers (samples/subscribers.csv; already listed ones are kept)"
+"$bin/newsletter" subscribers import samples/subscribers.csv
+echo
+echo "== Sending the sample issue through the outbox (a second run sends nobody twice)"
+"$bin/newsletter" send issues/2022-09-07.yaml --yes
+echo
+"$bin/newsletter" status 2022-09-07
+count=$(find "$NEWSLETTER_OUTBOX_DIR" -name '*.eml' | wc -l)
+echo "The messages are in $NEWSLETTER_OUTBOX_DIR/ ($count .eml files, one per recipient); open one in a mail client."
