@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter import campaign
 from newsletter.errors import NewsletterError
@@ -22,7 +23,7 @@ from newsletter.progress import LogProgress, RichProgress, make_progress
 from newsletter.settings import get_settings
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -53,6 +54,11 @@ def _stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _database_problem(error: SQLAlchemyError) -> str:
+    first = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    return f"database error: {first}; check NEWSLETTER_DATABASE_URL and run: newsletter db upgrade"
 
 
 def _print_summary(summary: campaign.SendSummary) -> None:
@@ -90,6 +96,8 @@ def send(
             )
     except NewsletterError as error:
         raise _fail(str(error)) from None
+    except SQLAlchemyError as error:
+        raise _fail(_database_problem(error)) from None
     _print_summary(summary)
     raise typer.Exit(summary.exit_code)
 
@@ -105,6 +113,8 @@ def status(
         summary = campaign.campaign_status(get_settings(), issue)
     except NewsletterError as error:
         raise _fail(str(error)) from None
+    except SQLAlchemyError as error:
+        raise _fail(_database_problem(error)) from None
     _print_summary(summary)
 
 
@@ -126,6 +136,8 @@ def send_test(
         results = campaign.send_test(get_settings(), issue, to, all_variants=all_variants)
     except NewsletterError as error:
         raise _fail(str(error)) from None
+    except SQLAlchemyError as error:
+        raise _fail(_database_problem(error)) from None
     for result in results:
         if result.error:
             err.print(f"{result.address} [{result.variant}]: FAILED: {result.error}",
@@ -160,6 +172,8 @@ def worker(
             )
     except NewsletterError as error:
         raise _fail(str(error)) from None
+    except SQLAlchemyError as error:
+        raise _fail(_database_problem(error)) from None
     if any(s.outcome == "error" for s in summaries):
         raise typer.Exit(1)
     if any(s.outcome == "paused" for s in summaries):

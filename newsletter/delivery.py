@@ -3,10 +3,11 @@
 It talks to three small protocols: a ``DeliveryStore`` (claim, record, pause), a
 ``Transport`` and a ``MessageSource`` (claim -> MIME bytes). It knows no SQL and no boto3.
 
-Threads: ``concurrency`` senders take claims from a shared feed (which claims small
-batches from the store), wait for a token from the rate control, send, and hand each
-outcome to one recorder thread, which writes outcomes in batches ("group commit"); a
-heartbeat thread keeps the worker alive and learns how many workers share the rate.
+Threads: each of ``concurrency`` senders waits for a token from the rate control, then
+takes a claim (one UPDATE claims for every sender waiting at that moment, so a row is
+``sending`` only while its message is being handed over), sends, and passes the outcome
+to one recorder thread, which writes outcomes in batches ("group commit"); a heartbeat
+thread keeps the worker alive and learns how many workers share the rate.
 
 What happens to a message when sending fails:
 
@@ -33,7 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from newsletter.errors import (
@@ -117,7 +118,6 @@ class RunResult:
     stopped_reason: str | None = None
     error: str | None = None
     elapsed: float = 0.0
-    provider_ids: list[str] = field(default_factory=list, repr=False)
 
 
 class _Stop(Exception):
@@ -125,7 +125,13 @@ class _Stop(Exception):
 
 
 class DeliveryRun:
-    """One worker's pass over one campaign. ``run`` returns when nothing is left to claim."""
+    """One worker's pass over one campaign. ``run`` returns when nothing is left to claim.
+
+    ``rate``'s bucket should wait with ``stop.wait`` so that a stop interrupts senders
+    waiting for a token. ``daily_budget`` is how many more messages the account may send
+    in its 24-hour window (None: unknown). ``heartbeat`` is called every
+    ``heartbeat_seconds`` and returns how many workers share the rate.
+    """
 
     def __init__(
         self,
