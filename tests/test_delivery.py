@@ -410,3 +410,34 @@ def test_enqueue_only_snapshots_without_sending(sample_issue_path: Path) -> None
     rows = delivery_rows(os.environ["NEWSLETTER_DATABASE_URL"])
     assert len(rows) == len(readers) and {r["status"] for r in rows} == {"queued"}
     assert not Path("outbox").exists()
+
+
+def test_progress_is_a_bar_on_a_terminal_and_log_lines_otherwise() -> None:
+    """A terminal gets a live bar with sent/failed counts; a log gets throttled plain lines."""
+    import io
+
+    from rich.console import Console
+
+    from newsletter.progress import RichProgress
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    with RichProgress("2022-09-07", 4, 1, console=console) as bar:
+        for status in ("sent", "sent", "failed"):
+            bar.advance(status)
+        bar.note("paused: SendingPausedException")
+    shown = screen.getvalue()
+    assert "sent 2 · failed 1" in shown and "4/4" in shown
+    assert "paused: SendingPausedException" in shown
+
+    clock = FakeClock()
+    lines: list[str] = []
+    with LogProgress("2022-09-07", 100, write=lines.append, interval=5, clock=clock) as log:
+        for _ in range(10):
+            clock.t += 1
+            log.advance("sent")
+    assert lines[0] == "2022-09-07: 100 of 100 to go"
+    assert len(lines) == 4  # the start, one every 5 seconds, the end
+    assert lines[-1] == (
+        "2022-09-07: 10/100 done, sent 10, failed 0, in doubt 0, deferred 0, 1.0/s, ETA 1m30s"
+    )
