@@ -485,7 +485,7 @@ def run_worker(
                     transport=transport, progress=progress, stop=stop,
                 )
                 summaries.append(summary)
-                if report is not None:
+                if report is not None and _eventful(summary):
                     report(summary)
             if once:
                 break
@@ -493,6 +493,13 @@ def run_worker(
     finally:
         engine.dispose()
     return summaries
+
+
+def _eventful(summary: SendSummary) -> bool:
+    """Whether a worker's pass is worth reporting (a polling worker is otherwise silent)."""
+    run = summary.run
+    did = run is not None and (run.sent or run.failed or run.in_doubt or run.deferred)
+    return bool(did or summary.recovered or summary.outcome in ("done", "paused", "error"))
 
 
 def _campaign_issue_path(campaign: Campaign, settings: Settings) -> Path:
