@@ -46,7 +46,8 @@ from newsletter.errors import (
     TransientTransportError,
 )
 from newsletter.ratelimit_bucket import AdaptiveRate
-from newsletter.store.campaigns import Claim, DeliveryResult, utc_now
+from newsletter.store.campaigns import Claim, DeliveryResult
+from newsletter.store.tables import utc_now
 from newsletter.transports import MAX_CONCURRENCY, SendQuota, Transport
 
 InDoubtPolicy = Literal["skip", "resend"]

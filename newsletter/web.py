@@ -45,7 +45,8 @@ from newsletter.ratelimit import RateLimiter
 from newsletter.render import DEFAULT_TEMPLATES, Renderer, Variant
 from newsletter.settings import KNOWN_DEFAULT_KEYS, Settings
 from newsletter.store.db import open_database
-from newsletter.store.subscribers import Subscriber, SubscriberStore, utc_now
+from newsletter.store.subscribers import Subscriber, SubscriberStore
+from newsletter.store.tables import utc_now
 from newsletter.subscriptions import (
     Choices,
     ConfirmationMailer,

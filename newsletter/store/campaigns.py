@@ -37,15 +37,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions
+from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions, utc_now
 
 CampaignStatus = Literal["sending", "paused", "done"]
 DeliveryStatus = Literal["queued", "sending", "sent", "failed", "in_doubt"]
 InDoubtPolicy = Literal["skip", "resend"]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -115,8 +111,12 @@ def variant_expression(categories: Iterable[str]) -> tuple[ColumnElement[Any], C
     flags = [padded.like(f"%,{code},%") for code in codes]
     everything = or_(chosen == "", and_(*flags) if flags else false())
     listed = func.rtrim(
-        _concat([case((flag, literal(f"{code},")), else_=literal("")) for code, flag in
-                 zip(codes, flags, strict=True)]),
+        _concat(
+            [
+                case((flag, literal(f"{code},")), else_=literal(""))
+                for code, flag in zip(codes, flags, strict=True)
+            ]
+        ),
         ",",
     )
     key = subscribers.c.language + literal(":") + case((everything, literal("*")), else_=listed)
@@ -135,9 +135,8 @@ def recipients_select(categories: Iterable[str]) -> Any:
     """SELECT subscriber id, email, variant of everyone an issue with ``categories`` goes to."""
     key, gets_it = variant_expression(categories)
     suppressed = exists().where(suppressions.c.email == subscribers.c.email)
-    return (
-        select(subscribers.c.id, subscribers.c.email, key.label("variant"))
-        .where(subscribers.c.status == "active", gets_it, ~suppressed)
+    return select(subscribers.c.id, subscribers.c.email, key.label("variant")).where(
+        subscribers.c.status == "active", gets_it, ~suppressed
     )
 
 
@@ -227,8 +226,7 @@ class CampaignStore:
                 ).order_by(chosen.c.id)
                 conn.execute(
                     insert(deliveries).from_select(
-                        ["campaign_id", "subscriber_id", "email", "variant", "status",
-                         "attempts"],
+                        ["campaign_id", "subscriber_id", "email", "variant", "status", "attempts"],
                         rows,
                     )
                 )
@@ -371,7 +369,9 @@ class CampaignStore:
                 not_before=None,
             )
             .returning(
-                deliveries.c.id, deliveries.c.subscriber_id, deliveries.c.email,
+                deliveries.c.id,
+                deliveries.c.subscriber_id,
+                deliveries.c.email,
                 deliveries.c.variant,
             )
         )
@@ -393,7 +393,8 @@ class CampaignStore:
         now = self.clock()
         sent = [
             {"b_id": r.delivery_id, "b_provider": r.provider_id, "b_now": now}
-            for r in results if r.status == "sent"
+            for r in results
+            if r.status == "sent"
         ]
         others = [
             {
@@ -403,7 +404,8 @@ class CampaignStore:
                 "b_not_before": r.not_before,
                 "b_worker": worker_id,
             }
-            for r in results if r.status != "sent"
+            for r in results
+            if r.status != "sent"
         ]
         with self.engine.begin() as conn:
             if sent:
@@ -443,9 +445,7 @@ class CampaignStore:
                     others,
                 )
 
-    def recover(
-        self, campaign_id: int, live_workers: Iterable[str], policy: InDoubtPolicy
-    ) -> int:
+    def recover(self, campaign_id: int, live_workers: Iterable[str], policy: InDoubtPolicy) -> int:
         """Settle deliveries left in ``sending`` by workers that are gone; return how many.
 
         With policy "skip" they become ``in_doubt`` and are never sent again (at most once);

@@ -26,7 +26,13 @@ from newsletter.errors import (
     SuppressedAddressError,
     UnknownSubscriberError,
 )
-from newsletter.store.tables import deliveries, subscriber_events, subscribers, suppressions
+from newsletter.store.tables import (
+    deliveries,
+    subscriber_events,
+    subscribers,
+    suppressions,
+    utc_now,
+)
 
 Status = Literal["pending", "active", "unsubscribed", "bounced", "complained"]
 Language = Literal["zh", "en", "both"]
@@ -39,10 +45,6 @@ SUPPRESSED: frozenset[str] = frozenset({"unsubscribed", "bounced", "complained"}
 CATEGORY_CODE = re.compile(r"[A-Z]{2,5}")
 # The width of subscribers.categories.
 _CATEGORIES_WIDTH = 200
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 
-from newsletter.store.campaigns import utc_now
-from newsletter.store.tables import workers
+from newsletter.store.tables import utc_now, workers
 
 LEASE = dt.timedelta(seconds=30)
 HEARTBEAT_SECONDS = 2.0
