@@ -8,7 +8,10 @@ Measures, in one run on the sample issue (``issues/2022-09-07.yaml``, variant "b
 * its steps alone: validate, render, Jinja to MJML, Jinja to text, the mjml-python
   compile, and the compile plus premailer inlining (``compile_mjml``);
 * the official MJML compiler (npm ``mjml``) on the same MJML source, timed inside one
-  long-lived node process (``bench/render_mjml.js``), so node's start-up is not counted.
+  long-lived node process (``bench/render_mjml.js``), so node's start-up is not counted;
+* the official compiler the way a Python program without a node service would use it:
+  its command-line tool, one subprocess per render, timed as wall-clock from Python (node
+  start-up and loading ``mjml`` included). Its HTML is checked against the in-process one.
 
 Prints a table and PASS/FAIL per target, writes the figures into the "Rendering" section
 of BENCHMARKS.md (not with ``--quick``), and exits 0 whatever the targets say. Exits 1
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import hashlib
 import json
 import os
 import platform
@@ -41,6 +45,17 @@ ROOT = BENCH.parent
 SAMPLE = ROOT / "issues" / "2022-09-07.yaml"
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
 NODE_SCRIPT = BENCH / "render_mjml.js"
+MJML_CLI = BENCH / "node_modules" / ".bin" / "mjml"
+# The command-line spelling of render_mjml.js's OPTIONS, so both runs do the same work;
+# --noStdoutFileComment keeps the tool from prefixing the HTML with a comment.
+MJML_CLI_OPTIONS = (
+    "--noStdoutFileComment",
+    "--config.validationLevel=skip",
+    "--config.keepComments=false",
+    "--config.fonts={}",
+    "--config.beautify=false",
+    "--config.minify=false",
+)
 BASE_URL = "https://news.example.org"
 
 PIPELINE_TARGET_MS = 30.0
@@ -90,6 +105,18 @@ class Official:
     node: str
     load_ms: float
     html_bytes: int
+    html_sha256: str
+
+
+@dataclass(frozen=True)
+class Ours:
+    """Our side: the timings and what the official compiler is run and checked on."""
+
+    timings: dict[str, Timing]
+    source: str
+    html_bytes: int
+    titles: list[str]
+    import_ms: float
 
 
 def time_runs(label: str, fn: Callable[[], object], runs: int) -> Timing:
@@ -104,13 +131,11 @@ def time_runs(label: str, fn: Callable[[], object], runs: int) -> Timing:
     return Timing(label, times)
 
 
-def measure_ours(runs: int) -> tuple[dict[str, Timing], str, int]:
-    """Time our pipeline and its steps.
-
-    Returns the timings, the MJML source our pipeline compiles and its HTML size in bytes.
-    """
+def measure_ours(runs: int) -> Ours:
+    """Time our pipeline and its steps."""
     start = time.perf_counter()
     import mjml
+    from markupsafe import escape
 
     from newsletter.issue import load_issue
     from newsletter.render import Renderer, Variant, compile_mjml
@@ -168,7 +193,17 @@ def measure_ours(runs: int) -> tuple[dict[str, Timing], str, int]:
         ),
     }
     print(f"(imports of newsletter.render and newsletter.issue: {import_ms:.0f} ms, not counted)")
-    return timings, source, first.html_bytes
+    # Every title as it appears in HTML (Jinja autoescapes), to check the CLI's output.
+    titles = [
+        str(escape(title))
+        for paper in issue.papers
+        for title in (paper.title, paper.title_zh)
+        if title
+    ]
+    missing = [t for t in titles if t not in first.html]
+    if missing:
+        raise BenchError(f"titles missing from our own HTML: {missing}")
+    return Ours(timings, source, first.html_bytes, titles, import_ms)
 
 
 def ensure_official_mjml() -> None:
@@ -192,18 +227,15 @@ def ensure_official_mjml() -> None:
         raise BenchError(f"npm install failed:\n{done.stderr.strip()}")
 
 
-def measure_official(source: str, runs: int) -> Official:
-    """Run bench/render_mjml.js on ``source`` and parse what it reports."""
-    with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
-        path = Path(tmp) / "issue.mjml"
-        path.write_text(source, encoding="utf-8")
-        done = subprocess.run(
-            ["node", str(NODE_SCRIPT), str(path), str(runs)],
-            cwd=BENCH,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+def measure_official(path: Path, runs: int) -> Official:
+    """Run bench/render_mjml.js on the MJML file ``path`` and parse what it reports."""
+    done = subprocess.run(
+        ["node", str(NODE_SCRIPT), str(path), str(runs)],
+        cwd=BENCH,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise BenchError(f"the official MJML run failed:\n{done.stderr.strip()}")
     if done.stderr.strip():
@@ -216,14 +248,61 @@ def measure_official(source: str, runs: int) -> Official:
     )
     return Official(
         timing, str(report["mjml"]), str(report["node"]), float(report["load_ms"]),
-        int(report["html_bytes"]),
+        int(report["html_bytes"]), str(report["html_sha256"]),
     )
 
 
-def targets(ours: dict[str, Timing], official: Official) -> list[tuple[str, bool, str]]:
-    """The issue's two targets, each as (name, met, figures)."""
+def measure_official_cli(path: Path, runs: int, official: Official, titles: list[str]) -> Timing:
+    """Time the official command-line tool, one subprocess per render of ``path``.
+
+    Each run is the wall-clock of ``subprocess.run`` as a Python program would call it:
+    node's start-up, loading ``mjml``, the compile and reading the HTML back from the pipe.
+    The first invocation is reported apart as the cold run. Every output is checked to be
+    the in-process HTML byte for byte (the tool adds one newline) and to hold every title;
+    raises BenchError otherwise.
+    """
+    command = [str(MJML_CLI), str(path), "-s", *MJML_CLI_OPTIONS]
+
+    def invoke() -> float:
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=BENCH, capture_output=True, check=False)
+        elapsed = (time.perf_counter() - start) * 1000
+        if done.returncode != 0 or done.stderr.strip():
+            raise BenchError(
+                f"the mjml command-line tool failed (exit {done.returncode}):\n"
+                f"{done.stderr.decode('utf-8', 'replace').strip()}"
+            )
+        html = done.stdout.removesuffix(b"\n")
+        if hashlib.sha256(html).hexdigest() != official.html_sha256:
+            raise BenchError(
+                f"the mjml command-line tool gave other HTML ({len(html):,} bytes) than "
+                f"mjml2html in-process ({official.html_bytes:,} bytes); check MJML_CLI_OPTIONS"
+            )
+        text = html.decode("utf-8")
+        missing = [t for t in titles if t not in text]
+        if not text or missing:
+            raise BenchError(f"the mjml command-line tool's HTML lacks titles: {missing}")
+        return elapsed
+
+    cold_ms = invoke()
+    return Timing(
+        "official MJML: CLI per invocation (subprocess wall-clock)",
+        [invoke() for _ in range(runs)],
+        cold_ms,
+    )
+
+
+def targets(
+    ours: dict[str, Timing], official: Official, cli: Timing
+) -> list[tuple[str, bool, str]]:
+    """The issue's two targets, then the 3x one read per CLI invocation: (name, met, figures).
+
+    The second row is the target as written and is judged on its own; the third is a
+    different reading (node start-up counted) and never changes the second's verdict.
+    """
     whole = ours["pipeline"].median
     speedup = official.timing.median / whole
+    cli_speedup = cli.median / whole
     return [
         (
             f"whole pipeline median <= {PIPELINE_TARGET_MS:.0f} ms",
@@ -234,6 +313,12 @@ def targets(ours: dict[str, Timing], official: Official) -> list[tuple[str, bool
             f"whole pipeline >= {SPEEDUP_TARGET:.0f}x faster than official MJML render alone",
             speedup >= SPEEDUP_TARGET,
             f"{speedup:.2f}x ({official.timing.median:.2f} ms / {whole:.2f} ms){_slower(speedup)}",
+        ),
+        (
+            "second reading, not the target as written: whole pipeline vs official MJML CLI "
+            f"per invocation (>= {SPEEDUP_TARGET:.0f}x, node start-up counted)",
+            cli_speedup >= SPEEDUP_TARGET,
+            f"{cli_speedup:.1f}x ({cli.median:.1f} ms / {whole:.2f} ms){_slower(cli_speedup)}",
         ),
     ]
 
@@ -268,12 +353,30 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def report(ours: dict[str, Timing], official: Official, runs: int, html_bytes: int) -> str:
+def _verdict(met: bool) -> str:
+    return "PASS" if met else "FAIL"
+
+
+def report(ours: Ours, official: Official, cli: Timing, runs: int) -> str:
     """The generated part of BENCHMARKS.md's Rendering section."""
-    compile_ms = ours["compile"].median
-    inline_ms = ours["inline"].median
+    timings = ours.timings
+    whole = timings["pipeline"]
+    compile_ms = timings["compile"].median
+    inline_ms = timings["inline"].median
     ratio_compile = official.timing.median / compile_ms
     ratio_inline = official.timing.median / inline_ms
+    rows = targets(timings, official, cli)
+    (_, _, _), (_, as_written, _), (_, per_invocation, _) = rows
+    speedup = official.timing.median / whole.median
+    cli_speedup = cli.median / whole.median
+    # What a fresh Python process pays before its first issue (interpreter start not counted).
+    fresh_ms = ours.import_ms + (whole.cold_ms or 0.0)
+    fresh_note = (
+        f"even process for process ours is at least {SPEEDUP_TARGET:.0f}x ahead"
+        if cli.median / fresh_ms >= SPEEDUP_TARGET
+        else "process for process the two are of the same order, and the per-invocation "
+        "lead holds only while our process stays up to render many variants or issues"
+    )
     lines = [
         BEGIN,
         f"Measured {dt.datetime.now(dt.UTC).date().isoformat()} on {os.cpu_count()} cores "
@@ -288,27 +391,42 @@ def report(ours: dict[str, Timing], official: Official, runs: int, html_bytes: i
         "gets the same MJML source our Jinja step produces, with `validationLevel: 'skip'`, "
         "no comments, no fonts, no beautify/minify; `require('mjml')` happens once "
         f"({official.load_ms:.0f} ms, not counted) and each `await mjml2html(...)` is timed "
-        "with `process.hrtime` in the same node process. A row starting with `·` is a part of "
-        "the nearest row above it with one `·` less.",
+        "with `process.hrtime` in the same node process. The CLI row runs "
+        "`bench/node_modules/.bin/mjml SOURCE.mjml -s` with the same options "
+        f"(`{' '.join(MJML_CLI_OPTIONS)}`), one subprocess per render started from Python, "
+        "timed as the wall-clock of `subprocess.run` (node start-up, loading `mjml`, the "
+        "compile and the pipe included; its cold run is the first invocation); every output "
+        "was checked to be the in-process HTML byte for byte and to hold every paper title. "
+        "A row starting with `·` is a part of the nearest row above it with one `·` less.",
         "",
-        *table([*ours.values(), official.timing]),
+        *table([*timings.values(), official.timing, cli]),
         "",
         "| target | result | figures |",
         "|---|---|---|",
-        *(
-            f"| {name} | {'PASS' if met else 'FAIL'} | {figures} |"
-            for name, met, figures in targets(ours, official)
-        ),
+        *(f"| {name} | {_verdict(met)} | {figures} |" for name, met, figures in rows),
+        "",
+        f"The 3x target as written, against the official render alone in a warm node "
+        f"process: **{_verdict(as_written)}** ({speedup:.2f}x{_slower(speedup)}). Read per "
+        "invocation of the official command-line tool, the way a Python program without a "
+        "long-running node service would call it once per rendered variant: "
+        f"**{_verdict(per_invocation)}** ({cli_speedup:.1f}x{_slower(cli_speedup)}). The "
+        f"second reading measures node's start-up and loading `mjml` ({cli.median:.0f} ms "
+        f"per invocation against {official.timing.median:.2f} ms of rendering), not faster "
+        "rendering on our side; a node process kept running would bring the official side "
+        "back to the in-process figure. Our figure is for a warm Python process: a fresh "
+        f"one also pays {ours.import_ms:.0f} ms of imports and a {whole.cold_ms or 0.0:.0f} "
+        f"ms first run, {fresh_ms:.0f} ms before its first issue (interpreter start-up not "
+        f"counted), against {cli.median:.0f} ms for each CLI invocation "
+        f"({cli.median / fresh_ms:.1f}x): {fresh_note}.",
         "",
         f"Apples to apples, MJML to HTML only: mjml-python is {ratio_compile:.1f}x faster "
         f"than the official compiler ({compile_ms:.2f} ms vs {official.timing.median:.2f} ms); "
         f"with premailer's inlining added, {ratio_inline:.2f}x ({inline_ms:.2f} ms)"
-        f"{_slower(ratio_inline)}. HTML produced: ours {html_bytes:,} bytes after inlining, "
-        f"official {official.html_bytes:,} bytes.",
+        f"{_slower(ratio_inline)}. HTML produced: ours {ours.html_bytes:,} bytes after "
+        f"inlining, official {official.html_bytes:,} bytes.",
         END,
     ]
     return "\n".join(lines)
-
 
 
 def write_benchmarks(block: str, path: Path = BENCHMARKS_MD) -> None:
@@ -336,19 +454,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--runs must be at least {MIN_FULL_RUNS} (or use --quick)")
     try:
         ensure_official_mjml()
-        ours, source, html_bytes = measure_ours(runs)
-        official = measure_official(source, runs)
+        ours = measure_ours(runs)
+        with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
+            path = Path(tmp) / "issue.mjml"
+            path.write_text(ours.source, encoding="utf-8")
+            official = measure_official(path, runs)
+            cli = measure_official_cli(path, runs, official, ours.titles)
     except BenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print("\n".join(table([*ours.values(), official.timing])))
+    print("\n".join(table([*ours.timings.values(), official.timing, cli])))
     print()
-    for name, met, figures in targets(ours, official):
-        print(f"{'PASS' if met else 'FAIL'}  {name}: {figures}")
+    for name, met, figures in targets(ours.timings, official, cli):
+        print(f"{_verdict(met)}  {name}: {figures}")
     if args.quick or args.no_write:
         print("(BENCHMARKS.md not updated)")
     else:
-        write_benchmarks(report(ours, official, runs, html_bytes))
+        write_benchmarks(report(ours, official, cli, runs))
         print(f"wrote the figures into {BENCHMARKS_MD.relative_to(ROOT)}")
     return 0
 

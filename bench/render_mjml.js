@@ -2,11 +2,15 @@
 //
 // Usage: node bench/render_mjml.js SOURCE.mjml RUNS
 // Prints one JSON object on stdout:
-//   {"mjml": version, "node": version, "load_ms": n, "cold_ms": n, "runs_ms": [...], "html_bytes": n}
+//   {"mjml": version, "node": version, "load_ms": n, "cold_ms": n, "runs_ms": [...],
+//    "html_bytes": n, "html_sha256": hex}
 // `mjml` is required once and every call is timed with process.hrtime, so node's start-up
 // and module loading are not part of the per-run figures (load_ms reports them apart).
+// html_sha256 lets bench/render.py check that the command-line tool, run on the same file
+// with the same options, produces exactly this HTML.
 'use strict';
 
+const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 
@@ -61,6 +65,7 @@ async function main() {
       cold_ms: coldMs,
       runs_ms: runsMs,
       html_bytes: Buffer.byteLength(first.html, 'utf8'),
+      html_sha256: crypto.createHash('sha256').update(first.html, 'utf8').digest('hex'),
     }) + '\n',
   );
 }
