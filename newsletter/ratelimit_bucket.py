@@ -90,7 +90,11 @@ def _sleep(seconds: float) -> bool:
 
 
 class AdaptiveRate:
-    """AIMD control of a bucket's pace below a ceiling: slow down on throttling, recover slowly.
+    """AIMD control of a bucket's pace below a ceiling: slow down on throttling, then recover.
+
+    The ceiling already leaves headroom below the account's rate, so a throttle near it
+    means a small excess: a gentle cut (a tenth) and a quick recovery (15% of the ceiling
+    per second) keep the sustained rate close to the ceiling (see BENCHMARKS.md, Sending).
 
     ``on_throttle`` multiplies the rate by ``decrease`` (at most once per ``cooldown``
     seconds, so that a volley of throttles from many threads counts once) and holds every
@@ -105,8 +109,8 @@ class AdaptiveRate:
         ceiling: float,
         *,
         floor: float = 0.5,
-        decrease: float = 0.8,
-        recovery: float = 0.05,
+        decrease: float = 0.9,
+        recovery: float = 0.15,
         cooldown: float = 1.0,
         clock: Clock = time.monotonic,
         jitter: Callable[[float, float], float] | None = None,
