@@ -33,7 +33,7 @@ from newsletter.issue import Issue, load_issue
 from newsletter.message import MessageTemplate, Recipient, Sender
 from newsletter.ratelimit_bucket import AdaptiveRate, TokenBucket
 from newsletter.render import RenderedIssue, Variant
-from newsletter.settings import KNOWN_DEFAULT_KEYS, Settings
+from newsletter.settings import Settings
 from newsletter.store.campaigns import Campaign, CampaignStore, Claim, DeliveryCounts
 from newsletter.store.db import open_database
 from newsletter.store.workers import HEARTBEAT_SECONDS, WorkerRegistry
@@ -67,18 +67,6 @@ def resolve_issue(ref: str, settings: Settings) -> Path:
 def issue_categories(issue: Issue) -> list[str]:
     """The categories that have at least one paper in the issue (what readers can match)."""
     return sorted({paper.category for paper in issue.papers})
-
-
-def secret_of(settings: Settings) -> str:
-    """The token signing key; ``ConfigurationError`` when it is unset or a known example."""
-    secret = settings.secret_key.get_secret_value()
-    if secret.strip().lower() in KNOWN_DEFAULT_KEYS:
-        raise ConfigurationError(
-            "NEWSLETTER_SECRET_KEY is not set (or is a documentation example); sending needs "
-            "a real secret to sign unsubscribe links, e.g. "
-            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-        )
-    return secret
 
 
 # -- messages ---------------------------------------------------------------------------
@@ -119,7 +107,7 @@ class CampaignMessages:
         sender = sender or sender_from(settings)
         label = issue.date.isoformat()
         templates = {key: MessageTemplate(r, sender, label) for key, r in rendered.items()}
-        return cls(templates, secret_of(settings), campaign_id)
+        return cls(templates, settings.signing_key(), campaign_id)
 
     def date(self) -> str:
         now = self.clock()
@@ -259,7 +247,7 @@ def send_issue(
     a bad issue file, ``RenderError`` when a variant cannot be rendered. A paused campaign
     is resumed. With ``enqueue_only`` the snapshot is taken and left for workers.
     """
-    secret_of(settings)
+    settings.signing_key()
     path = resolve_issue(ref, settings)
     issue = load_issue(path)
     engine = open_database(settings.database_url)
@@ -404,7 +392,7 @@ def send_test(
     otherwise the full bilingual issue. Tokens name ``TEST_SUBSCRIBER_ID``, never a real
     subscriber. Raises ``ConfigurationError`` when there is nobody to send to.
     """
-    secret = secret_of(settings)
+    secret = settings.signing_key()
     addresses = list(to or settings.editors)
     if not addresses:
         raise ConfigurationError(
@@ -462,7 +450,7 @@ def run_worker(
     With ``once``, each open campaign is worked through once and the function returns.
     Other workers on other machines may work on the same campaigns at the same time.
     """
-    secret_of(settings)
+    settings.signing_key()
     stop = stop or threading.Event()
     date = None
     if issue_ref is not None:

@@ -83,7 +83,7 @@ def send(
     """
     settings = get_settings()
     try:
-        campaign.secret_of(settings)
+        settings.signing_key()
         plan = campaign.plan_send(settings, issue)
         if not yes:
             if not sys.stdin.isatty():

@@ -13,11 +13,19 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from newsletter.addresses import normalize_email
 from newsletter.errors import NewsletterError
 from newsletter.settings import get_settings
 from newsletter.store import db
 from newsletter.store.csvio import export_subscribers, import_csv, parse_categories
-from newsletter.store.subscribers import STATUSES, SUPPRESSED, Status, SubscriberStore
+from newsletter.store.subscribers import (
+    STATUSES,
+    SUPPRESSED,
+    Status,
+    SubscriberStore,
+    check_preferences,
+)
+from newsletter.subscriptions import Choices, Outcome, subscriptions_from
 
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Add, list, remove, import and export subscribers.")
@@ -105,20 +113,46 @@ def subscribers_add(
         bool, typer.Option("--confirmed", help="Active at once (they already agreed).")
     ] = False,
 ) -> None:
-    """Add one subscriber: pending, or active with --confirmed.
+    """Add one subscriber: active with --confirmed, else sent a confirmation email (double opt-in).
 
+    Without --confirmed the address stays pending until its owner follows the link in the
+    confirmation email (sent through the configured transport, as web sign-ups are).
     Example: newsletter subscribers add ada@example.org --category LG --category CV --confirmed
     """
+    categories = frozenset().union(*(parse_categories(c) for c in category or ()))
     with _store() as store:
-        added = store.add(
-            email,
-            categories=frozenset().union(*(parse_categories(c) for c in category or ())),
-            language=language,
-            source="cli",
-            status="active" if confirmed else "pending",
-            reason="added with the command line",
+        if confirmed:
+            added = store.add(
+                email,
+                categories=categories,
+                language=language,
+                source="cli",
+                status="active",
+                reason="added with the command line",
+            )
+            print(f"added {added.email} (id {added.id}, active)")
+            return
+        _, checked_language = check_preferences(categories, language)
+        address = normalize_email(email)
+        choices = Choices(categories, checked_language)
+        outcome = subscriptions_from(get_settings(), store).subscribe(address, choices, "cli")
+    if outcome is Outcome.SENT:
+        print(
+            f"{address} is pending: sent a confirmation email; they are subscribed once "
+            "they follow its link"
         )
-    print(f"added {added.email} (id {added.id}, {added.status})")
+    elif outcome is Outcome.THROTTLED:
+        print(
+            f"{address} is pending: a confirmation went out less than 10 minutes ago, "
+            "so none was sent now"
+        )
+    elif outcome is Outcome.ALREADY_ACTIVE:
+        raise _fail(f"{address} is already subscribed (active); nothing changed")
+    else:
+        raise _fail(
+            f"{address} is suppressed (unsubscribed by an operator, bounced or "
+            "complained) and is never mailed; see: newsletter suppressions list"
+        )
 
 
 @subscribers_app.command("list")

@@ -11,8 +11,11 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsletter.errors import ConfigurationError
+
 # Keys that must never protect a real deployment: documentation examples and the demo's.
 KNOWN_DEFAULT_KEYS = frozenset({"", "change-me", "changeme", "secret", "dev", "demo", "insecure"})
+MIN_KEY_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -44,6 +47,29 @@ class Settings(BaseSettings):
     size_warn_bytes: int = 90_000
     size_limit_bytes: int = 102_000
     sns_topic_arns: list[str] = Field(default_factory=list)
+
+    def signing_key(self) -> str:
+        """The key that signs tokens; :class:`ConfigurationError` unless it is safe to use.
+
+        Refused: unset, a well-known example value, or shorter than :data:`MIN_KEY_LENGTH`.
+        """
+        key = self.secret_key.get_secret_value()
+        if not key:
+            raise ConfigurationError(
+                "NEWSLETTER_SECRET_KEY is not set; set it to a long random value, e.g. the "
+                'output of: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+        if key.strip().lower() in KNOWN_DEFAULT_KEYS:
+            raise ConfigurationError(
+                "NEWSLETTER_SECRET_KEY is a well-known example value; anyone could forge "
+                "unsubscribe and confirmation links. Set it to a long random value."
+            )
+        if len(key) < MIN_KEY_LENGTH:
+            raise ConfigurationError(
+                f"NEWSLETTER_SECRET_KEY is {len(key)} characters long; use at least "
+                f"{MIN_KEY_LENGTH} random characters (32 or more is better)."
+            )
+        return key
 
     def chosen_transport(self) -> Literal["ses", "outbox"]:
         """SES when configured (explicitly or by a region), else the local outbox."""

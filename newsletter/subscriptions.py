@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from newsletter.addresses import normalize_email
+from newsletter.editor import renderer_from, sender_from
 from newsletter.errors import (
     FormError,
     IssueValidationError,
@@ -41,9 +42,11 @@ from newsletter.errors import (
 from newsletter.issue import CategoryName, load_issue
 from newsletter.message import Sender, check_header
 from newsletter.render import LANGUAGES, Language, Renderer
+from newsletter.settings import Settings
 from newsletter.store.subscribers import Event, Source, Status, Subscriber, Suppression
+from newsletter.store.tables import utc_now
 from newsletter.tokens import CONFIRM_MAX_AGE, Purpose, make_token, read_token
-from newsletter.transports import Transport
+from newsletter.transports import Transport, make_transport
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +225,8 @@ class Subscriptions:
         token = make_token(self.secret, purpose, subscriber_id, now=self.clock().timestamp())
         return f"{self.base_url}/{purpose.value}/{token}"
 
-    def subscribe(self, email: str, choices: Choices) -> Outcome:
-        """Handle a web sign-up of the normalised ``email`` (see the module docstring).
+    def subscribe(self, email: str, choices: Choices, source: Source = "web") -> Outcome:
+        """Handle a sign-up of the normalised ``email`` (see the module docstring).
 
         Raises transport and render errors; the confirmation is only recorded as sent
         once the transport has accepted it, so a failed send can be retried at once.
@@ -238,9 +241,9 @@ class Subscriptions:
                     email,
                     categories=choices.categories,
                     language=choices.language,
-                    source="web",
+                    source=source,
                     status="pending",
-                    reason="web sign-up",
+                    reason=f"{source} sign-up",
                 )
             except SuppressedAddressError:
                 return Outcome.SUPPRESSED
@@ -265,7 +268,7 @@ class Subscriptions:
                 subscriber.id,
                 categories=choices.categories,
                 language=choices.language,
-                reason="web sign-up",
+                reason=f"{source} sign-up",
             )
         message = self.mailer.build(
             subscriber.email, self.link(Purpose.CONFIRM, subscriber.id), choices, now
@@ -354,3 +357,23 @@ class Subscriptions:
 def choices_of(subscriber: Subscriber, available: Mapping[str, CategoryName]) -> set[str]:
     """The categories to show ticked for ``subscriber`` (all of them when it chose "all")."""
     return set(subscriber.categories or available)
+
+
+def subscriptions_from(
+    settings: Settings,
+    store: Store,
+    transport: Transport | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> Subscriptions:
+    """The workflow as the settings configure it (transport, sender, key, base URL).
+
+    Raises :class:`ConfigurationError` when the secret key is unsafe.
+    """
+    return Subscriptions(
+        store=store,
+        transport=transport or make_transport(settings),
+        mailer=ConfirmationMailer(renderer_from(settings), sender_from(settings)),
+        secret=settings.signing_key(),
+        base_url=settings.base_url,
+        clock=clock,
+    )

@@ -29,9 +29,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from newsletter.editor import renderer_from, sender_from
 from newsletter.errors import (
-    ConfigurationError,
     FormError,
     IssueValidationError,
     NewsletterError,
@@ -43,26 +41,25 @@ from newsletter.events import Fetcher
 from newsletter.issue import CategoryName, load_issue
 from newsletter.ratelimit import RateLimiter
 from newsletter.render import DEFAULT_TEMPLATES, Renderer, Variant
-from newsletter.settings import KNOWN_DEFAULT_KEYS, Settings
+from newsletter.settings import Settings
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import Subscriber, SubscriberStore
 from newsletter.store.tables import utc_now
 from newsletter.subscriptions import (
     Choices,
-    ConfirmationMailer,
     Subscriptions,
     available_categories,
     choices_of,
     parse_address,
     parse_choices,
+    subscriptions_from,
 )
 from newsletter.tokens import Purpose, placeholder
-from newsletter.transports import Transport, make_transport
+from newsletter.transports import Transport
 from newsletter.webhooks import fetch_pinned, ses_webhook
 
 log = logging.getLogger(__name__)
 
-MIN_KEY_LENGTH = 16
 SUBSCRIBE_LIMIT = 10  # POSTs per client address ...
 SUBSCRIBE_WINDOW = 600.0  # ... per this many seconds
 FORM_COOKIE = "nl_form"
@@ -83,27 +80,6 @@ ARCHIVE_CSP = (
 )
 # Pages reached through a token must not be cached by anything between us and the reader.
 PRIVATE = {"Cache-Control": "no-store"}
-
-
-def secret_key(settings: Settings) -> str:
-    """The configured secret key; raises :class:`ConfigurationError` if it is unsafe."""
-    key = settings.secret_key.get_secret_value()
-    if not key:
-        raise ConfigurationError(
-            "NEWSLETTER_SECRET_KEY is not set; set it to a long random value, e.g. the output "
-            'of: python -c "import secrets; print(secrets.token_urlsafe(32))"'
-        )
-    if key.strip().lower() in KNOWN_DEFAULT_KEYS:
-        raise ConfigurationError(
-            "NEWSLETTER_SECRET_KEY is a well-known example value; anyone could forge "
-            "unsubscribe and confirmation links. Set it to a long random value."
-        )
-    if len(key) < MIN_KEY_LENGTH:
-        raise ConfigurationError(
-            f"NEWSLETTER_SECRET_KEY is {len(key)} characters long; use at least "
-            f"{MIN_KEY_LENGTH} random characters (32 or more is better)."
-        )
-    return key
 
 
 class SecurityHeaders:
@@ -474,18 +450,11 @@ def create_app(
     Raises :class:`ConfigurationError` for an unsafe secret key and ``SchemaOutOfDateError``
     when the database needs ``newsletter db upgrade``.
     """
-    key = secret_key(settings)
+    settings.signing_key()  # refuse an unsafe key before opening anything
     owned = engine is None
     engine = engine or open_database(settings.database_url)
     store = SubscriberStore(engine, clock=clock)
-    subscriptions = Subscriptions(
-        store=store,
-        transport=transport or make_transport(settings),
-        mailer=ConfirmationMailer(renderer_from(settings), sender_from(settings)),
-        secret=key,
-        base_url=settings.base_url,
-        clock=clock,
-    )
+    subscriptions = subscriptions_from(settings, store, transport, clock)
     if limiter is None:
         limiter = RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
     site = Site(settings, subscriptions, limiter)

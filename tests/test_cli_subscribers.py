@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import io
+import re
 from pathlib import Path
 
 import pytest
+from conftest import TEST_SECRET
 from typer.testing import CliRunner, Result
 
 from newsletter.cli import app
 from newsletter.cli_subscribers import db_app, subscribers_app, suppressions_app
 from newsletter.store.db import head_revision
+from newsletter.tokens import Purpose, read_token
 
 
 def run(*args: str) -> Result:
@@ -168,3 +173,32 @@ def test_every_command_documents_an_example() -> None:
         for command in group.registered_commands:
             assert command.callback is not None
             assert "Example: newsletter " in (command.callback.__doc__ or ""), command.name
+
+
+def test_add_without_confirmed_sends_a_working_confirmation(tmp_path: Path) -> None:
+    """Without --confirmed, `subscribers add` mails a confirm link, at most once per 10 min."""
+    first = run("subscribers", "add", "lin@example.org", "--category", "CV", "--language", "zh")
+    assert first.exit_code == 0, first.output
+    assert "lin@example.org is pending: sent a confirmation email" in first.stdout
+    sent = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(sent) == 1
+    message = email.message_from_bytes(sent[0].read_bytes(), policy=email.policy.default)
+    assert message["To"] == "lin@example.org"
+    body = message.get_body(("plain",))
+    assert body is not None
+    token = re.search(r"https://news\.example\.org/confirm/(\S+)", body.get_content())
+    assert token is not None
+    assert read_token(TEST_SECRET, Purpose.CONFIRM, token.group(1)) == 1
+    again = run("subscribers", "add", "lin@example.org")
+    assert "none was sent now" in again.stdout
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+    listed = run("subscribers", "list", "--status", "pending")
+    assert listed.stdout.split() == ["1", "pending", "zh", "CV", "lin@example.org"]
+
+
+def test_add_refuses_a_suppressed_address() -> None:
+    """A suppressed address is neither added nor mailed by `subscribers add`."""
+    assert run("suppressions", "add", "gone@example.org").exit_code == 0
+    result = run("subscribers", "add", "gone@example.org")
+    assert result.exit_code == 1
+    assert "is suppressed" in result.stderr
