@@ -68,6 +68,20 @@ class Recipient:
         }
 
 
+# Characters allowed in the dot-atom of a Message-ID's left part (RFC 5322 atext, and dots).
+_NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]")
+
+
+def message_id(delivery_id: str, domain: str) -> str:
+    """A Message-ID unique to this message: random, then our delivery id made RFC-valid.
+
+    The random part keeps ids unique across test sends, resends and databases that were
+    reset (mail providers drop a message whose Message-ID they have already seen).
+    """
+    local = re.sub(r"\.{2,}", ".", _NOT_ATEXT.sub("-", delivery_id)).strip(".") or "m"
+    return f"<{secrets.token_hex(8)}.{local}@{domain}>"
+
+
 def check_header(name: str, value: str) -> str:
     """Refuse a header value with CR or LF (header injection); return it unchanged."""
     if "\r" in value or "\n" in value:
@@ -256,7 +270,7 @@ class MessageTemplate:
         unsubscribe = self.sender.unsubscribe_url(recipient.unsubscribe_token)
         head = (
             f"To: {to}\r\nDate: {date}\r\n"
-            f"Message-ID: <{delivery_id}@{self.sender.domain}>\r\n"
+            f"Message-ID: {message_id(delivery_id, self.sender.domain)}\r\n"
             f"X-Newsletter-Delivery: {delivery_id}\r\n"
             f"List-Unsubscribe: <{unsubscribe}>{self.mailto}\r\n"
         ).encode("ascii")
@@ -301,7 +315,7 @@ def build_reference_message(
     msg["To"] = recipient.address
     msg["Subject"] = subject_prefix + rendered.subject
     msg["Date"] = date
-    msg["Message-ID"] = f"<{recipient.delivery_id}@{sender.domain}>"
+    msg["Message-ID"] = message_id(recipient.delivery_id, sender.domain)
     msg["X-Newsletter-Delivery"] = recipient.delivery_id
     mailto = (
         f", <mailto:{sender.unsubscribe_mailto}?subject=unsubscribe>"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import socket
 from collections import Counter
 from email.utils import parseaddr, parsedate_to_datetime
@@ -54,6 +55,7 @@ def test_sample_issue_reaches_200_subscribers_through_the_ses_server(
     assert Counter(m.parsed()["To"] for m in accepted) == Counter(list(expected))
     rows = {row["email"]: row for row in delivery_rows(url)}
     feedback_ids: dict[str, set[str]] = {}
+    message_ids: set[str] = set()
     for accepted_message in accepted:
         message = accepted_message.parsed()
         reader = expected[message["To"]]
@@ -68,7 +70,9 @@ def test_sample_issue_reaches_200_subscribers_through_the_ses_server(
         assert started <= parsedate_to_datetime(message["Date"]) <= dt.datetime.now(dt.UTC)
         delivery_id = f"{summary.campaign.id}.{row['id']}"
         assert message["X-Newsletter-Delivery"] == delivery_id
-        assert message["Message-ID"] == f"<{delivery_id}@news.example.org>"
+        assert re.fullmatch(rf"<[0-9a-f]{{16}}\.{re.escape(delivery_id)}@news\.example\.org>",
+                            message["Message-ID"])
+        message_ids.add(message["Message-ID"])
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert message["List-Id"] == settings.list_id
         feedback_ids.setdefault(reader.expected_variant, set()).add(message["Feedback-ID"])
@@ -91,6 +95,7 @@ def test_sample_issue_reaches_200_subscribers_through_the_ses_server(
     # One stable Feedback-ID per variant, shared by every recipient of it.
     assert all(len(ids) == 1 for ids in feedback_ids.values())
     assert len(feedback_ids) > 1
+    assert len(message_ids) == len(rows)  # every message has its own Message-ID
 
 
 def test_client_does_no_retries_of_its_own_and_pools_enough_connections(ses: Any) -> None:
