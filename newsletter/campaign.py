@@ -8,6 +8,7 @@ itself (``newsletter.delivery``) knows none of these concrete types.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import threading
 import time
@@ -217,6 +218,24 @@ class SendSummary:
         return out
 
 
+def content_fingerprint(issue: Issue) -> str:
+    """sha256 of the issue's validated content: comments and layout of the file do not count."""
+    return hashlib.sha256(issue.model_dump_json().encode("utf-8")).hexdigest()
+
+
+def check_unchanged(campaign: Campaign, issue: Issue) -> None:
+    """Raise :class:`CampaignError` if the issue's content changed since the snapshot.
+
+    Part of the list would otherwise get one newsletter and the rest another.
+    """
+    if campaign.content_sha256 and campaign.content_sha256 != content_fingerprint(issue):
+        raise CampaignError(
+            f"the issue {campaign.issue_date} was edited after its campaign started; the "
+            "readers already sent got the old version. Undo the edit, or run "
+            "`newsletter send ISSUE --accept-changes` to send the rest the new version."
+        )
+
+
 def plan_send(settings: Settings, ref: str) -> SendPlan:
     """Load the issue and count who it would go to (raises ``IssueValidationError``)."""
     path = resolve_issue(ref, settings)
@@ -240,12 +259,15 @@ def send_issue(
     enqueue_only: bool = False,
     stop: threading.Event | None = None,
     transport: Transport | None = None,
+    accept_changes: bool = False,
 ) -> SendSummary:
     """Start (snapshot) or continue the campaign for an issue, and send what is left.
 
     Raises ``ConfigurationError`` without a usable secret key, ``IssueValidationError`` for
-    a bad issue file, ``RenderError`` when a variant cannot be rendered. A paused campaign
-    is resumed. With ``enqueue_only`` the snapshot is taken and left for workers.
+    a bad issue file, ``RenderError`` when a variant cannot be rendered, and
+    ``CampaignError`` when the issue was edited since the campaign started (unless
+    ``accept_changes``). A paused campaign is resumed. With ``enqueue_only`` the snapshot
+    is taken and left for workers.
     """
     settings.signing_key()
     path = resolve_issue(ref, settings)
@@ -253,7 +275,14 @@ def send_issue(
     engine = open_database(settings.database_url)
     try:
         store = CampaignStore(engine)
-        campaign, _ = store.start(issue.date.isoformat(), str(path), issue_categories(issue))
+        fingerprint = content_fingerprint(issue)
+        campaign, created = store.start(
+            issue.date.isoformat(), str(path), issue_categories(issue), fingerprint
+        )
+        if not created and accept_changes and campaign.content_sha256 != fingerprint:
+            store.accept_content(campaign.id, fingerprint)
+        elif not created:
+            check_unchanged(campaign, issue)
         if enqueue_only:
             return SendSummary(campaign, store.counts(campaign.id), "enqueued")
         if campaign.status == "paused":
@@ -468,6 +497,16 @@ def run_worker(
                 if date is not None and campaign.issue_date != date:
                     continue
                 issue = load_issue(_campaign_issue_path(campaign, settings))
+                try:
+                    check_unchanged(campaign, issue)
+                except CampaignError as error:
+                    # Every worker would stumble on it: pause until an operator decides.
+                    store.pause(campaign.id, str(error))
+                    summary = _summary(store, campaign.id, None, 0)
+                    summaries.append(summary)
+                    if report is not None:
+                        report(summary)
+                    continue
                 summary = process_campaign(
                     settings, engine, campaign.id, issue,
                     transport=transport, progress=progress, stop=stop,

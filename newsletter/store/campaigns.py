@@ -54,6 +54,7 @@ class Campaign:
     total: int
     created_at: dt.datetime
     finished_at: dt.datetime | None
+    content_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,11 @@ class CampaignStore:
             return {str(v): int(n) for v, n in conn.execute(query).all()}
 
     def start(
-        self, issue_date: str, issue_path: str, categories: Iterable[str]
+        self,
+        issue_date: str,
+        issue_path: str,
+        categories: Iterable[str],
+        content_sha256: str = "",
     ) -> tuple[Campaign, bool]:
         """The campaign for ``issue_date``, created with its snapshot if there is none.
 
@@ -208,6 +213,7 @@ class CampaignStore:
                     .values(
                         issue_date=issue_date,
                         issue_path=issue_path,
+                        content_sha256=content_sha256,
                         status="sending",
                         paused_reason="",
                         total=0,
@@ -256,6 +262,15 @@ class CampaignStore:
                 update(campaigns)
                 .where(campaigns.c.id == campaign_id)
                 .values(status=status, paused_reason=reason)
+            )
+
+    def accept_content(self, campaign_id: int, content_sha256: str) -> None:
+        """Record that the rest of the campaign goes out with this (changed) content."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id)
+                .values(content_sha256=content_sha256)
             )
 
     def pause(self, campaign_id: int, reason: str) -> None:
@@ -489,4 +504,5 @@ def _campaign(row: Any) -> Campaign:
         total=int(row.total),
         created_at=row.created_at,
         finished_at=row.finished_at,
+        content_sha256=str(row.content_sha256 or ""),
     )

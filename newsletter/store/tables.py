@@ -120,6 +120,8 @@ campaigns = Table(
     Column("total", Integer, nullable=False, default=0),
     Column("created_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
+    # sha256 of the validated content at the snapshot ("" for older campaigns).
+    Column("content_sha256", String(64), nullable=False, server_default=""),
 )
 
 deliveries = Table(
