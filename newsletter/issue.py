@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -42,6 +44,8 @@ _VERSION = re.compile(r"v\d+$")
 _RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
+# A field path in the file: ("featured", 1, "url") is shown as featured[1].url.
+Loc = tuple[str | int, ...]
 
 
 def _clean_text(value: Any) -> Any:
@@ -61,6 +65,11 @@ def _single_line(value: str) -> str:
     if "\n" in value:
         raise ValueError("must be a single line; join the lines")
     return value
+
+
+def arxiv_id(url: str) -> str:
+    """The identifier in a canonical arXiv link, without its version."""
+    return _VERSION.sub("", url.rsplit("/abs/", 1)[-1])
 
 
 def arxiv_abs_url(value: str) -> str:
@@ -129,7 +138,7 @@ class Paper(_Model):
     @property
     def arxiv_id(self) -> str:
         """The arXiv identifier without its version: ``2209.01947``, ``solv-int/9901001``."""
-        return _VERSION.sub("", self.url.rsplit("/abs/", 1)[-1])
+        return arxiv_id(self.url)
 
     def author_line(self) -> str:
         """Authors joined by commas, ending in an ellipsis when the list was cut short."""
@@ -179,32 +188,99 @@ class Issue(_Model):
         )
 
 
-def _cross_checks(issue: Issue) -> list[tuple[tuple[str | int, ...], str]]:
-    """Checks across fields: (location, message) for every problem."""
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    seen: dict[str, tuple[str | int, ...]] = {}
-    for section, papers in (("featured", issue.featured), ("notable", issue.notable)):
-        for index, paper in enumerate(papers):
-            if paper.category not in issue.categories:
-                known = ", ".join(sorted(issue.categories))
-                problems.append(
-                    ((section, index, "category"),
-                     f"{paper.category!r} is not in the category legend ({known}); "
-                     "add it under categories or fix the code")
-                )
-            key = paper.arxiv_id
-            if key in seen:
-                first = _dotted(seen[key])
-                problems.append(
-                    ((section, index, "url"),
-                     f"{paper.url} is already in this issue at {first}; remove one of them")
-                )
-            else:
-                seen[key] = (section, index)
+# A paper as the cross-field checks see it: where it is, its category code and its
+# canonical link, each None when unknown (the model refused it or it is missing).
+_PaperRef = tuple[Loc, str | None, str | None]
+_SECTIONS = ("featured", "notable")
+
+
+def _cross_checks(
+    legend: Collection[str] | None, papers: Iterable[_PaperRef]
+) -> list[tuple[Loc, str]]:
+    """Checks across fields: (location, message) for every problem.
+
+    ``legend`` None means the category legend is itself broken, so a paper's code is
+    not compared with it: that mismatch would only repeat the legend's own problem.
+    """
+    problems: list[tuple[Loc, str]] = []
+    seen: dict[str, Loc] = {}
+    for loc, category, url in papers:
+        if legend is not None and category is not None and category not in legend:
+            known = ", ".join(sorted(legend))
+            problems.append(
+                ((*loc, "category"),
+                 f"{category!r} is not in the category legend ({known}); "
+                 "add it under categories or fix the code")
+            )
+        if url is None:
+            continue
+        key = arxiv_id(url)
+        if key in seen:
+            problems.append(
+                ((*loc, "url"),
+                 f"{url} is already in this issue at {_dotted(seen[key])}; remove one of them")
+            )
+        else:
+            seen[key] = loc
     return problems
 
 
-def _dotted(loc: tuple[str | int, ...]) -> str:
+def _model_refs(issue: Issue) -> list[_PaperRef]:
+    return [
+        ((section, index), paper.category, paper.url)
+        for section in _SECTIONS
+        for index, paper in enumerate(getattr(issue, section))
+    ]
+
+
+_AS_DATE: TypeAdapter[dt.date] = TypeAdapter(dt.date)
+_AS_CATEGORY: TypeAdapter[str] = TypeAdapter(CategoryCode)
+_AS_URL: TypeAdapter[str] = TypeAdapter(ArxivUrl)
+
+
+def _valid(adapter: TypeAdapter[Any], data: Any, loc: Loc, failed: set[Loc]) -> Any:
+    """The value at ``loc`` as the model reads it, or None when it is missing or refused."""
+    if loc in failed:
+        return None
+    for part in loc:
+        if isinstance(part, int):
+            if not isinstance(data, list) or part >= len(data):
+                return None
+        elif not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    try:
+        return adapter.validate_python(data)
+    except ValidationError:
+        return None
+
+
+def _raw_refs(data: dict[str, Any], failed: set[Loc]) -> list[_PaperRef]:
+    """Best-effort papers from data the model refused; refused fields become None."""
+    refs: list[_PaperRef] = []
+    for section in _SECTIONS:
+        papers = data.get(section)
+        if not isinstance(papers, list):
+            continue
+        for index in range(len(papers)):
+            loc = (section, index)
+            refs.append((
+                loc,
+                _valid(_AS_CATEGORY, data, (*loc, "category"), failed),
+                _valid(_AS_URL, data, (*loc, "url"), failed),
+            ))
+    return refs
+
+
+def _raw_legend(data: dict[str, Any], failed: set[Loc]) -> set[str] | None:
+    """The legend's codes, or None when any part of the legend was refused."""
+    legend = data.get("categories")
+    if not isinstance(legend, dict) or any(loc[:1] == ("categories",) for loc in failed):
+        return None
+    return {_AS_CATEGORY.validate_python(code) for code in legend}
+
+
+def _dotted(loc: Loc) -> str:
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -219,14 +295,15 @@ class _LineIndex:
     """
 
     def __init__(self, root: yaml.Node | None) -> None:
-        self.lines: dict[tuple[str | int, ...], int] = {}
-        self.duplicates: list[tuple[tuple[str | int, ...], int, int]] = []
+        self._root = root
+        self.lines: dict[Loc, int] = {}
+        self.duplicates: list[tuple[Loc, int, int]] = []
         # Each node is walked once: an alias does not expand again (no "billion laughs").
         self._seen: set[int] = set()
         if root is not None:
             self._walk(root, ())
 
-    def _walk(self, node: yaml.Node, path: tuple[str | int, ...]) -> None:
+    def _walk(self, node: yaml.Node, path: Loc) -> None:
         self.lines.setdefault(path, node.start_mark.line + 1)
         if id(node) in self._seen:
             return
@@ -247,14 +324,59 @@ class _LineIndex:
             for index, item in enumerate(node.value):
                 self._walk(item, (*path, index))
 
-    def line(self, loc: tuple[str | int, ...]) -> int:
+    def line(self, loc: Loc) -> int:
         for end in range(len(loc), -1, -1):
             if loc[:end] in self.lines:
                 return self.lines[loc[:end]]
         return 1
 
+    def field_at(self, line: int, column: int) -> Loc:
+        """The deepest field whose key or value spans ``line`` at ``column`` (1-based).
 
-def _friendly(error: Any, loc: tuple[str | int, ...]) -> str:
+        () when the position is in no field. Only called when something is wrong, so
+        the happy path keeps no spans.
+        """
+        node: yaml.Node | None = self._root
+        path: Loc = ()
+        seen: set[int] = set()
+        while node is not None and id(node) not in seen:
+            seen.add(id(node))
+            node, path = self._child_at(node, path, (line - 1, column - 1))
+        return path
+
+    @staticmethod
+    def _child_at(
+        node: yaml.Node, path: Loc, at: tuple[int, int]
+    ) -> tuple[yaml.Node | None, Loc]:
+        """The child of ``node`` spanning the 0-based position ``at``, or (None, path)."""
+        pairs: list[tuple[str | int, yaml.Node, yaml.Node]]
+        if isinstance(node, yaml.MappingNode):
+            pairs = [(str(key.value), key, value) for key, value in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            pairs = [(index, item, item) for index, item in enumerate(node.value)]
+        else:
+            return None, path
+        # A block collection ends only where the next token starts, often on its next
+        # sibling's line, so the candidate is the last child starting at or before ``at``,
+        # or the first one starting later on that line (``at`` is in its indentation).
+        found = None
+        for name, first, last in pairs:
+            starts = (first.start_mark.line, first.start_mark.column)
+            if starts > at:
+                if starts[0] == at[0] and (found is None or found[1].start_mark.line < at[0]):
+                    found = (name, first, last)
+                break
+            found = (name, first, last)
+        if found is None:
+            return None, path
+        name, first, last = found
+        start, end = first.start_mark.line, last.end_mark
+        # An end at column 0 is the start of the next line's token, not part of this child.
+        end_line = end.line - 1 if end.column == 0 and end.line > start else end.line
+        return (last, (*path, name)) if at[0] <= end_line else (None, path)
+
+
+def _friendly(error: Any, loc: Loc) -> str:
     kind, msg = error["type"], error["msg"]
     ctx = error.get("ctx") or {}
     if kind == "missing":
@@ -279,24 +401,24 @@ def _friendly(error: Any, loc: tuple[str | int, ...]) -> str:
     return f"{msg[0].lower()}{msg[1:]} (got {error['input']!r})"
 
 
-def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+def _clean_loc(loc: Loc) -> Loc:
     """Drop pydantic's validator and dict-key markers, leaving the path in the file."""
     return tuple(
         p for p in loc if not (isinstance(p, str) and (p.startswith("function") or p == "[key]"))
     )
 
 
-def _raw_problems(text: str, path: str) -> list[IssueProblem]:
-    """Control characters typed into the file itself, with their line and column."""
-    problems = []
+def _raw_controls(text: str) -> list[tuple[int, int, str]]:
+    """Control characters typed into the file itself: (line, column, message) for each."""
+    found = []
     for number, line in enumerate(text.split("\n"), start=1):
         for bad in _RAW_CONTROL.finditer(line):
-            problems.append(IssueProblem(
-                path, number, "",
+            found.append((
+                number, bad.start() + 1,
                 f"contains the control character U+{ord(bad.group()):04X} at column "
                 f"{bad.start() + 1}; remove it",
             ))
-    return problems
+    return found
 
 
 def _yaml_problem(err: yaml.YAMLError, path: str) -> IssueProblem:
@@ -320,50 +442,87 @@ def _explained(text: str, err: yaml.YAMLError) -> yaml.YAMLError:
     return err
 
 
+def _compose(text: str) -> tuple[yaml.Node | None, Any]:
+    """The YAML node tree (for line numbers) and the Python data; raises yaml.YAMLError."""
+    # Parse once, with libyaml when available: the same tree is turned into Python data.
+    root = yaml.compose(text, Loader=_Loader)
+    return root, _Loader("").construct_document(root) if root is not None else None
+
+
+def _date_problem(date: dt.date, path: str, index: _LineIndex) -> list[IssueProblem]:
+    expected = f"{date.isoformat()}.yaml"
+    if not path.endswith(".yaml") or Path(path).name == expected:
+        return []
+    return [IssueProblem(path, index.line(("date",)), "date",
+                         f"{date.isoformat()} does not match the file name; "
+                         f"name the file {expected} or fix the date")]
+
+
+def _refused(
+    err: ValidationError, data: dict[str, Any], path: str, index: _LineIndex
+) -> list[IssueProblem]:
+    """The model's own problems, then the cross-field checks run best-effort on the raw data.
+
+    A field the model refused is left out of the cross checks, so no mistake is
+    reported twice (an invalid code is not also called unknown).
+    """
+    problems, failed = [], set()
+    for e in err.errors():
+        loc = _clean_loc(tuple(e["loc"]))
+        failed.add(loc)
+        problems.append(IssueProblem(path, index.line(loc), _dotted(loc), _friendly(e, loc)))
+    problems += [
+        IssueProblem(path, index.line(loc), _dotted(loc), msg)
+        for loc, msg in _cross_checks(_raw_legend(data, failed), _raw_refs(data, failed))
+    ]
+    date = _valid(_AS_DATE, data, ("date",), failed)
+    return problems + (_date_problem(date, path, index) if date is not None else [])
+
+
 def parse_issue(text: str, path: str = "<string>") -> Issue:
     """Parse and validate issue YAML; raise :class:`IssueValidationError` with every problem.
 
-    Problems are sorted by line. Syntax errors and control characters in the raw text
-    stop before validation, since nothing after them can be located reliably.
+    Problems are sorted by line. A syntax error stops before validation, since nothing
+    after it can be located reliably. Control characters typed into the file are
+    reported with the field they fall in, and validation goes on with them read as
+    spaces, unless that still does not parse: then they are all that is reported.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    raw = _raw_problems(text, path)
-    if raw:
-        raise IssueValidationError(raw)
+    controls = _raw_controls(text)
     try:
-        # Parse once, with libyaml when available: the node tree gives line numbers and
-        # the same tree is turned into Python data.
-        root = yaml.compose(text, Loader=_Loader)
-        data = _Loader("").construct_document(root) if root is not None else None
+        # Spaces keep every line and column where it was.
+        root, data = _compose(_RAW_CONTROL.sub(" ", text) if controls else text)
     except yaml.YAMLError as err:
+        if controls:
+            raise IssueValidationError(
+                [IssueProblem(path, line, "", msg) for line, _, msg in controls]
+            ) from None
         raise IssueValidationError([_yaml_problem(_explained(text, err), path)]) from err
     index = _LineIndex(root)
     problems = [
+        IssueProblem(path, line, _dotted(index.field_at(line, column)), msg)
+        for line, column, msg in controls
+    ]
+    problems += [
         IssueProblem(path, line, _dotted(loc),
                      f"is given twice (first on line {first}); keep one of them")
         for loc, line, first in index.duplicates
     ]
     if not isinstance(data, dict):
-        raise IssueValidationError(
-            [IssueProblem(path, 1, "", "an issue file must be a YAML mapping (date:, title:, ...)")]
+        problems.append(
+            IssueProblem(path, 1, "", "an issue file must be a YAML mapping (date:, title:, ...)")
         )
+        raise IssueValidationError(sorted(problems, key=lambda p: p.line))
     try:
         issue = Issue.model_validate(data)
     except ValidationError as err:
-        for e in err.errors():
-            loc = _clean_loc(tuple(e["loc"]))
-            problems.append(IssueProblem(path, index.line(loc), _dotted(loc), _friendly(e, loc)))
+        problems += _refused(err, data, path, index)
         raise IssueValidationError(sorted(problems, key=lambda p: p.line)) from None
     problems += [
-        IssueProblem(path, index.line(loc), _dotted(loc), msg) for loc, msg in _cross_checks(issue)
+        IssueProblem(path, index.line(loc), _dotted(loc), msg)
+        for loc, msg in _cross_checks(issue.categories, _model_refs(issue))
     ]
-    expected = f"{issue.date.isoformat()}.yaml"
-    if path.endswith(".yaml") and Path(path).name != expected:
-        problems.append(
-            IssueProblem(path, index.line(("date",)), "date",
-                         f"{issue.date.isoformat()} does not match the file name; "
-                         f"name the file {expected} or fix the date")
-        )
+    problems += _date_problem(issue.date, path, index)
     if problems:
         raise IssueValidationError(sorted(problems, key=lambda p: p.line))
     return issue

@@ -122,11 +122,11 @@ BAD_FILES: dict[str, Bad] = {
         "contains the control character U+009B; remove it",
     ),
     "raw control character in the file": Bad(
-        edited({29: "  title: Hamming\x01Mesh"}), 29, "",
+        edited({29: "  title: Hamming\x01Mesh"}), 29, "notable[0].title",
         "contains the control character U+0001 at column 17; remove it",
     ),
     "raw NEL in the file": Bad(
-        edited({31: "  - T\x85Hoefler"}), 31, "",
+        edited({31: "  - T\x85Hoefler"}), 31, "notable[0].authors[0]",
         "contains the control character U+0085 at column 6; remove it",
     ),
     "missing required field": Bad(
@@ -162,6 +162,10 @@ BAD_FILES: dict[str, Bad] = {
     ),
     "date and time instead of a date": Bad(
         edited({1: "date: 2022-09-07 08:00:00"}), 1, "date",
+        "must be a date (YYYY-MM-DD), not a date and time",
+    ),
+    "midnight date and time, another day": Bad(
+        edited({1: "date: 2022-09-08 00:00:00"}), 1, "date",
         "must be a date (YYYY-MM-DD), not a date and time",
     ),
     "not YAML": Bad(
@@ -345,3 +349,90 @@ def test_validate_command_reports_a_missing_file(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "cannot read the file: No such file or directory" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_six_mistakes_in_one_file_are_all_reported_in_one_run(tmp_path: Path) -> None:
+    """A raw control byte does not hide the model's or the cross-field problems: all six at once."""
+    path = write(tmp_path, edited({
+        1: "date: 2022-09-08",
+        20: "  url: htp://arxiv.org/abs/2209.01947",
+        22: "  title: Facial\x0bExpression Translation",
+        25: "  affiliations: [University of Trento]",
+        28: "- category: XX",
+        32: "  url: https://arxiv.org/abs/2209.02136v2",
+    }))
+    assert problems_of(path) == [
+        f"{path}:1: date: 2022-09-08 does not match the file name; "
+        "name the file 2022-09-08.yaml or fix the date",
+        f"{path}:20: featured[0].url: not an arXiv abstract link: "
+        "'htp://arxiv.org/abs/2209.01947'; write https://arxiv.org/abs/ID",
+        f"{path}:21: featured[1].abstract: is required; add it",
+        f"{path}:22: featured[1].title: contains the control character U+000B at column 16; "
+        "remove it",
+        f"{path}:28: notable[0].category: 'XX' is not in the category legend (CV, LG); "
+        "add it under categories or fix the code",
+        f"{path}:32: notable[0].url: https://arxiv.org/abs/2209.02136v2 is already in this "
+        "issue at featured[1]; remove one of them",
+    ]
+
+
+def test_raw_control_characters_are_located_in_their_field(tmp_path: Path) -> None:
+    """Each raw control character names the deepest field on its line, even in a flow list."""
+    path = write(tmp_path, edited({
+        5: "\x01 LG:",
+        15: "  - [M Wulfmeier, X\x02]",
+        29: "  title: 'HammingMesh:\u2028A Network Topology'",
+    }))
+    assert problems_of(path) == [
+        f"{path}:5: categories.LG: contains the control character U+0001 at column 1; remove it",
+        f"{path}:15: featured[0].authors[1][1]: contains the control character U+0002 at "
+        "column 20; remove it",
+        f"{path}:15: featured[0].authors[1]: input should be a valid string "
+        "(got ['M Wulfmeier', 'X'])",
+        f"{path}:29: notable[0].title: contains the control character U+2028 at column 23; "
+        "remove it",
+    ]
+
+
+def test_control_character_in_a_file_that_does_not_parse_is_reported_alone(
+    tmp_path: Path,
+) -> None:
+    """When the text is not YAML even with the character read as a space, only it is reported."""
+    path = write(tmp_path, edited({11: "  title: MO2\x07", 22: "  title: [Facial Expression"}))
+    assert problems_of(path) == [
+        f"{path}:11: contains the control character U+0007 at column 13; remove it",
+    ]
+
+
+def test_cross_checks_skip_fields_the_model_refused(tmp_path: Path) -> None:
+    """A refused link is not also a duplicate, nor a refused code unknown; dates still compare."""
+    path = write(tmp_path, edited({
+        1: "date: '2022-09-08'",
+        20: "  url: htp://arxiv.org/abs/2209.02136",
+        28: "- category: l1",
+    }))
+    assert problems_of(path) == [
+        f"{path}:1: date: 2022-09-08 does not match the file name; "
+        "name the file 2022-09-08.yaml or fix the date",
+        f"{path}:20: featured[0].url: not an arXiv abstract link: "
+        "'htp://arxiv.org/abs/2209.02136'; write https://arxiv.org/abs/ID",
+        f"{path}:28: notable[0].category: 'l1' is not a category code (2-5 capital letters, "
+        "e.g. LG)",
+    ]
+
+
+def test_cross_checks_run_on_the_rest_of_a_refused_file(tmp_path: Path) -> None:
+    """A broken legend or a paper that is not a mapping leaves the duplicate check running."""
+    path = write(tmp_path, edited({
+        8: "  cv: Computer Vision",
+        21: "- just a title",
+        **{line: "  # removed" for line in range(22, 27)},
+        32: "  url: https://arxiv.org/pdf/2209.01947.pdf",
+    }))
+    assert problems_of(path) == [
+        f"{path}:8: categories.cv: 'cv' is not a category code (2-5 capital letters, e.g. LG)",
+        f"{path}:21: featured[1]: input should be a valid dictionary or instance of "
+        "FeaturedPaper (got 'just a title')",
+        f"{path}:32: notable[0].url: https://arxiv.org/abs/2209.01947 is already in this "
+        "issue at featured[0]; remove one of them",
+    ]
