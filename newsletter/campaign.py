@@ -35,6 +35,7 @@ from newsletter.message import MessageTemplate, Recipient, Sender
 from newsletter.ratelimit_bucket import AdaptiveRate, TokenBucket
 from newsletter.render import RenderedIssue, Variant
 from newsletter.settings import Settings
+from newsletter.store.audience import count_left_out
 from newsletter.store.campaigns import Campaign, CampaignStore, Claim, DeliveryCounts
 from newsletter.store.db import open_database
 from newsletter.store.workers import HEARTBEAT_SECONDS, WorkerRegistry
@@ -152,6 +153,7 @@ class SendPlan:
     path: Path
     campaign: Campaign | None
     recipients: int  # a new campaign: who the snapshot would include; else deliveries left
+    left_out: int = 0  # a new campaign: active subscribers whose categories have no paper
 
     @property
     def date(self) -> str:
@@ -159,7 +161,8 @@ class SendPlan:
 
     def question(self) -> str:
         if self.campaign is None:
-            return f"Send {self.date} to {self.recipients:,} subscribers?"
+            note = f" ({left_out_line(self.left_out)})" if self.left_out else ""
+            return f"Send {self.date} to {self.recipients:,} subscribers?{note}"
         return (
             f"Continue sending {self.date} ({self.campaign.status}): "
             f"{self.recipients:,} of {self.campaign.total:,} deliveries left?"
@@ -178,6 +181,7 @@ class SendSummary:
     in_doubt: list[tuple[int, str, str]] = field(default_factory=list)
     rate: float | None = None
     concurrency: int | None = None
+    left_out: int = 0  # counted when this run took the snapshot, else 0 (not known)
 
     @property
     def exit_code(self) -> int:
@@ -198,6 +202,8 @@ class SendSummary:
                 f"{r.deferred:,} deferred, {r.throttled:,} throttled in {r.elapsed:.1f} s{speed}"
                 + (f" (rate {self.rate:.1f}/s, {self.concurrency} threads)" if self.rate else "")
             )
+        if self.left_out:
+            out.append(left_out_line(self.left_out))
         if self.recovered:
             out.append(f"{self.recovered:,} deliveries left in flight by a stopped sender "
                        "were settled by the in-doubt policy")
@@ -236,6 +242,15 @@ def check_unchanged(campaign: Campaign, issue: Issue) -> None:
         )
 
 
+def left_out_line(count: int) -> str:
+    """Why ``count`` active subscribers are not among an issue's recipients."""
+    who = "subscriber chose" if count == 1 else "subscribers chose"
+    return (
+        f"{count:,} active {who} only categories with no paper in this issue "
+        "(they get nothing today)"
+    )
+
+
 def plan_send(settings: Settings, ref: str) -> SendPlan:
     """Load the issue and count who it would go to (raises ``IssueValidationError``)."""
     path = resolve_issue(ref, settings)
@@ -244,7 +259,9 @@ def plan_send(settings: Settings, ref: str) -> SendPlan:
     try:
         campaign = store.get(issue.date.isoformat())
         if campaign is None:
-            return SendPlan(issue, path, None, store.count_recipients(issue_categories(issue)))
+            cats = issue_categories(issue)
+            return SendPlan(issue, path, None, store.count_recipients(cats),
+                            count_left_out(store.engine, cats))
         counts = store.counts(campaign.id)
         return SendPlan(issue, path, campaign, counts.open + counts.in_doubt)
     finally:
@@ -283,14 +300,17 @@ def send_issue(
             store.accept_content(campaign.id, fingerprint)
         elif not created:
             check_unchanged(campaign, issue)
+        left_out = count_left_out(engine, issue_categories(issue)) if created else 0
         if enqueue_only:
-            return SendSummary(campaign, store.counts(campaign.id), "enqueued")
+            return SendSummary(campaign, store.counts(campaign.id), "enqueued", left_out=left_out)
         if campaign.status == "paused":
             store.set_status(campaign.id, "sending")
-        return process_campaign(
+        summary = process_campaign(
             settings, engine, campaign.id, issue,
             transport=transport or make_transport(settings), progress=progress, stop=stop,
         )
+        summary.left_out = left_out
+        return summary
     finally:
         engine.dispose()
 

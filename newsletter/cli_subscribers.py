@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from newsletter.addresses import normalize_email
+from newsletter.categories import available_categories, check_categories
 from newsletter.errors import NewsletterError
 from newsletter.settings import get_settings
 from newsletter.store import db
@@ -117,9 +118,13 @@ def subscribers_add(
 
     Without --confirmed the address stays pending until its owner follows the link in the
     confirmation email (sent through the configured transport, as web sign-ups are).
+    Category codes must be described in some issue file in NEWSLETTER_ISSUES_DIR.
     Example: newsletter subscribers add ada@example.org --category LG --category CV --confirmed
     """
     categories = frozenset().union(*(parse_categories(c) for c in category or ()))
+    with _reported():
+        _, checked_language = check_preferences(categories, language)
+        check_categories(categories, available_categories(get_settings().issues_dir))
     with _store() as store:
         if confirmed:
             added = store.add(
@@ -132,7 +137,6 @@ def subscribers_add(
             )
             print(f"added {added.email} (id {added.id}, active)")
             return
-        _, checked_language = check_preferences(categories, language)
         address = normalize_email(email)
         choices = Choices(categories, checked_language)
         outcome = subscriptions_from(get_settings(), store).subscribe(address, choices, "cli")
@@ -195,17 +199,19 @@ def subscribers_import(
 ) -> None:
     """Import subscribers from CSV as active; report every bad row as FILE:LINE: REASON.
 
-    Addresses already listed are left as they are and suppressed ones are never re-activated,
-    so running it twice is harmless. Exit status 1 when any row was bad (the good ones are
-    imported all the same).
+    A row naming a category code that no issue file in NEWSLETTER_ISSUES_DIR describes is
+    a bad row. Addresses already listed are left as they are and suppressed ones are never
+    re-activated, so running it twice is harmless. Exit status 1 when any row was bad (the
+    good ones are imported all the same).
     Example: newsletter subscribers import samples/subscribers.csv
     """
     try:
         handle = file.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
     except OSError as error:
         raise _fail(f"cannot read {file}: {error.strerror}") from None
+    known = available_categories(get_settings().issues_dir)
     with handle, _store() as store:
-        report = import_csv(store, handle, reason=f"import from {file.name}")
+        report = import_csv(store, handle, reason=f"import from {file.name}", known=known)
     for bad in report.bad:
         err.print(f"{file}:{bad.line}: {bad.reason}", markup=False)
     print(report.summary())

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from email.utils import format_datetime
 from pathlib import Path
 
+from newsletter.categories import available_categories, check_categories
 from newsletter.errors import IssueProblem, IssueValidationError
 from newsletter.issue import Issue, load_issue
 from newsletter.message import MessageTemplate, Recipient, Sender
-from newsletter.render import RenderedIssue, Renderer, Variant
+from newsletter.render import RenderedIssue, Renderer, Variant, select_papers
 from newsletter.settings import Settings
 from newsletter.tokens import Purpose, make_token
 
@@ -68,22 +69,49 @@ def sample_message(rendered: RenderedIssue, settings: Settings, campaign: str) -
     )
 
 
+def _empty_category_warnings(issue: Issue, variant: Variant) -> list[str]:
+    # A variant for a category with no paper today is legitimate (readers choose it), but
+    # an editor building it to look at it should know why the file is (nearly) empty.
+    featured, notable = select_papers(issue, variant)
+    present = {paper.category for paper in issue.papers}
+    missing = sorted(variant.categories - present)
+    if featured:
+        kept = sorted(variant.categories & present)
+        outcome = f"the file has only the {', '.join(kept)} papers"
+    elif notable:
+        outcome = "the file has no featured papers, only notable ones"
+    else:
+        outcome = "the file has no featured papers"
+    if missing:
+        return [f"no paper in this issue is in {', '.join(missing)}; {outcome}"]
+    if variant.categories and not featured:
+        codes = ", ".join(sorted(variant.categories))
+        return [f"no featured paper in this issue is in {codes}; {outcome}"]
+    return []
+
+
 def build(
     path: Path, out_dir: Path, settings: Settings, variant: Variant | None = None
 ) -> BuildResult:
     """Validate and render ``path``; write ``<date>.html``, ``.txt`` and ``.eml`` to ``out_dir``.
 
-    Raises :class:`IssueValidationError` for a bad file and :class:`RenderError` when the
-    issue cannot be made small enough for Gmail.
+    Raises :class:`IssueValidationError` for a bad file, :class:`UnknownCategoryError` when
+    the variant names a category that neither this issue nor any file in
+    ``settings.issues_dir`` describes, and :class:`RenderError` when the issue cannot be made
+    small enough for Gmail. A known category with no paper in this issue is a warning.
     """
     variant = variant or Variant()
     issue = load_issue(path)
+    check_categories(
+        variant.categories, {*issue.categories, *available_categories(settings.issues_dir)}
+    )
     full = renderer_from(settings).render(issue, variant)
     rendered = (
         full if full.html_bytes <= settings.size_limit_bytes
         else renderer_from(settings).render(issue, variant, settings.size_limit_bytes)
     )
     result = BuildResult(issue, rendered)
+    result.warnings += _empty_category_warnings(issue, variant)
     if rendered.shortened_to is not None:
         result.warnings.append(
             f"the HTML was {full.html_bytes:,} bytes, over Gmail's clipping point "

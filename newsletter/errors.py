@@ -115,3 +115,7 @@ class InvalidPreferencesError(StoreError):
 
 class ImportFileError(NewsletterError):
     """An import file cannot be used at all (no header, no email column)."""
+
+
+class UnknownCategoryError(NewsletterError):
+    """A category code that no issue file describes; the message names the known ones."""

@@ -18,28 +18,26 @@ clock; the web app (``web.py``) only turns HTTP into these calls. Decisions, and
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid, parseaddr
 from enum import StrEnum
-from functools import lru_cache
-from pathlib import Path
 from typing import Protocol
 
 from newsletter.addresses import normalize_email
+from newsletter.categories import DEFAULT_CATEGORIES as DEFAULT_CATEGORIES
+from newsletter.categories import available_categories as available_categories
 from newsletter.editor import renderer_from, sender_from
 from newsletter.errors import (
     FormError,
-    IssueValidationError,
     NewsletterError,
     SubscriberExistsError,
     SuppressedAddressError,
     UnknownSubscriberError,
 )
-from newsletter.issue import CategoryName, load_issue
+from newsletter.issue import CategoryName
 from newsletter.message import Sender, check_header
 from newsletter.render import LANGUAGES, Language, Renderer
 from newsletter.settings import Settings
@@ -48,16 +46,7 @@ from newsletter.store.tables import utc_now
 from newsletter.tokens import CONFIRM_MAX_AGE, Purpose, make_token, read_token
 from newsletter.transports import Transport, make_transport
 
-log = logging.getLogger(__name__)
-
 RESEND_AFTER = dt.timedelta(minutes=10)
-DEFAULT_CATEGORIES: dict[str, CategoryName] = {
-    "LG": CategoryName(zh="机器学习", en="Machine Learning"),
-    "CV": CategoryName(zh="计算机视觉", en="Computer Vision"),
-    "CL": CategoryName(zh="计算与语言", en="Computation and Language"),
-    "AS": CategoryName(zh="音频与语音", en="Audio and Speech"),
-    "RO": CategoryName(zh="机器人", en="Robotics"),
-}
 LANGUAGE_NAMES: dict[str, dict[str, str]] = {
     "zh": {"zh": "中文", "en": "英文", "both": "中英双语"},
     "en": {"zh": "Chinese", "en": "English", "both": "Chinese and English"},
@@ -128,25 +117,6 @@ def parse_address(raw: str) -> str:
         return normalize_email(raw)
     except NewsletterError as err:
         raise FormError("email", str(err)) from None
-
-
-def available_categories(issues_dir: Path) -> dict[str, CategoryName]:
-    """The category legend of the newest issue file in ``issues_dir``, else the defaults."""
-    files = sorted(issues_dir.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].yaml"))
-    if not files:
-        return dict(DEFAULT_CATEGORIES)
-    newest = files[-1]
-    return _legend(newest, newest.stat().st_mtime_ns)
-
-
-@lru_cache(maxsize=8)
-def _legend(path: Path, mtime_ns: int) -> dict[str, CategoryName]:
-    # Keyed by modification time, so a new or edited issue file is picked up at once.
-    try:
-        return dict(load_issue(path).categories)
-    except (IssueValidationError, OSError) as err:
-        log.warning("cannot read categories from %s (%s); using the defaults", path, err)
-        return dict(DEFAULT_CATEGORIES)
 
 
 def describe_choices(choices: Choices, language: Language) -> str:

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import TEST_SECRET
+from conftest import SAMPLE_ISSUE, TEST_SECRET
 from typer.testing import CliRunner, Result
 
 from newsletter.cli import app
@@ -202,3 +202,52 @@ def test_add_refuses_a_suppressed_address() -> None:
     result = run("subscribers", "add", "gone@example.org")
     assert result.exit_code == 1
     assert "is suppressed" in result.stderr
+
+
+def _issue_with_legend(codes: list[str]) -> str:
+    """The sample issue with only ``codes`` in its legend (its papers are LG, CV and CL)."""
+    text = SAMPLE_ISSUE.read_text("utf-8")
+    start, end = text.index("categories:\n"), text.index("summary:")
+    legend = "".join(f"  {code}:\n    zh: 类{code}\n    en: Category {code}\n" for code in codes)
+    return text[:start] + "categories:\n" + legend + text[end:]
+
+
+def test_add_refuses_unknown_category_codes() -> None:
+    """`subscribers add --category ZZ` exits 1 naming the unknown and the known codes."""
+    result = run("subscribers", "add", "a@example.org", "--category", "LG", "--category",
+                 "zz", "--confirmed")  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "unknown category ZZ; known: AS, CL, CV, LG, RO"
+    assert run("subscribers", "list").stdout == ""
+
+
+def test_known_categories_are_those_of_every_issue_file(tmp_path: Path) -> None:
+    """Codes from any issue file in NEWSLETTER_ISSUES_DIR are accepted, others refused."""
+    issues = tmp_path / "issues"
+    issues.mkdir()
+    (issues / "2022-09-07.yaml").write_text(_issue_with_legend(["LG", "CV", "CL"]), "utf-8")
+    newer = _issue_with_legend(["LG", "CV", "CL", "NE"]).replace("2022-09-07", "2022-09-08")
+    (issues / "2022-09-08.yaml").write_text(newer, "utf-8")
+    added = run("subscribers", "add", "ne@example.org", "--category", "NE", "--confirmed")
+    assert added.exit_code == 0, added.output
+    refused = run("subscribers", "add", "ro@example.org", "--category", "RO", "--confirmed")
+    assert refused.exit_code == 1
+    assert "unknown category RO; known: CL, CV, LG, NE" in refused.stderr
+
+
+def test_import_treats_unknown_categories_as_bad_rows(tmp_path: Path) -> None:
+    """An import row with an unknown code is FILE:LINE: reason and skipped; the rest imported."""
+    file = tmp_path / "people.csv"
+    file.write_text(
+        "email,categories,language\nada@example.org,LG,zh\nzed@example.org,ZZ,en\n"
+        "grace@example.org,CV RO,both\n",
+        encoding="utf-8",
+    )
+    result = run("subscribers", "import", str(file))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{file}:3: unknown category ZZ; known: AS, CL, CV, LG, RO"
+    ]
+    assert result.stdout.strip() == "imported 2, already present 0, suppressed 0, bad 1"
+    listed = run("subscribers", "list").stdout
+    assert "zed@example.org" not in listed and "grace@example.org" in listed

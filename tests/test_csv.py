@@ -179,3 +179,22 @@ def test_neutralise_quotes_every_formula_start(start: str) -> None:
     """Each character that starts a spreadsheet formula gets a leading single quote."""
     assert neutralise(f"{start}HYPERLINK(1)") == f"'{start}HYPERLINK(1)"
     assert neutralise(f"a{start}") == f"a{start}"
+
+
+def test_rows_with_unknown_categories_are_bad_rows(store: SubscriberStore) -> None:
+    """A row naming a code outside the known set is reported and skipped; others are imported."""
+    data = (
+        "email,categories,language,status\n"
+        "ada@example.org,LG CV,zh,\n"
+        "zed@example.org,ZZ,en,\n"
+        "mix@example.org,LG;QQ;ZZ,both,\n"
+        "gone@example.org,ZZ,en,unsubscribed\n"  # suppressing needs no known category
+        "all@example.org,,en,\n"
+    )
+    report = import_csv(store, io.StringIO(data), known={"LG", "CV", "CL"})
+    assert [(bad.line, bad.reason) for bad in report.bad] == [
+        (3, "unknown category ZZ; known: CL, CV, LG"),
+        (4, "unknown categories QQ, ZZ; known: CL, CV, LG"),
+    ]
+    assert report.summary() == "imported 2, already present 0, suppressed 1, bad 2"
+    assert [s.email for s in store.list("active")] == ["ada@example.org", "all@example.org"]

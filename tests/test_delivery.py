@@ -14,15 +14,23 @@ from delivery_support import delivery_rows, outbox, subscribe
 from moto_ses import fault, hook, ok
 from typer.testing import CliRunner
 
-from newsletter.campaign import CampaignMessages, send_issue
+from newsletter.campaign import (
+    CampaignMessages,
+    campaign_status,
+    left_out_line,
+    plan_send,
+    send_issue,
+)
 from newsletter.cli import app
 from newsletter.delivery import DeliveryRun, RetryPolicy, plan_concurrency, plan_rate
 from newsletter.issue import load_issue
 from newsletter.progress import LogProgress
 from newsletter.ratelimit_bucket import AdaptiveRate, TokenBucket
 from newsletter.settings import get_settings
+from newsletter.store.audience import count_left_out
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import open_database
+from newsletter.store.subscribers import SubscriberStore
 from newsletter.transports import SendQuota
 from newsletter.transports.outbox import OutboxTransport
 from newsletter.transports.ses import SesTransport
@@ -440,4 +448,59 @@ def test_progress_is_a_bar_on_a_terminal_and_log_lines_otherwise() -> None:
     assert len(lines) == 4  # the start, one every 5 seconds, the end
     assert lines[-1] == (
         "2022-09-07: 10/100 done, sent 10, failed 0, in doubt 0, deferred 0, 1.0/s, ETA 1m30s"
+    )
+
+
+# -- who gets nothing -------------------------------------------------------------------
+
+
+def test_left_out_count_is_the_active_readers_the_snapshot_skips(
+    database_url: str, sample_issue_path: Path
+) -> None:
+    """count_left_out counts exactly the active, unsuppressed readers the snapshot leaves out."""
+    readers = subscribe(database_url, 30)
+    engine = open_database(database_url)
+    try:
+        subscribers = SubscriberStore(engine)
+        # Not active, or suppressed: not "left out" by this issue, whatever they chose.
+        gone = subscribers.add("gone@example.com", categories={"RO"}, status="active")
+        subscribers.set_status(gone.id, "unsubscribed", "test")
+        subscribers.add("later@example.com", categories={"AS"}, status="pending")
+        subscribers.add("quiet@example.com", categories={"RO"}, status="active")
+        subscribers.suppress("quiet@example.com", "manual")
+        cats = sorted({p.category for p in load_issue(sample_issue_path).papers})
+        left_out = count_left_out(engine, cats)
+        store = CampaignStore(engine)
+        expected = sum(not r.expects_issue for r in readers)
+        assert expected > 0
+        assert left_out == expected
+        assert store.count_recipients(cats) + left_out == len(readers)
+        assert count_left_out(engine, []) == len([r for r in readers if r.categories])
+    finally:
+        engine.dispose()
+
+
+def test_send_says_how_many_readers_get_nothing(sample_issue_path: Path) -> None:
+    """The send plan and summary name the active readers whose categories have no paper."""
+    url = os.environ["NEWSLETTER_DATABASE_URL"]
+    readers = subscribe(url, 14)
+    nothing = sum(not r.expects_issue for r in readers)
+    line = (f"{nothing} active subscribers chose only categories with no paper in this issue "
+            "(they get nothing today)")  # fmt: skip
+    plan = plan_send(get_settings(), str(sample_issue_path))
+    assert plan.question() == f"Send 2022-09-07 to {len(readers) - nothing} subscribers? ({line})"
+    sent = CliRunner().invoke(app, ["send", str(sample_issue_path), "--yes"])
+    assert sent.exit_code == 0, sent.output
+    assert f"{len(readers) - nothing} sent" in sent.stdout
+    assert line in sent.stdout.splitlines()
+    again = plan_send(get_settings(), str(sample_issue_path))
+    assert again.campaign is not None and again.left_out == 0
+    assert "get nothing" not in "\n".join(campaign_status(get_settings(), "2022-09-07").lines())
+
+
+def test_one_reader_left_out_is_named_in_the_singular() -> None:
+    """The line reads naturally for a single reader."""
+    assert left_out_line(1) == (
+        "1 active subscriber chose only categories with no paper in this issue "
+        "(they get nothing today)"
     )

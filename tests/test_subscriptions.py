@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import os
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -317,21 +318,62 @@ def test_parse_address_normalises_or_names_the_field() -> None:
     assert bad.value.field == "email"
 
 
-def test_categories_come_from_the_newest_issue_file(tmp_path: Path) -> None:
-    """The form offers the newest issue's legend, or the defaults when there is none."""
+def _issue_with_legend(date: str, legend: str) -> str:
+    """The sample issue dated ``date`` with ``legend`` as its categories block."""
+    text = SAMPLE_ISSUE.read_text("utf-8").replace("2022-09-07", date)
+    start, end = text.index("categories:\n"), text.index("summary:")
+    return text[:start] + "categories:\n" + legend + text[end:]
+
+
+LEGEND_WITHOUT_AS_RO = (
+    "  LG:\n    zh: 机器学习\n    en: Machine Learning (cs.LG)\n"
+    "  CV:\n    zh: 计算机视觉\n    en: Computer Vision\n"
+    "  CL:\n    zh: 计算与语言\n    en: Computation and Language\n"
+    "  NE:\n    zh: 神经与进化计算\n    en: Neural and Evolutionary Computing\n"
+)
+SOME_TIME_NS = 1_000_000_000_000_000_000
+
+
+def test_categories_are_the_union_of_every_issue_legend(tmp_path: Path) -> None:
+    """The form offers every code any issue describes, the newest file's names winning."""
     issues = tmp_path / "issues"
+    assert list(available_categories(issues)) == list(DEFAULT_CATEGORIES)  # no directory
     issues.mkdir()
     assert list(available_categories(issues)) == ["LG", "CV", "CL", "AS", "RO"]
-    old = SAMPLE_ISSUE.read_text("utf-8")
-    (issues / "2022-09-07.yaml").write_text(old, "utf-8")
-    newer = old.replace("date: 2022-09-07", "date: 2022-09-08").replace(
-        "  RO:\n    zh: 机器人\n    en: Robotics\n", "  RO:\n    zh: 机器人\n    en: Robotics\n"
-        "  NE:\n    zh: 神经与进化计算\n    en: Neural and Evolutionary Computing\n"
-    )
-    assert "NE:" in newer
+    (issues / "2022-09-07.yaml").write_text(SAMPLE_ISSUE.read_text("utf-8"), "utf-8")
+    newer = _issue_with_legend("2022-09-08", LEGEND_WITHOUT_AS_RO)
     (issues / "2022-09-08.yaml").write_text(newer, "utf-8")
     legend = available_categories(issues)
     assert list(legend) == ["LG", "CV", "CL", "AS", "RO", "NE"]
+    assert legend["LG"].en == "Machine Learning (cs.LG)"
+    assert legend["AS"].en == "Audio and Speech"
     assert legend["NE"].en == "Neural and Evolutionary Computing"
+
+
+def test_unreadable_issue_files_are_skipped(tmp_path: Path) -> None:
+    """A broken issue file adds nothing; with no readable file the defaults are offered."""
+    issues = tmp_path / "issues"
+    issues.mkdir()
     (issues / "2022-09-09.yaml").write_text("date: 2022-09-09\ntitle: broken\n", "utf-8")
     assert list(available_categories(issues)) == list(DEFAULT_CATEGORIES)
+    (issues / "2022-09-08.yaml").write_text(
+        _issue_with_legend("2022-09-08", LEGEND_WITHOUT_AS_RO), "utf-8"
+    )
+    (issues / "notes.yaml").write_text("not an issue", "utf-8")
+    assert list(available_categories(issues)) == ["LG", "CV", "CL", "NE"]
+
+
+def test_issue_legends_are_reread_only_when_a_file_changes(tmp_path: Path) -> None:
+    """Legends are cached by modification time: an edit is seen at once, a repeat is free."""
+    issues = tmp_path / "issues"
+    issues.mkdir()
+    path = issues / "2022-09-08.yaml"
+    path.write_text(_issue_with_legend("2022-09-08", LEGEND_WITHOUT_AS_RO), "utf-8")
+    os.utime(path, ns=(SOME_TIME_NS, SOME_TIME_NS))
+    assert "NE" in available_categories(issues)
+    # Other content under the same modification time: the cached legend is still used.
+    path.write_text(SAMPLE_ISSUE.read_text("utf-8").replace("2022-09-07", "2022-09-08"), "utf-8")
+    os.utime(path, ns=(SOME_TIME_NS, SOME_TIME_NS))
+    assert "NE" in available_categories(issues)
+    os.utime(path, ns=(SOME_TIME_NS + 1, SOME_TIME_NS + 1))
+    assert list(available_categories(issues)) == ["LG", "CV", "CL", "AS", "RO"]

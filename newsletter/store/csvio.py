@@ -5,13 +5,17 @@ Import format: a header row naming the columns ``email`` (required), ``categorie
 separated by spaces, ``;``, ``|`` or ``,`` (empty means every category); language is
 zh, en or both (empty means both). When the file has a ``status`` column (an export does),
 rows marked unsubscribed, bounced or complained become suppressions instead of subscribers.
+
+The store knows nothing of issues: the caller passes the category codes readers may
+choose (``newsletter.categories.available_categories``), and a row naming any other code
+is a bad row.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -85,11 +89,15 @@ def parse_categories(cell: str) -> frozenset[str]:
     return frozenset(code.upper() for code in _SEPARATORS.split(cell) if code)
 
 
-def read_rows(lines: Iterable[str]) -> Iterator[NewSubscriber | _Suppress | BadRow]:
+def read_rows(
+    lines: Iterable[str], known: Collection[str] | None = None
+) -> Iterator[NewSubscriber | _Suppress | BadRow]:
     """Parse and check every row of a subscriber CSV, in file order.
 
-    Nothing is stored. Raises :class:`ImportFileError` when there is no usable header.
+    A row with a category code not in ``known`` is bad (``None`` checks only the codes'
+    form). Nothing is stored. Raises :class:`ImportFileError` when there is no usable header.
     """
+    known_set = None if known is None else frozenset(known)
     reader = csv.reader(lines)
     columns: dict[str, int] | None = None
     next_line = 1
@@ -109,7 +117,7 @@ def read_rows(lines: Iterable[str]) -> Iterator[NewSubscriber | _Suppress | BadR
         if columns is None:
             columns = _header(record)
             continue
-        yield _check_row(line, record, columns)
+        yield _check_row(line, record, columns, known_set)
     if columns is None:
         raise ImportFileError("the file is empty; the first line must name the columns")
 
@@ -125,7 +133,7 @@ def _header(record: list[str]) -> dict[str, int]:
 
 
 def _check_row(
-    line: int, record: list[str], columns: dict[str, int]
+    line: int, record: list[str], columns: dict[str, int], known: frozenset[str] | None
 ) -> NewSubscriber | _Suppress | BadRow:
     def cell(name: str) -> str:
         index = columns.get(name)
@@ -145,6 +153,12 @@ def _check_row(
     status = cell("status").lower()
     if status in SUPPRESSED:
         return _Suppress(email, status)
+    if known is not None and not categories <= known:
+        unknown = sorted(categories - known)
+        noun = "categories" if len(unknown) > 1 else "category"
+        return BadRow(
+            line, f"unknown {noun} {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     if status not in ("", "active"):
         return BadRow(
             line,
@@ -154,11 +168,16 @@ def _check_row(
 
 
 def import_csv(
-    store: SubscriberStore, lines: Iterable[str], *, reason: str = "import"
+    store: SubscriberStore,
+    lines: Iterable[str],
+    *,
+    reason: str = "import",
+    known: Collection[str] | None = None,
 ) -> ImportReport:
     """Import a subscriber CSV: good rows become active subscribers, bad ones are reported.
 
-    Addresses already listed are left as they are; suppressed ones are never re-activated.
+    Rows naming a category code not in ``known`` are bad rows (``None``: any well-formed
+    code). Addresses already listed are left as they are; suppressed ones are never re-activated.
     Rows are stored in batches, each in one transaction, so re-running after an
     interruption is harmless. Raises :class:`ImportFileError` when the file has no header.
     """
@@ -172,7 +191,7 @@ def import_csv(
         report.suppressed += result.suppressed
         batch.clear()
 
-    for outcome in read_rows(lines):
+    for outcome in read_rows(lines, known):
         if isinstance(outcome, BadRow):
             report.bad.append(outcome)
         elif isinstance(outcome, _Suppress):
