@@ -6,6 +6,7 @@ Exit status: 0 when the campaign is done (or, for ``worker --once``, nothing wen
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import threading
@@ -15,7 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from newsletter import campaign
 from newsletter.errors import NewsletterError
@@ -56,9 +57,32 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
-def _database_problem(error: SQLAlchemyError) -> str:
-    first = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-    return f"database error: {first}; check NEWSLETTER_DATABASE_URL and run: newsletter db upgrade"
+# What SQLite and PostgreSQL say about a table or column that is not there: the schema is
+# older than the code, which `newsletter db upgrade` fixes.
+_MISSING_SCHEMA = re.compile(
+    r"no such (table|column)|has no column named|"
+    r"(relation|column|table|schema) \S+ does not exist",
+    re.IGNORECASE,
+)
+
+
+def database_problem(error: SQLAlchemyError) -> str:
+    """One line for a database failure, with the fix that fits it.
+
+    Only a missing table or column suggests ``newsletter db upgrade``; a database that
+    cannot be reached (refused, unknown host, bad password) needs the URL or the server
+    fixed instead.
+    """
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    first = lines[0] if lines else type(error).__name__
+    # SQLAlchemy records no statement when the failure was in connecting.
+    if isinstance(error, DBAPIError) and error.statement is None:
+        advice = "check NEWSLETTER_DATABASE_URL and that the database server is running"
+    elif _MISSING_SCHEMA.search(first):
+        advice = "the schema is out of date; run: newsletter db upgrade"
+    else:
+        advice = "check NEWSLETTER_DATABASE_URL"
+    return f"database error: {first}; {advice}"
 
 
 def _print_summary(summary: campaign.SendSummary) -> None:
@@ -79,6 +103,7 @@ def send(
     The first run snapshots the recipients; running it again continues the same campaign
     (after a crash, a pause or Ctrl-C) and never re-sends to anyone recorded as sent.
     Exit status: 0 done, 1 error, 3 paused or unfinished (run it again).
+
     Example: newsletter send issues/2022-09-07.yaml --yes
     """
     settings = get_settings()
@@ -97,7 +122,7 @@ def send(
     except NewsletterError as error:
         raise _fail(str(error)) from None
     except SQLAlchemyError as error:
-        raise _fail(_database_problem(error)) from None
+        raise _fail(database_problem(error)) from None
     _print_summary(summary)
     raise typer.Exit(summary.exit_code)
 
@@ -107,6 +132,9 @@ def status(
 ) -> None:
     """Show a campaign: queued, sending, sent, failed and in-doubt counts, state, pause reason.
 
+    States: done; paused (with the reason); incomplete (deliveries still queued or in
+    flight: a sender is at work, or run `newsletter send` again); see README.md, Sending.
+
     Example: newsletter status 2022-09-07
     """
     try:
@@ -114,7 +142,7 @@ def status(
     except NewsletterError as error:
         raise _fail(str(error)) from None
     except SQLAlchemyError as error:
-        raise _fail(_database_problem(error)) from None
+        raise _fail(database_problem(error)) from None
     _print_summary(summary)
 
 
@@ -122,7 +150,7 @@ def send_test(
     issue: Annotated[str, typer.Argument(help="The issue file, or its date (YYYY-MM-DD).")],
     to: Annotated[
         list[str] | None, typer.Option("--to", help="Send here (repeatable); default "
-                                       "NEWSLETTER_EDITORS.")
+                                       "NEWSLETTER_EDITORS.", metavar="EMAIL")
     ] = None,
     all_variants: Annotated[
         bool, typer.Option("--all-variants", help="One message per variant subscribers get.")
@@ -137,7 +165,7 @@ def send_test(
     except NewsletterError as error:
         raise _fail(str(error)) from None
     except SQLAlchemyError as error:
-        raise _fail(_database_problem(error)) from None
+        raise _fail(database_problem(error)) from None
     for result in results:
         if result.error:
             err.print(f"{result.address} [{result.variant}]: FAILED: {result.error}",
@@ -150,17 +178,20 @@ def send_test(
 
 def worker(
     issue: Annotated[
-        str | None, typer.Option("--issue", help="Only this issue (file or date).")
+        str | None, typer.Option("--issue", help="Only this issue (file or date).", metavar="ISSUE")
     ] = None,
     once: Annotated[
         bool, typer.Option("--once", help="Work through the open campaigns once, then exit.")
     ] = False,
-    poll: Annotated[float, typer.Option(help="Seconds between looks for work.")] = 10.0,
+    poll: Annotated[
+        float, typer.Option(help="Seconds between looks for work.", metavar="SECONDS")
+    ] = 10.0,
 ) -> None:
     """Send campaigns in state "sending", sharing the work and the rate with other workers.
 
     Run one on each machine against the same PostgreSQL; start campaigns with
     `newsletter send ISSUE --yes` (or `--enqueue-only`). Stops cleanly on SIGTERM/Ctrl-C.
+
     Example: newsletter worker --once
     """
     settings = get_settings()
@@ -173,7 +204,10 @@ def worker(
     except NewsletterError as error:
         raise _fail(str(error)) from None
     except SQLAlchemyError as error:
-        raise _fail(_database_problem(error)) from None
+        raise _fail(database_problem(error)) from None
+    if once and not summaries:
+        # Say so: silence would look the same as a worker that failed to look.
+        out.print("no campaign to send" + (f" for {issue}" if issue else ""), markup=False)
     if any(s.outcome == "error" for s in summaries):
         raise typer.Exit(1)
     if any(s.outcome == "paused" for s in summaries):

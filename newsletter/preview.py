@@ -65,6 +65,8 @@ def preview_app(issue_path: Path, settings: Settings) -> Starlette:
         return rendered.html, rendered.text
 
     async def raw(request: Request) -> Response:
+        if request.path_params["view"] not in ("html", "text"):
+            return PlainTextResponse("not found: the views are /raw/html and /raw/text", 404)
         result = render(request)
         if isinstance(result, Response):
             return result

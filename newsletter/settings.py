@@ -5,11 +5,14 @@ This is the only module that reads the environment.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from newsletter.errors import ConfigurationError
 
@@ -32,21 +35,50 @@ class Settings(BaseSettings):
     reply_to: str | None = None
     list_id: str = "AI Digest <digest.news.example.org>"
     unsubscribe_mailto: str | None = None
-    editors: list[str] = Field(default_factory=list)
+    # NoDecode: pydantic-settings would insist on JSON; _split_list also takes "a,b".
+    editors: Annotated[list[str], NoDecode] = Field(default_factory=list)
     transport: Literal["ses", "outbox"] | None = None
     outbox_dir: Path = Path("outbox")
     ses_region: str | None = None
     ses_endpoint_url: str | None = None
     ses_configuration_set: str | None = None
-    max_send_rate: float = 14.0
-    send_rate_headroom: float = 0.05
-    send_concurrency: int = 0
+    max_send_rate: float = Field(14.0, gt=0)
+    send_rate_headroom: float = Field(0.05, ge=0, le=0.9)
+    send_concurrency: int = Field(0, ge=0)
     in_doubt_policy: Literal["skip", "resend"] = "skip"
     issues_dir: Path = Path("issues")
     templates_dir: Path | None = None
-    size_warn_bytes: int = 90_000
-    size_limit_bytes: int = 102_000
-    sns_topic_arns: list[str] = Field(default_factory=list)
+    size_warn_bytes: int = Field(90_000, gt=0)
+    size_limit_bytes: int = Field(102_000, gt=0)
+    sns_topic_arns: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("editors", "sns_topic_arns", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        """A JSON list (``["a", "b"]``) or comma-separated values (``a,b``); blank is empty."""
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError(
+                    'not a valid JSON list; write ["a", "b"] or comma-separated values: a,b'
+                ) from None
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        """Links in every page and email are built from it, so it must be a whole URL."""
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "must be an absolute http:// or https:// URL, e.g. https://news.example.org"
+            )
+        if parts.query or parts.fragment or value.strip().endswith(("?", "#")):
+            raise ValueError("must not have a ?query or #fragment; links are appended to it")
+        return value.strip().rstrip("/")
 
     def signing_key(self) -> str:
         """The key that signs tokens; :class:`ConfigurationError` unless it is safe to use.
@@ -79,5 +111,36 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
-    """Read the settings now (no caching: tests and the CLI change the environment)."""
-    return Settings()
+    """Read the settings now (no caching: tests and the CLI change the environment).
+
+    Raises :class:`ConfigurationError` with one line per invalid variable.
+    """
+    try:
+        return Settings()
+    except (ValidationError, SettingsError) as error:
+        raise configuration_error(error) from None
+
+
+# Values never echoed back in an error message.
+_SECRET_FIELDS = frozenset({"secret_key", "database_url"})
+_SETTINGS_ERROR_FIELD = re.compile(r'field "(\w+)"')
+
+
+def configuration_error(error: ValidationError | SettingsError) -> ConfigurationError:
+    """One line per problem: the variable, the value given and what it must be instead."""
+    if isinstance(error, SettingsError):
+        # Raised before validation (a value that is not the JSON a field needs); it names
+        # the field but not the value.
+        found = _SETTINGS_ERROR_FIELD.search(str(error))
+        name = f"NEWSLETTER_{found.group(1).upper()}" if found else "a NEWSLETTER_ variable"
+        return ConfigurationError(f"{name}: {error}; see the settings table in README.md")
+    lines = []
+    for problem in error.errors(include_url=False):
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        name = f"NEWSLETTER_{field.upper()}"
+        value = "(hidden)" if field in _SECRET_FIELDS else repr(problem["input"])
+        # pydantic says "Value error, must be ..." or "Input should be ...".
+        message = problem["msg"].removeprefix("Value error, ")
+        message = re.sub(r"^Input should\b", "must", message)
+        lines.append(f"{name}={value}: {message}")
+    return ConfigurationError("\n".join(lines))

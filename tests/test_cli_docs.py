@@ -69,3 +69,18 @@ def test_command_is_documented_in_readme(path: tuple[str, ...]) -> None:
     """README.md mentions `newsletter <command>` for every command and group."""
     pattern = rf"`newsletter {re.escape(' '.join(path))}(?=[\s`])"
     assert re.search(pattern, README), f"document `newsletter {' '.join(path)}` in README.md"
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) for p in COMMANDS])
+def test_help_shows_no_type_placeholder_for_flags(path: tuple[str, ...]) -> None:
+    """Flags take no value, so their help shows no `<bool>` placeholder."""
+    result = CliRunner().invoke(app, [*path, "--help"], prog_name="newsletter")
+    assert "<bool>" not in result.output
+
+
+def test_help_names_option_values_by_meaning() -> None:
+    """Options of the delivery and preview commands name their value (EMAIL, PORT), not a type."""
+    send_test = " ".join(CliRunner().invoke(app, ["send-test", "--help"]).output.split())
+    assert "--to EMAIL" in send_test and "<list[str]>" not in send_test
+    preview = " ".join(CliRunner().invoke(app, ["preview", "--help"]).output.split())
+    assert "--port PORT" in preview and "<int>" not in preview

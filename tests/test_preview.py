@@ -135,3 +135,11 @@ def test_missing_issue_file_gives_a_readable_422(tmp_path: Path, templates: Path
     assert missing.status_code == 422
     assert "cannot read the file" in missing.text
     assert client.get("/version").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/raw/nope", "/raw/phone", "/nope", "/raw/html/extra"])
+def test_unknown_paths_are_404(client: TestClient, path: str) -> None:
+    """A path the preview does not serve answers 404, not a rendered page."""
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "<html" not in response.text
