@@ -97,11 +97,17 @@ def send(
         bool, typer.Option("--enqueue-only", help="Snapshot the recipients; leave sending "
                            "to `newsletter worker` processes.")
     ] = False,
+    accept_changes: Annotated[
+        bool, typer.Option("--accept-changes", help="The issue was edited after the campaign "
+                           "started: send the rest the edited version.")
+    ] = False,
 ) -> None:
     """Send an issue to every active subscriber whose preferences match it, exactly once.
 
     The first run snapshots the recipients; running it again continues the same campaign
     (after a crash, a pause or Ctrl-C) and never re-sends to anyone recorded as sent.
+    If the issue was edited since the campaign started, it stops and says so (some readers
+    already got the old version); --accept-changes sends the rest the edited version.
     Exit status: 0 done, 1 error, 3 paused or unfinished (run it again).
 
     Example: newsletter send issues/2022-09-07.yaml --yes
@@ -117,7 +123,8 @@ def send(
                 raise _fail("nothing sent", 1)
         with _stop_on_signals() as stop:
             summary = campaign.send_issue(
-                settings, issue, progress=_progress, enqueue_only=enqueue_only, stop=stop
+                settings, issue, progress=_progress, enqueue_only=enqueue_only, stop=stop,
+                accept_changes=accept_changes,
             )
     except NewsletterError as error:
         raise _fail(str(error)) from None

@@ -109,3 +109,18 @@ def test_worker_pauses_a_campaign_whose_issue_changed(half_sent: Path, tmp_path:
     assert paused is not None and "edited after its campaign started" in paused.paused_reason
     assert not (tmp_path / "w").exists()
     engine.dispose()
+
+
+def test_send_command_explains_and_accepts_changes(half_sent: Path) -> None:
+    """`newsletter send` refuses an edited issue with one line; --accept-changes finishes it."""
+    from typer.testing import CliRunner
+
+    from newsletter.cli import app
+
+    edit_title(half_sent)
+    refused = CliRunner().invoke(app, ["send", str(half_sent), "--yes"])
+    assert refused.exit_code == 1
+    assert "--accept-changes" in refused.stderr and "Traceback" not in refused.output
+    accepted = CliRunner().invoke(app, ["send", str(half_sent), "--yes", "--accept-changes"])
+    assert accepted.exit_code == 0, accepted.output
+    assert "done" in accepted.stdout
