@@ -27,6 +27,16 @@ from pydantic import (
 )
 
 from newsletter.errors import IssueProblem, IssueValidationError
+from newsletter.yaml_source import (
+    RAW_CONTROL,
+    LineIndex,
+    Loc,
+    compose,
+    dotted,
+    explained,
+    raw_controls,
+    yaml_problem,
+)
 
 # C0 controls except tab and newline, DEL, and C1 controls. Carriage returns are
 # normalised to newlines before this check.
@@ -38,14 +48,7 @@ _ARXIV = re.compile(
     r"(?:\.pdf)?/?$"
 )
 _VERSION = re.compile(r"v\d+$")
-# Characters refused anywhere in the raw file. YAML itself rejects most C0 and C1
-# controls with an error that has no line number, and it treats NEL, LINE SEPARATOR
-# and PARAGRAPH SEPARATOR as line breaks, which would shift every line number after them.
-_RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
-# A field path in the file: ("featured", 1, "url") is shown as featured[1].url.
-Loc = tuple[str | int, ...]
 
 
 def _clean_text(value: Any) -> Any:
@@ -218,7 +221,7 @@ def _cross_checks(
         if key in seen:
             problems.append(
                 ((*loc, "url"),
-                 f"{url} is already in this issue at {_dotted(seen[key])}; remove one of them")
+                 f"{url} is already in this issue at {dotted(seen[key])}; remove one of them")
             )
         else:
             seen[key] = loc
@@ -280,102 +283,6 @@ def _raw_legend(data: dict[str, Any], failed: set[Loc]) -> set[str] | None:
     return {_AS_CATEGORY.validate_python(code) for code in legend}
 
 
-def _dotted(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-class _LineIndex:
-    """Maps a field path to the line where it appears in the YAML file (1-based).
-
-    Also notes keys given twice in one mapping, which YAML loaders silently resolve by
-    keeping the last value: an editor's pasted duplicate would lose the first one.
-    """
-
-    def __init__(self, root: yaml.Node | None) -> None:
-        self._root = root
-        self.lines: dict[Loc, int] = {}
-        self.duplicates: list[tuple[Loc, int, int]] = []
-        # Each node is walked once: an alias does not expand again (no "billion laughs").
-        self._seen: set[int] = set()
-        if root is not None:
-            self._walk(root, ())
-
-    def _walk(self, node: yaml.Node, path: Loc) -> None:
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if id(node) in self._seen:
-            return
-        self._seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            first: dict[str, int] = {}
-            for key, value in node.value:
-                name = str(key.value)
-                child = (*path, name)
-                line = key.start_mark.line + 1
-                if name in first:
-                    self.duplicates.append((child, line, first[name]))
-                    continue
-                first[name] = line
-                self._walk(value, child)
-                self.lines[child] = line
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self._walk(item, (*path, index))
-
-    def line(self, loc: Loc) -> int:
-        for end in range(len(loc), -1, -1):
-            if loc[:end] in self.lines:
-                return self.lines[loc[:end]]
-        return 1
-
-    def field_at(self, line: int, column: int) -> Loc:
-        """The deepest field whose key or value spans ``line`` at ``column`` (1-based).
-
-        () when the position is in no field. Only called when something is wrong, so
-        the happy path keeps no spans.
-        """
-        node: yaml.Node | None = self._root
-        path: Loc = ()
-        seen: set[int] = set()
-        while node is not None and id(node) not in seen:
-            seen.add(id(node))
-            node, path = self._child_at(node, path, (line - 1, column - 1))
-        return path
-
-    @staticmethod
-    def _child_at(
-        node: yaml.Node, path: Loc, at: tuple[int, int]
-    ) -> tuple[yaml.Node | None, Loc]:
-        """The child of ``node`` spanning the 0-based position ``at``, or (None, path)."""
-        pairs: list[tuple[str | int, yaml.Node, yaml.Node]]
-        if isinstance(node, yaml.MappingNode):
-            pairs = [(str(key.value), key, value) for key, value in node.value]
-        elif isinstance(node, yaml.SequenceNode):
-            pairs = [(index, item, item) for index, item in enumerate(node.value)]
-        else:
-            return None, path
-        # A block collection ends only where the next token starts, often on its next
-        # sibling's line, so the candidate is the last child starting at or before ``at``,
-        # or the first one starting later on that line (``at`` is in its indentation).
-        found = None
-        for name, first, last in pairs:
-            starts = (first.start_mark.line, first.start_mark.column)
-            if starts > at:
-                if starts[0] == at[0] and (found is None or found[1].start_mark.line < at[0]):
-                    found = (name, first, last)
-                break
-            found = (name, first, last)
-        if found is None:
-            return None, path
-        name, first, last = found
-        start, end = first.start_mark.line, last.end_mark
-        # An end at column 0 is the start of the next line's token, not part of this child.
-        end_line = end.line - 1 if end.column == 0 and end.line > start else end.line
-        return (last, (*path, name)) if at[0] <= end_line else (None, path)
-
-
 def _friendly(error: Any, loc: Loc) -> str:
     kind, msg = error["type"], error["msg"]
     ctx = error.get("ctx") or {}
@@ -408,48 +315,7 @@ def _clean_loc(loc: Loc) -> Loc:
     )
 
 
-def _raw_controls(text: str) -> list[tuple[int, int, str]]:
-    """Control characters typed into the file itself: (line, column, message) for each."""
-    found = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        for bad in _RAW_CONTROL.finditer(line):
-            found.append((
-                number, bad.start() + 1,
-                f"contains the control character U+{ord(bad.group()):04X} at column "
-                f"{bad.start() + 1}; remove it",
-            ))
-    return found
-
-
-def _yaml_problem(err: yaml.YAMLError, path: str) -> IssueProblem:
-    mark = getattr(err, "problem_mark", None)
-    line = mark.line + 1 if mark is not None else 1
-    problem = getattr(err, "problem", None) or str(err).replace("\n", " ")
-    context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
-    if context and context_mark is not None and context_mark.line + 1 != line:
-        # The parser notices a problem only where it stops making sense, often a line
-        # after the mistake; say where the construct it was reading began.
-        problem += f" ({context} that starts on line {context_mark.line + 1})"
-    return IssueProblem(path, line, "", f"not valid YAML: {problem}; fix the syntax")
-
-
-def _explained(text: str, err: yaml.YAMLError) -> yaml.YAMLError:
-    """PyYAML's own message for a syntax error: libyaml's are terser."""
-    try:
-        yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as explained:
-        return explained
-    return err
-
-
-def _compose(text: str) -> tuple[yaml.Node | None, Any]:
-    """The YAML node tree (for line numbers) and the Python data; raises yaml.YAMLError."""
-    # Parse once, with libyaml when available: the same tree is turned into Python data.
-    root = yaml.compose(text, Loader=_Loader)
-    return root, _Loader("").construct_document(root) if root is not None else None
-
-
-def _date_problem(date: dt.date, path: str, index: _LineIndex) -> list[IssueProblem]:
+def _date_problem(date: dt.date, path: str, index: LineIndex) -> list[IssueProblem]:
     expected = f"{date.isoformat()}.yaml"
     if not path.endswith(".yaml") or Path(path).name == expected:
         return []
@@ -459,7 +325,7 @@ def _date_problem(date: dt.date, path: str, index: _LineIndex) -> list[IssueProb
 
 
 def _refused(
-    err: ValidationError, data: dict[str, Any], path: str, index: _LineIndex
+    err: ValidationError, data: dict[str, Any], path: str, index: LineIndex
 ) -> list[IssueProblem]:
     """The model's own problems, then the cross-field checks run best-effort on the raw data.
 
@@ -470,9 +336,9 @@ def _refused(
     for e in err.errors():
         loc = _clean_loc(tuple(e["loc"]))
         failed.add(loc)
-        problems.append(IssueProblem(path, index.line(loc), _dotted(loc), _friendly(e, loc)))
+        problems.append(IssueProblem(path, index.line(loc), dotted(loc), _friendly(e, loc)))
     problems += [
-        IssueProblem(path, index.line(loc), _dotted(loc), msg)
+        IssueProblem(path, index.line(loc), dotted(loc), msg)
         for loc, msg in _cross_checks(_raw_legend(data, failed), _raw_refs(data, failed))
     ]
     date = _valid(_AS_DATE, data, ("date",), failed)
@@ -488,23 +354,23 @@ def parse_issue(text: str, path: str = "<string>") -> Issue:
     spaces, unless that still does not parse: then they are all that is reported.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    controls = _raw_controls(text)
+    controls = raw_controls(text)
     try:
         # Spaces keep every line and column where it was.
-        root, data = _compose(_RAW_CONTROL.sub(" ", text) if controls else text)
+        root, data = compose(RAW_CONTROL.sub(" ", text) if controls else text)
     except yaml.YAMLError as err:
         if controls:
             raise IssueValidationError(
                 [IssueProblem(path, line, "", msg) for line, _, msg in controls]
             ) from None
-        raise IssueValidationError([_yaml_problem(_explained(text, err), path)]) from err
-    index = _LineIndex(root)
+        raise IssueValidationError([yaml_problem(explained(text, err), path)]) from err
+    index = LineIndex(root)
     problems = [
-        IssueProblem(path, line, _dotted(index.field_at(line, column)), msg)
+        IssueProblem(path, line, dotted(index.field_at(line, column)), msg)
         for line, column, msg in controls
     ]
     problems += [
-        IssueProblem(path, line, _dotted(loc),
+        IssueProblem(path, line, dotted(loc),
                      f"is given twice (first on line {first}); keep one of them")
         for loc, line, first in index.duplicates
     ]
@@ -519,7 +385,7 @@ def parse_issue(text: str, path: str = "<string>") -> Issue:
         problems += _refused(err, data, path, index)
         raise IssueValidationError(sorted(problems, key=lambda p: p.line)) from None
     problems += [
-        IssueProblem(path, index.line(loc), _dotted(loc), msg)
+        IssueProblem(path, index.line(loc), dotted(loc), msg)
         for loc, msg in _cross_checks(issue.categories, _model_refs(issue))
     ]
     problems += _date_problem(issue.date, path, index)

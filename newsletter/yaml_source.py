@@ -1,0 +1,159 @@
+"""Where things are in a YAML source file: line numbers for field paths, and YAML errors.
+
+Nothing here knows the issue schema; ``issue.py`` uses it to put ``FILE:LINE: FIELD`` on
+every problem it reports.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from newsletter.errors import IssueProblem
+
+# Characters refused anywhere in the raw file. YAML itself rejects most C0 and C1
+# controls with an error that has no line number, and it treats NEL, LINE SEPARATOR
+# and PARAGRAPH SEPARATOR as line breaks, which would shift every line number after them.
+RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# A field path in the file: ("featured", 1, "url") is shown as featured[1].url.
+Loc = tuple[str | int, ...]
+
+
+def dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class LineIndex:
+    """Maps a field path to the line where it appears in the YAML file (1-based).
+
+    Also notes keys given twice in one mapping, which YAML loaders silently resolve by
+    keeping the last value: an editor's pasted duplicate would lose the first one.
+    """
+
+    def __init__(self, root: yaml.Node | None) -> None:
+        self._root = root
+        self.lines: dict[Loc, int] = {}
+        self.duplicates: list[tuple[Loc, int, int]] = []
+        # Each node is walked once: an alias does not expand again (no "billion laughs").
+        self._seen: set[int] = set()
+        if root is not None:
+            self._walk(root, ())
+
+    def _walk(self, node: yaml.Node, path: Loc) -> None:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in self._seen:
+            return
+        self._seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                name = str(key.value)
+                child = (*path, name)
+                line = key.start_mark.line + 1
+                if name in first:
+                    self.duplicates.append((child, line, first[name]))
+                    continue
+                first[name] = line
+                self._walk(value, child)
+                self.lines[child] = line
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self._walk(item, (*path, index))
+
+    def line(self, loc: Loc) -> int:
+        for end in range(len(loc), -1, -1):
+            if loc[:end] in self.lines:
+                return self.lines[loc[:end]]
+        return 1
+
+    def field_at(self, line: int, column: int) -> Loc:
+        """The deepest field whose key or value spans ``line`` at ``column`` (1-based).
+
+        () when the position is in no field. Only called when something is wrong, so
+        the happy path keeps no spans.
+        """
+        node: yaml.Node | None = self._root
+        path: Loc = ()
+        seen: set[int] = set()
+        while node is not None and id(node) not in seen:
+            seen.add(id(node))
+            node, path = self._child_at(node, path, (line - 1, column - 1))
+        return path
+
+    @staticmethod
+    def _child_at(
+        node: yaml.Node, path: Loc, at: tuple[int, int]
+    ) -> tuple[yaml.Node | None, Loc]:
+        """The child of ``node`` spanning the 0-based position ``at``, or (None, path)."""
+        pairs: list[tuple[str | int, yaml.Node, yaml.Node]]
+        if isinstance(node, yaml.MappingNode):
+            pairs = [(str(key.value), key, value) for key, value in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            pairs = [(index, item, item) for index, item in enumerate(node.value)]
+        else:
+            return None, path
+        # A block collection ends only where the next token starts, often on its next
+        # sibling's line, so the candidate is the last child starting at or before ``at``,
+        # or the first one starting later on that line (``at`` is in its indentation).
+        found = None
+        for name, first, last in pairs:
+            starts = (first.start_mark.line, first.start_mark.column)
+            if starts > at:
+                if starts[0] == at[0] and (found is None or found[1].start_mark.line < at[0]):
+                    found = (name, first, last)
+                break
+            found = (name, first, last)
+        if found is None:
+            return None, path
+        name, first, last = found
+        start, end = first.start_mark.line, last.end_mark
+        # An end at column 0 is the start of the next line's token, not part of this child.
+        end_line = end.line - 1 if end.column == 0 and end.line > start else end.line
+        return (last, (*path, name)) if at[0] <= end_line else (None, path)
+
+
+def raw_controls(text: str) -> list[tuple[int, int, str]]:
+    """Control characters typed into the file itself: (line, column, message) for each."""
+    found = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        for bad in RAW_CONTROL.finditer(line):
+            found.append((
+                number, bad.start() + 1,
+                f"contains the control character U+{ord(bad.group()):04X} at column "
+                f"{bad.start() + 1}; remove it",
+            ))
+    return found
+
+
+def yaml_problem(err: yaml.YAMLError, path: str) -> IssueProblem:
+    mark = getattr(err, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else 1
+    problem = getattr(err, "problem", None) or str(err).replace("\n", " ")
+    context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
+    if context and context_mark is not None and context_mark.line + 1 != line:
+        # The parser notices a problem only where it stops making sense, often a line
+        # after the mistake; say where the construct it was reading began.
+        problem += f" ({context} that starts on line {context_mark.line + 1})"
+    return IssueProblem(path, line, "", f"not valid YAML: {problem}; fix the syntax")
+
+
+def explained(text: str, err: yaml.YAMLError) -> yaml.YAMLError:
+    """PyYAML's own message for a syntax error: libyaml's are terser."""
+    try:
+        yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as explained:
+        return explained
+    return err
+
+
+def compose(text: str) -> tuple[yaml.Node | None, Any]:
+    """The YAML node tree (for line numbers) and the Python data; raises yaml.YAMLError."""
+    # Parse once, with libyaml when available: the same tree is turned into Python data.
+    root = yaml.compose(text, Loader=_Loader)
+    return root, _Loader("").construct_document(root) if root is not None else None
