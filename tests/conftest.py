@@ -157,22 +157,27 @@ def moto_ses_url() -> Iterator[str]:
     server.stop()
 
 
+def use_loopback_ses(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> None:
+    """Settings choose SES at ``url`` (a server on 127.0.0.1), with dummy credentials only."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "NEWSLETTER_TRANSPORT": "ses", "NEWSLETTER_SES_REGION": "us-east-1",
+        "NEWSLETTER_SES_ENDPOINT_URL": url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
 @pytest.fixture
 def ses(moto_ses_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """A reset moto SES with the sender's domain verified; the settings choose it over HTTP."""
     import boto3
     from moto_ses import SENDER_DOMAIN, SesServer
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "NEWSLETTER_TRANSPORT": "ses", "NEWSLETTER_SES_REGION": "us-east-1",
-        "NEWSLETTER_SES_ENDPOINT_URL": moto_ses_url,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    use_loopback_ses(monkeypatch, tmp_path, moto_ses_url)
     server = SesServer(moto_ses_url)
     server.reset()
     client = boto3.session.Session().client(

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import use_loopback_ses
 from delivery_support import delivery_rows, outbox, subscribe
 
 NEWSLETTER = str(Path(sys.executable).with_name("newsletter"))
@@ -60,14 +61,7 @@ def ses_sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     assert process.stdout is not None
     url = process.stdout.readline().strip().removeprefix("listening on ")
     assert url.startswith("http://127.0.0.1:"), url
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "NEWSLETTER_TRANSPORT": "ses", "NEWSLETTER_SES_REGION": "us-east-1",
-        "NEWSLETTER_SES_ENDPOINT_URL": url,
-    }.items():
-        monkeypatch.setenv(name, value)
+    use_loopback_ses(monkeypatch, tmp_path, url)
     yield url
     process.terminate()
     process.wait(timeout=10)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import os
 import re
 from dataclasses import dataclass, field
@@ -13,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_ISSUE, TEST_SECRET
+from delivery_support import outbox
 
 from newsletter.editor import renderer_from, sender_from
 from newsletter.errors import (
@@ -81,12 +80,7 @@ class World:
     outbox: Path
 
     def messages(self) -> list[EmailMessage]:
-        found = []
-        for path in sorted(self.outbox.glob("*.eml")):
-            parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            assert isinstance(parsed, EmailMessage)
-            found.append(parsed)
-        return found
+        return outbox(self.outbox)
 
     def confirm_token(self, message: EmailMessage) -> str:
         body = message.get_body(("plain",))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, TEST_SECRET
+from delivery_support import outbox
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
@@ -56,12 +55,7 @@ class Site:
     outbox: Path
 
     def messages(self) -> list[EmailMessage]:
-        found = []
-        for path in sorted(self.outbox.glob("*.eml")):
-            parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            assert isinstance(parsed, EmailMessage)
-            found.append(parsed)
-        return found
+        return outbox(self.outbox)
 
     def form_token(self, page: str = "/subscribe") -> str:
         response = self.client.get(page)
