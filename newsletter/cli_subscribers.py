@@ -107,9 +107,13 @@ def subscribers_add(
     email: Annotated[str, typer.Argument(help="The address to add.")],
     category: Annotated[
         list[str] | None,
-        typer.Option("--category", help="A category code, e.g. LG (repeatable); none means all."),
+        typer.Option(
+            "--category",
+            metavar="CODE",
+            help="A category code, e.g. LG (repeatable); none means all.",
+        ),
     ] = None,
-    language: Annotated[str, typer.Option(help="zh, en or both.")] = "both",
+    language: Annotated[str, typer.Option(metavar="zh|en|both", help="zh, en or both.")] = "both",
     confirmed: Annotated[
         bool, typer.Option("--confirmed", help="Active at once (they already agreed).")
     ] = False,
@@ -161,11 +165,16 @@ def subscribers_add(
 
 @subscribers_app.command("list")
 def subscribers_list(
-    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(metavar="STATUS", help=f"Only this status: {', '.join(STATUSES)}."),
+    ] = None,
 ) -> None:
     """Print subscribers, one per line: id, status, language, categories (* = all), email.
 
-    Streams, so it works for any list size. Example: newsletter subscribers list --status active
+    Streams, so it works for any list size.
+
+    Example: newsletter subscribers list --status active
     """
     chosen = _status(status)
     with _store() as store:
@@ -224,7 +233,10 @@ def subscribers_export(
     file: Annotated[
         Path | None, typer.Argument(help="Where to write; standard output if omitted.")
     ] = None,
-    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(metavar="STATUS", help=f"Only this status: {', '.join(STATUSES)}."),
+    ] = None,
 ) -> None:
     """Write subscribers as CSV; cells a spreadsheet would run as formulas are quoted.
 
@@ -274,8 +286,8 @@ def suppressions_add(
         raise _fail("--reason must be 1 to 32 characters")
     with _store() as store:
         store.suppress(email, reason, "added with the command line")
-    extra = " (subscriber status updated)" if reason in SUPPRESSED else ""
-    print(f"suppressed ({reason}){extra}")
+    extra = "; a subscriber with it now has that status" if reason in SUPPRESSED else ""
+    print(f"{normalize_email(email)} is suppressed ({reason}){extra}")
 
 
 @suppressions_app.command("remove")
@@ -288,4 +300,4 @@ def suppressions_remove(
     """
     with _store() as store:
         lifted = store.unsuppress(email)
-    print("suppression removed" if lifted else "the address was not suppressed")
+    print(f"{email}: suppression removed" if lifted else f"{email} was not suppressed")

@@ -125,13 +125,15 @@ def test_suppressions_add_list_remove() -> None:
     run("subscribers", "add", "k@example.org", "--confirmed")
     added = run("suppressions", "add", "K@example.org", "--reason", "complained")
     assert added.exit_code == 0
+    assert added.stdout.startswith("k@example.org is suppressed (complained)")
     assert "k@example.org  active" not in run("subscribers", "list").stdout
     assert "complained   both" in run("subscribers", "list").stdout
     assert run("suppressions", "list").stdout.startswith("k@example.org\tcomplained\t")
-    assert run("suppressions", "remove", "k@example.org").stdout.strip() == "suppression removed"
+    removed = run("suppressions", "remove", "k@example.org").stdout.strip()
+    assert removed == "k@example.org: suppression removed"
     assert run("suppressions", "list").stdout == ""
     not_there = run("suppressions", "remove", "k@example.org").stdout.strip()
-    assert not_there == "the address was not suppressed"
+    assert not_there == "k@example.org was not suppressed"
 
 
 def test_db_upgrade_reports_revisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
