@@ -172,6 +172,7 @@ class Issue(_Model):
     featured: Annotated[list[FeaturedPaper], Field(min_length=1, max_length=200)]
     notable: Annotated[list[NotablePaper], Field(max_length=200)] = []
     footer: Annotated[Text, Field(max_length=2000)] | None = None
+    footer_en: Annotated[Text, Field(max_length=2000)] | None = None
 
     @field_validator("date", mode="before")
     @classmethod

@@ -125,6 +125,21 @@ def _shorten(text: str, limit: int | None, url: str | None) -> str | Markup:
     return Markup('{} <a href="{}">read more / 阅读全文</a>').format(cut, url)
 
 
+def _footers(issue: Issue, language: Language) -> list[tuple[str, str]]:
+    """The footer notices a variant shows, each with its ``lang``.
+
+    English readers get ``footer_en`` when there is one, Chinese readers ``footer``; either
+    falls back to the other, which keeps its own language tag.
+    """
+    if language == "both":
+        chosen = [issue.footer, issue.footer_en]
+    elif language == "en":
+        chosen = [issue.footer_en or issue.footer]
+    else:
+        chosen = [issue.footer or issue.footer_en]
+    return [(text, "zh-CN" if _CJK.search(text) else "en") for text in chosen if text]
+
+
 class Renderer:
     """Renders issues with the templates in ``templates_dir``; reuse one for many variants."""
 
@@ -237,8 +252,7 @@ class Renderer:
             "show_zh": show_zh,
             "show_en": show_en,
             "lang": lang,
-            # A footer is a single field; in an English email a Chinese one keeps its language.
-            "footer_lang": "zh-CN" if issue.footer and _CJK.search(issue.footer) else "en",
+            "footers": _footers(issue, variant.language),
             "subject": subject,
             "preheader": preheader,
             "urls": Links.for_issue(self.base_url, issue),

@@ -150,8 +150,12 @@ def test_zh_variant_has_chinese_and_leaves_out_english_abstracts(
 def test_en_variant_has_no_chinese_except_the_marked_footer(
     sample: Issue, renderer: Renderer
 ) -> None:
-    """The en variant drops Chinese titles, summaries and labels; the footer keeps lang="zh-CN"."""
+    """The en variant drops Chinese titles, summaries and labels; a Chinese-only footer keeps
+    lang="zh-CN" (with footer_en there is no Chinese at all)."""
     en = renderer.render(sample, Variant("en"))
+    assert not CJK.search(Page(en.html).text) and not CJK.search(en.text)
+    chinese_footer_only = sample.model_copy(update={"footer_en": None})
+    en = renderer.render(chinese_footer_only, Variant("en"))
     page = Page(en.html)
     for paper in sample.featured:
         assert squash(paper.abstract) in squash(page.text)
@@ -385,3 +389,22 @@ def test_build_warns_above_90_kb(sample: Issue, renderer: Renderer, tmp_path: Pa
 def test_sample_build_has_no_warning(sample_issue_path: Path, tmp_path: Path) -> None:
     """The sample issue is far below the warning size, so build says nothing about size."""
     assert build(sample_issue_path, tmp_path, get_settings()).warnings == []
+
+
+def test_footer_follows_the_reader_language(sample_issue_path: Path) -> None:
+    """English readers get footer_en, Chinese readers footer, bilingual readers both."""
+    issue = load_issue(sample_issue_path)
+    assert issue.footer and issue.footer_en
+    renderer = Renderer("https://news.example.org")
+    for language, shown, hidden in (
+        ("en", [issue.footer_en], [issue.footer]),
+        ("zh", [issue.footer], [issue.footer_en]),
+        ("both", [issue.footer, issue.footer_en], []),
+    ):
+        rendered = renderer.render(issue, Variant(language))  # type: ignore[arg-type]
+        for text in shown:
+            assert text in rendered.html and text in rendered.text.replace("\n", " "), language
+        for text in hidden:
+            assert text not in rendered.html and text not in rendered.text, language
+    english = renderer.render(issue, Variant("en")).html
+    assert re.search(rf'<p lang="en"[^>]*>{re.escape(issue.footer_en)}</p>', english)
