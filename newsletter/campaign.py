@@ -66,6 +66,11 @@ def resolve_issue(ref: str, settings: Settings) -> Path:
     return path
 
 
+def issue_date(ref: str, settings: Settings) -> str:
+    """The date an issue reference names: ``ref`` itself when it is a date, else its file's."""
+    return ref if _DATE.match(ref) else load_issue(resolve_issue(ref, settings)).date.isoformat()
+
+
 def issue_categories(issue: Issue) -> list[str]:
     """The categories that have at least one paper in the issue (what readers can match)."""
     return sorted({paper.category for paper in issue.papers})
@@ -293,14 +298,13 @@ def send_issue(
     try:
         store = CampaignStore(engine)
         fingerprint = content_fingerprint(issue)
-        campaign, created = store.start(
-            issue.date.isoformat(), str(path), issue_categories(issue), fingerprint
-        )
+        categories = issue_categories(issue)
+        campaign, created = store.start(issue.date.isoformat(), str(path), categories, fingerprint)
         if not created and accept_changes and campaign.content_sha256 != fingerprint:
             store.accept_content(campaign.id, fingerprint)
         elif not created:
             check_unchanged(campaign, issue)
-        left_out = count_left_out(engine, issue_categories(issue)) if created else 0
+        left_out = count_left_out(engine, categories) if created else 0
         if enqueue_only:
             return SendSummary(campaign, store.counts(campaign.id), "enqueued", left_out=left_out)
         if campaign.status == "paused":
@@ -398,18 +402,14 @@ def _summary(
 
 def campaign_status(settings: Settings, ref: str) -> SendSummary:
     """The campaign of an issue (a date or an issue file); ``CampaignError`` if none."""
-    date = ref if _DATE.match(ref) else load_issue(resolve_issue(ref, settings)).date.isoformat()
+    date = issue_date(ref, settings)
     engine = open_database(settings.database_url)
     try:
         store = CampaignStore(engine)
         campaign = store.get(date)
         if campaign is None:
             raise CampaignError(f"no campaign for {date}; start one with: newsletter send {ref}")
-        counts = store.counts(campaign.id)
-        outcome: Outcome = {"done": "done", "paused": "paused"}.get(  # type: ignore[assignment]
-            campaign.status, "incomplete"
-        )
-        return SendSummary(campaign, counts, outcome, in_doubt=store.in_doubt(campaign.id, 20))
+        return _summary(store, campaign.id, None, 0)
     finally:
         engine.dispose()
 
@@ -459,18 +459,21 @@ def send_test(
     rendered = render_variants(issue, keys, settings)
     transport = transport or make_transport(settings)
     sender, date = sender_from(settings), format_datetime(dt.datetime.now(dt.UTC))
+    # Every test message names the same subscriber, so its tokens are made once.
+    unsubscribe_token = make_token(secret, Purpose.UNSUBSCRIBE, TEST_SUBSCRIBER_ID)
+    preferences_token = make_token(secret, Purpose.PREFERENCES, TEST_SUBSCRIBER_ID)
     results: list[TestSend] = []
     for key in keys:
         prefix = f"[TEST {key}] " if all_variants else "[TEST] "
         template = MessageTemplate(rendered[key], sender, f"test-{issue.date}", prefix)
+        subject = prefix + rendered[key].subject
         for n, address in enumerate(addresses, 1):
             recipient = Recipient(
                 address=address,
                 delivery_id=f"test.{issue.date}.{key}.{n}",
-                unsubscribe_token=make_token(secret, Purpose.UNSUBSCRIBE, TEST_SUBSCRIBER_ID),
-                preferences_token=make_token(secret, Purpose.PREFERENCES, TEST_SUBSCRIBER_ID),
+                unsubscribe_token=unsubscribe_token,
+                preferences_token=preferences_token,
             )
-            subject = prefix + rendered[key].subject
             try:
                 provider_id = transport.send(template.build(recipient, date), address)
             except TransportError as err:
@@ -501,10 +504,7 @@ def run_worker(
     """
     settings.signing_key()
     stop = stop or threading.Event()
-    date = None
-    if issue_ref is not None:
-        date = issue_ref if _DATE.match(issue_ref) else load_issue(
-            resolve_issue(issue_ref, settings)).date.isoformat()
+    date = None if issue_ref is None else issue_date(issue_ref, settings)
     engine = open_database(settings.database_url)
     transport = transport or make_transport(settings)
     summaries: list[SendSummary] = []
