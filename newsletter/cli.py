@@ -6,25 +6,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from newsletter import editor
 from newsletter.cli_delivery import COMMANDS as DELIVERY_COMMANDS
+from newsletter.cli_output import err, fail, out
 from newsletter.cli_subscribers import db_app, subscribers_app, suppressions_app
 from newsletter.cli_web import listen, serve
 from newsletter.errors import ConfigurationError, NewsletterError
 from newsletter.render import LANGUAGES, Variant
 from newsletter.settings import get_settings
-
-# soft_wrap: never insert line breaks, so FILE:LINE: messages stay one line each in pipes.
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(message, markup=False)
-    return typer.Exit(code)
 
 
 class _Commands(TyperGroup):

@@ -6,7 +6,6 @@ Exit status: 0 when the campaign is done (or, for ``worker --once``, nothing wen
 
 from __future__ import annotations
 
-import re
 import signal
 import sys
 import threading
@@ -15,21 +14,11 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from newsletter import campaign
-from newsletter.errors import NewsletterError
+from newsletter.cli_output import err, fail, out, reported
 from newsletter.progress import LogProgress, RichProgress, make_progress
 from newsletter.settings import get_settings
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(message, markup=False)
-    return typer.Exit(code)
 
 
 def _log(line: str) -> None:
@@ -55,34 +44,6 @@ def _stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-# What SQLite and PostgreSQL say about a table or column that is not there: the schema is
-# older than the code, which `newsletter db upgrade` fixes.
-_MISSING_SCHEMA = re.compile(
-    r"no such (table|column)|has no column named|"
-    r"(relation|column|table|schema) \S+ does not exist",
-    re.IGNORECASE,
-)
-
-
-def database_problem(error: SQLAlchemyError) -> str:
-    """One line for a database failure, with the fix that fits it.
-
-    Only a missing table or column suggests ``newsletter db upgrade``; a database that
-    cannot be reached (refused, unknown host, bad password) needs the URL or the server
-    fixed instead.
-    """
-    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
-    first = lines[0] if lines else type(error).__name__
-    # SQLAlchemy records no statement when the failure was in connecting.
-    if isinstance(error, DBAPIError) and error.statement is None:
-        advice = "check NEWSLETTER_DATABASE_URL and that the database server is running"
-    elif _MISSING_SCHEMA.search(first):
-        advice = "the schema is out of date; run: newsletter db upgrade"
-    else:
-        advice = "check NEWSLETTER_DATABASE_URL"
-    return f"database error: {first}; {advice}"
 
 
 def _print_summary(summary: campaign.SendSummary) -> None:
@@ -113,23 +74,19 @@ def send(
     Example: newsletter send issues/2022-09-07.yaml --yes
     """
     settings = get_settings()
-    try:
+    with reported():
         settings.signing_key()
         plan = campaign.plan_send(settings, issue)
         if not yes:
             if not sys.stdin.isatty():
-                raise _fail("not on a terminal: pass --yes to send without asking")
+                raise fail("not on a terminal: pass --yes to send without asking")
             if not typer.confirm(plan.question(), default=False):
-                raise _fail("nothing sent", 1)
+                raise fail("nothing sent", 1)
         with _stop_on_signals() as stop:
             summary = campaign.send_issue(
                 settings, issue, progress=_progress, enqueue_only=enqueue_only, stop=stop,
                 accept_changes=accept_changes,
             )
-    except NewsletterError as error:
-        raise _fail(str(error)) from None
-    except SQLAlchemyError as error:
-        raise _fail(database_problem(error)) from None
     _print_summary(summary)
     raise typer.Exit(summary.exit_code)
 
@@ -144,12 +101,8 @@ def status(
 
     Example: newsletter status 2022-09-07
     """
-    try:
+    with reported():
         summary = campaign.campaign_status(get_settings(), issue)
-    except NewsletterError as error:
-        raise _fail(str(error)) from None
-    except SQLAlchemyError as error:
-        raise _fail(database_problem(error)) from None
     _print_summary(summary)
 
 
@@ -167,12 +120,8 @@ def send_test(
 
     Example: newsletter send-test issues/2022-09-07.yaml --to editor@example.org --all-variants
     """
-    try:
+    with reported():
         results = campaign.send_test(get_settings(), issue, to, all_variants=all_variants)
-    except NewsletterError as error:
-        raise _fail(str(error)) from None
-    except SQLAlchemyError as error:
-        raise _fail(database_problem(error)) from None
     for result in results:
         if result.error:
             err.print(f"{result.address} [{result.variant}]: FAILED: {result.error}",
@@ -202,16 +151,11 @@ def worker(
     Example: newsletter worker --once
     """
     settings = get_settings()
-    try:
-        with _stop_on_signals() as stop:
-            summaries = campaign.run_worker(
-                settings, issue_ref=issue, once=once, poll_seconds=poll,
-                progress=_progress, stop=stop, report=_print_summary,
-            )
-    except NewsletterError as error:
-        raise _fail(str(error)) from None
-    except SQLAlchemyError as error:
-        raise _fail(database_problem(error)) from None
+    with reported(), _stop_on_signals() as stop:
+        summaries = campaign.run_worker(
+            settings, issue_ref=issue, once=once, poll_seconds=poll,
+            progress=_progress, stop=stop, report=_print_summary,
+        )
     if once and not summaries:
         # Say so: silence would look the same as a worker that failed to look.
         out.print("no campaign to send" + (f" for {issue}" if issue else ""), markup=False)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from newsletter.addresses import normalize_email
 from newsletter.categories import available_categories, check_categories
-from newsletter.errors import NewsletterError
+from newsletter.cli_output import err, fail, first_line, reported
 from newsletter.settings import get_settings
 from newsletter.store import db
 from newsletter.store.csvio import export_subscribers, import_csv, parse_categories
@@ -34,14 +33,6 @@ suppressions_app = typer.Typer(help="Addresses that must never be mailed.")
 for _group in (subscribers_app, suppressions_app):
     _group.info.no_args_is_help = True
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(message, markup=False)
-    return typer.Exit(1)
-
-
 def _safe_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -49,18 +40,13 @@ def _safe_url(url: str) -> str:
         return "(unparseable URL)"
 
 
-@contextmanager
-def _reported() -> Iterator[None]:
-    """Turn our errors and database failures into one line on stderr and exit status 1."""
-    try:
-        yield
-    except NewsletterError as error:
-        raise _fail(str(error)) from None
-    except SQLAlchemyError as error:
-        url = _safe_url(get_settings().database_url)
-        first_line = str(error.orig if hasattr(error, "orig") else error).strip().splitlines()
-        detail = first_line[0] if first_line else type(error).__name__
-        raise _fail(f"database error ({url}): {detail}") from None
+def _database_error(error: SQLAlchemyError) -> str:
+    return f"database error ({_safe_url(get_settings().database_url)}): {first_line(error)}"
+
+
+def _reported() -> AbstractContextManager[None]:
+    """Our errors and database failures as one line on stderr and exit status 1."""
+    return reported(_database_error)
 
 
 @contextmanager
@@ -76,7 +62,7 @@ def _store() -> Iterator[SubscriberStore]:
 
 def _status(value: str | None) -> Status | None:
     if value is not None and value not in STATUSES:
-        raise _fail(f"--status must be one of {', '.join(STATUSES)}, not {value!r}")
+        raise fail(f"--status must be one of {', '.join(STATUSES)}, not {value!r}")
     return value
 
 
@@ -155,9 +141,9 @@ def subscribers_add(
             "so none was sent now"
         )
     elif outcome is Outcome.ALREADY_ACTIVE:
-        raise _fail(f"{address} is already subscribed (active); nothing changed")
+        raise fail(f"{address} is already subscribed (active); nothing changed")
     else:
-        raise _fail(
+        raise fail(
             f"{address} is suppressed (unsubscribed by an operator, bounced or "
             "complained) and is never mailed; see: newsletter suppressions list"
         )
@@ -217,7 +203,7 @@ def subscribers_import(
     try:
         handle = file.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
     except OSError as error:
-        raise _fail(f"cannot read {file}: {error.strerror}") from None
+        raise fail(f"cannot read {file}: {error.strerror}") from None
     known = available_categories(get_settings().issues_dir)
     with handle, _store() as store:
         report = import_csv(store, handle, reason=f"import from {file.name}", known=known)
@@ -251,7 +237,7 @@ def subscribers_export(
             with file.open("w", encoding="utf-8", newline="") as handle:
                 count = export_subscribers(store, handle, chosen)
         except OSError as error:
-            raise _fail(f"cannot write {file}: {error.strerror}") from None
+            raise fail(f"cannot write {file}: {error.strerror}") from None
     print(f"exported {count} subscriber(s) to {file}")
 
 
@@ -283,7 +269,7 @@ def suppressions_add(
     Example: newsletter suppressions add someone@example.org --reason complained
     """
     if not reason or len(reason) > 32:
-        raise _fail("--reason must be 1 to 32 characters")
+        raise fail("--reason must be 1 to 32 characters")
     with _store() as store:
         store.suppress(email, reason, "added with the command line")
     extra = "; a subscriber with it now has that status" if reason in SUPPRESSED else ""

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from newsletter.cli_output import err, fail, out
 from newsletter.errors import NewsletterError
 from newsletter.settings import get_settings
 
@@ -19,8 +20,6 @@ def listen(host: str, port: int) -> socket.socket:
     line instead of a "Serving at" line followed by uvicorn's traceback; and handing the
     bound socket to uvicorn leaves no moment in which another program could take the port.
     """
-    from newsletter.cli import fail
-
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     # As uvicorn does: a port left in TIME_WAIT by a previous run may be reused at once.
@@ -51,7 +50,6 @@ def serve(
     """
     import uvicorn
 
-    from newsletter.cli import err, fail, out
     from newsletter.web import create_app
 
     settings = get_settings()

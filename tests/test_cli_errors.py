@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from typer.testing import CliRunner, Result
 
 from newsletter.cli import app
-from newsletter.cli_delivery import database_problem
+from newsletter.cli_output import database_problem
 from newsletter.cli_web import listen
 from newsletter.store.db import make_engine
 
