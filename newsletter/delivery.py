@@ -11,7 +11,7 @@ thread keeps the worker alive and learns how many workers share the rate.
 
 What happens to a message when sending fails:
 
-- throttled: every thread backs off (jittered) and the rate drops by a fifth, then
+- throttled: every thread backs off (jittered) and the rate drops by a tenth, then
   recovers slowly; the message is tried again, up to ``throttle_attempts`` times;
 - transient (5xx, no connection): up to ``attempts`` tries with exponential back-off and
   full jitter; then the delivery goes back to ``queued`` with ``not_before`` five minutes
