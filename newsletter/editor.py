@@ -105,10 +105,11 @@ def build(
     check_categories(
         variant.categories, {*issue.categories, *available_categories(settings.issues_dir)}
     )
-    full = renderer_from(settings).render(issue, variant)
+    renderer = renderer_from(settings)
+    full = renderer.render(issue, variant)
     rendered = (
         full if full.html_bytes <= settings.size_limit_bytes
-        else renderer_from(settings).render(issue, variant, settings.size_limit_bytes)
+        else renderer.render(issue, variant, settings.size_limit_bytes)
     )
     result = BuildResult(issue, rendered)
     result.warnings += _empty_category_warnings(issue, variant)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.header import Header
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import formataddr, parseaddr
 
 from newsletter.errors import HeaderInjectionError
 from newsletter.render import RenderedIssue
@@ -287,11 +287,6 @@ class MessageTemplate:
                 self.close,
             ]
         )
-
-
-def format_date(when: object) -> str:
-    """RFC 5322 date of a timezone-aware datetime."""
-    return format_datetime(when)  # type: ignore[arg-type]
 
 
 def fill_slots(content: str, recipient: Recipient) -> str:

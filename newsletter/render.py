@@ -17,7 +17,7 @@ from typing import Literal
 
 import jinja2
 import mjml
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from premailer import Premailer
 
 from newsletter.errors import RenderError
@@ -344,8 +344,3 @@ def compile_mjml(source: str, inline_css: str) -> str:
     if not out.lstrip().lower().startswith("<!doctype"):
         out = f"{_DOCTYPE}\n{out}"
     return out
-
-
-def escape_text(value: str) -> str:
-    """HTML-escape a value for use outside templates."""
-    return str(escape(value))
