@@ -77,6 +77,8 @@ def send(
     with reported():
         settings.signing_key()
         plan = campaign.plan_send(settings, issue)
+        if (warning := settings.base_url_warning()) and settings.chosen_transport() == "ses":
+            err.print(f"warning: {warning}", markup=False)
         if not yes:
             if not sys.stdin.isatty():
                 raise fail("not on a terminal: pass --yes to send without asking")

@@ -103,6 +103,20 @@ class Settings(BaseSettings):
             )
         return key
 
+    def base_url_warning(self) -> str | None:
+        """Why the base URL is unfit for real readers, or None.
+
+        RFC 8058 one-click unsubscribe (and mailbox providers' bulk-sender rules) need
+        HTTPS; plain HTTP is fine only for a server on this machine.
+        """
+        parts = urlsplit(self.base_url)
+        if parts.scheme == "https" or parts.hostname in ("127.0.0.1", "localhost", "::1"):
+            return None
+        return (
+            f"NEWSLETTER_BASE_URL is {self.base_url}: unsubscribe links must be https:// for "
+            "one-click unsubscribe (RFC 8058) to count with Gmail and Yahoo"
+        )
+
     def chosen_transport(self) -> Literal["ses", "outbox"]:
         """SES when configured (explicitly or by a region), else the local outbox."""
         if self.transport is not None:

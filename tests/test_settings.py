@@ -193,3 +193,20 @@ def test_zero_send_rate_is_refused_before_any_snapshot(
     sent = run("send", str(SAMPLE_ISSUE), "--yes")
     assert sent.exit_code == 0, sent.output
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("base_url", "warned"),
+    [
+        ("https://news.example.org", False),
+        ("http://127.0.0.1:8000", False),
+        ("http://localhost:8000/newsletter", False),
+        ("http://news.example.org", True),
+    ],
+)
+def test_plain_http_base_url_is_warned_about_unless_local(base_url: str, warned: bool) -> None:
+    """One-click unsubscribe needs https; only a server on this machine may use http."""
+    warning = Settings(base_url=base_url).base_url_warning()
+    assert (warning is not None) == warned
+    if warned:
+        assert warning is not None and "https://" in warning and "RFC 8058" in warning
