@@ -24,10 +24,10 @@ from collections.abc import Callable
 from email.utils import format_datetime
 from pathlib import Path
 
-from newsletter.editor import renderer_from, sender_from
-from newsletter.issue import load_issue
-from newsletter.message import MessageTemplate, Recipient, Sender, build_reference_message
-from newsletter.render import RenderedIssue, Variant
+from newsletter.issues.build import renderer_from, sender_from
+from newsletter.issues.model import load_issue
+from newsletter.mail.message import MessageTemplate, Recipient, Sender, build_reference_message
+from newsletter.rendering.renderer import RenderedIssue, Variant
 from newsletter.settings import Settings
 from newsletter.tokens import Purpose, make_token
 

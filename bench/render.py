@@ -132,8 +132,8 @@ def measure_ours(runs: int) -> Ours:
     import mjml
     from markupsafe import escape
 
-    from newsletter.issue import load_issue
-    from newsletter.render import Renderer, Variant, compile_mjml
+    from newsletter.issues.model import load_issue
+    from newsletter.rendering.renderer import Renderer, Variant, compile_mjml
 
     import_ms = (time.perf_counter() - start) * 1000
 
@@ -187,7 +187,7 @@ def measure_ours(runs: int) -> Ours:
             runs,
         ),
     }
-    print(f"(imports of newsletter.render and newsletter.issue: {import_ms:.0f} ms, not counted)")
+    print(f"(imports of the renderer and the issue model: {import_ms:.0f} ms, not counted)")
     # Every title as it appears in HTML (Jinja autoescapes), to check the CLI's output.
     titles = [
         str(escape(title))

@@ -49,15 +49,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from population import populate
 from sqlalchemy import text
 
-from newsletter.editor import renderer_from, sender_from
-from newsletter.issue import load_issue
-from newsletter.message import MessageTemplate, Recipient
-from newsletter.render import Variant
+from newsletter.issues.build import renderer_from, sender_from
+from newsletter.issues.model import load_issue
+from newsletter.mail.message import MessageTemplate, Recipient
+from newsletter.rendering.renderer import Variant
 from newsletter.settings import Settings
 from newsletter.store.db import make_engine, upgrade
 from newsletter.tokens import Purpose, make_token
 
 HERE = Path(__file__).resolve().parent
+SES_SIM = HERE.parent / "tests" / "support" / "ses_sim.py"
 SAMPLE = HERE.parent / "issues" / "2022-09-07.yaml"
 SECRET = "bench-secret-key-0123456789abcdef"
 LATENCY = 0.05
@@ -75,7 +76,7 @@ class Simulator:
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "ses_sim.py"), "--latency", str(LATENCY)],
+            [sys.executable, str(SES_SIM), "--latency", str(LATENCY)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -187,7 +188,7 @@ def run_ours(sim: Simulator, rate: float, count: int, workdir: Path) -> Run:
     upgrade(url)
     engine = make_engine(url)
     populate(engine, count, varied=False)
-    command = [sys.executable, "-m", "newsletter.cli", "send", str(SAMPLE), "--yes"]
+    command = [sys.executable, "-m", "newsletter.cli.main", "send", str(SAMPLE), "--yes"]
     newsletter_bin = Path(sys.executable).with_name("newsletter")
     if newsletter_bin.exists():
         command = [str(newsletter_bin), "send", str(SAMPLE), "--yes"]

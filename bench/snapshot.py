@@ -29,8 +29,8 @@ from pathlib import Path
 
 from population import expected_recipients, populate
 
-from newsletter.campaign import send_issue
-from newsletter.issue import load_issue
+from newsletter.issues.model import load_issue
+from newsletter.sending.campaign import send_issue
 from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import make_engine, upgrade

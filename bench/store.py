@@ -38,9 +38,9 @@ from pathlib import Path
 
 from report import cpu_model, markers, write_section
 
-from newsletter.store.csvio import import_csv, read_rows
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore
+from newsletter.subscribers.csv_io import import_csv, read_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = markers("store.py")

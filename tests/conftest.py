@@ -10,16 +10,12 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
-
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_ISSUE = ROOT / "issues" / "2022-09-07.yaml"
-TEST_SECRET = "test-secret-key-0123456789abcdef"
+from support.env import SAMPLE_ISSUE, TEST_SECRET, WebServer, use_loopback_ses
 
 
 @pytest.fixture(autouse=True)
@@ -99,15 +95,6 @@ def chromium_path() -> str:
     return path
 
 
-@dataclass(frozen=True)
-class WebServer:
-    """A running ``newsletter serve``: where it listens, its outbox and its database."""
-
-    url: str
-    outbox: Path
-    database_url: str
-
-
 @pytest.fixture
 def web_server(tmp_path: Path) -> Iterator[WebServer]:
     """``newsletter serve`` as a real process on a free loopback port; BASE_URL points at it."""
@@ -157,25 +144,11 @@ def moto_ses_url() -> Iterator[str]:
     server.stop()
 
 
-def use_loopback_ses(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> None:
-    """Settings choose SES at ``url`` (a server on 127.0.0.1), with dummy credentials only."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "NEWSLETTER_TRANSPORT": "ses", "NEWSLETTER_SES_REGION": "us-east-1",
-        "NEWSLETTER_SES_ENDPOINT_URL": url,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-
 @pytest.fixture
 def ses(moto_ses_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """A reset moto SES with the sender's domain verified; the settings choose it over HTTP."""
     import boto3
-    from moto_ses import SENDER_DOMAIN, SesServer
+    from support.moto_ses import SENDER_DOMAIN, SesServer
 
     use_loopback_ses(monkeypatch, tmp_path, moto_ses_url)
     server = SesServer(moto_ses_url)
@@ -185,3 +158,11 @@ def ses(moto_ses_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> A
     )
     client.create_email_identity(EmailIdentity=SENDER_DOMAIN)
     return server
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e/ is marked ``e2e`` (``pytest -m "not e2e"`` is the fast loop)."""
+    e2e = Path(__file__).resolve().parent / "e2e"
+    for item in items:
+        if e2e in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 
 from newsletter.errors import SchemaOutOfDateError
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

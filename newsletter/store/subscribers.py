@@ -18,7 +18,6 @@ from typing import Any, Literal, get_args
 from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from newsletter.addresses import email_hash, normalize_email
 from newsletter.errors import (
     InvalidAddressError,
     InvalidPreferencesError,
@@ -33,6 +32,7 @@ from newsletter.store.tables import (
     suppressions,
     utc_now,
 )
+from newsletter.subscribers.addresses import email_hash, normalize_email
 
 Status = Literal["pending", "active", "unsubscribed", "bounced", "complained"]
 Language = Literal["zh", "en", "both"]

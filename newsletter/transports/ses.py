@@ -14,7 +14,7 @@ so nothing past this module ever sees a botocore type:
 - ``PermanentTransportError``: ``MessageRejected``, ``BadRequestException``,
   ``NotFoundException`` and any other 4xx.
 
-Retries are ours (``newsletter.delivery``), so botocore's are switched off explicitly.
+Retries are ours (``newsletter.sending.engine``), so botocore's are switched off explicitly.
 """
 
 from __future__ import annotations

@@ -1,0 +1,170 @@
+"""Delivery commands: ``send``, ``status``, ``send-test``, ``worker``.
+
+Exit status: 0 when the campaign is done (or, for ``worker --once``, nothing went wrong),
+1 on an error, 3 when the campaign is paused or unfinished and should be run again.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from newsletter.cli.output import err, fail, out, reported
+from newsletter.cli.progress import LogProgress, RichProgress, make_progress
+from newsletter.sending import campaign
+from newsletter.settings import get_settings
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _progress(label: str, total: int, done: int) -> LogProgress | RichProgress:
+    return make_progress(label, total, done, tty=sys.stderr.isatty(), write=_log)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """SIGINT/SIGTERM stop claiming; messages in flight finish and are recorded."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        _log(f"{signal.Signals(signum).name}: stopping after the messages in flight")
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _print_summary(summary: campaign.SendSummary) -> None:
+    for line in summary.lines():
+        out.print(line, markup=False)
+
+
+def send(
+    issue: Annotated[str, typer.Argument(help="The issue file, or its date (YYYY-MM-DD).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; for cron.")] = False,
+    enqueue_only: Annotated[
+        bool, typer.Option("--enqueue-only", help="Snapshot the recipients; leave sending "
+                           "to `newsletter worker` processes.")
+    ] = False,
+    accept_changes: Annotated[
+        bool, typer.Option("--accept-changes", help="The issue was edited after the campaign "
+                           "started: send the rest the edited version.")
+    ] = False,
+) -> None:
+    """Send an issue to every active subscriber whose preferences match it, exactly once.
+
+    The first run snapshots the recipients; running it again continues the same campaign
+    (after a crash, a pause or Ctrl-C) and never re-sends to anyone recorded as sent.
+    If the issue was edited since the campaign started, it stops and says so (some readers
+    already got the old version); --accept-changes sends the rest the edited version.
+    Exit status: 0 done, 1 error, 3 paused or unfinished (run it again).
+
+    Example: newsletter send issues/2022-09-07.yaml --yes
+    """
+    settings = get_settings()
+    with reported():
+        settings.signing_key()
+        plan = campaign.plan_send(settings, issue)
+        if (warning := settings.base_url_warning()) and settings.chosen_transport() == "ses":
+            err.print(f"warning: {warning}", markup=False)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise fail("not on a terminal: pass --yes to send without asking")
+            if not typer.confirm(plan.question(), default=False):
+                raise fail("nothing sent", 1)
+        with _stop_on_signals() as stop:
+            summary = campaign.send_issue(
+                settings, issue, progress=_progress, enqueue_only=enqueue_only, stop=stop,
+                accept_changes=accept_changes,
+            )
+    _print_summary(summary)
+    raise typer.Exit(summary.exit_code)
+
+
+def status(
+    issue: Annotated[str, typer.Argument(help="The issue file, or its date (YYYY-MM-DD).")],
+) -> None:
+    """Show a campaign: queued, sending, sent, failed and in-doubt counts, state, pause reason.
+
+    States: done; paused (with the reason); incomplete (deliveries still queued or in
+    flight: a sender is at work, or run `newsletter send` again); see README.md, Sending.
+
+    Example: newsletter status 2022-09-07
+    """
+    with reported():
+        summary = campaign.campaign_status(get_settings(), issue)
+    _print_summary(summary)
+
+
+def send_test(
+    issue: Annotated[str, typer.Argument(help="The issue file, or its date (YYYY-MM-DD).")],
+    to: Annotated[
+        list[str] | None, typer.Option("--to", help="Send here (repeatable); default "
+                                       "NEWSLETTER_EDITORS.", metavar="EMAIL")
+    ] = None,
+    all_variants: Annotated[
+        bool, typer.Option("--all-variants", help="One message per variant subscribers get.")
+    ] = False,
+) -> None:
+    """Send the issue to editors with "[TEST]" in the subject; no campaign is created.
+
+    Example: newsletter send-test issues/2022-09-07.yaml --to editor@example.org --all-variants
+    """
+    with reported():
+        results = campaign.send_test(get_settings(), issue, to, all_variants=all_variants)
+    for result in results:
+        if result.error:
+            err.print(f"{result.address} [{result.variant}]: FAILED: {result.error}",
+                      markup=False)
+        else:
+            out.print(f"{result.address} [{result.variant}]: {result.subject}", markup=False)
+    if any(r.error for r in results):
+        raise typer.Exit(1)
+
+
+def worker(
+    issue: Annotated[
+        str | None, typer.Option("--issue", help="Only this issue (file or date).", metavar="ISSUE")
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Work through the open campaigns once, then exit.")
+    ] = False,
+    poll: Annotated[
+        float, typer.Option(help="Seconds between looks for work.", metavar="SECONDS")
+    ] = 10.0,
+) -> None:
+    """Send campaigns in state "sending", sharing the work and the rate with other workers.
+
+    Run one on each machine against the same PostgreSQL; start campaigns with
+    `newsletter send ISSUE --yes` (or `--enqueue-only`). Stops cleanly on SIGTERM/Ctrl-C.
+
+    Example: newsletter worker --once
+    """
+    settings = get_settings()
+    with reported(), _stop_on_signals() as stop:
+        summaries = campaign.run_worker(
+            settings, issue_ref=issue, once=once, poll_seconds=poll,
+            progress=_progress, stop=stop, report=_print_summary,
+        )
+    if once and not summaries:
+        # Say so: silence would look the same as a worker that failed to look.
+        out.print("no campaign to send" + (f" for {issue}" if issue else ""), markup=False)
+    if any(s.outcome == "error" for s in summaries):
+        raise typer.Exit(1)
+    if any(s.outcome == "paused" for s in summaries):
+        raise typer.Exit(3)
+
+
+COMMANDS = {"send": send, "status": status, "send-test": send_test, "worker": worker}

@@ -1,0 +1,289 @@
+"""The ``db``, ``subscribers`` and ``suppressions`` commands: thin wrappers over the store."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from newsletter.cli.output import err, fail, first_line, reported
+from newsletter.issues.categories import available_categories, check_categories
+from newsletter.settings import get_settings
+from newsletter.store import db
+from newsletter.store.subscribers import (
+    STATUSES,
+    SUPPRESSED,
+    Status,
+    SubscriberStore,
+    check_preferences,
+)
+from newsletter.subscribers.addresses import normalize_email
+from newsletter.subscribers.csv_io import export_subscribers, import_csv, parse_categories
+from newsletter.subscribers.workflow import Choices, Outcome, subscriptions_from
+
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+subscribers_app = typer.Typer(help="Add, list, remove, import and export subscribers.")
+suppressions_app = typer.Typer(help="Addresses that must never be mailed.")
+for _group in (subscribers_app, suppressions_app):
+    _group.info.no_args_is_help = True
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable URL)"
+
+
+def _database_error(error: SQLAlchemyError) -> str:
+    return f"database error ({_safe_url(get_settings().database_url)}): {first_line(error)}"
+
+
+def _reported() -> AbstractContextManager[None]:
+    """Our errors and database failures as one line on stderr and exit status 1."""
+    return reported(_database_error)
+
+
+@contextmanager
+def _store() -> Iterator[SubscriberStore]:
+    """The store at NEWSLETTER_DATABASE_URL, closed afterwards; errors reported as above."""
+    with _reported():
+        engine = db.open_database(get_settings().database_url)
+        try:
+            yield SubscriberStore(engine)
+        finally:
+            engine.dispose()
+
+
+def _status(value: str | None) -> Status | None:
+    if value is not None and value not in STATUSES:
+        raise fail(f"--status must be one of {', '.join(STATUSES)}, not {value!r}")
+    return value
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration not yet applied to NEWSLETTER_DATABASE_URL.
+
+    SQLite databases also upgrade themselves on first use; PostgreSQL ones need this.
+    Example: newsletter db upgrade
+    """
+    url = get_settings().database_url
+    with _reported():
+        engine = db.make_engine(url)
+        try:
+            before = db.current_revision(engine)
+            db.upgrade(url)
+            after = db.current_revision(engine)
+        finally:
+            engine.dispose()
+    if before == after:
+        print(f"{_safe_url(url)}: already at revision {after}")
+    else:
+        print(f"{_safe_url(url)}: upgraded from revision {before or 'none'} to {after}")
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    email: Annotated[str, typer.Argument(help="The address to add.")],
+    category: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--category",
+            metavar="CODE",
+            help="A category code, e.g. LG (repeatable); none means all.",
+        ),
+    ] = None,
+    language: Annotated[str, typer.Option(metavar="zh|en|both", help="zh, en or both.")] = "both",
+    confirmed: Annotated[
+        bool, typer.Option("--confirmed", help="Active at once (they already agreed).")
+    ] = False,
+) -> None:
+    """Add one subscriber: active with --confirmed, else sent a confirmation email (double opt-in).
+
+    Without --confirmed the address stays pending until its owner follows the link in the
+    confirmation email (sent through the configured transport, as web sign-ups are).
+    Category codes must be described in some issue file in NEWSLETTER_ISSUES_DIR.
+    Example: newsletter subscribers add ada@example.org --category LG --category CV --confirmed
+    """
+    categories = frozenset().union(*(parse_categories(c) for c in category or ()))
+    with _reported():
+        _, checked_language = check_preferences(categories, language)
+        check_categories(categories, available_categories(get_settings().issues_dir))
+    with _store() as store:
+        if confirmed:
+            added = store.add(
+                email,
+                categories=categories,
+                language=language,
+                source="cli",
+                status="active",
+                reason="added with the command line",
+            )
+            print(f"added {added.email} (id {added.id}, active)")
+            return
+        address = normalize_email(email)
+        choices = Choices(categories, checked_language)
+        outcome = subscriptions_from(get_settings(), store).subscribe(address, choices, "cli")
+    if outcome is Outcome.SENT:
+        print(
+            f"{address} is pending: sent a confirmation email; they are subscribed once "
+            "they follow its link"
+        )
+    elif outcome is Outcome.THROTTLED:
+        print(
+            f"{address} is pending: a confirmation went out less than 10 minutes ago, "
+            "so none was sent now"
+        )
+    elif outcome is Outcome.ALREADY_ACTIVE:
+        raise fail(f"{address} is already subscribed (active); nothing changed")
+    else:
+        raise fail(
+            f"{address} is suppressed (unsubscribed by an operator, bounced or "
+            "complained) and is never mailed; see: newsletter suppressions list"
+        )
+
+
+@subscribers_app.command("list")
+def subscribers_list(
+    status: Annotated[
+        str | None,
+        typer.Option(metavar="STATUS", help=f"Only this status: {', '.join(STATUSES)}."),
+    ] = None,
+) -> None:
+    """Print subscribers, one per line: id, status, language, categories (* = all), email.
+
+    Streams, so it works for any list size.
+
+    Example: newsletter subscribers list --status active
+    """
+    chosen = _status(status)
+    with _store() as store:
+        write = sys.stdout.write
+        for sub in store.list(chosen):
+            cats = ",".join(sorted(sub.categories)) or "*"
+            write(f"{sub.id:>8}  {sub.status:<12} {sub.language:<4}  {cats:<14} {sub.email}\n")
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(
+    email: Annotated[str, typer.Argument(help="The address to erase.")],
+) -> None:
+    """Erase a subscriber's personal data; keep only a hash that stops it being mailed again.
+
+    Example: newsletter subscribers remove ada@example.org
+    """
+    with _store() as store:
+        existed = store.remove(email)
+    if existed:
+        print("erased; the address is kept only as a hash, so it cannot be added or imported again")
+    else:
+        print("no subscriber had this address; its hash is now suppressed all the same")
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    file: Annotated[
+        Path, typer.Argument(help="A UTF-8 CSV with a header: email,categories,language.")
+    ],
+) -> None:
+    """Import subscribers from CSV as active; report every bad row as FILE:LINE: REASON.
+
+    A row naming a category code that no issue file in NEWSLETTER_ISSUES_DIR describes is
+    a bad row. Addresses already listed are left as they are and suppressed ones are never
+    re-activated, so running it twice is harmless. Exit status 1 when any row was bad (the
+    good ones are imported all the same).
+    Example: newsletter subscribers import samples/subscribers.csv
+    """
+    try:
+        handle = file.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+    except OSError as error:
+        raise fail(f"cannot read {file}: {error.strerror}") from None
+    known = available_categories(get_settings().issues_dir)
+    with handle, _store() as store:
+        report = import_csv(store, handle, reason=f"import from {file.name}", known=known)
+    for bad in report.bad:
+        err.print(f"{file}:{bad.line}: {bad.reason}", markup=False)
+    print(report.summary())
+    if report.bad:
+        raise typer.Exit(1)
+
+
+@subscribers_app.command("export")
+def subscribers_export(
+    file: Annotated[
+        Path | None, typer.Argument(help="Where to write; standard output if omitted.")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(metavar="STATUS", help=f"Only this status: {', '.join(STATUSES)}."),
+    ] = None,
+) -> None:
+    """Write subscribers as CSV; cells a spreadsheet would run as formulas are quoted.
+
+    Example: newsletter subscribers export list.csv --status active
+    """
+    chosen = _status(status)
+    with _store() as store:
+        if file is None:
+            export_subscribers(store, sys.stdout, chosen)
+            return
+        try:
+            with file.open("w", encoding="utf-8", newline="") as handle:
+                count = export_subscribers(store, handle, chosen)
+        except OSError as error:
+            raise fail(f"cannot write {file}: {error.strerror}") from None
+    print(f"exported {count} subscriber(s) to {file}")
+
+
+@suppressions_app.command("list")
+def suppressions_list() -> None:
+    """Print suppressed addresses: address (or the hash of an erased one), reason, date, detail.
+
+    Example: newsletter suppressions list
+    """
+    with _store() as store:
+        for item in store.suppressions():
+            who = item.email or f"(erased) sha256:{item.email_hash[:16]}"
+            when = item.created_at.strftime("%Y-%m-%d %H:%M")
+            print(f"{who}\t{item.reason}\t{when}\t{item.detail}")
+
+
+@suppressions_app.command("add")
+def suppressions_add(
+    email: Annotated[str, typer.Argument(help="The address never to mail.")],
+    reason: Annotated[
+        str, typer.Option(help="Why: manual, or unsubscribed/bounced/complained.")
+    ] = "manual",
+) -> None:
+    """Never mail this address.
+
+    With reason unsubscribed, bounced or complained, a subscriber with this address takes
+    that status too.
+
+    Example: newsletter suppressions add someone@example.org --reason complained
+    """
+    if not reason or len(reason) > 32:
+        raise fail("--reason must be 1 to 32 characters")
+    with _store() as store:
+        store.suppress(email, reason, "added with the command line")
+    extra = "; a subscriber with it now has that status" if reason in SUPPRESSED else ""
+    print(f"{normalize_email(email)} is suppressed ({reason}){extra}")
+
+
+@suppressions_app.command("remove")
+def suppressions_remove(
+    email: Annotated[str, typer.Argument(help="The address to allow again.")],
+) -> None:
+    """Allow this address to be mailed again (its subscriber's status is not changed).
+
+    Example: newsletter suppressions remove someone@example.org
+    """
+    with _store() as store:
+        lifted = store.unsuppress(email)
+    print(f"{email}: suppression removed" if lifted else f"{email} was not suppressed")

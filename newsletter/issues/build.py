@@ -1,0 +1,139 @@
+"""What editors do before a send: validate issue files and build them to files on disk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from email.utils import format_datetime
+from pathlib import Path
+
+from newsletter.errors import IssueProblem, IssueValidationError
+from newsletter.issues.categories import available_categories, check_categories
+from newsletter.issues.model import Issue, load_issue
+from newsletter.mail.message import MessageTemplate, Recipient, Sender
+from newsletter.rendering.renderer import RenderedIssue, Renderer, Variant, select_papers
+from newsletter.settings import Settings
+from newsletter.tokens import Purpose, make_token
+
+SAMPLE_READER = "reader@example.com"
+
+
+def validate(paths: list[Path]) -> list[IssueProblem]:
+    """Validate each file; return every problem in every file (empty when all are valid)."""
+    problems: list[IssueProblem] = []
+    for path in paths:
+        try:
+            load_issue(path)
+        except IssueValidationError as err:
+            problems.extend(err.problems)
+    return problems
+
+
+def sender_from(settings: Settings) -> Sender:
+    return Sender(
+        from_address=settings.from_address,
+        base_url=settings.base_url,
+        list_id=settings.list_id,
+        reply_to=settings.reply_to,
+        unsubscribe_mailto=settings.unsubscribe_mailto,
+    )
+
+
+def renderer_from(settings: Settings) -> Renderer:
+    return Renderer(settings.base_url, settings.templates_dir)
+
+
+@dataclass
+class BuildResult:
+    """The files ``build`` wrote and what it had to say about their size."""
+
+    issue: Issue
+    rendered: RenderedIssue
+    files: dict[str, Path] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def sample_message(rendered: RenderedIssue, settings: Settings, campaign: str) -> bytes:
+    """A complete message to a placeholder reader, as a subscriber would receive it."""
+    # Tokens for a subscriber that does not exist; signed with the configured key or a
+    # throwaway one, since nobody can use them.
+    secret = settings.secret_key.get_secret_value() or "sample-only"
+    reader = Recipient(
+        address=SAMPLE_READER,
+        delivery_id=f"sample.{campaign}",
+        unsubscribe_token=make_token(secret, Purpose.UNSUBSCRIBE, 1),
+        preferences_token=make_token(secret, Purpose.PREFERENCES, 1),
+    )
+    return MessageTemplate(rendered, sender_from(settings), campaign).build(
+        reader, format_datetime(dt.datetime.now(dt.UTC))
+    )
+
+
+def _empty_category_warnings(issue: Issue, variant: Variant) -> list[str]:
+    # A variant for a category with no paper today is legitimate (readers choose it), but
+    # an editor building it to look at it should know why the file is (nearly) empty.
+    featured, notable = select_papers(issue, variant)
+    present = {paper.category for paper in issue.papers}
+    missing = sorted(variant.categories - present)
+    if featured:
+        kept = sorted(variant.categories & present)
+        outcome = f"the file has only the {', '.join(kept)} papers"
+    elif notable:
+        outcome = "the file has no featured papers, only notable ones"
+    else:
+        outcome = "the file has no featured papers"
+    if missing:
+        return [f"no paper in this issue is in {', '.join(missing)}; {outcome}"]
+    if variant.categories and not featured:
+        codes = ", ".join(sorted(variant.categories))
+        return [f"no featured paper in this issue is in {codes}; {outcome}"]
+    return []
+
+
+def build(
+    path: Path, out_dir: Path, settings: Settings, variant: Variant | None = None
+) -> BuildResult:
+    """Validate and render ``path``; write ``<date>.html``, ``.txt`` and ``.eml`` to ``out_dir``.
+
+    Raises :class:`IssueValidationError` for a bad file, :class:`UnknownCategoryError` when
+    the variant names a category that neither this issue nor any file in
+    ``settings.issues_dir`` describes, and :class:`RenderError` when the issue cannot be made
+    small enough for Gmail. A known category with no paper in this issue is a warning.
+    """
+    variant = variant or Variant()
+    issue = load_issue(path)
+    check_categories(
+        variant.categories, {*issue.categories, *available_categories(settings.issues_dir)}
+    )
+    renderer = renderer_from(settings)
+    full = renderer.render(issue, variant)
+    rendered = (
+        full if full.html_bytes <= settings.size_limit_bytes
+        else renderer.render(issue, variant, settings.size_limit_bytes)
+    )
+    result = BuildResult(issue, rendered)
+    result.warnings += _empty_category_warnings(issue, variant)
+    if rendered.shortened_to is not None:
+        result.warnings.append(
+            f"the HTML was {full.html_bytes:,} bytes, over Gmail's clipping point "
+            f"({settings.size_limit_bytes:,}); abstracts were cut to "
+            f"{rendered.shortened_to} characters with a 'read more' link "
+            f"({rendered.html_bytes:,} bytes now)"
+        )
+    elif rendered.html_bytes > settings.size_warn_bytes:
+        result.warnings.append(
+            f"the HTML is {rendered.html_bytes:,} bytes, close to Gmail's clipping point "
+            f"({settings.size_limit_bytes:,}); consider fewer featured papers"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = issue.date.isoformat()
+    outputs = {
+        "html": rendered.html.encode("utf-8"),
+        "txt": rendered.text.encode("utf-8"),
+        "eml": sample_message(rendered, settings, stem),
+    }
+    for ext, data in outputs.items():
+        target = out_dir / f"{stem}.{ext}"
+        target.write_bytes(data)
+        result.files[ext] = target
+    return result

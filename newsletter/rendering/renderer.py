@@ -1,0 +1,347 @@
+"""Issue (+ variant) -> RenderedIssue(subject, preheader, html, text).
+
+Jinja2 templates produce MJML, mjml-python compiles it, premailer inlines our own CSS.
+The plaintext part has its own template. Rendering happens once per distinct variant,
+never per recipient: per-recipient links are placeholders filled by ``message.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import jinja2
+import mjml
+from markupsafe import Markup
+from premailer import Premailer
+
+from newsletter.errors import RenderError
+from newsletter.issues.model import FeaturedPaper, Issue, NotablePaper
+from newsletter.rendering.cjk_wrap import wrap_items, wrap_text
+from newsletter.rendering.templates import templates_dir
+from newsletter.tokens import Purpose, placeholder
+
+Language = Literal["zh", "en", "both"]
+LANGUAGES: tuple[Language, ...] = ("zh", "en", "both")
+DEFAULT_TEMPLATES = templates_dir()
+FONT_STACK = (
+    "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, "
+    "'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', "
+    "'Noto Sans SC', sans-serif"
+)
+# Abstract lengths tried, longest first, when an issue is too big for Gmail.
+_SHORTEN_STEPS = (1200, 900, 700, 500, 350, 250, 160, 100, 60)
+_STYLE_TAG = re.compile(r"<style(?=[\s>])")
+_DOCTYPE = "<!doctype html>"
+_CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+@dataclass(frozen=True, order=True)
+class Variant:
+    """What a group of subscribers receives: a language and a set of categories (empty = all)."""
+
+    language: Language = "both"
+    categories: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def key(self) -> str:
+        cats = ",".join(sorted(self.categories)) or "*"
+        return f"{self.language}:{cats}"
+
+    @classmethod
+    def from_key(cls, key: str) -> Variant:
+        language, _, cats = key.partition(":")
+        if language not in LANGUAGES:
+            raise ValueError(f"unknown language in variant key {key!r}")
+        chosen = frozenset() if cats in ("", "*") else frozenset(cats.split(","))
+        return cls(language, chosen)
+
+    def wants(self, category: str) -> bool:
+        return not self.categories or category in self.categories
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    """One variant of one issue, ready to become messages."""
+
+    variant: Variant
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    paper_count: int
+    shortened_to: int | None = None
+
+    @property
+    def html_bytes(self) -> int:
+        return len(self.html.encode("utf-8"))
+
+    @property
+    def text_bytes(self) -> int:
+        return len(self.text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where the links in a rendered issue point; per-recipient ones hold placeholders."""
+
+    browser: str
+    unsubscribe: str
+    preferences: str
+
+    @classmethod
+    def for_issue(cls, base_url: str, issue: Issue) -> Links:
+        base = base_url.rstrip("/")
+        return cls(
+            browser=f"{base}/issues/{issue.date.isoformat()}",
+            unsubscribe=f"{base}/unsubscribe/{placeholder(Purpose.UNSUBSCRIBE)}",
+            preferences=f"{base}/preferences/{placeholder(Purpose.PREFERENCES)}",
+        )
+
+
+def select_papers(issue: Issue, variant: Variant) -> tuple[list[FeaturedPaper], list[NotablePaper]]:
+    """The featured and notable papers a variant receives, in issue order."""
+    return (
+        [p for p in issue.featured if variant.wants(p.category)],
+        [p for p in issue.notable if variant.wants(p.category)],
+    )
+
+
+def _shorten(text: str, limit: int | None, url: str | None) -> str | Markup:
+    """Cut ``text`` at about ``limit`` characters on a word or sentence boundary."""
+    if limit is None or len(text) <= limit:
+        return text
+    cut = text[:limit]
+    boundary = max(cut.rfind(" "), cut.rfind("。"), cut.rfind(","), cut.rfind(","))
+    if boundary > limit // 2:
+        cut = cut[:boundary]
+    cut = cut.rstrip(" ,\uff0c\u3002") + "…"
+    if url is None:
+        return cut
+    return Markup('{} <a href="{}">read more / 阅读全文</a>').format(cut, url)
+
+
+def _footers(issue: Issue, language: Language) -> list[tuple[str, str]]:
+    """The footer notices a variant shows, each with its ``lang``.
+
+    English readers get ``footer_en`` when there is one, Chinese readers ``footer``; either
+    falls back to the other, which keeps its own language tag.
+    """
+    if language == "both":
+        chosen = [issue.footer, issue.footer_en]
+    elif language == "en":
+        chosen = [issue.footer_en or issue.footer]
+    else:
+        chosen = [issue.footer or issue.footer_en]
+    return [(text, "zh-CN" if _CJK.search(text) else "en") for text in chosen if text]
+
+
+class Renderer:
+    """Renders issues with the templates in ``templates_dir``; reuse one for many variants."""
+
+    def __init__(self, base_url: str, templates_dir: Path | None = None) -> None:
+        self.base_url = base_url
+        self.templates_dir = templates_dir or DEFAULT_TEMPLATES
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.templates_dir),
+            # HTML and MJML templates escape everything; only plaintext templates do not.
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("mjml.j2", "html.j2"),
+                disabled_extensions=("txt.j2",),
+                default=True,
+                default_for_string=True,
+            ),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+        )
+        self.env.filters["shorten"] = _shorten
+        self.env.filters["wrap"] = wrap_text
+        self.env.filters["wrap_items"] = wrap_items
+
+    @cached_property
+    def _inline_css(self) -> str:
+        return (self.templates_dir / "email" / "issue.css").read_text("utf-8")
+
+    @cached_property
+    def _head_css(self) -> str:
+        return (self.templates_dir / "email" / "head.css").read_text("utf-8")
+
+    def render(
+        self, issue: Issue, variant: Variant = Variant(), size_limit: int | None = None
+    ) -> RenderedIssue:
+        """Render one variant; if the HTML exceeds ``size_limit`` bytes, shorten abstracts.
+
+        Raises :class:`RenderError` when the templates fail or the issue cannot be made
+        to fit even with the shortest abstracts.
+        """
+        rendered = self._render(issue, variant, None)
+        if size_limit is None or rendered.html_bytes <= size_limit:
+            return rendered
+        too_long: int | None = None
+        for limit in _SHORTEN_STEPS:
+            rendered = self._render(issue, variant, limit)
+            if rendered.html_bytes <= size_limit:
+                return self._longest_fit(issue, variant, size_limit, rendered, too_long)
+            too_long = limit
+        raise RenderError(
+            f"issue {issue.date} ({variant.key}) is {rendered.html_bytes} bytes of HTML even "
+            f"with abstracts cut to {_SHORTEN_STEPS[-1]} characters; the limit is {size_limit}. "
+            "Move some featured papers to the notable list."
+        )
+
+    def _longest_fit(
+        self, issue: Issue, variant: Variant, size_limit: int, fits: RenderedIssue,
+        too_long: int | None,
+    ) -> RenderedIssue:
+        """Between a cut that fits and the longer step that did not, find the longest that fits.
+
+        The coarse steps alone can cut every abstract much shorter than needed (160 -> 100
+        characters for 50 papers); a few more renders give readers the most text that fits.
+        """
+        low = fits.shortened_to
+        if too_long is None or low is None:
+            return fits
+        while too_long - low > 10:
+            middle = (low + too_long) // 2
+            candidate = self._render(issue, variant, middle)
+            if candidate.html_bytes <= size_limit:
+                fits, low = candidate, middle
+            else:
+                too_long = middle
+        return fits
+
+    def render_all(
+        self, issue: Issue, variants: Iterable[Variant], size_limit: int | None = None
+    ) -> dict[Variant, RenderedIssue]:
+        """Render each distinct variant once."""
+        return {v: self.render(issue, v, size_limit) for v in sorted(set(variants))}
+
+    def _context(self, issue: Issue, variant: Variant, limit: int | None) -> dict[str, object]:
+        papers, notable = select_papers(issue, variant)
+        show_zh = variant.language in ("zh", "both")
+        show_en = variant.language in ("en", "both")
+        has_zh = show_zh and issue.has_chinese
+        lang = "zh-CN" if has_zh else "en"
+        ui = "en" if lang == "en" else variant.language
+        subject = issue.title_en if (lang == "en" and issue.title_en) else issue.title
+        legend = [
+            (code, name.label(ui)) for code, name in issue.categories.items() if variant.wants(code)
+        ]
+        # The summary describes the whole issue; a reader who chose some categories would
+        # be promised papers that are not in their email, so it is shown only to readers
+        # who receive every paper.
+        complete = len(papers) + len(notable) == len(issue.papers)
+        summary = issue.summary if (issue.summary and has_zh and complete) else None
+        titles = [p.title_zh if (has_zh and p.title_zh) else p.title for p in papers]
+        preheader = summary or " · ".join(titles)
+        if len(preheader) > 140:
+            preheader = preheader[:139] + "…"
+        return {
+            "issue": issue,
+            "variant": variant,
+            "papers": papers,
+            "notable": notable,
+            "legend": legend,
+            "legend_names": dict(legend),
+            "legend_line": " · ".join(f"{code} {name}" for code, name in legend),
+            "summary": summary,
+            "show_zh": show_zh,
+            "show_en": show_en,
+            "lang": lang,
+            "footers": _footers(issue, variant.language),
+            "subject": subject,
+            "preheader": preheader,
+            "urls": Links.for_issue(self.base_url, issue),
+            "limit": limit,
+            "font_stack": FONT_STACK,
+            "head_css": Markup(self._head_css),  # noqa: S704 -- our own file, not content
+        }
+
+    def render_email(self, name: str, context: Mapping[str, object]) -> tuple[str, str]:
+        """Render a transactional email, ``email/<name>.mjml.j2`` and ``email/<name>.txt.j2``.
+
+        Returns (html, text); the HTML goes through the same MJML and CSS-inlining pipeline
+        as issues, and templates get ``font_stack`` and ``head_css`` besides ``context``.
+        Raises :class:`RenderError` when a template fails.
+        """
+        full: dict[str, object] = {
+            "font_stack": FONT_STACK,
+            "head_css": Markup(self._head_css),  # noqa: S704 -- our own file, not content
+            **context,
+        }
+        try:
+            source = self.env.get_template(f"email/{name}.mjml.j2").render(full)
+            text = self.env.get_template(f"email/{name}.txt.j2").render(full)
+        except jinja2.TemplateError as err:
+            raise RenderError(f"template error in email/{name}: {err}") from err
+        return compile_mjml(source, self._inline_css), text
+
+    def _render(self, issue: Issue, variant: Variant, limit: int | None) -> RenderedIssue:
+        context = self._context(issue, variant, limit)
+        try:
+            source = self.env.get_template("email/issue.mjml.j2").render(context)
+            text = self.env.get_template("email/issue.txt.j2").render(context)
+        except jinja2.TemplateError as err:
+            raise RenderError(f"template error: {err}") from err
+        html = compile_mjml(source, self._inline_css)
+        return RenderedIssue(
+            variant=variant,
+            subject=str(context["subject"]),
+            preheader=str(context["preheader"]),
+            html=html,
+            text=text,
+            paper_count=len(context["papers"]),  # type: ignore[arg-type]
+            shortened_to=limit,
+        )
+
+
+_cssutils_quiet = False
+
+
+def _quiet_cssutils() -> None:
+    # cssutils logs every property it does not know (mso-*, -webkit-*) as a warning.
+    global _cssutils_quiet
+    if not _cssutils_quiet:
+        import cssutils
+
+        cssutils.log.setLevel(logging.CRITICAL)
+        _cssutils_quiet = True
+
+
+def compile_mjml(source: str, inline_css: str) -> str:
+    """MJML -> HTML, then inline ``inline_css`` (only ours) with premailer, keep the doctype."""
+    try:
+        html = mjml.mjml2html(source, disable_comments=True, fonts={})
+    except Exception as err:  # mjml-python raises a bare exception type from Rust
+        raise RenderError(f"MJML could not be compiled: {err}") from err
+    # MJML's own reset and our responsive/dark rules stay in <style>; premailer must not
+    # inline them (that alone adds ~25 KB), so mark every existing style block "ignore".
+    html = _STYLE_TAG.sub('<style data-premailer="ignore"', html)
+    html = html.replace(
+        "<head>",
+        '<head><meta name="color-scheme" content="light dark">'
+        '<meta name="supported-color-schemes" content="light dark">',
+        1,
+    )
+    _quiet_cssutils()
+    inliner = Premailer(
+        html,
+        css_text=inline_css,
+        allow_network=False,
+        allow_loading_external_files=False,
+        disable_validation=True,
+        keep_style_tags=True,
+        strip_important=False,
+        remove_unset_properties=True,
+        cssutils_logging_level=logging.CRITICAL,
+        disable_link_rewrites=True,
+    )
+    out = str(inliner.transform(pretty_print=False))
+    if not out.lstrip().lower().startswith("<!doctype"):
+        out = f"{_DOCTYPE}\n{out}"
+    return out

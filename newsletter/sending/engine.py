@@ -1,0 +1,441 @@
+"""The campaign engine: claim deliveries, send them at the allowed rate, record what happened.
+
+It talks to three small protocols: a ``DeliveryStore`` (claim, record, pause), a
+``Transport`` and a ``MessageSource`` (claim -> MIME bytes). It knows no SQL and no boto3.
+
+Threads: each of ``concurrency`` senders waits for a token from the rate control, then
+takes a claim (one UPDATE claims for every sender waiting at that moment, so a row is
+``sending`` only while its message is being handed over), sends, and passes the outcome
+to one recorder thread, which writes outcomes in batches ("group commit"); a heartbeat
+thread keeps the worker alive and learns how many workers share the rate.
+
+What happens to a message when sending fails:
+
+- throttled: every thread backs off (jittered) and the rate drops by a tenth, then
+  recovers slowly; the message is tried again, up to ``throttle_attempts`` times;
+- transient (5xx, no connection): up to ``attempts`` tries with exponential back-off and
+  full jitter; then the delivery goes back to ``queued`` with ``not_before`` five minutes
+  on (not failed: SES being down is not the reader's fault) and the run ends once nothing
+  else is claimable; three such deferrals in a row without a success stop claiming;
+- in doubt (the answer was lost after the request went out): ``in_doubt`` under the
+  "skip" policy (never sent twice), retried as transient under "resend";
+- permanent (rejected, bad request): ``failed`` with the reason;
+- account-level (suspended, paused, unverified MAIL FROM, daily quota): the campaign is
+  paused with the reason, every thread stops, unsent claims go back to ``queued``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import queue
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from newsletter.errors import (
+    AccountPausedError,
+    InDoubtTransportError,
+    NewsletterError,
+    PermanentTransportError,
+    ThrottledError,
+    TransientTransportError,
+)
+from newsletter.sending.pacing import AdaptiveRate
+from newsletter.store.campaigns import Claim, DeliveryResult
+from newsletter.store.tables import utc_now
+from newsletter.transports import MAX_CONCURRENCY, SendQuota, Transport
+
+InDoubtPolicy = Literal["skip", "resend"]
+# A guess at SES's answer time, used to size the thread pool; twice the guess is allowed.
+EXPECTED_LATENCY = 0.1
+
+
+class DeliveryStore(Protocol):
+    def claim(self, campaign_id: int, worker_id: str, limit: int) -> list[Claim]: ...
+
+    def record(self, worker_id: str, results: Sequence[DeliveryResult]) -> None: ...
+
+    def pause(self, campaign_id: int, reason: str) -> None: ...
+
+
+class MessageSource(Protocol):
+    def build(self, claim: Claim) -> bytes:
+        """The complete message for one claimed delivery; NewsletterError if it cannot be."""
+        ...
+
+
+class ProgressSink(Protocol):
+    def advance(self, status: str) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+def plan_rate(max_send_rate: float, quota: SendQuota | None, headroom: float) -> float:
+    """Messages per second: our own cap, and the account's rate less the headroom."""
+    rate = max_send_rate
+    if quota is not None and quota.max_send_rate > 0:
+        rate = min(rate, quota.max_send_rate * (1.0 - headroom))
+    if rate <= 0:
+        raise ValueError(f"the send rate must be positive, not {rate}")
+    return rate
+
+
+def plan_concurrency(rate: float, configured: int = 0, latency: float = EXPECTED_LATENCY) -> int:
+    """Threads enough to hold ``rate`` at twice the expected latency, 1..MAX_CONCURRENCY."""
+    wanted = configured if configured > 0 else math.ceil(rate * latency * 2)
+    return max(1, min(MAX_CONCURRENCY, wanted))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    throttle_attempts: int = 30
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+    defer: dt.timedelta = dt.timedelta(minutes=5)
+    deferrals_before_stop: int = 3
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full-jitter exponential back-off before try ``attempt + 1`` (seconds)."""
+        return rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+@dataclass
+class RunResult:
+    """What one run of the engine did (this process only)."""
+
+    sent: int = 0
+    failed: int = 0
+    in_doubt: int = 0
+    deferred: int = 0
+    released: int = 0
+    throttled: int = 0
+    paused_reason: str | None = None
+    stopped_reason: str | None = None
+    error: str | None = None
+    elapsed: float = 0.0
+
+
+class _Stop(Exception):
+    """Raised inside a sender when the run is stopping."""
+
+
+class DeliveryRun:
+    """One worker's pass over one campaign. ``run`` returns when nothing is left to claim.
+
+    ``rate``'s bucket should wait with ``stop.wait`` so that a stop interrupts senders
+    waiting for a token. ``daily_budget`` is how many more messages the account may send
+    in its 24-hour window (None: unknown). ``heartbeat`` is called every
+    ``heartbeat_seconds`` and returns how many workers share the rate.
+    """
+
+    def __init__(
+        self,
+        store: DeliveryStore,
+        transport: Transport,
+        messages: MessageSource,
+        rate: AdaptiveRate,
+        *,
+        campaign_id: int,
+        worker_id: str,
+        concurrency: int,
+        in_doubt_policy: InDoubtPolicy = "skip",
+        daily_budget: int | None = None,
+        batch_size: int = 50,
+        retry: RetryPolicy = RetryPolicy(),
+        progress: ProgressSink | None = None,
+        heartbeat: Callable[[], int] | None = None,
+        heartbeat_seconds: float = 5.0,
+        stop: threading.Event | None = None,
+        now: Callable[[], dt.datetime] = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.messages = messages
+        self.rate = rate
+        self.ceiling = rate.ceiling
+        self.campaign_id = campaign_id
+        self.worker_id = worker_id
+        self.concurrency = max(1, concurrency)
+        self.policy = in_doubt_policy
+        self.budget = daily_budget
+        self.batch_size = batch_size
+        self.retry = retry
+        self.progress = progress
+        self.heartbeat = heartbeat
+        self.heartbeat_seconds = heartbeat_seconds
+        self.stop = stop or threading.Event()
+        self.now = now
+        self.rng = rng or random.Random()
+        self.result = RunResult()
+        self._lock = threading.Lock()
+        # Guards the claim hand-out: _local, _waiting, _claiming, _claimed, _exhausted.
+        self._ready = threading.Condition(threading.Lock())
+        self._local: deque[Claim] = deque()
+        self._waiting = 0
+        self._claiming = False
+        self._claimed = 0
+        self._exhausted = False
+        self._quota_reached = False
+        self._deferrals_in_row = 0
+        self._outcomes: queue.Queue[DeliveryResult | None] = queue.Queue()
+        self._done = threading.Event()
+
+    # -- the run ---------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        started = time.monotonic()
+        recorder = threading.Thread(target=self._record_loop, name="recorder", daemon=True)
+        beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        senders = [
+            threading.Thread(target=self._send_loop, name=f"sender-{i}", daemon=True)
+            for i in range(self.concurrency)
+        ]
+        recorder.start()
+        if self.heartbeat is not None:
+            self._beat()
+            beat.start()
+        for thread in senders:
+            thread.start()
+        for thread in senders:
+            thread.join()
+        self._release_local()
+        if self._quota_reached and not self.stop.is_set():
+            self._pause_if_work_left(
+                "the account's 24-hour sending quota is used up; run `newsletter send` again "
+                "when the quota window has moved on"
+            )
+        self._outcomes.put(None)
+        recorder.join()
+        self._done.set()
+        if self.heartbeat is not None:
+            beat.join()
+        self.result.throttled = self.rate.throttles
+        self.result.elapsed = time.monotonic() - started
+        return self.result
+
+    def halt(self, reason: str) -> None:
+        """Stop claiming and let messages in flight finish (first reason wins)."""
+        with self._lock:
+            if self.result.stopped_reason is None:
+                self.result.stopped_reason = reason
+        self.stop.set()
+
+    # -- claiming --------------------------------------------------------------------
+
+    def _next(self) -> Claim | None:
+        """A claim for a sender that already holds a send token; None when there is no more.
+
+        Claims are made only for senders waiting right now, one statement for all of them
+        (whoever arrives first claims for everyone waiting, the others wait for it): so a
+        row is ``sending`` only from just before its message is handed to the transport,
+        and a SIGKILL leaves in doubt no more messages than there are sender threads.
+        """
+        with self._ready:
+            self._waiting += 1
+            try:
+                while True:
+                    if self._local:
+                        return self._local.popleft()
+                    if self._exhausted or self.stop.is_set():
+                        return None
+                    if self._claiming:
+                        self._ready.wait()
+                        continue
+                    self._claiming = True
+                    wanted = min(self._waiting, self.batch_size)
+                    self._ready.release()
+                    try:
+                        claims = self._claim(wanted)
+                    finally:
+                        self._ready.acquire()
+                        self._claiming = False
+                        self._ready.notify_all()
+                    self._local.extend(claims)
+            finally:
+                self._waiting -= 1
+
+    def _claim(self, wanted: int) -> list[Claim]:
+        limit = wanted
+        if self.budget is not None:
+            limit = min(limit, self.budget - self._claimed)
+            if limit <= 0:
+                # Sending more would exceed the 24-hour quota; ``run`` pauses the campaign
+                # once the messages already claimed are out, if anything is left.
+                self._quota_reached = self._exhausted = True
+                return []
+        claims = self.store.claim(self.campaign_id, self.worker_id, limit)
+        self._claimed += len(claims)
+        if not claims:
+            self._exhausted = True
+        return claims
+
+    def _release_local(self) -> None:
+        with self._ready:
+            while self._local:
+                self._outcomes.put(DeliveryResult(self._local.popleft().id, "queued"))
+                self.result.released += 1
+
+    def _pause_locked(self, reason: str) -> None:
+        if self.result.paused_reason is None:
+            self.result.paused_reason = reason
+            self.store.pause(self.campaign_id, reason)
+            if self.progress is not None:
+                self.progress.note(f"paused: {reason}")
+        self.stop.set()
+
+    def _pause(self, reason: str) -> None:
+        with self._lock:
+            self._pause_locked(reason)
+
+    def _pause_if_work_left(self, reason: str) -> None:
+        probe = self.store.claim(self.campaign_id, self.worker_id, 1)
+        if probe:
+            self._outcomes.put(DeliveryResult(probe[0].id, "queued"))
+            self._pause(reason)
+
+    # -- sending ---------------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        while True:
+            # The token first, then the claim: a claimed row goes to the transport at once.
+            if self.stop.is_set() or not self.rate.acquire():
+                return
+            claim = self._next()
+            if claim is None:
+                return
+            try:
+                outcome = self._deliver(claim)
+            except _Stop:
+                outcome = DeliveryResult(claim.id, "queued")
+                with self._lock:
+                    self.result.released += 1
+            except Exception as err:  # a defect or a broken transport: stop, settle nothing
+                outcome = DeliveryResult(claim.id, "in_doubt", error=f"unexpected error: {err!r}")
+                with self._lock:
+                    self.result.error = self.result.error or f"{type(err).__name__}: {err}"
+                self.halt("an unexpected error stopped the run")
+            self._outcomes.put(outcome)
+
+    def _deliver(self, claim: Claim) -> DeliveryResult:
+        """Send one claimed delivery, retrying as the policy allows; return its outcome."""
+        try:
+            raw = self.messages.build(claim)
+        except NewsletterError as err:
+            return DeliveryResult(claim.id, "failed", error=f"message not built: {err}")
+        tries = throttles = 0
+        have_token = True  # the send loop took one before claiming
+        while True:
+            if self.stop.is_set() or not (have_token or self.rate.acquire()):
+                raise _Stop
+            have_token = False
+            try:
+                provider_id = self.transport.send(raw, claim.email)
+            except ThrottledError as err:
+                throttles += 1
+                self.rate.on_throttle()
+                if throttles >= self.retry.throttle_attempts:
+                    return self._defer(claim, err)
+            except InDoubtTransportError as err:
+                if self.policy == "skip":
+                    return DeliveryResult(claim.id, "in_doubt", error=str(err))
+                tries = self._after_transient(tries)
+                if tries >= self.retry.attempts:
+                    return self._defer(claim, err)
+            except TransientTransportError as err:
+                tries = self._after_transient(tries)
+                if tries >= self.retry.attempts:
+                    return self._defer(claim, err)
+            except PermanentTransportError as err:
+                return DeliveryResult(claim.id, "failed", error=str(err))
+            except AccountPausedError as err:
+                self._pause(str(err))
+                raise _Stop from err
+            else:
+                self.rate.on_success()
+                with self._lock:
+                    self._deferrals_in_row = 0
+                return DeliveryResult(claim.id, "sent", provider_id=provider_id)
+
+    def _after_transient(self, tries: int) -> int:
+        tries += 1
+        if tries < self.retry.attempts and self.stop.wait(self.retry.backoff(tries, self.rng)):
+            raise _Stop
+        return tries
+
+    def _defer(self, claim: Claim, err: Exception) -> DeliveryResult:
+        with self._lock:
+            self._deferrals_in_row += 1
+            too_many = self._deferrals_in_row >= self.retry.deferrals_before_stop
+        if too_many:
+            self.halt(f"the transport keeps failing ({err}); run again later")
+        return DeliveryResult(
+            claim.id, "queued", error=f"deferred: {err}", not_before=self.now() + self.retry.defer
+        )
+
+    # -- recording and heartbeat -----------------------------------------------------
+
+    def _record_loop(self) -> None:
+        finished = False
+        while not finished:
+            batch: list[DeliveryResult] = []
+            item = self._outcomes.get()
+            while True:
+                if item is None:
+                    finished = True
+                else:
+                    batch.append(item)
+                if finished or len(batch) >= 500:
+                    break
+                try:
+                    item = self._outcomes.get_nowait()
+                except queue.Empty:
+                    break
+            self._write(batch)
+
+    def _write(self, batch: list[DeliveryResult]) -> None:
+        if not batch:
+            return
+        try:
+            self.store.record(self.worker_id, batch)
+        except Exception as err:
+            # Outcomes we cannot write stay ``sending`` in the table: in doubt on the next
+            # run, never sent twice. Stop: sending on without recording would be blind.
+            with self._lock:
+                self.result.error = self.result.error or f"cannot record results: {err}"
+            self.halt("the results could not be recorded")
+            return
+        for outcome in batch:
+            self._count(outcome)
+
+    def _count(self, outcome: DeliveryResult) -> None:
+        if outcome.status == "sent":
+            self.result.sent += 1
+        elif outcome.status == "failed":
+            self.result.failed += 1
+        elif outcome.status == "in_doubt":
+            self.result.in_doubt += 1
+        elif outcome.not_before is not None:
+            self.result.deferred += 1
+        if self.progress is not None and (outcome.status != "queued" or outcome.not_before):
+            self.progress.advance("deferred" if outcome.status == "queued" else outcome.status)
+
+    def _heartbeat_loop(self) -> None:
+        while not self._done.wait(self.heartbeat_seconds):
+            self._beat()
+
+    def _beat(self) -> None:
+        assert self.heartbeat is not None
+        try:
+            workers = self.heartbeat()
+        except Exception as err:
+            if self.progress is not None:
+                self.progress.note(f"heartbeat failed: {err}")
+            return
+        self.rate.set_ceiling(self.ceiling / max(1, workers))

@@ -1,0 +1,235 @@
+"""Subscriber lists as CSV: import with per-row reports, export safe to open in a spreadsheet.
+
+Import format: a header row naming the columns ``email`` (required), ``categories`` and
+``language`` (optional, in any order; other columns are ignored). Categories are codes
+separated by spaces, ``;``, ``|`` or ``,`` (empty means every category); language is
+zh, en or both (empty means both). When the file has a ``status`` column (an export does),
+rows marked unsubscribed, bounced or complained become suppressions instead of subscribers.
+
+The store knows nothing of issues: the caller passes the category codes readers may
+choose (``newsletter.categories.available_categories``), and a row naming any other code
+is a bad row.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from newsletter.errors import ImportFileError, InvalidAddressError, InvalidPreferencesError
+from newsletter.store.subscribers import (
+    SUPPRESSED,
+    NewSubscriber,
+    Status,
+    Subscriber,
+    SubscriberStore,
+    check_preferences,
+)
+from newsletter.subscribers.addresses import normalize_email
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_COLUMNS = (
+    "email", "categories", "language", "status", "source", "created_at", "confirmed_at"
+)  # fmt: skip
+_SEPARATORS = re.compile(r"[\s;|,]+")
+BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A row that was not imported: its line number in the file and why."""
+
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass
+class ImportReport:
+    """What an import did: counts of rows by outcome, and every bad row."""
+
+    imported: int = 0
+    already_present: int = 0
+    suppressed: int = 0
+    bad: list[BadRow] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"imported {self.imported}, already present {self.already_present}, "
+            f"suppressed {self.suppressed}, bad {len(self.bad)}"
+        )
+
+
+@dataclass(frozen=True)
+class _Suppress:
+    """A row whose status says the address must not be mailed."""
+
+    email: str
+    status: str
+
+
+def neutralise(cell: str) -> str:
+    """``cell`` prefixed with a single quote when a spreadsheet would run it as a formula."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def _restore(cell: str) -> str:
+    # Undo neutralise() so an export imports back unchanged.
+    return cell[1:] if cell.startswith("'") and cell[1:2] in FORMULA_START and cell[1:] else cell
+
+
+def parse_categories(cell: str) -> frozenset[str]:
+    """Category codes from one cell: separated by spaces, ``;``, ``|`` or ``,``; upper-cased."""
+    return frozenset(code.upper() for code in _SEPARATORS.split(cell) if code)
+
+
+def read_rows(
+    lines: Iterable[str], known: Collection[str] | None = None
+) -> Iterator[NewSubscriber | _Suppress | BadRow]:
+    """Parse and check every row of a subscriber CSV, in file order.
+
+    A row with a category code not in ``known`` is bad (``None`` checks only the codes'
+    form). Nothing is stored. Raises :class:`ImportFileError` when there is no usable header.
+    """
+    known_set = None if known is None else frozenset(known)
+    reader = csv.reader(lines)
+    columns: dict[str, int] | None = None
+    next_line = 1
+    while True:
+        line = next_line
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            next_line = reader.line_num + 1
+            yield BadRow(line, f"unreadable CSV: {error}")
+            continue
+        next_line = reader.line_num + 1
+        if not any(cell.strip() for cell in record):
+            continue
+        if columns is None:
+            columns = _header(record)
+            continue
+        yield _check_row(line, record, columns, known_set)
+    if columns is None:
+        raise ImportFileError("the file is empty; the first line must name the columns")
+
+
+def _header(record: list[str]) -> dict[str, int]:
+    names = [cell.strip().lower().lstrip("\ufeff") for cell in record]
+    if "email" not in names:
+        raise ImportFileError(
+            "line 1 must be a header naming the columns, with at least 'email' "
+            f"(found: {', '.join(repr(n) for n in names)})"
+        )
+    return {name: index for index, name in reversed(list(enumerate(names))) if name}
+
+
+def _check_row(
+    line: int, record: list[str], columns: dict[str, int], known: frozenset[str] | None
+) -> NewSubscriber | _Suppress | BadRow:
+    def cell(name: str) -> str:
+        index = columns.get(name)
+        return _restore(record[index].strip()) if index is not None and index < len(record) else ""
+
+    try:
+        # Undecodable bytes arrive as lone surrogates (errors="surrogateescape").
+        "".join(record).encode("utf-8")
+    except UnicodeEncodeError:
+        return BadRow(line, "not UTF-8 text; save the file as UTF-8 CSV")
+    try:
+        email = normalize_email(cell("email"))
+        categories = parse_categories(cell("categories"))
+        _, language = check_preferences(categories, cell("language").lower() or "both")
+    except (InvalidAddressError, InvalidPreferencesError) as error:
+        return BadRow(line, str(error))
+    status = cell("status").lower()
+    if status in SUPPRESSED:
+        return _Suppress(email, status)
+    if known is not None and not categories <= known:
+        unknown = sorted(categories - known)
+        noun = "categories" if len(unknown) > 1 else "category"
+        return BadRow(
+            line, f"unknown {noun} {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    if status not in ("", "active"):
+        return BadRow(
+            line,
+            f"status {status!r}: only active rows are imported (pending ones never confirmed)",
+        )
+    return NewSubscriber(email, categories, language)
+
+
+def import_csv(
+    store: SubscriberStore,
+    lines: Iterable[str],
+    *,
+    reason: str = "import",
+    known: Collection[str] | None = None,
+) -> ImportReport:
+    """Import a subscriber CSV: good rows become active subscribers, bad ones are reported.
+
+    Rows naming a category code not in ``known`` are bad rows (``None``: any well-formed
+    code). Addresses already listed are left as they are; suppressed ones are never re-activated.
+    Rows are stored in batches, each in one transaction, so re-running after an
+    interruption is harmless. Raises :class:`ImportFileError` when the file has no header.
+    """
+    report = ImportReport()
+    batch: list[NewSubscriber] = []
+
+    def flush() -> None:
+        result = store.add_many(batch, reason=reason)
+        report.imported += result.added
+        report.already_present += result.already_present
+        report.suppressed += result.suppressed
+        batch.clear()
+
+    for outcome in read_rows(lines, known):
+        if isinstance(outcome, BadRow):
+            report.bad.append(outcome)
+        elif isinstance(outcome, _Suppress):
+            store.suppress(outcome.email, outcome.status, reason)
+            report.suppressed += 1
+        else:
+            batch.append(outcome)
+            if len(batch) >= BATCH_SIZE:
+                flush()
+    if batch:
+        flush()
+    return report
+
+
+def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
+    """Write subscribers as CSV (header first) to ``out``; how many rows were written.
+
+    Every cell that a spreadsheet would take for a formula is prefixed with a single quote.
+    The file imports back unchanged (see :func:`import_csv`).
+    """
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    count = 0
+    for sub in subscribers:
+        row = (
+            sub.email,
+            " ".join(sorted(sub.categories)),
+            sub.language,
+            sub.status,
+            sub.source,
+            sub.created_at.isoformat(),
+            sub.confirmed_at.isoformat() if sub.confirmed_at else "",
+        )
+        writer.writerow([neutralise(value) for value in row])
+        count += 1
+    return count
+
+
+def export_subscribers(store: SubscriberStore, out: TextIO, status: Status | None = None) -> int:
+    """Export the store's subscribers (with ``status`` when given) to ``out``."""
+    return export_csv(store.list(status), out)

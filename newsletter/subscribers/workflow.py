@@ -1,0 +1,349 @@
+"""The subscription workflow: subscribe (double opt-in), confirm, unsubscribe, preferences.
+
+Pure logic over a subscriber store, a :class:`~newsletter.transports.Transport` and a
+clock; the web app (``web.py``) only turns HTTP into these calls. Decisions, and why:
+
+- **No enumeration.** ``subscribe`` returns an :class:`Outcome` for logs and tests only;
+  callers must show the same page whatever it is, and the web app runs it after the
+  response has been sent so that its duration does not tell either.
+- **At most one confirmation per address per 10 minutes** (``confirmation_sent_at``), so
+  the form cannot be used to flood someone's inbox.
+- **Active** subscribers asking again get nothing. **Suppressed** addresses (bounced,
+  complained, erased, or suppressed by an operator) get nothing, ever.
+- **Unsubscribed** readers may come back through the web form: they get a new
+  confirmation email and are active again only once they follow it. A confirmation link
+  from before they unsubscribed does not re-activate them (mail scanners follow old links).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid, parseaddr
+from enum import StrEnum
+from typing import Protocol
+
+from newsletter.errors import (
+    FormError,
+    NewsletterError,
+    SubscriberExistsError,
+    SuppressedAddressError,
+    UnknownSubscriberError,
+)
+from newsletter.issues.build import renderer_from, sender_from
+from newsletter.issues.categories import DEFAULT_CATEGORIES as DEFAULT_CATEGORIES
+from newsletter.issues.categories import available_categories as available_categories
+from newsletter.issues.model import CategoryName
+from newsletter.mail.message import Sender, check_header
+from newsletter.rendering.renderer import LANGUAGES, Language, Renderer
+from newsletter.settings import Settings
+from newsletter.store.subscribers import Event, Source, Status, Subscriber, Suppression
+from newsletter.store.tables import utc_now
+from newsletter.subscribers.addresses import normalize_email
+from newsletter.tokens import CONFIRM_MAX_AGE, Purpose, make_token, read_token
+from newsletter.transports import Transport, make_transport
+
+RESEND_AFTER = dt.timedelta(minutes=10)
+LANGUAGE_NAMES: dict[str, dict[str, str]] = {
+    "zh": {"zh": "中文", "en": "英文", "both": "中英双语"},
+    "en": {"zh": "Chinese", "en": "English", "both": "Chinese and English"},
+}
+
+
+class Store(Protocol):
+    """What the workflow needs of ``newsletter.store.subscribers.SubscriberStore``."""
+
+    def get(self, subscriber_id: int) -> Subscriber | None: ...
+    def find(self, email: str) -> Subscriber | None: ...
+    def add(
+        self,
+        email: str,
+        *,
+        categories: Collection[str] = ...,
+        language: str = ...,
+        source: Source = ...,
+        status: Status = ...,
+        reason: str = ...,
+    ) -> Subscriber: ...
+    def set_status(self, subscriber_id: int, status: Status, reason: str) -> Subscriber: ...
+    def set_preferences(
+        self, subscriber_id: int, *, categories: Collection[str], language: str, reason: str = ...
+    ) -> Subscriber: ...
+    def mark_confirmation_sent(self, subscriber_id: int, when: dt.datetime) -> None: ...
+    def suppression(self, email: str) -> Suppression | None: ...
+    def events(self, subscriber_id: int) -> list[Event]: ...
+
+
+class Outcome(StrEnum):
+    """What ``subscribe`` did. For logs and tests: never show it to the requester."""
+
+    SENT = "sent"
+    THROTTLED = "throttled"
+    ALREADY_ACTIVE = "already-active"
+    SUPPRESSED = "suppressed"
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What a reader chose: categories (empty means every category) and a language."""
+
+    categories: frozenset[str]
+    language: Language
+
+
+def parse_choices(categories: Iterable[str], language: str, available: Collection[str]) -> Choices:
+    """Turn submitted form values into :class:`Choices`; raise :class:`FormError` if invalid.
+
+    Ticking every available category stores the empty set ("everything"), so readers who
+    want it all also get categories added later.
+    """
+    chosen = frozenset(c.strip() for c in categories if c.strip())
+    unknown = sorted(chosen - set(available))
+    if unknown:
+        raise FormError("categories", f"unknown categories: {', '.join(unknown)}")
+    if not chosen:
+        raise FormError("categories", "choose at least one category")
+    if language not in LANGUAGES:
+        raise FormError("language", "choose Chinese, English or both")
+    return Choices(frozenset() if chosen >= set(available) else chosen, language)
+
+
+def parse_address(raw: str) -> str:
+    """The normalised address from a form; raises :class:`FormError` naming the ``email`` field."""
+    try:
+        return normalize_email(raw)
+    except NewsletterError as err:
+        raise FormError("email", str(err)) from None
+
+
+def describe_choices(choices: Choices, language: Language) -> str:
+    """A line naming the categories and the language, in the reader's language(s)."""
+    cats = ", ".join(sorted(choices.categories))
+    zh = f"分类:{cats or '全部'};语言:{LANGUAGE_NAMES['zh'][choices.language]}"
+    en = f"Categories: {cats or 'all'}; language: {LANGUAGE_NAMES['en'][choices.language]}"
+    return {"zh": zh, "en": en}.get(language, f"{zh}\n{en}")
+
+
+class ConfirmationMailer:
+    """Builds the confirmation email with the issue templates' MJML and CSS pipeline."""
+
+    def __init__(self, renderer: Renderer, sender: Sender) -> None:
+        self.renderer = renderer
+        self.sender = sender
+
+    def build(self, to: str, confirm_url: str, choices: Choices, when: dt.datetime) -> bytes:
+        """The complete RFC 5322 message (CRLF line ends). Raises ``RenderError``."""
+        language = choices.language
+        show_zh, show_en = language in ("zh", "both"), language in ("en", "both")
+        name = parseaddr(self.sender.from_address)[0] or "Newsletter"
+        subject = {
+            "zh": f"{name}:请确认订阅",
+            "en": f"{name}: please confirm your subscription",
+        }.get(language, f"{name}:请确认订阅 / Please confirm your subscription")
+        html, text = self.renderer.render_email(
+            "confirm",
+            {
+                "lang": "zh-CN" if show_zh else "en",
+                "show_zh": show_zh,
+                "show_en": show_en,
+                "subject": subject,
+                "preheader": "确认订阅 · Confirm your subscription" if show_zh else subject,
+                "confirm_url": confirm_url,
+                "valid_days": CONFIRM_MAX_AGE // 86400,
+                "choices": describe_choices(choices, language),
+            },
+        )
+        msg = EmailMessage(policy=SMTP)
+        msg["From"] = self.sender.from_address
+        msg["To"] = check_header("To", to)
+        msg["Subject"] = subject
+        msg["Date"] = format_datetime(when)
+        msg["Message-ID"] = make_msgid(domain=self.sender.domain)
+        # RFC 3834: sent by a program in answer to a request; discourages auto-replies.
+        msg["Auto-Submitted"] = "auto-generated"
+        if self.sender.reply_to:
+            msg["Reply-To"] = self.sender.reply_to
+        msg.set_content(text, subtype="plain", charset="utf-8")
+        msg.add_alternative(html, subtype="html", charset="utf-8")
+        return msg.as_bytes()
+
+
+class Subscriptions:
+    """The workflow. ``clock`` returns aware UTC datetimes; tokens use it too."""
+
+    def __init__(
+        self,
+        store: Store,
+        transport: Transport,
+        mailer: ConfirmationMailer,
+        secret: str,
+        base_url: str,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.mailer = mailer
+        self.secret = secret
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock
+
+    def link(self, purpose: Purpose, subscriber_id: int) -> str:
+        """``{base_url}/<purpose>/<token>`` for one subscriber, signed now."""
+        token = make_token(self.secret, purpose, subscriber_id, now=self.clock().timestamp())
+        return f"{self.base_url}/{purpose.value}/{token}"
+
+    def subscribe(self, email: str, choices: Choices, source: Source = "web") -> Outcome:
+        """Handle a sign-up of the normalised ``email`` (see the module docstring).
+
+        Raises transport and render errors; the confirmation is only recorded as sent
+        once the transport has accepted it, so a failed send can be retried at once.
+        """
+        subscriber = self.store.find(email)
+        suppression = self.store.suppression(email)
+        if subscriber is None:
+            if suppression is not None:
+                return Outcome.SUPPRESSED
+            try:
+                subscriber = self.store.add(
+                    email,
+                    categories=choices.categories,
+                    language=choices.language,
+                    source=source,
+                    status="pending",
+                    reason=f"{source} sign-up",
+                )
+            except SuppressedAddressError:
+                return Outcome.SUPPRESSED
+            except SubscriberExistsError:
+                # Another request added it a moment ago; treat this one as a repeat.
+                subscriber = self.store.find(email)
+                if subscriber is None:
+                    return Outcome.SUPPRESSED
+        if subscriber.status == "active":
+            return Outcome.ALREADY_ACTIVE
+        if subscriber.status not in ("pending", "unsubscribed"):
+            return Outcome.SUPPRESSED
+        if suppression is not None and suppression.reason != "unsubscribed":
+            # Their own unsubscribe may be undone by them; an operator's suppression may not.
+            return Outcome.SUPPRESSED
+        now = self.clock()
+        sent = subscriber.confirmation_sent_at
+        if sent is not None and now - sent < RESEND_AFTER:
+            return Outcome.THROTTLED
+        if (subscriber.categories, subscriber.language) != (choices.categories, choices.language):
+            subscriber = self.store.set_preferences(
+                subscriber.id,
+                categories=choices.categories,
+                language=choices.language,
+                reason=f"{source} sign-up",
+            )
+        message = self.mailer.build(
+            subscriber.email, self.link(Purpose.CONFIRM, subscriber.id), choices, now
+        )
+        self.transport.send(message, subscriber.email)
+        self.store.mark_confirmation_sent(subscriber.id, now)
+        return Outcome.SENT
+
+    def confirm(self, token: str) -> Subscriber:
+        """Activate the subscriber named by a confirmation token; idempotent.
+
+        Raises ``TokenError`` (tampered, expired after 7 days, other purpose),
+        :class:`UnknownSubscriberError` (erased since), or
+        :class:`SuppressedAddressError` when the address may not be activated.
+        """
+        subscriber = self._subscriber(Purpose.CONFIRM, token, CONFIRM_MAX_AGE)
+        if subscriber.status == "active":
+            return subscriber
+        if subscriber.status == "unsubscribed" and not self._asked_again(subscriber):
+            raise SuppressedAddressError(
+                "this link is from before you unsubscribed; subscribe again to get a new one"
+            )
+        if subscriber.status not in ("pending", "unsubscribed"):
+            raise SuppressedAddressError("this address cannot be subscribed")
+        # The store lifts the reader's own unsubscribe suppression on activation and
+        # refuses (SuppressedAddressError) when an operator or a bounce suppressed it.
+        return self.store.set_status(subscriber.id, "active", "confirmed by email link")
+
+    def unsubscribe(self, token: str, reason: str) -> Subscriber | None:
+        """Unsubscribe the subscriber named by an unsubscribe token; idempotent.
+
+        Returns the subscriber, or None when the address was erased meanwhile (nothing
+        left to do). Raises ``TokenError`` for a bad token. Unsubscribe links never expire.
+        """
+        try:
+            subscriber = self._subscriber(Purpose.UNSUBSCRIBE, token)
+        except UnknownSubscriberError:
+            return None
+        if subscriber.status in ("active", "pending"):
+            return self.store.set_status(subscriber.id, "unsubscribed", reason)
+        return subscriber
+
+    def unsubscribe_target(self, token: str) -> Subscriber | None:
+        """Check an unsubscribe token without acting on it (for the page with the button).
+
+        Returns the subscriber, or None when erased; raises ``TokenError`` for a bad token.
+        """
+        try:
+            return self._subscriber(Purpose.UNSUBSCRIBE, token)
+        except UnknownSubscriberError:
+            return None
+
+    def preferences(self, token: str) -> Subscriber:
+        """The subscriber named by a preferences token; raises ``TokenError`` or
+        :class:`UnknownSubscriberError`."""
+        return self._subscriber(Purpose.PREFERENCES, token)
+
+    def update_preferences(self, token: str, choices: Choices) -> Subscriber:
+        """Save new choices for the subscriber named by a preferences token."""
+        subscriber = self._subscriber(Purpose.PREFERENCES, token)
+        return self.store.set_preferences(
+            subscriber.id,
+            categories=choices.categories,
+            language=choices.language,
+            reason="preferences page",
+        )
+
+    def _subscriber(self, purpose: Purpose, token: str, max_age: int | None = None) -> Subscriber:
+        now = self.clock().timestamp()
+        subscriber_id = read_token(self.secret, purpose, token, max_age=max_age, now=now)
+        subscriber = self.store.get(subscriber_id)
+        if subscriber is None:
+            raise UnknownSubscriberError("this link is for an address no longer on the list")
+        return subscriber
+
+    def _asked_again(self, subscriber: Subscriber) -> bool:
+        # An unsubscribed reader is re-activated only by a confirmation sent after they left.
+        sent = subscriber.confirmation_sent_at
+        left = [
+            e.created_at for e in self.store.events(subscriber.id)
+            if e.new_status == "unsubscribed" and e.old_status != "unsubscribed"
+        ]
+        return sent is not None and (not left or sent >= left[-1])
+
+
+def choices_of(subscriber: Subscriber, available: Mapping[str, CategoryName]) -> set[str]:
+    """The categories to show ticked for ``subscriber`` (all of them when it chose "all")."""
+    return set(subscriber.categories or available)
+
+
+def subscriptions_from(
+    settings: Settings,
+    store: Store,
+    transport: Transport | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> Subscriptions:
+    """The workflow as the settings configure it (transport, sender, key, base URL).
+
+    Raises :class:`ConfigurationError` when the secret key is unsafe.
+    """
+    return Subscriptions(
+        store=store,
+        transport=transport or make_transport(settings),
+        mailer=ConfirmationMailer(renderer_from(settings), sender_from(settings)),
+        secret=settings.signing_key(),
+        base_url=settings.base_url,
+        clock=clock,
+    )

@@ -1,0 +1,188 @@
+"""SNS signature verification and SES event normalisation (newsletter.feedback.sns)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+
+from newsletter.feedback.sns import (
+    WebhookError,
+    parse_ses_event,
+    string_to_sign,
+    suppressions_for,
+    verify_sns,
+)
+
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-feedback"
+CERT_URL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-abc123.pem"
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+
+
+def _keypair() -> tuple[rsa.RSAPrivateKey, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert.public_bytes(serialization.Encoding.PEM)
+
+
+KEY, CERT_PEM = _keypair()
+
+
+def _signed(payload: dict[str, Any], key: rsa.RSAPrivateKey = KEY, version: str = "2") -> bytes:
+    payload = {"SignatureVersion": version, "SigningCertURL": CERT_URL, **payload}
+    algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()  # noqa: S303
+    signature = key.sign(string_to_sign(payload), padding.PKCS1v15(), algorithm)
+    payload["Signature"] = base64.b64encode(signature).decode()
+    return json.dumps(payload).encode()
+
+
+def _bounce(address: str = "gone@example.com", kind: str = "Permanent") -> dict[str, Any]:
+    message = {
+        "notificationType": "Bounce",
+        "bounce": {"bounceType": kind, "bounceSubType": "General",
+                   "bouncedRecipients": [{"emailAddress": address}]},
+        "mail": {"messageId": "0100-ses-id"},
+    }
+    return {
+        "Type": "Notification",
+        "MessageId": "m-1",
+        "TopicArn": TOPIC,
+        "Message": json.dumps(message),
+        "Timestamp": "2026-11-24T11:59:00.000Z",
+    }
+
+
+def fetch(url: str) -> bytes:
+    assert url == CERT_URL
+    return CERT_PEM
+
+
+def test_genuine_notification_is_verified_and_normalised() -> None:
+    """A correctly signed bounce from our topic becomes a permanent bounce MailEvent."""
+    message = verify_sns(_signed(_bounce()), fetch, frozenset({TOPIC}), NOW)
+    event = parse_ses_event(message.message)
+    assert (event.kind, event.recipients, event.permanent) == (
+        "bounce", ("gone@example.com",), True)
+    assert event.ses_message_id == "0100-ses-id"
+    assert event.raw["notificationType"] == "Bounce"
+
+
+def test_signature_version_1_sha1_is_accepted() -> None:
+    """SignatureVersion 1 (SHA1) messages still verify."""
+    message = verify_sns(_signed(_bounce(), version="1"), fetch, frozenset({TOPIC}), NOW)
+    assert message.type == "Notification"
+
+
+def test_forged_signature_is_refused() -> None:
+    """A message signed by another key is refused."""
+    other_key, _ = _keypair()
+    with pytest.raises(WebhookError, match="signature does not match"):
+        verify_sns(_signed(_bounce(), key=other_key), fetch, frozenset({TOPIC}), NOW)
+
+
+def test_tampered_message_is_refused() -> None:
+    """Changing the message after signing breaks the signature."""
+    body = json.loads(_signed(_bounce("a@example.com")))
+    body["Message"] = body["Message"].replace("a@example.com", "victim@example.com")
+    with pytest.raises(WebhookError, match="signature does not match"):
+        verify_sns(json.dumps(body).encode(), fetch, frozenset({TOPIC}), NOW)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://sns.eu-west-1.amazonaws.com/SimpleNotificationService-abc.pem",
+        "https://sns.eu-west-1.amazonaws.com.evil.example/SimpleNotificationService-abc.pem",
+        "https://evil.example/SimpleNotificationService-abc.pem",
+        "https://sns.eu-west-1.amazonaws.com/other.pem",
+    ],
+)
+def test_untrusted_certificate_url_is_never_fetched(url: str) -> None:
+    """Only SNS's own HTTPS certificate URLs are fetched."""
+    body = json.loads(_signed(_bounce()))
+    body["SigningCertURL"] = url
+
+    def refuse(u: str) -> bytes:
+        raise AssertionError(f"fetched {u}")
+
+    with pytest.raises(WebhookError, match="untrusted signing certificate"):
+        verify_sns(json.dumps(body).encode(), refuse, frozenset({TOPIC}), NOW)
+
+
+def test_foreign_topic_is_refused() -> None:
+    """A genuine SNS message from a topic we did not subscribe to is refused."""
+    payload = _bounce()
+    payload["TopicArn"] = "arn:aws:sns:eu-west-1:999999999999:someone-else"
+    with pytest.raises(WebhookError, match="not one we subscribed to"):
+        verify_sns(_signed(payload), fetch, frozenset({TOPIC}), NOW)
+
+
+def test_expired_certificate_is_refused() -> None:
+    """A certificate outside its validity period is refused."""
+    with pytest.raises(WebhookError, match="not valid now"):
+        verify_sns(_signed(_bounce()), fetch, frozenset({TOPIC}), NOW + dt.timedelta(days=60))
+
+
+def test_garbage_bodies_are_refused() -> None:
+    """Non-JSON and non-object bodies give a WebhookError, not a crash."""
+    for body in (b"not json", b"[1, 2]", b"\xff\xfe"):
+        with pytest.raises(WebhookError):
+            verify_sns(body, fetch, frozenset({TOPIC}), NOW)
+
+
+def test_subscription_confirmation_exposes_a_pinned_subscribe_url() -> None:
+    """SubscriptionConfirmation carries SNS's own SubscribeURL; a foreign one is refused."""
+    good = "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=x&Token=t"
+    payload = {
+        "Type": "SubscriptionConfirmation", "MessageId": "m-2", "Token": "t", "TopicArn": TOPIC,
+        "Message": "confirm", "SubscribeURL": good, "Timestamp": "2026-11-24T11:59:00.000Z",
+    }
+    assert verify_sns(_signed(payload), fetch, frozenset({TOPIC}), NOW).subscribe_url == good
+    payload["SubscribeURL"] = "https://evil.example/?Action=ConfirmSubscription&x"
+    with pytest.raises(WebhookError, match="untrusted SubscribeURL"):
+        verify_sns(_signed(payload), fetch, frozenset({TOPIC}), NOW)
+
+
+def test_complaint_and_transient_bounce_are_normalised() -> None:
+    """Complaints are permanent; transient bounces are not; event-publishing format works."""
+    complaint = parse_ses_event(json.dumps({
+        "eventType": "Complaint",
+        "complaint": {"complainedRecipients": [{"emailAddress": "c@example.com"}],
+                      "complaintFeedbackType": "abuse"},
+        "mail": {"messageId": "x"},
+    }))
+    assert (complaint.kind, complaint.recipients, complaint.permanent, complaint.detail) == (
+        "complaint", ("c@example.com",), True, "abuse")
+    transient = parse_ses_event(_bounce(kind="Transient")["Message"])
+    assert transient.kind == "bounce" and not transient.permanent
+    assert parse_ses_event(json.dumps({"eventType": "Open"})).kind == "other"
+
+
+def test_only_permanent_bounces_and_complaints_suppress() -> None:
+    """Permanent bounces and complaints suppress their recipients; transient bounces do not."""
+    permanent = parse_ses_event(_bounce("p@example.com")["Message"])
+    transient = parse_ses_event(_bounce("t@example.com", kind="Transient")["Message"])
+    complaint = parse_ses_event(json.dumps({
+        "notificationType": "Complaint",
+        "complaint": {"complainedRecipients": [{"emailAddress": "c@example.com"}]},
+    }))
+    assert suppressions_for(permanent) == [("p@example.com", "bounced", "Permanent/General")]
+    assert suppressions_for(transient) == []
+    assert suppressions_for(complaint) == [("c@example.com", "complained", "complaint")]
