@@ -499,7 +499,7 @@ def test_archive_refuses_unknown_and_malformed_dates(make_site: MakeSite, date: 
 def test_healthz_and_stylesheet(site: Site) -> None:
     """/healthz answers ok; the stylesheet is served and gives focus a visible outline."""
     assert site.client.get("/healthz").text == "ok"
-    css = site.client.get("/site.css")
+    css = site.client.get("/static/site.css")
     assert css.headers["content-type"].startswith("text/css")
     assert ":focus-visible" in css.text
     assert site.client.get("/").headers["location"] == "/subscribe"

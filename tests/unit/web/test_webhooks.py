@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
-from test_events import CERT_PEM, CERT_URL, NOW, TOPIC, _bounce, _keypair, _signed
+from support.sns import CERT_PEM, CERT_URL, NOW, TOPIC
+from support.sns import bounce as _bounce
+from support.sns import keypair as _keypair
+from support.sns import signed as _signed
 
 from newsletter.settings import Settings
 from newsletter.store.db import open_database

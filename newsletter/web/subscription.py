@@ -1,0 +1,219 @@
+"""The reader's routes: sign up, confirm, unsubscribe, preferences. GET and POST apart.
+
+Each handler turns the request into one ``Subscriptions`` call and the result into a
+page. Database and file work runs in a thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from newsletter.errors import (
+    FormError,
+    NewsletterError,
+    SuppressedAddressError,
+    TokenError,
+    UnknownSubscriberError,
+)
+from newsletter.issues.model import CategoryName
+from newsletter.settings import Settings
+from newsletter.store.subscribers import Subscriber
+from newsletter.subscribers.workflow import (
+    Choices,
+    Subscriptions,
+    available_categories,
+    choices_of,
+    parse_address,
+    parse_choices,
+)
+from newsletter.tokens import Purpose
+from newsletter.web.pages import Pages
+from newsletter.web.ratelimit import RateLimiter
+from newsletter.web.security import PRIVATE, form_ok, form_token, mask, with_form_cookie
+
+log = logging.getLogger(__name__)
+
+_EXPIRED_SUBSCRIBE = "这个表单已过期,请再提交一次。 This form has expired; please submit it again."
+_EXPIRED_PREFERENCES = "这个表单已过期,请再保存一次。 This form has expired; please save again."
+
+
+class SubscriptionRoutes:
+    """The routes, sharing one workflow, one set of pages and one rate limiter."""
+
+    def __init__(
+        self, settings: Settings, subscriptions: Subscriptions, pages: Pages,
+        limiter: RateLimiter,
+    ) -> None:
+        self.settings = settings
+        self.subs = subscriptions
+        self.pages = pages
+        self.limiter = limiter
+
+    async def categories(self) -> dict[str, CategoryName]:
+        # Reads issue files (cached by mtime): off the event loop.
+        return await run_in_threadpool(available_categories, self.settings.issues_dir)
+
+    async def subscribe_form(
+        self, request: Request, *, email: str = "", chosen: set[str] | None = None,
+        language: str = "both", errors: Mapping[str, str] | None = None, status: int = 200,
+    ) -> Response:
+        categories = await self.categories()
+        token = form_token(request)
+        context = {
+            "page_title": "订阅 Subscribe", "form_token": token, "email": email,
+            "categories": categories,
+            "chosen": set(categories) if chosen is None else chosen,
+            "language": language, "errors": dict(errors or {}),
+        }
+        response = self.pages.render(request, "subscribe", context, status)
+        return with_form_cookie(response, request, token)
+
+    async def preferences_page(
+        self, request: Request, subscriber: Subscriber, *, chosen: set[str] | None = None,
+        language: str | None = None, errors: Mapping[str, str] | None = None,
+        saved: bool = False, status: int = 200,
+    ) -> Response:
+        categories = await self.categories()
+        token = form_token(request)
+        context = {
+            "page_title": "订阅设置 Preferences", "form_token": token,
+            "action": request.url.path, "masked_email": mask(subscriber.email),
+            "status": subscriber.status, "categories": categories,
+            "chosen": choices_of(subscriber, categories) if chosen is None else chosen,
+            "language": language or subscriber.language, "errors": dict(errors or {}),
+            "saved": saved,
+            "unsubscribe_url": self.subs.link(Purpose.UNSUBSCRIBE, subscriber.id),
+        }
+        response = self.pages.render(request, "preferences", context, status, PRIVATE)
+        return with_form_cookie(response, request, token)
+
+    # -- sign-up ---------------------------------------------------------------------------
+
+    async def subscribe_get(self, request: Request) -> Response:
+        return await self.subscribe_form(request)
+
+    async def subscribe_post(self, request: Request) -> Response:
+        client = request.client.host if request.client else "unknown"
+        if not self.limiter.hit(client):
+            retry = str(max(1, self.limiter.retry_after(client)))
+            return self.pages.message(request, "limited", 429, {"Retry-After": retry})
+        form = await request.form()
+        email = str(form.get("email", ""))[:320]
+        chosen = {str(c) for c in form.getlist("categories")}
+        language = str(form.get("language", ""))
+        if not form_ok(request, form):
+            return await self.subscribe_form(
+                request, email=email, chosen=chosen, language=language, status=400,
+                errors={"form": _EXPIRED_SUBSCRIBE},
+            )
+        if form.get("website"):
+            # The honeypot was filled in: a bot. Pretend it worked and do nothing.
+            return self.pages.message(request, "sent")
+        errors: dict[str, str] = {}
+        address = ""
+        try:
+            address = parse_address(email)
+        except FormError as err:
+            errors[err.field] = str(err)
+        try:
+            choices = parse_choices(chosen, language, await self.categories())
+        except FormError as err:
+            errors[err.field] = str(err)
+        if errors:
+            return await self.subscribe_form(
+                request, email=email, chosen=chosen, language=language, errors=errors,
+                status=400,
+            )
+        # The work happens after the response is sent: the page and its timing are the
+        # same whether the address is new, pending, active or suppressed.
+        task = BackgroundTask(self._subscribe, address, choices)
+        return self.pages.message(request, "sent", background=task)
+
+    def _subscribe(self, address: str, choices: Choices) -> None:
+        try:
+            outcome = self.subs.subscribe(address, choices)
+        except NewsletterError as err:
+            log.warning("web sign-up failed: %s: %s", type(err).__name__, err)
+            return
+        log.info("web sign-up: %s", outcome.value)
+
+    async def confirm(self, request: Request) -> Response:
+        try:
+            subscriber = await run_in_threadpool(self.subs.confirm, request.path_params["token"])
+        except (TokenError, UnknownSubscriberError, SuppressedAddressError) as err:
+            return self.pages.bad_link(request, err)
+        preferences = self.subs.link(Purpose.PREFERENCES, subscriber.id)
+        return self.pages.message(request, "subscribed", headers=PRIVATE,
+                                  preferences_url=preferences)
+
+    # -- unsubscribe -----------------------------------------------------------------------
+
+    async def unsubscribe_get(self, request: Request) -> Response:
+        # Only a page with a button: mail scanners and link previews follow GETs.
+        try:
+            subscriber = await run_in_threadpool(
+                self.subs.unsubscribe_target, request.path_params["token"]
+            )
+        except TokenError as err:
+            return self.pages.bad_link(request, err)
+        preferences = self.subs.link(Purpose.PREFERENCES, subscriber.id) if subscriber else None
+        context = {
+            "page_title": "退订 Unsubscribe", "action": request.url.path,
+            "preferences_url": preferences,
+        }
+        return self.pages.render(request, "unsubscribe", context, headers=PRIVATE)
+
+    async def unsubscribe_post(self, request: Request) -> Response:
+        # No form token here: the signed token in the path is the authority, and RFC 8058
+        # one-click posts come from mail providers without cookies.
+        form = await request.form()
+        one_click = form.get("List-Unsubscribe") == "One-Click"
+        reason = "one-click (RFC 8058)" if one_click else "unsubscribe page"
+        try:
+            await run_in_threadpool(self.subs.unsubscribe, request.path_params["token"], reason)
+        except TokenError as err:
+            return self.pages.bad_link(request, err)
+        return self.pages.message(request, "unsubscribed", headers=PRIVATE)
+
+    # -- preferences -----------------------------------------------------------------------
+
+    async def _preferences_subscriber(self, request: Request) -> Subscriber | Response:
+        try:
+            return await run_in_threadpool(self.subs.preferences, request.path_params["token"])
+        except (TokenError, UnknownSubscriberError) as err:
+            return self.pages.bad_link(request, err)
+
+    async def preferences_get(self, request: Request) -> Response:
+        subscriber = await self._preferences_subscriber(request)
+        if isinstance(subscriber, Response):
+            return subscriber
+        return await self.preferences_page(request, subscriber)
+
+    async def preferences_post(self, request: Request) -> Response:
+        subscriber = await self._preferences_subscriber(request)
+        if isinstance(subscriber, Response):
+            return subscriber
+        form = await request.form()
+        chosen = {str(c) for c in form.getlist("categories")}
+        language = str(form.get("language", ""))
+        if not form_ok(request, form):
+            return await self.preferences_page(
+                request, subscriber, chosen=chosen, language=language, status=400,
+                errors={"form": _EXPIRED_PREFERENCES},
+            )
+        try:
+            choices = parse_choices(chosen, language, await self.categories())
+        except FormError as err:
+            return await self.preferences_page(
+                request, subscriber, chosen=chosen, language=language,
+                errors={err.field: str(err)}, status=400,
+            )
+        token = request.path_params["token"]
+        updated = await run_in_threadpool(self.subs.update_preferences, token, choices)
+        return await self.preferences_page(request, updated, saved=True)
