@@ -18,6 +18,9 @@ import typer
 from newsletter.cli.output import err, fail, out, reported
 from newsletter.cli.progress import LogProgress, RichProgress, make_progress
 from newsletter.sending import campaign
+from newsletter.sending import test_send as editor_sends
+from newsletter.sending import worker as workers
+from newsletter.sending.report import SendSummary
 from newsletter.settings import get_settings
 
 
@@ -46,7 +49,7 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
-def _print_summary(summary: campaign.SendSummary) -> None:
+def _print_summary(summary: SendSummary) -> None:
     for line in summary.lines():
         out.print(line, markup=False)
 
@@ -123,7 +126,7 @@ def send_test(
     Example: newsletter send-test issues/2022-09-07.yaml --to editor@example.org --all-variants
     """
     with reported():
-        results = campaign.send_test(get_settings(), issue, to, all_variants=all_variants)
+        results = editor_sends.send_test(get_settings(), issue, to, all_variants=all_variants)
     for result in results:
         if result.error:
             err.print(f"{result.address} [{result.variant}]: FAILED: {result.error}",
@@ -154,7 +157,7 @@ def worker(
     """
     settings = get_settings()
     with reported(), _stop_on_signals() as stop:
-        summaries = campaign.run_worker(
+        summaries = workers.run_worker(
             settings, issue_ref=issue, once=once, poll_seconds=poll,
             progress=_progress, stop=stop, report=_print_summary,
         )

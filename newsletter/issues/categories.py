@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Collection, Mapping
 from functools import lru_cache
 from pathlib import Path
 
 from newsletter.errors import IssueValidationError, UnknownCategoryError
+from newsletter.issues.files import is_issue_file
 from newsletter.issues.model import CategoryName, load_issue
 
 log = logging.getLogger(__name__)
 
-ISSUE_FILE = re.compile(r"\d{4}-\d{2}-\d{2}\.yaml")
 DEFAULT_CATEGORIES: dict[str, CategoryName] = {
     "LG": CategoryName(zh="机器学习", en="Machine Learning"),
     "CV": CategoryName(zh="计算机视觉", en="Computer Vision"),
@@ -68,7 +67,7 @@ def _fingerprint(issues_dir: Path) -> tuple[tuple[str, int], ...]:
                 sorted(
                     (entry.name, entry.stat().st_mtime_ns)
                     for entry in entries
-                    if ISSUE_FILE.fullmatch(entry.name) and entry.is_file()
+                    if entry.is_file() and is_issue_file(Path(entry.name))
                 )
             )
     except OSError:

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from newsletter.errors import IssueProblem, IssueValidationError
+from newsletter.issues.files import SUFFIX, file_name
 from newsletter.issues.yaml_source import (
     RAW_CONTROL,
     LineIndex,
@@ -317,8 +318,8 @@ def _clean_loc(loc: Loc) -> Loc:
 
 
 def _date_problem(date: dt.date, path: str, index: LineIndex) -> list[IssueProblem]:
-    expected = f"{date.isoformat()}.yaml"
-    if not path.endswith(".yaml") or Path(path).name == expected:
+    expected = file_name(date)
+    if not path.endswith(SUFFIX) or Path(path).name == expected:
         return []
     return [IssueProblem(path, index.line(("date",)), "date",
                          f"{date.isoformat()} does not match the file name; "

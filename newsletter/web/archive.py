@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from newsletter.errors import IssueValidationError
+from newsletter.issues.files import path_for
 from newsletter.issues.model import load_issue
 from newsletter.rendering.renderer import Renderer, Variant
 from newsletter.settings import Settings
@@ -21,24 +20,11 @@ from newsletter.web.pages import Pages
 
 log = logging.getLogger(__name__)
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Archived issues are email HTML: inline styles, no scripts, nothing to submit.
 ARCHIVE_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
-
-
-def archive_path(issues_dir: Path, date: str) -> Path | None:
-    """The issue file for ``date`` (strictly YYYY-MM-DD, a real date), or None."""
-    if not _DATE.fullmatch(date):
-        return None
-    try:
-        dt.date.fromisoformat(date)
-    except ValueError:
-        return None
-    path = issues_dir / f"{date}.yaml"
-    return path if path.is_file() else None
 
 
 @lru_cache(maxsize=16)
@@ -61,7 +47,7 @@ class ArchiveRoutes:
         self.pages = pages
 
     def _page(self, date: str) -> str | None:
-        path = archive_path(self.settings.issues_dir, date)
+        path = path_for(self.settings.issues_dir, date)
         if path is None:
             return None
         try:

@@ -12,7 +12,8 @@ import pytest
 from support.delivery import subscribe
 
 from newsletter.errors import AccountPausedError, CampaignError
-from newsletter.sending.campaign import run_worker, send_issue
+from newsletter.sending.campaign import send_issue
+from newsletter.sending.worker import run_worker
 from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import open_database

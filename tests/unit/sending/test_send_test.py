@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from newsletter.cli.main import app
 from newsletter.errors import TokenError
 from newsletter.issues.model import load_issue
-from newsletter.sending.campaign import TEST_SUBSCRIBER_ID
+from newsletter.sending.test_send import TEST_SUBSCRIBER_ID
 from newsletter.store.db import open_database
 from newsletter.store.tables import campaigns
 from newsletter.tokens import Purpose, read_token

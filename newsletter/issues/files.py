@@ -1,0 +1,55 @@
+"""Issue files on disk: the ``YYYY-MM-DD.yaml`` naming rule, in one place."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+SUFFIX = ".yaml"
+
+
+def is_date(text: str) -> bool:
+    """True for a real calendar date written strictly as ``YYYY-MM-DD``."""
+    if not DATE.fullmatch(text):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def file_name(date: dt.date | str) -> str:
+    """``2022-09-07.yaml`` for that date."""
+    text = date.isoformat() if isinstance(date, dt.date) else date
+    return f"{text}{SUFFIX}"
+
+
+def is_issue_file(path: Path) -> bool:
+    """True when the file's name is an issue's: a valid date and ``.yaml``."""
+    return path.suffix == SUFFIX and is_date(path.stem)
+
+
+def issue_files(issues_dir: Path) -> list[Path]:
+    """The issue files in a folder, oldest first (names sort by date)."""
+    if not issues_dir.is_dir():
+        return []
+    return sorted(p for p in issues_dir.glob(f"*{SUFFIX}") if is_issue_file(p))
+
+
+def path_for(issues_dir: Path, date: str) -> Path | None:
+    """The existing issue file for ``date`` in ``issues_dir``, or None (no traversal)."""
+    if not is_date(date):
+        return None
+    path = issues_dir / file_name(date)
+    return path if path.is_file() else None
+
+
+def resolve(ref: str, issues_dir: Path) -> Path:
+    """An issue file from a path, or from a date (``issues_dir/DATE.yaml``)."""
+    path = Path(ref)
+    if not path.exists() and DATE.fullmatch(ref):
+        return issues_dir / file_name(ref)
+    return path

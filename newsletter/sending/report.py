@@ -1,0 +1,105 @@
+"""What a run of a campaign did and where the campaign stands: the lines ``send`` prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from newsletter.sending.engine import RunResult
+from newsletter.store.campaigns import Campaign, CampaignStore, DeliveryCounts
+
+Outcome = Literal["done", "paused", "incomplete", "interrupted", "enqueued", "error"]
+EXIT_CODES: dict[Outcome, int] = {
+    "done": 0, "enqueued": 0, "error": 1, "paused": 3, "incomplete": 3, "interrupted": 3,
+}
+
+
+@dataclass
+class SendSummary:
+    """The state of a campaign after a run, and what the run did."""
+
+    campaign: Campaign
+    counts: DeliveryCounts
+    outcome: Outcome
+    run: RunResult | None = None
+    recovered: int = 0
+    in_doubt: list[tuple[int, str, str]] = field(default_factory=list)
+    rate: float | None = None
+    concurrency: int | None = None
+    left_out: int = 0  # counted when this run took the snapshot, else 0 (not known)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.outcome]
+
+    def lines(self) -> list[str]:
+        c, date = self.counts, self.campaign.issue_date
+        out = [
+            f"campaign {date}: {self.outcome}; {c.total:,} deliveries: {c.sent:,} sent, "
+            f"{c.failed:,} failed, {c.in_doubt:,} in doubt, {c.queued:,} queued"
+            f"{f' ({c.deferred:,} deferred)' if c.deferred else ''}, {c.sending:,} sending"
+        ]
+        if self.run is not None:
+            r = self.run
+            speed = f", {r.sent / r.elapsed:.1f}/s" if r.elapsed > 0 and r.sent else ""
+            out.append(
+                f"this run: {r.sent:,} sent, {r.failed:,} failed, {r.in_doubt:,} in doubt, "
+                f"{r.deferred:,} deferred, {r.throttled:,} throttled in {r.elapsed:.1f} s{speed}"
+                + (f" (rate {self.rate:.1f}/s, {self.concurrency} threads)" if self.rate else "")
+            )
+        if self.left_out:
+            out.append(left_out_line(self.left_out))
+        if self.recovered:
+            out.append(f"{self.recovered:,} deliveries left in flight by a stopped sender "
+                       "were settled by the in-doubt policy")
+        if self.campaign.status == "paused":
+            out.append(f"paused: {self.campaign.paused_reason}")
+        if self.run is not None and self.run.stopped_reason and self.outcome != "paused":
+            out.append(f"stopped: {self.run.stopped_reason}")
+        if self.run is not None and self.run.error:
+            out.append(f"error: {self.run.error}")
+        if c.in_doubt:
+            out.append(
+                f"in doubt ({c.in_doubt:,}; may or may not have been delivered, not resent "
+                "under NEWSLETTER_IN_DOUBT_POLICY=skip):"
+            )
+            out += [f"  delivery {i}: {email}" for i, email, _ in self.in_doubt]
+            if c.in_doubt > len(self.in_doubt):
+                out.append(f"  ... and {c.in_doubt - len(self.in_doubt):,} more")
+        return out
+
+
+def left_out_line(count: int) -> str:
+    """Why ``count`` active subscribers are not among an issue's recipients."""
+    who = "subscriber chose" if count == 1 else "subscribers chose"
+    return (
+        f"{count:,} active {who} only categories with no paper in this issue "
+        "(they get nothing today)"
+    )
+
+
+def summarize(
+    store: CampaignStore, campaign_id: int, run: RunResult | None, recovered: int
+) -> SendSummary:
+    campaign = store.by_id(campaign_id)
+    assert campaign is not None
+    counts = store.counts(campaign_id)
+    outcome: Outcome
+    if run is not None and run.error:
+        outcome = "error"
+    elif campaign.status == "paused":
+        outcome = "paused"
+    elif campaign.status == "done":
+        outcome = "done"
+    else:
+        outcome = "incomplete"
+    return SendSummary(campaign, counts, outcome, run, recovered, store.in_doubt(campaign_id, 20))
+
+
+def eventful(summary: SendSummary) -> bool:
+    """Whether a worker's pass is worth reporting (a polling worker is otherwise silent)."""
+    run = summary.run
+    did = run is not None and (run.sent or run.failed or run.in_doubt or run.deferred)
+    return bool(did or summary.recovered or summary.outcome in ("done", "paused", "error"))
+
+

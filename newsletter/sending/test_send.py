@@ -1,0 +1,94 @@
+"""``send-test``: an issue to the editors, marked "[TEST]", touching no campaign."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from email.utils import format_datetime
+
+from newsletter.errors import ConfigurationError, TransportError
+from newsletter.issues.build import sender_from
+from newsletter.issues.files import resolve
+from newsletter.issues.model import load_issue
+from newsletter.mail.message import MessageTemplate, Recipient
+from newsletter.rendering.renderer import Variant
+from newsletter.sending.campaign import issue_categories
+from newsletter.sending.messages import render_variants
+from newsletter.settings import Settings
+from newsletter.store.campaigns import CampaignStore
+from newsletter.store.db import open_database
+from newsletter.tokens import Purpose, make_token
+from newsletter.transports import Transport, make_transport
+
+# Test messages carry tokens for this subscriber id, the largest a token can name. Ids are
+# handed out from 1 upwards and never reach it, so a test message's unsubscribe link can
+# never act on a real subscriber (the web app answers it like any unknown subscriber).
+TEST_SUBSCRIBER_ID = 16**12 - 1
+
+
+@dataclass(frozen=True)
+class TestSend:
+    address: str
+    variant: str
+    subject: str
+    provider_id: str | None
+    error: str | None = None
+
+
+def send_test(
+    settings: Settings,
+    ref: str,
+    to: list[str] | None = None,
+    *,
+    all_variants: bool = False,
+    transport: Transport | None = None,
+) -> list[TestSend]:
+    """Send the issue to editors with "[TEST]" in the subject; no campaign is touched.
+
+    ``to`` defaults to ``NEWSLETTER_EDITORS``. With ``all_variants`` each editor gets one
+    message per variant that active subscribers would receive ("[TEST zh:CV] ..."),
+    otherwise the full bilingual issue. Tokens name ``TEST_SUBSCRIBER_ID``, never a real
+    subscriber. Raises ``ConfigurationError`` when there is nobody to send to.
+    """
+    secret = settings.signing_key()
+    addresses = list(to or settings.editors)
+    if not addresses:
+        raise ConfigurationError(
+            "no addresses: pass --to EMAIL or set NEWSLETTER_EDITORS, e.g. '[\"me@example.org\"]'"
+        )
+    issue = load_issue(resolve(ref, settings.issues_dir))
+    keys = [Variant().key]
+    if all_variants:
+        engine = open_database(settings.database_url)
+        try:
+            in_use = CampaignStore(engine).variant_counts(issue_categories(issue))
+        finally:
+            engine.dispose()
+        keys = sorted(in_use) or keys
+    rendered = render_variants(issue, keys, settings)
+    transport = transport or make_transport(settings)
+    sender, date = sender_from(settings), format_datetime(dt.datetime.now(dt.UTC))
+    # Every test message names the same subscriber, so its tokens are made once.
+    unsubscribe_token = make_token(secret, Purpose.UNSUBSCRIBE, TEST_SUBSCRIBER_ID)
+    preferences_token = make_token(secret, Purpose.PREFERENCES, TEST_SUBSCRIBER_ID)
+    results: list[TestSend] = []
+    for key in keys:
+        prefix = f"[TEST {key}] " if all_variants else "[TEST] "
+        template = MessageTemplate(rendered[key], sender, f"test-{issue.date}", prefix)
+        subject = prefix + rendered[key].subject
+        for n, address in enumerate(addresses, 1):
+            recipient = Recipient(
+                address=address,
+                delivery_id=f"test.{issue.date}.{key}.{n}",
+                unsubscribe_token=unsubscribe_token,
+                preferences_token=preferences_token,
+            )
+            try:
+                provider_id = transport.send(template.build(recipient, date), address)
+            except TransportError as err:
+                results.append(TestSend(address, key, subject, None, str(err)))
+            else:
+                results.append(TestSend(address, key, subject, provider_id))
+    return results
+
+
