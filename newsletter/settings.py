@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from newsletter.errors import ConfigurationError
+from newsletter.vocabulary import InDoubtPolicy
 
 # Keys that must never protect a real deployment: documentation examples and the demo's.
 KNOWN_DEFAULT_KEYS = frozenset({"", "change-me", "changeme", "secret", "dev", "demo", "insecure"})
@@ -45,7 +46,7 @@ class Settings(BaseSettings):
     max_send_rate: float = Field(14.0, gt=0)
     send_rate_headroom: float = Field(0.05, ge=0, le=0.9)
     send_concurrency: int = Field(0, ge=0)
-    in_doubt_policy: Literal["skip", "resend"] = "skip"
+    in_doubt_policy: InDoubtPolicy = "skip"
     issues_dir: Path = Path("issues")
     templates_dir: Path | None = None
     size_warn_bytes: int = Field(90_000, gt=0)

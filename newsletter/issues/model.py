@@ -38,6 +38,7 @@ from newsletter.issues.yaml_source import (
     raw_controls,
     yaml_problem,
 )
+from newsletter.vocabulary import CATEGORY_CODE_PATTERN
 
 # C0 controls except tab and newline, DEL, and C1 controls. Carriage returns are
 # normalised to newlines before this check.
@@ -91,7 +92,7 @@ Line = Annotated[str, BeforeValidator(_clean_text), AfterValidator(_single_line)
 ShortLine = Annotated[Line, Field(min_length=1, max_length=300)]
 Paragraph = Annotated[Text, Field(min_length=1, max_length=6000)]
 ArxivUrl = Annotated[str, BeforeValidator(_clean_text), AfterValidator(arxiv_abs_url)]
-CategoryCode = Annotated[Line, Field(pattern=r"^[A-Z]{2,5}$")]
+CategoryCode = Annotated[Line, Field(pattern=f"^{CATEGORY_CODE_PATTERN}$")]
 Names = Annotated[list[Annotated[Line, Field(min_length=1, max_length=200)]], Field(max_length=100)]
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
 
 import jinja2
 import mjml
@@ -25,9 +24,10 @@ from newsletter.issues.model import FeaturedPaper, Issue, NotablePaper
 from newsletter.rendering.cjk_wrap import wrap_items, wrap_text
 from newsletter.rendering.templates import templates_dir
 from newsletter.tokens import Purpose, placeholder
+from newsletter.vocabulary import LANGUAGES as LANGUAGES
+from newsletter.vocabulary import Language as Language
+from newsletter.vocabulary import Variant as Variant
 
-Language = Literal["zh", "en", "both"]
-LANGUAGES: tuple[Language, ...] = ("zh", "en", "both")
 DEFAULT_TEMPLATES = templates_dir()
 FONT_STACK = (
     "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, "
@@ -39,30 +39,6 @@ _SHORTEN_STEPS = (1200, 900, 700, 500, 350, 250, 160, 100, 60)
 _STYLE_TAG = re.compile(r"<style(?=[\s>])")
 _DOCTYPE = "<!doctype html>"
 _CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
-
-
-@dataclass(frozen=True, order=True)
-class Variant:
-    """What a group of subscribers receives: a language and a set of categories (empty = all)."""
-
-    language: Language = "both"
-    categories: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def key(self) -> str:
-        cats = ",".join(sorted(self.categories)) or "*"
-        return f"{self.language}:{cats}"
-
-    @classmethod
-    def from_key(cls, key: str) -> Variant:
-        language, _, cats = key.partition(":")
-        if language not in LANGUAGES:
-            raise ValueError(f"unknown language in variant key {key!r}")
-        chosen = frozenset() if cats in ("", "*") else frozenset(cats.split(","))
-        return cls(language, chosen)
-
-    def wants(self, category: str) -> bool:
-        return not self.categories or category in self.categories
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,10 @@ from newsletter.sending.engine import (
 from newsletter.sending.messages import CampaignMessages
 from newsletter.sending.pacing import AdaptiveRate, TokenBucket
 from newsletter.sending.report import SendSummary, left_out_line, summarize
+from newsletter.sending.types import Campaign
 from newsletter.settings import Settings
 from newsletter.store.audience import count_left_out
-from newsletter.store.campaigns import Campaign, CampaignStore
+from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import open_database
 from newsletter.store.workers import HEARTBEAT_SECONDS, WorkerRegistry
 from newsletter.transports import QuotaReporter, Transport, make_transport

@@ -35,8 +35,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
+from newsletter.clock import utc_now
 from newsletter.errors import (
     AccountPausedError,
     InDoubtTransportError,
@@ -46,11 +47,10 @@ from newsletter.errors import (
     TransientTransportError,
 )
 from newsletter.sending.pacing import AdaptiveRate
-from newsletter.store.campaigns import Claim, DeliveryResult
-from newsletter.store.tables import utc_now
+from newsletter.sending.types import Claim, DeliveryResult
 from newsletter.transports import MAX_CONCURRENCY, SendQuota, Transport
+from newsletter.vocabulary import InDoubtPolicy
 
-InDoubtPolicy = Literal["skip", "resend"]
 # A guess at SES's answer time, used to size the thread pool; twice the guess is allowed.
 EXPECTED_LATENCY = 0.1
 

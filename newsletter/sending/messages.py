@@ -12,8 +12,8 @@ from newsletter.issues.build import renderer_from, sender_from
 from newsletter.issues.model import Issue
 from newsletter.mail.message import MessageTemplate, Recipient, Sender
 from newsletter.rendering.renderer import RenderedIssue, Variant
+from newsletter.sending.types import Claim
 from newsletter.settings import Settings
-from newsletter.store.campaigns import Claim
 from newsletter.tokens import Purpose, make_token
 
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from newsletter.sending.engine import RunResult
-from newsletter.store.campaigns import Campaign, CampaignStore, DeliveryCounts
+from newsletter.sending.types import Campaign, DeliveryCounts
+from newsletter.store.campaigns import CampaignStore
 
 Outcome = Literal["done", "paused", "incomplete", "interrupted", "enqueued", "error"]
 EXIT_CODES: dict[Outcome, int] = {

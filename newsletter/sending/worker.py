@@ -16,8 +16,9 @@ from newsletter.sending.campaign import (
     process_campaign,
 )
 from newsletter.sending.report import SendSummary, eventful, summarize
+from newsletter.sending.types import Campaign
 from newsletter.settings import Settings
-from newsletter.store.campaigns import Campaign, CampaignStore
+from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import open_database
 from newsletter.transports import Transport, make_transport
 

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -37,64 +36,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from newsletter.sending.types import (
+    Campaign,
+    CampaignStatus,
+    Claim,
+    DeliveryCounts,
+    DeliveryResult,
+)
 from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions, utc_now
-
-CampaignStatus = Literal["sending", "paused", "done"]
-DeliveryStatus = Literal["queued", "sending", "sent", "failed", "in_doubt"]
-InDoubtPolicy = Literal["skip", "resend"]
-
-
-@dataclass(frozen=True)
-class Campaign:
-    id: int
-    issue_date: str
-    issue_path: str
-    status: CampaignStatus
-    paused_reason: str
-    total: int
-    created_at: dt.datetime
-    finished_at: dt.datetime | None
-    content_sha256: str = ""
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One delivery a worker now holds in ``sending``."""
-
-    id: int
-    subscriber_id: int
-    email: str
-    variant: str
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    """What became of one claimed delivery; ``status`` "queued" hands it back unsent."""
-
-    delivery_id: int
-    status: Literal["sent", "failed", "in_doubt", "queued"]
-    provider_id: str | None = None
-    error: str | None = None
-    not_before: dt.datetime | None = None
-
-
-@dataclass(frozen=True)
-class DeliveryCounts:
-    queued: int = 0
-    sending: int = 0
-    sent: int = 0
-    failed: int = 0
-    in_doubt: int = 0
-    deferred: int = 0  # queued, but not to be claimed before a later time
-
-    @property
-    def total(self) -> int:
-        return self.queued + self.sending + self.sent + self.failed + self.in_doubt
-
-    @property
-    def open(self) -> int:
-        """Deliveries not finished yet (queued or in flight)."""
-        return self.queued + self.sending
+from newsletter.vocabulary import InDoubtPolicy
 
 
 def variant_expression(categories: Iterable[str]) -> tuple[ColumnElement[Any], ColumnElement[bool]]:

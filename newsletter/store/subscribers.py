@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -33,16 +32,20 @@ from newsletter.store.tables import (
     utc_now,
 )
 from newsletter.subscribers.addresses import email_hash, normalize_email
+from newsletter.vocabulary import (
+    CATEGORY_CODE,
+    LANGUAGES,
+    SUBSCRIBER_STATUSES,
+    SUPPRESSED_STATUSES,
+    Language,
+    SubscriberStatus,
+)
 
-Status = Literal["pending", "active", "unsubscribed", "bounced", "complained"]
-Language = Literal["zh", "en", "both"]
+Status = SubscriberStatus
 Source = Literal["web", "import", "cli"]
-STATUSES: tuple[Status, ...] = get_args(Status)
-LANGUAGES: tuple[Language, ...] = get_args(Language)
+STATUSES = SUBSCRIBER_STATUSES
 SOURCES: tuple[Source, ...] = get_args(Source)
-SUPPRESSED: frozenset[str] = frozenset({"unsubscribed", "bounced", "complained"})
-# Same shape as the category codes of issue files (newsletter.issue.CategoryCode).
-CATEGORY_CODE = re.compile(r"[A-Z]{2,5}")
+SUPPRESSED = SUPPRESSED_STATUSES
 # The width of subscribers.categories.
 _CATEGORIES_WIDTH = 200
 

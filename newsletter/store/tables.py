@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
+from newsletter.clock import utc_now as utc_now
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -30,11 +32,6 @@ metadata = MetaData(
 
 # SQLite's INTEGER PRIMARY KEY must be INTEGER to autoincrement; PostgreSQL gets BIGINT.
 Id = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def utc_now() -> dt.datetime:
-    """The current time as an aware UTC datetime: the default clock of the stores."""
-    return dt.datetime.now(dt.UTC)
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

@@ -1,0 +1,58 @@
+"""The words every part of the package shares: languages, variants, statuses, policies.
+
+Defined once here so the issue model, the renderer, the store, the web app and the CLI
+cannot drift apart. Imports nothing of ours.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+Language = Literal["zh", "en", "both"]
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+
+# What happens to a delivery whose sender died while the message was in flight:
+# "skip" never sends it again (no duplicates, maybe a loss), "resend" queues it again
+# (no loss, maybe a duplicate).
+InDoubtPolicy = Literal["skip", "resend"]
+IN_DOUBT_POLICIES: tuple[InDoubtPolicy, ...] = get_args(InDoubtPolicy)
+
+SubscriberStatus = Literal["pending", "active", "unsubscribed", "bounced", "complained"]
+SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = get_args(SubscriberStatus)
+# Statuses whose address must not be mailed.
+SUPPRESSED_STATUSES: frozenset[str] = frozenset({"unsubscribed", "bounced", "complained"})
+
+# Category codes in issue legends and subscriber choices: 2-5 capital letters.
+CATEGORY_CODE_PATTERN = r"[A-Z]{2,5}"
+CATEGORY_CODE = re.compile(CATEGORY_CODE_PATTERN)
+
+
+def language_problem(value: object) -> str:
+    """The one wording for a language that is not zh, en or both."""
+    return f"language must be one of {', '.join(LANGUAGES)}, not {value!r}"
+
+
+@dataclass(frozen=True, order=True)
+class Variant:
+    """What a group of subscribers receives: a language and a set of categories (empty = all)."""
+
+    language: Language = "both"
+    categories: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def key(self) -> str:
+        cats = ",".join(sorted(self.categories)) or "*"
+        return f"{self.language}:{cats}"
+
+    @classmethod
+    def from_key(cls, key: str) -> Variant:
+        language, _, cats = key.partition(":")
+        if language not in LANGUAGES:
+            raise ValueError(f"unknown language in variant key {key!r}")
+        chosen = frozenset() if cats in ("", "*") else frozenset(cats.split(","))
+        return cls(language, chosen)
+
+    def wants(self, category: str) -> bool:
+        return not self.categories or category in self.categories
