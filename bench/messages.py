@@ -24,7 +24,7 @@ from collections.abc import Callable
 from email.utils import format_datetime
 from pathlib import Path
 
-from newsletter.issues.build import renderer_from, sender_from
+from newsletter import wiring
 from newsletter.issues.model import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient, Sender, build_reference_message
 from newsletter.rendering.renderer import RenderedIssue, Variant
@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     fast_count, reference_count = (5_000, 300) if args.quick else (30_000, 1_500)
 
     settings = Settings(secret_key=SECRET, base_url="https://news.example.org")
-    sender = sender_from(settings)
-    renderer = renderer_from(settings)
+    sender = wiring.sender(settings)
+    renderer = wiring.renderer(settings)
     issue = load_issue(SAMPLE)
     people = recipients(fast_count)
     print(f"message building, sample issue {SAMPLE.name}, one process {pin_to_one_core()}")

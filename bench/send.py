@@ -49,7 +49,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from population import populate
 from sqlalchemy import text
 
-from newsletter.issues.build import renderer_from, sender_from
+from newsletter import wiring
 from newsletter.issues.model import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient
 from newsletter.rendering.renderer import Variant
@@ -221,8 +221,8 @@ def run_ours(sim: Simulator, rate: float, count: int, workdir: Path) -> Run:
 def messages(count: int) -> Iterator[tuple[bytes, str]]:
     """(raw message, recipient) for ``count`` distinct recipients, built by the fast path."""
     settings = Settings(secret_key=SECRET, base_url="https://news.example.org")
-    rendered = renderer_from(settings).render(load_issue(SAMPLE), Variant())
-    template = MessageTemplate(rendered, sender_from(settings), "2022-09-07")
+    rendered = wiring.renderer(settings).render(load_issue(SAMPLE), Variant())
+    template = MessageTemplate(rendered, wiring.sender(settings), "2022-09-07")
     date = format_datetime(dt.datetime(2022, 9, 7, 8, 0, tzinfo=dt.UTC))
     for i in range(1, count + 1):
         to = f"reader{i}@example.com"

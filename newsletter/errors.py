@@ -57,6 +57,14 @@ class SchemaOutOfDateError(StoreError):
     """The database schema is older than this code expects."""
 
 
+class DatabaseError(StoreError):
+    """The database failed; the message is one line with the fix that fits."""
+
+
+class DatabaseUnavailableError(DatabaseError):
+    """The database could not be reached (refused, unknown host, bad password, locked)."""
+
+
 class TransportError(NewsletterError):
     """Base class for delivery failures, normalised from the provider's own errors."""
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from newsletter.cli.output import err, fail, first_line, reported
-from newsletter.issues.categories import available_categories, check_categories
+from newsletter import wiring
+from newsletter.cli.output import err, fail, reported
+from newsletter.issues.categories import available_categories
 from newsletter.settings import get_settings
 from newsletter.store import db
 from newsletter.store.subscribers import (
@@ -21,11 +20,11 @@ from newsletter.store.subscribers import (
     SUPPRESSED,
     Status,
     SubscriberStore,
-    check_preferences,
 )
+from newsletter.subscribers import admin
 from newsletter.subscribers.addresses import normalize_email
 from newsletter.subscribers.csv_io import export_subscribers, import_csv, parse_categories
-from newsletter.subscribers.workflow import Choices, Outcome, subscriptions_from
+from newsletter.subscribers.workflow import Outcome
 
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Add, list, remove, import and export subscribers.")
@@ -33,31 +32,11 @@ suppressions_app = typer.Typer(help="Addresses that must never be mailed.")
 for _group in (subscribers_app, suppressions_app):
     _group.info.no_args_is_help = True
 
-def _safe_url(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(unparseable URL)"
-
-
-def _database_error(error: SQLAlchemyError) -> str:
-    return f"database error ({_safe_url(get_settings().database_url)}): {first_line(error)}"
-
-
-def _reported() -> AbstractContextManager[None]:
-    """Our errors and database failures as one line on stderr and exit status 1."""
-    return reported(_database_error)
-
-
 @contextmanager
 def _store() -> Iterator[SubscriberStore]:
-    """The store at NEWSLETTER_DATABASE_URL, closed afterwards; errors reported as above."""
-    with _reported():
-        engine = db.open_database(get_settings().database_url)
-        try:
-            yield SubscriberStore(engine)
-        finally:
-            engine.dispose()
+    """The store at NEWSLETTER_DATABASE_URL, closed afterwards; errors reported as one line."""
+    with reported(), wiring.database(get_settings()) as engine:
+        yield SubscriberStore(engine)
 
 
 def _status(value: str | None) -> Status | None:
@@ -74,18 +53,12 @@ def db_upgrade() -> None:
     Example: newsletter db upgrade
     """
     url = get_settings().database_url
-    with _reported():
-        engine = db.make_engine(url)
-        try:
-            before = db.current_revision(engine)
-            db.upgrade(url)
-            after = db.current_revision(engine)
-        finally:
-            engine.dispose()
+    with reported():
+        before, after = db.upgrade_database(url)
     if before == after:
-        print(f"{_safe_url(url)}: already at revision {after}")
+        print(f"{db.safe_url(url)}: already at revision {after}")
     else:
-        print(f"{_safe_url(url)}: upgraded from revision {before or 'none'} to {after}")
+        print(f"{db.safe_url(url)}: upgraded from revision {before or 'none'} to {after}")
 
 
 @subscribers_app.command("add")
@@ -112,24 +85,12 @@ def subscribers_add(
     Example: newsletter subscribers add ada@example.org --category LG --category CV --confirmed
     """
     categories = frozenset().union(*(parse_categories(c) for c in category or ()))
-    with _reported():
-        _, checked_language = check_preferences(categories, language)
-        check_categories(categories, available_categories(get_settings().issues_dir))
     with _store() as store:
-        if confirmed:
-            added = store.add(
-                email,
-                categories=categories,
-                language=language,
-                source="cli",
-                status="active",
-                reason="added with the command line",
-            )
-            print(f"added {added.email} (id {added.id}, active)")
-            return
-        address = normalize_email(email)
-        choices = Choices(categories, checked_language)
-        outcome = subscriptions_from(get_settings(), store).subscribe(address, choices, "cli")
+        added = admin.add(get_settings(), store, email, categories, language, confirmed=confirmed)
+    address, outcome = added.address, added.outcome
+    if outcome is None:
+        print(f"added {address} (id {added.subscriber_id}, active)")
+        return
     if outcome is Outcome.SENT:
         print(
             f"{address} is pending: sent a confirmation email; they are subscribed once "

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from email.utils import format_datetime
 from pathlib import Path
 
+from newsletter import wiring
 from newsletter.errors import IssueProblem, IssueValidationError
 from newsletter.issues.categories import available_categories, check_categories
 from newsletter.issues.model import Issue, load_issue
-from newsletter.mail.message import MessageTemplate, Recipient, Sender
-from newsletter.rendering.renderer import RenderedIssue, Renderer, Variant, select_papers
+from newsletter.mail.message import MessageTemplate, Recipient
+from newsletter.rendering.renderer import RenderedIssue, Variant, select_papers
 from newsletter.settings import Settings
 from newsletter.tokens import Purpose, make_token
 
@@ -27,20 +28,6 @@ def validate(paths: list[Path]) -> list[IssueProblem]:
         except IssueValidationError as err:
             problems.extend(err.problems)
     return problems
-
-
-def sender_from(settings: Settings) -> Sender:
-    return Sender(
-        from_address=settings.from_address,
-        base_url=settings.base_url,
-        list_id=settings.list_id,
-        reply_to=settings.reply_to,
-        unsubscribe_mailto=settings.unsubscribe_mailto,
-    )
-
-
-def renderer_from(settings: Settings) -> Renderer:
-    return Renderer(settings.base_url, settings.templates_dir)
 
 
 @dataclass
@@ -64,7 +51,7 @@ def sample_message(rendered: RenderedIssue, settings: Settings, campaign: str) -
         unsubscribe_token=make_token(secret, Purpose.UNSUBSCRIBE, 1),
         preferences_token=make_token(secret, Purpose.PREFERENCES, 1),
     )
-    return MessageTemplate(rendered, sender_from(settings), campaign).build(
+    return MessageTemplate(rendered, wiring.sender(settings), campaign).build(
         reader, format_datetime(dt.datetime.now(dt.UTC))
     )
 
@@ -105,7 +92,7 @@ def build(
     check_categories(
         variant.categories, {*issue.categories, *available_categories(settings.issues_dir)}
     )
-    renderer = renderer_from(settings)
+    renderer = wiring.renderer(settings)
     full = renderer.render(issue, variant)
     rendered = (
         full if full.html_bytes <= settings.size_limit_bytes

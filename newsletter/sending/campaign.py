@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from newsletter import wiring
 from newsletter.errors import CampaignError
 from newsletter.issues.files import DATE, resolve
 from newsletter.issues.model import Issue, load_issue
@@ -32,9 +33,8 @@ from newsletter.sending.types import Campaign
 from newsletter.settings import Settings
 from newsletter.store.audience import count_left_out
 from newsletter.store.campaigns import CampaignStore
-from newsletter.store.db import open_database
 from newsletter.store.workers import HEARTBEAT_SECONDS, WorkerRegistry
-from newsletter.transports import QuotaReporter, Transport, make_transport
+from newsletter.transports import QuotaReporter, Transport
 
 ProgressFactory = Callable[[str, int, int], AbstractContextManager[ProgressSink]]
 
@@ -106,17 +106,15 @@ def plan_send(settings: Settings, ref: str) -> SendPlan:
     """Load the issue and count who it would go to (raises ``IssueValidationError``)."""
     path = resolve_issue(ref, settings)
     issue = load_issue(path)
-    store = CampaignStore(open_database(settings.database_url))
-    try:
+    with wiring.database(settings) as engine:
+        store = CampaignStore(engine)
         campaign = store.get(issue.date.isoformat())
         if campaign is None:
             cats = issue_categories(issue)
             return SendPlan(issue, path, None, store.count_recipients(cats),
-                            count_left_out(store.engine, cats))
+                            count_left_out(engine, cats))
         counts = store.counts(campaign.id)
         return SendPlan(issue, path, campaign, counts.open + counts.in_doubt)
-    finally:
-        store.engine.dispose()
 
 
 def send_issue(
@@ -140,8 +138,7 @@ def send_issue(
     settings.signing_key()
     path = resolve_issue(ref, settings)
     issue = load_issue(path)
-    engine = open_database(settings.database_url)
-    try:
+    with wiring.database(settings) as engine:
         store = CampaignStore(engine)
         fingerprint = content_fingerprint(issue)
         categories = issue_categories(issue)
@@ -157,12 +154,10 @@ def send_issue(
             store.set_status(campaign.id, "sending")
         summary = process_campaign(
             settings, engine, campaign.id, issue,
-            transport=transport or make_transport(settings), progress=progress, stop=stop,
+            transport=transport or wiring.transport(settings), progress=progress, stop=stop,
         )
         summary.left_out = left_out
         return summary
-    finally:
-        engine.dispose()
 
 
 def process_campaign(
@@ -231,14 +226,11 @@ def process_campaign(
 def campaign_status(settings: Settings, ref: str) -> SendSummary:
     """The campaign of an issue (a date or an issue file); ``CampaignError`` if none."""
     date = issue_date(ref, settings)
-    engine = open_database(settings.database_url)
-    try:
+    with wiring.database(settings) as engine:
         store = CampaignStore(engine)
         campaign = store.get(date)
         if campaign is None:
             raise CampaignError(f"no campaign for {date}; start one with: newsletter send {ref}")
         return summarize(store, campaign.id, None, 0)
-    finally:
-        engine.dispose()
 
 

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable, Iterable
 from email.utils import format_datetime
 
+from newsletter import wiring
 from newsletter.errors import CampaignError
-from newsletter.issues.build import renderer_from, sender_from
 from newsletter.issues.model import Issue
 from newsletter.mail.message import MessageTemplate, Recipient, Sender
 from newsletter.rendering.renderer import RenderedIssue, Variant
@@ -22,7 +22,7 @@ def render_variants(
 ) -> dict[str, RenderedIssue]:
     """Each distinct variant rendered once, keyed by ``Variant.key``."""
     variants = [Variant.from_key(key) for key in set(variant_keys)]
-    rendered = renderer_from(settings).render_all(issue, variants, settings.size_limit_bytes)
+    rendered = wiring.renderer(settings).render_all(issue, variants, settings.size_limit_bytes)
     return {variant.key: r for variant, r in rendered.items()}
 
 
@@ -58,7 +58,7 @@ class CampaignMessages:
     ) -> CampaignMessages:
         """Render every variant in ``variant_keys`` (raises ``RenderError``) and encode it."""
         rendered = render_variants(issue, variant_keys, settings)
-        sender = sender or sender_from(settings)
+        sender = sender or wiring.sender(settings)
         label = issue.date.isoformat()
         templates = {key: MessageTemplate(r, sender, label) for key, r in rendered.items()}
         return cls(templates, settings.signing_key(), campaign_id)

@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from email.utils import format_datetime
 
+from newsletter import wiring
 from newsletter.errors import ConfigurationError, TransportError
-from newsletter.issues.build import sender_from
 from newsletter.issues.files import resolve
 from newsletter.issues.model import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient
@@ -16,9 +16,8 @@ from newsletter.sending.campaign import issue_categories
 from newsletter.sending.messages import render_variants
 from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
-from newsletter.store.db import open_database
 from newsletter.tokens import Purpose, make_token
-from newsletter.transports import Transport, make_transport
+from newsletter.transports import Transport
 
 # Test messages carry tokens for this subscriber id, the largest a token can name. Ids are
 # handed out from 1 upwards and never reach it, so a test message's unsubscribe link can
@@ -59,15 +58,12 @@ def send_test(
     issue = load_issue(resolve(ref, settings.issues_dir))
     keys = [Variant().key]
     if all_variants:
-        engine = open_database(settings.database_url)
-        try:
+        with wiring.database(settings) as engine:
             in_use = CampaignStore(engine).variant_counts(issue_categories(issue))
-        finally:
-            engine.dispose()
         keys = sorted(in_use) or keys
     rendered = render_variants(issue, keys, settings)
-    transport = transport or make_transport(settings)
-    sender, date = sender_from(settings), format_datetime(dt.datetime.now(dt.UTC))
+    transport = transport or wiring.transport(settings)
+    sender, date = wiring.sender(settings), format_datetime(dt.datetime.now(dt.UTC))
     # Every test message names the same subscriber, so its tokens are made once.
     unsubscribe_token = make_token(secret, Purpose.UNSUBSCRIBE, TEST_SUBSCRIBER_ID)
     preferences_token = make_token(secret, Purpose.PREFERENCES, TEST_SUBSCRIBER_ID)

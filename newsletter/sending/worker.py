@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from newsletter import wiring
 from newsletter.errors import CampaignError
 from newsletter.issues.files import file_name
 from newsletter.issues.model import load_issue
@@ -19,8 +20,7 @@ from newsletter.sending.report import SendSummary, eventful, summarize
 from newsletter.sending.types import Campaign
 from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
-from newsletter.store.db import open_database
-from newsletter.transports import Transport, make_transport
+from newsletter.transports import Transport
 
 
 def run_worker(
@@ -42,10 +42,9 @@ def run_worker(
     settings.signing_key()
     stop = stop or threading.Event()
     date = None if issue_ref is None else issue_date(issue_ref, settings)
-    engine = open_database(settings.database_url)
-    transport = transport or make_transport(settings)
+    transport = transport or wiring.transport(settings)
     summaries: list[SendSummary] = []
-    try:
+    with wiring.database(settings) as engine:
         store = CampaignStore(engine)
         while not stop.is_set():
             for campaign in store.sending():
@@ -74,8 +73,6 @@ def run_worker(
             if once:
                 break
             stop.wait(poll_seconds)
-    finally:
-        engine.dispose()
     return summaries
 
 

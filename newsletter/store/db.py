@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +13,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from newsletter.errors import SchemaOutOfDateError
+from newsletter.errors import DatabaseError, DatabaseUnavailableError, SchemaOutOfDateError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -74,11 +79,80 @@ def check_schema(engine: Engine) -> None:
 
 
 def open_database(url: str) -> Engine:
-    """An engine for ``url`` whose schema is current (or a clear error saying what to run)."""
-    engine = make_engine(url)
-    try:
-        check_schema(engine)
-    except BaseException:
-        engine.dispose()
-        raise
+    """An engine for ``url`` whose schema is current (or a clear error saying what to run).
+
+    Raises :class:`SchemaOutOfDateError`, or :class:`DatabaseError` when the database fails.
+    """
+    with translated(url):
+        engine = make_engine(url)
+        try:
+            check_schema(engine)
+        except BaseException:
+            engine.dispose()
+            raise
     return engine
+
+
+def upgrade_database(url: str) -> tuple[str | None, str | None]:
+    """Apply every migration not yet applied; the revisions before and after."""
+    with translated(url):
+        engine = make_engine(url)
+        try:
+            before = current_revision(engine)
+            upgrade(url)
+            return before, current_revision(engine)
+        finally:
+            engine.dispose()
+
+
+# -- our own errors at the boundary ------------------------------------------------------
+
+# What SQLite and PostgreSQL say about a table or column that is not there: the schema is
+# older than the code, which `newsletter db upgrade` fixes.
+_MISSING_SCHEMA = re.compile(
+    r"no such (table|column)|has no column named|"
+    r"(relation|column|table|schema) \S+ does not exist",
+    re.IGNORECASE,
+)
+
+
+def safe_url(url: str) -> str:
+    """``url`` with its password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable URL)"
+
+
+def first_line(error: SQLAlchemyError) -> str:
+    """The first line of the driver's message for a database failure (else SQLAlchemy's)."""
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def describe(error: SQLAlchemyError, url: str) -> DatabaseError:
+    """Our error for a database failure: one line, with the fix that fits it.
+
+    Only a missing table or column suggests ``newsletter db upgrade``; a database that
+    cannot be reached (refused, unknown host, bad password) needs the URL or the server
+    fixed instead.
+    """
+    first = first_line(error)
+    where = f"NEWSLETTER_DATABASE_URL ({safe_url(url)})"
+    # SQLAlchemy records no statement when the failure was in connecting.
+    if isinstance(error, DBAPIError) and error.statement is None:
+        advice = f"check {where} and that the database server is running"
+        return DatabaseUnavailableError(f"database error: {first}; {advice}")
+    if _MISSING_SCHEMA.search(first):
+        return DatabaseError(f"database error: {first}; the schema is out of date; "
+                             "run: newsletter db upgrade")
+    return DatabaseError(f"database error: {first}; check {where}")
+
+
+@contextmanager
+def translated(url: str) -> Iterator[None]:
+    """Database failures inside the block leave it as :class:`DatabaseError`."""
+    try:
+        yield
+    except SQLAlchemyError as error:
+        raise describe(error, url) from error

@@ -33,18 +33,15 @@ from newsletter.errors import (
     SuppressedAddressError,
     UnknownSubscriberError,
 )
-from newsletter.issues.build import renderer_from, sender_from
 from newsletter.issues.categories import DEFAULT_CATEGORIES as DEFAULT_CATEGORIES
 from newsletter.issues.categories import available_categories as available_categories
 from newsletter.issues.model import CategoryName
 from newsletter.mail.message import Sender, check_header
 from newsletter.rendering.renderer import LANGUAGES, Language, Renderer
-from newsletter.settings import Settings
 from newsletter.store.subscribers import Event, Source, Status, Subscriber, Suppression
-from newsletter.store.tables import utc_now
 from newsletter.subscribers.addresses import normalize_email
 from newsletter.tokens import CONFIRM_MAX_AGE, Purpose, make_token, read_token
-from newsletter.transports import Transport, make_transport
+from newsletter.transports import Transport
 
 RESEND_AFTER = dt.timedelta(minutes=10)
 LANGUAGE_NAMES: dict[str, dict[str, str]] = {
@@ -327,23 +324,3 @@ class Subscriptions:
 def choices_of(subscriber: Subscriber, available: Mapping[str, CategoryName]) -> set[str]:
     """The categories to show ticked for ``subscriber`` (all of them when it chose "all")."""
     return set(subscriber.categories or available)
-
-
-def subscriptions_from(
-    settings: Settings,
-    store: Store,
-    transport: Transport | None = None,
-    clock: Callable[[], dt.datetime] = utc_now,
-) -> Subscriptions:
-    """The workflow as the settings configure it (transport, sender, key, base URL).
-
-    Raises :class:`ConfigurationError` when the secret key is unsafe.
-    """
-    return Subscriptions(
-        store=store,
-        transport=transport or make_transport(settings),
-        mailer=ConfirmationMailer(renderer_from(settings), sender_from(settings)),
-        secret=settings.signing_key(),
-        base_url=settings.base_url,
-        clock=clock,
-    )

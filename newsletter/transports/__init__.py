@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from newsletter.settings import Settings
-
 # The most concurrent sends one process makes; a transport's connection pool holds as many.
 MAX_CONCURRENCY = 64
 
@@ -47,14 +45,3 @@ class QuotaReporter(Protocol):
     def quota(self) -> SendQuota | None:
         """The quota now, or None when the provider does not say."""
         ...
-
-
-def make_transport(settings: Settings) -> Transport:
-    """The transport the settings choose (``NEWSLETTER_TRANSPORT``)."""
-    if settings.chosen_transport() == "ses":
-        from newsletter.transports.ses import SesTransport
-
-        return SesTransport.from_settings(settings)
-    from newsletter.transports.outbox import OutboxTransport
-
-    return OutboxTransport(settings.outbox_dir)

@@ -18,13 +18,13 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from newsletter import wiring
 from newsletter.feedback.sns import Fetcher
 from newsletter.rendering.renderer import DEFAULT_TEMPLATES
 from newsletter.settings import Settings
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import utc_now
-from newsletter.subscribers.workflow import subscriptions_from
 from newsletter.transports import Transport
 from newsletter.web.archive import ArchiveRoutes
 from newsletter.web.pages import Pages
@@ -69,7 +69,7 @@ def create_app(
     if limiter is None:
         limiter = RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
     readers = SubscriptionRoutes(
-        settings, subscriptions_from(settings, store, transport, clock), pages, limiter
+        settings, wiring.subscriptions(settings, store, transport, clock), pages, limiter
     )
     archive = ArchiveRoutes(settings, pages)
 

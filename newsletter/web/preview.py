@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from newsletter import wiring
 from newsletter.errors import NewsletterError
-from newsletter.issues.build import renderer_from
 from newsletter.issues.model import load_issue
 from newsletter.rendering.renderer import DEFAULT_TEMPLATES, LANGUAGES, Variant
 from newsletter.settings import Settings
@@ -57,7 +57,7 @@ def preview_app(issue_path: Path, settings: Settings) -> Starlette:
             return PlainTextResponse("language must be zh, en or both", status_code=400)
         try:
             issue = load_issue(issue_path)
-            rendered = renderer_from(settings).render(
+            rendered = wiring.renderer(settings).render(
                 issue, Variant(language), settings.size_limit_bytes
             )
         except NewsletterError as error:

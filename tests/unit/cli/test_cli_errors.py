@@ -15,9 +15,8 @@ from support.env import SAMPLE_ISSUE
 from typer.testing import CliRunner, Result
 
 from newsletter.cli.main import app
-from newsletter.cli.output import database_problem
 from newsletter.cli.web import listen
-from newsletter.store.db import make_engine
+from newsletter.store.db import describe, make_engine
 
 
 def run(*args: str) -> Result:
@@ -39,7 +38,7 @@ def failure(url: str, statement: str) -> SQLAlchemyError:
 
 def test_a_missing_table_suggests_db_upgrade(database_url: str) -> None:
     """A query on a table the schema lacks suggests `newsletter db upgrade`."""
-    message = database_problem(failure(database_url, "SELECT id FROM campaigns"))
+    message = str(describe(failure(database_url, "SELECT id FROM campaigns"), database_url))
     assert message.startswith("database error: ")
     assert "campaigns" in message
     assert message.endswith("the schema is out of date; run: newsletter db upgrade")
@@ -55,14 +54,17 @@ def test_an_unreachable_server_suggests_checking_the_url(monkeypatch: pytest.Mon
     assert result.exit_code == 1
     [line] = result.stderr.splitlines()
     assert line.startswith("database error: ") and "refused" in line
-    assert line.endswith("check NEWSLETTER_DATABASE_URL and that the database server is running")
+    assert line.endswith(
+        f"check NEWSLETTER_DATABASE_URL (postgresql+psycopg://nobody@127.0.0.1:{port}/x) "
+        "and that the database server is running"
+    )
     assert "db upgrade" not in line
 
 
 def test_another_statement_error_gives_no_upgrade_advice() -> None:
     """A failing statement that is not about the schema only points at the database URL."""
-    message = database_problem(failure("sqlite://", "SELEC 1"))
-    assert message.endswith("syntax error; check NEWSLETTER_DATABASE_URL")
+    message = str(describe(failure("sqlite://", "SELEC 1"), "sqlite://"))
+    assert message.endswith("syntax error; check NEWSLETTER_DATABASE_URL (sqlite://)")
 
 
 @pytest.fixture

@@ -165,7 +165,8 @@ def test_unreachable_database_is_a_clean_error(monkeypatch: pytest.MonkeyPatch) 
     )
     result = run("subscribers", "list")
     assert result.exit_code == 1
-    assert "database error (postgresql+psycopg://app:***@127.0.0.1:9/nowhere)" in result.stderr
+    url = "postgresql+psycopg://app:***@127.0.0.1:9/nowhere"
+    assert f"NEWSLETTER_DATABASE_URL ({url})" in result.stderr
     assert "hunter2" not in result.output
 
 

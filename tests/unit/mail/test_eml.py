@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from newsletter import wiring
 from newsletter.cli.main import app
 from newsletter.errors import HeaderInjectionError
-from newsletter.issues.build import SAMPLE_READER, sender_from
+from newsletter.issues.build import SAMPLE_READER
 from newsletter.issues.model import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient, Sender, build_reference_message
 from newsletter.rendering.renderer import LANGUAGES, Language, Renderer, Variant
@@ -173,7 +174,7 @@ def test_line_breaks_in_recipient_headers_are_refused(
     """CR or LF in a per-recipient header value raises HeaderInjectionError."""
     settings = get_settings()
     rendered = Renderer(settings.base_url).render(load_issue(sample_issue_path))
-    template = MessageTemplate(rendered, sender_from(settings), "2022-09-07")
+    template = MessageTemplate(rendered, wiring.sender(settings), "2022-09-07")
     with pytest.raises(HeaderInjectionError):
         template.build(recipient, DATE)
 
@@ -204,7 +205,9 @@ def test_line_break_in_subject_is_refused(sample_issue_path: Path) -> None:
     settings = get_settings()
     rendered = Renderer(settings.base_url).render(load_issue(sample_issue_path))
     with pytest.raises(HeaderInjectionError):
-        MessageTemplate(rendered, sender_from(settings), "2022-09-07", subject_prefix="x\nBcc: y ")
+        MessageTemplate(
+            rendered, wiring.sender(settings), "2022-09-07", subject_prefix="x\nBcc: y "
+        )
 
 
 def test_message_ids_are_unique_and_valid_even_for_odd_delivery_ids() -> None:

@@ -13,6 +13,7 @@ import pytest
 from support.delivery import outbox
 from support.env import SAMPLE_ISSUE, TEST_SECRET
 
+from newsletter import wiring
 from newsletter.errors import (
     FormError,
     SuppressedAddressError,
@@ -20,7 +21,6 @@ from newsletter.errors import (
     TransientTransportError,
     UnknownSubscriberError,
 )
-from newsletter.issues.build import renderer_from, sender_from
 from newsletter.settings import get_settings
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore
@@ -99,7 +99,7 @@ def world(tmp_path: Path) -> World:
     subs = Subscriptions(
         store=store,
         transport=OutboxTransport(outbox),
-        mailer=ConfirmationMailer(renderer_from(settings), sender_from(settings)),
+        mailer=ConfirmationMailer(wiring.renderer(settings), wiring.sender(settings)),
         secret=TEST_SECRET,
         base_url=settings.base_url,
         clock=clock,

@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from support.env import SES_SIM
 
-from newsletter.issues.build import sender_from
+from newsletter import wiring
 from newsletter.issues.model import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient
 from newsletter.rendering.renderer import Renderer
@@ -83,7 +83,7 @@ def raw_message(index: int, sample_issue_path: Path) -> bytes:
         unsubscribe_token=make_token(secret, Purpose.UNSUBSCRIBE, index),
         preferences_token=make_token(secret, Purpose.PREFERENCES, index),
     )
-    template = MessageTemplate(rendered, sender_from(settings), "2022-09-07")
+    template = MessageTemplate(rendered, wiring.sender(settings), "2022-09-07")
     return template.build(recipient, "Wed, 07 Sep 2022 08:00:00 +0000")
 
 

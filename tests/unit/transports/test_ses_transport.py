@@ -15,6 +15,7 @@ from support.delivery import delivery_rows, subscribe
 from support.env import TEST_SECRET
 from support.moto_ses import fault, hook, ok
 
+from newsletter import wiring
 from newsletter.errors import (
     AccountPausedError,
     InDoubtTransportError,
@@ -26,7 +27,6 @@ from newsletter.issues.model import load_issue
 from newsletter.sending.campaign import send_issue
 from newsletter.settings import Settings, get_settings
 from newsletter.tokens import Purpose, read_token
-from newsletter.transports import make_transport
 from newsletter.transports.ses import SesTransport, classify_client_error, translate
 
 RAW = (
@@ -100,7 +100,7 @@ def test_sample_issue_reaches_200_subscribers_through_the_ses_server(
 
 def test_client_does_no_retries_of_its_own_and_pools_enough_connections(ses: Any) -> None:
     """boto3 retries are off (we retry), in standard mode, with a pool for every thread."""
-    transport = make_transport(get_settings())
+    transport = wiring.transport(get_settings())
     assert isinstance(transport, SesTransport)
     config = transport.client.meta.config
     assert config.retries == {"mode": "standard", "total_max_attempts": 1}
@@ -124,7 +124,7 @@ def test_configuration_set_is_sent_with_each_message(ses: Any) -> None:
 
 def test_unverified_sender_is_a_permanent_failure(ses: Any) -> None:
     """SES's MessageRejected (sender not verified, from the real server) fails that message."""
-    transport = make_transport(get_settings())
+    transport = wiring.transport(get_settings())
     raw = RAW.replace(b"news.example.org", b"elsewhere.example.net")
     with pytest.raises(PermanentTransportError, match="MessageRejected"):
         transport.send(raw, "a@example.com")
@@ -169,7 +169,7 @@ def test_ses_errors_become_our_errors_at_the_seam(
     ses: Any, status: int, code: str, message: str, expected: type[Exception]
 ) -> None:
     """Each SES error answer, parsed by botocore from the wire, maps to our exception."""
-    transport = make_transport(get_settings())
+    transport = wiring.transport(get_settings())
     assert isinstance(transport, SesTransport)
     hook(transport.client, "SendEmail", lambda _request: fault(status, code, message))
     with pytest.raises(expected) as caught:
@@ -190,7 +190,7 @@ def test_read_timeout_is_in_doubt() -> None:
 
 def test_quota_is_read_from_get_account_when_offered(ses: Any) -> None:
     """GetAccount's SendQuota becomes ours; without GetAccount (moto) the quota is unknown."""
-    transport = make_transport(get_settings())
+    transport = wiring.transport(get_settings())
     assert isinstance(transport, SesTransport)
     assert transport.quota() is None  # moto answers GetAccount with 404
     hook(transport.client, "GetAccount", lambda _request: ok(
