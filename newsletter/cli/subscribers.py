@@ -15,15 +15,11 @@ from newsletter.cli.output import err, fail, reported
 from newsletter.issues.categories import available_categories
 from newsletter.settings import get_settings
 from newsletter.store import db
-from newsletter.store.subscribers import (
-    STATUSES,
-    SUPPRESSED,
-    Status,
-    SubscriberStore,
-)
+from newsletter.store.subscribers import SubscriberStore
 from newsletter.subscribers import admin
 from newsletter.subscribers.addresses import normalize_email
 from newsletter.subscribers.csv_io import export_subscribers, import_csv, parse_categories
+from newsletter.subscribers.types import STATUSES, SUPPRESSED, Status
 from newsletter.subscribers.workflow import Outcome
 
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +23,8 @@ from newsletter.errors import (
     SuppressedAddressError,
     UnknownSubscriberError,
 )
+from newsletter.store.bulk import insert_active
+from newsletter.store.rows import insert_suppression, record_event, suppression_key
 from newsletter.store.tables import (
     deliveries,
     subscriber_events,
@@ -32,109 +33,19 @@ from newsletter.store.tables import (
     utc_now,
 )
 from newsletter.subscribers.addresses import email_hash, normalize_email
-from newsletter.vocabulary import (
-    CATEGORY_CODE,
-    LANGUAGES,
-    SUBSCRIBER_STATUSES,
-    SUPPRESSED_STATUSES,
-    Language,
-    SubscriberStatus,
+from newsletter.subscribers.types import (
+    SOURCES,
+    SUPPRESSED,
+    AddManyResult,
+    Event,
+    NewSubscriber,
+    Source,
+    Status,
+    Subscriber,
+    Suppression,
+    check_preferences,
+    check_status,
 )
-
-Status = SubscriberStatus
-Source = Literal["web", "import", "cli"]
-STATUSES = SUBSCRIBER_STATUSES
-SOURCES: tuple[Source, ...] = get_args(Source)
-SUPPRESSED = SUPPRESSED_STATUSES
-# The width of subscribers.categories.
-_CATEGORIES_WIDTH = 200
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    """One subscriber. ``categories`` empty means every category."""
-
-    id: int
-    email: str
-    status: Status
-    categories: frozenset[str]
-    language: Language
-    source: Source
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    confirmed_at: dt.datetime | None
-    confirmation_sent_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class Event:
-    """One entry of a subscriber's history."""
-
-    id: int
-    subscriber_id: int | None
-    kind: str
-    old_status: str | None
-    new_status: str | None
-    reason: str
-    created_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class Suppression:
-    """An address that must not be mailed. ``email`` is None once its owner was erased."""
-
-    email_hash: str
-    email: str | None
-    reason: str
-    detail: str
-    created_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class NewSubscriber:
-    """One row for :meth:`SubscriberStore.add_many`; ``email`` already normalised."""
-
-    email: str
-    categories: frozenset[str] = frozenset()
-    language: Language = "both"
-
-
-@dataclass
-class AddManyResult:
-    """What :meth:`SubscriberStore.add_many` did with each row."""
-
-    added: int = 0
-    already_present: int = 0
-    suppressed: int = 0
-
-
-def check_preferences(categories: Collection[str], language: str) -> tuple[str, Language]:
-    """The stored form of ``categories`` and the checked ``language``.
-
-    Raises :class:`InvalidPreferencesError` for a code that is not 2-5 capital letters, an
-    unknown language, or more categories than the column holds.
-    """
-    for code in categories:
-        if not CATEGORY_CODE.fullmatch(code):
-            raise InvalidPreferencesError(
-                f"{code!r} is not a category code (2-5 capital letters, e.g. LG)"
-            )
-    if language not in LANGUAGES:
-        raise InvalidPreferencesError(
-            f"language must be one of {', '.join(LANGUAGES)}, not {language!r}"
-        )
-    stored = ",".join(sorted(set(categories)))
-    if len(stored) > _CATEGORIES_WIDTH:
-        raise InvalidPreferencesError(f"too many categories ({len(set(categories))})")
-    return stored, language
-
-
-def _check_status(status: str) -> None:
-    if status not in STATUSES:
-        raise InvalidPreferencesError(
-            f"status must be one of {', '.join(STATUSES)}, not {status!r}"
-        )
-
 
 # The columns of a Subscriber, in the order of its fields: rows are unpacked by position,
 # which is several times faster than by name when a million recipients stream past.
@@ -210,7 +121,7 @@ class SubscriberStore:
         """
         query = select(*_SUBSCRIBER_COLUMNS).order_by(subscribers.c.id)
         if status is not None:
-            _check_status(status)
+            check_status(status)
             query = query.where(subscribers.c.status == status)
         with self._engine.connect() as conn:
             result = conn.execution_options(yield_per=2000).execute(query)
@@ -258,13 +169,13 @@ class SubscriberStore:
         """
         normal = normalize_email(email)
         stored, checked_language = check_preferences(categories, language)
-        _check_status(status)
+        check_status(status)
         if source not in SOURCES:
             raise InvalidPreferencesError(f"source must be one of {', '.join(SOURCES)}")
         now = self._clock()
         try:
             with self._engine.begin() as conn:
-                if self._suppression_row(conn, normal) is not None:
+                if suppression_key(conn, normal) is not None:
                     raise SuppressedAddressError(f"{normal} is suppressed and cannot be added")
                 new_id: int = conn.execute(
                     insert(subscribers)
@@ -280,7 +191,7 @@ class SubscriberStore:
                         confirmed_at=now if status == "active" else None,
                     )
                 ).scalar_one()
-                self._record(conn, new_id, "created", None, status, reason or source, now)
+                record_event(conn, new_id, "created", None, status, reason or source, now)
         except IntegrityError:
             raise SubscriberExistsError(f"{normal} is already subscribed") from None
         found = self.get(new_id)
@@ -296,15 +207,15 @@ class SubscriberStore:
         other suppression raises :class:`SuppressedAddressError`. Setting the current status
         again changes nothing. Raises :class:`UnknownSubscriberError`.
         """
-        _check_status(status)
+        check_status(status)
         now = self._clock()
         with self._engine.begin() as conn:
             current = self._locked(conn, subscriber_id)
             if current.status == status:
                 return current
-            suppression = self._suppression_row(conn, current.email)
+            suppression = suppression_key(conn, current.email)
             if status in SUPPRESSED:
-                self._insert_suppression(conn, current.email, status, reason, now)
+                insert_suppression(conn, current.email, status, reason, now)
             elif suppression is not None:
                 if suppression.reason != "unsubscribed":
                     raise SuppressedAddressError(
@@ -321,7 +232,7 @@ class SubscriberStore:
             conn.execute(
                 update(subscribers).where(subscribers.c.id == subscriber_id).values(**values)
             )
-            self._record(conn, subscriber_id, "status", current.status, status, reason, now)
+            record_event(conn, subscriber_id, "status", current.status, status, reason, now)
         return self._must_get(subscriber_id)
 
     def set_preferences(
@@ -347,7 +258,7 @@ class SubscriberStore:
             )
             what = f"{reason} (language {checked_language}, categories {stored or 'all'})"
             status = current.status
-            self._record(conn, subscriber_id, "preferences", status, status, what, now)
+            record_event(conn, subscriber_id, "preferences", status, status, what, now)
         return self._must_get(subscriber_id)
 
     def mark_confirmation_sent(self, subscriber_id: int, when: dt.datetime) -> None:
@@ -359,7 +270,7 @@ class SubscriberStore:
                 .where(subscribers.c.id == subscriber_id)
                 .values(confirmation_sent_at=when)
             )
-            self._record(
+            record_event(
                 conn, subscriber_id, "confirmation_sent", current.status, current.status, "", when
             )
 
@@ -388,7 +299,7 @@ class SubscriberStore:
                     .where(subscriber_events.c.subscriber_id == row.id)
                     .values(reason=func.replace(subscriber_events.c.reason, normal, "[erased]"))
                 )
-                self._record(conn, row.id, "erased", row.status, None, "erasure requested", now)
+                record_event(conn, row.id, "erased", row.status, None, "erasure requested", now)
                 conn.execute(
                     update(deliveries)
                     .where(deliveries.c.subscriber_id == row.id, deliveries.c.status == "queued")
@@ -398,8 +309,8 @@ class SubscriberStore:
                     update(deliveries).where(deliveries.c.subscriber_id == row.id).values(email="")
                 )
                 conn.execute(delete(subscribers).where(subscribers.c.id == row.id))
-            if self._suppression_row(conn, normal) is None:
-                self._insert_suppression(conn, None, "erased", "", now, digest=digest)
+            if suppression_key(conn, normal) is None:
+                insert_suppression(conn, None, "erased", "", now, digest=digest)
             else:
                 conn.execute(
                     update(suppressions)
@@ -443,8 +354,8 @@ class SubscriberStore:
         normal = normalize_email(email)
         now = self._clock()
         with self._engine.begin() as conn:
-            if self._suppression_row(conn, normal) is None:
-                self._insert_suppression(conn, normal, reason, detail, now)
+            if suppression_key(conn, normal) is None:
+                insert_suppression(conn, normal, reason, detail, now)
             if reason not in SUPPRESSED:
                 return
             row = conn.execute(
@@ -458,7 +369,7 @@ class SubscriberStore:
                     .where(subscribers.c.id == row.id)
                     .values(status=reason, updated_at=now)
                 )
-                self._record(conn, row.id, "status", row.status, reason, detail or reason, now)
+                record_event(conn, row.id, "status", row.status, reason, detail or reason, now)
 
     def unsuppress(self, email: str) -> bool:
         """Lift the suppression of this address; whether there was one.
@@ -485,66 +396,10 @@ class SubscriberStore:
         for _attempt in range(5):
             try:
                 with self._engine.begin() as conn:
-                    return self._add_many(conn, rows, source, reason)
+                    return insert_active(conn, rows, source, reason, self._clock())
             except IntegrityError:
                 continue
         raise SubscriberExistsError("addresses kept being added concurrently; import again")
-
-    def _add_many(
-        self, conn: Connection, rows: Sequence[NewSubscriber], source: Source, reason: str
-    ) -> AddManyResult:
-        result = AddManyResult()
-        unique: dict[str, NewSubscriber] = {}
-        for row in rows:
-            unique.setdefault(row.email, row)
-        result.already_present = len(rows) - len(unique)
-        hashes = {email_hash(email): email for email in unique}
-        for (digest,) in conn.execute(
-            select(suppressions.c.email_hash).where(suppressions.c.email_hash.in_(hashes))
-        ):
-            del unique[hashes[digest]]
-            result.suppressed += 1
-        for (email,) in conn.execute(
-            select(subscribers.c.email).where(subscribers.c.email.in_(builtins.list(unique)))
-        ):
-            del unique[email]
-            result.already_present += 1
-        if not unique:
-            return result
-        now = self._clock()
-        values = [
-            {
-                "email": row.email,
-                "status": "active",
-                "categories": ",".join(sorted(row.categories)),
-                "language": row.language,
-                "source": source,
-                "created_at": now,
-                "updated_at": now,
-                "confirmed_at": now,
-            }
-            for row in unique.values()
-        ]
-        ids = conn.execute(
-            insert(subscribers).returning(subscribers.c.id, sort_by_parameter_order=True),
-            values,
-        ).scalars()
-        conn.execute(
-            insert(subscriber_events),
-            [
-                {
-                    "subscriber_id": new_id,
-                    "kind": "created",
-                    "old_status": None,
-                    "new_status": "active",
-                    "reason": reason,
-                    "created_at": now,
-                }
-                for new_id in ids
-            ],
-        )
-        result.added = len(values)
-        return result
 
     # Helpers
 
@@ -562,59 +417,3 @@ class SubscriberStore:
         if row is None:
             raise UnknownSubscriberError(f"no subscriber has id {subscriber_id}")
         return _subscriber(row)
-
-    @staticmethod
-    def _suppression_row(conn: Connection, normal: str) -> _SuppressionKey | None:
-        row = conn.execute(
-            select(suppressions.c.email_hash, suppressions.c.reason).where(
-                suppressions.c.email_hash == email_hash(normal)
-            )
-        ).first()
-        return _SuppressionKey(row.email_hash, row.reason) if row else None
-
-    @staticmethod
-    def _insert_suppression(
-        conn: Connection,
-        email: str | None,
-        reason: str,
-        detail: str,
-        now: dt.datetime,
-        digest: str | None = None,
-    ) -> None:
-        digest = digest or email_hash(email or "")
-        exists = conn.execute(
-            select(suppressions.c.id).where(suppressions.c.email_hash == digest)
-        ).first()
-        if exists is None:
-            conn.execute(
-                insert(suppressions).values(
-                    email_hash=digest, email=email, reason=reason, detail=detail, created_at=now
-                )
-            )
-
-    @staticmethod
-    def _record(
-        conn: Connection,
-        subscriber_id: int,
-        kind: str,
-        old: str | None,
-        new: str | None,
-        reason: str,
-        now: dt.datetime,
-    ) -> None:
-        conn.execute(
-            insert(subscriber_events).values(
-                subscriber_id=subscriber_id,
-                kind=kind,
-                old_status=old,
-                new_status=new,
-                reason=reason,
-                created_at=now,
-            )
-        )
-
-
-@dataclass(frozen=True)
-class _SuppressionKey:
-    hash: str
-    reason: str

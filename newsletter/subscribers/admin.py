@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from newsletter import wiring
 from newsletter.issues.categories import available_categories, check_categories
 from newsletter.settings import Settings
-from newsletter.store.subscribers import SubscriberStore, check_preferences
+from newsletter.store.subscribers import SubscriberStore
 from newsletter.subscribers.addresses import normalize_email
+from newsletter.subscribers.types import check_preferences
 from newsletter.subscribers.workflow import Choices, Outcome
 
 

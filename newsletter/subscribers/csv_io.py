@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from newsletter.errors import ImportFileError, InvalidAddressError, InvalidPreferencesError
-from newsletter.store.subscribers import (
+from newsletter.store.subscribers import SubscriberStore
+from newsletter.subscribers.addresses import normalize_email
+from newsletter.subscribers.types import (
     SUPPRESSED,
     NewSubscriber,
     Status,
     Subscriber,
-    SubscriberStore,
     check_preferences,
 )
-from newsletter.subscribers.addresses import normalize_email
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

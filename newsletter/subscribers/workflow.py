@@ -38,8 +38,8 @@ from newsletter.issues.categories import available_categories as available_categ
 from newsletter.issues.model import CategoryName
 from newsletter.mail.message import Sender, check_header
 from newsletter.rendering.renderer import LANGUAGES, Language, Renderer
-from newsletter.store.subscribers import Event, Source, Status, Subscriber, Suppression
 from newsletter.subscribers.addresses import normalize_email
+from newsletter.subscribers.types import Event, Source, Status, Subscriber, Suppression
 from newsletter.tokens import CONFIRM_MAX_AGE, Purpose, make_token, read_token
 from newsletter.transports import Transport
 

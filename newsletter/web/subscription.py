@@ -23,7 +23,7 @@ from newsletter.errors import (
 )
 from newsletter.issues.model import CategoryName
 from newsletter.settings import Settings
-from newsletter.store.subscribers import Subscriber
+from newsletter.subscribers.types import Subscriber
 from newsletter.subscribers.workflow import (
     Choices,
     Subscriptions,

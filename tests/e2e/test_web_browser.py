@@ -14,7 +14,8 @@ import pytest
 from support.env import WebServer
 
 from newsletter.store.db import make_engine
-from newsletter.store.subscribers import Subscriber, SubscriberStore
+from newsletter.store.subscribers import SubscriberStore
+from newsletter.subscribers.types import Subscriber
 
 pytestmark = pytest.mark.browser
 

@@ -10,8 +10,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from newsletter.store.db import open_database, upgrade
-from newsletter.store.subscribers import NewSubscriber, SubscriberStore
+from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import deliveries
+from newsletter.subscribers.types import NewSubscriber
 
 # The sample issue has papers in CL, CV and LG; its legend also names AS and RO.
 CHOICES: list[tuple[frozenset[str], str]] = [

@@ -18,9 +18,10 @@ from newsletter.errors import (
     UnknownSubscriberError,
 )
 from newsletter.store.db import make_engine, upgrade
-from newsletter.store.subscribers import NewSubscriber, SubscriberStore
+from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import campaigns, deliveries, metadata, suppressions
 from newsletter.subscribers.addresses import email_hash
+from newsletter.subscribers.types import NewSubscriber
 
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 
