@@ -25,7 +25,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from newsletter import wiring
-from newsletter.issues.model import load_issue
+from newsletter.issues.loader import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient, Sender, build_reference_message
 from newsletter.rendering.renderer import RenderedIssue, Variant
 from newsletter.settings import Settings

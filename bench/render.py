@@ -132,7 +132,7 @@ def measure_ours(runs: int) -> Ours:
     import mjml
     from markupsafe import escape
 
-    from newsletter.issues.model import load_issue
+    from newsletter.issues.loader import load_issue
     from newsletter.rendering.renderer import Renderer, Variant, compile_mjml
 
     import_ms = (time.perf_counter() - start) * 1000

@@ -50,7 +50,7 @@ from population import populate
 from sqlalchemy import text
 
 from newsletter import wiring
-from newsletter.issues.model import load_issue
+from newsletter.issues.loader import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient
 from newsletter.rendering.renderer import Variant
 from newsletter.settings import Settings

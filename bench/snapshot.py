@@ -29,7 +29,7 @@ from pathlib import Path
 
 from population import expected_recipients, populate
 
-from newsletter.issues.model import load_issue
+from newsletter.issues.loader import load_issue
 from newsletter.sending.campaign import send_issue
 from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore

@@ -10,7 +10,8 @@ from pathlib import Path
 from newsletter import wiring
 from newsletter.errors import IssueProblem, IssueValidationError
 from newsletter.issues.categories import available_categories, check_categories
-from newsletter.issues.model import Issue, load_issue
+from newsletter.issues.loader import load_issue
+from newsletter.issues.model import Issue
 from newsletter.mail.message import MessageTemplate, Recipient
 from newsletter.rendering.renderer import RenderedIssue, Variant, select_papers
 from newsletter.settings import Settings

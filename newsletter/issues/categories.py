@@ -16,7 +16,8 @@ from pathlib import Path
 
 from newsletter.errors import IssueValidationError, UnknownCategoryError
 from newsletter.issues.files import is_issue_file
-from newsletter.issues.model import CategoryName, load_issue
+from newsletter.issues.loader import load_issue
+from newsletter.issues.model import CategoryName
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 from newsletter import wiring
 from newsletter.errors import CampaignError
 from newsletter.issues.files import DATE, resolve
-from newsletter.issues.model import Issue, load_issue
+from newsletter.issues.loader import load_issue
+from newsletter.issues.model import Issue
 from newsletter.sending.engine import (
     DeliveryRun,
     ProgressSink,

@@ -9,7 +9,7 @@ from email.utils import format_datetime
 from newsletter import wiring
 from newsletter.errors import ConfigurationError, TransportError
 from newsletter.issues.files import resolve
-from newsletter.issues.model import load_issue
+from newsletter.issues.loader import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient
 from newsletter.rendering.renderer import Variant
 from newsletter.sending.campaign import issue_categories

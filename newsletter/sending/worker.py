@@ -9,7 +9,7 @@ from pathlib import Path
 from newsletter import wiring
 from newsletter.errors import CampaignError
 from newsletter.issues.files import file_name
-from newsletter.issues.model import load_issue
+from newsletter.issues.loader import load_issue
 from newsletter.sending.campaign import (
     ProgressFactory,
     check_unchanged,

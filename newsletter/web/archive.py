@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, Response
 
 from newsletter.errors import IssueValidationError
 from newsletter.issues.files import path_for
-from newsletter.issues.model import load_issue
+from newsletter.issues.loader import load_issue
 from newsletter.rendering.renderer import Renderer, Variant
 from newsletter.settings import Settings
 from newsletter.tokens import Purpose, placeholder

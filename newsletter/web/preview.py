@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from newsletter import wiring
 from newsletter.errors import NewsletterError
-from newsletter.issues.model import load_issue
+from newsletter.issues.loader import load_issue
 from newsletter.rendering.renderer import DEFAULT_TEMPLATES, LANGUAGES, Variant
 from newsletter.settings import Settings
 

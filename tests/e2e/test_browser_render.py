@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from support.env import ROOT
 
-from newsletter.issues.model import Issue, load_issue
+from newsletter.issues.loader import load_issue
+from newsletter.issues.model import Issue
 from newsletter.rendering.renderer import Renderer, Variant
 
 ROOT = ROOT

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli.main import app
 from newsletter.errors import IssueValidationError
-from newsletter.issues.model import load_issue
+from newsletter.issues.loader import load_issue
 
 # A small valid issue. The bad files below change single lines of it, so every line
 # number in the expectations can be checked against this listing.

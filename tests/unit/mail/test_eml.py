@@ -15,7 +15,7 @@ from newsletter import wiring
 from newsletter.cli.main import app
 from newsletter.errors import HeaderInjectionError
 from newsletter.issues.build import SAMPLE_READER
-from newsletter.issues.model import load_issue
+from newsletter.issues.loader import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient, Sender, build_reference_message
 from newsletter.rendering.renderer import LANGUAGES, Language, Renderer, Variant
 from newsletter.settings import get_settings

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from newsletter.cli.main import app
 from newsletter.issues.build import build
-from newsletter.issues.model import FeaturedPaper, Issue, load_issue
+from newsletter.issues.loader import load_issue
+from newsletter.issues.model import FeaturedPaper, Issue
 from newsletter.rendering.cjk_wrap import display_width
 from newsletter.rendering.renderer import RenderedIssue, Renderer, Variant
 from newsletter.settings import get_settings

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli.main import app
 from newsletter.cli.progress import LogProgress
-from newsletter.issues.model import load_issue
+from newsletter.issues.loader import load_issue
 from newsletter.sending.campaign import campaign_status, plan_send, send_issue
 from newsletter.sending.engine import DeliveryRun, RetryPolicy, plan_concurrency, plan_rate
 from newsletter.sending.messages import CampaignMessages

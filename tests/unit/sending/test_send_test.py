@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli.main import app
 from newsletter.errors import TokenError
-from newsletter.issues.model import load_issue
+from newsletter.issues.loader import load_issue
 from newsletter.sending.test_send import TEST_SUBSCRIBER_ID
 from newsletter.store.db import open_database
 from newsletter.store.tables import campaigns

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from support.env import SES_SIM
 
 from newsletter import wiring
-from newsletter.issues.model import load_issue
+from newsletter.issues.loader import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient
 from newsletter.rendering.renderer import Renderer
 from newsletter.settings import Settings

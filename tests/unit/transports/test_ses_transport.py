@@ -23,7 +23,7 @@ from newsletter.errors import (
     ThrottledError,
     TransientTransportError,
 )
-from newsletter.issues.model import load_issue
+from newsletter.issues.loader import load_issue
 from newsletter.sending.campaign import send_issue
 from newsletter.settings import Settings, get_settings
 from newsletter.tokens import Purpose, read_token
