@@ -37,6 +37,10 @@ class IssueValidationError(NewsletterError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class IssueFileError(NewsletterError):
+    """An issue file or folder that cannot be used as given."""
+
+
 class RenderError(NewsletterError):
     """A template could not be rendered or compiled."""
 

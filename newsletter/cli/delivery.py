@@ -9,13 +9,13 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
-from newsletter.cli.output import err, fail, out, reported
+from newsletter.cli.output import err, fail, log_line, out, reported
 from newsletter.cli.progress import LogProgress, RichProgress, make_progress
 from newsletter.sending import campaign
 from newsletter.sending import test_send as editor_sends
@@ -24,12 +24,8 @@ from newsletter.sending.report import SendSummary
 from newsletter.settings import get_settings
 
 
-def _log(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
 def _progress(label: str, total: int, done: int) -> LogProgress | RichProgress:
-    return make_progress(label, total, done, tty=sys.stderr.isatty(), write=_log)
+    return make_progress(label, total, done, tty=sys.stderr.isatty(), write=log_line)
 
 
 @contextmanager
@@ -38,7 +34,7 @@ def _stop_on_signals() -> Iterator[threading.Event]:
     stop = threading.Event()
 
     def handler(signum: int, _frame: object) -> None:
-        _log(f"{signal.Signals(signum).name}: stopping after the messages in flight")
+        log_line(f"{signal.Signals(signum).name}: stopping after the messages in flight")
         stop.set()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -86,7 +82,8 @@ def send(
             if not sys.stdin.isatty():
                 raise fail("not on a terminal: pass --yes to send without asking")
             if not typer.confirm(plan.question(), default=False):
-                raise fail("nothing sent", 1)
+                out.print("nothing sent", markup=False)
+                raise typer.Exit(0)
         with _stop_on_signals() as stop:
             summary = campaign.send_issue(
                 settings, issue, progress=_progress, enqueue_only=enqueue_only, stop=stop,
@@ -170,4 +167,6 @@ def worker(
         raise typer.Exit(3)
 
 
-COMMANDS = {"send": send, "status": status, "send-test": send_test, "worker": worker}
+COMMANDS: dict[str, Callable[..., None]] = {
+    "send": send, "status": status, "send-test": send_test, "worker": worker,
+}

@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 
 from newsletter import wiring
-from newsletter.cli.output import err, fail, reported
+from newsletter.cli.help import COMMAND
+from newsletter.cli.output import bad_option, err, fail, reported
+from newsletter.errors import InvalidPreferencesError
 from newsletter.issues.categories import available_categories
 from newsletter.settings import get_settings
 from newsletter.store import db
@@ -19,7 +21,7 @@ from newsletter.store.subscribers import SubscriberStore
 from newsletter.subscribers import admin
 from newsletter.subscribers.addresses import normalize_email
 from newsletter.subscribers.csv_io import export_subscribers, import_csv, parse_categories
-from newsletter.subscribers.types import STATUSES, SUPPRESSED, Status
+from newsletter.subscribers.types import STATUSES, SUPPRESSED, Status, check_preferences
 from newsletter.subscribers.workflow import Outcome
 
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
@@ -37,11 +39,11 @@ def _store() -> Iterator[SubscriberStore]:
 
 def _status(value: str | None) -> Status | None:
     if value is not None and value not in STATUSES:
-        raise fail(f"--status must be one of {', '.join(STATUSES)}, not {value!r}")
+        raise bad_option(f"--status must be one of {', '.join(STATUSES)}, not {value!r}")
     return value
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", **COMMAND)
 def db_upgrade() -> None:
     """Apply every migration not yet applied to NEWSLETTER_DATABASE_URL.
 
@@ -57,7 +59,7 @@ def db_upgrade() -> None:
         print(f"{db.safe_url(url)}: upgraded from revision {before or 'none'} to {after}")
 
 
-@subscribers_app.command("add")
+@subscribers_app.command("add", **COMMAND)
 def subscribers_add(
     email: Annotated[str, typer.Argument(help="The address to add.")],
     category: Annotated[
@@ -81,6 +83,10 @@ def subscribers_add(
     Example: newsletter subscribers add ada@example.org --category LG --category CV --confirmed
     """
     categories = frozenset().union(*(parse_categories(c) for c in category or ()))
+    try:
+        check_preferences(categories, language)
+    except InvalidPreferencesError as error:
+        raise bad_option(str(error)) from None
     with _store() as store:
         added = admin.add(get_settings(), store, email, categories, language, confirmed=confirmed)
     address, outcome = added.address, added.outcome
@@ -106,7 +112,7 @@ def subscribers_add(
         )
 
 
-@subscribers_app.command("list")
+@subscribers_app.command("list", **COMMAND)
 def subscribers_list(
     status: Annotated[
         str | None,
@@ -127,7 +133,7 @@ def subscribers_list(
             write(f"{sub.id:>8}  {sub.status:<12} {sub.language:<4}  {cats:<14} {sub.email}\n")
 
 
-@subscribers_app.command("remove")
+@subscribers_app.command("remove", **COMMAND)
 def subscribers_remove(
     email: Annotated[str, typer.Argument(help="The address to erase.")],
 ) -> None:
@@ -143,7 +149,7 @@ def subscribers_remove(
         print("no subscriber had this address; its hash is now suppressed all the same")
 
 
-@subscribers_app.command("import")
+@subscribers_app.command("import", **COMMAND)
 def subscribers_import(
     file: Annotated[
         Path, typer.Argument(help="A UTF-8 CSV with a header: email,categories,language.")
@@ -171,7 +177,7 @@ def subscribers_import(
         raise typer.Exit(1)
 
 
-@subscribers_app.command("export")
+@subscribers_app.command("export", **COMMAND)
 def subscribers_export(
     file: Annotated[
         Path | None, typer.Argument(help="Where to write; standard output if omitted.")
@@ -198,7 +204,7 @@ def subscribers_export(
     print(f"exported {count} subscriber(s) to {file}")
 
 
-@suppressions_app.command("list")
+@suppressions_app.command("list", **COMMAND)
 def suppressions_list() -> None:
     """Print suppressed addresses: address (or the hash of an erased one), reason, date, detail.
 
@@ -211,7 +217,7 @@ def suppressions_list() -> None:
             print(f"{who}\t{item.reason}\t{when}\t{item.detail}")
 
 
-@suppressions_app.command("add")
+@suppressions_app.command("add", **COMMAND)
 def suppressions_add(
     email: Annotated[str, typer.Argument(help="The address never to mail.")],
     reason: Annotated[
@@ -226,14 +232,14 @@ def suppressions_add(
     Example: newsletter suppressions add someone@example.org --reason complained
     """
     if not reason or len(reason) > 32:
-        raise fail("--reason must be 1 to 32 characters")
+        raise bad_option("--reason must be 1 to 32 characters")
     with _store() as store:
         store.suppress(email, reason, "added with the command line")
     extra = "; a subscriber with it now has that status" if reason in SUPPRESSED else ""
     print(f"{normalize_email(email)} is suppressed ({reason}){extra}")
 
 
-@suppressions_app.command("remove")
+@suppressions_app.command("remove", **COMMAND)
 def suppressions_remove(
     email: Annotated[str, typer.Argument(help="The address to allow again.")],
 ) -> None:

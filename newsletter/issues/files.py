@@ -6,6 +6,8 @@ import datetime as dt
 import re
 from pathlib import Path
 
+from newsletter.errors import IssueFileError
+
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 SUFFIX = ".yaml"
 
@@ -53,3 +55,20 @@ def resolve(ref: str, issues_dir: Path) -> Path:
     if not path.exists() and DATE.fullmatch(ref):
         return issues_dir / file_name(ref)
     return path
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """The files named, each directory replaced by its ``*.yaml`` files, sorted.
+
+    Raises :class:`IssueFileError` for a directory with no ``*.yaml`` file in it.
+    """
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.glob(f"*{SUFFIX}"))
+            if not found:
+                raise IssueFileError(f"{path}: no issue files (*{SUFFIX}) in this directory")
+            files += found
+        else:
+            files.append(path)
+    return files

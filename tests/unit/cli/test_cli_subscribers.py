@@ -43,20 +43,22 @@ def test_add_list_and_refuse_duplicates() -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (("subscribers", "add", "not-an-address"), "is not a valid email address"),
-        (("subscribers", "add", "a@example.org", "--language", "fr"), "language must be one of"),
-        (("subscribers", "add", "a@example.org", "--category", "L1"), "not a category code"),
-        (("subscribers", "list", "--status", "gone"), "--status must be one of"),
-        (("subscribers", "import", "missing.csv"), "cannot read missing.csv"),
-        (("suppressions", "add", "a@example.org", "--reason", "x" * 40), "1 to 32 characters"),
+        (("subscribers", "add", "not-an-address"), "is not a valid email address", 1),
+        (("subscribers", "add", "a@example.org", "--language", "fr"), "language must be one of",
+         2),
+        (("subscribers", "add", "a@example.org", "--category", "L1"), "not a category code", 2),
+        (("subscribers", "list", "--status", "gone"), "--status must be one of", 2),
+        (("subscribers", "import", "missing.csv"), "cannot read missing.csv", 1),
+        (("suppressions", "add", "a@example.org", "--reason", "x" * 40), "1 to 32 characters",
+         2),
     ],
 )
-def test_bad_input_is_one_line_on_stderr(args: tuple[str, ...], message: str) -> None:
-    """Bad input exits with status 1 and a readable message, never a traceback."""
+def test_bad_input_is_one_line_on_stderr(args: tuple[str, ...], message: str, code: int) -> None:
+    """Bad input is one readable line, never a traceback: status 2 for a bad option value."""
     result = run(*args)
-    assert result.exit_code == 1
+    assert result.exit_code == code
     assert message in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
