@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_PORT ?= 54329
 export NEWSLETTER_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:$(PG_PORT)/newsletter_test
 
-.PHONY: demo test lint bench clean postgres
+.PHONY: demo test test-fast lint bench clean postgres
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ postgres:
 test: $(BIN)/.installed
 	-bash scripts/postgres.sh $(PG_PORT)
 	$(BIN)/pytest -q
+
+# The quick loop while editing: everything but whole-process and browser tests.
+test-fast: $(BIN)/.installed
+	-bash scripts/postgres.sh $(PG_PORT)
+	$(BIN)/pytest -q -m "not e2e"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check newsletter tests bench

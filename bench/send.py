@@ -1,4 +1,4 @@
-"""Benchmark: sending against a simulated SES that allows R messages/s (bench/ses_sim.py).
+"""Benchmark: sending against a simulated SES that allows R messages/s (tests/support/ses_sim.py).
 
 For R = 14, 100 and 300 the simulator runs in its own process (50 ms per call, 429 above R
 accepted sends in any sliding second, MaxSendRate = R through GetAccount), and three
@@ -72,7 +72,7 @@ DUMMY_AWS = {
 
 
 class Simulator:
-    """bench/ses_sim.py in its own process, so its work does not share our GIL."""
+    """tests/support/ses_sim.py in its own process, so its work does not share our GIL."""
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
