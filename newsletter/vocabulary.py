@@ -29,6 +29,11 @@ CATEGORY_CODE_PATTERN = r"[A-Z]{2,5}"
 CATEGORY_CODE = re.compile(CATEGORY_CODE_PATTERN)
 
 
+def category_code_problem(value: object) -> str:
+    """The one wording for a category code that is not 2-5 capital letters."""
+    return f"{value!r} is not a category code (2-5 capital letters, e.g. LG)"
+
+
 def language_problem(value: object) -> str:
     """The one wording for a language that is not zh, en or both."""
     return f"language must be one of {', '.join(LANGUAGES)}, not {value!r}"

@@ -28,6 +28,7 @@ from newsletter.issues.yaml_source import (
     raw_controls,
     yaml_problem,
 )
+from newsletter.vocabulary import category_code_problem
 
 # A paper as the cross-field checks see it: where it is, its category code and its
 # canonical link, each None when unknown (the model refused it or it is missing).
@@ -142,7 +143,7 @@ def _friendly(error: Any, loc: Loc) -> str:
         )
     in_legend = len(loc) == 2 and loc[0] == "categories"
     if kind == "string_pattern_mismatch" and (in_legend or loc[-1:] == ("category",)):
-        return f"{error['input']!r} is not a category code (2-5 capital letters, e.g. LG)"
+        return category_code_problem(error["input"])
     return f"{msg[0].lower()}{msg[1:]} (got {error['input']!r})"
 
 

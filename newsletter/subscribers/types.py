@@ -15,6 +15,8 @@ from newsletter.vocabulary import (
     SUPPRESSED_STATUSES,
     Language,
     SubscriberStatus,
+    category_code_problem,
+    language_problem,
 )
 
 Status = SubscriberStatus
@@ -92,13 +94,9 @@ def check_preferences(categories: Collection[str], language: str) -> tuple[str, 
     """
     for code in categories:
         if not CATEGORY_CODE.fullmatch(code):
-            raise InvalidPreferencesError(
-                f"{code!r} is not a category code (2-5 capital letters, e.g. LG)"
-            )
+            raise InvalidPreferencesError(category_code_problem(code))
     if language not in LANGUAGES:
-        raise InvalidPreferencesError(
-            f"language must be one of {', '.join(LANGUAGES)}, not {language!r}"
-        )
+        raise InvalidPreferencesError(language_problem(language))
     stored = ",".join(sorted(set(categories)))
     if len(stored) > _CATEGORIES_WIDTH:
         raise InvalidPreferencesError(f"too many categories ({len(set(categories))})")
