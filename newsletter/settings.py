@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     size_warn_bytes: int = Field(90_000, gt=0)
     size_limit_bytes: int = Field(102_000, gt=0)
     sns_topic_arns: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
 
     @field_validator("editors", "sns_topic_arns", mode="before")
     @classmethod

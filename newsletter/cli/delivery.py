@@ -77,6 +77,8 @@ def send(
     with reported():
         settings.signing_key()
         plan = campaign.plan_send(settings, issue)
+        for preflight_warning in plan.warnings:
+            err.print(preflight_warning, markup=False)
         if (warning := settings.base_url_warning()) and settings.chosen_transport() == "ses":
             err.print(f"warning: {warning}", markup=False)
         if not yes:
@@ -123,7 +125,10 @@ def send_test(
     Example: newsletter send-test issues/2022-09-07.yaml --to editor@example.org --all-variants
     """
     with reported():
-        results = campaign.send_test(get_settings(), issue, to, all_variants=all_variants)
+        results = campaign.send_test(
+            get_settings(), issue, to, all_variants=all_variants,
+            warn=lambda line: err.print(line, markup=False),
+        )
     for result in results:
         if result.error:
             err.print(f"{result.address} [{result.variant}]: FAILED: {result.error}",

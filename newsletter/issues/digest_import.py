@@ -361,7 +361,7 @@ def _choose_date(
         return date, "from --date"
     for name in names:
         found = _DATE_IN_NAME.search(name.name) if name is not None else None
-        if found:
+        if name is not None and found:
             try:
                 return dt.date.fromisoformat(found.group(1)), f"from the file name {name.name}"
             except ValueError:

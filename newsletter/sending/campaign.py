@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from newsletter.errors import CampaignError, ConfigurationError, TransportError
 from newsletter.issues.build import renderer_from, sender_from
 from newsletter.issues.model import Issue, load_issue
+from newsletter.issues.preflight import require as preflight
 from newsletter.mail.message import MessageTemplate, Recipient, Sender
 from newsletter.rendering.renderer import RenderedIssue, Variant
 from newsletter.sending.engine import (
@@ -159,6 +160,7 @@ class SendPlan:
     campaign: Campaign | None
     recipients: int  # a new campaign: who the snapshot would include; else deliveries left
     left_out: int = 0  # a new campaign: active subscribers whose categories have no paper
+    warnings: list[str] = field(default_factory=list)  # from the preflight checks
 
     @property
     def date(self) -> str:
@@ -257,8 +259,12 @@ def left_out_line(count: int) -> str:
 
 
 def plan_send(settings: Settings, ref: str) -> SendPlan:
-    """Load the issue and count who it would go to (raises ``IssueValidationError``)."""
+    """Check the issue and count who it would go to.
+
+    Raises ``IssueValidationError`` or ``PreflightError``; preflight warnings are in the plan.
+    """
     path = resolve_issue(ref, settings)
+    warnings = preflight(path, settings)
     issue = load_issue(path)
     store = CampaignStore(open_database(settings.database_url))
     try:
@@ -266,9 +272,9 @@ def plan_send(settings: Settings, ref: str) -> SendPlan:
         if campaign is None:
             cats = issue_categories(issue)
             return SendPlan(issue, path, None, store.count_recipients(cats),
-                            count_left_out(store.engine, cats))
+                            count_left_out(store.engine, cats), warnings)
         counts = store.counts(campaign.id)
-        return SendPlan(issue, path, campaign, counts.open + counts.in_doubt)
+        return SendPlan(issue, path, campaign, counts.open + counts.in_doubt, warnings=warnings)
     finally:
         store.engine.dispose()
 
@@ -286,13 +292,15 @@ def send_issue(
     """Start (snapshot) or continue the campaign for an issue, and send what is left.
 
     Raises ``ConfigurationError`` without a usable secret key, ``IssueValidationError`` for
-    a bad issue file, ``RenderError`` when a variant cannot be rendered, and
+    a bad issue file, ``PreflightError`` when the preflight checks find an error (nothing
+    is sent), ``RenderError`` when a variant cannot be rendered, and
     ``CampaignError`` when the issue was edited since the campaign started (unless
     ``accept_changes``). A paused campaign is resumed. With ``enqueue_only`` the snapshot
     is taken and left for workers.
     """
     settings.signing_key()
     path = resolve_issue(ref, settings)
+    preflight(path, settings)
     issue = load_issue(path)
     engine = open_database(settings.database_url)
     try:
@@ -433,13 +441,15 @@ def send_test(
     *,
     all_variants: bool = False,
     transport: Transport | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[TestSend]:
     """Send the issue to editors with "[TEST]" in the subject; no campaign is touched.
 
     ``to`` defaults to ``NEWSLETTER_EDITORS``. With ``all_variants`` each editor gets one
     message per variant that active subscribers would receive ("[TEST zh:CV] ..."),
     otherwise the full bilingual issue. Tokens name ``TEST_SUBSCRIBER_ID``, never a real
-    subscriber. Raises ``ConfigurationError`` when there is nobody to send to.
+    subscriber. Raises ``ConfigurationError`` when there is nobody to send to and
+    ``PreflightError`` when the preflight checks find an error; their warnings go to ``warn``.
     """
     secret = settings.signing_key()
     addresses = list(to or settings.editors)
@@ -447,6 +457,9 @@ def send_test(
         raise ConfigurationError(
             "no addresses: pass --to EMAIL or set NEWSLETTER_EDITORS, e.g. '[\"me@example.org\"]'"
         )
+    for warning in preflight(resolve_issue(ref, settings), settings):
+        if warn is not None:
+            warn(warning)
     issue = load_issue(resolve_issue(ref, settings))
     keys = [Variant().key]
     if all_variants:
