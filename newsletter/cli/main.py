@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from newsletter.cli.delivery import COMMANDS as DELIVERY_COMMANDS
+from newsletter.cli.editing import COMMANDS as EDITING_COMMANDS
 from newsletter.cli.output import err, fail, out
 from newsletter.cli.subscribers import db_app, subscribers_app, suppressions_app
 from newsletter.cli.web import listen, serve
@@ -150,6 +151,8 @@ app.add_typer(suppressions_app, name="suppressions")
 
 for _name, _command in DELIVERY_COMMANDS.items():
     app.command(_name)(_command)
+for _name, _edit_command in EDITING_COMMANDS.items():
+    app.command(_name)(_edit_command)
 
 
 def main() -> None:
