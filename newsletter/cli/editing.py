@@ -154,4 +154,6 @@ def check(
     out.print(summary, markup=False)
 
 
-COMMANDS: dict[str, Callable[..., None]] = {"import-digest": import_digest_command, "new": new, "check": check}
+COMMANDS: dict[str, Callable[..., None]] = {
+    "import-digest": import_digest_command, "new": new, "check": check,
+}
