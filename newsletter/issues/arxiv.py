@@ -153,6 +153,7 @@ def http_get(url: str, timeout: float = 30.0) -> bytes:
             body: bytes = response.read()
             return body
     except urllib.error.HTTPError as err:
+        err.close()  # it holds the response's socket
         raise ArxivError(
             f"the arXiv API answered HTTP {err.code} for {url}; try again later"
         ) from err
