@@ -58,7 +58,7 @@ _GLUED_AFFILIATION = re.compile(
 _CHROME = re.compile(
     r"^(?:评论|转发|收藏|点赞|分享|赞|沙发等你来抢|查看更多.*|展开全文|\d+(?:\s*条评论)?)$"
 )
-_ARXIV_NEW_ID = re.compile(r"/(\d{2})(\d{2})\.\d{4,5}")
+_ARXIV_NEW_ID = re.compile(r"/(\d{2})(\d{2})\.(\d{4,5})")
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _PAPER_FIELD = re.compile(r"^(featured|notable)\[(\d+)\]")
 
@@ -333,15 +333,17 @@ def parse_digest(text: str, path: str = "<digest>") -> ParsedDigest:
 
 
 def _newest_month(papers: list[dict[str, Any]]) -> tuple[int, int, str] | None:
-    newest: tuple[int, int, str] | None = None
+    """The year and month of the newest new-style arXiv ID, and that ID."""
+    newest: tuple[int, int, int, str] | None = None
     for paper in papers:
         found = _ARXIV_NEW_ID.search(paper["url"])
         if found is None:
             continue
-        year, month = 2000 + int(found.group(1)), int(found.group(2))
-        if 1 <= month <= 12 and (newest is None or (year, month) > newest[:2]):
-            newest = (year, month, paper["url"].rsplit("/", 1)[-1])
-    return newest
+        year, month, number = 2000 + int(found.group(1)), int(found.group(2)), int(found.group(3))
+        key = (year, month, number, paper["url"].rsplit("/", 1)[-1])
+        if 1 <= month <= 12 and (newest is None or key[:3] > newest[:3]):
+            newest = key
+    return (newest[0], newest[1], newest[3]) if newest else None
 
 
 @dataclass
