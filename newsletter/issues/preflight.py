@@ -89,12 +89,31 @@ class Report:
 # -- the file ---------------------------------------------------------------------------
 
 
+def _unclosed_quote(lines: list[str], at: int) -> int | None:
+    """The 1-based line, at or up to 5 lines above ``at``, whose value opens a quote it never
+    closes (YAML then reads on into the next lines and fails somewhere below)."""
+    for number in range(at, max(at - 5, 0) - 1, -1):
+        if number >= len(lines):
+            continue
+        _, sep, value = lines[number].partition(": ")
+        value = value.strip()
+        if sep and value[:1] in ("'", '"'):
+            quote = value[0]
+            body = value[1:].replace(quote * 2, "") if quote == "'" else value[1:]
+            if quote not in body:
+                return number + 1
+    return None
+
+
 def _yaml_fix(err: yaml.MarkedYAMLError, lines: list[str]) -> str:
     """The usual fix for a YAML syntax error, from what the parser says and the line."""
     problem = err.problem or ""
     mark = err.problem_mark
     line = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
     key = line.strip().lstrip("- ").split(":", 1)[0]
+    unclosed = _unclosed_quote(lines, mark.line if mark is not None else 0)
+    if unclosed is not None:
+        return f"a quote opened on line {unclosed} is not closed: close it"
     if "mapping values are not allowed" in problem:
         what = "the title" if key in _TITLE_FIELDS else "the value"
         return f"a value containing ': ' must be quoted: put {what} in quotes ('...')"
@@ -111,8 +130,6 @@ def _yaml_fix(err: yaml.MarkedYAMLError, lines: list[str]) -> str:
             "a key without ':', or a value continued on the next line: join the lines or "
             "write it as a block ('key: >-' and the text indented below)"
         )
-    if "end of stream" in problem or "found unexpected end" in problem:
-        return "a quote is not closed: close it"
     return "fix the syntax"
 
 
