@@ -12,8 +12,7 @@ from typing import Annotated
 import typer
 
 from newsletter.cli.output import err, fail, out, reported
-from newsletter.issues.arxiv import ArxivClient, ArxivPaper, draft_issue
-from newsletter.issues.categories import available_categories
+from newsletter.issues.arxiv import ArxivPaper, new_draft
 from newsletter.issues.digest_import import import_digest
 from newsletter.issues.preflight import preflight
 from newsletter.sending.campaign import resolve_issue
@@ -22,9 +21,7 @@ from newsletter.settings import get_settings
 _SEPARATORS = re.compile(r"[\s,]+")
 
 
-def _date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
+def _date(value: str, option: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
@@ -57,7 +54,8 @@ def import_digest_command(
     settings = get_settings()
     with reported():
         result = import_digest(
-            source, out=output, date=_date(date, "--date"), issues_dir=settings.issues_dir,
+            source, out=output, date=_date(date, "--date") if date is not None else None,
+            issues_dir=settings.issues_dir,
             overwrite=force,
         )
     out.print(f"wrote {result.path}: {'; '.join(result.notes)}", markup=False)
@@ -113,14 +111,10 @@ def new(
 
     Example: newsletter new 2022-09-07 --arxiv 2209.01947,2209.01667 --notable 2209.01540
     """
-    settings = get_settings()
     day = _date(date, "DATE")
-    assert day is not None
-    target = output or settings.issues_dir / f"{day.isoformat()}.yaml"
     with reported():
-        draft = draft_issue(
-            day, _ids(arxiv), _ids(notable), ArxivClient(settings.arxiv_api_url),
-            out=target, legend=available_categories(settings.issues_dir),
+        draft = new_draft(
+            get_settings(), day, _ids(arxiv), _ids(notable), out=output,
             overrides=_overrides(category), ask=_ask if sys.stdin.isatty() else None,
             overwrite=force,
         )

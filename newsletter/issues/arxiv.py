@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.errors import ArxivError
-from newsletter.issues.categories import DEFAULT_CATEGORIES
+from newsletter.issues.categories import DEFAULT_CATEGORIES, available_categories
 from newsletter.issues.model import CategoryName, Issue, parse_issue
 from newsletter.issues.yaml_writer import default_title, issue_yaml, write_new_file
+from newsletter.settings import Settings
 
 REQUEST_SPACING = 3.0
 MAX_IDS_PER_REQUEST = 100
@@ -305,6 +306,10 @@ def draft_issue(
         )
     if not featured:
         raise ArxivError("give at least one featured paper: --arxiv ID")
+    given = [versionless(i) for i in [*featured, *notable]]
+    twice = sorted({i for i in given if given.count(i) > 1})
+    if twice:
+        raise ArxivError(f"given more than once: {', '.join(twice)}; a paper appears once")
     papers = client.fetch([*featured, *notable])
     withdrawn = [p for p in papers.values() if p.withdrawn]
     if withdrawn:
@@ -352,3 +357,24 @@ def draft_issue(
         if isinstance(value, str) and value.startswith(TODO)
     )
     return Draft(issue, out, todos)
+
+
+def new_draft(
+    settings: Settings,
+    date: dt.date,
+    featured: Sequence[str],
+    notable: Sequence[str],
+    *,
+    out: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
+    ask: AskCategory | None = None,
+    overwrite: bool = False,
+) -> Draft:
+    """:func:`draft_issue` as configured: ``NEWSLETTER_ARXIV_API_URL``, the legend of the issue
+    files in ``NEWSLETTER_ISSUES_DIR``, and ``NEWSLETTER_ISSUES_DIR/DATE.yaml`` by default."""
+    return draft_issue(
+        date, featured, notable, ArxivClient(settings.arxiv_api_url),
+        out=out or settings.issues_dir / f"{date.isoformat()}.yaml",
+        legend=available_categories(settings.issues_dir), overrides=overrides, ask=ask,
+        overwrite=overwrite,
+    )

@@ -249,3 +249,19 @@ def test_a_failed_request_still_counts_for_the_spacing(arxiv: ArxivServer) -> No
     arxiv.fail_with = None
     client.fetch(["2209.01947"])
     assert clock.slept == [3.0]
+
+
+def test_a_paper_given_twice_is_refused_before_any_request(arxiv: ArxivServer) -> None:
+    """The same paper as featured and notable (any version) is named; arXiv is not asked."""
+    result = run("new", DATE, "--arxiv", "2209.01947", "--notable", "2209.01947v2")
+    assert result.exit_code == 1
+    assert "given more than once: 2209.01947" in result.stderr
+    assert arxiv.requests == [] and not Path("issues").exists()
+
+
+def test_a_date_that_is_not_one_is_a_usage_error(arxiv: ArxivServer) -> None:
+    """`new 2022-13-01` says what a date looks like and exits 2 without asking arXiv."""
+    result = run("new", "2022-13-01", "--arxiv", "2209.01947")
+    assert result.exit_code == 2
+    assert "DATE must be a date (YYYY-MM-DD), not '2022-13-01'" in result.stderr
+    assert arxiv.requests == []
