@@ -83,6 +83,7 @@ def _overrides(values: Sequence[str] | None) -> dict[str, str]:
 
 
 def new(
+    ctx: typer.Context,
     date: Annotated[str, typer.Argument(help="The issue date, YYYY-MM-DD.", metavar="DATE")],
     arxiv: Annotated[
         list[str] | None, typer.Option("--arxiv", help="Featured papers: arXiv IDs (repeat the "
@@ -111,6 +112,13 @@ def new(
 
     Example: newsletter new 2022-09-07 --arxiv 2209.01947,2209.01667 --notable 2209.01540
     """
+    if ctx.args:
+        # `--arxiv A B` leaves B over (see CONTEXT_SETTINGS): say how to give several IDs
+        # rather than guess whether B was meant as featured or notable.
+        raise fail(
+            f"unexpected {' '.join(ctx.args)}: give several IDs to one option separated by commas "
+            "(--arxiv A,B --notable C,D) or repeat the option (--arxiv A --arxiv B)", 2
+        )
     day = _date(date, "DATE")
     with reported():
         draft = new_draft(
@@ -148,6 +156,8 @@ def check(
     out.print(summary, markup=False)
 
 
+# `new` keeps arguments it does not expect (ctx.args), to explain them.
+CONTEXT_SETTINGS: dict[str, dict[str, bool]] = {"new": {"allow_extra_args": True}}
 COMMANDS: dict[str, Callable[..., None]] = {
     "import-digest": import_digest_command, "new": new, "check": check,
 }

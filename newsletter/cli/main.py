@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from newsletter.cli.delivery import COMMANDS as DELIVERY_COMMANDS
 from newsletter.cli.editing import COMMANDS as EDITING_COMMANDS
+from newsletter.cli.editing import CONTEXT_SETTINGS as EDITING_CONTEXT
 from newsletter.cli.output import err, fail, out
 from newsletter.cli.subscribers import db_app, subscribers_app, suppressions_app
 from newsletter.cli.web import listen, serve
@@ -152,7 +153,7 @@ app.add_typer(suppressions_app, name="suppressions")
 for _name, _command in DELIVERY_COMMANDS.items():
     app.command(_name)(_command)
 for _name, _edit_command in EDITING_COMMANDS.items():
-    app.command(_name)(_edit_command)
+    app.command(_name, context_settings=EDITING_CONTEXT.get(_name))(_edit_command)
 
 
 def main() -> None:

@@ -265,3 +265,13 @@ def test_a_date_that_is_not_one_is_a_usage_error(arxiv: ArxivServer) -> None:
     assert result.exit_code == 2
     assert "DATE must be a date (YYYY-MM-DD), not '2022-13-01'" in result.stderr
     assert arxiv.requests == []
+
+
+def test_ids_after_an_option_without_commas_get_a_clear_usage_error(arxiv: ArxivServer) -> None:
+    """`--arxiv A B` names B and shows how to give several IDs; nothing is fetched or written."""
+    result = run("new", DATE, "--arxiv", "2209.01947", "2209.01667")
+    assert result.exit_code == 2
+    assert "unexpected 2209.01667: give several IDs to one option separated by commas" in (
+        result.stderr
+    )
+    assert arxiv.requests == [] and not Path("issues").exists()
