@@ -68,6 +68,14 @@ class Settings(BaseSettings):
                 ) from None
         return [item.strip() for item in value.split(",") if item.strip()]
 
+    @field_validator("arxiv_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value.strip()
+
     @field_validator("base_url")
     @classmethod
     def _absolute_url(cls, value: str) -> str:

@@ -81,14 +81,23 @@ def write_new_file(path: Path, text: str, *, overwrite: bool = False) -> None:
             str(path), 0, "", "already exists; choose another file with -o, or pass --force "
             "to replace it",
         )])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as err:
+        raise IssueValidationError(
+            [IssueProblem(str(path), 0, "", f"cannot write the file: {err.strerror}")]
+        ) from err
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as err:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise IssueValidationError(
+                [IssueProblem(str(path), 0, "", f"cannot write the file: {err.strerror}")]
+            ) from err
         raise
 
 

@@ -275,3 +275,13 @@ def test_ids_after_an_option_without_commas_get_a_clear_usage_error(arxiv: Arxiv
         result.stderr
     )
     assert arxiv.requests == [] and not Path("issues").exists()
+
+
+def test_the_api_url_setting_must_be_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NEWSLETTER_ARXIV_API_URL that is not an http(s) URL is refused as a setting."""
+    monkeypatch.setenv("NEWSLETTER_ARXIV_API_URL", "file:///etc/passwd")
+    result = run("new", DATE, "--arxiv", "2209.01947")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "NEWSLETTER_ARXIV_API_URL='file:///etc/passwd': must be an absolute http:// or https:// URL"
+    )

@@ -108,12 +108,17 @@ def test_half_and_full_width_punctuation_are_both_read(tmp_path: Path) -> None:
 
 
 def test_an_entry_without_a_chinese_part(tmp_path: Path) -> None:
-    """A featured paper without a Chinese paragraph has no title_zh or summary_zh; others do."""
-    issue = imported(edited({17: None}), tmp_path)
+    """Papers without their Chinese lines have no title_zh or summary_zh; the others keep theirs."""
+    issue = imported(edited({17: None, 60: None}), tmp_path)
     review = issue.featured[1]
     assert (review.title_zh, review.summary_zh) == (None, None)
     assert review.abstract.startswith("Sparse expert models are a thirty-year old concept")
     assert issue.featured[0].title_zh == "MO2: 基于模型的离线选项"
+    mesh = issue.notable[1]
+    assert (mesh.title, mesh.title_zh) == (
+        "HammingMesh: A Network Topology for Large-Scale Deep Learning", None
+    )
+    assert mesh.authors[0] == "T Hoefler"
 
 
 def test_author_lists_cut_with_an_ellipsis_character(tmp_path: Path) -> None:
@@ -222,3 +227,12 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DigestFormatError, match="is not UTF-8 text"):
         import_digest(source, issues_dir=tmp_path / "issues")
     assert not (tmp_path / "issues").exists()
+
+
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    """-o into a path whose folder is a file: one line naming it, exit 1."""
+    Path("blocker").write_text("a file, not a folder\n", "utf-8")
+    result = run("import-digest", str(DIGEST), "-o", "blocker/2022-09-07.yaml")
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("blocker/2022-09-07.yaml:0: cannot write the file: ")
