@@ -38,7 +38,7 @@ from newsletter.issues.yaml_writer import default_title, issue_yaml, write_new_f
 
 _IDEOGRAPH = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CODE = r"([A-Za-z]{2,5})"
-_LEGEND_ITEM = re.compile(rf"(?:^|\s){_CODE}\s*[-–—]\s*")
+_LEGEND_ITEM = re.compile(r"(?:^|\s)([A-Z]{2,5})\s*[-–—]\s*")
 _SUMMARY = re.compile(r"^摘要\s*[:：]\s*(.*)$")
 _FEATURED = re.compile(rf"^(\d{{1,3}})\s*[、.．]\s*[\[【]\s*{_CODE}\s*[\]】]\s*(.+)$")
 _NOTABLE_HEADING = re.compile(r"^另外几篇值得关注的论文\s*[:：]?$")
@@ -91,9 +91,8 @@ class _Reader:
         ]
         self.at = 0
 
-    def peek(self, ahead: int = 0) -> _Line | None:
-        index = self.at + ahead
-        return self.lines[index] if index < len(self.lines) else None
+    def peek(self) -> _Line | None:
+        return self.lines[self.at] if self.at < len(self.lines) else None
 
     def take(self) -> _Line:
         line = self.lines[self.at]
@@ -110,6 +109,12 @@ class _Reader:
 
 def _is_chinese(text: str) -> bool:
     return bool(_IDEOGRAPH.search(text))
+
+
+def _mostly_chinese(text: str) -> bool:
+    """Chinese prose rather than English with a Chinese name in it."""
+    letters = [c for c in text if not c.isspace()]
+    return len(_IDEOGRAPH.findall(text)) >= 0.3 * max(len(letters), 1)
 
 
 def _is_header(text: str) -> bool:
@@ -199,6 +204,11 @@ def _featured(reader: _Reader, header: _Line, legend: dict[str, Any]) -> dict[st
         chinese.append(body.pop(0))
     if not body:
         raise reader.fail(reader.peek(), f"the English abstract of {what}")
+    stray = next((line for line in body if _mostly_chinese(line.text)), None)
+    if stray is not None:
+        raise reader.fail(
+            stray, f"the English abstract of {what} (its Chinese title and summary come first)"
+        )
     paper: dict[str, Any] = {"category": code, "title": title}
     title_zh = summary_zh = None
     if chinese:

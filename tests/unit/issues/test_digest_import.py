@@ -169,6 +169,8 @@ def test_html_looking_titles_stay_text(tmp_path: Path) -> None:
     ({63: None}, 67, "expected the paper's link (https://arxiv.org/abs/ID) to end the paper on "
                      "line 59"),
     ({45: None}, 45, "expected the English abstract of entry 5"),
+    ({17: lines()[17], 18: lines()[16]}, 18,
+     "expected the English abstract of entry 2 (its Chinese title and summary come first)"),
 ])
 def test_a_block_that_cannot_be_read_is_named_by_line_and_nothing_is_written(
     tmp_path: Path, changes: dict[int, str | None], line: int, expected: str
