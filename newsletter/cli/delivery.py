@@ -69,6 +69,7 @@ def send(
     (after a crash, a pause or Ctrl-C) and never re-sends to anyone recorded as sent.
     If the issue was edited since the campaign started, it stops and says so (some readers
     already got the old version); --accept-changes sends the rest the edited version.
+    The preflight checks (`newsletter check`) run first: an error stops it, warnings are shown.
     Exit status: 0 done, 1 error, 3 paused or unfinished (run it again).
 
     Example: newsletter send issues/2022-09-07.yaml --yes
@@ -121,6 +122,8 @@ def send_test(
     ] = False,
 ) -> None:
     """Send the issue to editors with "[TEST]" in the subject; no campaign is created.
+
+    The preflight checks (`newsletter check`) run first: an error stops it.
 
     Example: newsletter send-test issues/2022-09-07.yaml --to editor@example.org --all-variants
     """

@@ -221,11 +221,9 @@ class ArxivClient:
             errors += problems
         missing = [i for i in unique if i not in found]
         if errors or missing:
-            said = f" (arXiv says: {'; '.join(errors)})" if errors else ""
-            raise ArxivError(
-                f"arXiv has no paper {', '.join(missing) or '(see below)'}{said}; "
-                "check the IDs"
-            )
+            parts = [f"arXiv has no paper {', '.join(missing)}"] if missing else []
+            parts += [f"arXiv says: {'; '.join(errors)}"] if errors else []
+            raise ArxivError(f"{'; '.join(parts)}; check the IDs")
         return found
 
 
