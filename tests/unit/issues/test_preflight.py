@@ -126,9 +126,32 @@ def test_links_that_are_not_https_are_warnings() -> None:
 def test_an_http_base_url_is_reported_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Links to our own pages over plain http are one warning, whatever the variant count."""
     monkeypatch.setenv("NEWSLETTER_BASE_URL", "http://news.example.org")
-    found = [w for w in messages(check(issue_file(SAMPLE)), "warning") if "not https" in w]
-    assert len(found) == 1
-    assert "http://news.example.org/issues/2022-09-07" in found[0]
+    found = [w for w in messages(check(issue_file(SAMPLE)), "warning") if "http" in w]
+    assert found == [
+        "warning: issues/2022-09-07.yaml: NEWSLETTER_BASE_URL is http://news.example.org: "
+        "unsubscribe links must be https:// for one-click unsubscribe (RFC 8058) to count with "
+        "Gmail and Yahoo"
+    ]
+
+
+def test_http_on_this_machine_is_fine_but_other_http_links_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local http base URL passes; an http link a template adds is a warning naming it."""
+    monkeypatch.setenv("NEWSLETTER_BASE_URL", "http://127.0.0.1:8000")
+    assert not [w for w in messages(check(issue_file(SAMPLE)), "warning") if "http" in w]
+    email = copied_templates(tmp_path, monkeypatch)
+    mjml = (email / "issue.mjml.j2").read_text("utf-8")
+    (email / "issue.mjml.j2").write_text(mjml.replace(
+        "<mj-preview>{{ preheader }}</mj-preview>",
+        '<mj-preview>{{ preheader }}</mj-preview><mj-raw><a href="http://example.net/logo">'
+        "logo</a></mj-raw>",
+    ), "utf-8")
+    found = [w for w in messages(check(issue_file(SAMPLE)), "warning") if "http" in w]
+    assert found == [
+        "warning: issues/2022-09-07.yaml: links in the email that are not https: "
+        "http://example.net/logo"
+    ]
 
 
 def test_html_size_against_gmails_clip(monkeypatch: pytest.MonkeyPatch) -> None:
