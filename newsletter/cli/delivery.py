@@ -80,8 +80,6 @@ def send(
         plan = campaign.plan_send(settings, issue)
         for preflight_warning in plan.warnings:
             err.print(preflight_warning, markup=False)
-        if (warning := settings.base_url_warning()) and settings.chosen_transport() == "ses":
-            err.print(f"warning: {warning}", markup=False)
         if not yes:
             if not sys.stdin.isatty():
                 raise fail("not on a terminal: pass --yes to send without asking")
