@@ -324,3 +324,14 @@ def test_send_shows_preflight_warnings_and_sends(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "warning: " in result.stderr and "categories.RO" in result.stderr
     assert len(outbox(tmp_path / "outbox")) > 0
+
+
+def test_the_issue_models_problems_are_errors() -> None:
+    """What `validate` finds (here a category not in the legend) is a preflight error by line."""
+    line = line_of(SAMPLE, "- category: CL")
+    path = issue_file(edited({line: "- category: NLP"}))
+    [error] = check(path).errors
+    assert str(error) == (
+        f"error: {path}:{line}: featured[2].category: 'NLP' is not in the category legend "
+        "(AS, CL, CV, LG, RO); add it under categories or fix the code"
+    )
