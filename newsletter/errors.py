@@ -131,3 +131,20 @@ class ImportFileError(NewsletterError):
 
 class UnknownCategoryError(NewsletterError):
     """A category code that no issue file describes; the message names the known ones."""
+
+
+class DigestFormatError(NewsletterError):
+    """A digest text file has a block that cannot be read; ``line`` is where (1-based)."""
+
+    def __init__(self, path: str, line: int, message: str) -> None:
+        self.path = path
+        self.line = line
+        super().__init__(f"{path}:{line}: {message}")
+
+
+class ArxivError(NewsletterError):
+    """The arXiv API could not be reached, or did not describe every paper asked for."""
+
+
+class PreflightError(NewsletterError):
+    """An issue failed its pre-send checks; the message lists every error found."""

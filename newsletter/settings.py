@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     size_warn_bytes: int = Field(90_000, gt=0)
     size_limit_bytes: int = Field(102_000, gt=0)
     sns_topic_arns: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
 
     @field_validator("editors", "sns_topic_arns", mode="before")
     @classmethod
@@ -67,6 +68,14 @@ class Settings(BaseSettings):
                     'not a valid JSON list; write ["a", "b"] or comma-separated values: a,b'
                 ) from None
         return [item.strip() for item in value.split(",") if item.strip()]
+
+    @field_validator("arxiv_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value.strip()
 
     @field_validator("base_url")
     @classmethod

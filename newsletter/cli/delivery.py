@@ -68,6 +68,7 @@ def send(
     (after a crash, a pause or Ctrl-C) and never re-sends to anyone recorded as sent.
     If the issue was edited since the campaign started, it stops and says so (some readers
     already got the old version); --accept-changes sends the rest the edited version.
+    The preflight checks (`newsletter check`) run first: an error stops it, warnings are shown.
     Exit status: 0 done, 1 error, 3 paused or unfinished (run it again).
 
     Example: newsletter send issues/2022-09-07.yaml --yes
@@ -76,8 +77,8 @@ def send(
     with reported():
         settings.signing_key()
         plan = campaign.plan_send(settings, issue)
-        if (warning := settings.base_url_warning()) and settings.chosen_transport() == "ses":
-            err.print(f"warning: {warning}", markup=False)
+        for preflight_warning in plan.warnings:
+            err.print(preflight_warning, markup=False)
         if not yes:
             if not sys.stdin.isatty():
                 raise fail("not on a terminal: pass --yes to send without asking")
@@ -120,10 +121,15 @@ def send_test(
 ) -> None:
     """Send the issue to editors with "[TEST]" in the subject; no campaign is created.
 
+    The preflight checks (`newsletter check`) run first: an error stops it.
+
     Example: newsletter send-test issues/2022-09-07.yaml --to editor@example.org --all-variants
     """
     with reported():
-        results = editor_sends.send_test(get_settings(), issue, to, all_variants=all_variants)
+        results = editor_sends.send_test(
+            get_settings(), issue, to, all_variants=all_variants,
+            warn=lambda line: err.print(line, markup=False),
+        )
     for result in results:
         if result.error:
             err.print(f"{result.address} [{result.variant}]: FAILED: {result.error}",

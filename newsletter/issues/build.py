@@ -12,6 +12,7 @@ from newsletter.errors import IssueProblem, IssueValidationError
 from newsletter.issues.categories import available_categories, check_categories
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
+from newsletter.issues.preflight import file_todos
 from newsletter.mail.message import MessageTemplate, Recipient
 from newsletter.rendering.renderer import RenderedIssue, Variant, select_papers
 from newsletter.settings import Settings
@@ -21,13 +22,18 @@ SAMPLE_READER = "reader@example.com"
 
 
 def validate(paths: list[Path]) -> list[IssueProblem]:
-    """Validate each file; return every problem in every file (empty when all are valid)."""
+    """Validate each file; return every problem in every file (empty when all are valid).
+
+    A ``TODO`` left in a valid file (a draft from ``newsletter new``) is a problem too.
+    """
     problems: list[IssueProblem] = []
     for path in paths:
         try:
             load_issue(path)
         except IssueValidationError as err:
             problems.extend(err.problems)
+        else:
+            problems.extend(file_todos(path))
     return problems
 
 

@@ -213,7 +213,8 @@ class Renderer:
         # who receive every paper.
         complete = len(papers) + len(notable) == len(issue.papers)
         summary = issue.summary if (issue.summary and has_zh and complete) else None
-        titles = [p.title_zh if (has_zh and p.title_zh) else p.title for p in papers]
+        # A reader whose categories have only notable papers today still gets a preview.
+        titles = [p.title_zh if (has_zh and p.title_zh) else p.title for p in papers or notable]
         preheader = summary or " · ".join(titles)
         if len(preheader) > 140:
             preheader = preheader[:139] + "…"

@@ -11,7 +11,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -21,6 +21,7 @@ from newsletter.errors import CampaignError
 from newsletter.issues.files import DATE, resolve
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
+from newsletter.issues.preflight import require as preflight
 from newsletter.sending.engine import (
     DeliveryRun,
     ProgressSink,
@@ -70,6 +71,7 @@ class SendPlan:
     campaign: Campaign | None
     recipients: int  # a new campaign: who the snapshot would include; else deliveries left
     left_out: int = 0  # a new campaign: active subscribers whose categories have no paper
+    warnings: list[str] = field(default_factory=list)  # from the preflight checks
 
     @property
     def date(self) -> str:
@@ -104,8 +106,12 @@ def check_unchanged(campaign: Campaign, issue: Issue) -> None:
 
 
 def plan_send(settings: Settings, ref: str) -> SendPlan:
-    """Load the issue and count who it would go to (raises ``IssueValidationError``)."""
+    """Check the issue and count who it would go to.
+
+    Raises ``IssueValidationError`` or ``PreflightError``; preflight warnings are in the plan.
+    """
     path = resolve_issue(ref, settings)
+    warnings = preflight(path, settings)
     issue = load_issue(path)
     with wiring.database(settings) as engine:
         store = CampaignStore(engine)
@@ -113,9 +119,9 @@ def plan_send(settings: Settings, ref: str) -> SendPlan:
         if campaign is None:
             cats = issue_categories(issue)
             return SendPlan(issue, path, None, store.count_recipients(cats),
-                            count_left_out(engine, cats))
+                            count_left_out(engine, cats), warnings)
         counts = store.counts(campaign.id)
-        return SendPlan(issue, path, campaign, counts.open + counts.in_doubt)
+        return SendPlan(issue, path, campaign, counts.open + counts.in_doubt, warnings=warnings)
 
 
 def send_issue(
@@ -131,13 +137,15 @@ def send_issue(
     """Start (snapshot) or continue the campaign for an issue, and send what is left.
 
     Raises ``ConfigurationError`` without a usable secret key, ``IssueValidationError`` for
-    a bad issue file, ``RenderError`` when a variant cannot be rendered, and
+    a bad issue file, ``PreflightError`` when the preflight checks find an error (nothing
+    is sent), ``RenderError`` when a variant cannot be rendered, and
     ``CampaignError`` when the issue was edited since the campaign started (unless
     ``accept_changes``). A paused campaign is resumed. With ``enqueue_only`` the snapshot
     is taken and left for workers.
     """
     settings.signing_key()
     path = resolve_issue(ref, settings)
+    preflight(path, settings)
     issue = load_issue(path)
     with wiring.database(settings) as engine:
         store = CampaignStore(engine)

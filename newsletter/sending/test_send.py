@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import format_datetime
 
@@ -10,6 +11,7 @@ from newsletter import wiring
 from newsletter.errors import ConfigurationError, TransportError
 from newsletter.issues.files import resolve
 from newsletter.issues.loader import load_issue
+from newsletter.issues.preflight import require as preflight
 from newsletter.mail.message import MessageTemplate, Recipient
 from newsletter.rendering.renderer import Variant
 from newsletter.sending.campaign import issue_categories
@@ -41,13 +43,15 @@ def send_test(
     *,
     all_variants: bool = False,
     transport: Transport | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[TestSend]:
     """Send the issue to editors with "[TEST]" in the subject; no campaign is touched.
 
     ``to`` defaults to ``NEWSLETTER_EDITORS``. With ``all_variants`` each editor gets one
     message per variant that active subscribers would receive ("[TEST zh:CV] ..."),
     otherwise the full bilingual issue. Tokens name ``TEST_SUBSCRIBER_ID``, never a real
-    subscriber. Raises ``ConfigurationError`` when there is nobody to send to.
+    subscriber. Raises ``ConfigurationError`` when there is nobody to send to and
+    ``PreflightError`` when the preflight checks find an error; their warnings go to ``warn``.
     """
     secret = settings.signing_key()
     addresses = list(to or settings.editors)
@@ -55,7 +59,11 @@ def send_test(
         raise ConfigurationError(
             "no addresses: pass --to EMAIL or set NEWSLETTER_EDITORS, e.g. '[\"me@example.org\"]'"
         )
-    issue = load_issue(resolve(ref, settings.issues_dir))
+    path = resolve(ref, settings.issues_dir)
+    for warning in preflight(path, settings):
+        if warn is not None:
+            warn(warning)
+    issue = load_issue(path)
     keys = [Variant().key]
     if all_variants:
         with wiring.database(settings) as engine:
