@@ -7,13 +7,15 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from newsletter.cli.help import Command
 from newsletter.cli.output import err, fail, out, reported
 from newsletter.issues.arxiv import ArxivPaper, new_draft
 from newsletter.issues.digest_import import import_digest
+from newsletter.issues.files import is_date
 from newsletter.issues.preflight import preflight
 from newsletter.sending.campaign import resolve_issue
 from newsletter.settings import get_settings
@@ -83,14 +85,15 @@ def _overrides(values: Sequence[str] | None) -> dict[str, str]:
 
 
 def new(
-    ctx: typer.Context,
     date: Annotated[str, typer.Argument(help="The issue date, YYYY-MM-DD.", metavar="DATE")],
     arxiv: Annotated[
-        list[str] | None, typer.Option("--arxiv", help="Featured papers: arXiv IDs (repeat the "
-                                       "option, or separate IDs by commas).", metavar="ID")
+        list[str] | None, typer.Option("--arxiv", help="Featured papers: arXiv IDs, as "
+                                       "--arxiv A B, --arxiv A,B or --arxiv A --arxiv B.",
+                                       metavar="ID...")
     ] = None,
     notable: Annotated[
-        list[str] | None, typer.Option("--notable", help="Notable papers, likewise.", metavar="ID")
+        list[str] | None, typer.Option("--notable", help="Notable papers, likewise.",
+                                         metavar="ID...")
     ] = None,
     category: Annotated[
         list[str] | None, typer.Option("--category", help="Set a paper's category (repeatable).",
@@ -112,13 +115,6 @@ def new(
 
     Example: newsletter new 2022-09-07 --arxiv 2209.01947,2209.01667 --notable 2209.01540
     """
-    if ctx.args:
-        # `--arxiv A B` leaves B over (see CONTEXT_SETTINGS): say how to give several IDs
-        # rather than guess whether B was meant as featured or notable.
-        raise fail(
-            f"unexpected {' '.join(ctx.args)}: give several IDs to one option separated by commas "
-            "(--arxiv A,B --notable C,D) or repeat the option (--arxiv A --arxiv B)", 2
-        )
     day = _date(date, "DATE")
     with reported():
         draft = new_draft(
@@ -156,8 +152,27 @@ def check(
     out.print(summary, markup=False)
 
 
-# `new` keeps arguments it does not expect (ctx.args), to explain them.
-CONTEXT_SETTINGS: dict[str, dict[str, bool]] = {"new": {"allow_extra_args": True}}
+class NewCommand(Command):
+    """``new``: ``--arxiv A B C`` takes every ID up to the next option, as the README shows.
+
+    Click gives an option one value each time it appears, so the words after ``--arxiv``
+    or ``--notable`` that are not options (nor the DATE) are each given that option again.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        spread: list[str] = []
+        current: str | None = None
+        for word in args:
+            if word.startswith("-"):
+                current = word if word in _MULTI else None
+            elif current is not None and spread[-1] != current and not is_date(word):
+                spread.append(current)
+            spread.append(word)
+        return super().parse_args(ctx, spread)
+
+
+_MULTI = frozenset({"--arxiv", "--notable"})
+OPTIONS: dict[str, dict[str, Any]] = {"new": {"cls": NewCommand}}
 COMMANDS: dict[str, Callable[..., None]] = {
     "import-digest": import_digest_command, "new": new, "check": check,
 }

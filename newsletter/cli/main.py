@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 from newsletter import __version__
 from newsletter.cli.delivery import COMMANDS as DELIVERY_COMMANDS
 from newsletter.cli.editing import COMMANDS as EDITING_COMMANDS
-from newsletter.cli.editing import CONTEXT_SETTINGS as EDITING_CONTEXT
+from newsletter.cli.editing import OPTIONS as EDITING_OPTIONS
 from newsletter.cli.help import COMMAND
 from newsletter.cli.issues import COMMANDS as ISSUE_COMMANDS
 from newsletter.cli.output import configure_logging, fail, out
@@ -82,7 +82,7 @@ _COMMANDS: dict[str, Callable[..., None]] = {
     **ISSUE_COMMANDS, **EDITING_COMMANDS, "serve": serve, **DELIVERY_COMMANDS,
 }
 for _name, _command in _COMMANDS.items():
-    app.command(_name, context_settings=EDITING_CONTEXT.get(_name), **COMMAND)(_command)
+    app.command(_name, **{**COMMAND, **EDITING_OPTIONS.get(_name, {})})(_command)
 
 app.add_typer(db_app, name="db")
 app.add_typer(subscribers_app, name="subscribers")

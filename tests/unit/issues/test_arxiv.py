@@ -267,14 +267,25 @@ def test_a_date_that_is_not_one_is_a_usage_error(arxiv: ArxivServer) -> None:
     assert arxiv.requests == []
 
 
-def test_ids_after_an_option_without_commas_get_a_clear_usage_error(arxiv: ArxivServer) -> None:
-    """`--arxiv A B` names B and shows how to give several IDs; nothing is fetched or written."""
-    result = run("new", DATE, "--arxiv", "2209.01947", "2209.01667")
-    assert result.exit_code == 2
-    assert "unexpected 2209.01667: give several IDs to one option separated by commas" in (
-        result.stderr
+def test_several_ids_after_one_option_are_all_taken(arxiv: ArxivServer) -> None:
+    """`--arxiv A B --notable C D` (the README's form): A, B featured and C, D notable."""
+    result = run(
+        "new", DATE, "--arxiv", "2209.01947", "2209.01667", "--notable", "2209.01540",
+        "2209.01346", "--category", "2209.01346=LG",
     )
-    assert arxiv.requests == [] and not Path("issues").exists()
+    assert result.exit_code == 0, result.output
+    [query] = arxiv.requests
+    assert query["id_list"] == ["2209.01947,2209.01667,2209.01540,2209.01346"]
+    issue = load_issue(Path("issues") / f"{DATE}.yaml")
+    assert [p.arxiv_id for p in issue.featured] == ["2209.01947", "2209.01667"]
+    assert [p.arxiv_id for p in issue.notable] == ["2209.01540", "2209.01346"]
+
+
+def test_the_date_may_follow_the_ids(arxiv: ArxivServer) -> None:
+    """`new --arxiv A B DATE`: the date is not taken for an arXiv ID."""
+    result = run("new", "--arxiv", "2209.01947", "2209.01667", DATE)
+    assert result.exit_code == 0, result.output
+    assert len(load_issue(Path("issues") / f"{DATE}.yaml").featured) == 2
 
 
 def test_the_api_url_setting_must_be_http(monkeypatch: pytest.MonkeyPatch) -> None:
