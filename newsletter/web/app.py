@@ -25,12 +25,14 @@ from newsletter.settings import Settings
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import utc_now
+from newsletter.tokens import Purpose
 from newsletter.transports import Transport
 from newsletter.web.archive import ArchiveRoutes
 from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.security import SecurityHeaders
 from newsletter.web.subscription import SubscriptionRoutes
+from newsletter.web.test_links import Endpoint, answering_test_links
 from newsletter.web.webhook import fetch_pinned, ses_webhook
 
 SUBSCRIBE_LIMIT = 10  # POSTs per client address ...
@@ -60,7 +62,7 @@ def create_app(
     Raises :class:`ConfigurationError` for an unsafe secret key and ``SchemaOutOfDateError``
     when the database needs ``newsletter db upgrade``.
     """
-    settings.signing_key()  # refuse an unsafe key before opening anything
+    secret = settings.signing_key()  # refuse an unsafe key before opening anything
     owned = engine is None
     engine = engine or open_database(settings.database_url)
     store = SubscriberStore(engine, clock=clock)
@@ -79,6 +81,13 @@ def create_app(
         if owned:
             engine.dispose()
 
+    # Links in `send-test` messages answer "this is a test message", not "not valid".
+    def unsubscribe(endpoint: Endpoint) -> Endpoint:
+        return answering_test_links(endpoint, Purpose.UNSUBSCRIBE, secret, pages)
+
+    def preferences(endpoint: Endpoint) -> Endpoint:
+        return answering_test_links(endpoint, Purpose.PREFERENCES, secret, pages)
+
     async def not_found(request: Request, exc: Exception) -> Response:
         return pages.message(request, "not_found", 404)
 
@@ -90,10 +99,10 @@ def create_app(
         Route("/subscribe", readers.subscribe_get, methods=["GET"]),
         Route("/subscribe", readers.subscribe_post, methods=["POST"]),
         Route("/confirm/{token}", readers.confirm, methods=["GET"]),
-        Route("/unsubscribe/{token}", readers.unsubscribe_get, methods=["GET"]),
-        Route("/unsubscribe/{token}", readers.unsubscribe_post, methods=["POST"]),
-        Route("/preferences/{token}", readers.preferences_get, methods=["GET"]),
-        Route("/preferences/{token}", readers.preferences_post, methods=["POST"]),
+        Route("/unsubscribe/{token}", unsubscribe(readers.unsubscribe_get), methods=["GET"]),
+        Route("/unsubscribe/{token}", unsubscribe(readers.unsubscribe_post), methods=["POST"]),
+        Route("/preferences/{token}", preferences(readers.preferences_get), methods=["GET"]),
+        Route("/preferences/{token}", preferences(readers.preferences_post), methods=["POST"]),
         Route("/issues/{date}", archive.issue, methods=["GET"]),
         Mount("/static", StaticFiles(directory=templates_dir / "web" / "static"), name="static"),
         Route("/healthz", healthz, methods=["GET"]),
