@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from newsletter.cli.delivery import COMMANDS as DELIVERY_COMMANDS
 from newsletter.cli.output import err, fail, out
+from newsletter.cli.site import site
 from newsletter.cli.subscribers import db_app, subscribers_app, suppressions_app
 from newsletter.cli.web import listen, serve
 from newsletter.errors import ConfigurationError, NewsletterError
@@ -141,6 +142,7 @@ def preview(
 
 
 app.command()(serve)
+app.command()(site)
 
 
 app.add_typer(db_app, name="db")
