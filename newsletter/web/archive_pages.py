@@ -122,6 +122,7 @@ class ArchivePages:
         )
         self.env.globals.update(
             urls=urls, root=urls.root, site_name=name, anchor=paper_anchor,
+            subscribe_url=urls.subscribe(),
             FeaturedPaper=FeaturedPaper,
         )
         self._cache: dict[tuple[object, ...], str] = {}
