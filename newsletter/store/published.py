@@ -18,4 +18,4 @@ def sent_issue_dates(engine: Engine) -> frozenset[str]:
     )
     query = select(campaigns.c.issue_date).where(or_(campaigns.c.status == "done", some_sent))
     with engine.connect() as conn:
-        return frozenset(str(date) for date in conn.execute(query).scalars())
+        return frozenset(str(date) for date in conn.execute(query).scalars().all())

@@ -9,6 +9,8 @@ found. The same rule serves ``newsletter serve`` and ``newsletter site``.
 Reading a thousand issue files takes a second or two, so the published list is cached,
 keyed by the fingerprint of the issue folder (names, sizes and modification times), the
 set of sent dates and today's date; each file is parsed again only when it changes.
+Computing that key costs a ``stat`` per file and a query, so it is recomputed at most
+once per :data:`RECHECK_SECONDS`: a save or a finished campaign shows within a second.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -30,6 +33,7 @@ from newsletter.settings import Settings
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10  # issues per archive page, each with its papers listed
+RECHECK_SECONDS = 1.0  # how stale the archive may be
 
 # (file name, size, mtime_ns) of every issue file, sorted by name, that is by date.
 Fingerprint = tuple[tuple[str, int, int], ...]
@@ -87,18 +91,25 @@ class Published:
                 if paper.category == code]
 
 
+@lru_cache(maxsize=16384)
+def _is_issue_name(name: str) -> bool:
+    # Cached: called for every file on every request, and parsing the date is the slow part.
+    return is_issue_file(Path(name))
+
+
 def fingerprint(issues_dir: Path) -> Fingerprint:
     """Names, sizes and modification times of the issue files: any save changes it."""
     try:
         with os.scandir(issues_dir) as entries:
             found = []
             for entry in entries:
-                if entry.is_file() and is_issue_file(Path(entry.name)):
+                if _is_issue_name(entry.name) and entry.is_file():
                     stat = entry.stat()
                     found.append((entry.name, stat.st_size, stat.st_mtime_ns))
     except OSError:
         return ()
-    return tuple(sorted(found))
+    found.sort()
+    return tuple(found)
 
 
 @lru_cache(maxsize=8192)
@@ -138,21 +149,34 @@ class Archive:
 
     def __init__(
         self, settings: Settings, sent_dates: Callable[[], frozenset[str]],
-        clock: Callable[[], dt.datetime],
+        clock: Callable[[], dt.datetime], recheck_seconds: float = RECHECK_SECONDS,
     ) -> None:
         self.settings = settings
         self.sent_dates = sent_dates
         self.clock = clock
+        self.recheck_seconds = recheck_seconds
+        self._lock = threading.Lock()
+        self._last: tuple[dt.datetime, Published] | None = None
 
     def today(self) -> dt.date:
         return self.clock().astimezone(self.settings.zone()).date()
 
     def published(self) -> Published:
-        """The public issues now; cheap when nothing changed since the last call."""
-        return _published(
-            self.settings.issues_dir, fingerprint(self.settings.issues_dir),
-            self.sent_dates(), self.today(), self.settings.archive_unsent,
-        )
+        """The public issues now (at most ``recheck_seconds`` old by ``clock``)."""
+        # Under the lock, so that concurrent requests after a change (or at start-up) wait
+        # for one reading of the files instead of each doing it.
+        with self._lock:
+            now = self.clock()
+            if self._last is not None:
+                age = (now - self._last[0]).total_seconds()
+                if 0 <= age < self.recheck_seconds:
+                    return self._last[1]
+            found = _published(
+                self.settings.issues_dir, fingerprint(self.settings.issues_dir),
+                self.sent_dates(), self.today(), self.settings.archive_unsent,
+            )
+            self._last = (now, found)
+            return found
 
     def issue(self, date: str) -> Issue | None:
         """The public issue of ``date`` (``YYYY-MM-DD``), or None."""

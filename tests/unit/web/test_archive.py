@@ -37,9 +37,10 @@ def issues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def make_client(issues: Path) -> Iterator[MakeClient]:
     clients: list[TestClient] = []
 
-    def make(now: dt.datetime = NOW, **overrides: object) -> TestClient:
+    def make(now: dt.datetime | Callable[[], dt.datetime] = NOW, **overrides: object) -> TestClient:
         settings = get_settings().model_copy(update=overrides)
-        client = TestClient(create_app(settings, clock=lambda: now), follow_redirects=False)
+        clock = now if callable(now) else (lambda: now)
+        client = TestClient(create_app(settings, clock=clock), follow_redirects=False)
         client.__enter__()
         clients.append(client)
         return client
@@ -96,14 +97,20 @@ def test_archive_unsent_publishes_past_issues_only(issues: Path, make_client: Ma
 def test_a_newly_sent_issue_appears_without_a_restart(
     issues: Path, make_client: MakeClient
 ) -> None:
-    """The archive follows the campaigns table and edits of the files while it runs."""
+    """The archive follows the campaigns table and edits of the files while it runs,
+    looking again at most once a second."""
     write_issue(issues, "2022-09-08")
-    client = make_client()
+    now = [NOW]
+    client = make_client(lambda: now[0])
     assert client.get("/issues/2022-09-08").status_code == 404
     campaign(db(), "2022-09-08", "done")
+    now[0] += dt.timedelta(seconds=0.5)
+    assert client.get("/issues/2022-09-08").status_code == 404  # checked half a second ago
+    now[0] += dt.timedelta(seconds=0.5)
     assert client.get("/issues/2022-09-08").status_code == 200
     write_issue(issues, "2022-09-08", title="Edited title")
     os.utime(issues / "2022-09-08.yaml", ns=(0, 10**18))  # a later modification time
+    now[0] += dt.timedelta(seconds=1)
     assert "Edited title" in client.get("/archive/").text
 
 
