@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -112,14 +114,43 @@ def fingerprint(issues_dir: Path) -> Fingerprint:
     return tuple(found)
 
 
-@lru_cache(maxsize=8192)
-def _load(path: Path, size: int, mtime_ns: int) -> Issue | None:
-    # Keyed by size and mtime: an edited file is read again, an unchanged one never.
+# Parsed issues by (path, size, mtime_ns): an edited file is read again, an unchanged one
+# never. Years of daily issues fit.
+_LOADED: dict[tuple[Path, int, int], Issue | None] = {}
+_LOADED_MAX = 8192
+_LOADED_LOCK = threading.Lock()
+# With this many files to read (a cold start, a static build), they are parsed in
+# worker processes: validation is CPU-bound Python, a second core halves the wait.
+PARALLEL_FROM = 200
+
+
+def _parse(path: Path) -> tuple[Issue | None, str | None]:
     try:
-        return load_issue(path)
+        return load_issue(path), None
     except (IssueValidationError, OSError) as err:
-        log.warning("archive: %s is left out: %s", path, err)
-        return None
+        return None, str(err)
+
+
+def _load_all(keys: list[tuple[Path, int, int]]) -> list[Issue | None]:
+    """The issues of ``keys`` (path, size, mtime_ns), parsing those not parsed yet."""
+    with _LOADED_LOCK:
+        missing = [key for key in keys if key not in _LOADED]
+    workers = min(4, os.cpu_count() or 1)
+    if len(missing) >= PARALLEL_FROM and workers > 1:
+        # spawn, not fork: the web server has threads, which fork would copy mid-flight.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            results = list(pool.map(_parse, [key[0] for key in missing], chunksize=16))
+    else:
+        results = [_parse(key[0]) for key in missing]
+    with _LOADED_LOCK:
+        for key, (issue, error) in zip(missing, results, strict=True):
+            if error is not None:
+                log.warning("archive: %s is left out: %s", key[0], error)
+            if len(_LOADED) >= _LOADED_MAX:
+                _LOADED.pop(next(iter(_LOADED)))  # the oldest entry
+            _LOADED[key] = issue
+        return [_LOADED.get(key) for key in keys]
 
 
 @lru_cache(maxsize=16)
@@ -127,15 +158,13 @@ def _published(
     issues_dir: Path, files: Fingerprint, sent: frozenset[str], today: dt.date,
     archive_unsent: bool,
 ) -> Published:
-    issues = []
-    for name, size, mtime_ns in reversed(files):  # newest first
-        date = dt.date.fromisoformat(Path(name).stem)
-        if not is_public(date, sent, today, archive_unsent):
-            continue  # not parsed at all: an unpublished file costs nothing
-        issue = _load(issues_dir / name, size, mtime_ns)
-        if issue is not None:
-            issues.append(issue)
-    return Published(tuple(issues), (issues_dir, files, sent, today, archive_unsent))
+    public = [
+        (issues_dir / name, size, mtime_ns)
+        for name, size, mtime_ns in reversed(files)  # newest first
+        if is_public(dt.date.fromisoformat(Path(name).stem), sent, today, archive_unsent)
+    ]  # unpublished files are not parsed at all
+    issues = tuple(issue for issue in _load_all(public) if issue is not None)
+    return Published(issues, (issues_dir, files, sent, today, archive_unsent))
 
 
 class Archive:

@@ -50,9 +50,13 @@ class SiteReport:
 
 
 def _writer(out: Path, written: set[Path]) -> Callable[[str, str | bytes], int]:
+    folders: set[Path] = set()  # made already: one mkdir per folder, not per file
+
     def write(relative: str, content: str | bytes) -> int:
         path = out / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(path.parent)
         data = content.encode("utf-8") if isinstance(content, str) else content
         path.write_bytes(data)
         written.add(path)
