@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -119,9 +117,6 @@ def fingerprint(issues_dir: Path) -> Fingerprint:
 _LOADED: dict[tuple[Path, int, int], Issue | None] = {}
 _LOADED_MAX = 8192
 _LOADED_LOCK = threading.Lock()
-# With this many files to read (a cold start, a static build), they are parsed in
-# worker processes: validation is CPU-bound Python, a second core halves the wait.
-PARALLEL_FROM = 200
 
 
 def _parse(path: Path) -> tuple[Issue | None, str | None]:
@@ -135,14 +130,7 @@ def _load_all(keys: list[tuple[Path, int, int]]) -> list[Issue | None]:
     """The issues of ``keys`` (path, size, mtime_ns), parsing those not parsed yet."""
     with _LOADED_LOCK:
         missing = [key for key in keys if key not in _LOADED]
-    workers = min(4, os.cpu_count() or 1)
-    if len(missing) >= PARALLEL_FROM and workers > 1:
-        # spawn, not fork: the web server has threads, which fork would copy mid-flight.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            results = list(pool.map(_parse, [key[0] for key in missing], chunksize=16))
-    else:
-        results = [_parse(key[0]) for key in missing]
+    results = [_parse(key[0]) for key in missing]
     with _LOADED_LOCK:
         for key, (issue, error) in zip(missing, results, strict=True):
             if error is not None:

@@ -281,21 +281,12 @@ def test_a_base_url_with_a_path_works(
     }
 
 
-def test_many_files_are_parsed_in_worker_processes_alike(
-    issues: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Above PARALLEL_FROM files the issues come from worker processes, equal to those read
-    here, and a broken file is left out the same way."""
-    from newsletter.issues.loader import load_issue as read
-    from newsletter.web import archive
 
-    days = ["2022-09-06", "2022-09-07", "2022-09-08"]
-    for day in days:
-        write_issue(issues, day)
-    (issues / "2022-09-09.yaml").write_text("date: 2022-09-09\ntitle: [broken\n", "utf-8")
-    monkeypatch.setattr(archive, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(archive, "_LOADED", {})
-    published = archive.Archive(get_settings().model_copy(update={"archive_unsent": True}),
-                                frozenset, lambda: NOW).published()
-    assert [i.date.isoformat() for i in published.issues] == days[::-1]
-    assert list(published.issues) == [read(issues / f"{day}.yaml") for day in days[::-1]]
+def test_a_broken_issue_file_is_left_out(issues: Path, make_client: MakeClient) -> None:
+    """An invalid file does not take the archive down: it is simply not listed."""
+    write_issue(issues, "2022-09-06")
+    (issues / "2022-09-07.yaml").write_text("date: 2022-09-07\ntitle: [broken\n", "utf-8")
+    client = make_client(archive_unsent=True)
+    listed = re.findall(r'<time datetime="([\d-]+)">', client.get("/archive/").text)
+    assert listed == ["2022-09-06"]
+    assert client.get("/issues/2022-09-07").status_code == 404
