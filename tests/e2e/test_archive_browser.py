@@ -117,9 +117,9 @@ def check_feeds(base: str) -> None:
 def test_archive_pages_and_feeds_in_a_browser(
     archive: dict[str, str], browser: object, tmp_path: Path
 ) -> None:
-    """Under https-less http://127.0.0.1:PORT/news: the archive lists the sent issues, an
-    issue opens with its language switch, a paper's anchor scrolls to it, unsent and future
-    issues are 404, and the feeds' links all open pages."""
+    """Served under /news: archive, issue, language switch, anchors, 404s and feeds work."""
+    # The archive lists the sent issues, an issue opens with its language switch, a paper's
+    # anchor scrolls to it, unsent and future issues are 404, every feed link opens a page.
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)
@@ -169,8 +169,8 @@ def test_archive_pages_and_feeds_in_a_browser(
 def test_the_static_site_in_a_browser(
     archive: dict[str, str], browser: object, tmp_path: Path
 ) -> None:
-    """`newsletter site` output under /news on a plain static server: the same navigation
-    works, the language switch opens the per-language folders, the feeds' links open."""
+    """`newsletter site` output on a plain static server under /news: navigation and feeds."""
+    # The language switch opens the per-language folders; every feed link opens a page.
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)

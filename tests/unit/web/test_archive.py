@@ -97,8 +97,7 @@ def test_archive_unsent_publishes_past_issues_only(issues: Path, make_client: Ma
 def test_a_newly_sent_issue_appears_without_a_restart(
     issues: Path, make_client: MakeClient
 ) -> None:
-    """The archive follows the campaigns table and edits of the files while it runs,
-    looking again at most once a second."""
+    """A finished campaign or an edited file shows within a second, without a restart."""
     write_issue(issues, "2022-09-08")
     now = [NOW]
     client = make_client(lambda: now[0])
@@ -253,8 +252,8 @@ def test_feeds_are_valid_atom_with_working_links(issues: Path, make_client: Make
 def test_a_base_url_with_a_path_works(
     issues: Path, make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With NEWSLETTER_BASE_URL=https://example.org/news every route answers under /news
-    (and without it, for a proxy that strips it), and every link carries /news."""
+    """With a base URL path every route answers under /news and every link carries it."""
+    # Routes also answer without the prefix, for a reverse proxy that strips it.
     monkeypatch.setenv("NEWSLETTER_BASE_URL", "https://example.org/news")
     write_issue(issues, "2022-09-07")
     campaign(db(), "2022-09-07", "done")

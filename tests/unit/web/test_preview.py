@@ -168,8 +168,8 @@ def test_a_save_within_the_same_second_changes_the_version(
 
 
 def test_a_save_right_after_a_reload_is_picked_up(client: TestClient, issue_path: Path) -> None:
-    """The page carries the version it was rendered from, so a save before its first poll
-    still differs from it and makes the page reload."""
+    """A save between a page load and its first poll still makes the page reload."""
+    # The page carries the version it was rendered from, not the one its first poll sees.
     page = client.get("/").text
     rendered_from = shell_version(page)
     assert rendered_from == client.get("/version").json()["version"]
