@@ -14,6 +14,7 @@ from support.archive import campaign, write_issue
 from typer.testing import CliRunner
 
 from newsletter.cli.main import app
+from newsletter.web.static_site import MARKER
 
 
 @pytest.fixture
@@ -113,3 +114,16 @@ def test_a_folder_with_other_files_is_refused(issues: Path, tmp_path: Path) -> N
     assert code == 1
     assert "is not empty and was not written by `newsletter site`" in output
     assert (out / "notes.txt").read_text("utf-8") == "mine"
+
+
+def test_a_folder_that_cannot_be_written_is_one_line(issues: Path, tmp_path: Path) -> None:
+    """An unwritable output folder is a one-line error with exit status 1, not a traceback."""
+    write_issue(issues, "2022-09-07")
+    campaign(os.environ["NEWSLETTER_DATABASE_URL"], "2022-09-07", "done")
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / MARKER).write_text("", "utf-8")
+    (out / "issues").write_text("a file where a folder must go", "utf-8")
+    code, output = build(out)
+    assert code == 1
+    assert "cannot write" in output and "Traceback" not in output
