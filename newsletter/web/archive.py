@@ -25,7 +25,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 from newsletter.errors import IssueValidationError
-from newsletter.issues.files import is_date, is_issue_file
+from newsletter.issues.files import is_issue_file
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import CategoryName, Issue, Paper
 from newsletter.settings import Settings
@@ -130,15 +130,17 @@ def _load_all(keys: list[tuple[Path, int, int]]) -> list[Issue | None]:
     """The issues of ``keys`` (path, size, mtime_ns), parsing those not parsed yet."""
     with _LOADED_LOCK:
         missing = [key for key in keys if key not in _LOADED]
-    results = [_parse(key[0]) for key in missing]
+    parsed = {key: _parse(key[0]) for key in missing}
     with _LOADED_LOCK:
-        for key, (issue, error) in zip(missing, results, strict=True):
+        for key, (issue, error) in parsed.items():
             if error is not None:
                 log.warning("archive: %s is left out: %s", key[0], error)
             if len(_LOADED) >= _LOADED_MAX:
                 _LOADED.pop(next(iter(_LOADED)))  # the oldest entry
             _LOADED[key] = issue
-        return [_LOADED.get(key) for key in keys]
+        found = {key: _LOADED.get(key) for key in keys}
+    found.update((key, issue) for key, (issue, _) in parsed.items())
+    return [found[key] for key in keys]
 
 
 @lru_cache(maxsize=16)
@@ -159,9 +161,8 @@ class Archive:
     """The public issues of ``settings.issues_dir``.
 
     ``sent_dates`` returns the dates whose campaigns sent them (the store's
-    ``sent_issue_dates``); ``clock`` gives the current aware time. Both are called on
-    every :meth:`published`, which does file-system work: call it in a thread from async
-    code.
+    ``sent_issue_dates``); ``clock`` gives the current aware time. :meth:`published` does
+    file-system and database work when it rechecks: call it in a thread from async code.
     """
 
     def __init__(
@@ -194,9 +195,3 @@ class Archive:
             )
             self._last = (now, found)
             return found
-
-    def issue(self, date: str) -> Issue | None:
-        """The public issue of ``date`` (``YYYY-MM-DD``), or None."""
-        if not is_date(date):
-            return None
-        return self.published().by_date.get(date)
