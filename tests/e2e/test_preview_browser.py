@@ -65,7 +65,7 @@ def test_saves_right_after_a_reload_show_in_the_browser(
     preview: tuple[str, Path], chromium_path: str
 ) -> None:
     """An edit saved as the page reloads, and a second one in the same second, both show."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import Locator, expect, sync_playwright
 
     url, issue = preview
     with sync_playwright() as playwright:
@@ -75,7 +75,7 @@ def test_saves_right_after_a_reload_show_in_the_browser(
             page.goto(url)
             frame = page.frame_locator("iframe")
 
-            def title(prefix: str) -> object:
+            def title(prefix: str) -> Locator:
                 name = f"{prefix}: Model-Based Offline Options"
                 return frame.get_by_role("link", name=name, exact=True)
 
