@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
@@ -53,6 +54,10 @@ class Settings(BaseSettings):
     size_limit_bytes: int = Field(102_000, gt=0)
     sns_topic_arns: Annotated[list[str], NoDecode] = Field(default_factory=list)
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    # The day an issue belongs to (``send --today``, what counts as a future issue).
+    timezone: str = "Asia/Shanghai"
+    # Publish issues that were never sent once their date has passed.
+    archive_unsent: bool = False
 
     @field_validator("editors", "sns_topic_arns", mode="before")
     @classmethod
@@ -89,6 +94,25 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment or value.strip().endswith(("?", "#")):
             raise ValueError("must not have a ?query or #fragment; links are appended to it")
         return value.strip().rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "must be an IANA time zone name, e.g. Asia/Shanghai or Europe/Berlin"
+            ) from None
+        return value.strip()
+
+    def zone(self) -> ZoneInfo:
+        """``NEWSLETTER_TIMEZONE`` as a time zone."""
+        return ZoneInfo(self.timezone)
+
+    def base_path(self) -> str:
+        """The path part of ``NEWSLETTER_BASE_URL`` (``/news``), or ``""`` at the root."""
+        return urlsplit(self.base_url).path.rstrip("/")
 
     def signing_key(self) -> str:
         """The key that signs tokens; :class:`ConfigurationError` unless it is safe to use.

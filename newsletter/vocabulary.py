@@ -61,3 +61,15 @@ class Variant:
 
     def wants(self, category: str) -> bool:
         return not self.categories or category in self.categories
+
+    def browser_query(self) -> str:
+        """``?lang=en&categories=CV,LG`` for the browser copy of this variant; "" for the default.
+
+        The archive's ``/issues/<date>`` reads it back (``newsletter.web.issue_page``).
+        """
+        if self == Variant():
+            return ""
+        query = f"?lang={self.language}"
+        if self.categories:
+            query += "&categories=" + ",".join(sorted(self.categories))
+        return query

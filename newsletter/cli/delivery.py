@@ -17,7 +17,8 @@ import typer
 
 from newsletter.cli.output import err, fail, log_line, out, reported
 from newsletter.cli.progress import LogProgress, RichProgress, make_progress
-from newsletter.sending import campaign
+from newsletter.clock import utc_now
+from newsletter.sending import campaign, schedule
 from newsletter.sending import test_send as editor_sends
 from newsletter.sending import worker as workers
 from newsletter.sending.report import SendSummary
@@ -51,8 +52,18 @@ def _print_summary(summary: SendSummary) -> None:
 
 
 def send(
-    issue: Annotated[str, typer.Argument(help="The issue file, or its date (YYYY-MM-DD).")],
+    issue: Annotated[
+        str | None, typer.Argument(help="The issue file, or its date (YYYY-MM-DD); omit "
+                                   "with --today.", show_default=False)
+    ] = None,
+    today: Annotated[
+        bool, typer.Option("--today", help="Send the issue dated today in "
+                           "NEWSLETTER_TIMEZONE, without asking; for cron.")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; for cron.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Send an issue dated after today.")
+    ] = False,
     enqueue_only: Annotated[
         bool, typer.Option("--enqueue-only", help="Snapshot the recipients; leave sending "
                            "to `newsletter worker` processes.")
@@ -69,14 +80,32 @@ def send(
     If the issue was edited since the campaign started, it stops and says so (some readers
     already got the old version); --accept-changes sends the rest the edited version.
     The preflight checks (`newsletter check`) run first: an error stops it, warnings are shown.
+    An issue dated after today (in NEWSLETTER_TIMEZONE) is refused unless --force.
+    --today sends today's issue from NEWSLETTER_ISSUES_DIR and exits 0 saying so when there
+    is none or it was already sent; a paused or unfinished campaign is resumed.
     Exit status: 0 done, 1 error, 3 paused or unfinished (run it again).
 
     Example: newsletter send issues/2022-09-07.yaml --yes
+
+    Example (cron): newsletter send --today
     """
     settings = get_settings()
+    now = utc_now()
     with reported():
         settings.signing_key()
+        if today:
+            if issue is not None:
+                raise fail("give an ISSUE or --today, not both", 2)
+            scheduled = schedule.plan_today(settings, now)
+            out.print(scheduled.message, markup=False)
+            if scheduled.path is None or scheduled.action != "send":
+                raise typer.Exit(0)
+            issue, yes = str(scheduled.path), True
+        elif issue is None:
+            raise fail("give the ISSUE to send (a file or a date), or --today", 2)
         plan = campaign.plan_send(settings, issue)
+        if plan.campaign is None and not force:
+            schedule.check_not_future(settings, plan.issue.date, now)
         for preflight_warning in plan.warnings:
             err.print(preflight_warning, markup=False)
         if not yes:

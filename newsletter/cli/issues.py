@@ -86,7 +86,7 @@ def preview(
 
     from newsletter.web.preview import preview_app
 
-    previewer = preview_app(path, get_settings())
+    previewer = preview_app(path, get_settings(), host, port)
     sock = listen(host, port)
     out.print(f"Previewing {path} at http://{host}:{port}  (Ctrl-C to stop)", markup=False)
     config = uvicorn.Config(previewer, host=host, port=port, log_level="warning")

@@ -18,6 +18,7 @@ from newsletter.cli.editing import OPTIONS as EDITING_OPTIONS
 from newsletter.cli.help import COMMAND
 from newsletter.cli.issues import COMMANDS as ISSUE_COMMANDS
 from newsletter.cli.output import configure_logging, fail, out
+from newsletter.cli.site import site
 from newsletter.cli.subscribers import db_app, subscribers_app, suppressions_app
 from newsletter.cli.web import serve
 from newsletter.errors import ConfigurationError
@@ -79,7 +80,7 @@ def _global(
 
 
 _COMMANDS: dict[str, Callable[..., None]] = {
-    **ISSUE_COMMANDS, **EDITING_COMMANDS, "serve": serve, **DELIVERY_COMMANDS,
+    **ISSUE_COMMANDS, **EDITING_COMMANDS, "serve": serve, "site": site, **DELIVERY_COMMANDS,
 }
 for _name, _command in _COMMANDS.items():
     app.command(_name, **{**COMMAND, **EDITING_OPTIONS.get(_name, {})})(_command)

@@ -21,7 +21,10 @@ def listen(host: str, port: int) -> socket.socket:
     bound socket to uvicorn leaves no moment in which another program could take the port.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named explicitly: asyncio turns Nagle's algorithm off (TCP_NODELAY) only
+    # on sockets whose protocol says TCP, and with it on every response waited ~40 ms for
+    # the client's delayed ACK between its header and body writes.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     # As uvicorn does: a port left in TIME_WAIT by a previous run may be reused at once.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

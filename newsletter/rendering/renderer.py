@@ -71,10 +71,11 @@ class Links:
     preferences: str
 
     @classmethod
-    def for_issue(cls, base_url: str, issue: Issue) -> Links:
+    def for_issue(cls, base_url: str, issue: Issue, variant: Variant = Variant()) -> Links:
+        """The links of ``issue``; "view in browser" opens the reader's own variant."""
         base = base_url.rstrip("/")
         return cls(
-            browser=f"{base}/issues/{issue.date.isoformat()}",
+            browser=f"{base}/issues/{issue.date.isoformat()}{variant.browser_query()}",
             unsubscribe=f"{base}/unsubscribe/{placeholder(Purpose.UNSUBSCRIBE)}",
             preferences=f"{base}/preferences/{placeholder(Purpose.PREFERENCES)}",
         )
@@ -233,7 +234,7 @@ class Renderer:
             "footers": _footers(issue, variant.language),
             "subject": subject,
             "preheader": preheader,
-            "urls": Links.for_issue(self.base_url, issue),
+            "urls": Links.for_issue(self.base_url, issue, variant),
             "limit": limit,
             "font_stack": FONT_STACK,
             "head_css": Markup(self._head_css),  # noqa: S704 -- our own file, not content

@@ -25,12 +25,15 @@ from newsletter.settings import Settings
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import utc_now
+from newsletter.tokens import Purpose
 from newsletter.transports import Transport
-from newsletter.web.archive import ArchiveRoutes
+from newsletter.web.archive_routes import ArchiveRoutes
+from newsletter.web.base_path import BasePath
 from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.security import SecurityHeaders
 from newsletter.web.subscription import SubscriptionRoutes
+from newsletter.web.test_links import Endpoint, answering_test_links
 from newsletter.web.webhook import fetch_pinned, ses_webhook
 
 SUBSCRIBE_LIMIT = 10  # POSTs per client address ...
@@ -39,7 +42,7 @@ ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
 async def home(request: Request) -> Response:
-    return RedirectResponse("/subscribe", status_code=303)
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/subscribe", status_code=303)
 
 
 async def healthz(request: Request) -> Response:
@@ -60,24 +63,31 @@ def create_app(
     Raises :class:`ConfigurationError` for an unsafe secret key and ``SchemaOutOfDateError``
     when the database needs ``newsletter db upgrade``.
     """
-    settings.signing_key()  # refuse an unsafe key before opening anything
+    secret = settings.signing_key()  # refuse an unsafe key before opening anything
     owned = engine is None
     engine = engine or open_database(settings.database_url)
     store = SubscriberStore(engine, clock=clock)
     templates_dir = settings.templates_dir or DEFAULT_TEMPLATES
-    pages = Pages(templates_dir)
+    pages = Pages(templates_dir, settings.base_path())
     if limiter is None:
         limiter = RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
     readers = SubscriptionRoutes(
         settings, wiring.subscriptions(settings, store, transport, clock), pages, limiter
     )
-    archive = ArchiveRoutes(settings, pages)
+    archive = ArchiveRoutes(settings, engine, pages, clock)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
         yield
         if owned:
             engine.dispose()
+
+    # Links in `send-test` messages answer "this is a test message", not "not valid".
+    def unsubscribe(endpoint: Endpoint) -> Endpoint:
+        return answering_test_links(endpoint, Purpose.UNSUBSCRIBE, secret, pages)
+
+    def preferences(endpoint: Endpoint) -> Endpoint:
+        return answering_test_links(endpoint, Purpose.PREFERENCES, secret, pages)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return pages.message(request, "not_found", 404)
@@ -90,15 +100,20 @@ def create_app(
         Route("/subscribe", readers.subscribe_get, methods=["GET"]),
         Route("/subscribe", readers.subscribe_post, methods=["POST"]),
         Route("/confirm/{token}", readers.confirm, methods=["GET"]),
-        Route("/unsubscribe/{token}", readers.unsubscribe_get, methods=["GET"]),
-        Route("/unsubscribe/{token}", readers.unsubscribe_post, methods=["POST"]),
-        Route("/preferences/{token}", readers.preferences_get, methods=["GET"]),
-        Route("/preferences/{token}", readers.preferences_post, methods=["POST"]),
+        Route("/unsubscribe/{token}", unsubscribe(readers.unsubscribe_get), methods=["GET"]),
+        Route("/unsubscribe/{token}", unsubscribe(readers.unsubscribe_post), methods=["POST"]),
+        Route("/preferences/{token}", preferences(readers.preferences_get), methods=["GET"]),
+        Route("/preferences/{token}", preferences(readers.preferences_post), methods=["POST"]),
+        Route("/archive/", archive.archive_page, methods=["GET"]),
+        Route("/archive/page/{number:int}/", archive.archive_page, methods=["GET"]),
         Route("/issues/{date}", archive.issue, methods=["GET"]),
+        Route("/feed.xml", archive.feed, methods=["GET"]),
+        Route("/feeds/{code}.xml", archive.category_feed, methods=["GET"]),
         Mount("/static", StaticFiles(directory=templates_dir / "web" / "static"), name="static"),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", home, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found}, lifespan=lifespan)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BasePath, prefix=settings.base_path())
     return app

@@ -1,65 +1,197 @@
-"""``/issues/<date>``: an issue as readers see it in a browser, with no personal links."""
+"""The public archive: which issues readers may see, read once and cached.
+
+An issue is public when its campaign sent it (the campaign is done, or at least one
+delivery was sent: an enqueued snapshot does not count), or, with
+``NEWSLETTER_ARCHIVE_UNSENT=true``, when its date has passed in ``NEWSLETTER_TIMEZONE``.
+Anything else (a future issue, today's issue before it goes out, an unsent one) is not
+found. The same rule serves ``newsletter serve`` and ``newsletter site``.
+
+Reading a thousand issue files takes a second or two, so the published list is cached,
+keyed by the fingerprint of the issue folder (names, sizes and modification times), the
+set of sent dates and today's date; each file is parsed again only when it changes.
+Computing that key costs a ``stat`` per file and a query, so it is recomputed at most
+once per :data:`RECHECK_SECONDS`: a save or a finished campaign shows within a second.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from functools import lru_cache
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from pathlib import Path
 
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-
 from newsletter.errors import IssueValidationError
-from newsletter.issues.files import path_for
+from newsletter.issues.files import is_issue_file
 from newsletter.issues.loader import load_issue
-from newsletter.rendering.renderer import Renderer, Variant
+from newsletter.issues.model import CategoryName, Issue, Paper
 from newsletter.settings import Settings
-from newsletter.tokens import Purpose, placeholder
-from newsletter.web.pages import Pages
 
 log = logging.getLogger(__name__)
 
-# Archived issues are email HTML: inline styles, no scripts, nothing to submit.
-ARCHIVE_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-)
+PAGE_SIZE = 10  # issues per archive page, each with its papers listed
+RECHECK_SECONDS = 1.0  # how stale the archive may be
+
+# (file name, size, mtime_ns) of every issue file, sorted by name, that is by date.
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+def paper_anchor(paper: Paper) -> str:
+    """The paper's stable ``id`` in the issue page: ``arxiv-2209.01947``.
+
+    Made from the arXiv identifier without its version, so links into an issue keep
+    working when the file is edited or the paper moves from "featured" to "notable".
+    Old-style identifiers (``solv-int/9901001``) get ``-`` for ``/``.
+    """
+    return "arxiv-" + paper.arxiv_id.replace("/", "-")
+
+
+def is_public(date: dt.date, sent: frozenset[str], today: dt.date, archive_unsent: bool) -> bool:
+    """The publication rule (see the module docstring)."""
+    return date.isoformat() in sent or (archive_unsent and date < today)
+
+
+@dataclass(frozen=True)
+class Published:
+    """The public issues, newest first, and the key that names this state of the archive."""
+
+    issues: tuple[Issue, ...]
+    key: tuple[object, ...]
+
+    @cached_property
+    def by_date(self) -> Mapping[str, Issue]:
+        return {issue.date.isoformat(): issue for issue in self.issues}
+
+    @cached_property
+    def categories(self) -> Mapping[str, CategoryName]:
+        """Every category code in the legends of the public issues; the newest names win."""
+        legend: dict[str, CategoryName] = {}
+        for issue in reversed(self.issues):  # oldest first: newer names overwrite
+            legend.update(issue.categories)
+        return dict(sorted(legend.items()))
+
+    @property
+    def pages(self) -> int:
+        """How many archive pages there are (at least one, which may say "nothing yet")."""
+        return max(1, -(-len(self.issues) // PAGE_SIZE))
+
+    def page(self, number: int) -> tuple[Issue, ...] | None:
+        """The issues on archive page ``number`` (from 1), or None when there is no such page."""
+        if not 1 <= number <= self.pages:
+            return None
+        start = (number - 1) * PAGE_SIZE
+        return self.issues[start : start + PAGE_SIZE]
+
+    def papers_in(self, code: str) -> list[tuple[Issue, Paper]]:
+        """Every paper in category ``code``, newest issue first, in issue order within one."""
+        return [(issue, paper) for issue in self.issues for paper in issue.papers
+                if paper.category == code]
+
+
+@lru_cache(maxsize=16384)
+def _is_issue_name(name: str) -> bool:
+    # Cached: called for every file on every request, and parsing the date is the slow part.
+    return is_issue_file(Path(name))
+
+
+def fingerprint(issues_dir: Path) -> Fingerprint:
+    """Names, sizes and modification times of the issue files: any save changes it."""
+    try:
+        with os.scandir(issues_dir) as entries:
+            found = []
+            for entry in entries:
+                if _is_issue_name(entry.name) and entry.is_file():
+                    stat = entry.stat()
+                    found.append((entry.name, stat.st_size, stat.st_mtime_ns))
+    except OSError:
+        return ()
+    found.sort()
+    return tuple(found)
+
+
+# Parsed issues by (path, size, mtime_ns): an edited file is read again, an unchanged one
+# never. Years of daily issues fit.
+_LOADED: dict[tuple[Path, int, int], Issue | None] = {}
+_LOADED_MAX = 8192
+_LOADED_LOCK = threading.Lock()
+
+
+def _parse(path: Path) -> tuple[Issue | None, str | None]:
+    try:
+        return load_issue(path), None
+    except (IssueValidationError, OSError) as err:
+        return None, str(err)
+
+
+def _load_all(keys: list[tuple[Path, int, int]]) -> list[Issue | None]:
+    """The issues of ``keys`` (path, size, mtime_ns), parsing those not parsed yet."""
+    with _LOADED_LOCK:
+        missing = [key for key in keys if key not in _LOADED]
+    parsed = {key: _parse(key[0]) for key in missing}
+    with _LOADED_LOCK:
+        for key, (issue, error) in parsed.items():
+            if error is not None:
+                log.warning("archive: %s is left out: %s", key[0], error)
+            if len(_LOADED) >= _LOADED_MAX:
+                _LOADED.pop(next(iter(_LOADED)))  # the oldest entry
+            _LOADED[key] = issue
+        found = {key: _LOADED.get(key) for key in keys}
+    found.update((key, issue) for key, (issue, _) in parsed.items())
+    return [found[key] for key in keys]
 
 
 @lru_cache(maxsize=16)
-def archive_html(path: Path, mtime_ns: int, base_url: str, templates_dir: Path | None) -> str:
-    """The browser copy of an issue; cached per file version (the mtime is part of the key)."""
-    html = Renderer(base_url, templates_dir).render(load_issue(path), Variant()).html
-    # The archive copy belongs to nobody: per-recipient links become a sign-up link.
-    base = base_url.rstrip("/")
-    for purpose in (Purpose.UNSUBSCRIBE, Purpose.PREFERENCES):
-        html = html.replace(f"{base}/{purpose.value}/{placeholder(purpose)}", f"{base}/subscribe")
-        html = html.replace(placeholder(purpose), "")
-    return html
+def _published(
+    issues_dir: Path, files: Fingerprint, sent: frozenset[str], today: dt.date,
+    archive_unsent: bool,
+) -> Published:
+    public = [
+        (issues_dir / name, size, mtime_ns)
+        for name, size, mtime_ns in reversed(files)  # newest first
+        if is_public(dt.date.fromisoformat(Path(name).stem), sent, today, archive_unsent)
+    ]  # unpublished files are not parsed at all
+    issues = tuple(issue for issue in _load_all(public) if issue is not None)
+    return Published(issues, (issues_dir, files, sent, today, archive_unsent))
 
 
-class ArchiveRoutes:
-    """Routes over the issue files in ``settings.issues_dir``."""
+class Archive:
+    """The public issues of ``settings.issues_dir``.
 
-    def __init__(self, settings: Settings, pages: Pages) -> None:
+    ``sent_dates`` returns the dates whose campaigns sent them (the store's
+    ``sent_issue_dates``); ``clock`` gives the current aware time. :meth:`published` does
+    file-system and database work when it rechecks: call it in a thread from async code.
+    """
+
+    def __init__(
+        self, settings: Settings, sent_dates: Callable[[], frozenset[str]],
+        clock: Callable[[], dt.datetime], recheck_seconds: float = RECHECK_SECONDS,
+    ) -> None:
         self.settings = settings
-        self.pages = pages
+        self.sent_dates = sent_dates
+        self.clock = clock
+        self.recheck_seconds = recheck_seconds
+        self._lock = threading.Lock()
+        self._last: tuple[dt.datetime, Published] | None = None
 
-    def _page(self, date: str) -> str | None:
-        path = path_for(self.settings.issues_dir, date)
-        if path is None:
-            return None
-        try:
-            return archive_html(
-                path, path.stat().st_mtime_ns, self.settings.base_url, self.settings.templates_dir
+    def today(self) -> dt.date:
+        return self.clock().astimezone(self.settings.zone()).date()
+
+    def published(self) -> Published:
+        """The public issues now (at most ``recheck_seconds`` old by ``clock``)."""
+        # Under the lock, so that concurrent requests after a change (or at start-up) wait
+        # for one reading of the files instead of each doing it.
+        with self._lock:
+            now = self.clock()
+            if self._last is not None:
+                age = (now - self._last[0]).total_seconds()
+                if 0 <= age < self.recheck_seconds:
+                    return self._last[1]
+            found = _published(
+                self.settings.issues_dir, fingerprint(self.settings.issues_dir),
+                self.sent_dates(), self.today(), self.settings.archive_unsent,
             )
-        except (IssueValidationError, OSError) as err:
-            log.warning("archive page for %s cannot be rendered: %s", date, err)
-            return None
-
-    async def issue(self, request: Request) -> Response:
-        html = await run_in_threadpool(self._page, request.path_params["date"])
-        if html is None:
-            return self.pages.message(request, "not_found", 404)
-        return HTMLResponse(html, headers={"Content-Security-Policy": ARCHIVE_CSP})
+            self._last = (now, found)
+            return found

@@ -18,12 +18,14 @@ from newsletter.web.security import PRIVATE
 class Pages:
     """Renders ``templates/web/<name>.html.j2``; the one-message pages live in ``pages/``."""
 
-    def __init__(self, templates_dir: Path) -> None:
+    def __init__(self, templates_dir: Path, root: str = "") -> None:
+        """``root`` is the path of ``NEWSLETTER_BASE_URL`` (``/news``), prefixed to links."""
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(templates_dir),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         )
+        env.globals["root"] = root
         self.templates = Jinja2Templates(env=env)
 
     def render(

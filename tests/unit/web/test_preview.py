@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from starlette.testclient import TestClient
 from newsletter.rendering.renderer import DEFAULT_TEMPLATES
 from newsletter.settings import get_settings
 from newsletter.web.preview import preview_app
+
+OWN_URL = "http://127.0.0.1:8000"  # where preview_app listens by default
 
 
 @pytest.fixture
@@ -33,7 +36,7 @@ def templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def client(issue_path: Path, templates: Path) -> TestClient:
-    return TestClient(preview_app(issue_path, get_settings()))
+    return TestClient(preview_app(issue_path, get_settings()), base_url=OWN_URL)
 
 
 def touch_later(path: Path, seconds: int = 5) -> None:
@@ -130,7 +133,8 @@ def test_broken_issue_gives_a_readable_422(client: TestClient, issue_path: Path)
 
 def test_missing_issue_file_gives_a_readable_422(tmp_path: Path, templates: Path) -> None:
     """Previewing a file that was deleted explains that it cannot be read."""
-    client = TestClient(preview_app(tmp_path / "2022-09-07.yaml", get_settings()))
+    client = TestClient(preview_app(tmp_path / "2022-09-07.yaml", get_settings()),
+                        base_url=OWN_URL)
     missing = client.get("/raw/html")
     assert missing.status_code == 422
     assert "cannot read the file" in missing.text
@@ -143,3 +147,76 @@ def test_unknown_paths_are_404(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
     assert "<html" not in response.text
+
+
+def shell_version(page: str) -> str:
+    match = re.search(r'const seen = "([0-9a-f]{64})";', page)
+    assert match, page
+    return match.group(1)
+
+
+def test_a_save_within_the_same_second_changes_the_version(
+    client: TestClient, issue_path: Path
+) -> None:
+    """A second save that leaves the modification time unchanged is still a new version."""
+    first = client.get("/version").json()["version"]
+    stat = issue_path.stat()
+    issue_path.write_text(issue_path.read_text("utf-8").replace("MO2:", "MO4:"), "utf-8")
+    os.utime(issue_path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # a coarse file system
+    assert client.get("/version").json()["version"] != first
+    assert "MO4: Model-Based Offline Options" in client.get("/raw/html").text
+
+
+def test_a_save_right_after_a_reload_is_picked_up(client: TestClient, issue_path: Path) -> None:
+    """A save between a page load and its first poll still makes the page reload."""
+    # The page carries the version it was rendered from, not the one its first poll sees.
+    page = client.get("/").text
+    rendered_from = shell_version(page)
+    assert rendered_from == client.get("/version").json()["version"]
+    issue_path.write_text(issue_path.read_text("utf-8").replace("MO2:", "MO5:"), "utf-8")
+    assert client.get("/version").json()["version"] != rendered_from
+    assert "if (v !== seen) location.reload();" in page
+
+
+def test_the_file_name_is_escaped(tmp_path: Path, sample_issue_path: Path, templates: Path) -> None:
+    """A file name with markup in it is shown as text, never as HTML."""
+    path = tmp_path / "<img src=x onerror=alert(1)>.yaml"
+    shutil.copy(sample_issue_path, path)
+    page = TestClient(preview_app(path, get_settings()), base_url=OWN_URL).get("/")
+    assert page.status_code == 200
+    assert "<img src=x" not in page.text
+    assert "&lt;img src=x onerror=alert(1)&gt;.yaml" in page.text
+
+
+@pytest.mark.parametrize(
+    "host", ["attacker.example:8000", "127.0.0.1:8001", "127.0.0.1.nip.io:8000", "", "testserver"]
+)
+def test_requests_for_another_host_are_refused(
+    issue_path: Path, templates: Path, host: str
+) -> None:
+    """A Host other than the preview's own (DNS rebinding) gets 421 and no issue content."""
+    client = TestClient(preview_app(issue_path, get_settings()), base_url=OWN_URL)
+    for path in ("/", "/raw/html", "/version"):
+        response = client.get(path, headers={"host": host})
+        assert response.status_code == 421, (path, host)
+        assert "MO2" not in response.text
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8000", "localhost:8000", "[::1]:8000"])
+def test_the_preview_answers_its_own_loopback_names(
+    issue_path: Path, templates: Path, host: str
+) -> None:
+    """127.0.0.1, localhost and [::1] with the preview's port are all its own address."""
+    client = TestClient(preview_app(issue_path, get_settings()), base_url=OWN_URL)
+    response = client.get("/raw/html", headers={"host": host})
+    assert response.status_code == 200 and "MO2" in response.text
+
+
+def test_a_preview_on_another_interface_answers_that_name(
+    issue_path: Path, templates: Path
+) -> None:
+    """`preview --host box.lan --port 9000` answers box.lan:9000 and nothing else."""
+    client = TestClient(preview_app(issue_path, get_settings(), "box.lan", 9000),
+                        base_url="http://box.lan:9000")
+    assert client.get("/version").status_code == 200
+    assert client.get("/version", headers={"host": "127.0.0.1:9000"}).status_code == 421

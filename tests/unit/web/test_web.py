@@ -473,7 +473,7 @@ def test_the_preferences_page_unsubscribe_button_works(site: Site) -> None:
 
 def test_archive_page_renders_the_issue_without_personal_links(make_site: MakeSite) -> None:
     """/issues/DATE shows the issue with sign-up links where personal links were."""
-    site = make_site(issues_dir=ROOT / "issues")
+    site = make_site(issues_dir=ROOT / "issues", archive_unsent=True)
     response = site.client.get("/issues/2022-09-07")
     assert response.status_code == 200
     assert "MO2: Model-Based Offline Options" in response.text
@@ -491,7 +491,7 @@ def test_archive_page_renders_the_issue_without_personal_links(make_site: MakeSi
 )
 def test_archive_refuses_unknown_and_malformed_dates(make_site: MakeSite, date: str) -> None:
     """Anything but an existing, valid YYYY-MM-DD is a 404 (no path traversal)."""
-    site = make_site(issues_dir=ROOT / "issues")
+    site = make_site(issues_dir=ROOT / "issues", archive_unsent=True)
     response = site.client.get(f"/issues/{date}")
     assert response.status_code == 404
     assert "未找到" in response.text

@@ -1,0 +1,113 @@
+"""The archive's routes: ``/archive/``, ``/issues/<date>``, ``/feed.xml``, ``/feeds/<CODE>.xml``.
+
+Each handler asks :class:`Archive` for the public issues (files and database, in a
+thread) and answers a cached page or feed; anything not public is the 404 page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from newsletter.rendering.renderer import DEFAULT_TEMPLATES
+from newsletter.settings import Settings
+from newsletter.store.published import sent_issue_dates
+from newsletter.web.archive import Archive, Published
+from newsletter.web.archive_pages import ArchivePages, SiteUrls, site_name, variant_from_query
+from newsletter.web.feeds import ATOM_TYPE, category_feed, issues_feed
+from newsletter.web.pages import Pages
+
+# Archive pages are our own HTML and one stylesheet: no scripts, frames or forms.
+ARCHIVE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+_HEADERS = {"Content-Security-Policy": ARCHIVE_CSP}
+
+
+class ArchiveRoutes:
+    """The public archive of ``settings.issues_dir``, published by the campaigns in ``engine``."""
+
+    def __init__(
+        self, settings: Settings, engine: Engine, pages: Pages,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self.settings = settings
+        self.pages = pages
+        self.archive = Archive(settings, lambda: sent_issue_dates(engine), clock)
+        self.name = site_name(settings.from_address)
+        self.urls = SiteUrls(settings.base_url)
+        self.html = ArchivePages(
+            settings.templates_dir or DEFAULT_TEMPLATES, self.urls, self.name
+        )
+        # Feeds are cached like pages: per state of the archive.
+        self._feeds: dict[tuple[object, ...], bytes | None] = {}
+        self._lock = threading.Lock()
+
+    def not_found(self, request: Request) -> Response:
+        return self.pages.message(request, "not_found", 404)
+
+    async def published(self) -> Published:
+        return await run_in_threadpool(self.archive.published)
+
+    async def archive_page(self, request: Request) -> Response:
+        number = int(request.path_params.get("number", 1))
+        if number == 1 and "number" in request.path_params:
+            return self.not_found(request)  # page 1 lives at /archive/ only
+        published = await self.published()
+        html = await run_in_threadpool(self.html.archive_page, published, number)
+        if html is None:
+            return self.not_found(request)
+        return HTMLResponse(html, headers=_HEADERS)
+
+    async def issue(self, request: Request) -> Response:
+        published = await self.published()
+        issue = published.by_date.get(request.path_params["date"])
+        if issue is None:
+            return self.not_found(request)
+        variant = variant_from_query(request.query_params)
+        html = await run_in_threadpool(self.html.issue_page, published, issue, variant)
+        return HTMLResponse(html, headers=_HEADERS)
+
+    async def feed(self, request: Request) -> Response:
+        published = await self.published()
+        body = await run_in_threadpool(self._issues_feed, published)
+        return Response(body, media_type=ATOM_TYPE)
+
+    async def category_feed(self, request: Request) -> Response:
+        published = await self.published()
+        body = await run_in_threadpool(self._category_feed, published, request.path_params["code"])
+        if body is None:
+            return self.not_found(request)
+        return Response(body, media_type=ATOM_TYPE)
+
+    def _issues_feed(self, published: Published) -> bytes:
+        body = self._cached_feed(("all", published.key),
+                                 lambda: issues_feed(published, self.urls, self.name,
+                                                     self.settings.zone()))
+        assert body is not None
+        return body
+
+    def _category_feed(self, published: Published, code: str) -> bytes | None:
+        return self._cached_feed(("category", published.key, code),
+                                 lambda: category_feed(published, code, self.urls, self.name,
+                                                       self.settings.zone()))
+
+    def _cached_feed(
+        self, key: tuple[object, ...], build: Callable[[], bytes | None]
+    ) -> bytes | None:
+        with self._lock:
+            if key in self._feeds:
+                return self._feeds[key]
+        body = build()
+        with self._lock:
+            if len(self._feeds) >= 64:
+                self._feeds.pop(next(iter(self._feeds)))  # the oldest entry
+            self._feeds[key] = body
+        return body
