@@ -210,16 +210,10 @@ def _featured(reader: _Reader, header: _Line, legend: dict[str, Any]) -> dict[st
         raise reader.fail(
             stray, f"the English abstract of {what} (its Chinese title and summary come first)"
         )
-    paper: dict[str, Any] = {"category": code, "title": title}
     title_zh = summary_zh = None
     if chinese:
         title_zh, summary_zh = _chinese_title_and_summary(reader, chinese)
-        paper["title_zh"] = title_zh
-    paper["authors"] = authors
-    if truncated:
-        paper["authors_truncated"] = True
-    if affiliations:
-        paper["affiliations"] = affiliations
+    paper = _paper(code, title, title_zh, authors, truncated, affiliations)
     if summary_zh:
         paper["summary_zh"] = summary_zh
     paper["abstract"] = " ".join(line.text for line in body)
@@ -261,14 +255,7 @@ def _notable(reader: _Reader, header: _Line, legend: dict[str, Any]) -> dict[str
     ):
         title_zh = reader.take().text
     authors, truncated, affiliations = _people(reader, f"the title on line {header.number}")
-    paper: dict[str, Any] = {"category": code, "title": title}
-    if title_zh:
-        paper["title_zh"] = title_zh
-    paper["authors"] = authors
-    if truncated:
-        paper["authors_truncated"] = True
-    if affiliations:
-        paper["affiliations"] = affiliations
+    paper = _paper(code, title, title_zh, authors, truncated, affiliations)
     paper["url"] = _link(reader, f"the paper on line {header.number}")
     _check_code(reader, header, code, legend)
     return paper
@@ -440,3 +427,18 @@ def import_digest(
     ]
     return ImportResult(issue, target, how, notes)
 
+
+def _paper(
+    code: str, title: str, title_zh: str | None, authors: list[str], truncated: bool,
+    affiliations: list[str],
+) -> dict[str, Any]:
+    """The fields every paper has, in the order of the hand-written issue files."""
+    paper: dict[str, Any] = {"category": code, "title": title}
+    if title_zh:
+        paper["title_zh"] = title_zh
+    paper["authors"] = authors
+    if truncated:
+        paper["authors_truncated"] = True
+    if affiliations:
+        paper["affiliations"] = affiliations
+    return paper

@@ -174,3 +174,17 @@ class Issue(_Model):
         return any(p.title_zh for p in self.papers) or any(
             isinstance(p, FeaturedPaper) and p.summary_zh for p in self.papers
         )
+
+    def footers(self, language: str) -> list[str]:
+        """The footer notices readers of ``language`` get (zh, en or both).
+
+        English readers get ``footer_en`` when there is one, Chinese readers ``footer``,
+        bilingual readers both; either falls back to the other.
+        """
+        if language == "both":
+            chosen = [self.footer, self.footer_en]
+        elif language == "en":
+            chosen = [self.footer_en or self.footer]
+        else:
+            chosen = [self.footer or self.footer_en]
+        return [text for text in chosen if text]

@@ -104,18 +104,8 @@ def _shorten(text: str, limit: int | None, url: str | None) -> str | Markup:
 
 
 def _footers(issue: Issue, language: Language) -> list[tuple[str, str]]:
-    """The footer notices a variant shows, each with its ``lang``.
-
-    English readers get ``footer_en`` when there is one, Chinese readers ``footer``; either
-    falls back to the other, which keeps its own language tag.
-    """
-    if language == "both":
-        chosen = [issue.footer, issue.footer_en]
-    elif language == "en":
-        chosen = [issue.footer_en or issue.footer]
-    else:
-        chosen = [issue.footer or issue.footer_en]
-    return [(text, "zh-CN" if _CJK.search(text) else "en") for text in chosen if text]
+    """The footer notices a variant shows, each with its ``lang`` (a fallback keeps its own)."""
+    return [(text, "zh-CN" if _CJK.search(text) else "en") for text in issue.footers(language)]
 
 
 class Renderer:

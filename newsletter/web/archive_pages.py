@@ -98,17 +98,6 @@ class SiteUrls:
         return f"{self.base_url}/subscribe"
 
 
-def _footers(issue: Issue, language: Language) -> list[str]:
-    # As in the email: English readers get footer_en, Chinese readers footer, both both.
-    if language == "both":
-        chosen = [issue.footer, issue.footer_en]
-    elif language == "en":
-        chosen = [issue.footer_en or issue.footer]
-    else:
-        chosen = [issue.footer or issue.footer_en]
-    return [text for text in chosen if text]
-
-
 class ArchivePages:
     """Renders archive pages and issue pages; each is cached per state of the archive."""
 
@@ -183,7 +172,7 @@ class ArchivePages:
             "summary": issue.summary if (issue.summary and has_zh and complete) else None,
             "legend": [(code, name.label("en" if not has_zh else variant.language))
                        for code, name in issue.categories.items() if variant.wants(code)],
-            "footers": _footers(issue, variant.language),
+            "footers": issue.footers(variant.language),
             "switch": switch,
             # Static pages cannot filter: the whole issue is shown there.
             "filtered": sorted(variant.categories) if variant.categories else None,
