@@ -17,13 +17,14 @@ from typing import Literal
 
 import jinja2
 import mjml
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from premailer import Premailer
 
 from newsletter.errors import RenderError
 from newsletter.issues.model import FeaturedPaper, Issue, NotablePaper
 from newsletter.rendering.cjk_wrap import wrap_items, wrap_text
 from newsletter.rendering.templates import templates_dir
+from newsletter.rendering.wording import Ui, label_html, label_text, subject_line
 from newsletter.tokens import Purpose, placeholder
 
 Language = Literal["zh", "en", "both"]
@@ -34,11 +35,18 @@ FONT_STACK = (
     "'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', "
     "'Noto Sans SC', sans-serif"
 )
+# Outlook for Windows uses the first font it has; these ship with Windows.
+MSO_FONT_STACK = "'Segoe UI', 'Microsoft YaHei', Arial, sans-serif"
+# After the preheader: joiners and no-break spaces fill the rest of the inbox preview, so
+# that it does not run on into the first lines of the body.
+PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp; " * 80)
+PREHEADER_CHARS = 140
 # Abstract lengths tried, longest first, when an issue is too big for Gmail.
 _SHORTEN_STEPS = (1200, 900, 700, 500, 350, 250, 160, 100, 60)
 _STYLE_TAG = re.compile(r"<style(?=[\s>])")
 _DOCTYPE = "<!doctype html>"
 _CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
+_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 
 
 @dataclass(frozen=True, order=True)
@@ -112,8 +120,13 @@ def select_papers(issue: Issue, variant: Variant) -> tuple[list[FeaturedPaper], 
     )
 
 
-def _shorten(text: str, limit: int | None, url: str | None) -> str | Markup:
-    """Cut ``text`` at about ``limit`` characters on a word or sentence boundary."""
+def _shorten(
+    text: str, limit: int | None, url: str | None, more: str = "read more"
+) -> str | Markup:
+    """Cut ``text`` at about ``limit`` characters on a word or sentence boundary.
+
+    With a ``url``, a link worded ``more`` follows the cut (HTML); without, plain text.
+    """
     if limit is None or len(text) <= limit:
         return text
     cut = text[:limit]
@@ -123,7 +136,7 @@ def _shorten(text: str, limit: int | None, url: str | None) -> str | Markup:
     cut = cut.rstrip(" ,\uff0c\u3002") + "…"
     if url is None:
         return cut
-    return Markup('{} <a href="{}">read more / 阅读全文</a>').format(cut, url)
+    return Markup('{} <a href="{}">{}</a>').format(cut, url, more)
 
 
 def _footers(issue: Issue, language: Language) -> list[tuple[str, str]]:
@@ -139,6 +152,31 @@ def _footers(issue: Issue, language: Language) -> list[tuple[str, str]]:
     else:
         chosen = [issue.footer or issue.footer_en]
     return [(text, "zh-CN" if _CJK.search(text) else "en") for text in chosen if text]
+
+
+def _summaries(issue: Issue, ui: Ui, complete: bool) -> list[tuple[str, str]]:
+    """The issue summaries a variant shows, each with its ``lang``, like :func:`_footers`.
+
+    The summary describes the whole issue; a reader who chose some categories would be
+    promised papers that are not in their email, so it is shown only to readers who
+    receive every paper.
+    """
+    if not complete:
+        return []
+    if ui == "both":
+        chosen = [issue.summary, issue.summary_en]
+    elif ui == "en":
+        chosen = [issue.summary_en]
+    else:
+        chosen = [issue.summary or issue.summary_en]
+    return [(text, "zh-CN" if _CJK.search(text) else "en") for text in chosen if text]
+
+
+def _keep_dates(text: str) -> Markup:
+    """Escape ``text`` and keep each ISO date in it on one line ("2022-09-" / "07" no more)."""
+    return Markup(_ISO_DATE.sub(
+        lambda m: f'<span class="nl-date">{m.group()}</span>', str(escape(text))
+    ))
 
 
 class Renderer:
@@ -162,6 +200,7 @@ class Renderer:
         self.env.filters["shorten"] = _shorten
         self.env.filters["wrap"] = wrap_text
         self.env.filters["wrap_items"] = wrap_items
+        self.env.filters["keep_dates"] = _keep_dates
 
     @cached_property
     def _inline_css(self) -> str:
@@ -227,20 +266,21 @@ class Renderer:
         show_en = variant.language in ("en", "both")
         has_zh = show_zh and issue.has_chinese
         lang = "zh-CN" if has_zh else "en"
-        ui = "en" if lang == "en" else variant.language
+        ui: Ui = "en" if lang == "en" else variant.language
         subject = issue.title_en if (lang == "en" and issue.title_en) else issue.title
         legend = [
             (code, name.label(ui)) for code, name in issue.categories.items() if variant.wants(code)
         ]
-        # The summary describes the whole issue; a reader who chose some categories would
-        # be promised papers that are not in their email, so it is shown only to readers
-        # who receive every paper.
         complete = len(papers) + len(notable) == len(issue.papers)
-        summary = issue.summary if (issue.summary and has_zh and complete) else None
-        titles = [p.title_zh if (has_zh and p.title_zh) else p.title for p in papers]
-        preheader = summary or " · ".join(titles)
-        if len(preheader) > 140:
-            preheader = preheader[:139] + "…"
+        summaries = _summaries(issue, ui, complete)
+        # Never empty: without a summary the inbox preview lists the papers' titles, in the
+        # reader's language, rather than the first words of the body.
+        titles = [
+            p.title_zh if (has_zh and p.title_zh) else p.title for p in [*papers, *notable]
+        ]
+        preheader = summaries[0][0] if summaries else " · ".join(titles)
+        if len(preheader) > PREHEADER_CHARS:
+            preheader = preheader[: PREHEADER_CHARS - 1] + "…"
         return {
             "issue": issue,
             "variant": variant,
@@ -249,17 +289,33 @@ class Renderer:
             "legend": legend,
             "legend_names": dict(legend),
             "legend_line": " · ".join(f"{code} {name}" for code, name in legend),
-            "summary": summary,
+            "summaries": summaries,
             "show_zh": show_zh,
             "show_en": show_en,
+            # Chinese-only readers see each paper's Chinese title as its heading.
+            "chinese_first": has_zh and not show_en,
             "lang": lang,
+            "ui": ui,
+            "label": lambda key: label_html(key, ui),
+            "label_text": lambda key: label_text(key, ui),
+            "colon": "\uff1a" if ui == "zh" else ":",
             "footers": _footers(issue, variant.language),
             "subject": subject,
+            "subject_header": subject_line(subject),
             "preheader": preheader,
             "urls": Links.for_issue(self.base_url, issue),
             "limit": limit,
+            **self._shared,
+        }
+
+    @cached_property
+    def _shared(self) -> dict[str, object]:
+        """What every email template gets: font stacks, head CSS, the preheader padding."""
+        return {
             "font_stack": FONT_STACK,
+            "mso_font_stack": Markup(MSO_FONT_STACK),  # noqa: S704 -- a constant of ours
             "head_css": Markup(self._head_css),  # noqa: S704 -- our own file, not content
+            "preheader_padding": PREHEADER_PADDING,
         }
 
     def render_email(self, name: str, context: Mapping[str, object]) -> tuple[str, str]:
@@ -269,11 +325,7 @@ class Renderer:
         as issues, and templates get ``font_stack`` and ``head_css`` besides ``context``.
         Raises :class:`RenderError` when a template fails.
         """
-        full: dict[str, object] = {
-            "font_stack": FONT_STACK,
-            "head_css": Markup(self._head_css),  # noqa: S704 -- our own file, not content
-            **context,
-        }
+        full: dict[str, object] = {**self._shared, **context}
         try:
             source = self.env.get_template(f"email/{name}.mjml.j2").render(full)
             text = self.env.get_template(f"email/{name}.txt.j2").render(full)
@@ -291,7 +343,7 @@ class Renderer:
         html = compile_mjml(source, self._inline_css)
         return RenderedIssue(
             variant=variant,
-            subject=str(context["subject"]),
+            subject=str(context["subject_header"]),
             preheader=str(context["preheader"]),
             html=html,
             text=text,
