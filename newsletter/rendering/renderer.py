@@ -39,7 +39,7 @@ FONT_STACK = (
 MSO_FONT_STACK = "'Segoe UI', 'Microsoft YaHei', Arial, sans-serif"
 # After the preheader: joiners and no-break spaces fill the rest of the inbox preview, so
 # that it does not run on into the first lines of the body.
-PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp; " * 80)
+PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp; ") * 80
 PREHEADER_CHARS = 140
 # Abstract lengths tried, longest first, when an issue is too big for Gmail.
 _SHORTEN_STEPS = (1200, 900, 700, 500, 350, 250, 160, 100, 60)
@@ -174,9 +174,14 @@ def _summaries(issue: Issue, ui: Ui, complete: bool) -> list[tuple[str, str]]:
 
 def _keep_dates(text: str) -> Markup:
     """Escape ``text`` and keep each ISO date in it on one line ("2022-09-" / "07" no more)."""
-    return Markup(_ISO_DATE.sub(
-        lambda m: f'<span class="nl-date">{m.group()}</span>', str(escape(text))
-    ))
+    parts: list[Markup] = []
+    done = 0
+    for match in _ISO_DATE.finditer(text):
+        parts.append(escape(text[done : match.start()]))
+        parts.append(Markup('<span class="nl-date">{}</span>').format(match.group()))
+        done = match.end()
+    parts.append(escape(text[done:]))
+    return Markup("").join(parts)
 
 
 class Renderer:
@@ -278,7 +283,9 @@ class Renderer:
         titles = [
             p.title_zh if (has_zh and p.title_zh) else p.title for p in [*papers, *notable]
         ]
-        preheader = summaries[0][0] if summaries else " · ".join(titles)
+        preheader = (
+            summaries[0][0] if summaries else " · ".join(titles) or label_text("none", ui)
+        )
         if len(preheader) > PREHEADER_CHARS:
             preheader = preheader[: PREHEADER_CHARS - 1] + "…"
         return {

@@ -22,6 +22,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "preferences": ("订阅设置", "Manage preferences"),
     "unsubscribe": ("退订", "Unsubscribe"),
     "more": ("阅读全文", "read more"),
+    "none": ("今天没有你所选方向的新论文，明天见。", "No new papers in your categories today."),
 }
 
 # Latin letters, for the subject-line check below.

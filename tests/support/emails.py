@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from email.utils import format_datetime
 
-from support.env import SAMPLE_ISSUE, TEST_SECRET
-
 from newsletter.issues.build import renderer_from, sender_from
 from newsletter.issues.model import Issue, load_issue
 from newsletter.mail.message import MessageTemplate, Recipient
@@ -18,6 +16,7 @@ from newsletter.rendering.renderer import RenderedIssue, Variant
 from newsletter.settings import get_settings
 from newsletter.subscribers.workflow import Choices, ConfirmationMailer
 from newsletter.tokens import Purpose, make_token
+from support.env import SAMPLE_ISSUE, TEST_SECRET
 
 WHEN = dt.datetime(2022, 9, 7, 6, 0, tzinfo=dt.UTC)
 
@@ -43,7 +42,7 @@ def cases() -> dict[str, tuple[Issue, Variant]]:
         "both": (sample, Variant("both")),
         "both-CL": (sample, Variant("both", frozenset({"CL"}))),
         "zh-CV-notable-only": (sample, Variant("zh", frozenset({"CV"}))),
-        "en-RO": (sample, Variant("en", frozenset({"RO"}))),
+        "en-RO-no-paper": (sample, Variant("en", frozenset({"RO"}))),
         "english-only-issue": (english_only(sample), Variant("en")),
     }
 
