@@ -18,12 +18,20 @@ _WIDE = (
     "\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
     "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
 )
-# Closing punctuation, which stays with the unit before it.
-_CLOSE = ",。、;:!?)」』》〉】,.;:!?)"
+# Closing punctuation, which stays with the unit before it: CJK and full-width forms
+# (、。」』》〉】，；：！？）), then their ASCII counterparts.
+_CLOSE = "、。」』》〉】，；：！？）,.;:!?)"
 _UNITS = re.compile(
     rf"(?P<wide>[{_WIDE}][{_CLOSE}]*)|(?P<word>[^ {_WIDE}]+[{_CLOSE}]*)|(?P<space> +)"
 )
 _WIDE_CHAR = re.compile(f"[{_WIDE}]")
+# Like _UNITS, but a run of wide units is one match, placed whole when it fits.
+_RUNS = re.compile(
+    rf"(?P<wide>(?:[{_WIDE}][{_CLOSE}]*)+)|(?P<word>[^ {_WIDE}]+[{_CLOSE}]*)|(?P<space> +)"
+)
+_WIDE_UNIT = re.compile(rf"[{_WIDE}][{_CLOSE}]*")
+# The closing punctuation that is one column wide (a wide run holds nothing else narrow).
+_NARROW_CLOSE = frozenset(ch for ch in _CLOSE if ch.isascii())
 
 
 def char_width(ch: str) -> int:
@@ -48,35 +56,118 @@ def wrap_text(text: object, width: int = WIDTH, indent: str = "", first: str | N
     line of its own rather than being cut.
     """
     lead = indent if first is None else first
-    indent_width = display_width(indent)
     lines: list[str] = []
     for paragraph in str(text).split("\n"):
-        parts = [lead]
-        used = start = display_width(lead)
-        space = False
-        for match in _UNITS.finditer(paragraph):
-            kind, unit = match.lastgroup, match.group()
-            if kind == "space":
-                space = used > start
-                continue
-            if kind == "word":
-                w = len(unit) if unit.isascii() else display_width(unit)
-            else:
-                w = len(unit) + len(_WIDE_CHAR.findall(unit))
-            gap = 1 if space else 0
-            if used + gap + w > width and used > start:
-                lines.append("".join(parts))
-                parts = [indent]
-                used = start = indent_width
-                gap = 0
-            if gap:
-                parts.append(" ")
-            parts.append(unit)
-            used += gap + w
-            space = False
-        lines.append("".join(parts).rstrip())
+        if paragraph.isascii():
+            _wrap_ascii(paragraph, width, lead, indent, lines)
+        else:
+            _Line(lines, width, lead, indent).add_all(paragraph)
         lead = indent
     return "\n".join(lines)
+
+
+def _wrap_ascii(paragraph: str, width: int, lead: str, indent: str, lines: list[str]) -> None:
+    """The common case, without a regex: words are what lies between spaces."""
+    parts = [lead]
+    used = start = display_width(lead)
+    indent_width = display_width(indent)
+    for word in paragraph.split(" "):
+        if not word:
+            continue
+        size = len(word)
+        if used > start:
+            if used + 1 + size > width:
+                lines.append("".join(parts))
+                parts = [indent, word]
+                start = indent_width
+                used = start + size
+            else:
+                parts += (" ", word)
+                used += 1 + size
+        else:
+            parts.append(word)
+            used += size
+    lines.append("".join(parts).rstrip())
+
+
+class _Line:
+    """The line being filled while one paragraph with wide characters is wrapped."""
+
+    def __init__(self, lines: list[str], width: int, lead: str, indent: str) -> None:
+        self.lines, self.width, self.indent = lines, width, indent
+        self.indent_width = display_width(indent)
+        self.parts = [lead]
+        self.used = self.start = display_width(lead)
+
+    def add_all(self, paragraph: str) -> None:
+        space = False
+        for match in _RUNS.finditer(paragraph):
+            kind, unit = match.lastgroup, match.group()
+            if kind == "space":
+                space = self.used > self.start
+            elif kind == "word":
+                w = len(unit) if unit.isascii() else display_width(unit)
+                self.place(unit, w, space)
+                space = False
+            else:
+                self.place_run(unit, space)
+                space = False
+        self.lines.append("".join(self.parts).rstrip())
+
+    def place(self, unit: str, w: int, space: bool) -> None:
+        """Put one unbreakable unit on the line, or on a new one when it does not fit."""
+        gap = 1 if space else 0
+        if self.used + gap + w > self.width and self.used > self.start:
+            self.newline()
+            gap = 0
+        if gap:
+            self.parts.append(" ")
+        self.parts.append(unit)
+        self.used += gap + w
+
+    def newline(self) -> None:
+        self.lines.append("".join(self.parts))
+        self.parts = [self.indent]
+        self.used = self.start = self.indent_width
+
+    def place_run(self, run: str, space: bool) -> None:
+        """A run of wide characters (with their closing punctuation) may break between any two.
+
+        When every character is wide, a prefix of n characters is 2n columns, so each line
+        takes as many as fit at once, moved back so that closing punctuation never starts
+        the next line. Otherwise the run is placed unit by unit.
+        """
+        if len(run) > 1 and not _all_wide(run):
+            for unit in _WIDE_UNIT.findall(run):
+                self.place(unit, len(unit) + len(_WIDE_CHAR.findall(unit)), space)
+                space = False
+            return
+        while run:
+            gap = 1 if space else 0
+            fits = (self.width - self.used - gap) // 2
+            if fits >= len(run):
+                cut = len(run)
+            else:
+                cut = max(fits, 0)
+                while 0 < cut and run[cut] in _CLOSE:
+                    cut -= 1
+            if cut == 0:
+                if self.used > self.start:
+                    self.newline()
+                    space = False
+                    continue
+                # An empty line takes the first unit even when it is too wide.
+                cut = len(_WIDE_UNIT.match(run).group())  # type: ignore[union-attr]
+            if gap:
+                self.parts.append(" ")
+            self.parts.append(run[:cut])
+            self.used += gap + 2 * cut
+            run = run[cut:]
+            space = False
+
+
+def _all_wide(run: str) -> bool:
+    return not any(ch in _NARROW_CLOSE for ch in run)
 
 
 def wrap_items(

@@ -1,0 +1,214 @@
+"""Inline one constant stylesheet into many HTML documents, parsing the CSS only once.
+
+premailer parses and re-serialises its stylesheet through cssutils on every call, and
+handles much we never use (external sheets, pseudo-classes, link rewriting). Our
+stylesheet (``templates/email/issue.css``) is constant, so :class:`StyleInliner` parses
+it once, compiles each selector to XPath once, and per document only matches, merges and
+serialises. The result is what premailer produces with the options we used
+(``keep_style_tags=False``, ``strip_important=False``, ``remove_unset_properties=True``,
+no link rewriting) byte for byte; ``tests/unit/rendering/test_inline.py`` compares them.
+
+``<style>`` blocks already in the document (MJML's reset, our ``head.css``) are left as
+they are and never inlined.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cssutils
+from lxml import etree
+
+from newsletter.errors import RenderError
+
+Declarations = tuple[tuple[str, str], ...]
+# Crude specificity, as premailer computes it: elements are words at a selector's start
+# or after a space.
+_ELEMENT = re.compile(r"(^|\s)\w")
+_SHORT_COLOUR = re.compile(r"^#([0-9a-f])([0-9a-f])([0-9a-f])$", re.I)
+
+# cssutils logs every property it does not know (mso-*, -webkit-*) as a warning.
+cssutils.log.setLevel(logging.CRITICAL)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One selector of one rule, with the declarations it sets and how strongly."""
+
+    specificity: tuple[int, ...]
+    selector: str
+    declarations: Declarations
+
+
+def _value(prop: cssutils.css.Property) -> str:
+    value = str(prop.propertyValue.cssText).strip()
+    return f"{value} !important" if prop.priority == "important" else value
+
+
+def _declarations(properties: Sequence[cssutils.css.Property]) -> Declarations:
+    """Declarations as premailer writes them: serialised, then parsed again by cssutils."""
+    bulk = ";".join(
+        f"{p.name}:{p.value}" + (" !important" if p.priority == "important" else "")
+        for p in properties
+    )
+    return tuple((p.name.strip(), _value(p)) for p in cssutils.parseStyle(bulk, validate=False))
+
+
+def parse_rules(css: str) -> list[_Rule]:
+    """The rules of ``css``, most specific last; raises RenderError on what cannot be inlined."""
+    rules: list[_Rule] = []
+    for rule in cssutils.parseString(css, validate=False):
+        if rule.type == rule.COMMENT:
+            continue
+        if rule.type != rule.STYLE_RULE:
+            raise RenderError(
+                f"cannot inline {rule.cssText[:60]!r}: only plain style rules can be; "
+                "@media and other at-rules belong in head.css"
+            )
+        properties = list(rule.style.getProperties())
+        normal = _declarations([p for p in properties if p.priority != "important"])
+        important = _declarations([p for p in properties if p.priority == "important"])
+        for selector in (s.strip() for s in rule.selectorText.split(",")):
+            _compile(selector)  # refuses what the inliner cannot match
+            counts = (selector.count("#"), selector.count("."), len(_ELEMENT.findall(selector)))
+            for is_important, declarations in ((1, important), (0, normal)):
+                if declarations:
+                    rules.append(_Rule((is_important, *counts, len(rules)), selector, declarations))
+    return sorted(rules, key=lambda r: r.specificity)
+
+
+def _inline_pairs(style: str) -> Declarations:
+    return tuple((p.name.strip(), _value(p)) for p in cssutils.parseStyle(style, validate=False))
+
+
+def _basic_attributes(style: str) -> list[tuple[str, str]]:
+    """HTML attributes that old clients read instead of CSS (premailer does the same)."""
+    attributes: dict[str, str] = {}
+    for declaration in style.split(";"):
+        parts = declaration.split(":")
+        if len(parts) != 2:
+            continue
+        key, value = parts[0].strip(), parts[1].strip()
+        if key == "text-align":
+            attributes["align"] = value
+        elif key == "vertical-align":
+            attributes["valign"] = value
+        elif key == "background-color" and "transparent" not in value.lower():
+            attributes["bgcolor"] = _SHORT_COLOUR.sub(r"#\1\1\2\2\3\3", value)
+        elif key in ("width", "height"):
+            attributes[key] = value.removesuffix("px")
+    return list(attributes.items())
+
+
+@dataclass(frozen=True)
+class _Compound:
+    """``tag.class1.class2`` (tag optional), the only selectors issue.css needs."""
+
+    tag: str | None
+    classes: frozenset[str]
+
+    def matches(self, element: etree._Element) -> bool:
+        if self.tag is not None and element.tag != self.tag:
+            return False
+        return not self.classes or self.classes <= set(element.get("class", "").split())
+
+
+_COMPOUND = re.compile(r"^([a-zA-Z][a-zA-Z0-9]*)?((?:\.[-_a-zA-Z0-9]+)*)$")
+
+
+def _compile(selector: str) -> tuple[_Compound, ...]:
+    """A descendant chain of compounds (``h2 a``, ``.nl-card p``); RenderError otherwise."""
+    chain = []
+    for part in selector.split():
+        match = _COMPOUND.match(part)
+        if not match or not part:
+            raise RenderError(
+                f"cannot inline the selector {selector!r}: issue.css may use element names, "
+                "classes and descendant combinators only; put the rule in head.css"
+            )
+        tag, classes = match.group(1), match.group(2)
+        chain.append(_Compound(tag.lower() if tag else None,
+                               frozenset(c for c in classes.split(".") if c)))
+    return tuple(chain)
+
+
+def _matches(chain: tuple[_Compound, ...], element: etree._Element) -> bool:
+    """Whether ``element`` matches the last compound and its ancestors the others, in order."""
+    if not chain[-1].matches(element):
+        return False
+    wanted = len(chain) - 2
+    ancestor = element.getparent()
+    while wanted >= 0 and ancestor is not None:
+        if chain[wanted].matches(ancestor):
+            wanted -= 1
+        ancestor = ancestor.getparent()
+    return wanted < 0
+
+
+class StyleInliner:
+    """Inlines the stylesheet given at construction into documents; reuse one for many.
+
+    Each rule is indexed by the element name or a class of its last compound, so one pass
+    over the candidate elements finds every match; the merged style of a combination of
+    rules is computed once and reused for every element it applies to.
+    """
+
+    def __init__(self, css: str) -> None:
+        rules = parse_rules(css)
+        self.chains = [_compile(r.selector) for r in rules]
+        self.declarations = [r.declarations for r in rules]
+        self.by_tag: dict[str, list[int]] = {}
+        self.by_class: dict[str, list[int]] = {}
+        for index, chain in enumerate(self.chains):
+            last = chain[-1]
+            if last.classes:
+                self.by_class.setdefault(min(last.classes), []).append(index)
+            elif last.tag:
+                self.by_tag.setdefault(last.tag, []).append(index)
+        tags = "|".join(f"//{tag}" for tag in sorted(self.by_tag))
+        self.candidates = etree.XPath("|".join(filter(None, [tags, "//*[@class]"])))
+        self._styles: dict[tuple[tuple[int, ...], str | None], tuple[str, list[tuple[str, str]]]]
+        self._styles = {}
+
+    def _style(self, rules: tuple[int, ...], own: str | None) -> tuple[str, list[tuple[str, str]]]:
+        """The merged style attribute, and the HTML attributes it implies, for these rules."""
+        key = (rules, own)
+        if key not in self._styles:
+            merged: dict[str, str] = {}
+            for index in rules:
+                merged.update(self.declarations[index])
+            if own:
+                merged.update(_inline_pairs(own))
+            style = "; ".join(f"{k}:{v}" for k, v in merged.items() if v.lower() != "unset")
+            self._styles[key] = (style, _basic_attributes(style))
+        return self._styles[key]
+
+    def inline(self, html: str) -> str:
+        """``html`` with every rule written into the ``style`` attribute of what it matches.
+
+        An element's own ``style`` wins over the stylesheet, and declarations whose value
+        is ``unset`` are dropped. Raises RenderError when the HTML cannot be parsed.
+        """
+        stripped = html.strip()
+        try:
+            tree = etree.fromstring(stripped, etree.HTMLParser()).getroottree()
+        except (etree.ParserError, ValueError) as err:
+            raise RenderError(f"the compiled HTML could not be parsed: {err}") from err
+        page = tree.getroot()
+        for element in self.candidates(page):
+            found = list(self.by_tag.get(element.tag, ()))
+            for name in element.get("class", "").split():
+                found += self.by_class.get(name, ())
+            rules = tuple(sorted(i for i in set(found) if _matches(self.chains[i], element)))
+            if not rules:
+                continue
+            style, attributes = self._style(rules, element.get("style"))
+            if style:
+                element.set("style", style)
+            for name, value in attributes:
+                element.set(name, value)
+        root = tree if stripped.startswith(tree.docinfo.doctype) else page
+        return str(etree.tostring(root, method="html", encoding="utf-8").decode("utf-8"))
