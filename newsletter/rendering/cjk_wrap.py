@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterable
+from itertools import accumulate
 
 WIDTH = 72
 _NBSP = "\u00a0"
@@ -21,11 +23,8 @@ _WIDE = (
 # Closing punctuation, which stays with the unit before it: CJK and full-width forms
 # (、。」』》〉】，；：！？）), then their ASCII counterparts.
 _CLOSE = "、。」』》〉】，；：！？）,.;:!?)"
-_UNITS = re.compile(
-    rf"(?P<wide>[{_WIDE}][{_CLOSE}]*)|(?P<word>[^ {_WIDE}]+[{_CLOSE}]*)|(?P<space> +)"
-)
-_WIDE_CHAR = re.compile(f"[{_WIDE}]")
-# Like _UNITS, but a run of wide units is one match, placed whole when it fits.
+# A run of wide units (each a wide character and its closing punctuation), an ASCII or
+# other narrow word with its closing punctuation, or spaces.
 _RUNS = re.compile(
     rf"(?P<wide>(?:[{_WIDE}][{_CLOSE}]*)+)|(?P<word>[^ {_WIDE}]+[{_CLOSE}]*)|(?P<space> +)"
 )
@@ -133,41 +132,31 @@ class _Line:
     def place_run(self, run: str, space: bool) -> None:
         """A run of wide characters (with their closing punctuation) may break between any two.
 
-        When every character is wide, a prefix of n characters is 2n columns, so each line
-        takes as many as fit at once, moved back so that closing punctuation never starts
-        the next line. Otherwise the run is placed unit by unit.
+        Each line takes as many characters as fit at once, found by bisecting the run's
+        cumulative widths, then moved back so that closing punctuation never starts the
+        next line.
         """
-        if len(run) > 1 and not _all_wide(run):
-            for unit in _WIDE_UNIT.findall(run):
-                self.place(unit, len(unit) + len(_WIDE_CHAR.findall(unit)), space)
-                space = False
-            return
-        while run:
+        widths = list(accumulate(1 if ch in _NARROW_CLOSE else 2 for ch in run))
+        pos = 0
+        while pos < len(run):
             gap = 1 if space else 0
-            fits = (self.width - self.used - gap) // 2
-            if fits >= len(run):
-                cut = len(run)
-            else:
-                cut = max(fits, 0)
-                while 0 < cut and run[cut] in _CLOSE:
-                    cut -= 1
-            if cut == 0:
+            base = widths[pos - 1] if pos else 0
+            end = max(bisect_right(widths, base + self.width - self.used - gap), pos)
+            while pos < end < len(run) and run[end] in _CLOSE:
+                end -= 1
+            if end == pos:
                 if self.used > self.start:
                     self.newline()
                     space = False
                     continue
                 # An empty line takes the first unit even when it is too wide.
-                cut = len(_WIDE_UNIT.match(run).group())  # type: ignore[union-attr]
+                end = _WIDE_UNIT.match(run, pos).end()  # type: ignore[union-attr]
             if gap:
                 self.parts.append(" ")
-            self.parts.append(run[:cut])
-            self.used += gap + 2 * cut
-            run = run[cut:]
+            self.parts.append(run[pos:end])
+            self.used += gap + widths[end - 1] - base
+            pos = end
             space = False
-
-
-def _all_wide(run: str) -> bool:
-    return not any(ch in _NARROW_CLOSE for ch in run)
 
 
 def wrap_items(

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import random
+import re
 
 from support.env import SAMPLE_ISSUE
 
 from newsletter.issues.model import load_issue
-from newsletter.rendering.cjk_wrap import _UNITS, _WIDE_CHAR, display_width, wrap_text
+from newsletter.rendering.cjk_wrap import _CLOSE, _WIDE, display_width, wrap_text
+
+_UNITS = re.compile(
+    rf"(?P<wide>[{_WIDE}][{_CLOSE}]*)|(?P<word>[^ {_WIDE}]+[{_CLOSE}]*)|(?P<space> +)"
+)
+_WIDE_CHAR = re.compile(f"[{_WIDE}]")
 
 
 def unit_by_unit(text: str, width: int = 72, indent: str = "", first: str | None = None) -> str:
