@@ -3,7 +3,7 @@
 // Usage: node bench/render_mjml.js SOURCE.mjml RUNS
 // Prints one JSON object on stdout:
 //   {"mjml": version, "node": version, "load_ms": n, "cold_ms": n, "runs_ms": [...],
-//    "html_bytes": n, "html_sha256": hex}
+//    "html_bytes": n, "html_sha256": hex, "html": the HTML itself}
 // `mjml` is required once and every call is timed with process.hrtime, so node's start-up
 // and module loading are not part of the per-run figures (load_ms reports them apart).
 // html_sha256 lets bench/render.py check that the command-line tool, run on the same file
@@ -66,6 +66,7 @@ async function main() {
       runs_ms: runsMs,
       html_bytes: Buffer.byteLength(first.html, 'utf8'),
       html_sha256: crypto.createHash('sha256').update(first.html, 'utf8').digest('hex'),
+      html: first.html,
     }) + '\n',
   );
 }

@@ -111,9 +111,12 @@ class _Compound:
     classes: frozenset[str]
 
     def matches(self, element: etree._Element) -> bool:
-        if self.tag is not None and element.tag != self.tag:
+        return self.matches_names(element.tag, element.get("class", ""))
+
+    def matches_names(self, tag: str, classes: str) -> bool:
+        if self.tag is not None and tag != self.tag:
             return False
-        return not self.classes or self.classes <= set(element.get("class", "").split())
+        return not self.classes or self.classes <= set(classes.split())
 
 
 _COMPOUND = re.compile(r"^([a-zA-Z][a-zA-Z0-9]*)?((?:\.[-_a-zA-Z0-9]+)*)$")
@@ -172,6 +175,23 @@ class StyleInliner:
         self.candidates = etree.XPath("|".join(filter(None, [tags, "//*[@class]"])))
         self._styles: dict[tuple[tuple[int, ...], str | None], tuple[str, list[tuple[str, str]]]]
         self._styles = {}
+        self._by_element: dict[tuple[str, str], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+
+    def _rules_for(self, tag: str, classes: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The rules an element of this tag and class attribute matches by itself (sorted),
+        and the descendant rules whose ancestors are still to be checked."""
+        key = (tag, classes)
+        if key not in self._by_element:
+            found = set(self.by_tag.get(tag, ()))
+            for name in classes.split():
+                found.update(self.by_class.get(name, ()))
+            fixed = {i for i in found if len(self.chains[i]) == 1}
+            simple = tuple(
+                sorted(i for i in fixed if self.chains[i][-1].matches_names(tag, classes))
+            )
+            nested = tuple(sorted(found - fixed))
+            self._by_element[key] = (simple, nested)
+        return self._by_element[key]
 
     def _style(self, rules: tuple[int, ...], own: str | None) -> tuple[str, list[tuple[str, str]]]:
         """The merged style attribute, and the HTML attributes it implies, for these rules."""
@@ -199,10 +219,11 @@ class StyleInliner:
             raise RenderError(f"the compiled HTML could not be parsed: {err}") from err
         page = tree.getroot()
         for element in self.candidates(page):
-            found = list(self.by_tag.get(element.tag, ()))
-            for name in element.get("class", "").split():
-                found += self.by_class.get(name, ())
-            rules = tuple(sorted(i for i in set(found) if _matches(self.chains[i], element)))
+            simple, nested = self._rules_for(element.tag, element.get("class", ""))
+            rules = simple
+            if nested:
+                found = [i for i in nested if _matches(self.chains[i], element)]
+                rules = tuple(sorted((*simple, *found))) if found else simple
             if not rules:
                 continue
             style, attributes = self._style(rules, element.get("style"))
