@@ -6,7 +6,7 @@ Measures, in one run on the sample issue (``issues/2022-09-07.yaml``, variant "b
   (HTML and plaintext), with one Renderer built beforehand; the cold first run is
   reported apart;
 * its steps alone: validate, render, Jinja to MJML, Jinja to text, the mjml-python
-  compile, and the compile plus premailer inlining (``compile_mjml``);
+  compile, and the compile plus our CSS inlining (``compile_mjml``);
 * the official MJML compiler (npm ``mjml``) on the same MJML source, timed inside one
   long-lived node process (``bench/render_mjml.js``), so node's start-up is not counted;
 * the fair peer of our MJML -> inlined HTML step: the official compiler on the same MJML
@@ -418,7 +418,7 @@ def report(ours: Ours, official: Official, cli: Timing, juiced: Official, runs: 
         f"Measured {dt.datetime.now(dt.UTC).date().isoformat()} on {os.cpu_count()} cores "
         f"({cpu_model()}), Python {platform.python_version()}, "
         f"mjml-python {metadata.version('mjml-python')}, "
-        f"premailer {metadata.version('premailer')}, "
+        f"lxml {metadata.version('lxml')}, cssutils {metadata.version('cssutils')}, "
         f"node {official.node}, npm mjml {official.version}.",
         "",
         f"Sample issue `issues/2022-09-07.yaml`, variant `both:*`, {runs} timed runs per step "
