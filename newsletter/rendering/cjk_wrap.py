@@ -14,6 +14,7 @@ from itertools import accumulate
 
 WIDTH = 72
 _NBSP = "\u00a0"
+_GLUE = "\x00"
 # Wide (two-column) blocks: Hangul Jamo, CJK punctuation, kana, CJK ideographs, Yi,
 # Hangul syllables, compatibility ideographs, vertical and fullwidth forms.
 _WIDE = (
@@ -165,9 +166,13 @@ def wrap_items(
 ) -> str:
     """Wrap a list (authors, affiliations) like :func:`wrap_text`, never inside an item.
 
-    "D Rao" stays on one line: the spaces inside an item are made non-breaking while
-    wrapping, then turned back into ordinary spaces.
+    "D Rao" stays on one line: the spaces inside an item are glued while wrapping, then
+    turned back into ordinary spaces. The glue is NUL, one column wide like a space and
+    ASCII (so ASCII lists take the fast path); issue text never holds control characters,
+    and a list that does is glued with no-break spaces instead.
     """
-    glued = sep.join(str(item).replace(" ", _NBSP) for item in items)
-    return wrap_text(glued, width, indent, first).replace(_NBSP, " ")
+    texts = [str(item) for item in items]
+    glue = _NBSP if any(_GLUE in t for t in texts) else _GLUE
+    glued = sep.join(t.replace(" ", glue) for t in texts)
+    return wrap_text(glued, width, indent, first).replace(glue, " ")
 

@@ -8,7 +8,7 @@ import re
 from support.env import SAMPLE_ISSUE
 
 from newsletter.issues.model import load_issue
-from newsletter.rendering.cjk_wrap import _CLOSE, _WIDE, display_width, wrap_text
+from newsletter.rendering.cjk_wrap import _CLOSE, _WIDE, display_width, wrap_items, wrap_text
 
 _UNITS = re.compile(
     rf"(?P<wide>[{_WIDE}][{_CLOSE}]*)|(?P<word>[^ {_WIDE}]+[{_CLOSE}]*)|(?P<space> +)"
@@ -80,3 +80,17 @@ def test_full_width_punctuation_never_starts_a_line() -> None:
         for line in wrap_text(text, width).splitlines():
             assert line[0] not in "，：", (width, line)
             assert display_width(line) <= width or len(line) <= 2
+
+
+def test_lists_wrap_between_items_as_before() -> None:
+    """wrap_items breaks only between items, exactly as gluing with no-break spaces did."""
+    issue = load_issue(SAMPLE_ISSUE)
+    rng = random.Random(7)
+    names = ["D Rao", "Jean-Baptiste Mouret", "张 三", "李四", "A" * 60, "M de Berg", "X"]
+    lists = [p.authors for p in issue.papers] + [p.affiliations for p in issue.papers]
+    lists += [[rng.choice(names) for _ in range(rng.randint(1, 15))] for _ in range(200)]
+    for items in lists:
+        for sep, width, indent, first in ((", ", 72, "   ", None), (" & ", 71, "    ", "   [")):
+            glued = sep.join(item.replace(" ", "\u00a0") for item in items)
+            expected = unit_by_unit(glued, width, indent, first).replace("\u00a0", " ")
+            assert wrap_items(items, sep, width, indent, first) == expected, items
