@@ -419,7 +419,8 @@ def report(ours: Ours, official: Official, cli: Timing, juiced: Official, runs: 
         f"({cpu_model()}), Python {platform.python_version()}, "
         f"mjml-python {metadata.version('mjml-python')}, "
         f"lxml {metadata.version('lxml')}, cssutils {metadata.version('cssutils')}, "
-        f"node {official.node}, npm mjml {official.version}.",
+        f"node {official.node}, npm mjml {official.version}; load average "
+        f"{os.getloadavg()[0]:.1f} at the end (other jobs on the machine slow the figures).",
         "",
         f"Sample issue `issues/2022-09-07.yaml`, variant `both:*`, {runs} timed runs per step "
         "after one untimed warm-up; the cold first run is a fresh `Renderer` plus the first "
