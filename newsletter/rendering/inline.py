@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cssutils
 from lxml import etree
+from lxml.cssselect import CSSSelector
 
 from newsletter.errors import RenderError
 
@@ -110,9 +112,6 @@ class _Compound:
     tag: str | None
     classes: frozenset[str]
 
-    def matches(self, element: etree._Element) -> bool:
-        return self.matches_names(element.tag, element.get("class", ""))
-
     def matches_names(self, tag: str, classes: str) -> bool:
         if self.tag is not None and tag != self.tag:
             return False
@@ -138,30 +137,30 @@ def _compile(selector: str) -> tuple[_Compound, ...]:
     return tuple(chain)
 
 
-def _matches(chain: tuple[_Compound, ...], element: etree._Element) -> bool:
-    """Whether ``element`` matches the last compound and its ancestors the others, in order."""
-    if not chain[-1].matches(element):
-        return False
-    wanted = len(chain) - 2
-    ancestor = element.getparent()
-    while wanted >= 0 and ancestor is not None:
-        if chain[wanted].matches(ancestor):
-            wanted -= 1
-        ancestor = ancestor.getparent()
-    return wanted < 0
+_local = threading.local()
+
+
+def _parser() -> etree.HTMLParser:
+    """One HTML parser per thread: building one costs more than a small document's parse."""
+    parser: etree.HTMLParser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = etree.HTMLParser()
+    return parser
 
 
 class StyleInliner:
     """Inlines the stylesheet given at construction into documents; reuse one for many.
 
     Each rule is indexed by the element name or a class of its last compound, so one pass
-    over the candidate elements finds every match; the merged style of a combination of
-    rules is computed once and reused for every element it applies to.
+    over the candidate elements finds every match (descendant rules are checked against
+    one XPath query each); the merged style of a combination of rules is computed once
+    and reused for every element it applies to.
     """
 
     def __init__(self, css: str) -> None:
         rules = parse_rules(css)
         self.chains = [_compile(r.selector) for r in rules]
+        self.selectors = [CSSSelector(r.selector) for r in rules]
         self.declarations = [r.declarations for r in rules]
         self.by_tag: dict[str, list[int]] = {}
         self.by_class: dict[str, list[int]] = {}
@@ -179,7 +178,7 @@ class StyleInliner:
 
     def _rules_for(self, tag: str, classes: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """The rules an element of this tag and class attribute matches by itself (sorted),
-        and the descendant rules whose ancestors are still to be checked."""
+        and the descendant rules it may match, which depend on its ancestors."""
         key = (tag, classes)
         if key not in self._by_element:
             found = set(self.by_tag.get(tag, ()))
@@ -214,15 +213,25 @@ class StyleInliner:
         """
         stripped = html.strip()
         try:
-            tree = etree.fromstring(stripped, etree.HTMLParser()).getroottree()
+            tree = etree.fromstring(stripped, _parser()).getroottree()
         except (etree.ParserError, ValueError) as err:
             raise RenderError(f"the compiled HTML could not be parsed: {err}") from err
         page = tree.getroot()
+        # Descendant rules are matched by XPath, once per document and only if needed. The
+        # matched elements are kept: lxml reuses a proxy (and so its id) only while alive.
+        nested_matches: dict[int, set[int]] = {}
+        alive: list[list[etree._Element]] = []
         for element in self.candidates(page):
             simple, nested = self._rules_for(element.tag, element.get("class", ""))
             rules = simple
             if nested:
-                found = [i for i in nested if _matches(self.chains[i], element)]
+                found = []
+                for index in nested:
+                    if index not in nested_matches:
+                        alive.append(self.selectors[index](page))
+                        nested_matches[index] = {id(e) for e in alive[-1]}
+                    if id(element) in nested_matches[index]:
+                        found.append(index)
                 rules = tuple(sorted((*simple, *found))) if found else simple
             if not rules:
                 continue

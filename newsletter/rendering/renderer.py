@@ -381,6 +381,6 @@ def compile_mjml(source: str, inliner: StyleInliner) -> str:
         1,
     )
     out = inliner.inline(html)
-    if not out.lstrip().lower().startswith("<!doctype"):
+    if not out.lstrip()[:9].lower().startswith("<!doctype"):
         out = f"{_DOCTYPE}\n{out}"
     return out
