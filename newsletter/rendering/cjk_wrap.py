@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable
-from itertools import accumulate
 
 WIDTH = 72
 _NBSP = "\u00a0"
@@ -31,7 +30,7 @@ _RUNS = re.compile(
 )
 _WIDE_UNIT = re.compile(rf"[{_WIDE}][{_CLOSE}]*")
 # The closing punctuation that is one column wide (a wide run holds nothing else narrow).
-_NARROW_CLOSE = frozenset(ch for ch in _CLOSE if ch.isascii())
+_NARROW_IN_RUN = re.compile(f"[{re.escape(''.join(ch for ch in _CLOSE if ch.isascii()))}]")
 
 
 def char_width(ch: str) -> int:
@@ -133,16 +132,23 @@ class _Line:
     def place_run(self, run: str, space: bool) -> None:
         """A run of wide characters (with their closing punctuation) may break between any two.
 
-        Each line takes as many characters as fit at once, found by bisecting the run's
-        cumulative widths, then moved back so that closing punctuation never starts the
-        next line.
+        Every character of a run is two columns wide except ASCII closing punctuation, so
+        the width of its first k characters is 2k less the narrow ones among them. Each line
+        takes as many characters as fit at once, moved back so that closing punctuation
+        never starts the next line.
         """
-        widths = list(accumulate(1 if ch in _NARROW_CLOSE else 2 for ch in run))
+        narrow = [m.start() for m in _NARROW_IN_RUN.finditer(run)]
+
+        def columns(k: int) -> int:
+            return 2 * k - bisect_left(narrow, k)
+
         pos = 0
         while pos < len(run):
             gap = 1 if space else 0
-            base = widths[pos - 1] if pos else 0
-            end = max(bisect_right(widths, base + self.width - self.used - gap), pos)
+            target = columns(pos) + self.width - self.used - gap
+            end = min(max(pos + (target - columns(pos)) // 2, pos), len(run))
+            while end < len(run) and columns(end + 1) <= target:
+                end += 1
             while pos < end < len(run) and run[end] in _CLOSE:
                 end -= 1
             if end == pos:
@@ -155,7 +161,7 @@ class _Line:
             if gap:
                 self.parts.append(" ")
             self.parts.append(run[pos:end])
-            self.used += gap + widths[end - 1] - base
+            self.used += gap + columns(end) - columns(pos)
             pos = end
             space = False
 
