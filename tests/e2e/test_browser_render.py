@@ -2,7 +2,7 @@
 
 Run this file directly to refresh the README's screenshots in docs/screenshots:
 
-    .venv/bin/python tests/e2e/test_browser_render.py
+    PYTHONPATH=tests .venv/bin/python tests/e2e/test_browser_render.py
 """
 
 from __future__ import annotations
