@@ -6,9 +6,13 @@ Measures, in one run on the sample issue (``issues/2022-09-07.yaml``, variant "b
   (HTML and plaintext), with one Renderer built beforehand; the cold first run is
   reported apart;
 * its steps alone: validate, render, Jinja to MJML, Jinja to text, the mjml-python
-  compile, and the compile plus premailer inlining (``compile_mjml``);
+  compile, and the compile plus our CSS inlining (``compile_mjml``);
 * the official MJML compiler (npm ``mjml``) on the same MJML source, timed inside one
   long-lived node process (``bench/render_mjml.js``), so node's start-up is not counted;
+* the fair peer of our MJML -> inlined HTML step: the official compiler on the same MJML
+  with our ``issue.css`` in ``<mj-style inline="inline">``, which MJML inlines with juice
+  the way its users inline CSS (same node process set-up; its HTML is checked to carry
+  the inlined styles);
 * the official compiler the way a Python program without a node service would use it:
   its command-line tool, one subprocess per render, timed as wall-clock from Python (node
   start-up and loading ``mjml`` included). Its HTML is checked against the in-process one.
@@ -61,6 +65,7 @@ BASE_URL = "https://news.example.org"
 
 PIPELINE_TARGET_MS = 30.0
 SPEEDUP_TARGET = 3.0
+INLINE_SPEEDUP_TARGET = 3.0
 FULL_RUNS = 50
 MIN_FULL_RUNS = 20
 QUICK_RUNS = 5
@@ -101,6 +106,7 @@ class Official:
     load_ms: float
     html_bytes: int
     html_sha256: str
+    html: str
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,8 @@ class Ours:
 
     timings: dict[str, Timing]
     source: str
+    css: str
+    html: str
     html_bytes: int
     titles: list[str]
     import_ms: float
@@ -152,8 +160,8 @@ def measure_ours(runs: int) -> Ours:
     mjml_template = renderer.env.get_template("email/issue.mjml.j2")
     text_template = renderer.env.get_template("email/issue.txt.j2")
     source = mjml_template.render(context)
-    inline_css = renderer._inline_css
-    html, text = compile_mjml(source, inline_css), text_template.render(context)
+    inliner = renderer.inliner
+    html, text = compile_mjml(source, inliner), text_template.render(context)
     if html != first.html or text != first.text:
         raise BenchError("the MJML source taken apart differs from what Renderer.render compiles")
 
@@ -176,8 +184,8 @@ def measure_ours(runs: int) -> Ours:
             "· · Jinja -> plaintext", lambda: text_template.render(context), runs
         ),
         "inline": time_runs(
-            "· · mjml-python + premailer (compile_mjml)",
-            lambda: compile_mjml(source, inline_css),
+            "· · MJML -> inlined HTML: mjml-python + StyleInliner (compile_mjml)",
+            lambda: compile_mjml(source, inliner),
             runs,
         ),
         # The same call and options as in newsletter.render.compile_mjml.
@@ -198,7 +206,9 @@ def measure_ours(runs: int) -> Ours:
     missing = [t for t in titles if t not in first.html]
     if missing:
         raise BenchError(f"titles missing from our own HTML: {missing}")
-    return Ours(timings, source, first.html_bytes, titles, import_ms)
+    return Ours(
+        timings, source, renderer._inline_css, first.html, first.html_bytes, titles, import_ms
+    )
 
 
 def ensure_official_mjml() -> None:
@@ -222,7 +232,9 @@ def ensure_official_mjml() -> None:
         raise BenchError(f"npm install failed:\n{done.stderr.strip()}")
 
 
-def measure_official(path: Path, runs: int) -> Official:
+def measure_official(
+    path: Path, runs: int, label: str = "official MJML: mjml2html alone (node, in-process)"
+) -> Official:
     """Run bench/render_mjml.js on the MJML file ``path`` and parse what it reports."""
     done = subprocess.run(
         ["node", str(NODE_SCRIPT), str(path), str(runs)],
@@ -237,14 +249,33 @@ def measure_official(path: Path, runs: int) -> Official:
         print(done.stderr.strip(), file=sys.stderr)
     report = json.loads(done.stdout)
     timing = Timing(
-        "official MJML: mjml2html alone (node, in-process)",
+        label,
         [float(t) for t in report["runs_ms"]],
         float(report["cold_ms"]),
     )
     return Official(
         timing, str(report["mjml"]), str(report["node"]), float(report["load_ms"]),
-        int(report["html_bytes"]), str(report["html_sha256"]),
+        int(report["html_bytes"]), str(report["html_sha256"]), str(report["html"]),
     )
+
+
+def with_inlined_style(source: str, css: str) -> str:
+    """The MJML ``source`` with ``css`` in ``<mj-style inline="inline">``, as MJML users inline.
+
+    Raises BenchError when the source has no ``</mj-head>`` to put it before.
+    """
+    if "</mj-head>" not in source:
+        raise BenchError("the MJML source has no <mj-head>")
+    return source.replace("</mj-head>", f'<mj-style inline="inline">{css}</mj-style></mj-head>', 1)
+
+
+def check_inlined(official: Official, ours_html: str) -> None:
+    """The official HTML carries our rules in style attributes, as ours does; else BenchError."""
+    for needle in ("font-size:18px", "border-top:1px solid #d0d7de", "white-space:nowrap"):
+        if needle not in ours_html.replace(": ", ":"):
+            raise BenchError(f"our HTML lacks {needle!r}; update check_inlined")
+        if needle not in official.html.replace(": ", ":"):
+            raise BenchError(f"official MJML + juice did not inline {needle!r}")
 
 
 def measure_official_cli(path: Path, runs: int, official: Official, titles: list[str]) -> Timing:
@@ -288,17 +319,35 @@ def measure_official_cli(path: Path, runs: int, official: Official, titles: list
 
 
 def targets(
-    ours: dict[str, Timing], official: Official, cli: Timing
+    ours: dict[str, Timing], official: Official, cli: Timing, juiced: Official
 ) -> list[tuple[str, bool, str]]:
-    """The issue's two targets, then the 3x one read per CLI invocation: (name, met, figures).
+    """The targets: (name, met, figures).
 
-    The second row is the target as written and is judged on its own; the third is a
-    different reading (node start-up counted) and never changes the second's verdict.
+    First the two against official MJML + juice (issue #11): our MJML -> inlined HTML
+    step at least 3x faster, and our whole pipeline no slower than its compile alone.
+    Then the earlier ones: the 30 ms budget, 3x against the official render without
+    inlining (as written), and that 3x read per CLI invocation, a different reading
+    (node start-up counted) that never changes the verdict of the one before it.
     """
     whole = ours["pipeline"].median
     speedup = official.timing.median / whole
     cli_speedup = cli.median / whole
+    inline_speedup = juiced.timing.median / ours["inline"].median
+    whole_vs_juiced = juiced.timing.median / whole
     return [
+        (
+            f"MJML -> inlined HTML >= {INLINE_SPEEDUP_TARGET:.0f}x faster than official MJML "
+            "+ juice",
+            inline_speedup >= INLINE_SPEEDUP_TARGET,
+            f"{inline_speedup:.2f}x ({juiced.timing.median:.2f} ms / "
+            f"{ours['inline'].median:.2f} ms){_slower(inline_speedup)}",
+        ),
+        (
+            "whole validate + render no slower than official MJML + juice compile alone",
+            whole_vs_juiced >= 1.0,
+            f"{whole_vs_juiced:.2f}x ({juiced.timing.median:.2f} ms / {whole:.2f} ms)"
+            f"{_slower(whole_vs_juiced)}",
+        ),
         (
             f"whole pipeline median <= {PIPELINE_TARGET_MS:.0f} ms",
             whole <= PIPELINE_TARGET_MS,
@@ -326,14 +375,14 @@ def table(rows: list[Timing]) -> list[str]:
     """A Markdown table (also readable in a terminal)."""
     width = max(len(r.label) for r in rows)
     lines = [
-        f"| {'step':<{width}} | median ms | p90 ms | cold first run ms | runs |",
-        f"|{'-' * (width + 2)}|----------:|-------:|------------------:|-----:|",
+        f"| {'step':<{width}} | median ms | p90 ms | min ms | cold first run ms | runs |",
+        f"|{'-' * (width + 2)}|----------:|-------:|-------:|------------------:|-----:|",
     ]
     for r in rows:
         cold = f"{r.cold_ms:.2f}" if r.cold_ms is not None else ""
         lines.append(
-            f"| {r.label:<{width}} | {r.median:9.2f} | {r.p90:6.2f} | {cold:>17} | "
-            f"{len(r.runs_ms):4d} |"
+            f"| {r.label:<{width}} | {r.median:9.2f} | {r.p90:6.2f} | {min(r.runs_ms):6.2f} | "
+            f"{cold:>17} | {len(r.runs_ms):4d} |"
         )
     return lines
 
@@ -344,7 +393,7 @@ def _verdict(met: bool) -> str:
     return "PASS" if met else "FAIL"
 
 
-def report(ours: Ours, official: Official, cli: Timing, runs: int) -> str:
+def report(ours: Ours, official: Official, cli: Timing, juiced: Official, runs: int) -> str:
     """The generated part of BENCHMARKS.md's Rendering section."""
     timings = ours.timings
     whole = timings["pipeline"]
@@ -352,8 +401,8 @@ def report(ours: Ours, official: Official, cli: Timing, runs: int) -> str:
     inline_ms = timings["inline"].median
     ratio_compile = official.timing.median / compile_ms
     ratio_inline = official.timing.median / inline_ms
-    rows = targets(timings, official, cli)
-    (_, _, _), (_, as_written, _), (_, per_invocation, _) = rows
+    rows = targets(timings, official, cli, juiced)
+    as_written, per_invocation = rows[3][1], rows[4][1]
     speedup = official.timing.median / whole.median
     cli_speedup = cli.median / whole.median
     # What a fresh Python process pays before its first issue (interpreter start not counted).
@@ -369,28 +418,44 @@ def report(ours: Ours, official: Official, cli: Timing, runs: int) -> str:
         f"Measured {dt.datetime.now(dt.UTC).date().isoformat()} on {os.cpu_count()} cores "
         f"({cpu_model()}), Python {platform.python_version()}, "
         f"mjml-python {metadata.version('mjml-python')}, "
-        f"premailer {metadata.version('premailer')}, "
-        f"node {official.node}, npm mjml {official.version}.",
+        f"lxml {metadata.version('lxml')}, cssutils {metadata.version('cssutils')}, "
+        f"node {official.node}, npm mjml {official.version}; load average "
+        f"{os.getloadavg()[0]:.1f} at the end (other jobs on the machine slow the figures).",
         "",
         f"Sample issue `issues/2022-09-07.yaml`, variant `both:*`, {runs} timed runs per step "
         "after one untimed warm-up; the cold first run is a fresh `Renderer` plus the first "
         "`load_issue` + `render` in the process (imports not counted). The official compiler "
         "gets the same MJML source our Jinja step produces, with `validationLevel: 'skip'`, "
         "no comments, no fonts, no beautify/minify; `require('mjml')` happens once "
-        f"({official.load_ms:.0f} ms, not counted) and each `await mjml2html(...)` is timed "
+        f"({official.load_ms:.0f} ms, not counted), as many untimed renders as timed ones warm "
+        "V8 up, and each `await mjml2html(...)` is timed "
         "with `process.hrtime` in the same node process. The CLI row runs "
         "`bench/node_modules/.bin/mjml SOURCE.mjml -s` with the same options "
         f"(`{' '.join(MJML_CLI_OPTIONS)}`), one subprocess per render started from Python, "
         "timed as the wall-clock of `subprocess.run` (node start-up, loading `mjml`, the "
         "compile and the pipe included; its cold run is the first invocation); every output "
         "was checked to be the in-process HTML byte for byte and to hold every paper title. "
-        "A row starting with `·` is a part of the nearest row above it with one `·` less.",
+        "A row starting with `·` is a part of the nearest row above it with one `·` less. "
+        "Targets are judged on medians; on a busy machine the min column is the closer "
+        "figure for what a step costs by itself. "
+        "The MJML + juice row is the fair peer of our MJML -> inlined HTML step: the same "
+        "source with our `issue.css` in `<mj-style inline=\"inline\">`, which MJML inlines "
+        "with juice, as its users do; its HTML was checked to carry the inlined rules "
+        f"({juiced.html_bytes:,} bytes).",
         "",
-        *table([*timings.values(), official.timing, cli]),
+        *table([*timings.values(), official.timing, juiced.timing, cli]),
         "",
         "| target | result | figures |",
         "|---|---|---|",
         *(f"| {name} | {_verdict(met)} | {figures} |" for name, met, figures in rows),
+        "",
+        "Against the fair peer, official MJML + juice (issue #11): our MJML -> inlined HTML "
+        f"step is **{_verdict(rows[0][1])}** at {juiced.timing.median / inline_ms:.1f}x faster "
+        f"by medians ({min(juiced.timing.runs_ms) / min(timings['inline'].runs_ms):.1f}x by "
+        "the fastest runs), and our whole validate + render (HTML and text) is "
+        f"**{_verdict(rows[1][1])}** at {juiced.timing.median / whole.median:.2f}x the speed "
+        "of its compile alone by medians "
+        f"({min(juiced.timing.runs_ms) / min(whole.runs_ms):.2f}x by the fastest runs).",
         "",
         f"The 3x target as written, against the official render alone in a warm node "
         f"process: **{_verdict(as_written)}** ({speedup:.2f}x{_slower(speedup)}). Read per "
@@ -408,7 +473,7 @@ def report(ours: Ours, official: Official, cli: Timing, runs: int) -> str:
         "",
         f"Apples to apples, MJML to HTML only: mjml-python is {ratio_compile:.1f}x faster "
         f"than the official compiler ({compile_ms:.2f} ms vs {official.timing.median:.2f} ms); "
-        f"with premailer's inlining added, {ratio_inline:.2f}x ({inline_ms:.2f} ms)"
+        f"with our inlining added, {ratio_inline:.2f}x ({inline_ms:.2f} ms)"
         f"{_slower(ratio_inline)}. HTML produced: ours {ours.html_bytes:,} bytes after "
         f"inlining, official {official.html_bytes:,} bytes.",
         END,
@@ -434,17 +499,23 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(ours.source, encoding="utf-8")
             official = measure_official(path, runs)
             cli = measure_official_cli(path, runs, official, ours.titles)
+            inlined = Path(tmp) / "issue-inline.mjml"
+            inlined.write_text(with_inlined_style(ours.source, ours.css), encoding="utf-8")
+            juiced = measure_official(
+                inlined, runs, "official MJML + juice: mj-style inline (node, in-process)"
+            )
+            check_inlined(juiced, ours.html)
     except BenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print("\n".join(table([*ours.timings.values(), official.timing, cli])))
+    print("\n".join(table([*ours.timings.values(), official.timing, juiced.timing, cli])))
     print()
-    for name, met, figures in targets(ours.timings, official, cli):
+    for name, met, figures in targets(ours.timings, official, cli, juiced):
         print(f"{_verdict(met)}  {name}: {figures}")
     if args.quick or args.no_write:
         print("(BENCHMARKS.md not updated)")
     else:
-        write_section("render.py", "Rendering", report(ours, official, cli, runs))
+        write_section("render.py", "Rendering", report(ours, official, cli, juiced, runs))
         print("wrote the figures into BENCHMARKS.md")
     return 0
 

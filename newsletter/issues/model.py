@@ -153,6 +153,7 @@ class Issue(_Model):
     attribution: ShortLine | None = None
     categories: Annotated[dict[CategoryCode, CategoryName], Field(min_length=1, max_length=50)]
     summary: Annotated[Text, Field(max_length=2000)] | None = None
+    summary_en: Annotated[Text, Field(max_length=2000)] | None = None
     featured: Annotated[list[FeaturedPaper], Field(min_length=1, max_length=200)]
     notable: Annotated[list[NotablePaper], Field(max_length=200)] = []
     footer: Annotated[Text, Field(max_length=2000)] | None = None

@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterable
 
 WIDTH = 72
 _NBSP = "\u00a0"
+_GLUE = "\x00"
 # Wide (two-column) blocks: Hangul Jamo, CJK punctuation, kana, CJK ideographs, Yi,
 # Hangul syllables, compatibility ideographs, vertical and fullwidth forms.
 _WIDE = (
     "\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
     "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
 )
-# Closing punctuation, which stays with the unit before it.
-_CLOSE = ",。、;:!?)」』》〉】,.;:!?)"
-_UNITS = re.compile(
-    rf"(?P<wide>[{_WIDE}][{_CLOSE}]*)|(?P<word>[^ {_WIDE}]+[{_CLOSE}]*)|(?P<space> +)"
+# Closing punctuation, which stays with the unit before it: CJK and full-width forms
+# (、。」』》〉】，；：！？）), then their ASCII counterparts.
+_CLOSE = "、。」』》〉】，；：！？）,.;:!?)"
+# A run of wide units (each a wide character and its closing punctuation), an ASCII or
+# other narrow word with its closing punctuation, or spaces.
+_RUNS = re.compile(
+    rf"(?P<wide>(?:[{_WIDE}][{_CLOSE}]*)+)|(?P<word>[^ {_WIDE}]+[{_CLOSE}]*)|(?P<space> +)"
 )
-_WIDE_CHAR = re.compile(f"[{_WIDE}]")
+_WIDE_UNIT = re.compile(rf"[{_WIDE}][{_CLOSE}]*")
+# The closing punctuation that is one column wide (a wide run holds nothing else narrow).
+_NARROW_IN_RUN = re.compile(f"[{re.escape(''.join(ch for ch in _CLOSE if ch.isascii()))}]")
 
 
 def char_width(ch: str) -> int:
@@ -48,35 +55,115 @@ def wrap_text(text: object, width: int = WIDTH, indent: str = "", first: str | N
     line of its own rather than being cut.
     """
     lead = indent if first is None else first
-    indent_width = display_width(indent)
     lines: list[str] = []
     for paragraph in str(text).split("\n"):
-        parts = [lead]
-        used = start = display_width(lead)
-        space = False
-        for match in _UNITS.finditer(paragraph):
-            kind, unit = match.lastgroup, match.group()
-            if kind == "space":
-                space = used > start
-                continue
-            if kind == "word":
-                w = len(unit) if unit.isascii() else display_width(unit)
-            else:
-                w = len(unit) + len(_WIDE_CHAR.findall(unit))
-            gap = 1 if space else 0
-            if used + gap + w > width and used > start:
-                lines.append("".join(parts))
-                parts = [indent]
-                used = start = indent_width
-                gap = 0
-            if gap:
-                parts.append(" ")
-            parts.append(unit)
-            used += gap + w
-            space = False
-        lines.append("".join(parts).rstrip())
+        if paragraph.isascii():
+            _wrap_ascii(paragraph, width, lead, indent, lines)
+        else:
+            _Line(lines, width, lead, indent).add_all(paragraph)
         lead = indent
     return "\n".join(lines)
+
+
+def _wrap_ascii(paragraph: str, width: int, lead: str, indent: str, lines: list[str]) -> None:
+    """The common case, without a regex: words are what lies between spaces."""
+    parts = [lead]
+    used = start = display_width(lead)
+    indent_width = display_width(indent)
+    for word in paragraph.split(" "):
+        if not word:
+            continue
+        size = len(word)
+        if used > start:
+            if used + 1 + size > width:
+                lines.append("".join(parts))
+                parts = [indent, word]
+                start = indent_width
+                used = start + size
+            else:
+                parts += (" ", word)
+                used += 1 + size
+        else:
+            parts.append(word)
+            used += size
+    lines.append("".join(parts).rstrip())
+
+
+class _Line:
+    """The line being filled while one paragraph with wide characters is wrapped."""
+
+    def __init__(self, lines: list[str], width: int, lead: str, indent: str) -> None:
+        self.lines, self.width, self.indent = lines, width, indent
+        self.indent_width = display_width(indent)
+        self.parts = [lead]
+        self.used = self.start = display_width(lead)
+
+    def add_all(self, paragraph: str) -> None:
+        space = False
+        for match in _RUNS.finditer(paragraph):
+            kind, unit = match.lastgroup, match.group()
+            if kind == "space":
+                space = self.used > self.start
+            elif kind == "word":
+                w = len(unit) if unit.isascii() else display_width(unit)
+                self.place(unit, w, space)
+                space = False
+            else:
+                self.place_run(unit, space)
+                space = False
+        self.lines.append("".join(self.parts).rstrip())
+
+    def place(self, unit: str, w: int, space: bool) -> None:
+        """Put one unbreakable unit on the line, or on a new one when it does not fit."""
+        gap = 1 if space else 0
+        if self.used + gap + w > self.width and self.used > self.start:
+            self.newline()
+            gap = 0
+        if gap:
+            self.parts.append(" ")
+        self.parts.append(unit)
+        self.used += gap + w
+
+    def newline(self) -> None:
+        self.lines.append("".join(self.parts))
+        self.parts = [self.indent]
+        self.used = self.start = self.indent_width
+
+    def place_run(self, run: str, space: bool) -> None:
+        """A run of wide characters (with their closing punctuation) may break between any two.
+
+        Every character of a run is two columns wide except ASCII closing punctuation, so
+        the width of its first k characters is 2k less the narrow ones among them. Each line
+        takes as many characters as fit at once, moved back so that closing punctuation
+        never starts the next line.
+        """
+        narrow = [m.start() for m in _NARROW_IN_RUN.finditer(run)]
+
+        def columns(k: int) -> int:
+            return 2 * k - bisect_left(narrow, k)
+
+        pos = 0
+        while pos < len(run):
+            gap = 1 if space else 0
+            target = columns(pos) + self.width - self.used - gap
+            end = min(max(pos + (target - columns(pos)) // 2, pos), len(run))
+            while end < len(run) and columns(end + 1) <= target:
+                end += 1
+            while pos < end < len(run) and run[end] in _CLOSE:
+                end -= 1
+            if end == pos:
+                if self.used > self.start:
+                    self.newline()
+                    space = False
+                    continue
+                # An empty line takes the first unit even when it is too wide.
+                end = _WIDE_UNIT.match(run, pos).end()  # type: ignore[union-attr]
+            if gap:
+                self.parts.append(" ")
+            self.parts.append(run[pos:end])
+            self.used += gap + columns(end) - columns(pos)
+            pos = end
+            space = False
 
 
 def wrap_items(
@@ -85,9 +172,13 @@ def wrap_items(
 ) -> str:
     """Wrap a list (authors, affiliations) like :func:`wrap_text`, never inside an item.
 
-    "D Rao" stays on one line: the spaces inside an item are made non-breaking while
-    wrapping, then turned back into ordinary spaces.
+    "D Rao" stays on one line: the spaces inside an item are glued while wrapping, then
+    turned back into ordinary spaces. The glue is NUL, one column wide like a space and
+    ASCII (so ASCII lists take the fast path); issue text never holds control characters,
+    and a list that does is glued with no-break spaces instead.
     """
-    glued = sep.join(str(item).replace(" ", _NBSP) for item in items)
-    return wrap_text(glued, width, indent, first).replace(_NBSP, " ")
+    texts = [str(item) for item in items]
+    glue = _NBSP if any(_GLUE in t for t in texts) else _GLUE
+    glued = sep.join(t.replace(" ", glue) for t in texts)
+    return wrap_text(glued, width, indent, first).replace(glue, " ")
 

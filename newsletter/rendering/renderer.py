@@ -1,13 +1,13 @@
 """Issue (+ variant) -> RenderedIssue(subject, preheader, html, text).
 
-Jinja2 templates produce MJML, mjml-python compiles it, premailer inlines our own CSS.
+Jinja2 templates produce MJML, mjml-python compiles it, ``inline.StyleInliner`` inlines
+our own CSS.
 The plaintext part has its own template. Rendering happens once per distinct variant,
 never per recipient: per-recipient links are placeholders filled by ``message.py``.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,13 +16,14 @@ from pathlib import Path
 
 import jinja2
 import mjml
-from markupsafe import Markup
-from premailer import Premailer
+from markupsafe import Markup, escape
 
 from newsletter.errors import RenderError
 from newsletter.issues.model import FeaturedPaper, Issue, NotablePaper
 from newsletter.rendering.cjk_wrap import wrap_items, wrap_text
+from newsletter.rendering.inline import Inliner, inliner_for
 from newsletter.rendering.templates import templates_dir
+from newsletter.rendering.wording import Ui, label_html, label_text, subject_line
 from newsletter.tokens import Purpose, placeholder
 from newsletter.vocabulary import LANGUAGES as LANGUAGES
 from newsletter.vocabulary import Language as Language
@@ -34,11 +35,17 @@ FONT_STACK = (
     "'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', "
     "'Noto Sans SC', sans-serif"
 )
+# Outlook for Windows uses the first font it has; these ship with Windows.
+MSO_FONT_STACK = "'Segoe UI', 'Microsoft YaHei', Arial, sans-serif"
+# After the preheader: joiners and no-break spaces fill the rest of the inbox preview, so
+# that it does not run on into the first lines of the body.
+PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp; ") * 80
+PREHEADER_CHARS = 140
 # Abstract lengths tried, longest first, when an issue is too big for Gmail.
 _SHORTEN_STEPS = (1200, 900, 700, 500, 350, 250, 160, 100, 60)
-_STYLE_TAG = re.compile(r"<style(?=[\s>])")
 _DOCTYPE = "<!doctype html>"
 _CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
+_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 
 
 @dataclass(frozen=True)
@@ -89,8 +96,13 @@ def select_papers(issue: Issue, variant: Variant) -> tuple[list[FeaturedPaper], 
     )
 
 
-def _shorten(text: str, limit: int | None, url: str | None) -> str | Markup:
-    """Cut ``text`` at about ``limit`` characters on a word or sentence boundary."""
+def _shorten(
+    text: str, limit: int | None, url: str | None, more: str = "read more"
+) -> str | Markup:
+    """Cut ``text`` at about ``limit`` characters on a word or sentence boundary.
+
+    With a ``url``, a link worded ``more`` follows the cut (HTML); without, plain text.
+    """
     if limit is None or len(text) <= limit:
         return text
     cut = text[:limit]
@@ -100,12 +112,42 @@ def _shorten(text: str, limit: int | None, url: str | None) -> str | Markup:
     cut = cut.rstrip(" ,\uff0c\u3002") + "…"
     if url is None:
         return cut
-    return Markup('{} <a href="{}">read more / 阅读全文</a>').format(cut, url)
+    return Markup('{} <a href="{}">{}</a>').format(cut, url, more)
 
 
 def _footers(issue: Issue, language: Language) -> list[tuple[str, str]]:
     """The footer notices a variant shows, each with its ``lang`` (a fallback keeps its own)."""
     return [(text, "zh-CN" if _CJK.search(text) else "en") for text in issue.footers(language)]
+
+
+def _summaries(issue: Issue, ui: Ui, complete: bool) -> list[tuple[str, str]]:
+    """The issue summaries a variant shows, each with its ``lang``, like :func:`_footers`.
+
+    The summary describes the whole issue; a reader who chose some categories would be
+    promised papers that are not in their email, so it is shown only to readers who
+    receive every paper.
+    """
+    if not complete:
+        return []
+    if ui == "both":
+        chosen = [issue.summary, issue.summary_en]
+    elif ui == "en":
+        chosen = [issue.summary_en]
+    else:
+        chosen = [issue.summary or issue.summary_en]
+    return [(text, "zh-CN" if _CJK.search(text) else "en") for text in chosen if text]
+
+
+def _keep_dates(text: str) -> Markup:
+    """Escape ``text`` and keep each ISO date in it on one line ("2022-09-" / "07" no more)."""
+    parts: list[Markup] = []
+    done = 0
+    for match in _ISO_DATE.finditer(text):
+        parts.append(escape(text[done : match.start()]))
+        parts.append(Markup('<span class="nl-date">{}</span>').format(match.group()))
+        done = match.end()
+    parts.append(escape(text[done:]))
+    return Markup("").join(parts)
 
 
 class Renderer:
@@ -129,10 +171,16 @@ class Renderer:
         self.env.filters["shorten"] = _shorten
         self.env.filters["wrap"] = wrap_text
         self.env.filters["wrap_items"] = wrap_items
+        self.env.filters["keep_dates"] = _keep_dates
 
     @cached_property
     def _inline_css(self) -> str:
         return (self.templates_dir / "email" / "issue.css").read_text("utf-8")
+
+    @cached_property
+    def inliner(self) -> Inliner:
+        """Our ``issue.css``, parsed once for every render (premailer if the fast path can't)."""
+        return inliner_for(self._inline_css)
 
     @cached_property
     def _head_css(self) -> str:
@@ -194,21 +242,23 @@ class Renderer:
         show_en = variant.language in ("en", "both")
         has_zh = show_zh and issue.has_chinese
         lang = "zh-CN" if has_zh else "en"
-        ui = "en" if lang == "en" else variant.language
+        ui: Ui = "en" if lang == "en" else variant.language
         subject = issue.title_en if (lang == "en" and issue.title_en) else issue.title
         legend = [
             (code, name.label(ui)) for code, name in issue.categories.items() if variant.wants(code)
         ]
-        # The summary describes the whole issue; a reader who chose some categories would
-        # be promised papers that are not in their email, so it is shown only to readers
-        # who receive every paper.
         complete = len(papers) + len(notable) == len(issue.papers)
-        summary = issue.summary if (issue.summary and has_zh and complete) else None
-        # A reader whose categories have only notable papers today still gets a preview.
-        titles = [p.title_zh if (has_zh and p.title_zh) else p.title for p in papers or notable]
-        preheader = summary or " · ".join(titles)
-        if len(preheader) > 140:
-            preheader = preheader[:139] + "…"
+        summaries = _summaries(issue, ui, complete)
+        # Never empty: without a summary the inbox preview lists the papers' titles, in the
+        # reader's language, rather than the first words of the body.
+        titles = [
+            p.title_zh if (has_zh and p.title_zh) else p.title for p in [*papers, *notable]
+        ]
+        preheader = (
+            summaries[0][0] if summaries else " · ".join(titles) or label_text("none", ui)
+        )
+        if len(preheader) > PREHEADER_CHARS:
+            preheader = preheader[: PREHEADER_CHARS - 1] + "…"
         return {
             "issue": issue,
             "variant": variant,
@@ -217,17 +267,33 @@ class Renderer:
             "legend": legend,
             "legend_names": dict(legend),
             "legend_line": " · ".join(f"{code} {name}" for code, name in legend),
-            "summary": summary,
+            "summaries": summaries,
             "show_zh": show_zh,
             "show_en": show_en,
+            # Chinese-only readers see each paper's Chinese title as its heading.
+            "chinese_first": has_zh and not show_en,
             "lang": lang,
+            "ui": ui,
+            "label": lambda key: label_html(key, ui),
+            "label_text": lambda key: label_text(key, ui),
+            "colon": "\uff1a" if ui == "zh" else ":",
             "footers": _footers(issue, variant.language),
             "subject": subject,
+            "subject_header": subject_line(subject),
             "preheader": preheader,
             "urls": Links.for_issue(self.base_url, issue, variant),
             "limit": limit,
+            **self._shared,
+        }
+
+    @cached_property
+    def _shared(self) -> dict[str, object]:
+        """What every email template gets: font stacks, head CSS, the preheader padding."""
+        return {
             "font_stack": FONT_STACK,
+            "mso_font_stack": Markup(MSO_FONT_STACK),  # noqa: S704 -- a constant of ours
             "head_css": Markup(self._head_css),  # noqa: S704 -- our own file, not content
+            "preheader_padding": PREHEADER_PADDING,
         }
 
     def render_email(self, name: str, context: Mapping[str, object]) -> tuple[str, str]:
@@ -237,17 +303,13 @@ class Renderer:
         as issues, and templates get ``font_stack`` and ``head_css`` besides ``context``.
         Raises :class:`RenderError` when a template fails.
         """
-        full: dict[str, object] = {
-            "font_stack": FONT_STACK,
-            "head_css": Markup(self._head_css),  # noqa: S704 -- our own file, not content
-            **context,
-        }
+        full: dict[str, object] = {**self._shared, **context}
         try:
             source = self.env.get_template(f"email/{name}.mjml.j2").render(full)
             text = self.env.get_template(f"email/{name}.txt.j2").render(full)
         except jinja2.TemplateError as err:
             raise RenderError(f"template error in email/{name}: {err}") from err
-        return compile_mjml(source, self._inline_css), text
+        return compile_mjml(source, self.inliner), text
 
     def _render(self, issue: Issue, variant: Variant, limit: int | None) -> RenderedIssue:
         context = self._context(issue, variant, limit)
@@ -256,10 +318,10 @@ class Renderer:
             text = self.env.get_template("email/issue.txt.j2").render(context)
         except jinja2.TemplateError as err:
             raise RenderError(f"template error: {err}") from err
-        html = compile_mjml(source, self._inline_css)
+        html = compile_mjml(source, self.inliner)
         return RenderedIssue(
             variant=variant,
-            subject=str(context["subject"]),
+            subject=str(context["subject_header"]),
             preheader=str(context["preheader"]),
             html=html,
             text=text,
@@ -268,48 +330,24 @@ class Renderer:
         )
 
 
-_cssutils_quiet = False
+def compile_mjml(source: str, inliner: Inliner) -> str:
+    """MJML -> HTML, then inline our own CSS with ``inliner``, keep the doctype.
 
-
-def _quiet_cssutils() -> None:
-    # cssutils logs every property it does not know (mso-*, -webkit-*) as a warning.
-    global _cssutils_quiet
-    if not _cssutils_quiet:
-        import cssutils
-
-        cssutils.log.setLevel(logging.CRITICAL)
-        _cssutils_quiet = True
-
-
-def compile_mjml(source: str, inline_css: str) -> str:
-    """MJML -> HTML, then inline ``inline_css`` (only ours) with premailer, keep the doctype."""
+    MJML's own reset and our responsive and dark-mode rules stay in their ``<style>``
+    blocks; only the inliner's stylesheet is written into elements (inlining MJML's reset
+    alone would add ~25 KB). Raises :class:`RenderError` when MJML cannot be compiled.
+    """
     try:
         html = mjml.mjml2html(source, disable_comments=True, fonts={})
     except Exception as err:  # mjml-python raises a bare exception type from Rust
         raise RenderError(f"MJML could not be compiled: {err}") from err
-    # MJML's own reset and our responsive/dark rules stay in <style>; premailer must not
-    # inline them (that alone adds ~25 KB), so mark every existing style block "ignore".
-    html = _STYLE_TAG.sub('<style data-premailer="ignore"', html)
     html = html.replace(
         "<head>",
         '<head><meta name="color-scheme" content="light dark">'
         '<meta name="supported-color-schemes" content="light dark">',
         1,
     )
-    _quiet_cssutils()
-    inliner = Premailer(
-        html,
-        css_text=inline_css,
-        allow_network=False,
-        allow_loading_external_files=False,
-        disable_validation=True,
-        keep_style_tags=True,
-        strip_important=False,
-        remove_unset_properties=True,
-        cssutils_logging_level=logging.CRITICAL,
-        disable_link_rewrites=True,
-    )
-    out = str(inliner.transform(pretty_print=False))
-    if not out.lstrip().lower().startswith("<!doctype"):
+    out = inliner.inline(html)
+    if not out.lstrip()[:9].lower().startswith("<!doctype"):
         out = f"{_DOCTYPE}\n{out}"
     return out

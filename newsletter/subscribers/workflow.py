@@ -38,6 +38,7 @@ from newsletter.issues.categories import available_categories as available_categ
 from newsletter.issues.model import CategoryName
 from newsletter.mail.message import Sender, check_header
 from newsletter.rendering.renderer import LANGUAGES, Language, Renderer
+from newsletter.rendering.wording import subject_line
 from newsletter.subscribers.addresses import normalize_email
 from newsletter.subscribers.types import Event, Source, Status, Subscriber, Suppression
 from newsletter.tokens import CONFIRM_MAX_AGE, Purpose, make_token, read_token
@@ -137,9 +138,9 @@ class ConfirmationMailer:
         show_zh, show_en = language in ("zh", "both"), language in ("en", "both")
         name = parseaddr(self.sender.from_address)[0] or "Newsletter"
         subject = {
-            "zh": f"{name}:请确认订阅",
+            "zh": f"{name}：请确认订阅",
             "en": f"{name}: please confirm your subscription",
-        }.get(language, f"{name}:请确认订阅 / Please confirm your subscription")
+        }.get(language, f"{name}：请确认订阅 / Please confirm your subscription")
         html, text = self.renderer.render_email(
             "confirm",
             {
@@ -147,7 +148,10 @@ class ConfirmationMailer:
                 "show_zh": show_zh,
                 "show_en": show_en,
                 "subject": subject,
-                "preheader": "确认订阅 · Confirm your subscription" if show_zh else subject,
+                "preheader": {
+                    "zh": "请点击邮件中的按钮确认订阅。",
+                    "en": "Please confirm your subscription with the button in this email.",
+                }.get(language, "确认订阅 · Confirm your subscription"),
                 "confirm_url": confirm_url,
                 "valid_days": CONFIRM_MAX_AGE // 86400,
                 "choices": describe_choices(choices, language),
@@ -156,7 +160,7 @@ class ConfirmationMailer:
         msg = EmailMessage(policy=SMTP)
         msg["From"] = self.sender.from_address
         msg["To"] = check_header("To", to)
-        msg["Subject"] = subject
+        msg["Subject"] = subject_line(subject)  # as issue subjects: no "shouting" caps
         msg["Date"] = format_datetime(when)
         msg["Message-ID"] = make_msgid(domain=self.sender.domain)
         # RFC 3834: sent by a program in answer to a request; discourages auto-replies.

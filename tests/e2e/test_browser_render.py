@@ -2,7 +2,7 @@
 
 Run this file directly to refresh the README's screenshots in docs/screenshots:
 
-    .venv/bin/python tests/test_browser_render.py
+    PYTHONPATH=tests .venv/bin/python tests/e2e/test_browser_render.py
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.emails import english_only
 from support.env import ROOT
 
 from newsletter.issues.loader import load_issue
@@ -158,8 +159,10 @@ def test_dark_mode_changes_the_colours(browser: Any) -> None:
 
 
 def test_screenshots_at_phone_and_desktop_width(browser: Any, tmp_path: Path) -> None:
-    """Full-page screenshots at 375 px and 1024 px are written and are reasonably small."""
+    """Full-page screenshots at 375 px and 1024 px, dark and English-only, are reasonably small."""
     paths = take_screenshots(browser, tmp_path)
+    assert [p.name for p in paths] == ["desktop.png", "phone.png", "phone-dark.png",
+                                       "phone-english.png"]
     for path in paths:
         data = path.read_bytes()
         assert data.startswith(b"\x89PNG") and 20_000 < len(data) < 1_500_000
@@ -169,11 +172,15 @@ def test_screenshots_at_phone_and_desktop_width(browser: Any, tmp_path: Path) ->
 
 
 def take_screenshots(browser: Any, folder: Path) -> list[Path]:
-    """desktop.png (1024 px wide) and phone.png (375 px) of the sample, full page."""
+    """The sample, full page: desktop.png (1024 px), phone.png (375 px), phone-dark.png
+    (375 px, dark mode) and phone-english.png (the sample as an English-only issue)."""
     html = render()
+    english = render(Variant("en"), english_only(load_issue(SAMPLE)))
     paths = []
-    for name, width in (("desktop", 1024), ("phone", 375)):
-        shot = Shot(browser, width).load(html)
+    for name, width, dark, page in (("desktop", 1024, False, html), ("phone", 375, False, html),
+                                    ("phone-dark", 375, True, html),
+                                    ("phone-english", 375, False, english)):
+        shot = Shot(browser, width, dark=dark).load(page)
         try:
             path = folder / f"{name}.png"
             shot.page.screenshot(path=str(path), full_page=True)
@@ -184,7 +191,7 @@ def take_screenshots(browser: Any, folder: Path) -> list[Path]:
 
 
 def main() -> None:
-    """Refresh docs/screenshots/desktop.png and phone.png."""
+    """Refresh the screenshots in docs/screenshots."""
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium") or "/usr/bin/chromium"

@@ -142,10 +142,10 @@ def test_http_on_this_machine_is_fine_but_other_http_links_are_named(
     assert not [w for w in messages(check(issue_file(SAMPLE)), "warning") if "http" in w]
     email = copied_templates(tmp_path, monkeypatch)
     mjml = (email / "issue.mjml.j2").read_text("utf-8")
+    assert "</mj-body>" in mjml
     (email / "issue.mjml.j2").write_text(mjml.replace(
-        "<mj-preview>{{ preheader }}</mj-preview>",
-        '<mj-preview>{{ preheader }}</mj-preview><mj-raw><a href="http://example.net/logo">'
-        "logo</a></mj-raw>",
+        "</mj-body>",
+        '<mj-raw><a href="http://example.net/logo">logo</a></mj-raw></mj-body>',
     ), "utf-8")
     found = [w for w in messages(check(issue_file(SAMPLE)), "warning") if "http" in w]
     assert found == [
@@ -233,9 +233,9 @@ def test_an_empty_preheader_is_an_error(tmp_path: Path, monkeypatch: pytest.Monk
     """Templates without the preview text give every variant an empty preheader."""
     email = copied_templates(tmp_path, monkeypatch)
     mjml = (email / "issue.mjml.j2").read_text("utf-8")
-    (email / "issue.mjml.j2").write_text(
-        mjml.replace("<mj-preview>{{ preheader }}</mj-preview>", ""), "utf-8"
-    )
+    block = "{{ preheader_block(preheader, preheader_padding) }}"
+    assert block in mjml
+    (email / "issue.mjml.j2").write_text(mjml.replace(block, ""), "utf-8")
     errors = check(issue_file(SAMPLE)).errors
     assert errors and {f.message for f in errors} == {
         "the preheader (the inbox preview text) is empty"

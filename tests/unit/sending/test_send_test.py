@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from newsletter.cli.main import app
 from newsletter.errors import TokenError
 from newsletter.issues.loader import load_issue
+from newsletter.rendering.wording import subject_line
 from newsletter.sending.test_send import TEST_SUBSCRIBER_ID
 from newsletter.store.db import open_database
 from newsletter.store.tables import campaigns
@@ -50,7 +51,7 @@ def test_send_test_goes_to_the_editors_with_a_test_subject(
     assert result.exit_code == 0, result.output
     messages = outbox(tmp_path / "outbox")
     assert sorted(m["To"] for m in messages) == sorted(EDITORS)
-    assert {m["Subject"] for m in messages} == {f"[TEST] {issue.title}"}
+    assert {m["Subject"] for m in messages} == {f"[TEST] {subject_line(issue.title)}"}
     assert campaign_rows() == [] and delivery_rows(os.environ["NEWSLETTER_DATABASE_URL"]) == []
     for message in messages:
         token = unsubscribe_token(message)
@@ -78,7 +79,7 @@ def test_send_test_to_given_addresses_with_every_variant_in_use(
     assert {m["To"] for m in messages} == {"proof@example.net"}
     subjects = sorted(str(m["Subject"]) for m in messages)
     expected = sorted(
-        f"[TEST {key}] {issue.title_en if key.startswith('en:') else issue.title}"
+        f"[TEST {key}] {issue.title_en if key.startswith('en:') else subject_line(issue.title)}"
         for key in in_use
     )
     assert subjects == expected

@@ -24,6 +24,7 @@ from newsletter.errors import (
     TransientTransportError,
 )
 from newsletter.issues.loader import load_issue
+from newsletter.rendering.wording import subject_line
 from newsletter.sending.campaign import send_issue
 from newsletter.settings import Settings, get_settings
 from newsletter.tokens import Purpose, read_token
@@ -66,7 +67,9 @@ def test_sample_issue_reaches_200_subscribers_through_the_ses_server(
         assert accepted_message.destinations[0] == reader.email
         assert parseaddr(message["From"]) == ("AI Digest", "digest@news.example.org")
         english_only = reader.language == "en"
-        assert message["Subject"] == (issue.title_en if english_only else issue.title)
+        assert message["Subject"] == (
+            issue.title_en if english_only else subject_line(issue.title)
+        )
         assert started <= parsedate_to_datetime(message["Date"]) <= dt.datetime.now(dt.UTC)
         delivery_id = f"{summary.campaign.id}.{row['id']}"
         assert message["X-Newsletter-Delivery"] == delivery_id
