@@ -20,6 +20,9 @@ _ID_WIDTH = 12
 # 12 hex digits, '.', a 6-character timestamp (until 2106), '.', 43 characters of SHA-256.
 TOKEN_LENGTH = _ID_WIDTH + 1 + 6 + 1 + 43
 CONFIRM_MAX_AGE = 7 * 24 * 3600
+# The largest id a token can name. Ids are handed out from 1 upwards and never reach it,
+# so tokens for it (test sends, build samples) can never act on a real subscriber.
+NO_SUBSCRIBER_ID = 16**_ID_WIDTH - 1
 
 
 class Purpose(StrEnum):
