@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
@@ -71,15 +71,30 @@ class Settings(BaseSettings):
     @field_validator("base_url")
     @classmethod
     def _absolute_url(cls, value: str) -> str:
-        """Links in every page and email are built from it, so it must be a whole URL."""
-        parts = urlsplit(value.strip())
+        """Links in every page and email (and the List-Unsubscribe header) are built from it,
+        so it must be a whole URL in plain ASCII: an IDN host becomes punycode, a non-ASCII
+        path is percent-encoded, and whitespace or control characters are refused."""
+        value = value.strip()
+        if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+            raise ValueError("must not contain spaces or control characters (CR, LF, tab)")
+        parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
                 "must be an absolute http:// or https:// URL, e.g. https://news.example.org"
             )
-        if parts.query or parts.fragment or value.strip().endswith(("?", "#")):
+        if parts.query or parts.fragment or value.endswith(("?", "#")):
             raise ValueError("must not have a ?query or #fragment; links are appended to it")
-        return value.strip().rstrip("/")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not contain a user name or password")
+        try:
+            host = parts.hostname.encode("idna").decode("ascii")
+            port = f":{parts.port}" if parts.port is not None else ""
+        except (UnicodeError, ValueError):
+            raise ValueError("has a host name or port that is not valid") from None
+        if ":" in host:
+            host = f"[{host}]"  # an IPv6 literal keeps its brackets
+        path = quote(parts.path, safe="/%:@!$&'()*+,;=-._~")
+        return f"{parts.scheme}://{host}{port}{path}".rstrip("/")
 
     def signing_key(self) -> str:
         """The key that signs tokens; :class:`ConfigurationError` unless it is safe to use.
