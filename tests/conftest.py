@@ -122,7 +122,10 @@ def web_server(tmp_path: Path) -> Iterator[WebServer]:
                 if time.monotonic() > deadline:
                     pytest.fail(f"newsletter serve did not start: {log_path.read_text()}")
                 time.sleep(0.1)
-            yield WebServer(url, Path(env["NEWSLETTER_OUTBOX_DIR"]), env["NEWSLETTER_DATABASE_URL"])
+            yield WebServer(
+                url, Path(env["NEWSLETTER_OUTBOX_DIR"]), env["NEWSLETTER_DATABASE_URL"],
+                process.pid,
+            )
         finally:
             process.terminate()
             try:

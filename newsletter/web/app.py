@@ -27,10 +27,12 @@ from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import utc_now
 from newsletter.transports import Transport
 from newsletter.web.archive import ArchiveRoutes
+from newsletter.web.limits import BodyLimit
 from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.security import SecurityHeaders
 from newsletter.web.subscription import SubscriptionRoutes
+from newsletter.web.webhook import MAX_BODY as WEBHOOK_BODY_LIMIT
 from newsletter.web.webhook import fetch_pinned, ses_webhook
 
 SUBSCRIBE_LIMIT = 10  # POSTs per client address ...
@@ -100,5 +102,7 @@ def create_app(
         Route("/", home, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found}, lifespan=lifespan)
+    # Every body is capped while it streams in; the 413 carries the security headers too.
+    app.add_middleware(BodyLimit, per_path={"/webhooks/": WEBHOOK_BODY_LIMIT})
     app.add_middleware(SecurityHeaders)
     return app
