@@ -5,6 +5,7 @@ This is the only module that reads the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -52,8 +53,9 @@ class Settings(BaseSettings):
     size_warn_bytes: int = Field(90_000, gt=0)
     size_limit_bytes: int = Field(102_000, gt=0)
     sns_topic_arns: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("editors", "sns_topic_arns", mode="before")
+    @field_validator("editors", "sns_topic_arns", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         """A JSON list (``["a", "b"]``) or comma-separated values (``a,b``); blank is empty."""
@@ -67,6 +69,20 @@ class Settings(BaseSettings):
                     'not a valid JSON list; write ["a", "b"] or comma-separated values: a,b'
                 ) from None
         return [item.strip() for item in value.split(",") if item.strip()]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        """Each entry an IP address or a CIDR network (``10.0.0.0/8``, ``::1``)."""
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry[:60]!r} is not an IP address or network; write e.g. "
+                    "10.0.0.1,192.168.0.0/16,::1"
+                ) from None
+        return value
 
     @field_validator("base_url")
     @classmethod

@@ -27,6 +27,7 @@ from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import utc_now
 from newsletter.transports import Transport
 from newsletter.web.archive import ArchiveRoutes
+from newsletter.web.clients import ProxyHeaders, parse_networks
 from newsletter.web.limits import BodyLimit
 from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
@@ -105,4 +106,6 @@ def create_app(
     # Every body is capped while it streams in; the 413 carries the security headers too.
     app.add_middleware(BodyLimit, per_path={"/webhooks/": WEBHOOK_BODY_LIMIT})
     app.add_middleware(SecurityHeaders)
+    # Outermost: every layer inside sees the client a trusted proxy names.
+    app.add_middleware(ProxyHeaders, trusted=parse_networks(settings.trusted_proxies))
     return app

@@ -33,6 +33,7 @@ from newsletter.subscribers.workflow import (
     parse_choices,
 )
 from newsletter.tokens import Purpose
+from newsletter.web.clients import rate_key
 from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.security import PRIVATE, form_ok, form_token, mask, with_form_cookie
@@ -99,7 +100,7 @@ class SubscriptionRoutes:
         return await self.subscribe_form(request)
 
     async def subscribe_post(self, request: Request) -> Response:
-        client = request.client.host if request.client else "unknown"
+        client = rate_key(request.client.host) if request.client else "unknown"
         if not self.limiter.hit(client):
             retry = str(max(1, self.limiter.retry_after(client)))
             return self.pages.message(request, "limited", 429, {"Retry-After": retry})

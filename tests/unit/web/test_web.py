@@ -552,3 +552,26 @@ def test_rate_limiter_forgets_idle_clients() -> None:
     now[0] = 25.0
     limiter.hit("10.0.1.1")
     assert len(limiter) == 1
+
+
+def test_forwarded_client_believes_only_trusted_hops() -> None:
+    """X-Forwarded-For is read right to left, up to the first untrusted address."""
+    from newsletter.web.clients import forwarded_client, parse_networks, rate_key
+
+    proxies = parse_networks(["10.0.0.0/8", "::1"])
+    assert forwarded_client("10.0.0.5", "203.0.113.9, 10.0.0.4", proxies) == "203.0.113.9"
+    assert forwarded_client("10.0.0.5", "1.2.3.4, 203.0.113.9", proxies) == "203.0.113.9"
+    assert forwarded_client("192.0.2.8", "203.0.113.9", proxies) == "192.0.2.8"
+    assert forwarded_client("10.0.0.5", "not-an-ip", proxies) == "10.0.0.5"
+    assert forwarded_client("127.0.0.1", "203.0.113.9", ()) == "127.0.0.1"
+    assert rate_key("2001:db8::1") == rate_key("2001:db8::ffff:1") == "2001:db8::/64"
+    assert rate_key("::ffff:192.0.2.1") == "192.0.2.1"
+
+
+def test_trusted_proxies_setting_refuses_garbage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NEWSLETTER_TRUSTED_PROXIES takes addresses and CIDRs and names a bad entry."""
+    monkeypatch.setenv("NEWSLETTER_TRUSTED_PROXIES", "10.0.0.0/8, ::1")
+    assert get_settings().trusted_proxies == ["10.0.0.0/8", "::1"]
+    monkeypatch.setenv("NEWSLETTER_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local")
+    with pytest.raises(ConfigurationError, match="'proxy.local' is not an IP address"):
+        get_settings()
