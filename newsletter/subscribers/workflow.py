@@ -18,7 +18,7 @@ clock; the web app (``web.py``) only turns HTTP into these calls. Decisions, and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -169,7 +169,8 @@ class ConfirmationMailer:
 
 
 class Subscriptions:
-    """The workflow. ``clock`` returns aware UTC datetimes; tokens use it too."""
+    """The workflow. ``clock`` returns aware UTC datetimes; tokens use it too. Links are
+    signed with ``secret``; ``fallbacks`` (older keys) are accepted when reading them."""
 
     def __init__(
         self,
@@ -179,8 +180,10 @@ class Subscriptions:
         secret: str,
         base_url: str,
         clock: Callable[[], dt.datetime],
+        fallbacks: Sequence[str] = (),
     ) -> None:
         self.store = store
+        self.fallbacks = tuple(fallbacks)
         self.transport = transport
         self.mailer = mailer
         self.secret = secret
@@ -305,7 +308,9 @@ class Subscriptions:
 
     def _subscriber(self, purpose: Purpose, token: str, max_age: int | None = None) -> Subscriber:
         now = self.clock().timestamp()
-        subscriber_id = read_token(self.secret, purpose, token, max_age=max_age, now=now)
+        subscriber_id = read_token(
+            self.secret, purpose, token, max_age=max_age, now=now, fallbacks=self.fallbacks
+        )
         subscriber = self.store.get(subscriber_id)
         if subscriber is None:
             raise UnknownSubscriberError("this link is for an address no longer on the list")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from pathlib import Path
@@ -36,10 +37,8 @@ def stream_chunked(url: str, path: str, total: int) -> tuple[int, int]:
         sock.setblocking(False)
         reply = b""
         while sent < total:
-            try:
+            with contextlib.suppress(BlockingIOError):
                 reply += sock.recv(65536)
-            except BlockingIOError:
-                pass
             if reply:
                 break
             try:
