@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.errors import (
@@ -260,6 +260,41 @@ class SubscriberStore:
             status = current.status
             record_event(conn, subscriber_id, "preferences", status, status, what, now)
         return self._must_get(subscriber_id)
+
+    def claim_confirmation(
+        self, subscriber_id: int, now: dt.datetime, resend_after: dt.timedelta
+    ) -> bool:
+        """Record ``now`` as the time of the last confirmation unless one was sent less than
+        ``resend_after`` ago; True when this caller may send it.
+
+        One conditional UPDATE: the database decides, so of several processes signing up
+        one address at the same moment exactly one wins.
+        """
+        sent = subscribers.c.confirmation_sent_at
+        with self._engine.begin() as conn:
+            claimed = conn.execute(
+                update(subscribers)
+                .where(
+                    subscribers.c.id == subscriber_id,
+                    or_(sent.is_(None), sent <= now - resend_after),
+                )
+                .values(confirmation_sent_at=now)
+            )
+            return claimed.rowcount == 1
+
+    def release_confirmation(
+        self, subscriber_id: int, claimed: dt.datetime, previous: dt.datetime | None
+    ) -> None:
+        """Undo :meth:`claim_confirmation` at ``claimed`` (the send failed): retry at once."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(subscribers)
+                .where(
+                    subscribers.c.id == subscriber_id,
+                    subscribers.c.confirmation_sent_at == claimed,
+                )
+                .values(confirmation_sent_at=previous)
+            )
 
     def mark_confirmation_sent(self, subscriber_id: int, when: dt.datetime) -> None:
         """Remember when a confirmation message was last sent. Raises UnknownSubscriberError."""

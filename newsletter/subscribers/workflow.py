@@ -7,7 +7,8 @@ clock; the web app (``web.py``) only turns HTTP into these calls. Decisions, and
   callers must show the same page whatever it is, and the web app runs it after the
   response has been sent so that its duration does not tell either.
 - **At most one confirmation per address per 10 minutes** (``confirmation_sent_at``), so
-  the form cannot be used to flood someone's inbox.
+  the form cannot be used to flood someone's inbox. The check and the record are one
+  conditional UPDATE, so it holds with several processes signing one address up at once.
 - **Active** subscribers asking again get nothing. **Suppressed** addresses (bounced,
   complained, erased, or suppressed by an operator) get nothing, ever.
 - **Unsubscribed** readers may come back through the web form: they get a new
@@ -69,6 +70,12 @@ class Store(Protocol):
     def set_preferences(
         self, subscriber_id: int, *, categories: Collection[str], language: str, reason: str = ...
     ) -> Subscriber: ...
+    def claim_confirmation(
+        self, subscriber_id: int, now: dt.datetime, resend_after: dt.timedelta
+    ) -> bool: ...
+    def release_confirmation(
+        self, subscriber_id: int, claimed: dt.datetime, previous: dt.datetime | None
+    ) -> None: ...
     def mark_confirmation_sent(self, subscriber_id: int, when: dt.datetime) -> None: ...
     def suppression(self, email: str) -> Suppression | None: ...
     def events(self, subscriber_id: int) -> list[Event]: ...
@@ -230,8 +237,8 @@ class Subscriptions:
             # Their own unsubscribe may be undone by them; an operator's suppression may not.
             return Outcome.SUPPRESSED
         now = self.clock()
-        sent = subscriber.confirmation_sent_at
-        if sent is not None and now - sent < RESEND_AFTER:
+        previous = subscriber.confirmation_sent_at
+        if not self.store.claim_confirmation(subscriber.id, now, RESEND_AFTER):
             return Outcome.THROTTLED
         if (subscriber.categories, subscriber.language) != (choices.categories, choices.language):
             subscriber = self.store.set_preferences(
@@ -240,10 +247,14 @@ class Subscriptions:
                 language=choices.language,
                 reason=f"{source} sign-up",
             )
-        message = self.mailer.build(
-            subscriber.email, self.link(Purpose.CONFIRM, subscriber.id), choices, now
-        )
-        self.transport.send(message, subscriber.email)
+        try:
+            message = self.mailer.build(
+                subscriber.email, self.link(Purpose.CONFIRM, subscriber.id), choices, now
+            )
+            self.transport.send(message, subscriber.email)
+        except BaseException:
+            self.store.release_confirmation(subscriber.id, now, previous)
+            raise
         self.store.mark_confirmation_sent(subscriber.id, now)
         return Outcome.SENT
 
