@@ -41,7 +41,13 @@ from newsletter.mail.message import Sender, check_header
 from newsletter.rendering.renderer import LANGUAGES, Language, Renderer
 from newsletter.subscribers.addresses import normalize_email
 from newsletter.subscribers.types import Event, Source, Status, Subscriber, Suppression
-from newsletter.tokens import CONFIRM_MAX_AGE, Purpose, make_token, read_token
+from newsletter.tokens import (
+    CONFIRM_MAX_AGE,
+    NO_SUBSCRIBER_ID,
+    Purpose,
+    make_token,
+    read_token,
+)
 from newsletter.transports import Transport
 
 RESEND_AFTER = dt.timedelta(minutes=10)
@@ -257,6 +263,17 @@ class Subscriptions:
             raise
         self.store.mark_confirmation_sent(subscriber.id, now)
         return Outcome.SENT
+
+    def decoy(self, email: str, choices: Choices) -> None:
+        """Build (and drop) the confirmation email ``subscribe`` would send.
+
+        Called for sign-ups that send nothing, so that every sign-up costs the server the
+        same work and its speed does not tell whether an address is known.
+        """
+        link = f"{self.base_url}/{Purpose.CONFIRM.value}/" + make_token(
+            self.secret, Purpose.CONFIRM, NO_SUBSCRIBER_ID, now=self.clock().timestamp()
+        )
+        self.mailer.build(email, link, choices, self.clock())
 
     def confirm(self, token: str) -> Subscriber:
         """Activate the subscriber named by a confirmation token; idempotent.

@@ -38,6 +38,8 @@ from newsletter.web.webhook import fetch_pinned, ses_webhook
 
 SUBSCRIBE_LIMIT = 10  # POSTs per client address ...
 SUBSCRIBE_WINDOW = 600.0  # ... per this many seconds
+# Seconds a request waits for a locked or unreachable database before answering 503.
+DATABASE_TIMEOUT = 3.0
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
@@ -65,7 +67,7 @@ def create_app(
     """
     settings.signing_key()  # refuse an unsafe key before opening anything
     owned = engine is None
-    engine = engine or open_database(settings.database_url)
+    engine = engine or open_database(settings.database_url, timeout=DATABASE_TIMEOUT)
     store = SubscriberStore(engine, clock=clock)
     templates_dir = settings.templates_dir or DEFAULT_TEMPLATES
     pages = Pages(templates_dir)
@@ -78,7 +80,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
+        readers.signups.start()
         yield
+        readers.signups.stop()
         if owned:
             engine.dispose()
 
@@ -103,6 +107,7 @@ def create_app(
         Route("/", home, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found}, lifespan=lifespan)
+    app.state.signups = readers.signups  # tests wait on it: signups.wait_idle()
     # Every body is capped while it streams in; the 413 carries the security headers too.
     app.add_middleware(BodyLimit, per_path={"/webhooks/": WEBHOOK_BODY_LIMIT})
     app.add_middleware(SecurityHeaders)

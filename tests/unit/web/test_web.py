@@ -56,7 +56,12 @@ class Site:
     outbox: Path
 
     def messages(self) -> list[EmailMessage]:
+        self.settle()
         return outbox(self.outbox)
+
+    def settle(self) -> None:
+        """Wait until the sign-up thread has handled every queued sign-up."""
+        assert self.client.app.state.signups.wait_idle()  # type: ignore[attr-defined]
 
     def form_token(self, page: str = "/subscribe") -> str:
         response = self.client.get(page)
@@ -74,6 +79,7 @@ class Site:
         data.update(extra)
         response = self.client.post("/subscribe", data=data)
         assert response.status_code == 200, response.text
+        self.settle()
         return response.text
 
     def token(self, purpose: Purpose, subscriber: Subscriber) -> str:
