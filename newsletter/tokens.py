@@ -74,7 +74,20 @@ def read_token(
     now: float | None = None,
     fallbacks: Sequence[str] = (),
 ) -> int:
-    """Return the subscriber id in ``token``; raise :class:`TokenError` if it is not valid.
+    """Return the subscriber id in ``token``; see :func:`read_token_issued`."""
+    return read_token_issued(secret, purpose, token, max_age, now, fallbacks)[0]
+
+
+def read_token_issued(
+    secret: str,
+    purpose: Purpose,
+    token: str,
+    max_age: int | None = None,
+    now: float | None = None,
+    fallbacks: Sequence[str] = (),
+) -> tuple[int, int]:
+    """Return the subscriber id in ``token`` and when it was issued (POSIX seconds); raise
+    :class:`TokenError` if it is not valid.
 
     ``max_age`` (seconds) refuses tokens older than that at ``now`` (a POSIX timestamp,
     the current time when omitted); confirmation links use 7 days. A token signed with
@@ -92,13 +105,15 @@ def read_token(
                 continue
             signature = expected  # itsdangerous checks the age of a whole token
         try:
-            value = signer.unsign(f"{signed}.{signature}", max_age=max_age)
+            value, issued = signer.unsign(
+                f"{signed}.{signature}", max_age=max_age, return_timestamp=True
+            )
         except SignatureExpired as err:
             raise TokenError("this link has expired; ask for a new one") from err
         except BadSignature:
             continue
         try:
-            return int(value, 16)
+            return int(value, 16), int(issued.timestamp())
         except ValueError as err:
             raise TokenError("this link is not valid") from err
     raise TokenError("this link is not valid")

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.errors import (
@@ -24,6 +24,7 @@ from newsletter.errors import (
     UnknownSubscriberError,
 )
 from newsletter.store.bulk import insert_active
+from newsletter.store.confirmations import ConfirmationRecords
 from newsletter.store.rows import insert_suppression, record_event, suppression_key
 from newsletter.store.tables import (
     deliveries,
@@ -82,7 +83,7 @@ def _normalized_or_none(email: str) -> str | None:
         return None
 
 
-class SubscriberStore:
+class SubscriberStore(ConfirmationRecords):
     """Queries and changes over subscribers, their events and suppressions.
 
     Methods that take an address normalise it first (see :func:`normalize_email`), so no
@@ -260,54 +261,6 @@ class SubscriberStore:
             status = current.status
             record_event(conn, subscriber_id, "preferences", status, status, what, now)
         return self._must_get(subscriber_id)
-
-    def claim_confirmation(
-        self, subscriber_id: int, now: dt.datetime, resend_after: dt.timedelta
-    ) -> bool:
-        """Record ``now`` as the time of the last confirmation unless one was sent less than
-        ``resend_after`` ago; True when this caller may send it.
-
-        One conditional UPDATE: the database decides, so of several processes signing up
-        one address at the same moment exactly one wins.
-        """
-        sent = subscribers.c.confirmation_sent_at
-        with self._engine.begin() as conn:
-            claimed = conn.execute(
-                update(subscribers)
-                .where(
-                    subscribers.c.id == subscriber_id,
-                    or_(sent.is_(None), sent <= now - resend_after),
-                )
-                .values(confirmation_sent_at=now)
-            )
-            return claimed.rowcount == 1
-
-    def release_confirmation(
-        self, subscriber_id: int, claimed: dt.datetime, previous: dt.datetime | None
-    ) -> None:
-        """Undo :meth:`claim_confirmation` at ``claimed`` (the send failed): retry at once."""
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(subscribers)
-                .where(
-                    subscribers.c.id == subscriber_id,
-                    subscribers.c.confirmation_sent_at == claimed,
-                )
-                .values(confirmation_sent_at=previous)
-            )
-
-    def mark_confirmation_sent(self, subscriber_id: int, when: dt.datetime) -> None:
-        """Remember when a confirmation message was last sent. Raises UnknownSubscriberError."""
-        with self._engine.begin() as conn:
-            current = self._locked(conn, subscriber_id)
-            conn.execute(
-                update(subscribers)
-                .where(subscribers.c.id == subscriber_id)
-                .values(confirmation_sent_at=when)
-            )
-            record_event(
-                conn, subscriber_id, "confirmation_sent", current.status, current.status, "", when
-            )
 
     def remove(self, email: str) -> bool:
         """Erase an address: delete its subscriber, keep only its hash as a suppression.

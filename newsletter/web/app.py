@@ -96,7 +96,8 @@ def create_app(
     routes += [
         Route("/subscribe", readers.subscribe_get, methods=["GET"]),
         Route("/subscribe", readers.subscribe_post, methods=["POST"]),
-        Route("/confirm/{token}", readers.confirm, methods=["GET"]),
+        Route("/confirm/{token}", readers.confirm_get, methods=["GET"]),
+        Route("/confirm/{token}", readers.confirm_post, methods=["POST"]),
         Route("/unsubscribe/{token}", readers.unsubscribe_get, methods=["GET"]),
         Route("/unsubscribe/{token}", readers.unsubscribe_post, methods=["POST"]),
         Route("/preferences/{token}", readers.preferences_get, methods=["GET"]),

@@ -168,7 +168,17 @@ class SubscriptionRoutes:
 
         return await run_in_threadpool(run)
 
-    async def confirm(self, request: Request) -> Response:
+    async def confirm_get(self, request: Request) -> Response:
+        # Only a page with a button: link scanners follow GETs.
+        try:
+            self.subs.check_confirm_link(request.path_params["token"])
+        except TokenError as err:
+            return self.pages.bad_link(request, err)
+        context = {"page_title": "确认订阅 Confirm", "action": request.url.path}
+        return self.pages.render(request, "confirm", context, headers=PRIVATE)
+
+    async def confirm_post(self, request: Request) -> Response:
+        # No form token: the signed token in the path is the authority, as for unsubscribe.
         try:
             subscriber = await self._stored(self.subs.confirm, request.path_params["token"])
         except (TokenError, UnknownSubscriberError, SuppressedAddressError) as err:

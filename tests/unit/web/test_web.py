@@ -321,13 +321,19 @@ def test_the_per_address_rate_limit_answers_429(make_site: MakeSite) -> None:
 # -- confirm ----------------------------------------------------------------------------------
 
 
-def test_confirm_activates_and_is_idempotent(site: Site) -> None:
-    """The emailed link activates the subscriber; following it again still succeeds."""
+def test_confirm_activates_on_post_and_is_idempotent(site: Site) -> None:
+    """Following the link shows a button and changes nothing; pressing it activates the
+    subscriber; pressing it again still succeeds."""
     site.subscribe("reader@example.org")
     text = site.messages()[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     link = path_of(re.search(r"https://\S+/confirm/\S+", text).group(0))  # type: ignore[union-attr]
-    first = site.client.get(link)
-    second = site.client.get(link)
+    shown = site.client.get(link)
+    assert shown.status_code == 200 and f'action="{link}"' in shown.text
+    assert shown.headers["cache-control"] == "no-store"
+    pending = site.store.find("reader@example.org")
+    assert pending is not None and pending.status == "pending"
+    first = site.client.post(link)
+    second = site.client.post(link)
     assert first.status_code == second.status_code == 200
     assert "订阅成功" in first.text and "/preferences/" in first.text
     assert first.headers["cache-control"] == "no-store"
@@ -344,13 +350,75 @@ def test_bad_confirm_links_get_a_400_page_with_a_way_back(site: Site) -> None:
     tampered = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
     wrong = site.token(Purpose.UNSUBSCRIBE, subscriber)
     for token in (tampered, wrong, "nonsense"):
-        response = site.client.get(f"/confirm/{token}")
-        assert response.status_code == 400
-        assert 'href="/subscribe"' in response.text and 'role="alert"' in response.text
+        for response in (site.client.get(f"/confirm/{token}"),
+                         site.client.post(f"/confirm/{token}")):
+            assert response.status_code == 400
+            assert 'href="/subscribe"' in response.text and 'role="alert"' in response.text
     site.clock.advance(days=7, seconds=1)
-    expired = site.client.get(f"/confirm/{good}")
+    expired = site.client.post(f"/confirm/{good}")
     assert expired.status_code == 400 and "expired" in expired.text
     assert site.status(subscriber) == "pending"
+
+
+def confirm_path(site: Site, message: EmailMessage) -> str:
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    return path_of(re.search(r"https://\S+/confirm/\S+", text).group(0))  # type: ignore[union-attr]
+
+
+def test_a_link_from_before_unsubscribing_stays_dead_after_a_new_sign_up(site: Site) -> None:
+    """After unsubscribing and signing up again, only the new link confirms."""
+    site.subscribe("reader@example.org")
+    old = confirm_path(site, site.messages()[0])
+    assert site.client.post(old).status_code == 200
+    reader = site.store.find("reader@example.org")
+    assert reader is not None
+    site.store.set_status(reader.id, "unsubscribed", "one-click")
+    site.clock.advance(minutes=11)
+    site.subscribe("reader@example.org")
+    [new] = {confirm_path(site, m) for m in site.messages()} - {old}
+    assert site.client.post(old).status_code == 400
+    assert site.status(reader) == "unsubscribed"
+    assert site.client.post(new).status_code == 200
+    assert site.status(reader) == "active"
+
+
+def test_a_stranger_cannot_rewrite_a_waiting_readers_choices(site: Site) -> None:
+    """A sign-up of someone's address keeps their stored choices until its link is confirmed;
+    the reader's own older link then no longer confirms."""
+    pending = site.store.add("pending@example.org", status="pending", categories={"LG"},
+                             language="zh")
+    left = site.store.add("left@example.org", status="active", categories={"CV"},
+                          language="en")
+    site.store.set_status(left.id, "unsubscribed", "one-click")
+    for reader in (pending, left):
+        site.subscribe(reader.email, categories=["RO"], language="both")
+        after = site.store.get(reader.id)
+        assert after is not None
+        assert (after.categories, after.language) == (reader.categories, reader.language)
+    # Only the owner of the address, following the link mailed to it, applies the choices
+    # that email described.
+    [mail] = [m for m in site.messages() if m["To"] == "pending@example.org"]
+    assert site.client.post(confirm_path(site, mail)).status_code == 200
+    confirmed = site.store.get(pending.id)
+    assert confirmed is not None
+    assert (confirmed.status, confirmed.categories, confirmed.language) == (
+        "active", {"RO"}, "both"
+    )
+
+
+def test_an_earlier_sign_ups_link_does_not_confirm(site: Site) -> None:
+    """When a newer sign-up was mailed, the older link is refused."""
+    site.subscribe("reader@example.org", categories=["LG"])
+    first = confirm_path(site, site.messages()[0])
+    site.clock.advance(minutes=11)
+    site.subscribe("reader@example.org", categories=["CV"])
+    [second] = {confirm_path(site, m) for m in site.messages()} - {first}
+    assert site.client.post(first).status_code == 400
+    reader = site.store.find("reader@example.org")
+    assert reader is not None and reader.status == "pending"
+    assert site.client.post(second).status_code == 200
+    active = site.store.find("reader@example.org")
+    assert active is not None and (active.status, active.categories) == ("active", {"CV"})
 
 
 # -- unsubscribe ------------------------------------------------------------------------------
