@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from newsletter.errors import DatabaseError, NewsletterError
+from newsletter.subscribers.workflow import Choices
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +32,14 @@ GIVE_UP_AFTER = 15 * 60.0  # seconds of failures before a queued sign-up is drop
 @dataclass(frozen=True)
 class Signup:
     address: str
-    choices: object  # the workflow's Choices; opaque here
+    choices: Choices
 
 
 class SignupQueue:
     """Runs ``work(address, choices)`` for each queued sign-up, one at a time, in order."""
 
     def __init__(
-        self, work: Callable[[str, object], object], *, size: int = QUEUE_SIZE,
+        self, work: Callable[[str, Choices], object], *, size: int = QUEUE_SIZE,
         retry_delays: tuple[float, ...] = RETRY_DELAYS, give_up_after: float = GIVE_UP_AFTER,
     ) -> None:
         self._work = work
@@ -70,7 +71,7 @@ class SignupQueue:
         """True while the database refuses work: new sign-ups should be refused (503)."""
         return self._failing.is_set()
 
-    def put(self, address: str, choices: object) -> bool:
+    def put(self, address: str, choices: Choices) -> bool:
         """Queue a sign-up; False when it cannot be promised (queue full, database failing)."""
         if self._failing.is_set():
             return False

@@ -144,8 +144,7 @@ class SubscriptionRoutes:
             return self.unavailable(request)
         return self.pages.message(request, "sent")
 
-    def _subscribe(self, address: str, choices: object) -> Outcome:
-        assert isinstance(choices, Choices)
+    def _subscribe(self, address: str, choices: Choices) -> Outcome:
         with translated(self.settings.database_url):
             outcome = self.subs.subscribe(address, choices)
         if outcome is not Outcome.SENT:
