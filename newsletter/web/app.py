@@ -67,7 +67,9 @@ def create_app(
     """
     settings.signing_key()  # refuse an unsafe key before opening anything
     owned = engine is None
-    engine = engine or open_database(settings.database_url, timeout=DATABASE_TIMEOUT)
+    engine = engine or open_database(
+        settings.database_url, timeout=DATABASE_TIMEOUT, lock_timeout=DATABASE_TIMEOUT
+    )
     store = SubscriberStore(engine, clock=clock)
     templates_dir = settings.templates_dir or DEFAULT_TEMPLATES
     pages = Pages(templates_dir)

@@ -8,13 +8,17 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
+from sqlalchemy import select
 from support.delivery import outbox
 from support.env import TEST_SECRET, WebServer
+from support.servers import serve
 
-from newsletter.store.db import open_database
+from newsletter.store.db import open_database, upgrade
 from newsletter.store.subscribers import SubscriberStore
+from newsletter.store.tables import subscribers
 from newsletter.tokens import Purpose, make_token
 
 
@@ -89,5 +93,37 @@ def test_a_sign_up_promised_during_an_outage_is_stored_afterwards(web_server: We
         store = SubscriberStore(engine)
         assert store.find("first@example.org") is not None
         assert store.find("second@example.org") is None
+    finally:
+        engine.dispose()
+
+
+def test_one_click_unsubscribe_with_a_locked_row_on_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """With the reader's row locked by another PostgreSQL transaction, one-click gets 503
+    within seconds instead of waiting for the lock; after it is released a retry works."""
+    upgrade(postgres_url)
+    engine = open_database(postgres_url)
+    try:
+        store = SubscriberStore(engine)
+        reader = store.add("reader@example.org", status="active")
+        path = f"/unsubscribe/{make_token(TEST_SECRET, Purpose.UNSUBSCRIBE, reader.id)}"
+        one_click = {"List-Unsubscribe": "One-Click"}
+        with serve(tmp_path, tmp_path / "serve.log", NEWSLETTER_DATABASE_URL=postgres_url) as web:
+            with engine.connect() as holder:
+                holder.execute(
+                    select(subscribers.c.id).where(subscribers.c.id == reader.id)
+                    .with_for_update()
+                )
+                started = time.monotonic()
+                refused = httpx.post(f"{web.url}{path}", data=one_click, timeout=60)
+                elapsed = time.monotonic() - started
+                holder.rollback()
+            assert refused.status_code == 503, refused.text
+            assert elapsed < 8, f"took {elapsed:.1f} s"
+            retried = httpx.post(f"{web.url}{path}", data=one_click, timeout=30)
+            assert retried.status_code == 200
+        after = store.get(reader.id)
+        assert after is not None and after.status == "unsubscribed"
     finally:
         engine.dispose()
