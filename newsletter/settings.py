@@ -5,11 +5,14 @@ This is the only module that reads the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import math
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -21,6 +24,8 @@ from newsletter.vocabulary import InDoubtPolicy
 # Keys that must never protect a real deployment: documentation examples and the demo's.
 KNOWN_DEFAULT_KEYS = frozenset({"", "change-me", "changeme", "secret", "dev", "demo", "insecure"})
 MIN_KEY_LENGTH = 16
+# A key must look random: at least this many bits by its own character frequencies.
+MIN_KEY_BITS = 40
 
 
 class Settings(BaseSettings):
@@ -33,6 +38,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///newsletter.db"
     base_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr = SecretStr("")
+    # Older keys, still accepted when reading links already mailed; never used to sign.
+    secret_key_fallbacks: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     from_address: str = "AI Digest <digest@news.example.org>"
     reply_to: str | None = None
     list_id: str = "AI Digest <digest.news.example.org>"
@@ -58,8 +65,11 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     # Publish issues that were never sent once their date has passed.
     archive_unsent: bool = False
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("editors", "sns_topic_arns", mode="before")
+    @field_validator(
+        "editors", "sns_topic_arns", "trusted_proxies", "secret_key_fallbacks", mode="before"
+    )
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         """A JSON list (``["a", "b"]``) or comma-separated values (``a,b``); blank is empty."""
@@ -81,19 +91,47 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an absolute http:// or https:// URL")
         return value.strip()
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        """Each entry an IP address or a CIDR network (``10.0.0.0/8``, ``::1``)."""
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry[:60]!r} is not an IP address or network; write e.g. "
+                    "10.0.0.1,192.168.0.0/16,::1"
+                ) from None
+        return value
 
     @field_validator("base_url")
     @classmethod
     def _absolute_url(cls, value: str) -> str:
-        """Links in every page and email are built from it, so it must be a whole URL."""
-        parts = urlsplit(value.strip())
+        """Links in every page and email (and the List-Unsubscribe header) are built from it,
+        so it must be a whole URL in plain ASCII: an IDN host becomes punycode, a non-ASCII
+        path is percent-encoded, and whitespace or control characters are refused."""
+        value = value.strip()
+        if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+            raise ValueError("must not contain spaces or control characters (CR, LF, tab)")
+        parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
                 "must be an absolute http:// or https:// URL, e.g. https://news.example.org"
             )
-        if parts.query or parts.fragment or value.strip().endswith(("?", "#")):
+        if parts.query or parts.fragment or value.endswith(("?", "#")):
             raise ValueError("must not have a ?query or #fragment; links are appended to it")
-        return value.strip().rstrip("/")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not contain a user name or password")
+        try:
+            host = parts.hostname.encode("idna").decode("ascii")
+            port = f":{parts.port}" if parts.port is not None else ""
+        except (UnicodeError, ValueError):
+            raise ValueError("has a host name or port that is not valid") from None
+        if ":" in host:
+            host = f"[{host}]"  # an IPv6 literal keeps its brackets
+        path = quote(parts.path, safe="/%:@!$&'()*+,;=-._~")
+        return f"{parts.scheme}://{host}{port}{path}".rstrip("/")
 
     @field_validator("timezone")
     @classmethod
@@ -117,25 +155,19 @@ class Settings(BaseSettings):
     def signing_key(self) -> str:
         """The key that signs tokens; :class:`ConfigurationError` unless it is safe to use.
 
-        Refused: unset, a well-known example value, or shorter than :data:`MIN_KEY_LENGTH`.
+        Refused: unset, a well-known example value, shorter than :data:`MIN_KEY_LENGTH`, or
+        with too little entropy (``aaaaaaaaaaaaaaaa``). The fallbacks are checked too.
         """
         key = self.secret_key.get_secret_value()
-        if not key:
-            raise ConfigurationError(
-                "NEWSLETTER_SECRET_KEY is not set; set it to a long random value, e.g. the "
-                'output of: python -c "import secrets; print(secrets.token_urlsafe(32))"'
-            )
-        if key.strip().lower() in KNOWN_DEFAULT_KEYS:
-            raise ConfigurationError(
-                "NEWSLETTER_SECRET_KEY is a well-known example value; anyone could forge "
-                "unsubscribe and confirmation links. Set it to a long random value."
-            )
-        if len(key) < MIN_KEY_LENGTH:
-            raise ConfigurationError(
-                f"NEWSLETTER_SECRET_KEY is {len(key)} characters long; use at least "
-                f"{MIN_KEY_LENGTH} random characters (32 or more is better)."
-            )
+        _check_key("NEWSLETTER_SECRET_KEY", key)
+        for n, fallback in enumerate(self.secret_key_fallbacks, 1):
+            _check_key(f"NEWSLETTER_SECRET_KEY_FALLBACKS (key {n})", fallback.get_secret_value())
         return key
+
+    def verification_keys(self) -> list[str]:
+        """Older keys still accepted when reading a token (never for signing), checked."""
+        self.signing_key()
+        return [fallback.get_secret_value() for fallback in self.secret_key_fallbacks]
 
     def base_url_warning(self) -> str | None:
         """Why the base URL is unfit for real readers, or None.
@@ -158,6 +190,36 @@ class Settings(BaseSettings):
         return "ses" if self.ses_region else "outbox"
 
 
+def key_bits(key: str) -> float:
+    """The key's length times the Shannon entropy of its own characters, in bits."""
+    counts = Counter(key)
+    return sum(n * math.log2(len(key) / n) for n in counts.values())
+
+
+def _check_key(name: str, key: str) -> None:
+    if not key:
+        raise ConfigurationError(
+            f"{name} is not set; set it to a long random value, e.g. the output of: "
+            'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
+    if key.strip().lower() in KNOWN_DEFAULT_KEYS:
+        raise ConfigurationError(
+            f"{name} is a well-known example value; anyone could forge unsubscribe and "
+            "confirmation links. Set it to a long random value."
+        )
+    if len(key) < MIN_KEY_LENGTH:
+        raise ConfigurationError(
+            f"{name} is {len(key)} characters long; use at least {MIN_KEY_LENGTH} random "
+            "characters (32 or more is better)."
+        )
+    if key_bits(key) < MIN_KEY_BITS:
+        raise ConfigurationError(
+            f"{name} has too little entropy (about {key_bits(key):.0f} bits; at least "
+            f"{MIN_KEY_BITS} needed): it repeats too few characters. Use the output of: "
+            'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
+
+
 def get_settings() -> Settings:
     """Read the settings now (no caching: tests and the CLI change the environment).
 
@@ -170,7 +232,7 @@ def get_settings() -> Settings:
 
 
 # Values never echoed back in an error message.
-_SECRET_FIELDS = frozenset({"secret_key", "database_url"})
+_SECRET_FIELDS = frozenset({"secret_key", "secret_key_fallbacks", "database_url"})
 _SETTINGS_ERROR_FIELD = re.compile(r'field "(\w+)"')
 
 

@@ -29,9 +29,13 @@ CATEGORY_CODE_PATTERN = r"[A-Z]{2,5}"
 CATEGORY_CODE = re.compile(CATEGORY_CODE_PATTERN)
 
 
-def category_code_problem(value: object) -> str:
-    """The one wording for a category code that is not 2-5 capital letters."""
-    return f"{value!r} is not a category code (2-5 capital letters, e.g. LG)"
+def category_code_problem(value: object, *, quoted: bool = False) -> str:
+    """The one wording for a category code that is not 2-5 capital letters.
+
+    ``quoted``: ``value`` is already the text to show (a shortened repr).
+    """
+    shown = value if quoted else repr(value)
+    return f"{shown} is not a category code (2-5 capital letters, e.g. LG)"
 
 
 def language_problem(value: object) -> str:

@@ -75,6 +75,7 @@ def subscriptions(
         transport=chosen_transport or transport(settings),
         mailer=ConfirmationMailer(renderer(settings), sender(settings)),
         secret=settings.signing_key(),
+        fallbacks=settings.verification_keys(),
         base_url=settings.base_url,
         clock=clock,
     )

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,38 +94,10 @@ def chromium_path() -> str:
 @pytest.fixture
 def web_server(tmp_path: Path) -> Iterator[WebServer]:
     """``newsletter serve`` as a real process on a free loopback port; BASE_URL points at it."""
-    import httpx
+    from support.servers import serve
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "NEWSLETTER_BASE_URL": url}
-    command = [str(Path(sys.executable).parent / "newsletter"), "serve", "--port", str(port)]
-    log_path = tmp_path / "serve.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"newsletter serve exited: {log_path.read_text()}")
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"newsletter serve did not start: {log_path.read_text()}")
-                time.sleep(0.1)
-            yield WebServer(url, Path(env["NEWSLETTER_OUTBOX_DIR"]), env["NEWSLETTER_DATABASE_URL"])
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with serve(tmp_path, tmp_path / "serve.log") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -192,6 +192,7 @@ def worker(
         summaries = workers.run_worker(
             settings, issue_ref=issue, once=once, poll_seconds=poll,
             progress=_progress, stop=stop, report=_print_summary,
+            warn=lambda line: err.print(line, markup=False),
         )
     if once and not summaries:
         # Say so: silence would look the same as a worker that failed to look.

@@ -16,7 +16,7 @@ from newsletter.cli.output import bad_option, err, fail, reported
 from newsletter.errors import InvalidPreferencesError
 from newsletter.issues.categories import available_categories
 from newsletter.settings import get_settings
-from newsletter.store import db
+from newsletter.store import db, dump
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.subscribers import admin
 from newsletter.subscribers.addresses import normalize_email
@@ -24,7 +24,7 @@ from newsletter.subscribers.csv_io import export_subscribers, import_csv, parse_
 from newsletter.subscribers.types import STATUSES, SUPPRESSED, Status, check_preferences
 from newsletter.subscribers.workflow import Outcome
 
-db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+db_app = typer.Typer(help="The database: schema upgrades, export and import.", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Add, list, remove, import and export subscribers.")
 suppressions_app = typer.Typer(help="Addresses that must never be mailed.")
 for _group in (subscribers_app, suppressions_app):
@@ -57,6 +57,43 @@ def db_upgrade() -> None:
         print(f"{db.safe_url(url)}: already at revision {after}")
     else:
         print(f"{db.safe_url(url)}: upgraded from revision {before or 'none'} to {after}")
+
+
+@db_app.command("export", **COMMAND)
+def db_export(
+    file: Annotated[Path, typer.Argument(help="Where to write the JSON-lines dump.")],
+) -> None:
+    """Write the whole database (subscribers with their ids and dates, events, every
+    suppression, campaigns, deliveries) as versioned JSON lines, for moving it.
+
+    Example: newsletter db export list.jsonl
+    """
+    with reported(), wiring.database(get_settings()) as engine:
+        try:
+            with file.open("w", encoding="utf-8") as handle:
+                counts = dump.export_dump(engine, handle)
+        except OSError as error:
+            raise fail(f"cannot write {file}: {error.strerror}") from None
+    print(f"exported to {file}: {counts.summary()}")
+
+
+@db_app.command("import", **COMMAND)
+def db_import(
+    file: Annotated[Path, typer.Argument(help="A dump written by `newsletter db export`.")],
+) -> None:
+    """Load a dump into the empty database at NEWSLETTER_DATABASE_URL, all or nothing.
+
+    Ids, dates and suppressions (erased and bounced addresses too) arrive as they were, so
+    links already mailed keep working. Run `newsletter db upgrade` on the new database first.
+    Example: newsletter db import list.jsonl
+    """
+    with reported(), wiring.database(get_settings()) as engine:
+        try:
+            with file.open(encoding="utf-8") as handle:
+                counts = dump.import_dump(engine, handle)
+        except OSError as error:
+            raise fail(f"cannot read {file}: {error.strerror}") from None
+    print(f"imported from {file}: {counts.summary()}")
 
 
 @subscribers_app.command("add", **COMMAND)

@@ -67,5 +67,6 @@ def serve(
     )
     if settings.chosen_transport() == "outbox":
         err.print(f"confirmation emails go to the outbox: {settings.outbox_dir}", markup=False)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=True)
+    # Forwarded headers are handled by the app, believing only NEWSLETTER_TRUSTED_PROXIES.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False)
     uvicorn.Server(config).run(sockets=[sock])

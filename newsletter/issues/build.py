@@ -16,7 +16,7 @@ from newsletter.issues.preflight import file_todos
 from newsletter.mail.message import MessageTemplate, Recipient
 from newsletter.rendering.renderer import RenderedIssue, Variant, select_papers
 from newsletter.settings import Settings
-from newsletter.tokens import Purpose, make_token
+from newsletter.tokens import NO_SUBSCRIBER_ID, Purpose, make_token
 
 SAMPLE_READER = "reader@example.com"
 
@@ -49,14 +49,14 @@ class BuildResult:
 
 def sample_message(rendered: RenderedIssue, settings: Settings, campaign: str) -> bytes:
     """A complete message to a placeholder reader, as a subscriber would receive it."""
-    # Tokens for a subscriber that does not exist; signed with the configured key or a
-    # throwaway one, since nobody can use them.
+    # Tokens for an id no subscriber can have: anyone holding a build output may follow
+    # them. Signed with the configured key (or a throwaway one) so the links look real.
     secret = settings.secret_key.get_secret_value() or "sample-only"
     reader = Recipient(
         address=SAMPLE_READER,
         delivery_id=f"sample.{campaign}",
-        unsubscribe_token=make_token(secret, Purpose.UNSUBSCRIBE, 1),
-        preferences_token=make_token(secret, Purpose.PREFERENCES, 1),
+        unsubscribe_token=make_token(secret, Purpose.UNSUBSCRIBE, NO_SUBSCRIBER_ID),
+        preferences_token=make_token(secret, Purpose.PREFERENCES, NO_SUBSCRIBER_ID),
     )
     return MessageTemplate(rendered, wiring.sender(settings), campaign).build(
         reader, format_datetime(dt.datetime.now(dt.UTC))

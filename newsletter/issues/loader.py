@@ -8,6 +8,7 @@ run even when the model refused the file, so one run shows everything to fix.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from newsletter.errors import IssueProblem, IssueValidationError
 from newsletter.issues.files import SUFFIX, file_name
+from newsletter.issues.limits import MAX_FILE_BYTES, limit_problem, shown, size_problem
 from newsletter.issues.model import ArxivUrl, CategoryCode, Issue, arxiv_id
 from newsletter.issues.yaml_source import (
     RAW_CONTROL,
@@ -143,8 +145,8 @@ def _friendly(error: Any, loc: Loc) -> str:
         )
     in_legend = len(loc) == 2 and loc[0] == "categories"
     if kind == "string_pattern_mismatch" and (in_legend or loc[-1:] == ("category",)):
-        return category_code_problem(error["input"])
-    return f"{msg[0].lower()}{msg[1:]} (got {error['input']!r})"
+        return category_code_problem(shown(error["input"]), quoted=True)
+    return f"{msg[0].lower()}{msg[1:]} (got {shown(error['input'])})"
 
 
 def _clean_loc(loc: Loc) -> Loc:
@@ -194,9 +196,17 @@ def parse_issue(text: str, path: str = "<string>") -> Issue:
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     controls = raw_controls(text)
+    cleaned = RAW_CONTROL.sub(" ", text) if controls else text  # lines and columns kept
+    too_much = limit_problem(cleaned, path)
+    if too_much is not None:
+        raise IssueValidationError([too_much])
     try:
-        # Spaces keep every line and column where it was.
-        root, data = compose(RAW_CONTROL.sub(" ", text) if controls else text)
+        root, data = compose(cleaned)
+    except (ValueError, RecursionError) as err:
+        # A backstop: the limits above should leave nothing the constructor refuses.
+        raise IssueValidationError(
+            [IssueProblem(path, 1, "", f"cannot be read: {shown(str(err))}")]
+        ) from None
     except yaml.YAMLError as err:
         if controls:
             raise IssueValidationError(
@@ -235,18 +245,22 @@ def parse_issue(text: str, path: str = "<string>") -> Issue:
 
 def load_issue(path: str | Path) -> Issue:
     """Read and validate one issue file; raise :class:`IssueValidationError` on any problem."""
-    shown = str(path)
+    name = str(path)
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
+            too_big = size_problem(os.fstat(file.fileno()).st_size, name)
     except OSError as err:
         raise IssueValidationError(
-            [IssueProblem(shown, 0, "", f"cannot read the file: {err.strerror}")]
+            [IssueProblem(name, 0, "", f"cannot read the file: {err.strerror}")]
         ) from err
+    if too_big is not None:
+        raise IssueValidationError([too_big])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise IssueValidationError(
-            [IssueProblem(shown, line, "", "is not UTF-8 text; save the file as UTF-8")]
+            [IssueProblem(name, line, "", "is not UTF-8 text; save the file as UTF-8")]
         ) from err
-    return parse_issue(text, shown)
+    return parse_issue(text, name)

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from newsletter.issues.limits import shown
 from newsletter.vocabulary import CATEGORY_CODE_PATTERN
 
 # C0 controls except tab and newline, DEL, and C1 controls. Carriage returns are
@@ -64,7 +65,7 @@ def arxiv_abs_url(value: str) -> str:
     match = _ARXIV.match(value.strip())
     if not match:
         raise ValueError(
-            f"not an arXiv abstract link: {value!r}; write https://arxiv.org/abs/ID"
+            f"not an arXiv abstract link: {shown(value)}; write https://arxiv.org/abs/ID"
         )
     return f"https://arxiv.org/abs/{match.group('id')}"
 

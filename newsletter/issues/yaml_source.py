@@ -149,6 +149,8 @@ def explained(text: str, err: yaml.YAMLError) -> yaml.YAMLError:
         yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as explained:
         return explained
+    except RecursionError:
+        return err  # the pure-Python parser recurses where libyaml does not
     return err
 
 

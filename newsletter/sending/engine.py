@@ -283,12 +283,15 @@ class DeliveryRun:
                 self.result.released += 1
 
     def _pause_locked(self, reason: str) -> None:
+        self.stop.set()
         if self.result.paused_reason is None:
             self.result.paused_reason = reason
-            self.store.pause(self.campaign_id, reason)
+            try:
+                self.store.pause(self.campaign_id, reason)
+            except Exception as err:  # the database failed too (a full disk): say it once
+                self.result.error = self.result.error or _one_line(err)
             if self.progress is not None:
                 self.progress.note(f"paused: {reason}")
-        self.stop.set()
 
     def _pause(self, reason: str) -> None:
         with self._lock:
@@ -307,7 +310,13 @@ class DeliveryRun:
             # The token first, then the claim: a claimed row goes to the transport at once.
             if self.stop.is_set() or not self.rate.acquire():
                 return
-            claim = self._next()
+            try:
+                claim = self._next()
+            except Exception as err:  # the database failed while claiming: stop, once
+                with self._lock:
+                    self.result.error = self.result.error or _one_line(err)
+                self.halt("the database failed")
+                return
             if claim is None:
                 return
             try:
@@ -439,3 +448,9 @@ class DeliveryRun:
                 self.progress.note(f"heartbeat failed: {err}")
             return
         self.rate.set_ceiling(self.ceiling / max(1, workers))
+
+
+def _one_line(err: Exception) -> str:
+    """``Type: first line`` of an error (drivers append background links and SQL)."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0] if lines else ''}"

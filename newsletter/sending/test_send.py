@@ -18,13 +18,12 @@ from newsletter.sending.campaign import issue_categories
 from newsletter.sending.messages import render_variants
 from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
-from newsletter.tokens import Purpose, make_token
+from newsletter.tokens import NO_SUBSCRIBER_ID, Purpose, make_token
 from newsletter.transports import Transport
 
-# Test messages carry tokens for this subscriber id, the largest a token can name. Ids are
-# handed out from 1 upwards and never reach it, so a test message's unsubscribe link can
-# never act on a real subscriber (the web app answers it like any unknown subscriber).
-TEST_SUBSCRIBER_ID = 16**12 - 1
+# Test messages carry tokens for an id no subscriber can have (the web app answers its
+# links like any unknown subscriber's).
+TEST_SUBSCRIBER_ID: int = NO_SUBSCRIBER_ID
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from newsletter import wiring
-from newsletter.errors import CampaignError
+from newsletter.errors import CampaignError, IssueValidationError
 from newsletter.issues.files import file_name
 from newsletter.issues.loader import load_issue
 from newsletter.sending.campaign import (
@@ -22,6 +23,8 @@ from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.transports import Transport
 
+log = logging.getLogger(__name__)
+
 
 def run_worker(
     settings: Settings,
@@ -33,11 +36,14 @@ def run_worker(
     stop: threading.Event | None = None,
     transport: Transport | None = None,
     report: Callable[[SendSummary], None] | None = None,
+    warn: Callable[[str], None] = log.warning,
 ) -> list[SendSummary]:
     """Send every campaign in state ``sending`` (or only ``issue_ref``'s) until stopped.
 
     With ``once``, each open campaign is worked through once and the function returns.
-    Other workers on other machines may work on the same campaigns at the same time.
+    Other workers on other machines may work on the same campaigns at the same time. A
+    campaign whose issue file cannot be read is skipped, with one line to ``warn`` saying
+    why; the others are sent.
     """
     settings.signing_key()
     stop = stop or threading.Event()
@@ -52,7 +58,14 @@ def run_worker(
                     break
                 if date is not None and campaign.issue_date != date:
                     continue
-                issue = load_issue(_campaign_issue_path(campaign, settings))
+                try:
+                    issue = load_issue(_campaign_issue_path(campaign, settings))
+                except IssueValidationError as error:
+                    # Left open: once the file is fixed, this or another worker sends it.
+                    first = error.problems[0] if error.problems else None
+                    warn(f"campaign {campaign.issue_date}: skipped; its issue file cannot be "
+                         f"read: {first or error}")
+                    continue
                 try:
                     check_unchanged(campaign, issue)
                 except CampaignError as error:

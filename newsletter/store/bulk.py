@@ -43,9 +43,9 @@ now: dt.datetime,
             "categories": ",".join(sorted(row.categories)),
             "language": row.language,
             "source": source,
-            "created_at": now,
+            "created_at": row.created_at or now,
             "updated_at": now,
-            "confirmed_at": now,
+            "confirmed_at": row.confirmed_at or row.created_at or now,
         }
         for row in unique.values()
     ]

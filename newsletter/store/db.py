@@ -21,10 +21,17 @@ from newsletter.errors import DatabaseError, DatabaseUnavailableError, SchemaOut
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite gets WAL mode, foreign keys and a busy timeout."""
+def make_engine(
+    url: str, *, timeout: float = 30.0, lock_timeout: float | None = None, **kwargs: Any
+) -> Engine:
+    """An engine for ``url``; SQLite gets WAL mode, foreign keys and a busy timeout.
+
+    ``timeout`` (seconds) bounds waiting for a locked SQLite file or for connecting to
+    PostgreSQL; ``lock_timeout`` bounds waiting for a PostgreSQL row lock. The web app uses
+    short ones so that a request fails fast (503) instead.
+    """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": timeout}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -35,7 +42,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    if url.startswith("postgresql"):
+        kwargs.setdefault("pool_timeout", timeout)
+        kwargs.setdefault("connect_args", {"connect_timeout": max(1, round(timeout))})
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    if lock_timeout is not None and engine.dialect.name == "postgresql":
+        milliseconds = max(1, round(lock_timeout * 1000))
+
+        @event.listens_for(engine, "connect")
+        def _lock_timeout(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"SET lock_timeout = {milliseconds}")
+            cursor.close()
+            dbapi_connection.commit()
+
+    return engine
 
 
 def alembic_config(url: str) -> Config:
@@ -78,13 +99,16 @@ def check_schema(engine: Engine) -> None:
     )
 
 
-def open_database(url: str) -> Engine:
+def open_database(
+    url: str, *, timeout: float = 30.0, lock_timeout: float | None = None
+) -> Engine:
     """An engine for ``url`` whose schema is current (or a clear error saying what to run).
 
-    Raises :class:`SchemaOutOfDateError`, or :class:`DatabaseError` when the database fails.
+    ``timeout`` and ``lock_timeout`` as for :func:`make_engine`. Raises
+    :class:`SchemaOutOfDateError`, or :class:`DatabaseError` when the database fails.
     """
     with translated(url):
-        engine = make_engine(url)
+        engine = make_engine(url, timeout=timeout, lock_timeout=lock_timeout)
         try:
             check_schema(engine)
         except BaseException:

@@ -24,6 +24,7 @@ from newsletter.errors import (
     UnknownSubscriberError,
 )
 from newsletter.store.bulk import insert_active
+from newsletter.store.confirmations import ConfirmationRecords
 from newsletter.store.rows import insert_suppression, record_event, suppression_key
 from newsletter.store.tables import (
     deliveries,
@@ -82,7 +83,7 @@ def _normalized_or_none(email: str) -> str | None:
         return None
 
 
-class SubscriberStore:
+class SubscriberStore(ConfirmationRecords):
     """Queries and changes over subscribers, their events and suppressions.
 
     Methods that take an address normalise it first (see :func:`normalize_email`), so no
@@ -260,19 +261,6 @@ class SubscriberStore:
             status = current.status
             record_event(conn, subscriber_id, "preferences", status, status, what, now)
         return self._must_get(subscriber_id)
-
-    def mark_confirmation_sent(self, subscriber_id: int, when: dt.datetime) -> None:
-        """Remember when a confirmation message was last sent. Raises UnknownSubscriberError."""
-        with self._engine.begin() as conn:
-            current = self._locked(conn, subscriber_id)
-            conn.execute(
-                update(subscribers)
-                .where(subscribers.c.id == subscriber_id)
-                .values(confirmation_sent_at=when)
-            )
-            record_event(
-                conn, subscriber_id, "confirmation_sent", current.status, current.status, "", when
-            )
 
     def remove(self, email: str) -> bool:
         """Erase an address: delete its subscriber, keep only its hash as a suppression.

@@ -73,6 +73,9 @@ subscribers = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("confirmed_at", UTCDateTime),
     Column("confirmation_sent_at", UTCDateTime),
+    # The choices of the sign-up last mailed a link; applied when that link is confirmed.
+    Column("pending_categories", String(200)),
+    Column("pending_language", String(4)),
     # Recipients are streamed per status in id order.
     Index("ix_subscribers_status_id", "status", "id"),
     # Never reuse an erased subscriber's id: signed links name subscribers by id.

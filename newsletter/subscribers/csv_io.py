@@ -1,7 +1,8 @@
 """Subscriber lists as CSV: import with per-row reports, export safe to open in a spreadsheet.
 
 Import format: a header row naming the columns ``email`` (required), ``categories`` and
-``language`` (optional, in any order; other columns are ignored). Categories are codes
+``language`` (optional, in any order; ``created_at`` and ``confirmed_at``, as an export
+writes them, are kept; other columns are ignored). Categories are codes
 separated by spaces, ``;``, ``|`` or ``,`` (empty means every category); language is
 zh, en or both (empty means both). When the file has a ``status`` column (an export does),
 rows marked unsubscribed, bounced or complained become suppressions instead of subscribers.
@@ -14,7 +15,9 @@ is a bad row.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
+from collections import deque
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -37,6 +40,7 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 _SEPARATORS = re.compile(r"[\s;|,]+")
 BATCH_SIZE = 1000
+MAX_RECORD_LINES = 10  # a quoted cell may hold line breaks, but not more than this many
 
 
 @dataclass(frozen=True)
@@ -75,18 +79,93 @@ class _Suppress:
 
 
 def neutralise(cell: str) -> str:
-    """``cell`` prefixed with a single quote when a spreadsheet would run it as a formula."""
-    return "'" + cell if cell.startswith(FORMULA_START) else cell
+    """``cell`` prefixed with a single quote when a spreadsheet would run it as a formula,
+    or when it starts with a quote itself (so that import removes exactly the one added)."""
+    return "'" + cell if cell.startswith((*FORMULA_START, "'")) else cell
 
 
 def _restore(cell: str) -> str:
     # Undo neutralise() so an export imports back unchanged.
-    return cell[1:] if cell.startswith("'") and cell[1:2] in FORMULA_START and cell[1:] else cell
+    if cell.startswith("'") and cell[1:2] and cell[1:2] in (*FORMULA_START, "'"):
+        return cell[1:]
+    return cell
 
 
 def parse_categories(cell: str) -> frozenset[str]:
     """Category codes from one cell: separated by spaces, ``;``, ``|`` or ``,``; upper-cased."""
     return frozenset(code.upper() for code in _SEPARATORS.split(cell) if code)
+
+
+def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]] | BadRow]:
+    """CSV records with the line each starts on; a quote left open is a bad line.
+
+    A quoted cell may span lines, but no more than :data:`MAX_RECORD_LINES`: an unmatched
+    double quote would otherwise swallow every row after it into one cell. Its line is
+    reported (with the span it would have taken) and the lines after it are read anew.
+    """
+    source = iter(lines)
+    again: deque[tuple[int, str]] = deque()
+    count = 0
+
+    def take() -> tuple[int, str]:
+        nonlocal count
+        if again:
+            return again.popleft()
+        line = next(source)
+        count += 1
+        return count, line
+
+    while True:
+        try:
+            buffer = [take()]
+        except StopIteration:
+            return
+        start = buffer[0][0]
+        text = buffer[0][1]
+        while text.count('"') % 2 and len(buffer) < MAX_RECORD_LINES:
+            try:
+                buffer.append(take())
+            except StopIteration:
+                break
+            text += buffer[-1][1]
+        if text.count('"') % 2:
+            span = _open_quote_span(start, buffer, source, again)
+            yield BadRow(start, f'an unmatched double quote (") would run from here over '
+                         f"{span}; this line was skipped and the lines after it read as rows")
+            again.extendleft(reversed(buffer[1:]))
+            continue
+        try:
+            record = next(csv.reader([text]), [])
+        except csv.Error as error:
+            yield BadRow(start, f"unreadable CSV: {error}")
+            continue
+        yield start, record
+
+
+def _open_quote_span(
+    start: int, buffer: list[tuple[int, str]], source: Iterator[str],
+    again: deque[tuple[int, str]],
+) -> str:
+    """``lines 5-5511 (5,507 lines)``: how far an open quote at ``start`` would reach (to
+    the next quote that closes it, or the end of the file). Lines read ahead are kept."""
+    quotes = sum(line.count('"') for _, line in buffer)
+    end = buffer[-1][0]
+    ahead: list[tuple[int, str]] = list(again)
+    for number, line in ahead:
+        quotes += line.count('"')
+        end = number
+        if quotes % 2 == 0:
+            break
+    else:
+        for line in source:
+            end += 1
+            ahead.append((end, line))
+            quotes += line.count('"')
+            if quotes % 2 == 0:
+                break
+    again.clear()
+    again.extend(ahead)
+    return f"lines {start}-{end} ({end - start + 1:,} lines)"
 
 
 def read_rows(
@@ -98,20 +177,12 @@ def read_rows(
     form). Nothing is stored. Raises :class:`ImportFileError` when there is no usable header.
     """
     known_set = None if known is None else frozenset(known)
-    reader = csv.reader(lines)
     columns: dict[str, int] | None = None
-    next_line = 1
-    while True:
-        line = next_line
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            next_line = reader.line_num + 1
-            yield BadRow(line, f"unreadable CSV: {error}")
+    for item in _records(lines):
+        if isinstance(item, BadRow):
+            yield item
             continue
-        next_line = reader.line_num + 1
+        line, record = item
         if not any(cell.strip() for cell in record):
             continue
         if columns is None:
@@ -150,6 +221,11 @@ def _check_row(
         _, language = check_preferences(categories, cell("language").lower() or "both")
     except (InvalidAddressError, InvalidPreferencesError) as error:
         return BadRow(line, str(error))
+    try:
+        created_at = _when(cell("created_at"))
+        confirmed_at = _when(cell("confirmed_at"))
+    except ValueError as error:
+        return BadRow(line, f"not a date and time: {str(error)[:80]}")
     status = cell("status").lower()
     if status in SUPPRESSED:
         return _Suppress(email, status)
@@ -164,7 +240,15 @@ def _check_row(
             line,
             f"status {status!r}: only active rows are imported (pending ones never confirmed)",
         )
-    return NewSubscriber(email, categories, language)
+    return NewSubscriber(email, categories, language, created_at, confirmed_at)
+
+
+def _when(cell: str) -> dt.datetime | None:
+    """An exported ISO 8601 time (UTC when it names no zone), or None for an empty cell."""
+    if not cell:
+        return None
+    value = dt.datetime.fromisoformat(cell)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def import_csv(

@@ -75,6 +75,9 @@ class NewSubscriber:
     email: str
     categories: frozenset[str] = frozenset()
     language: Language = "both"
+    # Kept from an export when moving a list; the time of the import when None.
+    created_at: dt.datetime | None = None
+    confirmed_at: dt.datetime | None = None
 
 
 @dataclass

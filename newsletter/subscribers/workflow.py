@@ -7,18 +7,23 @@ clock; the web app (``web.py``) only turns HTTP into these calls. Decisions, and
   callers must show the same page whatever it is, and the web app runs it after the
   response has been sent so that its duration does not tell either.
 - **At most one confirmation per address per 10 minutes** (``confirmation_sent_at``), so
-  the form cannot be used to flood someone's inbox.
+  the form cannot be used to flood someone's inbox. The check and the record are one
+  conditional UPDATE, so it holds with several processes signing one address up at once.
 - **Active** subscribers asking again get nothing. **Suppressed** addresses (bounced,
   complained, erased, or suppressed by an operator) get nothing, ever.
 - **Unsubscribed** readers may come back through the web form: they get a new
   confirmation email and are active again only once they follow it. A confirmation link
   from before they unsubscribed does not re-activate them (mail scanners follow old links).
+- **A link is bound to its sign-up**: only the link mailed for the latest sign-up
+  confirms, and it applies the choices made in that sign-up. Until then a pending or
+  unsubscribed reader keeps their stored choices, so a stranger typing their address into
+  the form changes nothing. The web app confirms on POST from a page with one button.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -41,10 +46,20 @@ from newsletter.rendering.renderer import LANGUAGES, Language, Renderer
 from newsletter.rendering.wording import subject_line
 from newsletter.subscribers.addresses import normalize_email
 from newsletter.subscribers.types import Event, Source, Status, Subscriber, Suppression
-from newsletter.tokens import CONFIRM_MAX_AGE, Purpose, make_token, read_token
+from newsletter.tokens import (
+    CONFIRM_MAX_AGE,
+    NO_SUBSCRIBER_ID,
+    Purpose,
+    make_token,
+    read_token,
+    read_token_issued,
+)
 from newsletter.transports import Transport
 
 RESEND_AFTER = dt.timedelta(minutes=10)
+# Seconds between a link's signature time and the recorded sending time that still count
+# as the same sign-up (links mailed before they were signed at exactly that time).
+LINK_CLOCK_SLACK = 2
 LANGUAGE_NAMES: dict[str, dict[str, str]] = {
     "zh": {"zh": "中文", "en": "英文", "both": "中英双语"},
     "en": {"zh": "Chinese", "en": "English", "both": "Chinese and English"},
@@ -70,6 +85,16 @@ class Store(Protocol):
     def set_preferences(
         self, subscriber_id: int, *, categories: Collection[str], language: str, reason: str = ...
     ) -> Subscriber: ...
+    def claim_confirmation(
+        self, subscriber_id: int, now: dt.datetime, resend_after: dt.timedelta,
+        categories: Collection[str] = ..., language: str = ...,
+    ) -> bool: ...
+    def release_confirmation(
+        self, subscriber_id: int, claimed: dt.datetime, previous: dt.datetime | None,
+        previous_pending: tuple[frozenset[str], str] | None = ...,
+    ) -> None: ...
+    def pending_choices(self, subscriber_id: int) -> tuple[frozenset[str], str] | None: ...
+    def apply_pending_choices(self, subscriber_id: int, reason: str) -> None: ...
     def mark_confirmation_sent(self, subscriber_id: int, when: dt.datetime) -> None: ...
     def suppression(self, email: str) -> Suppression | None: ...
     def events(self, subscriber_id: int) -> list[Event]: ...
@@ -173,7 +198,8 @@ class ConfirmationMailer:
 
 
 class Subscriptions:
-    """The workflow. ``clock`` returns aware UTC datetimes; tokens use it too."""
+    """The workflow. ``clock`` returns aware UTC datetimes; tokens use it too. Links are
+    signed with ``secret``; ``fallbacks`` (older keys) are accepted when reading them."""
 
     def __init__(
         self,
@@ -183,17 +209,20 @@ class Subscriptions:
         secret: str,
         base_url: str,
         clock: Callable[[], dt.datetime],
+        fallbacks: Sequence[str] = (),
     ) -> None:
         self.store = store
+        self.fallbacks = tuple(fallbacks)
         self.transport = transport
         self.mailer = mailer
         self.secret = secret
         self.base_url = base_url.rstrip("/")
         self.clock = clock
 
-    def link(self, purpose: Purpose, subscriber_id: int) -> str:
-        """``{base_url}/<purpose>/<token>`` for one subscriber, signed now."""
-        token = make_token(self.secret, purpose, subscriber_id, now=self.clock().timestamp())
+    def link(self, purpose: Purpose, subscriber_id: int, at: dt.datetime | None = None) -> str:
+        """``{base_url}/<purpose>/<token>`` for one subscriber, signed ``at`` (default now)."""
+        when = (at or self.clock()).timestamp()
+        token = make_token(self.secret, purpose, subscriber_id, now=when)
         return f"{self.base_url}/{purpose.value}/{token}"
 
     def subscribe(self, email: str, choices: Choices, source: Source = "web") -> Outcome:
@@ -231,33 +260,70 @@ class Subscriptions:
             # Their own unsubscribe may be undone by them; an operator's suppression may not.
             return Outcome.SUPPRESSED
         now = self.clock()
-        sent = subscriber.confirmation_sent_at
-        if sent is not None and now - sent < RESEND_AFTER:
+        previous = subscriber.confirmation_sent_at
+        previous_pending = self.store.pending_choices(subscriber.id)
+        # The choices wait beside the reader's own until this sign-up's link is confirmed:
+        # anyone may type an address into the form, only its owner can confirm.
+        if not self.store.claim_confirmation(
+            subscriber.id, now, RESEND_AFTER, choices.categories, choices.language
+        ):
             return Outcome.THROTTLED
-        if (subscriber.categories, subscriber.language) != (choices.categories, choices.language):
-            subscriber = self.store.set_preferences(
-                subscriber.id,
-                categories=choices.categories,
-                language=choices.language,
-                reason=f"{source} sign-up",
+        try:
+            # Signed at the claimed time: the link is bound to this sign-up (see confirm).
+            message = self.mailer.build(
+                subscriber.email, self.link(Purpose.CONFIRM, subscriber.id, now), choices, now
             )
-        message = self.mailer.build(
-            subscriber.email, self.link(Purpose.CONFIRM, subscriber.id), choices, now
-        )
-        self.transport.send(message, subscriber.email)
+            self.transport.send(message, subscriber.email)
+        except BaseException:
+            self.store.release_confirmation(subscriber.id, now, previous, previous_pending)
+            raise
         self.store.mark_confirmation_sent(subscriber.id, now)
         return Outcome.SENT
 
+    def decoy(self, email: str, choices: Choices) -> None:
+        """Build (and drop) the confirmation email ``subscribe`` would send.
+
+        Called for sign-ups that send nothing, so that every sign-up costs the server the
+        same work and its speed does not tell whether an address is known.
+        """
+        link = f"{self.base_url}/{Purpose.CONFIRM.value}/" + make_token(
+            self.secret, Purpose.CONFIRM, NO_SUBSCRIBER_ID, now=self.clock().timestamp()
+        )
+        self.mailer.build(email, link, choices, self.clock())
+
+    def check_confirm_link(self, token: str) -> None:
+        """Check a confirmation token's signature and age without acting on it (for the
+        page with the button). Raises ``TokenError``."""
+        read_token_issued(
+            self.secret, Purpose.CONFIRM, token, max_age=CONFIRM_MAX_AGE,
+            now=self.clock().timestamp(), fallbacks=self.fallbacks,
+        )
+
     def confirm(self, token: str) -> Subscriber:
-        """Activate the subscriber named by a confirmation token; idempotent.
+        """Activate the subscriber named by a confirmation token, with the choices of the
+        sign-up that link was mailed for; idempotent.
 
         Raises ``TokenError`` (tampered, expired after 7 days, other purpose),
         :class:`UnknownSubscriberError` (erased since), or
-        :class:`SuppressedAddressError` when the address may not be activated.
+        :class:`SuppressedAddressError` when the address may not be activated or the link
+        is not the one mailed for the latest sign-up.
         """
-        subscriber = self._subscriber(Purpose.CONFIRM, token, CONFIRM_MAX_AGE)
+        subscriber_id, issued = read_token_issued(
+            self.secret, Purpose.CONFIRM, token, max_age=CONFIRM_MAX_AGE,
+            now=self.clock().timestamp(), fallbacks=self.fallbacks,
+        )
+        subscriber = self.store.get(subscriber_id)
+        if subscriber is None:
+            raise UnknownSubscriberError("this link is for an address no longer on the list")
         if subscriber.status == "active":
             return subscriber
+        sent = subscriber.confirmation_sent_at
+        if sent is None or abs(int(sent.timestamp()) - issued) > LINK_CLOCK_SLACK:
+            # An older link than the latest sign-up's (sign-ups are 10 minutes apart at
+            # least): it may describe other choices, or predate an unsubscribe.
+            raise SuppressedAddressError(
+                "this link is from an earlier sign-up; use the newest confirmation email"
+            )
         if subscriber.status == "unsubscribed" and not self._asked_again(subscriber):
             raise SuppressedAddressError(
                 "this link is from before you unsubscribed; subscribe again to get a new one"
@@ -266,7 +332,12 @@ class Subscriptions:
             raise SuppressedAddressError("this address cannot be subscribed")
         # The store lifts the reader's own unsubscribe suppression on activation and
         # refuses (SuppressedAddressError) when an operator or a bounce suppressed it.
-        return self.store.set_status(subscriber.id, "active", "confirmed by email link")
+        self.store.set_status(subscriber.id, "active", "confirmed by email link")
+        self.store.apply_pending_choices(subscriber.id, "confirmed sign-up")
+        confirmed = self.store.get(subscriber.id)
+        if confirmed is None:
+            raise UnknownSubscriberError("this link is for an address no longer on the list")
+        return confirmed
 
     def unsubscribe(self, token: str, reason: str) -> Subscriber | None:
         """Unsubscribe the subscriber named by an unsubscribe token; idempotent.
@@ -309,7 +380,9 @@ class Subscriptions:
 
     def _subscriber(self, purpose: Purpose, token: str, max_age: int | None = None) -> Subscriber:
         now = self.clock().timestamp()
-        subscriber_id = read_token(self.secret, purpose, token, max_age=max_age, now=now)
+        subscriber_id = read_token(
+            self.secret, purpose, token, max_age=max_age, now=now, fallbacks=self.fallbacks
+        )
         subscriber = self.store.get(subscriber_id)
         if subscriber is None:
             raise UnknownSubscriberError("this link is for an address no longer on the list")

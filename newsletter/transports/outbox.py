@@ -7,6 +7,8 @@ import re
 import uuid
 from pathlib import Path
 
+from newsletter.errors import AccountPausedError
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
 
 
@@ -19,13 +21,24 @@ class OutboxTransport:
         self.directory = directory
 
     def send(self, raw: bytes, to: str) -> str:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Write one message; raises :class:`AccountPausedError` when the directory cannot
+        be written (disk full, read-only, no permission): no message can be, so the
+        campaign pauses with that one reason instead of failing message by message."""
         message_id = uuid.uuid4().hex
         final = self.directory / f"{_UNSAFE.sub('_', to)}.{message_id}.eml"
         partial = final.with_suffix(".tmp")
-        with open(partial, "wb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        partial.rename(final)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with open(partial, "wb") as handle:
+                handle.write(raw)
+                handle.flush()
+                os.fsync(handle.fileno())
+            partial.rename(final)
+        except OSError as err:
+            partial.unlink(missing_ok=True)  # nothing half-written is left to look sent
+            reason = err.strerror or type(err).__name__
+            raise AccountPausedError(
+                f"cannot write to the outbox {self.directory}: {reason}; "
+                "make room (or fix the directory), then run the send again"
+            ) from None
         return f"outbox-{message_id}"

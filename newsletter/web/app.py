@@ -29,15 +29,20 @@ from newsletter.tokens import Purpose
 from newsletter.transports import Transport
 from newsletter.web.archive_routes import ArchiveRoutes
 from newsletter.web.base_path import BasePath
+from newsletter.web.clients import ProxyHeaders, parse_networks
+from newsletter.web.limits import BodyLimit
 from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.security import SecurityHeaders
 from newsletter.web.subscription import SubscriptionRoutes
 from newsletter.web.test_links import Endpoint, answering_test_links
+from newsletter.web.webhook import MAX_BODY as WEBHOOK_BODY_LIMIT
 from newsletter.web.webhook import fetch_pinned, ses_webhook
 
 SUBSCRIBE_LIMIT = 10  # POSTs per client address ...
 SUBSCRIBE_WINDOW = 600.0  # ... per this many seconds
+# Seconds a request waits for a locked or unreachable database before answering 503.
+DATABASE_TIMEOUT = 3.0
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
@@ -65,7 +70,9 @@ def create_app(
     """
     secret = settings.signing_key()  # refuse an unsafe key before opening anything
     owned = engine is None
-    engine = engine or open_database(settings.database_url)
+    engine = engine or open_database(
+        settings.database_url, timeout=DATABASE_TIMEOUT, lock_timeout=DATABASE_TIMEOUT
+    )
     store = SubscriberStore(engine, clock=clock)
     templates_dir = settings.templates_dir or DEFAULT_TEMPLATES
     pages = Pages(templates_dir, settings.base_path())
@@ -78,7 +85,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
+        readers.signups.start()
         yield
+        readers.signups.stop()
         if owned:
             engine.dispose()
 
@@ -99,7 +108,8 @@ def create_app(
     routes += [
         Route("/subscribe", readers.subscribe_get, methods=["GET"]),
         Route("/subscribe", readers.subscribe_post, methods=["POST"]),
-        Route("/confirm/{token}", readers.confirm, methods=["GET"]),
+        Route("/confirm/{token}", readers.confirm_get, methods=["GET"]),
+        Route("/confirm/{token}", readers.confirm_post, methods=["POST"]),
         Route("/unsubscribe/{token}", unsubscribe(readers.unsubscribe_get), methods=["GET"]),
         Route("/unsubscribe/{token}", unsubscribe(readers.unsubscribe_post), methods=["POST"]),
         Route("/preferences/{token}", preferences(readers.preferences_get), methods=["GET"]),
@@ -114,6 +124,11 @@ def create_app(
         Route("/", home, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found}, lifespan=lifespan)
+    app.state.signups = readers.signups  # tests wait on it: signups.wait_idle()
+    # Every body is capped while it streams in; the 413 carries the security headers too.
+    app.add_middleware(BodyLimit, per_path={"/webhooks/": WEBHOOK_BODY_LIMIT})
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BasePath, prefix=settings.base_path())
+    # Outermost: every layer inside sees the client a trusted proxy names.
+    app.add_middleware(ProxyHeaders, trusted=parse_networks(settings.trusted_proxies))
     return app

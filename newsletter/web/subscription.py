@@ -7,25 +7,27 @@ page. Database and file work runs in a thread, never on the event loop.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from newsletter.errors import (
+    DatabaseError,
     FormError,
-    NewsletterError,
     SuppressedAddressError,
     TokenError,
     UnknownSubscriberError,
 )
 from newsletter.issues.model import CategoryName
 from newsletter.settings import Settings
+from newsletter.store.db import translated
 from newsletter.subscribers.types import Subscriber
 from newsletter.subscribers.workflow import (
     Choices,
+    Outcome,
     Subscriptions,
     available_categories,
     choices_of,
@@ -33,11 +35,15 @@ from newsletter.subscribers.workflow import (
     parse_choices,
 )
 from newsletter.tokens import Purpose
+from newsletter.web.clients import rate_key
 from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.security import PRIVATE, form_ok, form_token, mask, with_form_cookie
+from newsletter.web.signups import SignupQueue
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+RETRY_AFTER = "60"  # seconds, on a 503 page when the database could not be used
 
 _EXPIRED_SUBSCRIBE = "这个表单已过期,请再提交一次。 This form has expired; please submit it again."
 _EXPIRED_PREFERENCES = "这个表单已过期,请再保存一次。 This form has expired; please save again."
@@ -54,6 +60,7 @@ class SubscriptionRoutes:
         self.subs = subscriptions
         self.pages = pages
         self.limiter = limiter
+        self.signups = SignupQueue(self._subscribe)
 
     async def categories(self) -> dict[str, CategoryName]:
         # Reads issue files (cached by mtime): off the event loop.
@@ -99,7 +106,7 @@ class SubscriptionRoutes:
         return await self.subscribe_form(request)
 
     async def subscribe_post(self, request: Request) -> Response:
-        client = request.client.host if request.client else "unknown"
+        client = rate_key(request.client.host) if request.client else "unknown"
         if not self.limiter.hit(client):
             retry = str(max(1, self.limiter.retry_after(client)))
             return self.pages.message(request, "limited", 429, {"Retry-After": retry})
@@ -130,24 +137,54 @@ class SubscriptionRoutes:
                 request, email=email, chosen=chosen, language=language, errors=errors,
                 status=400,
             )
-        # The work happens after the response is sent: the page and its timing are the
-        # same whether the address is new, pending, active or suppressed.
-        task = BackgroundTask(self._subscribe, address, choices)
-        return self.pages.message(request, "sent", background=task)
+        # The work happens on the sign-up thread: the page and the server's speed after it
+        # are the same whether the address is new, pending, active or suppressed. "Check
+        # your inbox" is promised only once the sign-up is queued.
+        if not self.signups.put(address, choices):
+            return self.unavailable(request)
+        return self.pages.message(request, "sent")
 
-    def _subscribe(self, address: str, choices: Choices) -> None:
-        try:
+    def _subscribe(self, address: str, choices: Choices) -> Outcome:
+        with translated(self.settings.database_url):
             outcome = self.subs.subscribe(address, choices)
-        except NewsletterError as err:
-            log.warning("web sign-up failed: %s: %s", type(err).__name__, err)
-            return
-        log.info("web sign-up: %s", outcome.value)
+        if outcome is not Outcome.SENT:
+            # The same effort whatever the outcome: build the email that was not sent.
+            self.subs.decoy(address, choices)
+        return outcome
 
-    async def confirm(self, request: Request) -> Response:
+    def unavailable(self, request: Request) -> Response:
+        """503 with Retry-After: nothing was done; browsers and mail providers try again."""
+        return self.pages.message(
+            request, "unavailable", 503, {"Retry-After": RETRY_AFTER, **PRIVATE}
+        )
+
+    async def _stored(self, call: Callable[..., T], *args: object) -> T:
+        """``call(*args)`` on a worker thread; database failures become DatabaseError."""
+
+        def run() -> T:
+            with translated(self.settings.database_url):
+                return call(*args)
+
+        return await run_in_threadpool(run)
+
+    async def confirm_get(self, request: Request) -> Response:
+        # Only a page with a button: link scanners follow GETs.
         try:
-            subscriber = await run_in_threadpool(self.subs.confirm, request.path_params["token"])
+            self.subs.check_confirm_link(request.path_params["token"])
+        except TokenError as err:
+            return self.pages.bad_link(request, err)
+        context = {"page_title": "确认订阅 Confirm", "action": request.url.path}
+        return self.pages.render(request, "confirm", context, headers=PRIVATE)
+
+    async def confirm_post(self, request: Request) -> Response:
+        # No form token: the signed token in the path is the authority, as for unsubscribe.
+        try:
+            subscriber = await self._stored(self.subs.confirm, request.path_params["token"])
         except (TokenError, UnknownSubscriberError, SuppressedAddressError) as err:
             return self.pages.bad_link(request, err)
+        except DatabaseError as err:
+            log.warning("confirmation not recorded: %s", err)
+            return self.unavailable(request)
         preferences = self.subs.link(Purpose.PREFERENCES, subscriber.id)
         return self.pages.message(request, "subscribed", headers=PRIVATE,
                                   preferences_url=preferences)
@@ -157,11 +194,14 @@ class SubscriptionRoutes:
     async def unsubscribe_get(self, request: Request) -> Response:
         # Only a page with a button: mail scanners and link previews follow GETs.
         try:
-            subscriber = await run_in_threadpool(
+            subscriber = await self._stored(
                 self.subs.unsubscribe_target, request.path_params["token"]
             )
         except TokenError as err:
             return self.pages.bad_link(request, err)
+        except DatabaseError as err:
+            log.warning("unsubscribe page not shown: %s", err)
+            return self.unavailable(request)
         preferences = self.subs.link(Purpose.PREFERENCES, subscriber.id) if subscriber else None
         context = {
             "page_title": "退订 Unsubscribe", "action": request.url.path,
@@ -176,18 +216,25 @@ class SubscriptionRoutes:
         one_click = form.get("List-Unsubscribe") == "One-Click"
         reason = "one-click (RFC 8058)" if one_click else "unsubscribe page"
         try:
-            await run_in_threadpool(self.subs.unsubscribe, request.path_params["token"], reason)
+            await self._stored(self.subs.unsubscribe, request.path_params["token"], reason)
         except TokenError as err:
             return self.pages.bad_link(request, err)
+        except DatabaseError as err:
+            # 503: RFC 8058 senders (mail providers) retry; the request is never lost silently.
+            log.warning("unsubscribe not recorded, asked to retry: %s", err)
+            return self.unavailable(request)
         return self.pages.message(request, "unsubscribed", headers=PRIVATE)
 
     # -- preferences -----------------------------------------------------------------------
 
     async def _preferences_subscriber(self, request: Request) -> Subscriber | Response:
         try:
-            return await run_in_threadpool(self.subs.preferences, request.path_params["token"])
+            return await self._stored(self.subs.preferences, request.path_params["token"])
         except (TokenError, UnknownSubscriberError) as err:
             return self.pages.bad_link(request, err)
+        except DatabaseError as err:
+            log.warning("preferences page not shown: %s", err)
+            return self.unavailable(request)
 
     async def preferences_get(self, request: Request) -> Response:
         subscriber = await self._preferences_subscriber(request)
@@ -215,5 +262,9 @@ class SubscriptionRoutes:
                 errors={err.field: str(err)}, status=400,
             )
         token = request.path_params["token"]
-        updated = await run_in_threadpool(self.subs.update_preferences, token, choices)
+        try:
+            updated = await self._stored(self.subs.update_preferences, token, choices)
+        except DatabaseError as err:
+            log.warning("preferences not saved: %s", err)
+            return self.unavailable(request)
         return await self.preferences_page(request, updated, saved=True)

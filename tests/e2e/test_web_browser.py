@@ -88,6 +88,7 @@ def test_subscribe_form_and_preferences_page_in_a_browser(
     assert (pending.categories, pending.language) == ({"LG", "CL", "AS"}, "zh")
 
     page.goto(link)
+    page.get_by_role("button", name=re.compile("Confirm")).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("You are subscribed")
     page.get_by_role("link", name=re.compile("Preferences")).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Subscription preferences")

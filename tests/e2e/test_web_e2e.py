@@ -54,7 +54,9 @@ def test_subscribe_confirm_and_one_click_unsubscribe(web_server: WebServer) -> N
         link = re.search(rf"{re.escape(base)}/confirm/\S+", text.get_content())
         assert link, text.get_content()
 
-        confirmed = browser.get(link.group(0))
+        # The link shows a button; only pressing it (a POST) confirms.
+        assert "Confirm" in browser.get(link.group(0)).text
+        confirmed = browser.post(link.group(0))
         assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
         engine = make_engine(web_server.database_url)
         try:

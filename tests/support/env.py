@@ -20,6 +20,7 @@ class WebServer:
     url: str
     outbox: Path
     database_url: str
+    pid: int = 0
 
 
 

@@ -210,3 +210,43 @@ def test_plain_http_base_url_is_warned_about_unless_local(base_url: str, warned:
     assert (warning is not None) == warned
     if warned:
         assert warning is not None and "https://" in warning and "RFC 8058" in warning
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://news.example.org\r\nBcc: victim@example.com",
+        "https://news.example.org/\nBcc: victim@example.com",
+        "https://news.example.org/a\tb",
+        "https://news.example.org/a b",
+        "https://news.example.org/\x7f",
+    ],
+)
+def test_base_url_with_control_characters_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """A base URL with a line break, tab, space or control character cannot reach a header."""
+    monkeypatch.setenv("NEWSLETTER_BASE_URL", value)
+    with pytest.raises(ConfigurationError) as raised:
+        get_settings()
+    assert str(raised.value).startswith("NEWSLETTER_BASE_URL=")
+    assert "must not contain spaces or control characters" in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_non_ascii_base_url_becomes_punycode_and_builds(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An IDN host becomes punycode and a non-ASCII path is percent-encoded; build works."""
+    from email import message_from_bytes
+
+    from newsletter.issues.build import build
+
+    monkeypatch.setenv("NEWSLETTER_BASE_URL", "https://Bücher.example/新闻/")
+    settings = get_settings()
+    assert settings.base_url == "https://xn--bcher-kva.example/%E6%96%B0%E9%97%BB"
+    result = build(SAMPLE_ISSUE, tmp_path / "out", settings)
+    message = message_from_bytes(result.files["eml"].read_bytes())
+    assert str(message["List-Unsubscribe"]).startswith(
+        "<https://xn--bcher-kva.example/%E6%96%B0%E9%97%BB/unsubscribe/"
+    )

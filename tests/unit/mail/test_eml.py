@@ -19,7 +19,7 @@ from newsletter.issues.loader import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient, Sender, build_reference_message
 from newsletter.rendering.renderer import LANGUAGES, Language, Renderer, Variant
 from newsletter.settings import get_settings
-from newsletter.tokens import Purpose, make_token, placeholder, read_token
+from newsletter.tokens import NO_SUBSCRIBER_ID, Purpose, make_token, placeholder, read_token
 
 REQUIRED = ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe",
             "List-Unsubscribe-Post", "List-Id", "Feedback-ID")
@@ -106,7 +106,7 @@ def test_eml_links_carry_working_tokens(eml: bytes) -> None:
     header = str(message["List-Unsubscribe"])
     assert header.startswith(f"<{base}")
     token = header[len(base) + 1 :].split(">")[0]
-    assert read_token(TEST_SECRET, Purpose.UNSUBSCRIBE, token) == 1
+    assert read_token(TEST_SECRET, Purpose.UNSUBSCRIBE, token) == NO_SUBSCRIBER_ID
     for content in parts(message).values():
         assert "NLTOKEN" not in content
         assert f"{base}{token}" in content
@@ -123,7 +123,7 @@ def test_eml_bodies_are_the_rendered_issue(eml: bytes, sample_issue_path: Path) 
     # A text part always ends with a line break, as EmailMessage.set_content writes it.
     expected = {"text/plain": rendered.text, "text/html": rendered.html + "\n"}
     for purpose, [token] in tokens.items():
-        assert read_token(TEST_SECRET, purpose, token) == 1
+        assert read_token(TEST_SECRET, purpose, token) == NO_SUBSCRIBER_ID
         for kind in expected:
             expected[kind] = expected[kind].replace(placeholder(purpose), token)
     assert bodies == expected

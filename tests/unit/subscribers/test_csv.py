@@ -203,3 +203,41 @@ def test_rows_with_unknown_categories_are_bad_rows(store: SubscriberStore) -> No
     ]
     assert report.summary() == "imported 2, already present 0, suppressed 1, bad 2"
     assert [s.email for s in store.list("active")] == ["ada@example.org", "all@example.org"]
+
+
+def test_a_stray_quote_swallows_no_rows(store: SubscriberStore) -> None:
+    """An unmatched double quote makes its own line a bad row, reported with the span it
+    would have swallowed; the 5,507 rows after it are imported."""
+    rows = [f"r{n}@example.org,LG,en\n" for n in range(5507)]
+    data = (
+        "email,categories,language\n"
+        "a@example.org,LG,en\nb@example.org,LG,en\nc@example.org,LG,en\n"
+        '"stray@example.org,LG,en\n' + "".join(rows)
+    )
+    report = import_csv(store, io.StringIO(data))
+    assert [bad.line for bad in report.bad] == [5]
+    assert "unmatched double quote" in report.bad[0].reason
+    assert "lines 5-" in report.bad[0].reason
+    assert report.summary() == "imported 5510, already present 0, suppressed 0, bad 1"
+    assert store.count("active") == 5510
+
+
+def test_the_csv_round_trip_keeps_dates_and_quoted_addresses(
+    store: SubscriberStore, tmp_path: Path
+) -> None:
+    """Export then import keeps created_at, confirmed_at and addresses starting with a quote."""
+    for address in ("'quote@example.org", "'=both@example.org", "plain@example.org"):
+        store.add(address, categories={"LG"}, language="zh", status="active")
+    out = io.StringIO()
+    export_subscribers(store, out)
+    engine = open_database(f"sqlite:///{tmp_path / 'copy.db'}")
+    try:
+        fresh = SubscriberStore(engine)
+        report = import_csv(fresh, io.StringIO(out.getvalue()))
+        assert report.summary() == "imported 3, already present 0, suppressed 0, bad 0"
+        def key(s: object) -> tuple[object, ...]:
+            return tuple(getattr(s, f) for f in
+                         ("email", "categories", "language", "created_at", "confirmed_at"))
+        assert sorted(map(key, fresh.list())) == sorted(map(key, store.list()))
+    finally:
+        engine.dispose()

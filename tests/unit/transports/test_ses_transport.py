@@ -27,7 +27,7 @@ from newsletter.issues.loader import load_issue
 from newsletter.rendering.wording import subject_line
 from newsletter.sending.campaign import send_issue
 from newsletter.settings import Settings, get_settings
-from newsletter.tokens import Purpose, read_token
+from newsletter.tokens import TOKEN_LENGTH, Purpose, read_token
 from newsletter.transports.ses import SesTransport, classify_client_error, translate
 
 RAW = (
@@ -92,7 +92,7 @@ def test_sample_issue_reaches_200_subscribers_through_the_ses_server(
             assert part["Content-Transfer-Encoding"] in ("base64", "quoted-printable")
         body = html.get_content()
         assert f"https://news.example.org/unsubscribe/{token}" in body
-        preferences = body.split("https://news.example.org/preferences/", 1)[1][:63]
+        preferences = body.split("https://news.example.org/preferences/", 1)[1][:TOKEN_LENGTH]
         assert read_token(TEST_SECRET, Purpose.PREFERENCES, preferences) == reader.id
         assert all(len(line) <= 998 for line in accepted_message.raw.split(b"\r\n"))
     # One stable Feedback-ID per variant, shared by every recipient of it.

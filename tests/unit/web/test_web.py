@@ -56,7 +56,12 @@ class Site:
     outbox: Path
 
     def messages(self) -> list[EmailMessage]:
+        self.settle()
         return outbox(self.outbox)
+
+    def settle(self) -> None:
+        """Wait until the sign-up thread has handled every queued sign-up."""
+        assert self.client.app.state.signups.wait_idle()  # type: ignore[attr-defined]
 
     def form_token(self, page: str = "/subscribe") -> str:
         response = self.client.get(page)
@@ -74,6 +79,7 @@ class Site:
         data.update(extra)
         response = self.client.post("/subscribe", data=data)
         assert response.status_code == 200, response.text
+        self.settle()
         return response.text
 
     def token(self, purpose: Purpose, subscriber: Subscriber) -> str:
@@ -204,7 +210,7 @@ def test_subscribing_sends_a_confirmation_link(site: Site) -> None:
     assert subscriber is not None and subscriber.status == "pending"
     [message] = site.messages()
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert re.search(r"https://news\.example\.org/confirm/[\w.-]{63}\b", text)
+    assert re.search(r"https://news\.example\.org/confirm/[\w.-]{42}\b", text)
 
 
 def test_the_response_is_the_same_for_known_and_unknown_addresses(site: Site) -> None:
@@ -315,13 +321,19 @@ def test_the_per_address_rate_limit_answers_429(make_site: MakeSite) -> None:
 # -- confirm ----------------------------------------------------------------------------------
 
 
-def test_confirm_activates_and_is_idempotent(site: Site) -> None:
-    """The emailed link activates the subscriber; following it again still succeeds."""
+def test_confirm_activates_on_post_and_is_idempotent(site: Site) -> None:
+    """Following the link shows a button and changes nothing; pressing it activates the
+    subscriber; pressing it again still succeeds."""
     site.subscribe("reader@example.org")
     text = site.messages()[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     link = path_of(re.search(r"https://\S+/confirm/\S+", text).group(0))  # type: ignore[union-attr]
-    first = site.client.get(link)
-    second = site.client.get(link)
+    shown = site.client.get(link)
+    assert shown.status_code == 200 and f'action="{link}"' in shown.text
+    assert shown.headers["cache-control"] == "no-store"
+    pending = site.store.find("reader@example.org")
+    assert pending is not None and pending.status == "pending"
+    first = site.client.post(link)
+    second = site.client.post(link)
     assert first.status_code == second.status_code == 200
     assert "订阅成功" in first.text and "/preferences/" in first.text
     assert first.headers["cache-control"] == "no-store"
@@ -338,13 +350,75 @@ def test_bad_confirm_links_get_a_400_page_with_a_way_back(site: Site) -> None:
     tampered = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
     wrong = site.token(Purpose.UNSUBSCRIBE, subscriber)
     for token in (tampered, wrong, "nonsense"):
-        response = site.client.get(f"/confirm/{token}")
-        assert response.status_code == 400
-        assert 'href="/subscribe"' in response.text and 'role="alert"' in response.text
+        for response in (site.client.get(f"/confirm/{token}"),
+                         site.client.post(f"/confirm/{token}")):
+            assert response.status_code == 400
+            assert 'href="/subscribe"' in response.text and 'role="alert"' in response.text
     site.clock.advance(days=7, seconds=1)
-    expired = site.client.get(f"/confirm/{good}")
+    expired = site.client.post(f"/confirm/{good}")
     assert expired.status_code == 400 and "expired" in expired.text
     assert site.status(subscriber) == "pending"
+
+
+def confirm_path(site: Site, message: EmailMessage) -> str:
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    return path_of(re.search(r"https://\S+/confirm/\S+", text).group(0))  # type: ignore[union-attr]
+
+
+def test_a_link_from_before_unsubscribing_stays_dead_after_a_new_sign_up(site: Site) -> None:
+    """After unsubscribing and signing up again, only the new link confirms."""
+    site.subscribe("reader@example.org")
+    old = confirm_path(site, site.messages()[0])
+    assert site.client.post(old).status_code == 200
+    reader = site.store.find("reader@example.org")
+    assert reader is not None
+    site.store.set_status(reader.id, "unsubscribed", "one-click")
+    site.clock.advance(minutes=11)
+    site.subscribe("reader@example.org")
+    [new] = {confirm_path(site, m) for m in site.messages()} - {old}
+    assert site.client.post(old).status_code == 400
+    assert site.status(reader) == "unsubscribed"
+    assert site.client.post(new).status_code == 200
+    assert site.status(reader) == "active"
+
+
+def test_a_stranger_cannot_rewrite_a_waiting_readers_choices(site: Site) -> None:
+    """A sign-up of someone's address keeps their stored choices until its link is confirmed;
+    the reader's own older link then no longer confirms."""
+    pending = site.store.add("pending@example.org", status="pending", categories={"LG"},
+                             language="zh")
+    left = site.store.add("left@example.org", status="active", categories={"CV"},
+                          language="en")
+    site.store.set_status(left.id, "unsubscribed", "one-click")
+    for reader in (pending, left):
+        site.subscribe(reader.email, categories=["RO"], language="both")
+        after = site.store.get(reader.id)
+        assert after is not None
+        assert (after.categories, after.language) == (reader.categories, reader.language)
+    # Only the owner of the address, following the link mailed to it, applies the choices
+    # that email described.
+    [mail] = [m for m in site.messages() if m["To"] == "pending@example.org"]
+    assert site.client.post(confirm_path(site, mail)).status_code == 200
+    confirmed = site.store.get(pending.id)
+    assert confirmed is not None
+    assert (confirmed.status, confirmed.categories, confirmed.language) == (
+        "active", {"RO"}, "both"
+    )
+
+
+def test_an_earlier_sign_ups_link_does_not_confirm(site: Site) -> None:
+    """When a newer sign-up was mailed, the older link is refused."""
+    site.subscribe("reader@example.org", categories=["LG"])
+    first = confirm_path(site, site.messages()[0])
+    site.clock.advance(minutes=11)
+    site.subscribe("reader@example.org", categories=["CV"])
+    [second] = {confirm_path(site, m) for m in site.messages()} - {first}
+    assert site.client.post(first).status_code == 400
+    reader = site.store.find("reader@example.org")
+    assert reader is not None and reader.status == "pending"
+    assert site.client.post(second).status_code == 200
+    active = site.store.find("reader@example.org")
+    assert active is not None and (active.status, active.categories) == ("active", {"CV"})
 
 
 # -- unsubscribe ------------------------------------------------------------------------------
@@ -405,7 +479,7 @@ def test_bad_unsubscribe_tokens_unsubscribe_nobody(site: Site) -> None:
     other = site.active("other@example.org")
     token = site.token(Purpose.UNSUBSCRIBE, subscriber)
     retargeted = f"{other.id:012x}" + token[12:]
-    for bad in (retargeted, site.token(Purpose.PREFERENCES, subscriber), "x" * 63):
+    for bad in (retargeted, site.token(Purpose.PREFERENCES, subscriber), "x" * 42):
         response = site.client.post(f"/unsubscribe/{bad}", content=b"List-Unsubscribe=One-Click",
                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert response.status_code == 400
@@ -506,9 +580,11 @@ def test_healthz_and_stylesheet(site: Site) -> None:
     assert site.client.get("/").headers["location"] == "/subscribe"
 
 
-@pytest.mark.parametrize("key", ["", "demo", "change-me", "short-key"])
+@pytest.mark.parametrize(
+    "key", ["", "demo", "change-me", "short-key", "aaaaaaaaaaaaaaaa", "abcabcabcabcabcabc"]
+)
 def test_unsafe_secret_keys_are_refused(engine: Engine, key: str) -> None:
-    """create_app refuses a missing, well-known or short secret key."""
+    """create_app refuses a missing, well-known, short or low-entropy secret key."""
     settings = get_settings().model_copy(update={"secret_key": SecretStr(key)})
     with pytest.raises(ConfigurationError, match="NEWSLETTER_SECRET_KEY"):
         create_app(settings, engine=engine)
@@ -552,3 +628,26 @@ def test_rate_limiter_forgets_idle_clients() -> None:
     now[0] = 25.0
     limiter.hit("10.0.1.1")
     assert len(limiter) == 1
+
+
+def test_forwarded_client_believes_only_trusted_hops() -> None:
+    """X-Forwarded-For is read right to left, up to the first untrusted address."""
+    from newsletter.web.clients import forwarded_client, parse_networks, rate_key
+
+    proxies = parse_networks(["10.0.0.0/8", "::1"])
+    assert forwarded_client("10.0.0.5", "203.0.113.9, 10.0.0.4", proxies) == "203.0.113.9"
+    assert forwarded_client("10.0.0.5", "1.2.3.4, 203.0.113.9", proxies) == "203.0.113.9"
+    assert forwarded_client("192.0.2.8", "203.0.113.9", proxies) == "192.0.2.8"
+    assert forwarded_client("10.0.0.5", "not-an-ip", proxies) == "10.0.0.5"
+    assert forwarded_client("127.0.0.1", "203.0.113.9", ()) == "127.0.0.1"
+    assert rate_key("2001:db8::1") == rate_key("2001:db8::ffff:1") == "2001:db8::/64"
+    assert rate_key("::ffff:192.0.2.1") == "192.0.2.1"
+
+
+def test_trusted_proxies_setting_refuses_garbage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NEWSLETTER_TRUSTED_PROXIES takes addresses and CIDRs and names a bad entry."""
+    monkeypatch.setenv("NEWSLETTER_TRUSTED_PROXIES", "10.0.0.0/8, ::1")
+    assert get_settings().trusted_proxies == ["10.0.0.0/8", "::1"]
+    monkeypatch.setenv("NEWSLETTER_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local")
+    with pytest.raises(ConfigurationError, match=r"'proxy\.local' is not an IP address"):
+        get_settings()

@@ -1,0 +1,186 @@
+"""``db export`` / ``db import``: the whole list as JSON lines, for moving a database.
+
+Everything that matters travels: subscribers (with their ids, which signed links name,
+and every timestamp), their event log, every suppression (including erased addresses,
+kept only as a hash, and bounced addresses with no subscriber row), campaigns and
+deliveries, and the highest id ever handed out, so that an erased subscriber's id is
+never reused after the move. Worker heartbeats are not moved: they describe processes.
+
+Format: the first line is a header ``{"format": "newsletter-dump", "version": 1, ...}``;
+each further line is ``{"table": NAME, "row": {COLUMN: VALUE}}`` with datetimes as ISO 8601.
+An import goes into an empty database only, in one transaction: all or nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from sqlalchemy import Connection, Engine, Table, func, insert, select, text
+
+from newsletter.errors import ImportFileError
+from newsletter.store.db import current_revision
+from newsletter.store.tables import (
+    UTCDateTime,
+    campaigns,
+    deliveries,
+    subscriber_events,
+    subscribers,
+    suppressions,
+)
+
+FORMAT = "newsletter-dump"
+VERSION = 1
+# Parents before children, so foreign keys hold while importing.
+TABLES: tuple[Table, ...] = (subscribers, subscriber_events, suppressions, campaigns, deliveries)
+_BY_NAME = {table.name: table for table in TABLES}
+_ORDER = {table.name: index for index, table in enumerate(TABLES)}
+_BATCH = 1000
+
+
+@dataclass
+class DumpCounts:
+    """Rows per table written or read."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return ", ".join(f"{name} {self.rows.get(name, 0):,}" for name in _BY_NAME)
+
+
+def _encode(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime) else value
+
+
+def export_dump(engine: Engine, out: TextIO) -> DumpCounts:
+    """Write every table that matters to ``out`` as JSON lines; the rows per table."""
+    counts = DumpCounts()
+    with engine.connect() as conn:
+        header = {
+            "format": FORMAT, "version": VERSION, "schema": current_revision(engine),
+            "exported_at": dt.datetime.now(dt.UTC).isoformat(),
+            "next_ids": {table.name: _next_id(conn, table) for table in TABLES},
+        }
+        out.write(json.dumps(header) + "\n")
+        for table in TABLES:
+            counts.rows[table.name] = 0
+            for row in conn.execute(select(table).order_by(table.c.id)).mappings():
+                line = {"table": table.name, "row": {k: _encode(v) for k, v in row.items()}}
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                counts.rows[table.name] += 1
+    return counts
+
+
+def import_dump(engine: Engine, lines: Iterable[str]) -> DumpCounts:
+    """Load a dump into an empty database, ids and timestamps as they were.
+
+    Raises :class:`ImportFileError` for a file that is not a dump of a known version, a
+    line that cannot be read (naming it), or a database that already has rows.
+    """
+    counts = DumpCounts()
+    numbered = enumerate(lines, start=1)
+    header = _header(next(numbered, (1, ""))[1])
+    with engine.begin() as conn:
+        for table in TABLES:
+            if conn.execute(select(func.count()).select_from(table)).scalar_one():
+                raise ImportFileError(
+                    f"the database already has {table.name}; import into an empty database "
+                    "(create it, run `newsletter db upgrade`, then import)"
+                )
+        pending: dict[str, list[dict[str, Any]]] = {name: [] for name in _BY_NAME}
+
+        def flush(upto: str) -> None:
+            # Parents first: rows of earlier tables go in before a batch of a later one.
+            for table in TABLES[: _ORDER[upto] + 1]:
+                if pending[table.name]:
+                    conn.execute(insert(table), pending[table.name])
+                    pending[table.name].clear()
+
+        for number, line in numbered:
+            if not line.strip():
+                continue
+            name, row = _row(number, line)
+            pending[name].append(row)
+            counts.rows[name] = counts.rows.get(name, 0) + 1
+            if len(pending[name]) >= _BATCH:
+                flush(name)
+        flush(TABLES[-1].name)
+        for table in TABLES:
+            _set_next_id(conn, table, int(header.get("next_ids", {}).get(table.name) or 1))
+    return counts
+
+
+def _header(line: str) -> dict[str, Any]:
+    try:
+        header = json.loads(line)
+    except json.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ImportFileError("line 1: not a newsletter dump (made by `newsletter db export`)")
+    if header.get("version") != VERSION:
+        raise ImportFileError(
+            f"line 1: dump format version {header.get('version')!r}; this version reads "
+            f"{VERSION} only"
+        )
+    return header
+
+
+def _row(number: int, line: str) -> tuple[str, dict[str, Any]]:
+    try:
+        item = json.loads(line)
+        table = _BY_NAME[item["table"]]
+        raw = item["row"]
+        unknown = set(raw) - set(table.c.keys())
+        if unknown:
+            raise ValueError(f"unknown columns {', '.join(sorted(unknown))}")
+        row = {
+            key: dt.datetime.fromisoformat(value)
+            if value is not None and isinstance(table.c[key].type, UTCDateTime) else value
+            for key, value in raw.items()
+        }
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ImportFileError(f"line {number}: cannot be read: {str(err)[:200]}") from None
+    return table.name, row
+
+
+def _next_id(conn: Connection, table: Table) -> int:
+    """The id the table would hand out next (above every id ever used, erased ones too)."""
+    highest = conn.execute(select(func.max(table.c.id))).scalar_one() or 0
+    if conn.dialect.name == "sqlite":
+        used = conn.execute(
+            text("SELECT seq FROM sqlite_sequence WHERE name = :name"), {"name": table.name}
+        ).scalar_one_or_none() if _has_sqlite_sequence(conn) else None
+        return max(highest, used or 0) + 1
+    if conn.dialect.name == "postgresql":
+        sequence = conn.execute(
+            text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}
+        ).scalar_one_or_none()
+        if sequence:
+            last, called = conn.execute(
+                text(f"SELECT last_value, is_called FROM {sequence}")  # noqa: S608 -- our name
+            ).one()
+            return max(int(highest), int(last) if called else int(last) - 1) + 1
+    return highest + 1
+
+
+def _has_sqlite_sequence(conn: Connection) -> bool:
+    return bool(conn.execute(
+        text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'")
+    ).scalar_one())
+
+
+def _set_next_id(conn: Connection, table: Table, next_id: int) -> None:
+    highest = conn.execute(select(func.max(table.c.id))).scalar_one() or 0
+    next_id = max(next_id, highest + 1)
+    if conn.dialect.name == "sqlite" and table.dialect_options["sqlite"]["autoincrement"]:
+        conn.execute(text("DELETE FROM sqlite_sequence WHERE name = :name"), {"name": table.name})
+        conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:name, :seq)"),
+                     {"name": table.name, "seq": next_id - 1})
+    elif conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :value, false)"),
+            {"table": table.name, "value": next_id},
+        )
