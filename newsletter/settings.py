@@ -46,12 +46,22 @@ class Settings(BaseSettings):
     max_send_rate: float = Field(14.0, gt=0)
     send_rate_headroom: float = Field(0.05, ge=0, le=0.9)
     send_concurrency: int = Field(0, ge=0)
-    in_doubt_policy: InDoubtPolicy = "skip"
+    # None: "reconcile" when an event source (SNS topics or an SQS queue) is configured,
+    # else "skip"; see chosen_in_doubt_policy().
+    in_doubt_policy: InDoubtPolicy | None = None
     issues_dir: Path = Path("issues")
     templates_dir: Path | None = None
     size_warn_bytes: int = Field(90_000, gt=0)
     size_limit_bytes: int = Field(102_000, gt=0)
     sns_topic_arns: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Lets tests fetch an SNS signing certificate over http from this loopback host:port.
+    sns_cert_host_for_tests: str | None = None
+    sqs_queue_url: str | None = None
+    sqs_endpoint_url: str | None = None
+    reconcile_after: int = Field(900, ge=0)
+    soft_bounce_limit: int = Field(3, ge=1)
+    max_bounce_rate: float = Field(0.04, gt=0, le=1)
+    max_complaint_rate: float = Field(0.0008, gt=0, le=1)
 
     @field_validator("editors", "sns_topic_arns", mode="before")
     @classmethod
@@ -67,6 +77,16 @@ class Settings(BaseSettings):
                     'not a valid JSON list; write ["a", "b"] or comma-separated values: a,b'
                 ) from None
         return [item.strip() for item in value.split(",") if item.strip()]
+
+    @field_validator("sns_cert_host_for_tests")
+    @classmethod
+    def _loopback_only(cls, value: str | None) -> str | None:
+        """Only a loopback host:port; the real certificate host is never replaced."""
+        if value is None or not value.strip():
+            return None
+        if not re.fullmatch(r"127\.0\.0\.1:\d{1,5}", value.strip()):
+            raise ValueError("must be 127.0.0.1:PORT (tests only)")
+        return value.strip()
 
     @field_validator("base_url")
     @classmethod
@@ -117,6 +137,16 @@ class Settings(BaseSettings):
             f"NEWSLETTER_BASE_URL is {self.base_url}: unsubscribe links must be https:// for "
             "one-click unsubscribe (RFC 8058) to count with Gmail and Yahoo"
         )
+
+    def has_event_source(self) -> bool:
+        """Whether SES events reach us (SNS topics for the webhook, or an SQS queue)."""
+        return bool(self.sns_topic_arns or self.sqs_queue_url)
+
+    def chosen_in_doubt_policy(self) -> InDoubtPolicy:
+        """The configured policy, else "reconcile" with an event source and "skip" without."""
+        if self.in_doubt_policy is not None:
+            return self.in_doubt_policy
+        return "reconcile" if self.has_event_source() else "skip"
 
     def chosen_transport(self) -> Literal["ses", "outbox"]:
         """SES when configured (explicitly or by a region), else the local outbox."""

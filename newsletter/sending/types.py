@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 CampaignStatus = Literal["sending", "paused", "done"]
-DeliveryStatus = Literal["queued", "sending", "sent", "failed", "in_doubt"]
+DeliveryStatus = Literal["queued", "sending", "sent", "failed", "in_doubt", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,13 @@ class DeliveryCounts:
     failed: int = 0
     in_doubt: int = 0
     deferred: int = 0  # queued, but not to be claimed before a later time
+    skipped: int = 0  # the reader opted out, bounced or complained after the snapshot
 
     @property
     def total(self) -> int:
-        return self.queued + self.sending + self.sent + self.failed + self.in_doubt
+        return (
+            self.queued + self.sending + self.sent + self.failed + self.in_doubt + self.skipped
+        )
 
     @property
     def open(self) -> int:
