@@ -31,7 +31,7 @@ from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.security import SecurityHeaders
 from newsletter.web.subscription import SubscriptionRoutes
-from newsletter.web.webhook import fetch_pinned, ses_webhook
+from newsletter.web.webhook import ses_webhook
 
 SUBSCRIBE_LIMIT = 10  # POSTs per client address ...
 SUBSCRIBE_WINDOW = 600.0  # ... per this many seconds
@@ -53,7 +53,7 @@ def create_app(
     transport: Transport | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
     limiter: RateLimiter | None = None,
-    cert_fetcher: Fetcher = fetch_pinned,
+    cert_fetcher: Fetcher | None = None,
 ) -> Starlette:
     """The web app. Opens the database from ``settings`` unless an ``engine`` is given.
 
@@ -84,7 +84,7 @@ def create_app(
 
     routes: list[BaseRoute] = []
     if settings.sns_topic_arns:
-        webhook = ses_webhook(store, frozenset(settings.sns_topic_arns), cert_fetcher)
+        webhook = ses_webhook(settings, engine, cert_fetcher, clock)
         routes.append(Route("/webhooks/ses", webhook, methods=["POST"]))
     routes += [
         Route("/subscribe", readers.subscribe_get, methods=["GET"]),
