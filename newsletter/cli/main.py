@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from newsletter.cli.delivery import COMMANDS as DELIVERY_COMMANDS
+from newsletter.cli.events import events_app
 from newsletter.cli.output import err, fail, out
 from newsletter.cli.subscribers import db_app, subscribers_app, suppressions_app
 from newsletter.cli.web import listen, serve
@@ -146,6 +147,7 @@ app.command()(serve)
 app.add_typer(db_app, name="db")
 app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(suppressions_app, name="suppressions")
+app.add_typer(events_app, name="events")
 
 
 for _name, _command in DELIVERY_COMMANDS.items():

@@ -64,5 +64,9 @@ def serve(
     )
     if settings.chosen_transport() == "outbox":
         err.print(f"confirmation emails go to the outbox: {settings.outbox_dir}", markup=False)
+    if settings.sns_cert_host_for_tests:
+        err.print("warning: NEWSLETTER_SNS_CERT_HOST_FOR_TESTS is set: SNS certificates are "
+                  f"also fetched over http from {settings.sns_cert_host_for_tests}; never set "
+                  "it in production", markup=False)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=True)
     uvicorn.Server(config).run(sockets=[sock])

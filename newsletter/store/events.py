@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from newsletter.subscribers.addresses import normalize_email
 # Events that prove SES accepted the message for delivery.
 ACCEPTED_KINDS = ("send", "delivery", "bounce", "complaint", "delivery_delay", "open", "click")
 SOFT_BOUNCE_WINDOW = dt.timedelta(days=30)
+HEALTH_CHECK_INTERVAL = 1.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class EventStore:
         self.engine = engine
         self.limits = limits
         self.clock = clock
+        self._checked: dict[int, float] = {}
 
     def seen_sns(self, message_id: str) -> bool:
         """Whether an SNS message with this MessageId was applied before (a replay)."""
@@ -96,7 +99,14 @@ class EventStore:
             # Another process stored one of these events between our look and our insert;
             # the second pass sees it as a duplicate.
             result, touched = self._apply(batch)
-        for campaign_id in sorted(touched):
+        # Only bounces and complaints can push a rate over its limit; the check counts every
+        # event of the campaign, so it runs at most once a second per campaign.
+        alarming = any(r.event.kind in ("bounce", "complaint") for r in batch)
+        for campaign_id in sorted(touched) if alarming else ():
+            now = time.monotonic()
+            if now - self._checked.get(campaign_id, -HEALTH_CHECK_INTERVAL) < HEALTH_CHECK_INTERVAL:
+                continue
+            self._checked[campaign_id] = now
             reason = self.pause_if_unhealthy(campaign_id)
             if reason:
                 result.paused.append(reason)

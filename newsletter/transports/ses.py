@@ -119,13 +119,16 @@ def sender_unverified(code: str, message: str, recipient: str | None) -> bool:
     in region ...: <identities>"; in the sandbox the recipient can be among them, and then
     only that one message is refused. A From that fails fails every reader alike.
     """
-    if code != "MessageRejected":
+    if code != "MessageRejected" or recipient is None:
         return False
     lowered = message.lower()
-    if "not verified" not in lowered and "did not have authority to send from" not in lowered:
-        return False
-    # Without the recipient we cannot tell whose identity failed: treat it as this message's.
-    return recipient is not None and recipient.lower() not in lowered
+    if "did not have authority to send from" in lowered:
+        named = lowered.rpartition("send from")[2]
+    elif "not verified" in lowered and "identities failed the check" in lowered:
+        named = lowered.rpartition(":")[2]
+    else:
+        return False  # no identity named: we cannot tell whose it is
+    return bool(named.strip()) and recipient.lower() not in named
 
 
 def classify_client_error(

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import urllib.request
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -22,48 +20,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from newsletter.clock import utc_now
 from newsletter.feedback.apply import Feedback, SnsVerifier
-from newsletter.feedback.sns import (
-    SUBSCRIBE_URL,
-    Fetcher,
-    WebhookError,
-    cert_url_allowed,
-)
+from newsletter.feedback.fetch import MAX_BODY, fetch_pinned, pinned_fetcher
+from newsletter.feedback.sns import Fetcher, WebhookError
 from newsletter.settings import Settings
 from newsletter.store.events import EventStore, HealthLimits
 
 log = logging.getLogger(__name__)
-MAX_BODY = 256 * 1024
-
-
-def pinned_fetcher(test_host: str | None = None) -> Fetcher:
-    """GET one of SNS's own URLs (certificate or subscription confirmation).
-
-    Refuses any URL the pinned patterns do not match, so a forged message cannot make the
-    server fetch an address of the attacker's choosing. ``test_host`` also allows http
-    certificates from that loopback host (``NEWSLETTER_SNS_CERT_HOST_FOR_TESTS``).
-    """
-
-    @lru_cache(maxsize=16)
-    def certificate(url: str) -> bytes:
-        return _get(url)
-
-    def fetch(url: str) -> bytes:
-        if cert_url_allowed(url, test_host):
-            return certificate(url)
-        if SUBSCRIBE_URL.fullmatch(url):
-            return _get(url)
-        raise WebhookError(f"refusing to fetch {url!r}")
-
-    return fetch
-
-
-def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 -- pinned URL
-        body: bytes = response.read(MAX_BODY)
-    return body
-
-
-fetch_pinned = pinned_fetcher()
+__all__ = ["MAX_BODY", "fetch_pinned", "read_capped", "ses_webhook"]
 
 
 async def read_capped(request: Request, limit: int = MAX_BODY) -> bytes | None:
