@@ -126,7 +126,7 @@ def test_unverified_sender_pauses_the_account(ses: Any) -> None:
     """SES's MessageRejected for our unverified From (from the real server) stops every send."""
     transport = wiring.transport(get_settings())
     raw = RAW.replace(b"news.example.org", b"elsewhere.example.net")
-    with pytest.raises(AccountPausedError, match="MessageRejected.*--retry-failed"):
+    with pytest.raises(AccountPausedError, match=r"MessageRejected.*--retry-failed"):
         transport.send(raw, "a@example.com")
     assert ses.messages() == []
 
