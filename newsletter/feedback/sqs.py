@@ -24,6 +24,7 @@ from newsletter.store.events import EventStore, HealthLimits
 
 log = logging.getLogger(__name__)
 BATCH = 10  # SQS's most messages per ReceiveMessage
+RECEIVERS = 4  # concurrent receive -> apply -> delete loops
 
 
 class QueueError(NewsletterError):
@@ -115,27 +116,51 @@ def poll(
     wait: int = 20,
     stop: threading.Event | None = None,
     report: Callable[[str], None] | None = None,
+    receivers: int = RECEIVERS,
 ) -> PollResult:
-    """Receive, apply and delete until stopped (with ``once``: until the queue is empty)."""
+    """Receive, apply and delete until stopped (with ``once``: until the queue is empty).
+
+    ``receivers`` threads each receive a batch, apply it (one transaction) and delete it:
+    a receive takes tens of milliseconds, so one thread alone would spend most of its time
+    waiting for SQS rather than applying.
+    """
     stop = stop or threading.Event()
     total = PollResult()
-    while not stop.is_set():
-        messages = queue.receive(wait)
-        if not messages:
-            if once:
-                break
-            continue
-        done, result = feedback.from_queue([m.body for m in messages])
-        queue.delete([m.receipt for m, ok in zip(messages, done, strict=True) if ok])
-        total.received += len(messages)
-        total.applied += result.stored
-        total.duplicates += result.duplicates
-        total.kept += done.count(False)
-        total.confirmed += result.confirmed
-        total.suppressed += result.suppressed
-        if report is not None:
-            for reason in result.paused:
-                report(f"paused a campaign: {reason}")
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def loop() -> None:
+        try:
+            while not stop.is_set():
+                messages = queue.receive(wait)
+                if not messages:
+                    if once:
+                        return
+                    continue
+                done, result = feedback.from_queue([m.body for m in messages])
+                queue.delete([m.receipt for m, ok in zip(messages, done, strict=True) if ok])
+                with lock:
+                    total.received += len(messages)
+                    total.applied += result.stored
+                    total.duplicates += result.duplicates
+                    total.kept += done.count(False)
+                    total.confirmed += result.confirmed
+                    total.suppressed += result.suppressed
+                if report is not None:
+                    for reason in result.paused:
+                        report(f"paused a campaign: {reason}")
+        except BaseException as err:  # stop the others; re-raised below
+            failures.append(err)
+            stop.set()
+
+    threads = [threading.Thread(target=loop, name=f"receiver-{n}", daemon=True)
+               for n in range(max(1, receivers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
     return total
 
 
@@ -148,6 +173,7 @@ def run_poller(
     stop: threading.Event | None = None,
     report: Callable[[str], None] | None = None,
     queue: Queue | None = None,
+    receivers: int = RECEIVERS,
 ) -> PollResult:
     """``newsletter events poll``: the configured queue, database and SNS topics, wired.
 
@@ -169,4 +195,4 @@ def run_poller(
             settings.max_bounce_rate, settings.max_complaint_rate, settings.soft_bounce_limit
         ))
         return poll(queue, Feedback(store, verifier), once=once, wait=wait, stop=stop,
-                    report=report)
+                    report=report, receivers=receivers)

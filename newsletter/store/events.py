@@ -18,15 +18,17 @@ paused, with the reason, when its bounce or complaint rate is too high.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from newsletter.errors import InvalidAddressError
 from newsletter.feedback.ses_events import SesEvent, suppressions_for
@@ -78,6 +80,11 @@ class EventStore:
         self.limits = limits
         self.clock = clock
         self._checked: dict[int, float] = {}
+        # SQLite has one writer at a time; threads of this process take turns here rather
+        # than upgrading read transactions into each other's locks. PostgreSQL needs none.
+        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     def seen_sns(self, message_id: str) -> bool:
         """Whether an SNS message with this MessageId was applied before (a replay)."""
@@ -93,12 +100,16 @@ class EventStore:
         """Store and apply a batch of events in one transaction; see the module docstring."""
         if not batch:
             return ApplyResult()
-        try:
-            result, touched = self._apply(batch)
-        except IntegrityError:
-            # Another process stored one of these events between our look and our insert;
-            # the second pass sees it as a duplicate.
-            result, touched = self._apply(batch)
+        with self._write_lock:
+            try:
+                result, touched = self._apply(batch)
+            except (IntegrityError, OperationalError) as err:
+                # Another process stored one of these events between our look and our
+                # insert (the second pass sees a duplicate), or, on SQLite, wrote since our
+                # read began (a busy snapshot): once more, from the start.
+                if isinstance(err, OperationalError) and self.engine.dialect.name != "sqlite":
+                    raise
+                result, touched = self._apply(batch)
         # Only bounces and complaints can push a rate over its limit; the check counts every
         # event of the campaign, so it runs at most once a second per campaign.
         alarming = any(r.event.kind in ("bounce", "complaint") for r in batch)
@@ -300,7 +311,8 @@ def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, tuple[int,
 
 
 def _normal(address: str) -> str:
-    try:
-        return normalize_email(address)
-    except InvalidAddressError:
-        return address.strip().lower()[:320]
+    """The address as the events table keys it: trimmed and lower-cased (cheap, no checks).
+
+    Full normalisation (``normalize_email``) is kept for the addresses being suppressed.
+    """
+    return address.strip().lower()[:320]
