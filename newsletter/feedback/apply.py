@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -36,6 +38,51 @@ class EventSink(Protocol):
     def seen_sns(self, message_id: str) -> bool: ...
 
     def apply(self, batch: Sequence[Received]) -> ApplyResult: ...
+
+
+class GroupCommit:
+    """An ``EventSink`` that applies the events of concurrent callers in one transaction.
+
+    The webhook gets one event per request; a transaction per event would cap it at the
+    database's commit rate. The first caller to arrive applies everything pending (its own
+    and whatever arrives meanwhile) and hands the result to each waiting caller, as the
+    engine's recorder does for delivery outcomes. Counts in the result are the group's.
+    """
+
+    def __init__(self, sink: EventSink) -> None:
+        self.sink = sink
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Sequence[Received], Future[ApplyResult]]] = []
+        self._busy = False
+
+    def seen_sns(self, message_id: str) -> bool:
+        return self.sink.seen_sns(message_id)
+
+    def apply(self, batch: Sequence[Received]) -> ApplyResult:
+        future: Future[ApplyResult] = Future()
+        with self._lock:
+            self._pending.append((batch, future))
+            leader = not self._busy
+            self._busy = True
+        if leader:
+            self._drain()
+        return future.result()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                work, self._pending = self._pending, []
+                if not work:
+                    self._busy = False
+                    return
+            try:
+                result = self.sink.apply([item for batch, _ in work for item in batch])
+            except BaseException as err:  # every caller of the group gets the failure
+                for _, future in work:
+                    future.set_exception(err)
+            else:
+                for _, future in work:
+                    future.set_result(result)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from newsletter.clock import utc_now
-from newsletter.feedback.apply import Feedback, SnsVerifier
+from newsletter.feedback.apply import Feedback, GroupCommit, SnsVerifier
 from newsletter.feedback.fetch import MAX_BODY, fetch_pinned, pinned_fetcher
 from newsletter.feedback.sns import Fetcher, WebhookError
 from newsletter.settings import Settings
@@ -57,7 +57,7 @@ def ses_webhook(
     fetch = fetch or pinned_fetcher(settings.sns_cert_host_for_tests)
     verifier = SnsVerifier(fetch, frozenset(settings.sns_topic_arns),
                            settings.sns_cert_host_for_tests, clock)
-    feedback = Feedback(store, verifier)
+    feedback = Feedback(GroupCommit(store), verifier)
 
     async def endpoint(request: Request) -> Response:
         body = await read_capped(request)
