@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import httpx
 from support.delivery import delivery_rows, subscribe
 from support.moto_ses import Accepted, SesServer
+from support.serve import start_serve
 from support.ses_events import publish, send_event, topic_to_queue
 from support.sns import TOPIC, CertificateServer, notification
 
@@ -99,25 +99,6 @@ def test_killed_send_is_completed_exactly_once_through_sqs(
     assert any(in_flight), "the kill should catch messages in flight"
     assert (f"reconciled from SES events: {in_flight[0]:,} in-doubt found sent, "
                 f"{in_flight[1]:,} never accepted and queued again") in output, output
-
-
-def start_serve(env: dict[str, str], log: BinaryIO) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen([NEWSLETTER, "serve", "--port", str(port)],
-                               env=dict(env, NEWSLETTER_BASE_URL=url), stdout=log, stderr=log)
-    deadline = time.monotonic() + 30
-    while True:
-        assert process.poll() is None, "newsletter serve exited"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "newsletter serve did not start"
-        time.sleep(0.1)
 
 
 def test_killed_send_is_completed_exactly_once_through_the_webhook(
