@@ -97,8 +97,9 @@ def test_killed_send_is_completed_exactly_once_through_sqs(
 
     check_exactly_once(ses, readers, output)
     assert any(in_flight), "the kill should catch messages in flight"
-    assert (f"reconciled from SES events: {in_flight[0]:,} in-doubt found sent, "
-                f"{in_flight[1]:,} never accepted and queued again") in output, output
+    line = (f"reconciled from SES events: {in_flight[0]:,} in-doubt found sent, "
+            f"{in_flight[1]:,} never accepted and queued again")
+    assert line in output, output
 
 
 def test_killed_send_is_completed_exactly_once_through_the_webhook(
