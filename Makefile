@@ -39,6 +39,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/snapshot.py
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/site.py
+	$(BIN)/python bench/events.py
 
 clean:
 	rm -rf $(VENV) build demo outbox *.db

@@ -54,7 +54,9 @@ class Settings(BaseSettings):
     max_send_rate: float = Field(14.0, gt=0)
     send_rate_headroom: float = Field(0.05, ge=0, le=0.9)
     send_concurrency: int = Field(0, ge=0)
-    in_doubt_policy: InDoubtPolicy = "skip"
+    # None: "reconcile" when an event source (SNS topics or an SQS queue) is configured,
+    # else "skip"; see chosen_in_doubt_policy().
+    in_doubt_policy: InDoubtPolicy | None = None
     issues_dir: Path = Path("issues")
     templates_dir: Path | None = None
     size_warn_bytes: int = Field(90_000, gt=0)
@@ -66,6 +68,14 @@ class Settings(BaseSettings):
     # Publish issues that were never sent once their date has passed.
     archive_unsent: bool = False
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Lets tests fetch an SNS signing certificate over http from this loopback host:port.
+    sns_cert_host_for_tests: str | None = None
+    sqs_queue_url: str | None = None
+    sqs_endpoint_url: str | None = None
+    reconcile_after: int = Field(900, ge=0)
+    soft_bounce_limit: int = Field(3, ge=1)
+    max_bounce_rate: float = Field(0.04, gt=0, le=1)
+    max_complaint_rate: float = Field(0.0008, gt=0, le=1)
 
     @field_validator(
         "editors", "sns_topic_arns", "trusted_proxies", "secret_key_fallbacks", mode="before"
@@ -104,6 +114,15 @@ class Settings(BaseSettings):
                     "10.0.0.1,192.168.0.0/16,::1"
                 ) from None
         return value
+    @field_validator("sns_cert_host_for_tests")
+    @classmethod
+    def _loopback_only(cls, value: str | None) -> str | None:
+        """Only a loopback host:port; the real certificate host is never replaced."""
+        if value is None or not value.strip():
+            return None
+        if not re.fullmatch(r"127\.0\.0\.1:\d{1,5}", value.strip()):
+            raise ValueError("must be 127.0.0.1:PORT (tests only)")
+        return value.strip()
 
     @field_validator("base_url")
     @classmethod
@@ -182,6 +201,16 @@ class Settings(BaseSettings):
             f"NEWSLETTER_BASE_URL is {self.base_url}: unsubscribe links must be https:// for "
             "one-click unsubscribe (RFC 8058) to count with Gmail and Yahoo"
         )
+
+    def has_event_source(self) -> bool:
+        """Whether SES events reach us (SNS topics for the webhook, or an SQS queue)."""
+        return bool(self.sns_topic_arns or self.sqs_queue_url)
+
+    def chosen_in_doubt_policy(self) -> InDoubtPolicy:
+        """The configured policy, else "reconcile" with an event source and "skip" without."""
+        if self.in_doubt_policy is not None:
+            return self.in_doubt_policy
+        return "reconcile" if self.has_event_source() else "skip"
 
     def chosen_transport(self) -> Literal["ses", "outbox"]:
         """SES when configured (explicitly or by a region), else the local outbox."""

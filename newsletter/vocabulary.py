@@ -15,8 +15,10 @@ LANGUAGES: tuple[Language, ...] = get_args(Language)
 
 # What happens to a delivery whose sender died while the message was in flight:
 # "skip" never sends it again (no duplicates, maybe a loss), "resend" queues it again
-# (no loss, maybe a duplicate).
-InDoubtPolicy = Literal["skip", "resend"]
+# (no loss, maybe a duplicate), "reconcile" waits for SES's own events: sent when SES
+# reports it accepted the message, queued again when no event came (exactly once; needs
+# an event source, SNS or SQS).
+InDoubtPolicy = Literal["skip", "resend", "reconcile"]
 IN_DOUBT_POLICIES: tuple[InDoubtPolicy, ...] = get_args(InDoubtPolicy)
 
 SubscriberStatus = Literal["pending", "active", "unsubscribed", "bounced", "complained"]

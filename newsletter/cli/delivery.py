@@ -24,13 +24,20 @@ from newsletter.sending import worker as workers
 from newsletter.sending.report import SendSummary
 from newsletter.settings import get_settings
 
+EXACTLY_ONCE_HINT = (
+    "note: no SES event source is configured, so a message in flight when sending stops is "
+    "never resent (NEWSLETTER_IN_DOUBT_POLICY=skip). Configure SES events "
+    "(NEWSLETTER_SQS_QUEUE_URL or NEWSLETTER_SNS_TOPIC_ARNS) to make delivery exactly-once; "
+    "see README.md, Sending."
+)
+
 
 def _progress(label: str, total: int, done: int) -> LogProgress | RichProgress:
     return make_progress(label, total, done, tty=sys.stderr.isatty(), write=log_line)
 
 
 @contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
+def stop_on_signals() -> Iterator[threading.Event]:
     """SIGINT/SIGTERM stop claiming; messages in flight finish and are recorded."""
     stop = threading.Event()
 
@@ -72,6 +79,10 @@ def send(
         bool, typer.Option("--accept-changes", help="The issue was edited after the campaign "
                            "started: send the rest the edited version.")
     ] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Queue the failed deliveries again (after "
+                           "fixing their cause, e.g. verifying the sender in SES).")
+    ] = False,
 ) -> None:
     """Send an issue to every active subscriber whose preferences match it, exactly once.
 
@@ -83,6 +94,7 @@ def send(
     An issue dated after today (in NEWSLETTER_TIMEZONE) is refused unless --force.
     --today sends today's issue from NEWSLETTER_ISSUES_DIR and exits 0 saying so when there
     is none or it was already sent; a paused or unfinished campaign is resumed.
+    --retry-failed queues failed deliveries again once their cause is fixed.
     Exit status: 0 done, 1 error, 3 paused or unfinished (run it again).
 
     Example: newsletter send issues/2022-09-07.yaml --yes
@@ -108,16 +120,18 @@ def send(
             schedule.check_not_future(settings, plan.issue.date, now)
         for preflight_warning in plan.warnings:
             err.print(preflight_warning, markup=False)
+        if settings.in_doubt_policy is None and not settings.has_event_source():
+            err.print(EXACTLY_ONCE_HINT, markup=False)
         if not yes:
             if not sys.stdin.isatty():
                 raise fail("not on a terminal: pass --yes to send without asking")
             if not typer.confirm(plan.question(), default=False):
                 out.print("nothing sent", markup=False)
                 raise typer.Exit(0)
-        with _stop_on_signals() as stop:
+        with stop_on_signals() as stop:
             summary = campaign.send_issue(
                 settings, issue, progress=_progress, enqueue_only=enqueue_only, stop=stop,
-                accept_changes=accept_changes,
+                accept_changes=accept_changes, retry_failed=retry_failed,
             )
     _print_summary(summary)
     raise typer.Exit(summary.exit_code)
@@ -188,7 +202,7 @@ def worker(
     Example: newsletter worker --once
     """
     settings = get_settings()
-    with reported(), _stop_on_signals() as stop:
+    with reported(), stop_on_signals() as stop:
         summaries = workers.run_worker(
             settings, issue_ref=issue, once=once, poll_seconds=poll,
             progress=_progress, stop=stop, report=_print_summary,

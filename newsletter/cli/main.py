@@ -15,6 +15,7 @@ from newsletter import __version__
 from newsletter.cli.delivery import COMMANDS as DELIVERY_COMMANDS
 from newsletter.cli.editing import COMMANDS as EDITING_COMMANDS
 from newsletter.cli.editing import OPTIONS as EDITING_OPTIONS
+from newsletter.cli.events import events_app
 from newsletter.cli.help import COMMAND
 from newsletter.cli.issues import COMMANDS as ISSUE_COMMANDS
 from newsletter.cli.output import configure_logging, fail, out
@@ -88,6 +89,7 @@ for _name, _command in _COMMANDS.items():
 app.add_typer(db_app, name="db")
 app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(suppressions_app, name="suppressions")
+app.add_typer(events_app, name="events")
 
 
 def main() -> None:

@@ -67,6 +67,10 @@ def serve(
     )
     if settings.chosen_transport() == "outbox":
         err.print(f"confirmation emails go to the outbox: {settings.outbox_dir}", markup=False)
+    if settings.sns_cert_host_for_tests:
+        err.print("warning: NEWSLETTER_SNS_CERT_HOST_FOR_TESTS is set: SNS certificates are "
+                  f"also fetched over http from {settings.sns_cert_host_for_tests}; never set "
+                  "it in production", markup=False)
     # Forwarded headers are handled by the app, believing only NEWSLETTER_TRUSTED_PROXIES.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False)
     uvicorn.Server(config).run(sockets=[sock])

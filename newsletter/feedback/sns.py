@@ -1,6 +1,6 @@
-"""SES feedback through SNS: signature verification and event normalisation.
+"""SNS message verification: bytes in, a verified :class:`SnsMessage` out.
 
-Bytes in, our own ``MailEvent`` out; no web framework here. The one piece of I/O, fetching
+No web framework here (the webhook and the SQS poller both use it). The one piece of I/O, fetching
 SNS's signing certificate, is a function passed in, so everything else is testable
 without a network. Following listmonk, the certificate URL is pinned by a strict pattern
 before anything is fetched, and following django-anymail the raw payload is kept on the
@@ -12,11 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -24,17 +23,24 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from newsletter.errors import NewsletterError
+from newsletter.feedback.ses_events import SesEventError, load_json_object
 
 
 class WebhookError(NewsletterError):
     """A webhook payload was malformed, forged, or from a topic we do not trust."""
 
 
-# Only SNS's own certificate host, over HTTPS, may sign our notifications.
-CERT_URL = re.compile(
-    r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/SimpleNotificationService-[A-Za-z0-9]+\.pem$"
+# Only SNS's own certificate host, over HTTPS, may sign our notifications: sns.REGION.
+# amazonaws.com, where REGION is a region name (us-east-1, us-gov-west-1, cn-north-1), not
+# any label (sns.s3.amazonaws.com would be an S3 bucket). Used with fullmatch, so no
+# trailing newline slips through as ``$`` would allow.
+_SNS_HOST = r"sns\.[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}\.amazonaws\.com(?:\.cn)?"
+CERT_URL = re.compile(rf"https://{_SNS_HOST}/SimpleNotificationService-[A-Za-z0-9]+\.pem")
+SUBSCRIBE_URL = re.compile(
+    rf"https://{_SNS_HOST}/\?Action=ConfirmSubscription&[A-Za-z0-9&=%:._~-]+"
 )
-SUBSCRIBE_URL = re.compile(r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/\?Action=ConfirmSubscription&")
+# Notifications older than this are refused: a captured message cannot be replayed later.
+MAX_AGE = dt.timedelta(hours=1)
 _SIGNED_KEYS = {
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
     "SubscriptionConfirmation": (
@@ -52,22 +58,25 @@ class SnsMessage:
     """A verified SNS message."""
 
     type: str
+    message_id: str
     topic_arn: str
     message: str
     subscribe_url: str | None
     raw: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class MailEvent:
-    """What SES told us about one message, in our own terms."""
+def cert_url_allowed(url: str, test_host: str | None = None) -> bool:
+    """Whether ``url`` may be fetched as a signing certificate.
 
-    kind: Literal["bounce", "complaint", "delivery", "other"]
-    recipients: tuple[str, ...]
-    permanent: bool
-    detail: str
-    ses_message_id: str | None
-    raw: Mapping[str, Any] = field(repr=False)
+    ``test_host`` (``NEWSLETTER_SNS_CERT_HOST_FOR_TESTS``, a loopback ``127.0.0.1:PORT``)
+    also allows ``http://`` from exactly that host, for tests that serve their own CA.
+    """
+    if CERT_URL.fullmatch(url):
+        return True
+    if test_host is None:
+        return False
+    pattern = rf"http://{re.escape(test_host)}/SimpleNotificationService-[A-Za-z0-9]+\.pem"
+    return re.fullmatch(pattern, url) is not None
 
 
 def string_to_sign(payload: Mapping[str, Any]) -> bytes:
@@ -82,30 +91,39 @@ def string_to_sign(payload: Mapping[str, Any]) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
+def parse_envelope(body: str | bytes) -> dict[str, Any]:
+    """The JSON object of an SNS message (not yet verified); :class:`WebhookError` if none."""
+    try:
+        return load_json_object(body, "the body")
+    except SesEventError as err:
+        raise WebhookError(str(err)) from err
+
+
 def verify_sns(
-    body: bytes,
+    body: bytes | str | Mapping[str, Any],
     fetch_certificate: Fetcher,
     allowed_topics: frozenset[str],
     now: dt.datetime | None = None,
+    *,
+    test_cert_host: str | None = None,
+    max_age: dt.timedelta = MAX_AGE,
 ) -> SnsMessage:
-    """Parse and verify an SNS POST body; raise :class:`WebhookError` for anything doubtful.
+    """Parse and verify an SNS message; raise :class:`WebhookError` for anything doubtful.
 
     The signing certificate URL must be SNS's own, the certificate must be current, the
-    signature must match (SignatureVersion 1: SHA1, 2: SHA256), and the topic must be one
-    of ``allowed_topics``: a valid signature only proves SNS sent it, not that it is ours.
+    signature must match (SignatureVersion 1: SHA1, 2: SHA256), the ``Timestamp`` must be
+    no older than ``max_age``, and the topic must be one of ``allowed_topics``: a valid
+    signature only proves SNS sent it, not that it is ours. A certificate that cannot be
+    fetched is a ``WebhookError`` too.
     """
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise WebhookError("the body is not JSON") from err
-    if not isinstance(payload, dict):
-        raise WebhookError("the body is not an SNS message")
+    payload = dict(body) if isinstance(body, Mapping) else parse_envelope(body)
     topic = str(payload.get("TopicArn", ""))
     if topic not in allowed_topics:
         raise WebhookError(f"topic {topic!r} is not one we subscribed to")
     cert_url = str(payload.get("SigningCertURL", ""))
-    if not CERT_URL.match(cert_url):
+    if not cert_url_allowed(cert_url, test_cert_host):
         raise WebhookError(f"untrusted signing certificate URL: {cert_url!r}")
+    moment = now or dt.datetime.now(dt.UTC)
     version = str(payload.get("SignatureVersion", ""))
     algorithm: hashes.HashAlgorithm
     if version == "1":
@@ -119,10 +137,15 @@ def verify_sns(
     except (binascii.Error, ValueError) as err:
         raise WebhookError("the signature is not base64") from err
     try:
-        certificate = x509.load_pem_x509_certificate(fetch_certificate(cert_url))
+        pem = fetch_certificate(cert_url)
+    except WebhookError:
+        raise
+    except Exception as err:  # any network failure: refuse this message, do not crash
+        raise WebhookError(f"the signing certificate could not be fetched: {err}") from err
+    try:
+        certificate = x509.load_pem_x509_certificate(pem)
     except ValueError as err:
         raise WebhookError("the signing certificate could not be read") from err
-    moment = now or dt.datetime.now(dt.UTC)
     if not certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc:
         raise WebhookError("the signing certificate is not valid now")
     key = certificate.public_key()
@@ -132,11 +155,18 @@ def verify_sns(
         key.verify(signature, string_to_sign(payload), padding.PKCS1v15(), algorithm)
     except InvalidSignature as err:
         raise WebhookError("the signature does not match") from err
+    # Checked on the signed Timestamp: a captured message cannot be replayed later.
+    sent_at = _timestamp(payload.get("Timestamp"))
+    if moment - sent_at > max_age:
+        raise WebhookError(f"the message is stale (sent {sent_at.isoformat()})")
+    if sent_at - moment > dt.timedelta(minutes=5):
+        raise WebhookError(f"the message is from the future (sent {sent_at.isoformat()})")
     subscribe_url = payload.get("SubscribeURL")
-    if subscribe_url is not None and not SUBSCRIBE_URL.match(str(subscribe_url)):
+    if subscribe_url is not None and not SUBSCRIBE_URL.fullmatch(str(subscribe_url)):
         raise WebhookError(f"untrusted SubscribeURL: {subscribe_url!r}")
     return SnsMessage(
         type=str(payload["Type"]),
+        message_id=str(payload.get("MessageId", ""))[:100],
         topic_arn=topic,
         message=str(payload.get("Message", "")),
         subscribe_url=str(subscribe_url) if subscribe_url else None,
@@ -144,53 +174,11 @@ def verify_sns(
     )
 
 
-def parse_ses_event(message: str) -> MailEvent:
-    """Normalise an SES notification (``notificationType``) or event (``eventType``)."""
+def _timestamp(value: Any) -> dt.datetime:
+    if not isinstance(value, str):
+        raise WebhookError("the message has no Timestamp")
     try:
-        data = json.loads(message)
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as err:
-        raise WebhookError("the SES notification is not JSON") from err
-    if not isinstance(data, dict):
-        raise WebhookError("the SES notification is not an object")
-    kind = str(data.get("notificationType") or data.get("eventType") or "").lower()
-    mail = data.get("mail") if isinstance(data.get("mail"), dict) else {}
-    ses_id = mail.get("messageId") if isinstance(mail, dict) else None
-    if kind == "bounce":
-        bounce = data.get("bounce") or {}
-        recipients = _addresses(bounce.get("bouncedRecipients"))
-        bounce_type = str(bounce.get("bounceType", ""))
-        detail = f"{bounce_type}/{bounce.get('bounceSubType', '')}"
-        return MailEvent("bounce", recipients, bounce_type == "Permanent", detail, ses_id, data)
-    if kind == "complaint":
-        complaint = data.get("complaint") or {}
-        recipients = _addresses(complaint.get("complainedRecipients"))
-        detail = str(complaint.get("complaintFeedbackType", "complaint"))
-        return MailEvent("complaint", recipients, True, detail, ses_id, data)
-    if kind == "delivery":
-        delivery = data.get("delivery") or {}
-        recipients = tuple(str(r) for r in delivery.get("recipients", []) if isinstance(r, str))
-        return MailEvent("delivery", recipients, False, "delivered", ses_id, data)
-    return MailEvent("other", (), False, kind or "unknown", ses_id, data)
-
-
-def _addresses(items: Any) -> tuple[str, ...]:
-    if not isinstance(items, list):
-        return ()
-    return tuple(
-        str(item["emailAddress"])
-        for item in items
-        if isinstance(item, dict) and isinstance(item.get("emailAddress"), str)
-    )
-
-
-def suppressions_for(event: MailEvent) -> list[tuple[str, str, str]]:
-    """``(address, reason, detail)`` for every address this event says never to mail again.
-
-    Permanent bounces suppress as ``bounced``, complaints as ``complained``; transient
-    bounces and other events suppress nothing (SES retries transient failures itself).
-    """
-    if event.kind == "bounce" and event.permanent:
-        return [(address, "bounced", event.detail) for address in event.recipients]
-    if event.kind == "complaint":
-        return [(address, "complained", event.detail) for address in event.recipients]
-    return []
+        raise WebhookError(f"the Timestamp is not a date: {value[:40]!r}") from err
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

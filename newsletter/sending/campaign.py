@@ -7,6 +7,7 @@ itself (``newsletter.sending.engine``) knows none of these concrete types.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import threading
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from newsletter import wiring
+from newsletter.clock import utc_now
 from newsletter.errors import CampaignError
 from newsletter.issues.files import DATE, resolve
 from newsletter.issues.loader import load_issue
@@ -35,6 +37,8 @@ from newsletter.sending.types import Campaign
 from newsletter.settings import Settings
 from newsletter.store.audience import count_left_out
 from newsletter.store.campaigns import CampaignStore
+from newsletter.store.events import EventStore, HealthLimits
+from newsletter.store.reconcile import Reconciled, reconcile, requeue_failed
 from newsletter.store.workers import HEARTBEAT_SECONDS, WorkerRegistry
 from newsletter.transports import QuotaReporter, Transport
 
@@ -133,6 +137,7 @@ def send_issue(
     stop: threading.Event | None = None,
     transport: Transport | None = None,
     accept_changes: bool = False,
+    retry_failed: bool = False,
 ) -> SendSummary:
     """Start (snapshot) or continue the campaign for an issue, and send what is left.
 
@@ -140,8 +145,9 @@ def send_issue(
     a bad issue file, ``PreflightError`` when the preflight checks find an error (nothing
     is sent), ``RenderError`` when a variant cannot be rendered, and
     ``CampaignError`` when the issue was edited since the campaign started (unless
-    ``accept_changes``). A paused campaign is resumed. With ``enqueue_only`` the snapshot
-    is taken and left for workers.
+    ``accept_changes``). A paused campaign is resumed. With ``retry_failed`` the failed
+    deliveries are queued again first (after the operator fixed their cause). With
+    ``enqueue_only`` the snapshot is taken and left for workers.
     """
     settings.signing_key()
     path = resolve_issue(ref, settings)
@@ -157,6 +163,7 @@ def send_issue(
         elif not created:
             check_unchanged(campaign, issue)
         left_out = count_left_out(engine, categories) if created else 0
+        requeued = requeue_failed(engine, campaign.id) if retry_failed else 0
         if enqueue_only:
             return SendSummary(campaign, store.counts(campaign.id), "enqueued", left_out=left_out)
         if campaign.status == "paused":
@@ -166,6 +173,7 @@ def send_issue(
             transport=transport or wiring.transport(settings), progress=progress, stop=stop,
         )
         summary.left_out = left_out
+        summary.requeued_failed = requeued
         return summary
 
 
@@ -184,16 +192,20 @@ def process_campaign(
     registry = WorkerRegistry(engine)
     stop = stop or threading.Event()
     worker_id = registry.register()
+    policy = settings.chosen_in_doubt_policy()
+    waiting = policy == "reconcile"
     try:
-        recovered = store.recover(campaign_id, registry.live(), settings.in_doubt_policy)
+        recovered = store.recover(campaign_id, registry.live(), policy)
+        reconciled = settle_in_doubt(settings, engine, campaign_id)
         campaign = store.by_id(campaign_id)
         assert campaign is not None
         if campaign.status == "done" and store.counts(campaign_id).open:
-            store.set_status(campaign_id, "sending")  # "resend" re-queued in-doubt messages
+            store.set_status(campaign_id, "sending")  # in-doubt messages were re-queued
+        events(settings, engine).pause_if_unhealthy(campaign_id)
         counts = store.counts(campaign_id)
         if counts.open == 0:
-            store.finish_if_complete(campaign_id)
-            return summarize(store, campaign_id, None, recovered)
+            store.finish_if_complete(campaign_id, waiting)
+            return summarize(store, campaign_id, None, recovered, reconciled)
         quota = transport.quota() if isinstance(transport, QuotaReporter) else None
         rate = plan_rate(settings.max_send_rate, quota, settings.send_rate_headroom)
         concurrency = plan_concurrency(rate, settings.send_concurrency)
@@ -205,7 +217,8 @@ def process_campaign(
             campaign_id=campaign_id,
             worker_id=worker_id,
             concurrency=concurrency,
-            in_doubt_policy=settings.in_doubt_policy,
+            campaign_tag=issue.date.isoformat(),
+            in_doubt_policy=policy,
             daily_budget=quota.remaining_24_hours if quota is not None else None,
             heartbeat=lambda: registry.heartbeat(worker_id, campaign_id),
             heartbeat_seconds=HEARTBEAT_SECONDS,
@@ -219,8 +232,9 @@ def process_campaign(
                 run.progress = sink
                 result = run.run()
         if result.paused_reason is None and result.error is None:
-            store.finish_if_complete(campaign_id)
-        summary = summarize(store, campaign_id, result, recovered)
+            events(settings, engine).pause_if_unhealthy(campaign_id)
+            store.finish_if_complete(campaign_id, waiting)
+        summary = summarize(store, campaign_id, result, recovered, reconciled)
         summary.rate, summary.concurrency = rate, concurrency
         if result.stopped_reason is None and result.paused_reason is None and stop.is_set():
             summary.outcome = "interrupted" if summary.outcome != "done" else "done"
@@ -233,13 +247,37 @@ def process_campaign(
 
 
 def campaign_status(settings: Settings, ref: str) -> SendSummary:
-    """The campaign of an issue (a date or an issue file); ``CampaignError`` if none."""
+    """The campaign of an issue (a date or an issue file); ``CampaignError`` if none.
+
+    Under the reconcile policy the in-doubt deliveries are decided first from the events
+    received so far.
+    """
     date = issue_date(ref, settings)
     with wiring.database(settings) as engine:
         store = CampaignStore(engine)
         campaign = store.get(date)
         if campaign is None:
             raise CampaignError(f"no campaign for {date}; start one with: newsletter send {ref}")
-        return summarize(store, campaign.id, None, 0)
+        reconciled = settle_in_doubt(settings, engine, campaign.id)
+        if reconciled.requeued and campaign.status == "done":
+            store.set_status(campaign.id, "sending")
+        return summarize(store, campaign.id, None, 0, reconciled)
+
+
+# -- SES events -------------------------------------------------------------------------
+
+
+def events(settings: Settings, engine: Engine) -> EventStore:
+    """The event store with the configured health limits."""
+    return EventStore(engine, HealthLimits(
+        settings.max_bounce_rate, settings.max_complaint_rate, settings.soft_bounce_limit
+    ))
+
+
+def settle_in_doubt(settings: Settings, engine: Engine, campaign_id: int) -> Reconciled:
+    """Under the reconcile policy, decide in-doubt deliveries from SES's events."""
+    if settings.chosen_in_doubt_policy() != "reconcile":
+        return Reconciled()
+    return reconcile(engine, campaign_id, utc_now(), dt.timedelta(seconds=settings.reconcile_after))
 
 

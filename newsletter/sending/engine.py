@@ -18,7 +18,9 @@ What happens to a message when sending fails:
   on (not failed: SES being down is not the reader's fault) and the run ends once nothing
   else is claimable; three such deferrals in a row without a success stop claiming;
 - in doubt (the answer was lost after the request went out): ``in_doubt`` under the
-  "skip" policy (never sent twice), retried as transient under "resend";
+  "skip" and "reconcile" policies (never sent twice; "reconcile" later asks SES's events),
+  retried as transient under "resend";
+- not built (the message could not be made): ``failed`` with the reason; it never left;
 - permanent (rejected, bad request): ``failed`` with the reason;
 - account-level (suspended, paused, unverified MAIL FROM, daily quota): the campaign is
   paused with the reason, every thread stops, unsent claims go back to ``queued``.
@@ -27,15 +29,12 @@ What happens to a message when sending fails:
 from __future__ import annotations
 
 import datetime as dt
-import math
 import queue
 import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable
 
 from newsletter.clock import utc_now
 from newsletter.errors import (
@@ -46,79 +45,28 @@ from newsletter.errors import (
     ThrottledError,
     TransientTransportError,
 )
+from newsletter.feedback.ses_events import CAMPAIGN_TAG, DELIVERY_TAG
 from newsletter.sending.pacing import AdaptiveRate
+from newsletter.sending.plan import (
+    DEFAULT_RETRY,
+    EXPECTED_LATENCY,
+    DeliveryStore,
+    MessageSource,
+    ProgressSink,
+    RetryPolicy,
+    RunResult,
+    plan_concurrency,
+    plan_rate,
+)
 from newsletter.sending.types import Claim, DeliveryResult
-from newsletter.transports import MAX_CONCURRENCY, SendQuota, Transport
+from newsletter.transports import TaggingTransport, Transport
 from newsletter.vocabulary import InDoubtPolicy
 
-# A guess at SES's answer time, used to size the thread pool; twice the guess is allowed.
-EXPECTED_LATENCY = 0.1
-
-
-class DeliveryStore(Protocol):
-    def claim(self, campaign_id: int, worker_id: str, limit: int) -> list[Claim]: ...
-
-    def record(self, worker_id: str, results: Sequence[DeliveryResult]) -> None: ...
-
-    def pause(self, campaign_id: int, reason: str) -> None: ...
-
-
-class MessageSource(Protocol):
-    def build(self, claim: Claim) -> bytes:
-        """The complete message for one claimed delivery; NewsletterError if it cannot be."""
-        ...
-
-
-class ProgressSink(Protocol):
-    def advance(self, status: str) -> None: ...
-
-    def note(self, message: str) -> None: ...
-
-
-def plan_rate(max_send_rate: float, quota: SendQuota | None, headroom: float) -> float:
-    """Messages per second: our own cap, and the account's rate less the headroom."""
-    rate = max_send_rate
-    if quota is not None and quota.max_send_rate > 0:
-        rate = min(rate, quota.max_send_rate * (1.0 - headroom))
-    if rate <= 0:
-        raise ValueError(f"the send rate must be positive, not {rate}")
-    return rate
-
-
-def plan_concurrency(rate: float, configured: int = 0, latency: float = EXPECTED_LATENCY) -> int:
-    """Threads enough to hold ``rate`` at twice the expected latency, 1..MAX_CONCURRENCY."""
-    wanted = configured if configured > 0 else math.ceil(rate * latency * 2)
-    return max(1, min(MAX_CONCURRENCY, wanted))
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 5
-    throttle_attempts: int = 30
-    base_delay: float = 0.5
-    max_delay: float = 20.0
-    defer: dt.timedelta = dt.timedelta(minutes=5)
-    deferrals_before_stop: int = 3
-
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Full-jitter exponential back-off before try ``attempt + 1`` (seconds)."""
-        return rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
-
-
-@dataclass
-class RunResult:
-    """What one run of the engine did (this process only)."""
-
-    sent: int = 0
-    failed: int = 0
-    in_doubt: int = 0
-    deferred: int = 0
-    released: int = 0
-    throttled: int = 0
-    paused_reason: str | None = None
-    stopped_reason: str | None = None
-    error: str | None = None
-    elapsed: float = 0.0
+# Re-exported: callers import the engine's whole vocabulary from here.
+__all__ = [
+    "EXPECTED_LATENCY", "DeliveryRun", "DeliveryStore", "MessageSource", "ProgressSink",
+    "RetryPolicy", "RunResult", "plan_concurrency", "plan_rate",
+]
 
 
 class _Stop(Exception):
@@ -144,10 +92,11 @@ class DeliveryRun:
         campaign_id: int,
         worker_id: str,
         concurrency: int,
+        campaign_tag: str | None = None,
         in_doubt_policy: InDoubtPolicy = "skip",
         daily_budget: int | None = None,
         batch_size: int = 50,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         progress: ProgressSink | None = None,
         heartbeat: Callable[[], int] | None = None,
         heartbeat_seconds: float = 5.0,
@@ -161,6 +110,9 @@ class DeliveryRun:
         self.rate = rate
         self.ceiling = rate.ceiling
         self.campaign_id = campaign_id
+        self.campaign_tag = campaign_tag
+        # Checked once: a tagging transport (SES) gets our delivery id as an EmailTag.
+        self._tagging = transport if isinstance(transport, TaggingTransport) else None
         self.worker_id = worker_id
         self.concurrency = max(1, concurrency)
         self.policy = in_doubt_policy
@@ -336,8 +288,9 @@ class DeliveryRun:
         """Send one claimed delivery, retrying as the policy allows; return its outcome."""
         try:
             raw = self.messages.build(claim)
-        except NewsletterError as err:
-            return DeliveryResult(claim.id, "failed", error=f"message not built: {err}")
+        except Exception as err:  # not built, so it never left: failed, not in doubt
+            detail = str(err) if isinstance(err, NewsletterError) else repr(err)
+            return DeliveryResult(claim.id, "failed", error=f"message not built: {detail}")
         tries = throttles = 0
         have_token = True  # the send loop took one before claiming
         while True:
@@ -345,14 +298,17 @@ class DeliveryRun:
                 raise _Stop
             have_token = False
             try:
-                provider_id = self.transport.send(raw, claim.email)
+                if self._tagging is not None:
+                    provider_id = self._tagging.send_tagged(raw, claim.email, self._tags(claim))
+                else:
+                    provider_id = self.transport.send(raw, claim.email)
             except ThrottledError as err:
                 throttles += 1
                 self.rate.on_throttle()
                 if throttles >= self.retry.throttle_attempts:
                     return self._defer(claim, err)
             except InDoubtTransportError as err:
-                if self.policy == "skip":
+                if self.policy != "resend":
                     return DeliveryResult(claim.id, "in_doubt", error=str(err))
                 tries = self._after_transient(tries)
                 if tries >= self.retry.attempts:
@@ -371,6 +327,12 @@ class DeliveryRun:
                 with self._lock:
                     self._deferrals_in_row = 0
                 return DeliveryResult(claim.id, "sent", provider_id=provider_id)
+
+    def _tags(self, claim: Claim) -> dict[str, str]:
+        tags = {DELIVERY_TAG: str(claim.id)}
+        if self.campaign_tag:
+            tags[CAMPAIGN_TAG] = self.campaign_tag
+        return tags
 
     def _after_transient(self, tries: int) -> int:
         tries += 1

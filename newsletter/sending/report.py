@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from newsletter.sending.engine import RunResult
-from newsletter.sending.types import Campaign, DeliveryCounts
+from newsletter.sending.types import Campaign, CampaignHealth, DeliveryCounts
 from newsletter.store.campaigns import CampaignStore
+from newsletter.store.events import EventStore
+from newsletter.store.reconcile import Reconciled
 
 Outcome = Literal["done", "paused", "incomplete", "interrupted", "enqueued", "error"]
 EXIT_CODES: dict[Outcome, int] = {
@@ -28,6 +30,9 @@ class SendSummary:
     rate: float | None = None
     concurrency: int | None = None
     left_out: int = 0  # counted when this run took the snapshot, else 0 (not known)
+    reconciled: Reconciled = field(default_factory=Reconciled)
+    health: CampaignHealth = field(default_factory=CampaignHealth)
+    requeued_failed: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -39,7 +44,15 @@ class SendSummary:
             f"campaign {date}: {self.outcome}; {c.total:,} deliveries: {c.sent:,} sent, "
             f"{c.failed:,} failed, {c.in_doubt:,} in doubt, {c.queued:,} queued"
             f"{f' ({c.deferred:,} deferred)' if c.deferred else ''}, {c.sending:,} sending"
+            + (f", {c.skipped:,} skipped (opted out after the snapshot)" if c.skipped else "")
         ]
+        if self.requeued_failed:
+            out.append(f"{self.requeued_failed:,} failed deliveries queued again (--retry-failed)")
+        r_ = self.reconciled
+        if r_.confirmed or r_.requeued:
+            out.append(f"reconciled from SES events: {r_.confirmed:,} in-doubt found sent, "
+                       f"{r_.requeued:,} never accepted and queued again")
+        out += health_lines(self.health)
         if self.run is not None:
             r = self.run
             speed = f", {r.sent / r.elapsed:.1f}/s" if r.elapsed > 0 and r.sent else ""
@@ -61,8 +74,8 @@ class SendSummary:
             out.append(f"error: {self.run.error}")
         if c.in_doubt:
             out.append(
-                f"in doubt ({c.in_doubt:,}; may or may not have been delivered, not resent "
-                "under NEWSLETTER_IN_DOUBT_POLICY=skip):"
+                f"in doubt ({c.in_doubt:,}; may or may not have been delivered; not resent "
+                "under NEWSLETTER_IN_DOUBT_POLICY=skip, decided by SES events under reconcile):"
             )
             out += [f"  delivery {i}: {email}" for i, email, _ in self.in_doubt]
             if c.in_doubt > len(self.in_doubt):
@@ -79,8 +92,36 @@ def left_out_line(count: int) -> str:
     )
 
 
+def health_lines(h: CampaignHealth) -> list[str]:
+    """The campaign's feedback from SES, when there is any: counts and rates per kind."""
+    if not h.reported:
+        return []
+
+    def part(label: str, n: int) -> str:
+        return f"{n:,} {label} ({h.rate(n):.2%})"
+
+    lines = [
+        "SES events: " + ", ".join([
+            part("delivered", h.delivered),
+            part("bounced", h.hard_bounced + h.soft_bounced)
+            + f" [hard {h.hard_bounced:,}, soft {h.soft_bounced:,}]",
+            part("complained", h.complained), part("rejected", h.rejected),
+            part("delayed", h.delayed),
+        ])
+    ]
+    if h.opened or h.clicked:
+        machine = f" ({h.machine_opened:,} by machines)" if h.machine_opened else ""
+        lines.append(f"engagement: {part('opened', h.opened)}{machine}, "
+                     f"{part('clicked', h.clicked)} (unique readers)")
+    return lines
+
+
 def summarize(
-    store: CampaignStore, campaign_id: int, run: RunResult | None, recovered: int
+    store: CampaignStore,
+    campaign_id: int,
+    run: RunResult | None,
+    recovered: int,
+    reconciled: Reconciled | None = None,
 ) -> SendSummary:
     campaign = store.by_id(campaign_id)
     assert campaign is not None
@@ -94,7 +135,11 @@ def summarize(
         outcome = "done"
     else:
         outcome = "incomplete"
-    return SendSummary(campaign, counts, outcome, run, recovered, store.in_doubt(campaign_id, 20))
+    return SendSummary(
+        campaign, counts, outcome, run, recovered, store.in_doubt(campaign_id, 20),
+        reconciled=reconciled or Reconciled(),
+        health=EventStore(store.engine).health(campaign_id),
+    )
 
 
 def eventful(summary: SendSummary) -> bool:

@@ -4,12 +4,14 @@ A campaign is one issue sent to the subscribers active when it started. Its reci
 are snapshotted once, in one transaction, into ``deliveries``; every later run works
 through that table. A delivery moves
 
+    queued -> skipped (the reader opted out after the snapshot; ``store.claims``)
     queued -> sending (claimed, committed before the message is handed over)
            -> sent (with the provider's id) | failed (permanent, with the reason)
            | in_doubt (the sender died while it was in flight, or the answer was lost)
 
 and a ``sending`` row goes back to ``queued`` only when the worker holding it knows it was
-not sent (transient failures, a pause, a clean stop).
+not sent (transient failures, a pause, a clean stop). Claiming and recording live in
+``store.claims``; settling in-doubt and failed rows in ``store.reconcile``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     and_,
-    bindparam,
     case,
     exists,
     false,
@@ -31,7 +32,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -43,6 +43,7 @@ from newsletter.sending.types import (
     DeliveryCounts,
     DeliveryResult,
 )
+from newsletter.store import claims, reconcile
 from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions, utc_now
 from newsletter.vocabulary import InDoubtPolicy
 
@@ -232,11 +233,17 @@ class CampaignStore:
                 .values(status="paused", paused_reason=reason)
             )
 
-    def finish_if_complete(self, campaign_id: int) -> bool:
-        """Mark the campaign done when no delivery is queued or in flight; True if done."""
+    def finish_if_complete(self, campaign_id: int, waiting_for_events: bool = False) -> bool:
+        """Mark the campaign done when no delivery is queued or in flight; True if done.
+
+        With ``waiting_for_events`` (the reconcile policy) in-doubt deliveries keep it open
+        too: SES's events will say whether they were sent, or they are sent again.
+        """
+        unfinished = ("queued", "sending", "in_doubt") if waiting_for_events else (
+            "queued", "sending")
         open_rows = exists().where(
             deliveries.c.campaign_id == campaign_id,
-            deliveries.c.status.in_(("queued", "sending")),
+            deliveries.c.status.in_(unfinished),
         )
         with self.engine.begin() as conn:
             conn.execute(
@@ -274,6 +281,7 @@ class CampaignStore:
             failed=found.get("failed", 0),
             in_doubt=found.get("in_doubt", 0),
             deferred=sum(int(d or 0) for _, _, d in rows),
+            skipped=found.get("skipped", 0),
         )
 
     def variants(self, campaign_id: int) -> list[str]:
@@ -299,149 +307,16 @@ class CampaignStore:
             return [(int(i), str(e), str(r or "")) for i, e, r in conn.execute(query).all()]
 
     def claim(self, campaign_id: int, worker_id: str, limit: int) -> list[Claim]:
-        """Move up to ``limit`` claimable queued deliveries to ``sending`` for ``worker_id``.
-
-        Committed before this returns, so a message is only ever handed to a transport after
-        its row durably says ``sending``. Nothing is claimed unless the campaign is in state
-        ``sending``. On PostgreSQL concurrent workers skip each other's locked rows
-        (``FOR UPDATE SKIP LOCKED``); SQLite serialises writers, and the claim is a single
-        UPDATE statement, so two processes never claim the same row there either.
-        """
-        if limit <= 0:
-            return []
-        now = self.clock()
-        sending = exists().where(campaigns.c.id == campaign_id, campaigns.c.status == "sending")
-        pick = (
-            select(deliveries.c.id)
-            .where(
-                deliveries.c.campaign_id == campaign_id,
-                deliveries.c.status == "queued",
-                or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
-                sending,
-            )
-            .order_by(deliveries.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        statement = (
-            update(deliveries)
-            .where(deliveries.c.id.in_(pick.scalar_subquery()))
-            .values(
-                status="sending",
-                claimed_by=worker_id,
-                claimed_at=now,
-                attempts=deliveries.c.attempts + 1,
-                not_before=None,
-            )
-            .returning(
-                deliveries.c.id,
-                deliveries.c.subscriber_id,
-                deliveries.c.email,
-                deliveries.c.variant,
-            )
-        )
-        with self.engine.begin() as conn:
-            rows = conn.execute(statement).all()
-        # RETURNING gives no order; hand claims out in id order for predictability.
-        return sorted(
-            (Claim(int(i), int(s), str(e), str(v)) for i, s, e, v in rows), key=lambda c: c.id
-        )
+        """See :func:`newsletter.store.claims.claim`."""
+        return claims.claim(self.engine, self.clock(), campaign_id, worker_id, limit)
 
     def record(self, worker_id: str, results: Sequence[DeliveryResult]) -> None:
-        """Write the outcome of claimed deliveries, all in one transaction.
-
-        "sent" always wins (it is the truth even if another worker meanwhile declared the
-        row in doubt); the other outcomes apply only to rows this worker still holds.
-        """
-        if not results:
-            return
-        now = self.clock()
-        sent = [
-            {"b_id": r.delivery_id, "b_provider": r.provider_id, "b_now": now}
-            for r in results
-            if r.status == "sent"
-        ]
-        others = [
-            {
-                "b_id": r.delivery_id,
-                "b_status": r.status,
-                "b_error": r.error,
-                "b_not_before": r.not_before,
-                "b_worker": worker_id,
-            }
-            for r in results
-            if r.status != "sent"
-        ]
-        with self.engine.begin() as conn:
-            if sent:
-                conn.execute(
-                    update(deliveries)
-                    .where(
-                        deliveries.c.id == bindparam("b_id"),
-                        # Not IN (...): an expanding parameter cannot be used with
-                        # executemany, which this is whenever the batch holds two or more.
-                        or_(
-                            deliveries.c.status == "sending",
-                            deliveries.c.status == "in_doubt",
-                            deliveries.c.status == "queued",
-                        ),
-                    )
-                    .values(
-                        status="sent",
-                        provider_id=bindparam("b_provider"),
-                        sent_at=bindparam("b_now"),
-                        error=None,
-                    ),
-                    sent,
-                )
-            if others:
-                conn.execute(
-                    update(deliveries)
-                    .where(
-                        deliveries.c.id == bindparam("b_id"),
-                        deliveries.c.status == "sending",
-                        deliveries.c.claimed_by == bindparam("b_worker"),
-                    )
-                    .values(
-                        status=bindparam("b_status"),
-                        error=bindparam("b_error"),
-                        not_before=bindparam("b_not_before"),
-                    ),
-                    others,
-                )
+        """See :func:`newsletter.store.claims.record`."""
+        claims.record(self.engine, self.clock(), worker_id, results)
 
     def recover(self, campaign_id: int, live_workers: Iterable[str], policy: InDoubtPolicy) -> int:
-        """Settle deliveries left in ``sending`` by workers that are gone; return how many.
-
-        With policy "skip" they become ``in_doubt`` and are never sent again (at most once);
-        with "resend" they go back to ``queued``, and so do earlier in-doubt ones (at least
-        once).
-        """
-        live = sorted(set(live_workers))
-        orphaned = and_(
-            deliveries.c.campaign_id == campaign_id,
-            deliveries.c.status == "sending",
-            deliveries.c.claimed_by.not_in(live) if live else true(),
-        )
-        reason = "the sending process stopped while this message was in flight"
-        with self.engine.begin() as conn:
-            if policy == "skip":
-                moved = conn.execute(
-                    update(deliveries).where(orphaned).values(status="in_doubt", error=reason)
-                ).rowcount
-            else:
-                moved = conn.execute(
-                    update(deliveries).where(orphaned).values(status="queued", error=reason)
-                ).rowcount
-                moved += conn.execute(
-                    update(deliveries)
-                    .where(
-                        deliveries.c.campaign_id == campaign_id,
-                        deliveries.c.status == "in_doubt",
-                    )
-                    .values(status="queued")
-                ).rowcount
-        return int(moved)
+        """See :func:`newsletter.store.reconcile.recover`."""
+        return reconcile.recover(self.engine, campaign_id, live_workers, policy)
 
 
 def _campaign(row: Any) -> Campaign:

@@ -3,7 +3,8 @@
 Everything that matters travels: subscribers (with their ids, which signed links name,
 and every timestamp), their event log, every suppression (including erased addresses,
 kept only as a hash, and bounced addresses with no subscriber row), campaigns and
-deliveries, and the highest id ever handed out, so that an erased subscriber's id is
+deliveries, the SES events (soft-bounce counts and campaign health come from them), and
+the highest id ever handed out, so that an erased subscriber's id is
 never reused after the move. Worker heartbeats are not moved: they describe processes.
 
 Format: the first line is a header ``{"format": "newsletter-dump", "version": 1, ...}``;
@@ -27,6 +28,7 @@ from newsletter.store.tables import (
     UTCDateTime,
     campaigns,
     deliveries,
+    ses_events,
     subscriber_events,
     subscribers,
     suppressions,
@@ -35,7 +37,10 @@ from newsletter.store.tables import (
 FORMAT = "newsletter-dump"
 VERSION = 1
 # Parents before children, so foreign keys hold while importing.
-TABLES: tuple[Table, ...] = (subscribers, subscriber_events, suppressions, campaigns, deliveries)
+# ses_events: the soft-bounce count and campaign health come from them.
+TABLES: tuple[Table, ...] = (
+    subscribers, subscriber_events, suppressions, campaigns, deliveries, ses_events,
+)
 _BY_NAME = {table.name: table for table in TABLES}
 _ORDER = {table.name: index for index, table in enumerate(TABLES)}
 _BATCH = 1000

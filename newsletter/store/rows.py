@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
-from newsletter.store.tables import subscriber_events, suppressions
+from newsletter.store.tables import subscriber_events, subscribers, suppressions
 from newsletter.subscribers.addresses import email_hash
+from newsletter.vocabulary import SUPPRESSED_STATUSES
 
 
 @dataclass(frozen=True)
@@ -70,3 +71,27 @@ def record_event(
             created_at=now,
         )
     )
+
+
+def suppress_address(conn: Connection, normal: str, reason: str, detail: str,
+                     now: dt.datetime) -> None:
+    """Suppress the normalised address and, for a suppressed status, its subscriber too.
+
+    Idempotent: an existing suppression is kept as is, a subscriber already in ``reason``
+    gets no second event.
+    """
+    if suppression_key(conn, normal) is None:
+        insert_suppression(conn, normal, reason, detail, now)
+    if reason not in SUPPRESSED_STATUSES:
+        return
+    row = conn.execute(
+        select(subscribers.c.id, subscribers.c.status)
+        .where(subscribers.c.email == normal)
+        .with_for_update()
+    ).first()
+    if row is not None and row.status != reason:
+        conn.execute(
+            update(subscribers).where(subscribers.c.id == row.id).values(status=reason,
+                                                                        updated_at=now)
+        )
+        record_event(conn, row.id, "status", row.status, reason, detail or reason, now)

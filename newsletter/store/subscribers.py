@@ -25,7 +25,12 @@ from newsletter.errors import (
 )
 from newsletter.store.bulk import insert_active
 from newsletter.store.confirmations import ConfirmationRecords
-from newsletter.store.rows import insert_suppression, record_event, suppression_key
+from newsletter.store.rows import (
+    insert_suppression,
+    record_event,
+    suppress_address,
+    suppression_key,
+)
 from newsletter.store.tables import (
     deliveries,
     subscriber_events,
@@ -340,24 +345,8 @@ class SubscriberStore(ConfirmationRecords):
         Raises :class:`InvalidAddressError`.
         """
         normal = normalize_email(email)
-        now = self._clock()
         with self._engine.begin() as conn:
-            if suppression_key(conn, normal) is None:
-                insert_suppression(conn, normal, reason, detail, now)
-            if reason not in SUPPRESSED:
-                return
-            row = conn.execute(
-                select(subscribers.c.id, subscribers.c.status)
-                .where(subscribers.c.email == normal)
-                .with_for_update()
-            ).first()
-            if row is not None and row.status != reason:
-                conn.execute(
-                    update(subscribers)
-                    .where(subscribers.c.id == row.id)
-                    .values(status=reason, updated_at=now)
-                )
-                record_event(conn, row.id, "status", row.status, reason, detail or reason, now)
+            suppress_address(conn, normal, reason, detail, self._clock())
 
     def unsuppress(self, email: str) -> bool:
         """Lift the suppression of this address; whether there was one.

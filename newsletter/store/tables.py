@@ -132,7 +132,7 @@ deliveries = Table(
     Column("subscriber_id", Id, nullable=False),
     Column("email", String(320), nullable=False),
     Column("variant", String(220), nullable=False),
-    # queued, sending, sent, failed, in_doubt
+    # queued, sending, sent, failed, in_doubt, skipped
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("claimed_by", String(64)),
@@ -144,6 +144,8 @@ deliveries = Table(
     Column("not_before", UTCDateTime),
     Index("ix_deliveries_campaign_status_id", "campaign_id", "status", "id"),
     Index("uq_deliveries_campaign_subscriber", "campaign_id", "subscriber_id", unique=True),
+    # SES events that carry neither our tag nor our header are matched by SES's message id.
+    Index("ix_deliveries_provider_id", "provider_id"),
 )
 
 # Processes that send. A claim by a worker without a recent heartbeat is stale (in doubt);
@@ -157,4 +159,32 @@ workers = Table(
     Column("campaign_id", Id),
     Column("started_at", UTCDateTime, nullable=False),
     Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+# What SES told us, from the webhook or the SQS queue: one row per event, whichever way it
+# came and however often. ``event_key`` (sha256 of the event's canonical JSON) makes
+# applying an event twice a no-op; ``delivery_id`` is our delivery it is about, if known.
+ses_events = Table(
+    "ses_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_key", String(64), nullable=False, unique=True),
+    # The SNS envelope's MessageId (None for raw SQS delivery): a replayed one is refused.
+    Column("sns_message_id", String(100), index=True),
+    # send, delivery, bounce, complaint, reject, delivery_delay, rendering_failure, open,
+    # click, subscription, other
+    Column("kind", String(24), nullable=False),
+    Column("ses_message_id", String(200), index=True),
+    Column("delivery_id", Id, index=True),
+    Column("campaign_id", Id),
+    Column("email", String(320), nullable=False, default=""),
+    # Permanent, Transient or Undetermined for bounces; "" otherwise.
+    Column("bounce_type", String(16), nullable=False, default=""),
+    Column("machine", Integer, nullable=False, default=0),
+    Column("detail", Text, nullable=False, default=""),
+    Column("occurred_at", UTCDateTime),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    Index("ix_ses_events_campaign_id_kind", "campaign_id", "kind"),
+    Index("ix_ses_events_email_kind", "email", "kind"),
 )

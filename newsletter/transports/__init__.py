@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -22,6 +23,17 @@ class Transport(Protocol):
     name: str
 
     def send(self, raw: bytes, to: str) -> str: ...
+
+
+@runtime_checkable
+class TaggingTransport(Protocol):
+    """A transport that can attach tags to a message (SES ``EmailTags``).
+
+    The tags come back on the provider's events (``nl_delivery``, ``nl_campaign``), which
+    is how an event names our delivery even when the send's answer was lost.
+    """
+
+    def send_tagged(self, raw: bytes, to: str, tags: Mapping[str, str]) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ so nothing past this module ever sees a botocore type:
   sent the message);
 - ``AccountPausedError``: ``AccountSuspendedException``, ``SendingPausedException``,
   ``MailFromDomainNotVerifiedException``, ``LimitExceededException``, "daily message quota
-  exceeded", and missing or refused credentials;
+  exceeded", ``MessageRejected`` for an unverified From identity or domain (it would fail
+  every reader alike), and missing or refused credentials;
 - ``PermanentTransportError``: ``MessageRejected``, ``BadRequestException``,
   ``NotFoundException`` and any other 4xx.
 
@@ -19,6 +20,7 @@ Retries are ours (``newsletter.sending.engine``), so botocore's are switched off
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -68,14 +70,22 @@ ACCOUNT_CODES = frozenset(
 DEFAULT_REGION = "us-east-1"
 
 
-def build_request(raw: bytes, to: str, configuration_set: str | None) -> dict[str, Any]:
-    """The SendEmail parameters for one raw message to one address (pure)."""
+def build_request(
+    raw: bytes, to: str, configuration_set: str | None, tags: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The SendEmail parameters for one raw message to one address (pure).
+
+    ``tags`` become ``EmailTags``; SES returns them on every event it publishes for the
+    message through a configuration set.
+    """
     request: dict[str, Any] = {
         "Destination": {"ToAddresses": [to]},
         "Content": {"Raw": {"Data": raw}},
     }
     if configuration_set:
         request["ConfigurationSetName"] = configuration_set
+    if tags:
+        request["EmailTags"] = [{"Name": k, "Value": v} for k, v in sorted(tags.items())]
     return request
 
 
@@ -102,9 +112,36 @@ def parse_quota(response: dict[str, Any]) -> SendQuota | None:
         return None
 
 
-def classify_client_error(code: str, status: int | None, message: str) -> TransportError:
+def sender_unverified(code: str, message: str, recipient: str | None) -> bool:
+    """Whether a ``MessageRejected`` says our From identity (not the reader) is unverified.
+
+    SES words it "Email address is not verified. The following identities failed the check
+    in region ...: <identities>"; in the sandbox the recipient can be among them, and then
+    only that one message is refused. A From that fails fails every reader alike.
+    """
+    if code != "MessageRejected" or recipient is None:
+        return False
+    lowered = message.lower()
+    if "did not have authority to send from" in lowered:
+        named = lowered.rpartition("send from")[2]
+    elif "not verified" in lowered and "identities failed the check" in lowered:
+        named = lowered.rpartition(":")[2]
+    else:
+        return False  # no identity named: we cannot tell whose it is
+    return bool(named.strip()) and recipient.lower() not in named
+
+
+def classify_client_error(
+    code: str, status: int | None, message: str, recipient: str | None = None
+) -> TransportError:
     """Our exception for an SES error answer (pure; see the table in the module docstring)."""
     text = f"SES refused the message: {code} ({status}): {message}"
+    if sender_unverified(code, message, recipient):
+        return AccountPausedError(
+            f"SES refused the sender identity ({code}: {message}). Verify the From address or its "
+            "domain in SES (or fix NEWSLETTER_FROM_ADDRESS), then run "
+            "`newsletter send ISSUE --retry-failed`"
+        )
     if "daily message quota" in message.lower():
         return AccountPausedError(
             f"SES: the account's 24-hour sending quota is used up ({message}); "
@@ -133,13 +170,14 @@ def classify_botocore_error(err: BotoCoreError) -> TransportError:
     return InDoubtTransportError(f"SES call failed: {err}")
 
 
-def translate(err: Exception) -> TransportError:
+def translate(err: Exception, recipient: str | None = None) -> TransportError:
     """Any botocore exception as ours; anything else is returned as an in-doubt failure."""
     if isinstance(err, ClientError):
         error = err.response.get("Error", {})
         meta = err.response.get("ResponseMetadata", {})
         return classify_client_error(
-            str(error.get("Code", "")), meta.get("HTTPStatusCode"), str(error.get("Message", ""))
+            str(error.get("Code", "")), meta.get("HTTPStatusCode"), str(error.get("Message", "")),
+            recipient,
         )
     if isinstance(err, BotoCoreError):
         return classify_botocore_error(err)
@@ -177,11 +215,15 @@ class SesTransport:
 
     def send(self, raw: bytes, to: str) -> str:
         """Send ``raw`` to ``to``; return SES's MessageId. Raises ``TransportError`` subclasses."""
-        request = build_request(raw, to, self.configuration_set)
+        return self.send_tagged(raw, to, {})
+
+    def send_tagged(self, raw: bytes, to: str, tags: Mapping[str, str]) -> str:
+        """``send`` with SES ``EmailTags`` (see ``build_request``)."""
+        request = build_request(raw, to, self.configuration_set, tags)
         try:
             response = self.client.send_email(**request)
         except (ClientError, BotoCoreError) as err:
-            raise translate(err) from err
+            raise translate(err, to) from err
         return parse_response(dict(response))
 
     def quota(self) -> SendQuota | None:

@@ -37,7 +37,7 @@ from newsletter.web.security import SecurityHeaders
 from newsletter.web.subscription import SubscriptionRoutes
 from newsletter.web.test_links import Endpoint, answering_test_links
 from newsletter.web.webhook import MAX_BODY as WEBHOOK_BODY_LIMIT
-from newsletter.web.webhook import fetch_pinned, ses_webhook
+from newsletter.web.webhook import ses_webhook
 
 SUBSCRIBE_LIMIT = 10  # POSTs per client address ...
 SUBSCRIBE_WINDOW = 600.0  # ... per this many seconds
@@ -61,7 +61,7 @@ def create_app(
     transport: Transport | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
     limiter: RateLimiter | None = None,
-    cert_fetcher: Fetcher = fetch_pinned,
+    cert_fetcher: Fetcher | None = None,
 ) -> Starlette:
     """The web app. Opens the database from ``settings`` unless an ``engine`` is given.
 
@@ -103,7 +103,7 @@ def create_app(
 
     routes: list[BaseRoute] = []
     if settings.sns_topic_arns:
-        webhook = ses_webhook(store, frozenset(settings.sns_topic_arns), cert_fetcher)
+        webhook = ses_webhook(settings, engine, cert_fetcher, clock)
         routes.append(Route("/webhooks/ses", webhook, methods=["POST"]))
     routes += [
         Route("/subscribe", readers.subscribe_get, methods=["GET"]),

@@ -1,87 +1,80 @@
-"""``POST /webhooks/ses``: SES bounces and complaints, delivered by SNS, become suppressions.
+"""``POST /webhooks/ses``: SES events delivered by SNS, through the one feedback pipeline.
 
-The endpoint is thin: verify (``events.verify_sns``), normalise (``events.parse_ses_event``),
-then suppress each address the event names. Anything that does not verify is refused
-with 403 and changes nothing.
+The endpoint is thin: read at most ``MAX_BODY`` bytes (in chunks, refusing before reading
+the rest of a larger body), hand the body to ``Feedback.from_webhook``, answer. Anything
+that does not verify, parse or look like SNS is refused with 403 and changes nothing; a
+replayed MessageId is acknowledged with 200 and changes nothing. A database failure is a
+500, so that SNS delivers the message again later.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-import urllib.request
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
-from typing import Protocol
 
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from newsletter.errors import InvalidAddressError
-from newsletter.feedback.sns import (
-    CERT_URL,
-    SUBSCRIBE_URL,
-    Fetcher,
-    WebhookError,
-    parse_ses_event,
-    suppressions_for,
-    verify_sns,
-)
+from newsletter.clock import utc_now
+from newsletter.feedback.apply import Feedback, GroupCommit, SnsVerifier
+from newsletter.feedback.fetch import MAX_BODY, fetch_pinned, pinned_fetcher
+from newsletter.feedback.sns import Fetcher, WebhookError
+from newsletter.settings import Settings
+from newsletter.store.events import EventStore, HealthLimits
 
 log = logging.getLogger(__name__)
-MAX_BODY = 256 * 1024
+__all__ = ["MAX_BODY", "fetch_pinned", "read_capped", "ses_webhook"]
 
 
-class Suppressor(Protocol):
-    def suppress(self, email: str, reason: str, detail: str = "") -> None: ...
-
-
-@lru_cache(maxsize=16)
-def fetch_pinned(url: str) -> bytes:
-    """GET one of SNS's own URLs (certificate or subscription confirmation); cached.
-
-    Refuses any URL the pinned patterns do not match, so a forged message cannot make
-    the server fetch an address of the attacker's choosing.
-    """
-    if not (CERT_URL.match(url) or SUBSCRIBE_URL.match(url)):
-        raise WebhookError(f"refusing to fetch {url!r}")
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 -- pinned https URL
-        body: bytes = response.read(MAX_BODY)
-    return body
+async def read_capped(request: Request, limit: int = MAX_BODY) -> bytes | None:
+    """The body, or None as soon as it is known to exceed ``limit`` (the rest is not read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def ses_webhook(
-    store: Suppressor, topics: frozenset[str], fetch: Fetcher = fetch_pinned
+    settings: Settings,
+    engine: Engine,
+    fetch: Fetcher | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
 ) -> Callable[[Request], Awaitable[Response]]:
     """The endpoint; ``fetch`` is the one piece of network I/O (tests pass their own)."""
+    store = EventStore(engine, HealthLimits(
+        settings.max_bounce_rate, settings.max_complaint_rate, settings.soft_bounce_limit
+    ), clock)
+    fetch = fetch or pinned_fetcher(settings.sns_cert_host_for_tests)
+    verifier = SnsVerifier(fetch, frozenset(settings.sns_topic_arns),
+                           settings.sns_cert_host_for_tests, clock)
+    feedback = Feedback(GroupCommit(store), verifier)
 
     async def endpoint(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
+        body = await read_capped(request)
+        if body is None:
             return PlainTextResponse("too large", status_code=413)
         try:
-            message = await run_in_threadpool(verify_sns, body, fetch, topics)
+            outcome = await run_in_threadpool(feedback.from_webhook, body)
+            if outcome.subscribe_url:
+                await run_in_threadpool(fetch, outcome.subscribe_url)
+                return JSONResponse({"subscribed": outcome.detail})
         except WebhookError as err:
             log.warning("refused an SES webhook: %s", err)
             return PlainTextResponse("refused", status_code=403)
-        if message.type == "SubscriptionConfirmation" and message.subscribe_url:
-            await run_in_threadpool(fetch, message.subscribe_url)
-            return JSONResponse({"subscribed": message.topic_arn})
-        if message.type != "Notification":
-            return JSONResponse({"ignored": message.type})
-        try:
-            event = parse_ses_event(message.message)
-        except WebhookError as err:
-            # Retrying will not make it parse; answer 200 so SNS does not resend it.
-            log.error("an SES notification could not be read: %s", err)
-            return JSONResponse({"ignored": "unreadable"})
-        suppressed = 0
-        for address, reason, detail in suppressions_for(event):
-            try:
-                await run_in_threadpool(store.suppress, address, reason, detail)
-                suppressed += 1
-            except InvalidAddressError as err:
-                log.warning("SES reported an address we cannot store: %s", err)
-        return JSONResponse({"event": event.kind, "suppressed": suppressed})
+        if outcome.status in ("ignored", "replayed"):
+            return JSONResponse({outcome.status: outcome.detail})
+        result = outcome.result
+        return JSONResponse({"event": outcome.detail, "suppressed": result.suppressed,
+                             **({"duplicate": True} if outcome.status == "duplicate" else {})})
 
     return endpoint

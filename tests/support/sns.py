@@ -38,8 +38,9 @@ def keypair() -> tuple[rsa.RSAPrivateKey, bytes]:
 KEY, CERT_PEM = keypair()
 
 
-def signed(payload: dict[str, Any], key: rsa.RSAPrivateKey = KEY, version: str = "2") -> bytes:
-    payload = {"SignatureVersion": version, "SigningCertURL": CERT_URL, **payload}
+def signed(payload: dict[str, Any], key: rsa.RSAPrivateKey = KEY, version: str = "2",
+           cert_url: str = CERT_URL) -> bytes:
+    payload = {"SignatureVersion": version, "SigningCertURL": cert_url, **payload}
     algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()  # noqa: S303
     signature = key.sign(string_to_sign(payload), padding.PKCS1v15(), algorithm)
     payload["Signature"] = base64.b64encode(signature).decode()
@@ -65,3 +66,70 @@ def bounce(address: str = "gone@example.com", kind: str = "Permanent") -> dict[s
 def fetch(url: str) -> bytes:
     assert url == CERT_URL
     return CERT_PEM
+
+
+class CertificateServer:
+    """A test CA's SNS signing certificate served over http on loopback.
+
+    ``host`` is what ``NEWSLETTER_SNS_CERT_HOST_FOR_TESTS`` takes; ``url`` the certificate's
+    address; ``requests`` counts fetches. The certificate is valid around the real time.
+    """
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        now = dt.datetime.now(dt.UTC)
+        ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test SNS CA")])
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        leaf = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.test")]))
+            .issuer_name(ca_name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .sign(ca_key, hashes.SHA256())
+        )
+        pem = leaf.public_bytes(serialization.Encoding.PEM)
+        server_self = self
+        self.requests = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server_self.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(pem)))
+                self.end_headers()
+                self.wfile.write(pem)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self._server.server_address[1]}"
+        self.url = f"http://{self.host}/SimpleNotificationService-test.pem"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def sign(self, payload: dict[str, Any], version: str = "2") -> bytes:
+        return signed(payload, self.key, version, self.url)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def notification(message: dict[str, Any], message_id: str,
+                 when: dt.datetime | None = None) -> dict[str, Any]:
+    """An SNS Notification envelope for an SES event, stamped ``when`` (default now)."""
+    moment = when or dt.datetime.now(dt.UTC)
+    return {
+        "Type": "Notification",
+        "MessageId": message_id,
+        "TopicArn": TOPIC,
+        "Message": json.dumps(message),
+        "Timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z",
+    }

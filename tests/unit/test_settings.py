@@ -74,7 +74,7 @@ def test_base_url_keeps_its_path_and_drops_a_trailing_slash(
         ("SIZE_LIMIT_BYTES", "-5", "NEWSLETTER_SIZE_LIMIT_BYTES='-5': must be greater than 0"),
         ("TRANSPORT", "smtp", "NEWSLETTER_TRANSPORT='smtp': must be 'ses' or 'outbox'"),
         ("IN_DOUBT_POLICY", "never",
-         "NEWSLETTER_IN_DOUBT_POLICY='never': must be 'skip' or 'resend'"),
+         "NEWSLETTER_IN_DOUBT_POLICY='never': must be 'skip', 'resend' or 'reconcile'"),
         ("BASE_URL", "example.org", "NEWSLETTER_BASE_URL='example.org': must be an absolute "
          "http:// or https:// URL, e.g. https://news.example.org"),
         ("BASE_URL", "ftp://example.org", "NEWSLETTER_BASE_URL='ftp://example.org': must be an "
@@ -159,7 +159,7 @@ def test_every_command_reports_bad_settings_in_one_line(
     assert result.stderr.splitlines() == [
         "NEWSLETTER_EDITORS='[\"ed@example.com\",': not a valid JSON list; write "
         '["a", "b"] or comma-separated values: a,b',
-        "NEWSLETTER_IN_DOUBT_POLICY='never': must be 'skip' or 'resend'",
+        "NEWSLETTER_IN_DOUBT_POLICY='never': must be 'skip', 'resend' or 'reconcile'",
     ]
     assert result.stdout == ""
 

@@ -11,12 +11,8 @@ from support.sns import bounce as _bounce
 from support.sns import keypair as _keypair
 from support.sns import signed as _signed
 
-from newsletter.feedback.sns import (
-    WebhookError,
-    parse_ses_event,
-    suppressions_for,
-    verify_sns,
-)
+from newsletter.feedback.ses_events import parse_ses_event, suppressions_for
+from newsletter.feedback.sns import WebhookError, verify_sns
 
 
 def test_genuine_notification_is_verified_and_normalised() -> None:
@@ -117,7 +113,8 @@ def test_complaint_and_transient_bounce_are_normalised() -> None:
         "complaint", ("c@example.com",), True, "abuse")
     transient = parse_ses_event(_bounce(kind="Transient")["Message"])
     assert transient.kind == "bounce" and not transient.permanent
-    assert parse_ses_event(json.dumps({"eventType": "Open"})).kind == "other"
+    assert parse_ses_event(json.dumps({"eventType": "Open"})).kind == "open"
+    assert parse_ses_event(json.dumps({"eventType": "Mystery"})).kind == "other"
 
 
 def test_only_permanent_bounces_and_complaints_suppress() -> None:

@@ -125,13 +125,24 @@ def test_configuration_set_is_sent_with_each_message(ses: Any) -> None:
     assert len(ses.messages()) == 1
 
 
-def test_unverified_sender_is_a_permanent_failure(ses: Any) -> None:
-    """SES's MessageRejected (sender not verified, from the real server) fails that message."""
+def test_unverified_sender_pauses_the_account(ses: Any) -> None:
+    """SES's MessageRejected for our unverified From (from the real server) stops every send."""
     transport = wiring.transport(get_settings())
     raw = RAW.replace(b"news.example.org", b"elsewhere.example.net")
-    with pytest.raises(PermanentTransportError, match="MessageRejected"):
+    with pytest.raises(AccountPausedError, match=r"MessageRejected.*--retry-failed"):
         transport.send(raw, "a@example.com")
     assert ses.messages() == []
+
+
+def test_unverified_recipient_in_the_sandbox_fails_only_that_message() -> None:
+    """A MessageRejected naming the recipient (SES sandbox) is that reader's failure only."""
+    text = ("Email address is not verified. The following identities failed the check in "
+            "region US-EAST-1: reader@example.com")
+    assert isinstance(classify_client_error("MessageRejected", 400, text, "reader@example.com"),
+                      PermanentTransportError)
+    assert isinstance(classify_client_error(
+        "MessageRejected", 400, text.replace("reader@example.com", "digest@news.example.org"),
+        "reader@example.com"), AccountPausedError)
 
 
 def test_unreachable_endpoint_is_transient(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 """choices waiting for confirmation
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 04:00:00
 
 ``subscribers.pending_categories`` / ``pending_language``: the choices of the latest
@@ -9,7 +9,6 @@ sign-up that was mailed a confirmation link. They replace the reader's stored ch
 when that link is confirmed, so a stranger signing someone's address up cannot rewrite a
 pending or unsubscribed reader's categories and language. NULL when nothing is waiting.
 
-(Another branch adds 0005; ``down_revision`` is re-chained when the branches are merged.)
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

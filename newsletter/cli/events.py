@@ -1,0 +1,61 @@
+"""``events`` commands: SES events from an SQS queue."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from newsletter.cli.delivery import stop_on_signals
+from newsletter.cli.output import out, reported
+from newsletter.feedback import sqs
+from newsletter.settings import get_settings
+
+events_app = typer.Typer(
+    help="SES events (sends, deliveries, bounces, complaints) from an SQS queue.",
+    no_args_is_help=True,
+)
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@events_app.command("poll")
+def poll(
+    queue_url: Annotated[
+        str | None, typer.Option("--queue-url", help="The SQS queue (default "
+                                 "NEWSLETTER_SQS_QUEUE_URL).", metavar="URL")
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Stop when the queue is empty.")
+    ] = False,
+    wait: Annotated[
+        int, typer.Option("--wait", min=0, max=20, help="Long-poll wait per receive.",
+                          metavar="SECONDS")
+    ] = 20,
+) -> None:
+    """Apply SES events from an SQS queue: bounces, complaints, and the sends that settle
+    in-doubt deliveries under the reconcile policy.
+
+    Messages may be SNS envelopes (verified against NEWSLETTER_SNS_TOPIC_ARNS) or raw SES
+    JSON (SNS raw message delivery; the queue policy is then the trust boundary). A message
+    is deleted only after it was applied; one that cannot be read stays in the queue.
+    Stops cleanly on SIGTERM/Ctrl-C.
+
+    Example: newsletter events poll --once --wait 5
+    """
+    settings = get_settings()
+    with reported(), stop_on_signals() as stop:
+        result = sqs.run_poller(settings, queue_url=queue_url, once=once, wait=wait,
+                                stop=stop, report=_log)
+    out.print(
+        f"{result.received:,} messages: {result.applied:,} events applied, "
+        f"{result.duplicates:,} duplicates, {result.kept:,} kept (unreadable), "
+        f"{result.confirmed:,} in-doubt deliveries confirmed sent, "
+        f"{result.suppressed:,} addresses suppressed",
+        markup=False,
+    )
+    if result.kept:
+        raise typer.Exit(3)

@@ -1,0 +1,187 @@
+"""The one pipeline SES events go through, whichever way they arrive.
+
+The webhook hands it an SNS POST body; the SQS poller hands it a batch of queue message
+bodies (SNS envelopes, or SES's JSON itself when the subscription uses raw delivery).
+Both end in ``EventSink.apply``: verified, normalised to ``SesEvent``, stored once,
+applied (see ``newsletter.store.events``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from newsletter.clock import utc_now
+from newsletter.feedback.ses_events import (
+    SesEventError,
+    event_from,
+    is_ses_event,
+    load_json_object,
+    parse_ses_event,
+)
+from newsletter.feedback.sns import MAX_AGE, Fetcher, SnsMessage, WebhookError, verify_sns
+from newsletter.store.events import ApplyResult, Received
+
+log = logging.getLogger(__name__)
+# SQS keeps a message up to 14 days; a verified envelope that waited in our own queue is
+# not a replay (the queue policy decides who may write to it), so it is not refused as
+# stale within that time. The webhook, reachable by anyone, keeps the one-hour limit.
+QUEUE_MAX_AGE = dt.timedelta(days=14)
+
+
+class EventSink(Protocol):
+    def seen_sns(self, message_id: str) -> bool: ...
+
+    def apply(self, batch: Sequence[Received]) -> ApplyResult: ...
+
+
+class GroupCommit:
+    """An ``EventSink`` that applies the events of concurrent callers in one transaction.
+
+    The webhook gets one event per request; a transaction per event would cap it at the
+    database's commit rate. The first caller to arrive applies everything pending (its own
+    and whatever arrives meanwhile) and hands the result to each waiting caller, as the
+    engine's recorder does for delivery outcomes. Counts in the result are the group's.
+    """
+
+    def __init__(self, sink: EventSink) -> None:
+        self.sink = sink
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Sequence[Received], Future[ApplyResult]]] = []
+        self._busy = False
+
+    def seen_sns(self, message_id: str) -> bool:
+        return self.sink.seen_sns(message_id)
+
+    def apply(self, batch: Sequence[Received]) -> ApplyResult:
+        future: Future[ApplyResult] = Future()
+        with self._lock:
+            self._pending.append((batch, future))
+            leader = not self._busy
+            self._busy = True
+        if leader:
+            self._drain()
+        return future.result()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                work, self._pending = self._pending, []
+                if not work:
+                    self._busy = False
+                    return
+            try:
+                result = self.sink.apply([item for batch, _ in work for item in batch])
+            except BaseException as err:  # every caller of the group gets the failure
+                for _, future in work:
+                    future.set_exception(err)
+            else:
+                for _, future in work:
+                    future.set_result(result)
+
+
+@dataclass(frozen=True)
+class SnsVerifier:
+    """Verifies SNS envelopes from our topics with certificates from ``fetch``."""
+
+    fetch: Fetcher
+    topics: frozenset[str]
+    test_cert_host: str | None = None
+    clock: Callable[[], dt.datetime] = utc_now
+
+    def verify(self, body: bytes | str | dict[str, object],
+               max_age: dt.timedelta = MAX_AGE) -> SnsMessage:
+        """A verified message; ``WebhookError`` for anything doubtful."""
+        return verify_sns(body, self.fetch, self.topics, self.clock(),
+                          test_cert_host=self.test_cert_host, max_age=max_age)
+
+
+@dataclass
+class Outcome:
+    """What the pipeline made of one incoming message."""
+
+    status: Literal["applied", "duplicate", "replayed", "subscribe", "ignored"]
+    detail: str = ""
+    subscribe_url: str | None = None
+    result: ApplyResult = field(default_factory=ApplyResult)
+
+
+class Feedback:
+    """Verify, normalise, apply. ``verifier`` is None when no SNS topic is configured."""
+
+    def __init__(self, sink: EventSink, verifier: SnsVerifier | None) -> None:
+        self.sink = sink
+        self.verifier = verifier
+
+    def from_webhook(self, body: bytes) -> Outcome:
+        """An SNS POST body. Raises ``WebhookError`` when it must be refused (403)."""
+        if self.verifier is None:
+            raise WebhookError("no SNS topic is configured")
+        message = self.verifier.verify(body)
+        outcome = self._screen(message)
+        if outcome is not None:
+            return outcome
+        try:
+            event = parse_ses_event(message.message)
+        except SesEventError as err:
+            # Retrying will not make it parse; acknowledge so SNS does not resend it.
+            log.error("an SES notification could not be read: %s", err)
+            return Outcome("ignored", "unreadable")
+        result = self.sink.apply([Received(event, message.message_id or None)])
+        return Outcome("applied" if result.stored else "duplicate", event.kind, result=result)
+
+    def from_queue(self, bodies: Sequence[str]) -> tuple[list[bool], ApplyResult]:
+        """A batch of SQS message bodies, applied in one transaction.
+
+        Returns, per body, whether it is done with (applied, a duplicate, or a valid
+        message with nothing to apply) and may be deleted from the queue; a body that does
+        not verify or parse is kept (the queue's redrive policy moves it aside), and why
+        is logged.
+        """
+        done = [False] * len(bodies)
+        batch: list[Received] = []
+        indexes: list[int] = []
+        for index, body in enumerate(bodies):
+            try:
+                received = self._queue_message(body)
+            except (WebhookError, SesEventError) as err:
+                log.warning("kept an SQS message that could not be used: %s", err)
+                continue
+            if received is None:
+                done[index] = True
+            else:
+                batch.append(received)
+                indexes.append(index)
+        result = self.sink.apply(batch)
+        for index in indexes:
+            done[index] = True
+        return done, result
+
+    def _queue_message(self, body: str) -> Received | None:
+        data = load_json_object(body, "the SQS message")
+        if is_ses_event(data):
+            return Received(event_from(data))  # raw delivery: the queue is the boundary
+        if self.verifier is None:
+            raise WebhookError(
+                "an SNS envelope arrived but NEWSLETTER_SNS_TOPIC_ARNS is not set, so it "
+                "cannot be verified; set it, or turn on raw message delivery"
+            )
+        message = self.verifier.verify(data, max_age=QUEUE_MAX_AGE)
+        if self._screen(message) is not None:
+            return None
+        return Received(parse_ses_event(message.message), message.message_id or None)
+
+    def _screen(self, message: SnsMessage) -> Outcome | None:
+        """An outcome for messages that carry no event (or were seen before), else None."""
+        if message.type == "SubscriptionConfirmation" and message.subscribe_url:
+            return Outcome("subscribe", message.topic_arn, subscribe_url=message.subscribe_url)
+        if message.type != "Notification":
+            return Outcome("ignored", message.type)
+        if self.sink.seen_sns(message.message_id):
+            return Outcome("replayed", message.message_id)
+        return None

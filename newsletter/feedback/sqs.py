@@ -1,0 +1,198 @@
+"""The SQS poller: long-poll a queue of SES events, apply each batch, delete what was applied.
+
+For operators who cannot expose a public webhook, and for volume. The queue is reached
+through the small :class:`Queue` protocol; :class:`SqsQueue` is the boto3 one. A message
+is deleted only after the batch holding it was applied and committed; one that cannot be
+verified or read is left in the queue (its redrive policy moves it to a dead-letter queue),
+so nothing is lost by a bad message or a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from newsletter import wiring
+from newsletter.errors import ConfigurationError, NewsletterError
+from newsletter.feedback.apply import Feedback, SnsVerifier
+from newsletter.feedback.fetch import pinned_fetcher
+from newsletter.settings import Settings
+from newsletter.store.events import EventStore, HealthLimits
+
+log = logging.getLogger(__name__)
+BATCH = 10  # SQS's most messages per ReceiveMessage
+RECEIVERS = 4  # concurrent receive -> apply -> delete loops
+
+
+class QueueError(NewsletterError):
+    """The queue could not be read or written (its URL, credentials, or the service)."""
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    body: str
+    receipt: str
+
+
+class Queue(Protocol):
+    def receive(self, wait_seconds: int) -> list[QueueMessage]: ...
+
+    def delete(self, receipts: Sequence[str]) -> None: ...
+
+
+class SqsQueue:
+    """One SQS queue through boto3; botocore errors become :class:`QueueError`."""
+
+    def __init__(self, client: Any, url: str) -> None:
+        self.client = client
+        self.url = url
+
+    @classmethod
+    def from_settings(cls, settings: Settings, url: str) -> SqsQueue:
+        import boto3
+        from botocore.config import Config
+
+        region = settings.ses_region or _region_of(url) or "us-east-1"
+        client = boto3.session.Session().client(
+            "sqs", endpoint_url=settings.sqs_endpoint_url or None,
+            config=Config(region_name=region, retries={"mode": "standard"}, read_timeout=30),
+        )
+        return cls(client, url)
+
+    def receive(self, wait_seconds: int) -> list[QueueMessage]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            answer: Any = self.client.receive_message(
+                QueueUrl=self.url, MaxNumberOfMessages=BATCH, WaitTimeSeconds=wait_seconds
+            )
+        except (BotoCoreError, ClientError) as err:
+            raise QueueError(f"cannot read the SQS queue {self.url}: {err}") from err
+        return [
+            QueueMessage(str(m.get("Body", "")), str(m["ReceiptHandle"]))
+            for m in answer.get("Messages", [])
+        ]
+
+    def delete(self, receipts: Sequence[str]) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if not receipts:
+            return
+        entries: Any = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts)]
+        try:
+            answer: Any = self.client.delete_message_batch(QueueUrl=self.url, Entries=entries)
+        except (BotoCoreError, ClientError) as err:
+            raise QueueError(f"SQS queue {self.url}: the applied messages were not "
+                             f"removed: {err}") from err
+        for failed in answer.get("Failed", []):
+            # Applied already; a second delivery of it will be a duplicate and change nothing.
+            log.warning("SQS did not delete a message: %s", failed.get("Message", failed))
+
+
+def _region_of(url: str) -> str | None:
+    # https://sqs.REGION.amazonaws.com/ACCOUNT/NAME
+    parts = url.split("/")[2].split(".") if url.count("/") >= 2 else []
+    return parts[1] if len(parts) > 2 and parts[0] == "sqs" else None
+
+
+@dataclass
+class PollResult:
+    received: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    kept: int = 0  # left in the queue: could not be verified or read
+    confirmed: int = 0
+    suppressed: int = 0
+
+
+def poll(
+    queue: Queue,
+    feedback: Feedback,
+    *,
+    once: bool = False,
+    wait: int = 20,
+    stop: threading.Event | None = None,
+    report: Callable[[str], None] | None = None,
+    receivers: int = RECEIVERS,
+) -> PollResult:
+    """Receive, apply and delete until stopped (with ``once``: until the queue is empty).
+
+    ``receivers`` threads each receive a batch, apply it (one transaction) and delete it:
+    a receive takes tens of milliseconds, so one thread alone would spend most of its time
+    waiting for SQS rather than applying.
+    """
+    stop = stop or threading.Event()
+    total = PollResult()
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def loop() -> None:
+        try:
+            while not stop.is_set():
+                messages = queue.receive(wait)
+                if not messages:
+                    if once:
+                        return
+                    continue
+                done, result = feedback.from_queue([m.body for m in messages])
+                queue.delete([m.receipt for m, ok in zip(messages, done, strict=True) if ok])
+                with lock:
+                    total.received += len(messages)
+                    total.applied += result.stored
+                    total.duplicates += result.duplicates
+                    total.kept += done.count(False)
+                    total.confirmed += result.confirmed
+                    total.suppressed += result.suppressed
+                if report is not None:
+                    for reason in result.paused:
+                        report(f"paused a campaign: {reason}")
+        except BaseException as err:  # stop the others; re-raised below
+            failures.append(err)
+            stop.set()
+
+    threads = [threading.Thread(target=loop, name=f"receiver-{n}", daemon=True)
+               for n in range(max(1, receivers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return total
+
+
+def run_poller(
+    settings: Settings,
+    *,
+    queue_url: str | None = None,
+    once: bool = False,
+    wait: int = 20,
+    stop: threading.Event | None = None,
+    report: Callable[[str], None] | None = None,
+    queue: Queue | None = None,
+    receivers: int = RECEIVERS,
+) -> PollResult:
+    """``newsletter events poll``: the configured queue, database and SNS topics, wired.
+
+    Raises ``ConfigurationError`` without a queue URL and ``QueueError`` when the queue
+    cannot be used.
+    """
+    url = queue_url or settings.sqs_queue_url
+    if queue is None and not url:
+        raise ConfigurationError(
+            "no SQS queue: pass --queue-url or set NEWSLETTER_SQS_QUEUE_URL"
+        )
+    queue = queue or SqsQueue.from_settings(settings, str(url))
+    verifier = None
+    if settings.sns_topic_arns:
+        verifier = SnsVerifier(pinned_fetcher(settings.sns_cert_host_for_tests),
+                               frozenset(settings.sns_topic_arns), settings.sns_cert_host_for_tests)
+    with wiring.database(settings) as engine:
+        store = EventStore(engine, HealthLimits(
+            settings.max_bounce_rate, settings.max_complaint_rate, settings.soft_bounce_limit
+        ))
+        return poll(queue, Feedback(store, verifier), once=once, wait=wait, stop=stop,
+                    report=report, receivers=receivers)

@@ -1,0 +1,171 @@
+"""Claiming deliveries and recording their outcomes: the two statements of the send loop.
+
+A claim moves queued rows to ``sending`` in one UPDATE, committed before any message is
+handed over. Readers who opted out after the snapshot (unsubscribed, bounced, complained,
+or suppressed) are not claimed: their rows become ``skipped`` at claim time, so a reader
+who leaves during a long campaign is not mailed by it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, exists, or_, select, update
+
+from newsletter.sending.types import Claim, DeliveryResult
+from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions
+
+SKIPPED_REASON = (
+    "not sent: the reader unsubscribed, bounced, complained or was suppressed after the "
+    "campaign started"
+)
+
+
+def _opted_out() -> Any:
+    """True for a delivery whose reader may no longer be mailed (correlated to the row)."""
+    active = exists().where(
+        subscribers.c.id == deliveries.c.subscriber_id, subscribers.c.status == "active"
+    )
+    suppressed = exists().where(suppressions.c.email == deliveries.c.email)
+    return or_(~active, suppressed)
+
+
+def claim(
+    engine: Engine, now: dt.datetime, campaign_id: int, worker_id: str, limit: int
+) -> list[Claim]:
+    """Move up to ``limit`` claimable queued deliveries to ``sending`` for ``worker_id``.
+
+    Committed before this returns, so a message is only ever handed to a transport after
+    its row durably says ``sending``. Nothing is claimed unless the campaign is in state
+    ``sending``. On PostgreSQL concurrent workers skip each other's locked rows
+    (``FOR UPDATE SKIP LOCKED``); SQLite serialises writers, and each step is a single
+    UPDATE statement, so two processes never claim the same row there either.
+
+    First the opted-out rows among the next ``limit`` claimable ones become ``skipped``;
+    then the claim takes the next ``limit`` rows whose readers may still be mailed. Only an
+    empty answer means nothing is left.
+    """
+    if limit <= 0:
+        return []
+    sending = exists().where(campaigns.c.id == campaign_id, campaigns.c.status == "sending")
+    claimable = (
+        deliveries.c.campaign_id == campaign_id,
+        deliveries.c.status == "queued",
+        or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
+        sending,
+    )
+    window = (
+        select(deliveries.c.id)
+        .where(*claimable)
+        .order_by(deliveries.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    skip = (
+        update(deliveries)
+        .where(deliveries.c.id.in_(window.scalar_subquery()), _opted_out())
+        .values(status="skipped", error=SKIPPED_REASON, not_before=None)
+    )
+    pick = (
+        select(deliveries.c.id)
+        .where(*claimable, ~_opted_out())
+        .order_by(deliveries.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    take = (
+        update(deliveries)
+        .where(deliveries.c.id.in_(pick.scalar_subquery()))
+        .values(
+            status="sending",
+            claimed_by=worker_id,
+            claimed_at=now,
+            attempts=deliveries.c.attempts + 1,
+            not_before=None,
+        )
+        .returning(
+            deliveries.c.id,
+            deliveries.c.subscriber_id,
+            deliveries.c.email,
+            deliveries.c.variant,
+        )
+    )
+    while True:
+        with engine.begin() as conn:
+            skipped = conn.execute(skip).rowcount
+            rows = conn.execute(take).all()
+        # Skipped rows and no claim: the window held only opted-out readers; look again.
+        if rows or not skipped:
+            break
+    # RETURNING gives no order; hand claims out in id order for predictability.
+    return sorted(
+        (Claim(int(i), int(s), str(e), str(v)) for i, s, e, v in rows), key=lambda c: c.id
+    )
+
+
+def record(
+    engine: Engine, now: dt.datetime, worker_id: str, results: Sequence[DeliveryResult]
+) -> None:
+    """Write the outcome of claimed deliveries, all in one transaction.
+
+    "sent" always wins (it is the truth even if another worker meanwhile declared the
+    row in doubt); the other outcomes apply only to rows this worker still holds.
+    """
+    if not results:
+        return
+    sent = [
+        {"b_id": r.delivery_id, "b_provider": r.provider_id, "b_now": now}
+        for r in results
+        if r.status == "sent"
+    ]
+    others = [
+        {
+            "b_id": r.delivery_id,
+            "b_status": r.status,
+            "b_error": r.error,
+            "b_not_before": r.not_before,
+            "b_worker": worker_id,
+        }
+        for r in results
+        if r.status != "sent"
+    ]
+    with engine.begin() as conn:
+        if sent:
+            conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == bindparam("b_id"),
+                    # Not IN (...): an expanding parameter cannot be used with
+                    # executemany, which this is whenever the batch holds two or more.
+                    or_(
+                        deliveries.c.status == "sending",
+                        deliveries.c.status == "in_doubt",
+                        deliveries.c.status == "queued",
+                    ),
+                )
+                .values(
+                    status="sent",
+                    provider_id=bindparam("b_provider"),
+                    sent_at=bindparam("b_now"),
+                    error=None,
+                ),
+                sent,
+            )
+        if others:
+            conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == bindparam("b_id"),
+                    deliveries.c.status == "sending",
+                    deliveries.c.claimed_by == bindparam("b_worker"),
+                )
+                .values(
+                    status=bindparam("b_status"),
+                    error=bindparam("b_error"),
+                    not_before=bindparam("b_not_before"),
+                ),
+                others,
+            )
+

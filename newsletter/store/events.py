@@ -1,0 +1,318 @@
+"""SES events in the database: stored once, matched to our deliveries, applied.
+
+One pipeline for both sources (the webhook and the SQS poller): ``EventStore.apply`` takes
+normalised events and, in one transaction, stores the new ones (an event already stored,
+by its content key, changes nothing), matches each to its delivery (our tag or header,
+else SES's message id), and applies what it means:
+
+- Send, Delivery, Bounce, Complaint, DeliveryDelay, Open, Click: SES accepted the message,
+  so an ``in_doubt`` delivery becomes ``sent`` (the reconcile policy's evidence);
+- Reject: the delivery ``failed`` (SES accepted the call but refused the message);
+- a permanent bounce: the address is suppressed and its subscriber ``bounced``; the
+  ``soft_bounce_limit``-th transient bounce within 30 days suppresses it too;
+- a complaint: suppressed and ``complained``.
+
+Afterwards each campaign the batch touched is checked against the health limits and
+paused, with the reason, when its bounce or complaint rate is too high.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from newsletter.errors import InvalidAddressError
+from newsletter.feedback.ses_events import SesEvent, suppressions_for
+from newsletter.sending.types import CampaignHealth
+from newsletter.store.rows import suppress_address
+from newsletter.store.tables import campaigns, deliveries, ses_events, utc_now
+from newsletter.subscribers.addresses import normalize_email
+
+# Events that prove SES accepted the message for delivery.
+ACCEPTED_KINDS = ("send", "delivery", "bounce", "complaint", "delivery_delay", "open", "click")
+SOFT_BOUNCE_WINDOW = dt.timedelta(days=30)
+HEALTH_CHECK_INTERVAL = 1.0  # seconds
+
+
+@dataclass(frozen=True)
+class Received:
+    """One event as it arrived: the normalised event and its SNS MessageId, if any."""
+
+    event: SesEvent
+    sns_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class HealthLimits:
+    max_bounce_rate: float = 0.04
+    max_complaint_rate: float = 0.0008
+    soft_bounce_limit: int = 3
+
+
+@dataclass
+class ApplyResult:
+    """What one batch did."""
+
+    stored: int = 0
+    duplicates: int = 0
+    unmatched: int = 0
+    confirmed: int = 0  # in-doubt deliveries now known to be sent
+    rejected: int = 0
+    suppressed: int = 0
+    paused: list[str] = field(default_factory=list)  # pause reasons, one per campaign
+
+
+class EventStore:
+    """The ``ses_events`` table and what applying an event changes."""
+
+    def __init__(self, engine: Engine, limits: HealthLimits = HealthLimits(),
+                 clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self.engine = engine
+        self.limits = limits
+        self.clock = clock
+        self._checked: dict[int, float] = {}
+        # SQLite has one writer at a time; threads of this process take turns here rather
+        # than upgrading read transactions into each other's locks. PostgreSQL needs none.
+        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
+
+    def seen_sns(self, message_id: str) -> bool:
+        """Whether an SNS message with this MessageId was applied before (a replay)."""
+        if not message_id:
+            return False
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(ses_events.c.id).where(ses_events.c.sns_message_id == message_id).limit(1)
+            ).first()
+        return found is not None
+
+    def apply(self, batch: Sequence[Received]) -> ApplyResult:
+        """Store and apply a batch of events in one transaction; see the module docstring."""
+        if not batch:
+            return ApplyResult()
+        with self._write_lock:
+            try:
+                result, touched = self._apply(batch)
+            except (IntegrityError, OperationalError) as err:
+                # Another process stored one of these events between our look and our
+                # insert (the second pass sees a duplicate), or, on SQLite, wrote since our
+                # read began (a busy snapshot): once more, from the start.
+                if isinstance(err, OperationalError) and self.engine.dialect.name != "sqlite":
+                    raise
+                result, touched = self._apply(batch)
+        # Only bounces and complaints can push a rate over its limit; the check counts every
+        # event of the campaign, so it runs at most once a second per campaign.
+        alarming = any(r.event.kind in ("bounce", "complaint") for r in batch)
+        for campaign_id in sorted(touched) if alarming else ():
+            now = time.monotonic()
+            if now - self._checked.get(campaign_id, -HEALTH_CHECK_INTERVAL) < HEALTH_CHECK_INTERVAL:
+                continue
+            self._checked[campaign_id] = now
+            reason = self.pause_if_unhealthy(campaign_id)
+            if reason:
+                result.paused.append(reason)
+        return result
+
+    def _apply(self, batch: Sequence[Received]) -> tuple[ApplyResult, set[int]]:
+        result = ApplyResult()
+        now = self.clock()
+        with self.engine.begin() as conn:
+            keys = {r.event.key for r in batch}
+            known = set(conn.execute(
+                select(ses_events.c.event_key).where(ses_events.c.event_key.in_(keys))
+            ).scalars())
+            fresh: list[Received] = []
+            for item in batch:
+                if item.event.key in known:
+                    result.duplicates += 1
+                else:
+                    known.add(item.event.key)
+                    fresh.append(item)
+            if not fresh:
+                return result, set()
+            matched = _match(conn, [r.event for r in fresh])
+            rows = []
+            for item in fresh:
+                event = item.event
+                found = matched.get(id(event))
+                if found is None:
+                    result.unmatched += 1
+                rows.append({
+                    "event_key": event.key,
+                    "sns_message_id": item.sns_message_id,
+                    "kind": event.kind,
+                    "ses_message_id": (event.ses_message_id or "")[:200] or None,
+                    "delivery_id": found[0] if found else None,
+                    "campaign_id": found[1] if found else None,
+                    "email": _normal(event.recipients[0]) if event.recipients else "",
+                    "bounce_type": event.bounce_type,
+                    "machine": int(event.machine),
+                    "detail": event.detail,
+                    "occurred_at": event.occurred_at or now,
+                    "received_at": now,
+                    "payload": json.dumps(event.raw, separators=(",", ":"), ensure_ascii=False),
+                })
+            conn.execute(insert(ses_events), rows)
+            result.stored = len(rows)
+            self._settle_deliveries(conn, fresh, matched, result)
+            for item in fresh:
+                result.suppressed += self._suppress(conn, item.event, now)
+        touched = {m[1] for m in matched.values()}
+        return result, touched
+
+    def _settle_deliveries(self, conn: Connection, fresh: Sequence[Received],
+                           matched: dict[int, tuple[int, int]], result: ApplyResult) -> None:
+        now = self.clock()
+        accepted = [
+            {"b_id": matched[id(r.event)][0], "b_mid": r.event.ses_message_id, "b_now": now}
+            for r in fresh if id(r.event) in matched and r.event.kind in ACCEPTED_KINDS
+        ]
+        if accepted:
+            result.confirmed = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "in_doubt")
+                .values(
+                    status="sent",
+                    error=None,
+                    sent_at=func.coalesce(deliveries.c.sent_at, bindparam("b_now")),
+                    provider_id=func.coalesce(deliveries.c.provider_id, bindparam("b_mid")),
+                ),
+                accepted,
+            ).rowcount
+        rejected = [
+            {"b_id": matched[id(r.event)][0], "b_error": f"SES rejected it: {r.event.detail}"}
+            for r in fresh if id(r.event) in matched and r.event.kind == "reject"
+        ]
+        if rejected:
+            result.rejected = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == bindparam("b_id"),
+                       deliveries.c.status.in_(("sent", "in_doubt", "sending")))
+                .values(status="failed", error=bindparam("b_error")),
+                rejected,
+            ).rowcount
+
+    def _suppress(self, conn: Connection, event: SesEvent, now: dt.datetime) -> int:
+        wanted = suppressions_for(event)
+        if event.kind == "bounce" and not event.permanent:
+            wanted = [
+                (address, "bounced", f"{n} transient bounces in 30 days ({event.detail})")
+                for address in event.recipients
+                if (n := self._soft_bounces(conn, address, now)) >= self.limits.soft_bounce_limit
+            ]
+        done = 0
+        for address, reason, detail in wanted:
+            try:
+                normal = normalize_email(address)
+            except InvalidAddressError:
+                continue  # SES reported an address we could never have mailed
+            suppress_address(conn, normal, reason, detail, now)
+            done += 1
+        return done
+
+    def _soft_bounces(self, conn: Connection, address: str, now: dt.datetime) -> int:
+        return int(conn.execute(
+            select(func.count()).select_from(ses_events).where(
+                ses_events.c.email == _normal(address),
+                ses_events.c.kind == "bounce",
+                ses_events.c.bounce_type == "Transient",
+                ses_events.c.occurred_at >= now - SOFT_BOUNCE_WINDOW,
+            )
+        ).scalar_one())
+
+    # -- health ----------------------------------------------------------------------
+
+    def health(self, campaign_id: int) -> CampaignHealth:
+        """Distinct deliveries per kind of event, and how many were sent."""
+        e = ses_events.c
+        per_delivery = func.count(func.distinct(e.delivery_id))
+        query = (
+            select(e.kind, e.bounce_type, e.machine, per_delivery)
+            .where(e.campaign_id == campaign_id)
+            .group_by(e.kind, e.bounce_type, e.machine)
+        )
+        sent_query = select(func.count()).select_from(deliveries).where(
+            deliveries.c.campaign_id == campaign_id, deliveries.c.status == "sent"
+        )
+        counts: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for kind, bounce_type, machine, n in conn.execute(query).all():
+                name = str(kind)
+                if name == "bounce":
+                    name = "hard_bounced" if bounce_type == "Permanent" else "soft_bounced"
+                elif name == "open" and machine:
+                    counts["machine_opened"] = counts.get("machine_opened", 0) + int(n)
+                counts[name] = counts.get(name, 0) + int(n)
+            sent = int(conn.execute(sent_query).scalar_one())
+        return CampaignHealth(
+            sent=sent,
+            delivered=counts.get("delivery", 0),
+            hard_bounced=counts.get("hard_bounced", 0),
+            soft_bounced=counts.get("soft_bounced", 0),
+            complained=counts.get("complaint", 0),
+            rejected=counts.get("reject", 0),
+            delayed=counts.get("delivery_delay", 0),
+            opened=counts.get("open", 0),
+            machine_opened=counts.get("machine_opened", 0),
+            clicked=counts.get("click", 0),
+        )
+
+    def pause_if_unhealthy(self, campaign_id: int) -> str | None:
+        """Pause a sending campaign whose bounce or complaint rate is too high; the reason."""
+        reason = self.health(campaign_id).problem(
+            self.limits.max_bounce_rate, self.limits.max_complaint_rate
+        )
+        if reason is None:
+            return None
+        with self.engine.begin() as conn:
+            paused = conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id, campaigns.c.status == "sending")
+                .values(status="paused", paused_reason=reason)
+            ).rowcount
+        return reason if paused else None
+
+
+def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, tuple[int, int]]:
+    """``id(event)`` -> (delivery id, campaign id) for every event we can place."""
+    wanted = {e.delivery_id for e in events if e.delivery_id is not None}
+    by_id: dict[int, int] = {}
+    if wanted:
+        by_id = {int(i): int(c) for i, c in conn.execute(
+            select(deliveries.c.id, deliveries.c.campaign_id).where(deliveries.c.id.in_(wanted))
+        ).all()}
+    found: dict[int, tuple[int, int]] = {}
+    by_message: dict[str, list[SesEvent]] = {}
+    for event in events:
+        if event.delivery_id is not None and event.delivery_id in by_id:
+            found[id(event)] = (event.delivery_id, by_id[event.delivery_id])
+        elif event.ses_message_id:
+            by_message.setdefault(event.ses_message_id, []).append(event)
+    if by_message:
+        rows: Any = conn.execute(
+            select(deliveries.c.provider_id, deliveries.c.id, deliveries.c.campaign_id).where(
+                and_(deliveries.c.provider_id.in_(list(by_message)))
+            )
+        ).all()
+        for provider_id, delivery_id, campaign_id in rows:
+            for event in by_message.get(str(provider_id), []):
+                found[id(event)] = (int(delivery_id), int(campaign_id))
+    return found
+
+
+def _normal(address: str) -> str:
+    """The address as the events table keys it: trimmed and lower-cased (cheap, no checks).
+
+    Full normalisation (``normalize_email``) is kept for the addresses being suppressed.
+    """
+    return address.strip().lower()[:320]

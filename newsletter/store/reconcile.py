@@ -1,0 +1,108 @@
+"""Settling deliveries whose fate is unknown: stale claims, in-doubt rows, failed rows.
+
+``recover`` settles rows left ``sending`` by a worker that is gone, by the in-doubt policy.
+``reconcile`` (the "reconcile" policy) decides in-doubt rows from SES's own events: a row
+some Send, Delivery or Bounce event names was accepted by SES and becomes ``sent``; a row
+no event names once ``after`` has passed since its claim was never accepted and goes back
+to ``queued``. ``requeue_failed`` is the operator's "I fixed it, try the failed ones again".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, and_, exists, func, true, update
+
+from newsletter.store.events import ACCEPTED_KINDS
+from newsletter.store.tables import campaigns, deliveries, ses_events
+from newsletter.vocabulary import InDoubtPolicy
+
+STOPPED = "the sending process stopped while this message was in flight"
+
+
+def recover(
+    engine: Engine, campaign_id: int, live_workers: Iterable[str], policy: InDoubtPolicy
+) -> int:
+    """Settle deliveries left in ``sending`` by workers that are gone; return how many.
+
+    With policy "skip" or "reconcile" they become ``in_doubt`` ("skip" never sends them
+    again: at most once; "reconcile" then asks SES's events); with "resend" they go back
+    to ``queued``, and so do earlier in-doubt ones (at least once).
+    """
+    live = sorted(set(live_workers))
+    orphaned = and_(
+        deliveries.c.campaign_id == campaign_id,
+        deliveries.c.status == "sending",
+        deliveries.c.claimed_by.not_in(live) if live else true(),
+    )
+    with engine.begin() as conn:
+        if policy != "resend":
+            moved = conn.execute(
+                update(deliveries).where(orphaned).values(status="in_doubt", error=STOPPED)
+            ).rowcount
+        else:
+            moved = conn.execute(
+                update(deliveries).where(orphaned).values(status="queued", error=STOPPED)
+            ).rowcount
+            moved += conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.campaign_id == campaign_id,
+                    deliveries.c.status == "in_doubt",
+                )
+                .values(status="queued")
+            ).rowcount
+    return int(moved)
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What reconciling did: in-doubt deliveries found sent, and ones queued again."""
+
+    confirmed: int = 0
+    requeued: int = 0
+
+
+def reconcile(
+    engine: Engine, campaign_id: int, now: dt.datetime, after: dt.timedelta
+) -> Reconciled:
+    """Decide the campaign's in-doubt deliveries from stored SES events (see module doc)."""
+    named = exists().where(
+        ses_events.c.delivery_id == deliveries.c.id, ses_events.c.kind.in_(ACCEPTED_KINDS)
+    )
+    anything = exists().where(ses_events.c.delivery_id == deliveries.c.id)
+    in_doubt = and_(deliveries.c.campaign_id == campaign_id, deliveries.c.status == "in_doubt")
+    with engine.begin() as conn:
+        confirmed = conn.execute(
+            update(deliveries)
+            .where(in_doubt, named)
+            .values(status="sent", error=None,
+                    sent_at=func.coalesce(deliveries.c.sent_at, now))
+        ).rowcount
+        requeued = conn.execute(
+            update(deliveries)
+            .where(in_doubt, ~anything,
+                   deliveries.c.claimed_at.is_not(None), deliveries.c.claimed_at <= now - after)
+            .values(status="queued", error="no SES event named it: it was never accepted")
+        ).rowcount
+    return Reconciled(int(confirmed), int(requeued))
+
+
+def requeue_failed(engine: Engine, campaign_id: int) -> int:
+    """Put the campaign's failed deliveries back in the queue and reopen it; how many."""
+    with engine.begin() as conn:
+        moved = conn.execute(
+            update(deliveries)
+            .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == "failed",
+                   deliveries.c.email != "")  # erased readers stay failed
+            .values(status="queued", error=None, not_before=None)
+        ).rowcount
+        if moved:
+            conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id, campaigns.c.status == "done")
+                .values(status="sending", finished_at=None)
+            )
+    return int(moved)

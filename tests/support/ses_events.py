@@ -1,0 +1,61 @@
+"""SES events built from what a loopback SES endpoint really accepted, for end-to-end tests.
+
+moto does not publish SES events itself; these helpers make the ``Send`` event SES would
+publish for each message moto's SES accepted (its id, recipients and our delivery header,
+read from the accepted raw message), and deliver them through moto's SNS and SQS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import boto3
+
+from support.moto_ses import Accepted
+
+
+def send_event(accepted: Accepted) -> dict[str, Any]:
+    """The configuration-set ``Send`` event for one accepted message."""
+    message = accepted.parsed()
+    recipients = sorted(set(accepted.destinations))
+    stamp = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "eventType": "Send",
+        "mail": {
+            "timestamp": stamp,
+            "source": str(message["From"]),
+            "sendingAccountId": "123456789012",
+            "messageId": accepted.message_id,
+            "destination": recipients,
+            "headersTruncated": False,
+            "headers": [{"name": name, "value": str(value)} for name, value in message.items()],
+            "commonHeaders": {"from": [str(message["From"])], "to": recipients,
+                              "subject": str(message["Subject"])},
+            "tags": {"ses:configuration-set": ["newsletter"]},
+        },
+        "send": {},
+    }
+
+
+def client(service: str, url: str) -> Any:
+    return boto3.session.Session().client(service, region_name="us-east-1", endpoint_url=url)
+
+
+def topic_to_queue(url: str, name: str = "ses-events") -> tuple[str, str]:
+    """An SNS topic delivering to an SQS queue with raw message delivery: (topic, queue URL)."""
+    sns, sqs = client("sns", url), client("sqs", url)
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
+                  Attributes={"RawMessageDelivery": "true"})
+    return topic, queue_url
+
+
+def publish(url: str, topic: str, events: list[dict[str, Any]]) -> None:
+    sns = client("sns", url)
+    for event in events:
+        sns.publish(TopicArn=topic, Message=json.dumps(event))

@@ -1,0 +1,61 @@
+"""`events poll` against moto's SQS: raw and SNS-wrapped events applied, bad ones kept."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.ses_events import client
+from support.sns import TOPIC, CertificateServer, notification
+
+from newsletter.feedback.sqs import run_poller
+from newsletter.settings import Settings
+from newsletter.store.db import open_database
+from newsletter.store.subscribers import SubscriberStore
+
+
+@pytest.fixture
+def certs() -> Iterator[CertificateServer]:
+    server = CertificateServer()
+    yield server
+    server.close()
+
+
+def bounce(address: str) -> dict[str, Any]:
+    return {"eventType": "Bounce",
+            "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
+                       "bouncedRecipients": [{"emailAddress": address}]},
+            "mail": {"messageId": f"ses-{address}", "destination": [address]}}
+
+
+def test_raw_and_verified_envelopes_are_applied_and_bad_messages_kept(
+    ses: Any, moto_ses_url: str, certs: CertificateServer, tmp_path: Path
+) -> None:
+    """Raw SES JSON and a signed SNS envelope are applied and deleted; garbage stays queued."""
+    sqs = client("sqs", moto_ses_url)
+    queue = sqs.create_queue(QueueName="events")["QueueUrl"]
+    forged = json.loads(certs.sign(notification(bounce("forged@example.com"), "sns-2")))
+    forged["Message"] = forged["Message"].replace("forged@", "victim@")
+    for body in (json.dumps(bounce("raw@example.com")),
+                 certs.sign(notification(bounce("wrapped@example.com"), "sns-1")).decode(),
+                 json.dumps(forged), "not json"):
+        sqs.send_message(QueueUrl=queue, MessageBody=body)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'q.db'}", sns_topic_arns=[TOPIC],
+                        sns_cert_host_for_tests=certs.host, sqs_endpoint_url=moto_ses_url,
+                        ses_region="us-east-1")
+
+    result = run_poller(settings, queue_url=queue, once=True, wait=0)
+
+    assert (result.received, result.applied, result.kept, result.suppressed) == (4, 2, 2, 2)
+    engine = open_database(settings.database_url)
+    store = SubscriberStore(engine)
+    assert store.is_suppressed("raw@example.com") and store.is_suppressed("wrapped@example.com")
+    assert not store.is_suppressed("victim@example.com")
+    engine.dispose()
+    left = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    # The two bad messages were received (now invisible) but never deleted.
+    assert int(left["ApproximateNumberOfMessages"]) + int(
+        left["ApproximateNumberOfMessagesNotVisible"]) == 2
