@@ -13,7 +13,8 @@ from typer.testing import CliRunner, Result
 
 from newsletter.cli.main import app
 from newsletter.errors import DigestFormatError
-from newsletter.issues.digest_import import import_digest, parse_digest
+from newsletter.issues.digest_import import import_digest
+from newsletter.issues.digest_parse import parse_digest
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
 
