@@ -93,6 +93,7 @@ def _send(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e  # a whole `newsletter send` process
 def test_log_lines_off_a_terminal_carry_timestamps(tmp_path: Path) -> None:
     """Piped to a file, each progress line starts with a timestamp and its level."""
     result = _send(tmp_path)
@@ -102,6 +103,7 @@ def test_log_lines_off_a_terminal_carry_timestamps(tmp_path: Path) -> None:
     assert all(_STAMP.match(line) for line in progress), progress
 
 
+@pytest.mark.e2e  # a whole `newsletter send` process
 def test_quiet_hides_progress_but_not_the_summary(tmp_path: Path) -> None:
     """--quiet leaves stderr without progress lines; the summary still goes to stdout."""
     result = _send(tmp_path, "--quiet")
@@ -122,6 +124,7 @@ def test_terminal_log_lines_are_plain(capsys: pytest.CaptureFixture[str]) -> Non
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.e2e  # a whole `newsletter send` process
 def test_answering_no_at_the_send_prompt_sends_nothing_and_exits_0(tmp_path: Path) -> None:
     """At a terminal, `n` at the confirmation question: "nothing sent", exit status 0."""
     subscribe(os.environ["NEWSLETTER_DATABASE_URL"], 3)

@@ -33,6 +33,7 @@ def validate(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e  # runs `newsletter validate` as a process with a memory limit
 @pytest.mark.parametrize("name", sorted(hostile_files()))
 def test_validate_refuses_a_hostile_file_quickly_in_one_line(tmp_path: Path, name: str) -> None:
     """`validate` exits 1 within seconds with FILE:LINE problems and no traceback."""
