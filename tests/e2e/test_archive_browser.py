@@ -7,9 +7,7 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,6 +16,7 @@ import httpx
 import pytest
 from support.archive import campaign, write_issue
 from support.env import SAMPLE_ISSUE
+from support.servers import running
 
 from newsletter.issues.loader import load_issue
 
@@ -36,35 +35,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@contextmanager
-def running(command: list[str], env: dict[str, str], cwd: Path, ready: str) -> Iterator[None]:
-    """Run ``command`` until the block ends; wait until ``ready`` answers."""
-    log_path = cwd / f"{Path(command[0]).name}-{time.monotonic_ns()}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=log)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"{command} exited: {log_path.read_text()}")
-                try:
-                    if httpx.get(ready, timeout=1).status_code < 500:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{command} did not start: {log_path.read_text()}")
-                time.sleep(0.1)
-            yield
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @pytest.fixture

@@ -9,10 +9,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from newsletter.errors import AccountPausedError
 from newsletter.store.db import open_database, upgrade
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import deliveries
 from newsletter.subscribers.types import NewSubscriber
+from newsletter.transports.outbox import OutboxTransport
 
 # The sample issue has papers in CL, CV and LG; its legend also names AS and RO.
 CHOICES: list[tuple[frozenset[str], str]] = [
@@ -86,3 +88,18 @@ def outbox(directory: Path) -> list[EmailMessage]:
         assert isinstance(message, EmailMessage)
         found.append(message)
     return found
+
+
+class PausesAfter(OutboxTransport):
+    """The outbox, until the account is "paused" after ``limit`` messages."""
+
+    def __init__(self, directory: Path, limit: int) -> None:
+        super().__init__(directory)
+        self.limit = limit
+        self.sent = 0
+
+    def send(self, raw: bytes, to: str) -> str:
+        if self.sent >= self.limit:
+            raise AccountPausedError("SendingPausedException: paused for the test")
+        self.sent += 1
+        return super().send(raw, to)

@@ -26,31 +26,28 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(cwd: Path, log_path: Path, **env_overrides: str) -> Iterator[WebServer]:
-    """One ``newsletter serve`` with the current environment plus ``env_overrides``."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "NEWSLETTER_BASE_URL": url, **env_overrides}
-    command = [str(Path(sys.executable).parent / "newsletter"), "serve", "--port", str(port)]
+def running(
+    command: list[str], env: dict[str, str], cwd: Path, ready: str, log_path: Path | None = None
+) -> Iterator[int]:
+    """Run ``command`` until the block ends (its pid inside); wait until ``ready`` answers
+    with a status below 500. Its output goes to ``log_path``, shown if it fails to start."""
+    log_path = log_path or cwd / f"{Path(command[0]).name}-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=log)
         try:
             deadline = time.monotonic() + 30
             while True:
                 if process.poll() is not None:
-                    pytest.fail(f"newsletter serve exited: {log_path.read_text()}")
+                    pytest.fail(f"{command} exited: {log_path.read_text()}")
                 try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    if httpx.get(ready, timeout=1).status_code < 500:
                         break
                 except httpx.TransportError:
                     pass
                 if time.monotonic() > deadline:
-                    pytest.fail(f"newsletter serve did not start: {log_path.read_text()}")
+                    pytest.fail(f"{command} did not start: {log_path.read_text()}")
                 time.sleep(0.1)
-            yield WebServer(
-                url, Path(env["NEWSLETTER_OUTBOX_DIR"]), env["NEWSLETTER_DATABASE_URL"],
-                process.pid,
-            )
+            yield process.pid
         finally:
             process.terminate()
             try:
@@ -58,3 +55,16 @@ def serve(cwd: Path, log_path: Path, **env_overrides: str) -> Iterator[WebServer
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def serve(cwd: Path, log_path: Path, **env_overrides: str) -> Iterator[WebServer]:
+    """One ``newsletter serve`` with the current environment plus ``env_overrides``."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "NEWSLETTER_BASE_URL": url, **env_overrides}
+    command = [str(Path(sys.executable).parent / "newsletter"), "serve", "--port", str(port)]
+    with running(command, env, cwd, f"{url}/healthz", log_path) as pid:
+        yield WebServer(
+            url, Path(env["NEWSLETTER_OUTBOX_DIR"]), env["NEWSLETTER_DATABASE_URL"], pid
+        )

@@ -9,30 +9,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.delivery import subscribe
+from support.delivery import PausesAfter, subscribe
 
-from newsletter.errors import AccountPausedError, CampaignError
+from newsletter.errors import CampaignError
 from newsletter.sending.campaign import send_issue
 from newsletter.sending.worker import run_worker
 from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import open_database
 from newsletter.transports.outbox import OutboxTransport
-
-
-class PausesAfter(OutboxTransport):
-    """The outbox, until the account is "paused" after ``limit`` messages."""
-
-    def __init__(self, directory: Path, limit: int) -> None:
-        super().__init__(directory)
-        self.limit = limit
-        self.sent = 0
-
-    def send(self, raw: bytes, to: str) -> str:
-        if self.sent >= self.limit:
-            raise AccountPausedError("SendingPausedException: paused for the test")
-        self.sent += 1
-        return super().send(raw, to)
 
 
 def subjects(outbox: Path) -> list[str]:

@@ -8,36 +8,21 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.delivery import outbox, subscribe
+from support.delivery import PausesAfter, outbox, subscribe
 from typer.testing import CliRunner
 
 from newsletter.cli import delivery
 from newsletter.cli.main import app
-from newsletter.errors import AccountPausedError
 from newsletter.sending.campaign import send_issue
 from newsletter.sending.schedule import local_date, plan_today
 from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import open_database
-from newsletter.transports.outbox import OutboxTransport
 
 # 2022-09-07 01:00 in Shanghai, still 2022-09-06 in UTC.
 SHANGHAI_MORNING = dt.datetime(2022, 9, 6, 17, 0, tzinfo=dt.UTC)
 
 
-class PausesAfter(OutboxTransport):
-    """The outbox, until the account is "paused" after ``limit`` messages."""
-
-    def __init__(self, directory: Path, limit: int) -> None:
-        super().__init__(directory)
-        self.limit = limit
-        self.sent = 0
-
-    def send(self, raw: bytes, to: str) -> str:
-        if self.sent >= self.limit:
-            raise AccountPausedError("SendingPausedException: paused for the test")
-        self.sent += 1
-        return super().send(raw, to)
 
 
 @pytest.fixture
