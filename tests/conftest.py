@@ -14,9 +14,22 @@ from sqlalchemy import text
 from support.env import SAMPLE_ISSUE, TEST_SECRET, WebServer, use_loopback_ses
 
 
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database at the newest migration, made once per session."""
+    from newsletter.store.db import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Every test starts from default settings in its own directory (no stray .env)."""
+def _isolated_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _migrated_sqlite: Path
+) -> None:
+    """Every test starts from default settings in its own directory (no stray .env), with
+    its own copy of an empty, migrated SQLite database (migrating costs more than copying)."""
     for name in list(os.environ):
         if name.startswith("NEWSLETTER_") and not name.startswith(
             ("NEWSLETTER_TEST_", "NEWSLETTER_REQUIRE_")
@@ -25,6 +38,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("NEWSLETTER_SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("NEWSLETTER_BASE_URL", "https://news.example.org")
     monkeypatch.setenv("NEWSLETTER_OUTBOX_DIR", str(tmp_path / "outbox"))
+    shutil.copyfile(_migrated_sqlite, tmp_path / "test.db")
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{tmp_path / 'test.db'}")
     monkeypatch.chdir(tmp_path)
 
