@@ -9,13 +9,12 @@ stored, and a code dropped from today's legend stays choosable while older issue
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Collection, Mapping
 from functools import lru_cache
 from pathlib import Path
 
 from newsletter.errors import IssueValidationError, UnknownCategoryError
-from newsletter.issues.files import is_issue_file
+from newsletter.issues.files import Fingerprint, fingerprint
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import CategoryName
 
@@ -38,7 +37,7 @@ def available_categories(issues_dir: Path) -> dict[str, CategoryName]:
     costs one directory listing and a ``stat`` per file: files are parsed again only when
     their modification time changes.
     """
-    return dict(_union(issues_dir, _fingerprint(issues_dir)))
+    return dict(_union(issues_dir, fingerprint(issues_dir)))
 
 
 def unknown_categories(codes: Collection[str], known: Collection[str]) -> list[str]:
@@ -59,28 +58,10 @@ def describe_unknown(unknown: Collection[str], known: Collection[str]) -> str:
     return f"unknown {plural} {', '.join(unknown)}; known: {', '.join(sorted(known))}"
 
 
-def _fingerprint(issues_dir: Path) -> tuple[tuple[str, int], ...]:
-    # Names and modification times, sorted by name (that is, by date): any added, removed
-    # or edited issue file changes the fingerprint and so misses the cache below.
-    try:
-        with os.scandir(issues_dir) as entries:
-            return tuple(
-                sorted(
-                    (entry.name, entry.stat().st_mtime_ns)
-                    for entry in entries
-                    if entry.is_file() and is_issue_file(Path(entry.name))
-                )
-            )
-    except OSError:
-        return ()
-
-
 @lru_cache(maxsize=8)
-def _union(
-    issues_dir: Path, files: tuple[tuple[str, int], ...]
-) -> Mapping[str, CategoryName]:
+def _union(issues_dir: Path, files: Fingerprint) -> Mapping[str, CategoryName]:
     legend: dict[str, CategoryName] = {}
-    for name, mtime_ns in files:  # oldest first, so the newest names overwrite older ones
+    for name, _size, mtime_ns in files:  # oldest first, so the newest names overwrite older ones
         legend.update(_legend(issues_dir / name, mtime_ns))
     return legend or DEFAULT_CATEGORIES
 

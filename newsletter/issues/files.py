@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from newsletter.errors import IssueFileError
@@ -72,3 +74,29 @@ def expand_paths(paths: list[Path]) -> list[Path]:
         else:
             files.append(path)
     return files
+
+
+# (name, size, modification time in ns) of every issue file in a folder, sorted by name
+# (that is, by date): any added, removed or edited file changes it, so caches key on it.
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+@lru_cache(maxsize=16384)
+def _is_issue_name(name: str) -> bool:
+    # Cached: called for every file on every look, and parsing the date is the slow part.
+    return is_issue_file(Path(name))
+
+
+def fingerprint(issues_dir: Path) -> Fingerprint:
+    """Names, sizes and modification times of the issue files; ``()`` if unreadable."""
+    try:
+        with os.scandir(issues_dir) as entries:
+            found = []
+            for entry in entries:
+                if _is_issue_name(entry.name) and entry.is_file():
+                    stat = entry.stat()
+                    found.append((entry.name, stat.st_size, stat.st_mtime_ns))
+    except OSError:
+        return ()
+    found.sort()
+    return tuple(found)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 from newsletter.errors import IssueValidationError
-from newsletter.issues.files import is_issue_file
+from newsletter.issues.files import Fingerprint, fingerprint
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import CategoryName, Issue, Paper
 from newsletter.settings import Settings
@@ -36,7 +35,6 @@ PAGE_SIZE = 10  # issues per archive page, each with its papers listed
 RECHECK_SECONDS = 1.0  # how stale the archive may be
 
 # (file name, size, mtime_ns) of every issue file, sorted by name, that is by date.
-Fingerprint = tuple[tuple[str, int, int], ...]
 
 
 def paper_anchor(paper: Paper) -> str:
@@ -89,27 +87,6 @@ class Published:
         """Every paper in category ``code``, newest issue first, in issue order within one."""
         return [(issue, paper) for issue in self.issues for paper in issue.papers
                 if paper.category == code]
-
-
-@lru_cache(maxsize=16384)
-def _is_issue_name(name: str) -> bool:
-    # Cached: called for every file on every request, and parsing the date is the slow part.
-    return is_issue_file(Path(name))
-
-
-def fingerprint(issues_dir: Path) -> Fingerprint:
-    """Names, sizes and modification times of the issue files: any save changes it."""
-    try:
-        with os.scandir(issues_dir) as entries:
-            found = []
-            for entry in entries:
-                if _is_issue_name(entry.name) and entry.is_file():
-                    stat = entry.stat()
-                    found.append((entry.name, stat.st_size, stat.st_mtime_ns))
-    except OSError:
-        return ()
-    found.sort()
-    return tuple(found)
 
 
 # Parsed issues by (path, size, mtime_ns): an edited file is read again, an unchanged one
