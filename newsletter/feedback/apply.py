@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from newsletter.clock import utc_now
@@ -35,9 +35,9 @@ QUEUE_MAX_AGE = dt.timedelta(days=14)
 
 
 class EventSink(Protocol):
-    def seen_sns(self, message_id: str) -> bool: ...
-
-    def apply(self, batch: Sequence[Received]) -> ApplyResult: ...
+    def apply(self, batch: Sequence[Received]) -> ApplyResult:
+        """Store and apply ``batch`` in one transaction; ``fates`` has one entry per item."""
+        ...
 
 
 class GroupCommit:
@@ -46,7 +46,8 @@ class GroupCommit:
     The webhook gets one event per request; a transaction per event would cap it at the
     database's commit rate. The first caller to arrive applies everything pending (its own
     and whatever arrives meanwhile) and hands the result to each waiting caller, as the
-    engine's recorder does for delivery outcomes. Counts in the result are the group's.
+    engine's recorder does for delivery outcomes. Counts in the result are the group's;
+    its ``fates`` are the caller's own.
     """
 
     def __init__(self, sink: EventSink) -> None:
@@ -54,9 +55,6 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._pending: list[tuple[Sequence[Received], Future[ApplyResult]]] = []
         self._busy = False
-
-    def seen_sns(self, message_id: str) -> bool:
-        return self.sink.seen_sns(message_id)
 
     def apply(self, batch: Sequence[Received]) -> ApplyResult:
         future: Future[ApplyResult] = Future()
@@ -81,8 +79,11 @@ class GroupCommit:
                 for _, future in work:
                     future.set_exception(err)
             else:
-                for _, future in work:
-                    future.set_result(result)
+                start = 0
+                for batch, future in work:
+                    end = start + len(batch)
+                    future.set_result(replace(result, fates=result.fates[start:end]))
+                    start = end
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class Feedback:
         if self.verifier is None:
             raise WebhookError("no SNS topic is configured")
         message = self.verifier.verify(body)
-        outcome = self._screen(message)
+        outcome = _screen(message)
         if outcome is not None:
             return outcome
         try:
@@ -133,7 +134,10 @@ class Feedback:
             log.error("an SES notification could not be read: %s", err)
             return Outcome("ignored", "unreadable")
         result = self.sink.apply([Received(event, message.message_id or None)])
-        return Outcome("applied" if result.stored else "duplicate", event.kind, result=result)
+        fate = result.fates[0]
+        if fate == "replayed":
+            return Outcome("replayed", message.message_id, result=result)
+        return Outcome("applied" if fate == "stored" else "duplicate", event.kind, result=result)
 
     def from_queue(self, bodies: Sequence[str]) -> tuple[list[bool], ApplyResult]:
         """A batch of SQS message bodies, applied in one transaction.
@@ -172,16 +176,19 @@ class Feedback:
                 "cannot be verified; set it, or turn on raw message delivery"
             )
         message = self.verifier.verify(data, max_age=QUEUE_MAX_AGE)
-        if self._screen(message) is not None:
+        if _screen(message) is not None:
             return None
         return Received(parse_ses_event(message.message), message.message_id or None)
 
-    def _screen(self, message: SnsMessage) -> Outcome | None:
-        """An outcome for messages that carry no event (or were seen before), else None."""
-        if message.type == "SubscriptionConfirmation" and message.subscribe_url:
-            return Outcome("subscribe", message.topic_arn, subscribe_url=message.subscribe_url)
-        if message.type != "Notification":
-            return Outcome("ignored", message.type)
-        if self.sink.seen_sns(message.message_id):
-            return Outcome("replayed", message.message_id)
-        return None
+
+def _screen(message: SnsMessage) -> Outcome | None:
+    """An outcome for a verified message that carries no event, else None.
+
+    A replayed Notification is found when it is applied: its MessageId is looked up in the
+    same query as its event's key.
+    """
+    if message.type == "SubscriptionConfirmation" and message.subscribe_url:
+        return Outcome("subscribe", message.topic_arn, subscribe_url=message.subscribe_url)
+    if message.type != "Notification":
+        return Outcome("ignored", message.type)
+    return None

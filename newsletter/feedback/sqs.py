@@ -142,7 +142,7 @@ def poll(
                 with lock:
                     total.received += len(messages)
                     total.applied += result.stored
-                    total.duplicates += result.duplicates
+                    total.duplicates += result.duplicates + result.replayed
                     total.kept += done.count(False)
                     total.confirmed += result.confirmed
                     total.suppressed += result.suppressed

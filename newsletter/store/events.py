@@ -25,9 +25,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from newsletter.errors import InvalidAddressError
@@ -41,6 +41,9 @@ from newsletter.subscribers.addresses import normalize_email
 ACCEPTED_KINDS = ("send", "delivery", "bounce", "complaint", "delivery_delay", "open", "click")
 SOFT_BOUNCE_WINDOW = dt.timedelta(days=30)
 HEALTH_CHECK_INTERVAL = 1.0  # seconds
+
+# What became of one received event: new, the same event again, or the same SNS message again.
+Fate = Literal["stored", "duplicate", "replayed"]
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,14 @@ class ApplyResult:
     """What one batch did."""
 
     stored: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # the same SES event again (by its content key)
+    replayed: int = 0  # an SNS message already applied (by its MessageId)
     unmatched: int = 0
     confirmed: int = 0  # in-doubt deliveries now known to be sent
     rejected: int = 0
     suppressed: int = 0
     paused: list[str] = field(default_factory=list)  # pause reasons, one per campaign
+    fates: list[Fate] = field(default_factory=list)  # one per received event, in order
 
 
 class EventStore:
@@ -85,16 +90,6 @@ class EventStore:
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         )
-
-    def seen_sns(self, message_id: str) -> bool:
-        """Whether an SNS message with this MessageId was applied before (a replay)."""
-        if not message_id:
-            return False
-        with self.engine.connect() as conn:
-            found = conn.execute(
-                select(ses_events.c.id).where(ses_events.c.sns_message_id == message_id).limit(1)
-            ).first()
-        return found is not None
 
     def apply(self, batch: Sequence[Received]) -> ApplyResult:
         """Store and apply a batch of events in one transaction; see the module docstring."""
@@ -127,17 +122,21 @@ class EventStore:
         result = ApplyResult()
         now = self.clock()
         with self.engine.begin() as conn:
-            keys = {r.event.key for r in batch}
-            known = set(conn.execute(
-                select(ses_events.c.event_key).where(ses_events.c.event_key.in_(keys))
-            ).scalars())
+            keys, replays = _known(conn, batch)
             fresh: list[Received] = []
             for item in batch:
-                if item.event.key in known:
+                if item.sns_message_id is not None and item.sns_message_id in replays:
+                    result.replayed += 1
+                    result.fates.append("replayed")
+                elif item.event.key in keys:
                     result.duplicates += 1
+                    result.fates.append("duplicate")
                 else:
-                    known.add(item.event.key)
+                    keys.add(item.event.key)
+                    if item.sns_message_id is not None:
+                        replays.add(item.sns_message_id)
                     fresh.append(item)
+                    result.fates.append("stored")
             if not fresh:
                 return result, set()
             matched = _match(conn, [r.event for r in fresh])
@@ -162,7 +161,7 @@ class EventStore:
                     "received_at": now,
                     "payload": json.dumps(event.raw, separators=(",", ":"), ensure_ascii=False),
                 })
-            conn.execute(insert(ses_events), rows)
+            conn.execute(_INSERT_EVENTS, rows)
             result.stored = len(rows)
             self._settle_deliveries(conn, fresh, matched, result)
             for item in fresh:
@@ -178,29 +177,13 @@ class EventStore:
             for r in fresh if id(r.event) in matched and r.event.kind in ACCEPTED_KINDS
         ]
         if accepted:
-            result.confirmed = conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "in_doubt")
-                .values(
-                    status="sent",
-                    error=None,
-                    sent_at=func.coalesce(deliveries.c.sent_at, bindparam("b_now")),
-                    provider_id=func.coalesce(deliveries.c.provider_id, bindparam("b_mid")),
-                ),
-                accepted,
-            ).rowcount
+            result.confirmed = conn.execute(_CONFIRM_SENT, accepted).rowcount
         rejected = [
             {"b_id": matched[id(r.event)][0], "b_error": f"SES rejected it: {r.event.detail}"}
             for r in fresh if id(r.event) in matched and r.event.kind == "reject"
         ]
         if rejected:
-            result.rejected = conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == bindparam("b_id"),
-                       deliveries.c.status.in_(("sent", "in_doubt", "sending")))
-                .values(status="failed", error=bindparam("b_error")),
-                rejected,
-            ).rowcount
+            result.rejected = conn.execute(_REJECTED, rejected).rowcount
 
     def _suppress(self, conn: Connection, event: SesEvent, now: dt.datetime) -> int:
         wanted = suppressions_for(event)
@@ -283,14 +266,61 @@ class EventStore:
         return reason if paused else None
 
 
+# The statements of the hot path, built once: a webhook event or an SQS batch runs each of
+# them, and building a statement costs more than SQLite takes to execute it.
+_e = ses_events.c
+_KNOWN_KEYS = select(_e.event_key, _e.sns_message_id).where(
+    _e.event_key.in_(bindparam("keys", expanding=True))
+)
+_KNOWN_KEYS_OR_SNS = select(_e.event_key, _e.sns_message_id).where(or_(
+    _e.event_key.in_(bindparam("keys", expanding=True)),
+    _e.sns_message_id.in_(bindparam("sns", expanding=True)),
+))
+_INSERT_EVENTS = insert(ses_events)
+_DELIVERIES_BY_ID = select(deliveries.c.id, deliveries.c.campaign_id).where(
+    deliveries.c.id.in_(bindparam("ids", expanding=True))
+)
+_DELIVERIES_BY_MESSAGE = select(
+    deliveries.c.provider_id, deliveries.c.id, deliveries.c.campaign_id
+).where(deliveries.c.provider_id.in_(bindparam("mids", expanding=True)))
+_CONFIRM_SENT = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "in_doubt")
+    .values(
+        status="sent",
+        error=None,
+        sent_at=func.coalesce(deliveries.c.sent_at, bindparam("b_now")),
+        provider_id=func.coalesce(deliveries.c.provider_id, bindparam("b_mid")),
+    )
+)
+_REJECTED = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"),
+           deliveries.c.status.in_(("sent", "in_doubt", "sending")))
+    .values(status="failed", error=bindparam("b_error"))
+)
+
+
+def _known(conn: Connection, batch: Sequence[Received]) -> tuple[set[str], set[str]]:
+    """Of the batch's event keys and SNS MessageIds, those already stored: one query."""
+    keys = list({r.event.key for r in batch})
+    sns = list({r.sns_message_id for r in batch if r.sns_message_id})
+    query = _KNOWN_KEYS_OR_SNS if sns else _KNOWN_KEYS
+    found_keys: set[str] = set()
+    found_sns: set[str] = set()
+    for key, sns_id in conn.execute(query, {"keys": keys, "sns": sns}):
+        found_keys.add(str(key))
+        if sns_id is not None:
+            found_sns.add(str(sns_id))
+    return found_keys & set(keys), found_sns & set(sns)
+
+
 def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, tuple[int, int]]:
     """``id(event)`` -> (delivery id, campaign id) for every event we can place."""
-    wanted = {e.delivery_id for e in events if e.delivery_id is not None}
+    wanted = list({e.delivery_id for e in events if e.delivery_id is not None})
     by_id: dict[int, int] = {}
     if wanted:
-        by_id = {int(i): int(c) for i, c in conn.execute(
-            select(deliveries.c.id, deliveries.c.campaign_id).where(deliveries.c.id.in_(wanted))
-        ).all()}
+        by_id = {int(i): int(c) for i, c in conn.execute(_DELIVERIES_BY_ID, {"ids": wanted})}
     found: dict[int, tuple[int, int]] = {}
     by_message: dict[str, list[SesEvent]] = {}
     for event in events:
@@ -299,11 +329,7 @@ def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, tuple[int,
         elif event.ses_message_id:
             by_message.setdefault(event.ses_message_id, []).append(event)
     if by_message:
-        rows: Any = conn.execute(
-            select(deliveries.c.provider_id, deliveries.c.id, deliveries.c.campaign_id).where(
-                and_(deliveries.c.provider_id.in_(list(by_message)))
-            )
-        ).all()
+        rows: Any = conn.execute(_DELIVERIES_BY_MESSAGE, {"mids": list(by_message)}).all()
         for provider_id, delivery_id, campaign_id in rows:
             for event in by_message.get(str(provider_id), []):
                 found[id(event)] = (int(delivery_id), int(campaign_id))

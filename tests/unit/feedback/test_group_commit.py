@@ -24,9 +24,6 @@ class Gated:
         self.entered = threading.Event()
         self.sizes: list[int] = []
 
-    def seen_sns(self, message_id: str) -> bool:
-        return self.store.seen_sns(message_id)
-
     def apply(self, batch: Sequence[Received]) -> ApplyResult:
         if not self.sizes:
             self.entered.set()
@@ -60,6 +57,7 @@ def test_callers_arriving_during_a_commit_share_the_next_one(tmp_path: Path) -> 
         thread.join(10)
     assert sink.sizes == [1, 7]
     assert sorted(r.stored for r in results) == [1] + [7] * 7
+    assert [r.fates for r in results] == [["stored"]] * 8  # each caller gets its own
     engine.dispose()
 
 
@@ -67,11 +65,31 @@ def test_a_failed_group_fails_every_caller_in_it(tmp_path: Path) -> None:
     """A database failure reaches each caller of the group (the webhook answers 500)."""
 
     class Broken:
-        def seen_sns(self, message_id: str) -> bool:
-            return False
-
         def apply(self, batch: Sequence[Received]) -> ApplyResult:
             raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
         GroupCommit(Broken()).apply([received(1)])
+
+
+def test_each_caller_of_a_group_learns_what_became_of_its_own_event(tmp_path: Path) -> None:
+    """A duplicate and a new event committed together: each caller gets its own fate."""
+    engine = open_database(f"sqlite:///{tmp_path / 'g.db'}")
+    sink = Gated(EventStore(engine))
+    group = GroupCommit(sink)
+    fates: dict[str, list[str]] = {}
+    first = threading.Thread(target=lambda: fates.update(first=group.apply([received(0)]).fates))
+    first.start()
+    assert sink.entered.wait(10)
+    again = threading.Thread(target=lambda: fates.update(again=group.apply([received(0)]).fates))
+    new = threading.Thread(target=lambda: fates.update(new=group.apply([received(1)]).fates))
+    again.start()
+    new.start()
+    while len(group._pending) < 2:
+        threading.Event().wait(0.01)
+    sink.gate.set()
+    for thread in (first, again, new):
+        thread.join(10)
+    assert sink.sizes == [1, 2]
+    assert fates == {"first": ["stored"], "again": ["duplicate"], "new": ["stored"]}
+    engine.dispose()
