@@ -5,7 +5,6 @@ piece of network I/O of SNS verification, pinned to SNS's hosts.
 from __future__ import annotations
 
 import urllib.request
-from functools import lru_cache
 
 from newsletter.feedback.sns import SUBSCRIBE_URL, Fetcher, WebhookError, cert_url_allowed
 
@@ -18,16 +17,11 @@ def pinned_fetcher(test_host: str | None = None) -> Fetcher:
     Refuses any URL the pinned patterns do not match, so a forged message cannot make the
     server fetch an address of the attacker's choosing. ``test_host`` also allows http
     certificates from that loopback host (``NEWSLETTER_SNS_CERT_HOST_FOR_TESTS``).
+    Certificates are cached by the verifier (``CertificateCache``), not here.
     """
 
-    @lru_cache(maxsize=16)
-    def certificate(url: str) -> bytes:
-        return _get(url)
-
     def fetch(url: str) -> bytes:
-        if cert_url_allowed(url, test_host):
-            return certificate(url)
-        if SUBSCRIBE_URL.fullmatch(url):
+        if cert_url_allowed(url, test_host) or SUBSCRIBE_URL.fullmatch(url):
             return _get(url)
         raise WebhookError(f"refusing to fetch {url!r}")
 

@@ -13,8 +13,11 @@ import base64
 import binascii
 import datetime as dt
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
@@ -28,6 +31,14 @@ from newsletter.feedback.ses_events import SesEventError, load_json_object
 
 class WebhookError(NewsletterError):
     """A webhook payload was malformed, forged, or from a topic we do not trust."""
+
+
+class CertificateNotCached(Exception):
+    """Verifying needs a certificate not fetched before (raised when fetching is not allowed)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
 
 
 # Only SNS's own certificate host, over HTTPS, may sign our notifications: sns.REGION.
@@ -138,12 +149,12 @@ def verify_sns(
         raise WebhookError("the signature is not base64") from err
     try:
         pem = fetch_certificate(cert_url)
-    except WebhookError:
+    except (WebhookError, CertificateNotCached):
         raise
     except Exception as err:  # any network failure: refuse this message, do not crash
         raise WebhookError(f"the signing certificate could not be fetched: {err}") from err
     try:
-        certificate = x509.load_pem_x509_certificate(pem)
+        certificate = _load_certificate(pem)
     except ValueError as err:
         raise WebhookError("the signing certificate could not be read") from err
     if not certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc:
@@ -172,6 +183,48 @@ def verify_sns(
         subscribe_url=str(subscribe_url) if subscribe_url else None,
         raw=payload,
     )
+
+
+class CertificateCache:
+    """SNS signing certificates by URL, each fetched once; the ``size`` most recent are kept.
+
+    SNS signs with one certificate for months, so after the first message no verification
+    waits for the network. Only URLs the pinned pattern allowed reach the cache; a forged
+    message naming other allowed URLs can only evict, and costs its own fetch.
+    """
+
+    def __init__(self, fetch: Fetcher, size: int = 16) -> None:
+        self._fetch = fetch
+        self._size = size
+        self._pems: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, url: str) -> bytes:
+        """The certificate at ``url``: from the cache, else fetched (and kept)."""
+        try:
+            return self.cached(url)
+        except CertificateNotCached:
+            pem = self._fetch(url)
+        with self._lock:
+            self._pems[url] = pem
+            while len(self._pems) > self._size:
+                self._pems.popitem(last=False)
+        return pem
+
+    def cached(self, url: str) -> bytes:
+        """The certificate at ``url`` if fetched before; ``CertificateNotCached`` if not."""
+        with self._lock:
+            pem = self._pems.get(url)
+            if pem is None:
+                raise CertificateNotCached(url)
+            self._pems.move_to_end(url)
+            return pem
+
+
+@lru_cache(maxsize=16)
+def _load_certificate(pem: bytes) -> x509.Certificate:
+    # Parsed once per certificate, not once per message.
+    return x509.load_pem_x509_certificate(pem)
 
 
 def _timestamp(value: Any) -> dt.datetime:

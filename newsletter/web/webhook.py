@@ -1,7 +1,7 @@
 """``POST /webhooks/ses``: SES events delivered by SNS, through the one feedback pipeline.
 
 The endpoint is thin: read at most ``MAX_BODY`` bytes (in chunks, refusing before reading
-the rest of a larger body), hand the body to ``Feedback.from_webhook``, answer. Anything
+the rest of a larger body), hand the body to ``WebhookIntake.receive``, answer. Anything
 that does not verify, parse or look like SNS is refused with 403 and changes nothing; a
 replayed MessageId is acknowledged with 200 and changes nothing. A database failure is a
 500, so that SNS delivers the message again later.
@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from newsletter.clock import utc_now
-from newsletter.feedback.apply import Feedback, GroupCommit, SnsVerifier
+from newsletter.feedback.apply import Feedback, SnsVerifier, WebhookIntake
 from newsletter.feedback.fetch import MAX_BODY, fetch_pinned, pinned_fetcher
 from newsletter.feedback.sns import Fetcher, WebhookError
 from newsletter.settings import Settings
@@ -57,14 +57,14 @@ def ses_webhook(
     fetch = fetch or pinned_fetcher(settings.sns_cert_host_for_tests)
     verifier = SnsVerifier(fetch, frozenset(settings.sns_topic_arns),
                            settings.sns_cert_host_for_tests, clock)
-    feedback = Feedback(GroupCommit(store), verifier)
+    intake = WebhookIntake(Feedback(store, verifier))
 
     async def endpoint(request: Request) -> Response:
         body = await read_capped(request)
         if body is None:
             return PlainTextResponse("too large", status_code=413)
         try:
-            outcome = await run_in_threadpool(feedback.from_webhook, body)
+            outcome = await intake.receive(body)
             if outcome.subscribe_url:
                 await run_in_threadpool(fetch, outcome.subscribe_url)
                 return JSONResponse({"subscribed": outcome.detail})

@@ -11,8 +11,14 @@ from support.sns import bounce as _bounce
 from support.sns import keypair as _keypair
 from support.sns import signed as _signed
 
+from newsletter.feedback.apply import SnsVerifier
 from newsletter.feedback.ses_events import parse_ses_event, suppressions_for
-from newsletter.feedback.sns import WebhookError, verify_sns
+from newsletter.feedback.sns import (
+    CertificateCache,
+    CertificateNotCached,
+    WebhookError,
+    verify_sns,
+)
 
 
 def test_genuine_notification_is_verified_and_normalised() -> None:
@@ -128,3 +134,37 @@ def test_only_permanent_bounces_and_complaints_suppress() -> None:
     assert suppressions_for(permanent) == [("p@example.com", "bounced", "Permanent/General")]
     assert suppressions_for(transient) == []
     assert suppressions_for(complaint) == [("c@example.com", "complained", "complaint")]
+
+
+def test_certificate_cache_fetches_each_url_once_and_keeps_the_most_recent() -> None:
+    """Fetched on first use only; ``cached`` never fetches; the least recent is evicted."""
+    fetched: list[str] = []
+
+    def fetch(url: str) -> bytes:
+        fetched.append(url)
+        return url.encode()
+
+    cache = CertificateCache(fetch, size=2)
+    with pytest.raises(CertificateNotCached) as missing:
+        cache.cached("a")
+    assert missing.value.url == "a" and fetched == []
+    assert cache("a") == b"a" and cache("a") == b"a" and cache.cached("a") == b"a"
+    assert fetched == ["a"]
+    cache("b")
+    cache.cached("a")  # "a" is now the most recent; "b" goes first
+    cache("c")
+    assert cache.cached("a") == b"a"
+    with pytest.raises(CertificateNotCached):
+        cache.cached("b")
+    assert fetched == ["a", "b", "c"]
+
+
+def test_verifying_without_fetching_needs_a_cached_certificate() -> None:
+    """``fetch=False`` raises CertificateNotCached for a certificate never fetched, and
+    verifies once it was: what lets the webhook verify on its event loop."""
+    verifier = SnsVerifier(fetch, frozenset({TOPIC}), clock=lambda: NOW)
+    body = _signed(_bounce())
+    with pytest.raises(CertificateNotCached):
+        verifier.verify(body, fetch=False)
+    assert verifier.verify(body).topic_arn == TOPIC
+    assert verifier.verify(body, fetch=False).topic_arn == TOPIC

@@ -1,7 +1,9 @@
-"""GroupCommit: concurrent webhook events are applied together, each caller gets the outcome."""
+"""GroupCommit: the events of concurrent webhook requests are applied together, off the
+event loop, and each caller learns what became of its own event."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Sequence
@@ -16,15 +18,17 @@ from newsletter.store.events import ApplyResult, EventStore, Received
 
 
 class Gated:
-    """The real store, whose first apply waits until the test opens the gate."""
+    """The real store, whose first apply waits (in its thread) until the test opens the gate."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self.gate = threading.Event()
         self.entered = threading.Event()
         self.sizes: list[int] = []
+        self.threads: set[str] = set()
 
     def apply(self, batch: Sequence[Received]) -> ApplyResult:
+        self.threads.add(threading.current_thread().name)
         if not self.sizes:
             self.entered.set()
             self.gate.wait(10)
@@ -37,59 +41,80 @@ def received(n: int) -> Received:
         {"eventType": "Send", "mail": {"messageId": f"m-{n}", "destination": ["a@x.org"]}})))
 
 
+async def queued_behind_the_first(group: GroupCommit, sink: Gated,
+                                  batches: list[list[Received]]) -> list[ApplyResult]:
+    """Apply ``batches`` concurrently, the first alone and the rest while it is applied."""
+    first = asyncio.ensure_future(group.apply(batches[0]))
+    assert await asyncio.to_thread(sink.entered.wait, 10)
+    others = [asyncio.ensure_future(group.apply(batch)) for batch in batches[1:]]
+    while len(group._pending) < len(others):
+        await asyncio.sleep(0.01)
+    sink.gate.set()
+    return list(await asyncio.gather(first, *others))
+
+
 def test_callers_arriving_during_a_commit_share_the_next_one(tmp_path: Path) -> None:
-    """While one apply runs, the next 7 callers wait and are applied in one group."""
+    """While one apply runs, the next 7 callers wait and are applied in one group, in a
+    thread that is not the event loop's."""
     engine = open_database(f"sqlite:///{tmp_path / 'g.db'}")
     sink = Gated(EventStore(engine))
-    group = GroupCommit(sink)
-    results: list[ApplyResult] = []
-    first = threading.Thread(target=lambda: results.append(group.apply([received(0)])))
-    first.start()
-    assert sink.entered.wait(10)
-    others = [threading.Thread(target=lambda n=n: results.append(group.apply([received(n)])))
-              for n in range(1, 8)]
-    for thread in others:
-        thread.start()
-    while len(group._pending) < 7:  # every caller is queued behind the running commit
-        threading.Event().wait(0.01)
-    sink.gate.set()
-    for thread in [first, *others]:
-        thread.join(10)
+    results = asyncio.run(queued_behind_the_first(
+        GroupCommit(sink), sink, [[received(n)] for n in range(8)]))
     assert sink.sizes == [1, 7]
-    assert sorted(r.stored for r in results) == [1] + [7] * 7
+    assert [r.stored for r in results] == [1] + [7] * 7
     assert [r.fates for r in results] == [["stored"]] * 8  # each caller gets its own
+    assert threading.main_thread().name not in sink.threads
     engine.dispose()
-
-
-def test_a_failed_group_fails_every_caller_in_it(tmp_path: Path) -> None:
-    """A database failure reaches each caller of the group (the webhook answers 500)."""
-
-    class Broken:
-        def apply(self, batch: Sequence[Received]) -> ApplyResult:
-            raise OSError("disk full")
-
-    with pytest.raises(OSError, match="disk full"):
-        GroupCommit(Broken()).apply([received(1)])
 
 
 def test_each_caller_of_a_group_learns_what_became_of_its_own_event(tmp_path: Path) -> None:
     """A duplicate and a new event committed together: each caller gets its own fate."""
     engine = open_database(f"sqlite:///{tmp_path / 'g.db'}")
     sink = Gated(EventStore(engine))
-    group = GroupCommit(sink)
-    fates: dict[str, list[str]] = {}
-    first = threading.Thread(target=lambda: fates.update(first=group.apply([received(0)]).fates))
-    first.start()
-    assert sink.entered.wait(10)
-    again = threading.Thread(target=lambda: fates.update(again=group.apply([received(0)]).fates))
-    new = threading.Thread(target=lambda: fates.update(new=group.apply([received(1)]).fates))
-    again.start()
-    new.start()
-    while len(group._pending) < 2:
-        threading.Event().wait(0.01)
-    sink.gate.set()
-    for thread in (first, again, new):
-        thread.join(10)
-    assert sink.sizes == [1, 2]
-    assert fates == {"first": ["stored"], "again": ["duplicate"], "new": ["stored"]}
+    first, again, new = asyncio.run(queued_behind_the_first(
+        GroupCommit(sink), sink, [[received(0)], [received(0)], [received(1), received(2)]]))
+    assert sink.sizes == [1, 3]
+    assert (first.fates, again.fates, new.fates) == (["stored"], ["duplicate"],
+                                                      ["stored", "stored"])
     engine.dispose()
+
+
+def test_a_cancelled_caller_does_not_break_its_group(tmp_path: Path) -> None:
+    """A request that goes away while its group is applied: the others still get theirs."""
+    engine = open_database(f"sqlite:///{tmp_path / 'g.db'}")
+    sink = Gated(EventStore(engine))
+    group = GroupCommit(sink)
+
+    async def scenario() -> tuple[ApplyResult, ApplyResult]:
+        first = asyncio.ensure_future(group.apply([received(0)]))
+        assert await asyncio.to_thread(sink.entered.wait, 10)
+        gone = asyncio.ensure_future(group.apply([received(1)]))
+        kept = asyncio.ensure_future(group.apply([received(2)]))
+        await asyncio.sleep(0.01)
+        gone.cancel()
+        sink.gate.set()
+        return await first, await kept
+
+    first, kept = asyncio.run(scenario())
+    assert (first.fates, kept.fates, sink.sizes) == (["stored"], ["stored"], [1, 2])
+    engine.dispose()
+
+
+def test_a_failed_group_fails_every_caller_in_it() -> None:
+    """A database failure reaches each caller of the group (the webhook answers 500)."""
+
+    class Broken:
+        def apply(self, batch: Sequence[Received]) -> ApplyResult:
+            raise OSError("disk full")
+
+    async def scenario() -> list[BaseException | ApplyResult]:
+        group = GroupCommit(Broken())
+        return list(await asyncio.gather(*(group.apply([received(n)]) for n in range(3)),
+                                         return_exceptions=True))
+
+    outcomes = asyncio.run(scenario())
+    assert len(outcomes) == 3
+    for outcome in outcomes:
+        assert isinstance(outcome, OSError) and "disk full" in str(outcome)
+    with pytest.raises(OSError, match="disk full"):
+        asyncio.run(GroupCommit(Broken()).apply([received(9)]))

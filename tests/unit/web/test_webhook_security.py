@@ -176,3 +176,19 @@ def test_a_body_over_the_cap_is_refused_before_it_is_read(
     response = client.post("/webhooks/ses", content=b"x" * (256 * 1024 + 1))
     assert response.status_code == 413
     assert unchanged(store)
+
+
+def test_the_certificate_is_fetched_once_and_then_verified_without_the_network(
+    site: tuple[TestClient, SubscriberStore], certs: CertificateServer
+) -> None:
+    """The first message fetches the signing certificate; later ones (and a duplicate and a
+    replay among them) are verified from the cache; a certificate that later cannot be
+    fetched does not matter to messages signed with the cached one."""
+    client, _ = site
+    answers = [client.post("/webhooks/ses", content=certs.sign(
+        notification(bounce(f"r{n}@example.com"), f"m-c{n}"))) for n in range(5)]
+    assert [a.status_code for a in answers] == [200] * 5
+    assert certs.requests == 1
+    replay = client.post("/webhooks/ses", content=certs.sign(
+        notification(bounce("r0@example.com"), "m-c0")))
+    assert replay.json() == {"replayed": "m-c0"} and certs.requests == 1
