@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -39,6 +39,8 @@ from newsletter.subscribers.addresses import normalize_email
 
 # Events that prove SES accepted the message for delivery.
 ACCEPTED_KINDS = ("send", "delivery", "bounce", "complaint", "delivery_delay", "open", "click")
+# A Reject fails a delivery SES may have been handed; not one already failed or skipped.
+REJECTABLE = ("sent", "in_doubt", "sending")
 SOFT_BOUNCE_WINDOW = dt.timedelta(days=30)
 HEALTH_CHECK_INTERVAL = 1.0  # seconds
 
@@ -52,6 +54,14 @@ class Received:
 
     event: SesEvent
     sns_message_id: str | None = None
+
+
+class Match(NamedTuple):
+    """The delivery an event is about, with its status when the event was matched."""
+
+    delivery_id: int
+    campaign_id: int
+    status: str
 
 
 @dataclass(frozen=True)
@@ -151,8 +161,8 @@ class EventStore:
                     "sns_message_id": item.sns_message_id,
                     "kind": event.kind,
                     "ses_message_id": (event.ses_message_id or "")[:200] or None,
-                    "delivery_id": found[0] if found else None,
-                    "campaign_id": found[1] if found else None,
+                    "delivery_id": found.delivery_id if found else None,
+                    "campaign_id": found.campaign_id if found else None,
                     "email": _normal(event.recipients[0]) if event.recipients else "",
                     "bounce_type": event.bounce_type,
                     "machine": int(event.machine),
@@ -166,22 +176,32 @@ class EventStore:
             self._settle_deliveries(conn, fresh, matched, result)
             for item in fresh:
                 result.suppressed += self._suppress(conn, item.event, now)
-        touched = {m[1] for m in matched.values()}
+        touched = {m.campaign_id for m in matched.values()}
         return result, touched
 
     def _settle_deliveries(self, conn: Connection, fresh: Sequence[Received],
-                           matched: dict[int, tuple[int, int]], result: ApplyResult) -> None:
+                           matched: dict[int, Match], result: ApplyResult) -> None:
+        """In-doubt deliveries an event shows SES accepted become sent; rejected ones failed.
+
+        Only deliveries whose status, as matched, calls for a change are updated (almost
+        every event is about a delivery already ``sent``, so usually nothing is). One that
+        turns in doubt after the match is still settled: ``reconcile`` confirms in-doubt
+        deliveries from the stored events, so the event is not lost on it.
+        """
         now = self.clock()
-        accepted = [
-            {"b_id": matched[id(r.event)][0], "b_mid": r.event.ses_message_id, "b_now": now}
-            for r in fresh if id(r.event) in matched and r.event.kind in ACCEPTED_KINDS
-        ]
+        accepted, rejected = [], []
+        for item in fresh:
+            found = matched.get(id(item.event))
+            if found is None:
+                continue
+            if item.event.kind in ACCEPTED_KINDS and found.status == "in_doubt":
+                accepted.append({"b_id": found.delivery_id, "b_mid": item.event.ses_message_id,
+                                 "b_now": now})
+            elif item.event.kind == "reject" and found.status in REJECTABLE:
+                rejected.append({"b_id": found.delivery_id,
+                                 "b_error": f"SES rejected it: {item.event.detail}"})
         if accepted:
             result.confirmed = conn.execute(_CONFIRM_SENT, accepted).rowcount
-        rejected = [
-            {"b_id": matched[id(r.event)][0], "b_error": f"SES rejected it: {r.event.detail}"}
-            for r in fresh if id(r.event) in matched and r.event.kind == "reject"
-        ]
         if rejected:
             result.rejected = conn.execute(_REJECTED, rejected).rowcount
 
@@ -277,11 +297,11 @@ _KNOWN_KEYS_OR_SNS = select(_e.event_key, _e.sns_message_id).where(or_(
     _e.sns_message_id.in_(bindparam("sns", expanding=True)),
 ))
 _INSERT_EVENTS = insert(ses_events)
-_DELIVERIES_BY_ID = select(deliveries.c.id, deliveries.c.campaign_id).where(
+_DELIVERIES_BY_ID = select(deliveries.c.id, deliveries.c.campaign_id, deliveries.c.status).where(
     deliveries.c.id.in_(bindparam("ids", expanding=True))
 )
 _DELIVERIES_BY_MESSAGE = select(
-    deliveries.c.provider_id, deliveries.c.id, deliveries.c.campaign_id
+    deliveries.c.provider_id, deliveries.c.id, deliveries.c.campaign_id, deliveries.c.status
 ).where(deliveries.c.provider_id.in_(bindparam("mids", expanding=True)))
 _CONFIRM_SENT = (
     update(deliveries)
@@ -295,8 +315,7 @@ _CONFIRM_SENT = (
 )
 _REJECTED = (
     update(deliveries)
-    .where(deliveries.c.id == bindparam("b_id"),
-           deliveries.c.status.in_(("sent", "in_doubt", "sending")))
+    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status.in_(REJECTABLE))
     .values(status="failed", error=bindparam("b_error"))
 )
 
@@ -315,24 +334,25 @@ def _known(conn: Connection, batch: Sequence[Received]) -> tuple[set[str], set[s
     return found_keys & set(keys), found_sns & set(sns)
 
 
-def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, tuple[int, int]]:
-    """``id(event)`` -> (delivery id, campaign id) for every event we can place."""
+def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, Match]:
+    """``id(event)`` -> its delivery, for every event we can place."""
     wanted = list({e.delivery_id for e in events if e.delivery_id is not None})
-    by_id: dict[int, int] = {}
+    by_id: dict[int, Match] = {}
     if wanted:
-        by_id = {int(i): int(c) for i, c in conn.execute(_DELIVERIES_BY_ID, {"ids": wanted})}
-    found: dict[int, tuple[int, int]] = {}
+        by_id = {int(i): Match(int(i), int(c), str(s))
+                 for i, c, s in conn.execute(_DELIVERIES_BY_ID, {"ids": wanted})}
+    found: dict[int, Match] = {}
     by_message: dict[str, list[SesEvent]] = {}
     for event in events:
         if event.delivery_id is not None and event.delivery_id in by_id:
-            found[id(event)] = (event.delivery_id, by_id[event.delivery_id])
+            found[id(event)] = by_id[event.delivery_id]
         elif event.ses_message_id:
             by_message.setdefault(event.ses_message_id, []).append(event)
     if by_message:
         rows: Any = conn.execute(_DELIVERIES_BY_MESSAGE, {"mids": list(by_message)}).all()
-        for provider_id, delivery_id, campaign_id in rows:
+        for provider_id, delivery_id, campaign_id, status in rows:
             for event in by_message.get(str(provider_id), []):
-                found[id(event)] = (int(delivery_id), int(campaign_id))
+                found[id(event)] = Match(int(delivery_id), int(campaign_id), str(status))
     return found
 
 

@@ -1,4 +1,6 @@
-"""`events poll` against moto's SQS: raw and SNS-wrapped events applied, bad ones kept."""
+"""`events poll` against moto's SQS, and against the benchmark's SQS simulator (which must
+behave as moto does for what the poller uses): raw and SNS-wrapped events applied, bad
+ones kept."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.env import use_loopback_ses
 from support.ses_events import client
 from support.sns import TOPIC, CertificateServer, notification
+from support.sqs_sim import SqsSimulator
 
 from newsletter.feedback.sqs import run_poller
 from newsletter.settings import Settings
@@ -31,11 +35,23 @@ def bounce(address: str) -> dict[str, Any]:
             "mail": {"messageId": f"ses-{address}", "destination": [address]}}
 
 
+@pytest.fixture(params=["moto", "simulator"])
+def sqs_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+            tmp_path: Path) -> Iterator[str]:
+    if request.param == "moto":
+        request.getfixturevalue("ses")
+        yield str(request.getfixturevalue("moto_ses_url"))
+        return
+    with SqsSimulator(latency=0) as sim:
+        use_loopback_ses(monkeypatch, tmp_path, sim.url)
+        yield sim.url
+
+
 def test_raw_and_verified_envelopes_are_applied_and_bad_messages_kept(
-    ses: Any, moto_ses_url: str, certs: CertificateServer, tmp_path: Path
+    sqs_url: str, certs: CertificateServer, tmp_path: Path
 ) -> None:
     """Raw SES JSON and a signed SNS envelope are applied and deleted; garbage stays queued."""
-    sqs = client("sqs", moto_ses_url)
+    sqs = client("sqs", sqs_url)
     queue = sqs.create_queue(QueueName="events")["QueueUrl"]
     forged = json.loads(certs.sign(notification(bounce("forged@example.com"), "sns-2")))
     forged["Message"] = forged["Message"].replace("forged@", "victim@")
@@ -44,7 +60,7 @@ def test_raw_and_verified_envelopes_are_applied_and_bad_messages_kept(
                  json.dumps(forged), "not json"):
         sqs.send_message(QueueUrl=queue, MessageBody=body)
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'q.db'}", sns_topic_arns=[TOPIC],
-                        sns_cert_host_for_tests=certs.host, sqs_endpoint_url=moto_ses_url,
+                        sns_cert_host_for_tests=certs.host, sqs_endpoint_url=sqs_url,
                         ses_region="us-east-1")
 
     result = run_poller(settings, queue_url=queue, once=True, wait=0)

@@ -203,3 +203,21 @@ def test_requeue_failed_reopens_a_done_campaign(engine: Engine) -> None:
     found = store.by_id(cid)
     assert found is not None and found.status == "sending"
     assert store.counts(cid).queued == len(claims)
+
+
+def test_an_event_applied_before_its_delivery_went_in_doubt_still_settles_it(
+    engine: Engine,
+) -> None:
+    """The Send event arrives while the sender that crashed still shows ``sending``: nothing
+    to update then, but once recovery marks it in doubt, reconcile confirms it from the
+    stored event rather than queueing it again (no second copy)."""
+    store, cid = campaign(engine)
+    claim = store.claim(cid, "crashed", 1)[0]
+    result = EventStore(engine, clock=lambda: NOW).apply(
+        [Received(event("send", claim.id, claim.email))])
+    assert (result.stored, result.confirmed) == (1, 0)
+    recover(engine, cid, [], "reconcile")
+    assert store.counts(cid).in_doubt == 1
+    settled = reconcile(engine, cid, NOW + dt.timedelta(hours=2), dt.timedelta(seconds=900))
+    assert (settled.confirmed, settled.requeued) == (1, 0)
+    assert (store.counts(cid).in_doubt, store.counts(cid).sent) == (0, 1)
