@@ -35,6 +35,10 @@ def poll(
         int, typer.Option("--wait", min=0, max=20, help="Long-poll wait per receive.",
                           metavar="SECONDS")
     ] = 20,
+    receivers: Annotated[
+        int, typer.Option("--receivers", min=1, max=64, help="Concurrent receive, apply "
+                          "and delete loops (more for a distant queue).", metavar="N")
+    ] = sqs.RECEIVERS,
 ) -> None:
     """Apply SES events from an SQS queue: bounces, complaints, and the sends that settle
     in-doubt deliveries under the reconcile policy.
@@ -49,7 +53,7 @@ def poll(
     settings = get_settings()
     with reported(), stop_on_signals() as stop:
         result = sqs.run_poller(settings, queue_url=queue_url, once=once, wait=wait,
-                                stop=stop, report=_log)
+                                stop=stop, report=_log, receivers=receivers)
     out.print(
         f"{result.received:,} messages: {result.applied:,} events applied, "
         f"{result.duplicates:,} duplicates, {result.kept:,} kept (unreadable), "
