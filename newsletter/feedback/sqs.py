@@ -1,4 +1,4 @@
-"""The SQS poller: long-poll a queue of SES events, apply each batch, delete what was applied.
+"""The SQS poller: long-poll a queue of SES events, apply them, delete what was applied.
 
 For operators who cannot expose a public webhook, and for volume. The queue is reached
 through the small :class:`Queue` protocol; :class:`SqsQueue` is the boto3 one. A message
@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from queue import SimpleQueue
 from typing import Any, Protocol
 
 from newsletter import wiring
@@ -28,6 +30,7 @@ BATCH = 10  # SQS's most messages per ReceiveMessage
 # loop spends most of its time waiting; 8 of them keep up with about 1,800 events a second
 # at 20 ms per call (bench/events.py), several senders' worth.
 RECEIVERS = 8
+GROUP = 10  # received batches applied in one transaction, at most (100 events)
 
 
 class QueueError(NewsletterError):
@@ -123,48 +126,110 @@ def poll(
 ) -> PollResult:
     """Receive, apply and delete until stopped (with ``once``: until the queue is empty).
 
-    ``receivers`` threads each receive a batch, apply it (one transaction) and delete it:
-    a receive takes tens of milliseconds, so one thread alone would spend most of its time
-    waiting for SQS rather than applying.
+    A pipeline: ``receivers`` threads each long-poll for up to 10 messages (SQS takes tens
+    of milliseconds to answer, so one thread alone would mostly wait); this thread applies
+    whatever they have received meanwhile in one transaction (up to ``GROUP`` batches),
+    then hands the deletes to other threads and applies the next group. A message is
+    deleted only after the transaction holding it committed. The first failure stops
+    everything and is raised; what was received but not applied is not deleted, so SQS
+    delivers it again.
     """
     stop = stop or threading.Event()
-    total = PollResult()
-    lock = threading.Lock()
+    receivers = max(1, receivers)
+    inbox: SimpleQueue[list[QueueMessage] | None] = SimpleQueue()
+    room = threading.Semaphore(2 * receivers)  # received batches not yet applied, at most
     failures: list[BaseException] = []
 
-    def loop() -> None:
+    def fail(err: BaseException) -> None:
+        failures.append(err)
+        stop.set()
+
+    def receive_loop() -> None:
         try:
             while not stop.is_set():
-                messages = queue.receive(wait)
-                if not messages:
-                    if once:
+                while not room.acquire(timeout=0.1):
+                    if stop.is_set():
                         return
+                messages = queue.receive(wait)
+                if messages:
+                    inbox.put(messages)
                     continue
-                done, result = feedback.from_queue([m.body for m in messages])
-                queue.delete([m.receipt for m, ok in zip(messages, done, strict=True) if ok])
-                with lock:
-                    total.received += len(messages)
-                    total.applied += result.stored
-                    total.duplicates += result.duplicates + result.replayed
-                    total.kept += done.count(False)
-                    total.confirmed += result.confirmed
-                    total.suppressed += result.suppressed
-                if report is not None:
-                    for reason in result.paused:
-                        report(f"paused a campaign: {reason}")
-        except BaseException as err:  # stop the others; re-raised below
-            failures.append(err)
-            stop.set()
+                room.release()
+                if once:
+                    return
+        except BaseException as err:  # stop the others; raised below
+            fail(err)
+        finally:
+            inbox.put(None)  # this receiver is done
 
-    threads = [threading.Thread(target=loop, name=f"receiver-{n}", daemon=True)
-               for n in range(max(1, receivers))]
+    total = PollResult()
+    threads = [threading.Thread(target=receive_loop, name=f"receiver-{n}", daemon=True)
+               for n in range(receivers)]
     for thread in threads:
         thread.start()
+    with ThreadPoolExecutor(receivers, thread_name_prefix="delete") as deleter:
+        deletes: list[Future[None]] = []
+        running = receivers
+        while running:
+            group: list[list[QueueMessage]] = []
+            item = inbox.get()
+            while True:
+                if item is None:
+                    running -= 1
+                else:
+                    group.append(item)
+                if len(group) >= GROUP or inbox.empty():
+                    break
+                item = inbox.get()
+            if not group:
+                continue
+            if failures:  # not applied, not deleted: SQS delivers them again
+                for _ in group:
+                    room.release()
+                continue
+            try:
+                messages = [m for batch in group for m in batch]
+                done, result = feedback.from_queue([m.body for m in messages])
+            except BaseException as err:
+                fail(err)
+                for _ in group:
+                    room.release()
+                continue
+            start = 0
+            for batch in group:
+                flags = done[start:start + len(batch)]
+                start += len(batch)
+                deletes.append(deleter.submit(
+                    queue.delete, [m.receipt for m, ok in zip(batch, flags, strict=True) if ok]))
+                room.release()
+            total.received += len(messages)
+            total.applied += result.stored
+            total.duplicates += result.duplicates + result.replayed
+            total.kept += done.count(False)
+            total.confirmed += result.confirmed
+            total.suppressed += result.suppressed
+            if report is not None:
+                for reason in result.paused:
+                    report(f"paused a campaign: {reason}")
+            deletes = [f for f in deletes if not _finished(f, fail)]
+        for future in deletes:
+            _finished(future, fail, block=True)
     for thread in threads:
         thread.join()
     if failures:
         raise failures[0]
     return total
+
+
+def _finished(future: Future[None], fail: Callable[[BaseException], None],
+              block: bool = False) -> bool:
+    """Whether a delete is over; its failure, if any, goes to ``fail``."""
+    if not block and not future.done():
+        return False
+    err = future.exception()
+    if err is not None:
+        fail(err)
+    return True
 
 
 def run_poller(
