@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.feedback.apply import GroupCommit
+from newsletter.feedback.apply import MAX_GROUP, GroupCommit
 from newsletter.feedback.ses_events import parse_ses_event
 from newsletter.store.db import open_database
 from newsletter.store.events import ApplyResult, EventStore, Received
@@ -118,3 +118,15 @@ def test_a_failed_group_fails_every_caller_in_it() -> None:
         assert isinstance(outcome, OSError) and "disk full" in str(outcome)
     with pytest.raises(OSError, match="disk full"):
         asyncio.run(GroupCommit(Broken()).apply([received(9)]))
+
+
+def test_a_group_holds_at_most_max_group_requests(tmp_path: Path) -> None:
+    """250 requests queued behind a commit are applied as 200 and then 50: a flood of
+    requests does not make one transaction without bound."""
+    engine = open_database(f"sqlite:///{tmp_path / 'g.db'}")
+    sink = Gated(EventStore(engine))
+    results = asyncio.run(queued_behind_the_first(
+        GroupCommit(sink), sink, [[received(n)] for n in range(MAX_GROUP + 51)]))
+    assert sink.sizes == [1, MAX_GROUP, 50]
+    assert all(r.fates == ["stored"] for r in results)
+    engine.dispose()
