@@ -108,6 +108,22 @@ def databases(tmp: Path) -> Iterator[list[tuple[str, str]]]:
             admin.dispose()
 
 
+def settle(url: str) -> None:
+    """Between two measured paths: PostgreSQL vacuums and analyses what the previous path
+    wrote (else autovacuum would run during the next one, on the same two cores); SQLite
+    checkpoints its write-ahead log."""
+    engine = make_engine(url)
+    try:
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE"))
+        else:
+            with engine.connect() as conn:
+                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    finally:
+        engine.dispose()
+
+
 def campaign(url: str, readers: int, date: str) -> tuple[Engine, list[tuple[int, str]]]:
     """A campaign of ``readers`` deliveries, all recorded as sent."""
     if not url.startswith("sqlite"):
@@ -408,19 +424,24 @@ def main() -> None:
             for label, url in urls:
                 engine, rows = campaign(url, readers, "2022-09-07")
                 engine.dispose()
+                settle(url)
                 row(label, "pipeline alone (batches of 10, one thread)", count,
                     pipeline_rate(url, rows, count), False)
                 for latency in (SQS_LATENCY, SLOW_SQS_LATENCY):
+                    settle(url)
                     n, rate = sqs_rate("sim", url, rows, count, latency=latency)
                     row(label, f"SQS: `events poll`, {RECEIVERS} receivers, simulated SQS "
                         f"({latency * 1000:.0f} ms per call)", n, rate, latency == SQS_LATENCY)
                 if not args.no_moto:
+                    settle(url)
                     n, rate = sqs_rate("moto", url, rows, count)
                     row(label, f"SQS: `events poll`, {RECEIVERS} receivers, moto's server",
                         n, rate, False)
                 for connections in (8, 32):
-                    n, rate = webhook_rate(tmp, url, rows, count // 2, connections)
+                    settle(url)
+                    n, rate = webhook_rate(tmp, url, rows, count, connections)
                     row(label, f"webhook: `serve`, {connections} connections", n, rate, True)
+                settle(url)
                 row(label, "webhook pipeline alone (8 in flight, no HTTP)", count // 2,
                     webhook_pipeline_rate(url, rows, count // 2), False)
         marks = memory(tmp, 20_000 if args.quick else 100_000)
