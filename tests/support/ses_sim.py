@@ -30,6 +30,7 @@ import base64
 import binascii
 import contextlib
 import json
+import sys
 import threading
 import time
 import uuid
@@ -37,8 +38,13 @@ from collections import Counter, deque
 from collections.abc import Callable
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make tests/ importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support.loopback import LoopbackServer
 
 SEND_PATH = "/v2/email/outbound-emails"
 ACCOUNT_PATH = "/v2/email/account"
@@ -82,14 +88,7 @@ def recipients_of(request: dict[str, Any]) -> list[str]:
     return addresses
 
 
-class _Server(ThreadingHTTPServer):
-    # A sender opens dozens of connections at once; the default backlog of 5 would make
-    # the kernel drop connection attempts, which a real SES endpoint does not do.
-    request_queue_size = 256
-    daemon_threads = True
-
-
-class SesSimulator:
+class SesSimulator(LoopbackServer):
     """The simulated endpoint; ``start()`` it, point boto3 at ``url``, ``stop()`` it.
 
     ``clock`` is the time source for the sliding window (``time.monotonic`` by default).
@@ -107,14 +106,8 @@ class SesSimulator:
         self.max_24_hour_send = max_24_hour_send
         self.clock = clock
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", port), _handler_for(self))
-        self._thread: threading.Thread | None = None
+        super().__init__(_handler_for(self), port)
         self.reset(max_send_rate)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def reset(self, max_send_rate: float) -> None:
         """Forget every call and message; throttle at ``max_send_rate`` from now on."""
@@ -126,31 +119,6 @@ class SesSimulator:
             self.recipients: Counter[str] = Counter()
             self.calls = 0
             self.throttled = 0
-
-    def serve_forever(self) -> None:
-        """Serve in this thread until ``stop()`` is called from another (or the process ends)."""
-        try:
-            self._server.serve_forever()
-        finally:
-            self._server.server_close()
-
-    def start(self) -> SesSimulator:
-        """Serve in a background thread; returns self."""
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-
-    def __enter__(self) -> SesSimulator:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     def send_email(self, request: dict[str, Any]) -> dict[str, Any]:
         """Accept or throttle one SendEmail call; raises ``_Error`` when refused."""

@@ -27,13 +27,19 @@ import contextlib
 import hashlib
 import heapq
 import json
+import sys
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make tests/ importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support.loopback import LoopbackServer
 
 ACCOUNT = "123456789012"
 VISIBILITY_TIMEOUT = 30.0
@@ -62,48 +68,14 @@ class _Queue:
     deleted: int = 0
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 256
-    daemon_threads = True
-
-
-class SqsSimulator:
+class SqsSimulator(LoopbackServer):
     """The simulated endpoint; ``start()`` it, point boto3 at ``url``, ``stop()`` it."""
 
     def __init__(self, latency: float = 0.02, port: int = 0) -> None:
         self.latency = latency
         self._queues: dict[str, _Queue] = {}
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", port), _handler_for(self))
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> SqsSimulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-
-    def serve_forever(self) -> None:
-        try:
-            self._server.serve_forever()
-        finally:
-            self._server.server_close()
-
-    def __enter__(self) -> SqsSimulator:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+        super().__init__(_handler_for(self), port)
 
     # -- the actions ------------------------------------------------------------------
 
