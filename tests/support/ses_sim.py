@@ -44,7 +44,7 @@ from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make tests/ importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support.loopback import LoopbackServer
+from support.loopback import JsonHandler, LoopbackServer
 
 SEND_PATH = "/v2/email/outbound-emails"
 ACCOUNT_PATH = "/v2/email/account"
@@ -167,16 +167,7 @@ class SesSimulator(LoopbackServer):
 
 
 def _handler_for(sim: SesSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        # HTTP/1.1 keeps botocore's pooled connections open between calls.
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out in separate writes; with Nagle's algorithm the body would
-        # wait for the client's delayed ACK (about 40 ms) and distort the latency.
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: a benchmark makes thousands of calls."""
-
+    class Handler(JsonHandler):
         def _body(self) -> dict[str, Any]:
             length = int(self.headers.get("Content-Length") or 0)
             data = self.rfile.read(length) if length else b""
@@ -191,15 +182,7 @@ def _handler_for(sim: SesSimulator) -> type[BaseHTTPRequestHandler]:
             return parsed
 
         def _answer(self, status: int, payload: dict[str, Any], code: str = "") -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-            if code:
-                self.send_header("x-amzn-ErrorType", f"{code}:")
-            self.end_headers()
-            self.wfile.write(data)
+            self.answer(status, payload, {"x-amzn-ErrorType": f"{code}:"} if code else None)
 
         def _route(self, method: str) -> None:
             path = self.path.split("?", 1)[0]

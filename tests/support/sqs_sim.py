@@ -39,7 +39,7 @@ from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make tests/ importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support.loopback import LoopbackServer
+from support.loopback import JsonHandler, LoopbackServer
 
 ACCOUNT = "123456789012"
 VISIBILITY_TIMEOUT = 30.0
@@ -180,23 +180,11 @@ class SqsSimulator(LoopbackServer):
 
 
 def _handler_for(sim: SqsSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # botocore keeps its pooled connections open
-        disable_nagle_algorithm = True  # no 40 ms wait for a delayed ACK
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: a benchmark makes thousands of calls."""
+    class Handler(JsonHandler):
+        content_type = "application/x-amz-json-1.0"
 
         def _answer(self, status: int, payload: dict[str, Any], code: str = "") -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/x-amz-json-1.0")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-            if code:
-                self.send_header("x-amzn-query-error", f"{code};Sender")
-            self.end_headers()
-            self.wfile.write(data)
+            self.answer(status, payload, {"x-amzn-query-error": f"{code};Sender"} if code else None)
 
         def do_POST(self) -> None:
             started = time.monotonic()
