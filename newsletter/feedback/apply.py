@@ -9,6 +9,7 @@ applied (see ``newsletter.store.events``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ from newsletter.store.events import ApplyResult, Received
 
 log = logging.getLogger(__name__)
 MAX_GROUP = 200  # requests applied in one transaction, at most
+LINGER = 0.002  # seconds a group may wait for the last cycle's callers to come back
 # SQS keeps a message up to 14 days; a verified envelope that waited in our own queue is
 # not a replay (the queue policy decides who may write to it), so it is not refused as
 # stale within that time. The webhook, reachable by anyone, keeps the one-hour limit.
@@ -62,23 +64,38 @@ class GroupCommit:
     One group at a time: applying two at once on PostgreSQL was slower (the work is CPU).
     """
 
-    def __init__(self, sink: EventSink) -> None:
+    def __init__(self, sink: EventSink, linger: float = LINGER) -> None:
         self.sink = sink
+        self.linger = linger
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="group-commit")
         self._pending: list[tuple[Sequence[Received], asyncio.Future[ApplyResult]]] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._wanted = 0
+        self._arrived = asyncio.Event()
 
     async def apply(self, batch: Sequence[Received]) -> ApplyResult:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[ApplyResult] = loop.create_future()
         self._pending.append((batch, future))
+        if self._wanted and len(self._pending) >= self._wanted:
+            self._arrived.set()
         if self._drainer is None:
             self._drainer = loop.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
+        busy = 0  # requests in the last cycle: the group applied and those that waited
         try:
             while self._pending:
+                if len(self._pending) < busy and self.linger > 0:
+                    # The last group's callers are about to send their next requests:
+                    # wait a moment for them, so that the next group holds everyone
+                    # instead of groups alternating between two halves of the callers.
+                    self._wanted = busy
+                    self._arrived.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._arrived.wait(), self.linger)
+                    self._wanted = 0
                 work, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
                 try:
                     result = await asyncio.get_running_loop().run_in_executor(
@@ -91,6 +108,7 @@ class GroupCommit:
                     if not isinstance(err, Exception):
                         raise
                     continue
+                busy = min(len(work) + len(self._pending), MAX_GROUP)
                 start = 0
                 for batch, future in work:
                     end = start + len(batch)
