@@ -59,9 +59,11 @@ class GroupCommit:
     request hands its event here and awaits; while one group is being applied in a worker
     thread, the events of the requests arriving meanwhile wait to form the next group (as
     the engine's recorder does for delivery outcomes). Counts in a result are the group's;
-    its ``fates`` are the caller's own. Used from one event loop; the groups are applied
-    by a thread of its own, so certificate fetches waiting on the network never delay them.
-    One group at a time: applying two at once on PostgreSQL was slower (the work is CPU).
+    its ``fates`` are the caller's own. The groups are applied by a thread of its own, so
+    certificate fetches waiting on the network never delay them; one group at a time
+    (applying two at once on PostgreSQL was slower: the work is CPU). A group may wait up to
+    ``linger`` seconds for the callers of the last cycle, who are sending their next
+    requests: else the callers split into two halves committed in turn.
     """
 
     def __init__(self, sink: EventSink, linger: float = LINGER) -> None:
@@ -85,6 +87,7 @@ class GroupCommit:
 
     async def _drain(self) -> None:
         busy = 0  # requests in the last cycle: the group applied and those that waited
+        self._arrived = asyncio.Event()  # of this event loop (a test may run several)
         try:
             while self._pending:
                 if len(self._pending) < busy and self.linger > 0:
