@@ -99,11 +99,12 @@ def read_token_issued(
         raise TokenError("this link is not valid")
     for key in (secret, *fallbacks):
         signer = _signer(key, purpose, now)
-        if len(signature) == _SIGNATURE_LENGTH:
-            expected = signer.get_signature(signed).decode("ascii")
-            if not hmac.compare_digest(expected[:_SIGNATURE_LENGTH], signature):
-                continue
-            signature = expected  # itsdangerous checks the age of a whole token
+        # Compared as text, both lengths: decoded to bytes, a full-length signature whose
+        # last character differs only in base64's unused low bits would also match.
+        expected = signer.get_signature(signed).decode("ascii")
+        if not hmac.compare_digest(expected[: len(signature)], signature):
+            continue
+        signature = expected  # itsdangerous checks the age of a whole token
         try:
             value, issued = signer.unsign(
                 f"{signed}.{signature}", max_age=max_age, return_timestamp=True

@@ -107,3 +107,13 @@ def test_fallback_keys_are_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(ConfigurationError) as raised:
         get_settings()
     assert "[1" not in str(raised.value).split(":", 1)[0]
+
+
+def test_a_signature_differing_only_in_unused_base64_bits_is_refused() -> None:
+    """The last of 43 base64 characters carries 4 bits of the signature and 2 unused ones:
+    every other spelling of it is refused, not only those that change the signature."""
+    old = full_length_token(NEW_KEY, Purpose.UNSUBSCRIBE, 7)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for other in alphabet.replace(old[-1], ""):
+        with pytest.raises(TokenError):
+            read_token(NEW_KEY, Purpose.UNSUBSCRIBE, old[:-1] + other)
