@@ -3,6 +3,7 @@ endpoints (``ses_sim.py``, ``sqs_sim.py``), which the benchmarks also run as scr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -35,6 +36,13 @@ class LoopbackServer:
             self._server.serve_forever()
         finally:
             self._server.server_close()
+
+    def run_as_script(self) -> int:
+        """Print ``listening on URL`` (what the benchmarks read) and serve until interrupted."""
+        print(f"listening on {self.url}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            self.serve_forever()
+        return 0
 
     def start(self) -> Self:
         """Serve in a background thread; returns self."""

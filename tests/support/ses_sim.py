@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import contextlib
 import json
 import sys
 import threading
@@ -226,11 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per call")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     args = parser.parse_args(argv)
-    sim = SesSimulator(args.rate, latency=args.latency, port=args.port)
-    print(f"listening on {sim.url}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        sim.serve_forever()
-    return 0
+    return SesSimulator(args.rate, latency=args.latency, port=args.port).run_as_script()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ prints ``listening on http://127.0.0.1:PORT`` and serves until killed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import heapq
 import json
@@ -212,11 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.02, help="seconds per call")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     args = parser.parse_args(argv)
-    sim = SqsSimulator(args.latency, port=args.port)
-    print(f"listening on {sim.url}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        sim.serve_forever()
-    return 0
+    return SqsSimulator(args.latency, port=args.port).run_as_script()
 
 
 if __name__ == "__main__":
