@@ -182,13 +182,6 @@ class Feedback:
             return Outcome("ignored", "unreadable")
         return Received(event, message.message_id or None)
 
-    def from_webhook(self, body: bytes) -> Outcome:
-        """An SNS POST body, verified and applied on its own (see ``WebhookIntake``)."""
-        checked = self.check_webhook(body)
-        if isinstance(checked, Outcome):
-            return checked
-        return _applied(checked, self.sink.apply([checked]))
-
     def from_queue(self, bodies: Sequence[str]) -> tuple[list[bool], ApplyResult]:
         """A batch of SQS message bodies, applied in one transaction.
 
