@@ -27,9 +27,10 @@ from pathlib import Path
 from newsletter import wiring
 from newsletter.issues.loader import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient, Sender, build_reference_message
-from newsletter.rendering.renderer import RenderedIssue, Variant
+from newsletter.rendering.renderer import RenderedIssue
 from newsletter.settings import Settings
 from newsletter.tokens import Purpose, make_token
+from newsletter.vocabulary import Variant
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "issues" / "2022-09-07.yaml"

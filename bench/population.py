@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from newsletter.subscribers.addresses import email_hash
+from newsletter.model.addresses import email_hash
 
 LANGUAGES = ("zh", "en", "both")
 # Categories a reader may choose; the last three are not in the sample issue.

@@ -52,10 +52,10 @@ from sqlalchemy import text
 from newsletter import wiring
 from newsletter.issues.loader import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient
-from newsletter.rendering.renderer import Variant
 from newsletter.settings import Settings
 from newsletter.store.db import make_engine, upgrade
 from newsletter.tokens import Purpose, make_token
+from newsletter.vocabulary import Variant
 
 HERE = Path(__file__).resolve().parent
 SES_SIM = HERE.parent / "tests" / "support" / "ses_sim.py"

@@ -148,3 +148,19 @@ class ArxivError(NewsletterError):
 
 class PreflightError(NewsletterError):
     """An issue failed its pre-send checks; the message lists every error found."""
+
+
+class SesEventError(NewsletterError):
+    """An SES notification is not JSON, not an object, or nested deeper than any SES event."""
+
+
+class WebhookError(NewsletterError):
+    """A webhook payload was malformed, forged, or from a topic we do not trust."""
+
+
+class QueueError(NewsletterError):
+    """The queue could not be read or written (its URL, credentials, or the service)."""
+
+
+class SiteError(NewsletterError):
+    """The site cannot be written where asked."""

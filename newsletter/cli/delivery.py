@@ -19,7 +19,7 @@ from newsletter.cli.output import err, fail, log_line, out, reported
 from newsletter.cli.progress import LogProgress, RichProgress, make_progress
 from newsletter.clock import utc_now
 from newsletter.sending import campaign, schedule
-from newsletter.sending import test_send as editor_sends
+from newsletter.sending import editor_send as editor_sends
 from newsletter.sending import worker as workers
 from newsletter.sending.report import SendSummary
 from newsletter.settings import get_settings

@@ -13,10 +13,10 @@ import typer
 
 from newsletter.cli.help import Command
 from newsletter.cli.output import err, fail, out, reported
-from newsletter.issues.arxiv import ArxivPaper, new_draft
-from newsletter.issues.digest_import import import_digest
+from newsletter.editing.arxiv import ArxivPaper, new_draft
+from newsletter.editing.digest_import import import_digest
+from newsletter.editing.preflight import preflight
 from newsletter.issues.files import is_date
-from newsletter.issues.preflight import preflight
 from newsletter.sending.campaign import resolve_issue
 from newsletter.settings import get_settings
 

@@ -10,7 +10,7 @@ import typer
 
 from newsletter.cli.output import bad_option, err, fail, out, reported
 from newsletter.cli.web import listen
-from newsletter.issues import build as editor
+from newsletter.editing import build as editor
 from newsletter.issues.files import expand_paths
 from newsletter.settings import get_settings
 from newsletter.vocabulary import LANGUAGES, Variant, language_problem

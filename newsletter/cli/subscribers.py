@@ -15,14 +15,15 @@ from newsletter.cli.help import COMMAND
 from newsletter.cli.output import bad_option, err, fail, reported
 from newsletter.errors import InvalidPreferencesError
 from newsletter.issues.categories import available_categories
+from newsletter.model.addresses import normalize_email
+from newsletter.model.subscribers import check_preferences
 from newsletter.settings import get_settings
 from newsletter.store import db, dump
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.subscribers import admin
-from newsletter.subscribers.addresses import normalize_email
 from newsletter.subscribers.csv_io import export_subscribers, import_csv, parse_categories
-from newsletter.subscribers.types import STATUSES, SUPPRESSED, Status, check_preferences
 from newsletter.subscribers.workflow import Outcome
+from newsletter.vocabulary import SUBSCRIBER_STATUSES, SUPPRESSED_STATUSES, SubscriberStatus
 
 db_app = typer.Typer(help="The database: schema upgrades, export and import.", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Add, list, remove, import and export subscribers.")
@@ -37,9 +38,9 @@ def _store() -> Iterator[SubscriberStore]:
         yield SubscriberStore(engine)
 
 
-def _status(value: str | None) -> Status | None:
-    if value is not None and value not in STATUSES:
-        raise bad_option(f"--status must be one of {', '.join(STATUSES)}, not {value!r}")
+def _status(value: str | None) -> SubscriberStatus | None:
+    if value is not None and value not in SUBSCRIBER_STATUSES:
+        raise bad_option(f"--status must be one of {', '.join(SUBSCRIBER_STATUSES)}, not {value!r}")
     return value
 
 
@@ -153,7 +154,7 @@ def subscribers_add(
 def subscribers_list(
     status: Annotated[
         str | None,
-        typer.Option(metavar="STATUS", help=f"Only this status: {', '.join(STATUSES)}."),
+        typer.Option(metavar="STATUS", help=f"Only this status: {', '.join(SUBSCRIBER_STATUSES)}."),
     ] = None,
 ) -> None:
     """Print subscribers, one per line: id, status, language, categories (* = all), email.
@@ -221,7 +222,7 @@ def subscribers_export(
     ] = None,
     status: Annotated[
         str | None,
-        typer.Option(metavar="STATUS", help=f"Only this status: {', '.join(STATUSES)}."),
+        typer.Option(metavar="STATUS", help=f"Only this status: {', '.join(SUBSCRIBER_STATUSES)}."),
     ] = None,
 ) -> None:
     """Write subscribers as CSV; cells a spreadsheet would run as formulas are quoted.
@@ -272,7 +273,7 @@ def suppressions_add(
         raise bad_option("--reason must be 1 to 32 characters")
     with _store() as store:
         store.suppress(email, reason, "added with the command line")
-    extra = "; a subscriber with it now has that status" if reason in SUPPRESSED else ""
+    extra = "; a subscriber with it now has that status" if reason in SUPPRESSED_STATUSES else ""
     print(f"{normalize_email(email)} is suppressed ({reason}){extra}")
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from newsletter.clock import utc_now
+from newsletter.errors import SesEventError, WebhookError
 from newsletter.feedback.ses_events import (
-    SesEventError,
     event_from,
     is_ses_event,
     load_json_object,
@@ -31,7 +31,6 @@ from newsletter.feedback.sns import (
     CertificateNotCached,
     Fetcher,
     SnsMessage,
-    WebhookError,
     verify_sns,
 )
 from newsletter.store.events import ApplyResult, Received

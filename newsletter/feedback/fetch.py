@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import urllib.request
 
-from newsletter.feedback.sns import SUBSCRIBE_URL, Fetcher, WebhookError, cert_url_allowed
+from newsletter.errors import WebhookError
+from newsletter.feedback.sns import SUBSCRIBE_URL, Fetcher, cert_url_allowed
 
 MAX_BODY = 256 * 1024
 

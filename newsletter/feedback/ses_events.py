@@ -17,54 +17,24 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from newsletter.errors import NewsletterError
+from newsletter.errors import SesEventError
+from newsletter.model.events import (
+    CAMPAIGN_TAG,
+    DELIVERY_HEADER,
+    DELIVERY_TAG,
+    EventKind,
+    SesEvent,
+)
 
-EventKind = Literal[
-    "send", "delivery", "bounce", "complaint", "reject", "delivery_delay",
-    "rendering_failure", "open", "click", "subscription", "other",
-]
 KINDS: dict[str, EventKind] = {
     "send": "send", "delivery": "delivery", "bounce": "bounce", "complaint": "complaint",
     "reject": "reject", "deliverydelay": "delivery_delay", "rendering failure":
     "rendering_failure", "renderingfailure": "rendering_failure", "open": "open",
     "click": "click", "subscription": "subscription",
 }
-# The SES tags our sends carry, and the header that says the same inside the message.
-DELIVERY_TAG = "nl_delivery"
-CAMPAIGN_TAG = "nl_campaign"
-DELIVERY_HEADER = "x-newsletter-delivery"
 MAX_DEPTH = 32
-
-
-class SesEventError(NewsletterError):
-    """An SES notification is not JSON, not an object, or nested deeper than any SES event."""
-
-
-@dataclass(frozen=True)
-class SesEvent:
-    """What SES told us about one message, in our own terms."""
-
-    kind: EventKind
-    key: str  # sha256 of the canonical JSON: the same event twice has the same key
-    ses_message_id: str | None
-    delivery_id: int | None  # ours, from the tag or the header; None if neither is there
-    campaign: str | None  # the nl_campaign tag (the issue date), if present
-    recipients: tuple[str, ...]
-    bounce_type: str  # Permanent, Transient, Undetermined; "" unless a bounce
-    detail: str
-    occurred_at: dt.datetime | None
-    machine: bool = False  # an open SES marks as made by a machine, not a reader
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def permanent(self) -> bool:
-        """Whether the address must never be mailed again: a hard bounce or a complaint."""
-        return self.kind == "complaint" or (
-            self.kind == "bounce" and self.bounce_type == "Permanent"
-        )
 
 
 def depth(value: Any, limit: int = MAX_DEPTH) -> int:
@@ -239,16 +209,3 @@ def _detail(kind: str, name: str, section: dict[str, Any]) -> str:
     if kind == "delivery":
         return str(section.get("smtpResponse") or "delivered")
     return name.lower() or "unknown"
-
-
-def suppressions_for(event: SesEvent) -> list[tuple[str, str, str]]:
-    """``(address, reason, detail)`` for every address this event says never to mail again.
-
-    Permanent bounces suppress as ``bounced``, complaints as ``complained``; transient
-    bounces suppress only once they repeat (the store counts them), other events never.
-    """
-    if event.kind == "bounce" and event.permanent:
-        return [(address, "bounced", event.detail) for address in event.recipients]
-    if event.kind == "complaint":
-        return [(address, "complained", event.detail) for address in event.recipients]
-    return []

@@ -25,12 +25,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from newsletter.errors import NewsletterError
-from newsletter.feedback.ses_events import SesEventError, load_json_object
-
-
-class WebhookError(NewsletterError):
-    """A webhook payload was malformed, forged, or from a topic we do not trust."""
+from newsletter.errors import SesEventError, WebhookError
+from newsletter.feedback.ses_events import load_json_object
 
 
 class CertificateNotCached(Exception):

@@ -18,7 +18,7 @@ from queue import SimpleQueue
 from typing import Any, Protocol
 
 from newsletter import wiring
-from newsletter.errors import ConfigurationError, NewsletterError
+from newsletter.errors import ConfigurationError, QueueError
 from newsletter.feedback.apply import Feedback, SnsVerifier
 from newsletter.feedback.fetch import pinned_fetcher
 from newsletter.settings import Settings
@@ -31,10 +31,6 @@ BATCH = 10  # SQS's most messages per ReceiveMessage
 # 20 ms per call (bench/events.py), several senders' worth.
 RECEIVERS = 8
 GROUP = 10  # received batches applied in one transaction, at most (100 events)
-
-
-class QueueError(NewsletterError):
-    """The queue could not be read or written (its URL, credentials, or the service)."""
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,9 @@ from newsletter.issues.model import FeaturedPaper, Issue, NotablePaper
 from newsletter.rendering.cjk_wrap import wrap_items, wrap_text
 from newsletter.rendering.inline import Inliner, inliner_for
 from newsletter.rendering.templates import templates_dir
-from newsletter.rendering.wording import Ui, label_html, label_text, subject_line
+from newsletter.rendering.wording import label_html, label_text, subject_line
 from newsletter.tokens import Purpose, placeholder
-from newsletter.vocabulary import LANGUAGES as LANGUAGES
-from newsletter.vocabulary import Language as Language
-from newsletter.vocabulary import Variant as Variant
+from newsletter.vocabulary import Language, Variant
 
 DEFAULT_TEMPLATES = templates_dir()
 FONT_STACK = (
@@ -120,7 +118,7 @@ def _footers(issue: Issue, language: Language) -> list[tuple[str, str]]:
     return [(text, "zh-CN" if _CJK.search(text) else "en") for text in issue.footers(language)]
 
 
-def _summaries(issue: Issue, ui: Ui, complete: bool) -> list[tuple[str, str]]:
+def _summaries(issue: Issue, ui: Language, complete: bool) -> list[tuple[str, str]]:
     """The issue summaries a variant shows, each with its ``lang``, like :func:`_footers`.
 
     The summary describes the whole issue; a reader who chose some categories would be
@@ -242,7 +240,7 @@ class Renderer:
         show_en = variant.language in ("en", "both")
         has_zh = show_zh and issue.has_chinese
         lang = "zh-CN" if has_zh else "en"
-        ui: Ui = "en" if lang == "en" else variant.language
+        ui: Language = "en" if lang == "en" else variant.language
         subject = issue.title_en if (lang == "en" and issue.title_en) else issue.title
         legend = [
             (code, name.label(ui)) for code, name in issue.categories.items() if variant.wants(code)

@@ -8,11 +8,10 @@ content is never looked up here; only the fixed words around it.
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 from markupsafe import Markup, escape
 
-Ui = Literal["zh", "en", "both"]
+from newsletter.vocabulary import Language
 
 # key -> (Chinese, English)
 LABELS: dict[str, tuple[str, str]] = {
@@ -32,7 +31,7 @@ _CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
 QUARTER_EM = "\u2005"
 
 
-def label_html(key: str, ui: Ui) -> Markup:
+def label_html(key: str, ui: Language) -> Markup:
     """The label for ``key`` as HTML: one language, or Chinese then ``<span lang="en">``."""
     zh, en = LABELS[key]
     if ui == "zh":
@@ -42,7 +41,7 @@ def label_html(key: str, ui: Ui) -> Markup:
     return Markup('{} <span lang="en">{}</span>').format(zh, en)
 
 
-def label_text(key: str, ui: Ui) -> str:
+def label_text(key: str, ui: Language) -> str:
     """The label for ``key`` as plain text: one language, or "Chinese / English"."""
     zh, en = LABELS[key]
     return {"zh": zh, "en": en}.get(ui, f"{zh} / {en}")

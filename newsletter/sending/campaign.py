@@ -19,21 +19,17 @@ from sqlalchemy import Engine
 
 from newsletter import wiring
 from newsletter.clock import utc_now
+from newsletter.editing.preflight import require as preflight
 from newsletter.errors import CampaignError
 from newsletter.issues.files import DATE, resolve
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
-from newsletter.issues.preflight import require as preflight
-from newsletter.sending.engine import (
-    DeliveryRun,
-    ProgressSink,
-    plan_concurrency,
-    plan_rate,
-)
+from newsletter.model.campaigns import Campaign
+from newsletter.sending.engine import DeliveryRun
 from newsletter.sending.messages import CampaignMessages
 from newsletter.sending.pacing import AdaptiveRate, TokenBucket
+from newsletter.sending.plan import ProgressSink, plan_concurrency, plan_rate
 from newsletter.sending.report import SendSummary, left_out_line, summarize
-from newsletter.sending.types import Campaign
 from newsletter.settings import Settings
 from newsletter.store.audience import count_left_out
 from newsletter.store.campaigns import CampaignStore

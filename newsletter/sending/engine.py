@@ -45,28 +45,19 @@ from newsletter.errors import (
     ThrottledError,
     TransientTransportError,
 )
-from newsletter.feedback.ses_events import CAMPAIGN_TAG, DELIVERY_TAG
+from newsletter.model.campaigns import Claim, DeliveryResult
+from newsletter.model.events import CAMPAIGN_TAG, DELIVERY_TAG
 from newsletter.sending.pacing import AdaptiveRate
 from newsletter.sending.plan import (
     DEFAULT_RETRY,
-    EXPECTED_LATENCY,
     DeliveryStore,
     MessageSource,
     ProgressSink,
     RetryPolicy,
     RunResult,
-    plan_concurrency,
-    plan_rate,
 )
-from newsletter.sending.types import Claim, DeliveryResult
 from newsletter.transports import TaggingTransport, Transport
 from newsletter.vocabulary import InDoubtPolicy
-
-# Re-exported: callers import the engine's whole vocabulary from here.
-__all__ = [
-    "EXPECTED_LATENCY", "DeliveryRun", "DeliveryStore", "MessageSource", "ProgressSink",
-    "RetryPolicy", "RunResult", "plan_concurrency", "plan_rate",
-]
 
 
 class _Stop(Exception):

@@ -11,10 +11,11 @@ from newsletter import wiring
 from newsletter.errors import CampaignError
 from newsletter.issues.model import Issue
 from newsletter.mail.message import MessageTemplate, Recipient, Sender
-from newsletter.rendering.renderer import RenderedIssue, Variant
-from newsletter.sending.types import Claim
+from newsletter.model.campaigns import Claim
+from newsletter.rendering.renderer import RenderedIssue
 from newsletter.settings import Settings
 from newsletter.tokens import Purpose, make_token
+from newsletter.vocabulary import Variant
 
 
 def render_variants(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from newsletter.sending.types import Claim, DeliveryResult
+from newsletter.model.campaigns import Claim, DeliveryResult
 from newsletter.transports import MAX_CONCURRENCY, SendQuota
 
 # A guess at SES's answer time, used to size the thread pool; twice the guess is allowed.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from newsletter.sending.engine import RunResult
-from newsletter.sending.types import Campaign, CampaignHealth, DeliveryCounts
+from newsletter.model.campaigns import Campaign, CampaignHealth, DeliveryCounts
+from newsletter.sending.plan import RunResult
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.events import EventStore
 from newsletter.store.reconcile import Reconciled

@@ -11,6 +11,7 @@ from newsletter import wiring
 from newsletter.errors import CampaignError, IssueValidationError
 from newsletter.issues.files import file_name
 from newsletter.issues.loader import load_issue
+from newsletter.model.campaigns import Campaign
 from newsletter.sending.campaign import (
     ProgressFactory,
     check_unchanged,
@@ -18,7 +19,6 @@ from newsletter.sending.campaign import (
     process_campaign,
 )
 from newsletter.sending.report import SendSummary, eventful, summarize
-from newsletter.sending.types import Campaign
 from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.transports import Transport

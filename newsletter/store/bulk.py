@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, insert, select
 
+from newsletter.model.addresses import email_hash
+from newsletter.model.subscribers import AddManyResult, NewSubscriber, Source
 from newsletter.store.tables import subscriber_events, subscribers, suppressions
-from newsletter.subscribers.addresses import email_hash
-from newsletter.subscribers.types import AddManyResult, NewSubscriber, Source
 
 
 def insert_active(

@@ -36,7 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from newsletter.sending.types import (
+from newsletter.clock import utc_now
+from newsletter.model.campaigns import (
     Campaign,
     CampaignStatus,
     Claim,
@@ -44,7 +45,7 @@ from newsletter.sending.types import (
     DeliveryResult,
 )
 from newsletter.store import claims, reconcile
-from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions, utc_now
+from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions
 from newsletter.vocabulary import InDoubtPolicy
 
 

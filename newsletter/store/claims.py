@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, exists, or_, select, update
 
-from newsletter.sending.types import Claim, DeliveryResult
+from newsletter.model.campaigns import Claim, DeliveryResult
 from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions
 
 SKIPPED_REASON = (

@@ -9,9 +9,9 @@ from collections.abc import Callable, Collection
 from sqlalchemy import Engine, or_, select, update
 
 from newsletter.errors import UnknownSubscriberError
+from newsletter.model.subscribers import check_preferences
 from newsletter.store.rows import record_event
 from newsletter.store.tables import subscribers
-from newsletter.subscribers.types import check_preferences
 
 # What a sign-up waiting for confirmation chose: stored categories ("" is all) and language.
 Pending = tuple[frozenset[str], str]

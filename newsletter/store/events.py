@@ -30,12 +30,13 @@ from typing import Any, Literal, NamedTuple
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from newsletter.clock import utc_now
 from newsletter.errors import InvalidAddressError
-from newsletter.feedback.ses_events import SesEvent, suppressions_for
-from newsletter.sending.types import CampaignHealth
+from newsletter.model.addresses import normalize_email
+from newsletter.model.campaigns import CampaignHealth
+from newsletter.model.events import SesEvent, suppressions_for
 from newsletter.store.rows import suppress_address
-from newsletter.store.tables import campaigns, deliveries, ses_events, utc_now
-from newsletter.subscribers.addresses import normalize_email
+from newsletter.store.tables import campaigns, deliveries, ses_events
 
 # Events that prove SES accepted the message for delivery.
 ACCEPTED_KINDS = ("send", "delivery", "bounce", "complaint", "delivery_delay", "open", "click")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
 
+from newsletter.model.addresses import email_hash
 from newsletter.store.tables import subscriber_events, subscribers, suppressions
-from newsletter.subscribers.addresses import email_hash
 from newsletter.vocabulary import SUPPRESSED_STATUSES
 
 

@@ -16,12 +16,25 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from newsletter.clock import utc_now
 from newsletter.errors import (
     InvalidAddressError,
     InvalidPreferencesError,
     SubscriberExistsError,
     SuppressedAddressError,
     UnknownSubscriberError,
+)
+from newsletter.model.addresses import email_hash, normalize_email
+from newsletter.model.subscribers import (
+    SOURCES,
+    AddManyResult,
+    Event,
+    NewSubscriber,
+    Source,
+    Subscriber,
+    Suppression,
+    check_preferences,
+    check_status,
 )
 from newsletter.store.bulk import insert_active
 from newsletter.store.confirmations import ConfirmationRecords
@@ -31,27 +44,8 @@ from newsletter.store.rows import (
     suppress_address,
     suppression_key,
 )
-from newsletter.store.tables import (
-    deliveries,
-    subscriber_events,
-    subscribers,
-    suppressions,
-    utc_now,
-)
-from newsletter.subscribers.addresses import email_hash, normalize_email
-from newsletter.subscribers.types import (
-    SOURCES,
-    SUPPRESSED,
-    AddManyResult,
-    Event,
-    NewSubscriber,
-    Source,
-    Status,
-    Subscriber,
-    Suppression,
-    check_preferences,
-    check_status,
-)
+from newsletter.store.tables import deliveries, subscriber_events, subscribers, suppressions
+from newsletter.vocabulary import SUPPRESSED_STATUSES, SubscriberStatus
 
 # The columns of a Subscriber, in the order of its fields: rows are unpacked by position,
 # which is several times faster than by name when a million recipients stream past.
@@ -119,7 +113,7 @@ class SubscriberStore(ConfirmationRecords):
             ).first()
         return _subscriber(row) if row else None
 
-    def list(self, status: Status | None = None) -> Iterator[Subscriber]:
+    def list(self, status: SubscriberStatus | None = None) -> Iterator[Subscriber]:
         """Every subscriber (with ``status`` when given), in id order, streamed.
 
         Rows are fetched in batches from a server-side cursor, so memory stays flat for
@@ -134,7 +128,7 @@ class SubscriberStore(ConfirmationRecords):
             for row in result:
                 yield _subscriber(row)
 
-    def count(self, status: Status | None = None) -> int:
+    def count(self, status: SubscriberStatus | None = None) -> int:
         """How many subscribers there are (with ``status`` when given)."""
         query = select(func.count()).select_from(subscribers)
         if status is not None:
@@ -164,7 +158,7 @@ class SubscriberStore(ConfirmationRecords):
         categories: Collection[str] = frozenset(),
         language: str = "both",
         source: Source = "cli",
-        status: Status = "pending",
+        status: SubscriberStatus = "pending",
         reason: str = "",
     ) -> Subscriber:
         """Add a subscriber and record a ``created`` event.
@@ -204,7 +198,7 @@ class SubscriberStore(ConfirmationRecords):
         assert found is not None
         return found
 
-    def set_status(self, subscriber_id: int, status: Status, reason: str) -> Subscriber:
+    def set_status(self, subscriber_id: int, status: SubscriberStatus, reason: str) -> Subscriber:
         """Change the status, record an event, and keep the suppression list in step.
 
         A suppressed status (unsubscribed, bounced, complained) adds a suppression. Moving back
@@ -220,7 +214,7 @@ class SubscriberStore(ConfirmationRecords):
             if current.status == status:
                 return current
             suppression = suppression_key(conn, current.email)
-            if status in SUPPRESSED:
+            if status in SUPPRESSED_STATUSES:
                 insert_suppression(conn, current.email, status, reason, now)
             elif suppression is not None:
                 if suppression.reason != "unsubscribed":

@@ -19,8 +19,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
-from newsletter.clock import utc_now as utc_now
-
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",

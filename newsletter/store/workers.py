@@ -22,7 +22,8 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 
-from newsletter.store.tables import utc_now, workers
+from newsletter.clock import utc_now
+from newsletter.store.tables import workers
 
 LEASE = dt.timedelta(seconds=30)
 HEARTBEAT_SECONDS = 2.0

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from newsletter import wiring
 from newsletter.issues.categories import available_categories, check_categories
+from newsletter.model.addresses import normalize_email
+from newsletter.model.subscribers import check_preferences
 from newsletter.settings import Settings
 from newsletter.store.subscribers import SubscriberStore
-from newsletter.subscribers.addresses import normalize_email
-from newsletter.subscribers.types import check_preferences
 from newsletter.subscribers.workflow import Choices, Outcome
 
 

@@ -23,15 +23,14 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from newsletter.errors import ImportFileError, InvalidAddressError, InvalidPreferencesError
-from newsletter.store.subscribers import SubscriberStore
-from newsletter.subscribers.addresses import normalize_email
-from newsletter.subscribers.types import (
-    SUPPRESSED,
+from newsletter.model.addresses import normalize_email
+from newsletter.model.subscribers import (
     NewSubscriber,
-    Status,
     Subscriber,
     check_preferences,
 )
+from newsletter.store.subscribers import SubscriberStore
+from newsletter.vocabulary import SUPPRESSED_STATUSES, SubscriberStatus
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -227,7 +226,7 @@ def _check_row(
     except ValueError as error:
         return BadRow(line, f"not a date and time: {str(error)[:80]}")
     status = cell("status").lower()
-    if status in SUPPRESSED:
+    if status in SUPPRESSED_STATUSES:
         return _Suppress(email, status)
     if known is not None and not categories <= known:
         unknown = sorted(categories - known)
@@ -314,6 +313,8 @@ def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
     return count
 
 
-def export_subscribers(store: SubscriberStore, out: TextIO, status: Status | None = None) -> int:
+def export_subscribers(
+    store: SubscriberStore, out: TextIO, status: SubscriberStatus | None = None
+) -> int:
     """Export the store's subscribers (with ``status`` when given) to ``out``."""
     return export_csv(store.list(status), out)

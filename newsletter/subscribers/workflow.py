@@ -38,14 +38,17 @@ from newsletter.errors import (
     SuppressedAddressError,
     UnknownSubscriberError,
 )
-from newsletter.issues.categories import DEFAULT_CATEGORIES as DEFAULT_CATEGORIES
-from newsletter.issues.categories import available_categories as available_categories
 from newsletter.issues.model import CategoryName
 from newsletter.mail.message import Sender, check_header
-from newsletter.rendering.renderer import LANGUAGES, Language, Renderer
+from newsletter.model.addresses import normalize_email
+from newsletter.model.subscribers import (
+    Event,
+    Source,
+    Subscriber,
+    Suppression,
+)
+from newsletter.rendering.renderer import Renderer
 from newsletter.rendering.wording import subject_line
-from newsletter.subscribers.addresses import normalize_email
-from newsletter.subscribers.types import Event, Source, Status, Subscriber, Suppression
 from newsletter.tokens import (
     CONFIRM_MAX_AGE,
     NO_SUBSCRIBER_ID,
@@ -55,6 +58,7 @@ from newsletter.tokens import (
     read_token_issued,
 )
 from newsletter.transports import Transport
+from newsletter.vocabulary import LANGUAGES, Language, SubscriberStatus
 
 RESEND_AFTER = dt.timedelta(minutes=10)
 # Seconds between a link's signature time and the recorded sending time that still count
@@ -78,10 +82,12 @@ class Store(Protocol):
         categories: Collection[str] = ...,
         language: str = ...,
         source: Source = ...,
-        status: Status = ...,
+        status: SubscriberStatus = ...,
         reason: str = ...,
     ) -> Subscriber: ...
-    def set_status(self, subscriber_id: int, status: Status, reason: str) -> Subscriber: ...
+    def set_status(
+        self, subscriber_id: int, status: SubscriberStatus, reason: str
+    ) -> Subscriber: ...
     def set_preferences(
         self, subscriber_id: int, *, categories: Collection[str], language: str, reason: str = ...
     ) -> Subscriber: ...

@@ -19,12 +19,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from newsletter import wiring
+from newsletter.clock import utc_now
+from newsletter.feedback.fetch import MAX_BODY as WEBHOOK_BODY_LIMIT
 from newsletter.feedback.sns import Fetcher
 from newsletter.rendering.renderer import DEFAULT_TEMPLATES
 from newsletter.settings import Settings
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore
-from newsletter.store.tables import utc_now
 from newsletter.tokens import Purpose
 from newsletter.transports import Transport
 from newsletter.web.archive_routes import ArchiveRoutes
@@ -33,10 +34,9 @@ from newsletter.web.clients import ProxyHeaders, parse_networks
 from newsletter.web.limits import BodyLimit
 from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
+from newsletter.web.sample_links import Endpoint, answering_test_links
 from newsletter.web.security import SecurityHeaders
 from newsletter.web.subscription import SubscriptionRoutes
-from newsletter.web.test_links import Endpoint, answering_test_links
-from newsletter.web.webhook import MAX_BODY as WEBHOOK_BODY_LIMIT
 from newsletter.web.webhook import ses_webhook
 
 SUBSCRIBE_LIMIT = 10  # POSTs per client address ...

@@ -17,8 +17,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from newsletter import wiring
 from newsletter.errors import NewsletterError
 from newsletter.issues.loader import load_issue
-from newsletter.rendering.renderer import DEFAULT_TEMPLATES, LANGUAGES, Variant
+from newsletter.rendering.renderer import DEFAULT_TEMPLATES
 from newsletter.settings import Settings
+from newsletter.vocabulary import LANGUAGES, Variant
 
 _SHELL = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Preview: {name}</title>

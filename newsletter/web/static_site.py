@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsletter.errors import NewsletterError
+from newsletter.errors import SiteError
 from newsletter.rendering.renderer import DEFAULT_TEMPLATES
 from newsletter.settings import Settings
 from newsletter.vocabulary import Language, Variant
@@ -32,10 +32,6 @@ from newsletter.web.feeds import category_feed, issues_feed
 _LANGUAGE_FOLDERS: tuple[tuple[Language, str], ...] = (("both", ""), ("zh", "zh/"), ("en", "en/"))
 # Written into every build; a non-empty folder without it is not ours to clean.
 MARKER = ".newsletter-site"
-
-
-class SiteError(NewsletterError):
-    """The site cannot be written where asked."""
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,15 @@ from newsletter.errors import (
     TokenError,
     UnknownSubscriberError,
 )
+from newsletter.issues.categories import available_categories
 from newsletter.issues.model import CategoryName
+from newsletter.model.subscribers import Subscriber
 from newsletter.settings import Settings
 from newsletter.store.db import translated
-from newsletter.subscribers.types import Subscriber
 from newsletter.subscribers.workflow import (
     Choices,
     Outcome,
     Subscriptions,
-    available_categories,
     choices_of,
     parse_address,
     parse_choices,

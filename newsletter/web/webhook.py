@@ -19,14 +19,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from newsletter.clock import utc_now
+from newsletter.errors import WebhookError
 from newsletter.feedback.apply import Feedback, SnsVerifier, WebhookIntake
-from newsletter.feedback.fetch import MAX_BODY, fetch_pinned, pinned_fetcher
-from newsletter.feedback.sns import Fetcher, WebhookError
+from newsletter.feedback.fetch import MAX_BODY, pinned_fetcher
+from newsletter.feedback.sns import Fetcher
 from newsletter.settings import Settings
 from newsletter.store.events import EventStore, HealthLimits
 
 log = logging.getLogger(__name__)
-__all__ = ["MAX_BODY", "fetch_pinned", "read_capped", "ses_webhook"]
 
 
 async def read_capped(request: Request, limit: int = MAX_BODY) -> bytes | None:

@@ -19,7 +19,8 @@ from support.env import ROOT
 
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
-from newsletter.rendering.renderer import Renderer, Variant
+from newsletter.rendering.renderer import Renderer
+from newsletter.vocabulary import Variant
 
 ROOT = ROOT
 SAMPLE = ROOT / "issues" / "2022-09-07.yaml"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from support.env import WebServer
 
+from newsletter.model.subscribers import Subscriber
 from newsletter.store.db import make_engine
 from newsletter.store.subscribers import SubscriberStore
-from newsletter.subscribers.types import Subscriber
 
 pytestmark = pytest.mark.browser
 

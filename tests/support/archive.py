@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from newsletter.sending.types import DeliveryResult
+from newsletter.model.campaigns import DeliveryResult
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import open_database
 from support.delivery import subscribe

@@ -10,10 +10,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from newsletter.errors import AccountPausedError
+from newsletter.model.subscribers import NewSubscriber
 from newsletter.store.db import open_database, upgrade
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import deliveries
-from newsletter.subscribers.types import NewSubscriber
 from newsletter.transports.outbox import OutboxTransport
 
 # The sample issue has papers in CL, CV and LG; its legend also names AS and RO.

@@ -13,10 +13,11 @@ from newsletter import wiring
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
 from newsletter.mail.message import MessageTemplate, Recipient
-from newsletter.rendering.renderer import RenderedIssue, Variant
+from newsletter.rendering.renderer import RenderedIssue
 from newsletter.settings import get_settings
 from newsletter.subscribers.workflow import Choices, ConfirmationMailer
 from newsletter.tokens import Purpose, make_token
+from newsletter.vocabulary import Variant
 from support.env import SAMPLE_ISSUE, TEST_SECRET
 
 WHEN = dt.datetime(2022, 9, 7, 6, 0, tzinfo=dt.UTC)

@@ -240,7 +240,7 @@ def test_non_ascii_base_url_becomes_punycode_and_builds(
     """An IDN host becomes punycode and a non-ASCII path is percent-encoded; build works."""
     from email import message_from_bytes
 
-    from newsletter.issues.build import build
+    from newsletter.editing.build import build
 
     monkeypatch.setenv("NEWSLETTER_BASE_URL", "https://Bücher.example/新闻/")
     settings = get_settings()

@@ -12,13 +12,14 @@ from support.sns import keypair as _keypair
 from support.sns import signed as _signed
 
 from newsletter.feedback.apply import SnsVerifier
-from newsletter.feedback.ses_events import parse_ses_event, suppressions_for
+from newsletter.feedback.ses_events import parse_ses_event
 from newsletter.feedback.sns import (
     CertificateCache,
     CertificateNotCached,
     WebhookError,
     verify_sns,
 )
+from newsletter.model.events import suppressions_for
 
 
 def test_genuine_notification_is_verified_and_normalised() -> None:

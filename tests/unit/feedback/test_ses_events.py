@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.feedback.ses_events import (
-    SesEventError,
-    parse_ses_event,
-    suppressions_for,
-)
+from newsletter.errors import SesEventError
+from newsletter.feedback.ses_events import parse_ses_event
+from newsletter.model.events import suppressions_for
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ses"
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from newsletter.errors import QueueError
 from newsletter.feedback.apply import Feedback
-from newsletter.feedback.sqs import GROUP, QueueError, QueueMessage, poll
+from newsletter.feedback.sqs import GROUP, QueueMessage, poll
 from newsletter.store.db import open_database
 from newsletter.store.events import ApplyResult, EventStore, Received
 from newsletter.store.tables import ses_events

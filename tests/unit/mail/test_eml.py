@@ -13,13 +13,14 @@ from typer.testing import CliRunner
 
 from newsletter import wiring
 from newsletter.cli.main import app
+from newsletter.editing.build import SAMPLE_READER
 from newsletter.errors import HeaderInjectionError
-from newsletter.issues.build import SAMPLE_READER
 from newsletter.issues.loader import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient, Sender, build_reference_message
-from newsletter.rendering.renderer import LANGUAGES, Language, Renderer, Variant
+from newsletter.rendering.renderer import Renderer
 from newsletter.settings import get_settings
 from newsletter.tokens import NO_SUBSCRIBER_ID, Purpose, make_token, placeholder, read_token
+from newsletter.vocabulary import LANGUAGES, Language, Variant
 
 REQUIRED = ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe",
             "List-Unsubscribe-Post", "List-Id", "Feedback-ID")

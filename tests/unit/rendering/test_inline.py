@@ -12,7 +12,8 @@ from support.env import SAMPLE_ISSUE
 from newsletter.errors import RenderError
 from newsletter.issues.loader import load_issue
 from newsletter.rendering.inline import PremailerInliner, StyleInliner, inliner_for
-from newsletter.rendering.renderer import Renderer, Variant
+from newsletter.rendering.renderer import Renderer
+from newsletter.vocabulary import Variant
 
 BASE_URL = "https://news.example.org"
 

@@ -10,8 +10,9 @@ from support.env import SAMPLE_ISSUE
 
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
-from newsletter.rendering.renderer import Renderer, Variant
+from newsletter.rendering.renderer import Renderer
 from newsletter.rendering.wording import LABELS, subject_line
+from newsletter.vocabulary import Variant
 
 BASE_URL = "https://news.example.org"
 CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")

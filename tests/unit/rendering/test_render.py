@@ -12,12 +12,13 @@ from support.env import ROOT
 from typer.testing import CliRunner
 
 from newsletter.cli.main import app
-from newsletter.issues.build import build
+from newsletter.editing.build import build
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import FeaturedPaper, Issue
 from newsletter.rendering.cjk_wrap import display_width
-from newsletter.rendering.renderer import RenderedIssue, Renderer, Variant
+from newsletter.rendering.renderer import RenderedIssue, Renderer
 from newsletter.settings import get_settings
+from newsletter.vocabulary import Variant
 
 BASE_URL = "https://news.example.org"
 CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")

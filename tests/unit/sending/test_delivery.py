@@ -18,9 +18,10 @@ from newsletter.cli.main import app
 from newsletter.cli.progress import LogProgress
 from newsletter.issues.loader import load_issue
 from newsletter.sending.campaign import campaign_status, plan_send, send_issue
-from newsletter.sending.engine import DeliveryRun, RetryPolicy, plan_concurrency, plan_rate
+from newsletter.sending.engine import DeliveryRun
 from newsletter.sending.messages import CampaignMessages
 from newsletter.sending.pacing import AdaptiveRate, TokenBucket
+from newsletter.sending.plan import RetryPolicy, plan_concurrency, plan_rate
 from newsletter.sending.report import left_out_line
 from newsletter.settings import get_settings
 from newsletter.store.audience import count_left_out

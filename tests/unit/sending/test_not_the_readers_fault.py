@@ -13,8 +13,8 @@ from support.delivery import delivery_rows, subscribe
 from typer.testing import CliRunner
 
 from newsletter.cli.main import app
+from newsletter.model.campaigns import Claim
 from newsletter.sending.campaign import send_issue
-from newsletter.sending.types import Claim
 from newsletter.settings import get_settings
 
 UNVERIFIED = "unverified.example.net"

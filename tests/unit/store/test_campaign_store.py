@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import Engine
 from support.delivery import ISSUE_CATEGORIES, Reader, subscribe
 
-from newsletter.rendering.renderer import Variant
 from newsletter.store.campaigns import CampaignStore, DeliveryResult
 from newsletter.store.db import open_database, upgrade
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.workers import WorkerRegistry
+from newsletter.vocabulary import Variant
 
 DATE = "2022-09-07"
 

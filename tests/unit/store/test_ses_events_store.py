@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from support.delivery import ISSUE_CATEGORIES, subscribe
 
-from newsletter.feedback.ses_events import SesEvent, event_from
-from newsletter.sending.types import DeliveryResult
+from newsletter.feedback.ses_events import event_from
+from newsletter.model.campaigns import DeliveryResult
+from newsletter.model.events import SesEvent
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import open_database, upgrade
 from newsletter.store.events import EventStore, HealthLimits, Received

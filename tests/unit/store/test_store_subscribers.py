@@ -17,11 +17,11 @@ from newsletter.errors import (
     SuppressedAddressError,
     UnknownSubscriberError,
 )
+from newsletter.model.addresses import email_hash
+from newsletter.model.subscribers import NewSubscriber
 from newsletter.store.db import make_engine, upgrade
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import campaigns, deliveries, metadata, suppressions
-from newsletter.subscribers.addresses import email_hash
-from newsletter.subscribers.types import NewSubscriber
 
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 

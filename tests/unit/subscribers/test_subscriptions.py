@@ -21,17 +21,16 @@ from newsletter.errors import (
     TransientTransportError,
     UnknownSubscriberError,
 )
+from newsletter.issues.categories import DEFAULT_CATEGORIES, available_categories
 from newsletter.settings import get_settings
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.subscribers.workflow import (
-    DEFAULT_CATEGORIES,
     RESEND_AFTER,
     Choices,
     ConfirmationMailer,
     Outcome,
     Subscriptions,
-    available_categories,
     parse_address,
     parse_choices,
 )

@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 
 from newsletter.cli.main import app as cli_app
 from newsletter.errors import ConfigurationError
+from newsletter.model.subscribers import Subscriber
 from newsletter.settings import get_settings
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore
-from newsletter.subscribers.types import Subscriber
 from newsletter.tokens import Purpose, make_token
 from newsletter.transports.outbox import OutboxTransport
 from newsletter.web.app import create_app

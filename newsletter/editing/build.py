@@ -8,15 +8,16 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from newsletter import wiring
+from newsletter.editing.preflight import file_todos
 from newsletter.errors import IssueProblem, IssueValidationError
 from newsletter.issues.categories import available_categories, check_categories
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
-from newsletter.issues.preflight import file_todos
 from newsletter.mail.message import MessageTemplate, Recipient
-from newsletter.rendering.renderer import RenderedIssue, Variant, select_papers
+from newsletter.rendering.renderer import RenderedIssue, select_papers
 from newsletter.settings import Settings
 from newsletter.tokens import NO_SUBSCRIBER_ID, Purpose, make_token
+from newsletter.vocabulary import Variant
 
 SAMPLE_READER = "reader@example.com"
 

@@ -13,7 +13,7 @@ from support.env import SAMPLE_ISSUE
 from typer.testing import CliRunner, Result
 
 from newsletter.cli.main import app
-from newsletter.issues.preflight import Report, preflight
+from newsletter.editing.preflight import Report, preflight
 from newsletter.rendering.templates import templates_dir
 from newsletter.settings import get_settings
 
@@ -245,7 +245,8 @@ def test_an_empty_preheader_is_an_error(tmp_path: Path, monkeypatch: pytest.Monk
 def test_a_variant_with_only_notable_papers_has_a_preheader() -> None:
     """Readers of CV (only notable papers in the sample) get those titles as the preview."""
     from newsletter.issues.loader import load_issue
-    from newsletter.rendering.renderer import Renderer, Variant
+    from newsletter.rendering.renderer import Renderer
+    from newsletter.vocabulary import Variant
 
     rendered = Renderer("https://news.example.org").render(
         load_issue(SAMPLE_ISSUE), Variant("en", frozenset({"CV"}))

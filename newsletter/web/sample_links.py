@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from newsletter.errors import TokenError
-from newsletter.sending.test_send import TEST_SUBSCRIBER_ID
+from newsletter.sending.editor_send import TEST_SUBSCRIBER_ID
 from newsletter.tokens import Purpose, read_token
 from newsletter.web.pages import Pages
 from newsletter.web.security import PRIVATE

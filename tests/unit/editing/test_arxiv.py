@@ -12,8 +12,7 @@ from support.arxiv_server import FIXTURES, ArxivServer, arxiv_server
 from typer.testing import CliRunner, Result
 
 from newsletter.cli.main import app
-from newsletter.errors import ArxivError
-from newsletter.issues.arxiv import (
+from newsletter.editing.arxiv import (
     TODO_SUMMARY_ZH,
     TODO_TITLE_ZH,
     ArxivClient,
@@ -22,6 +21,7 @@ from newsletter.issues.arxiv import (
     draft_issue,
     parse_feed,
 )
+from newsletter.errors import ArxivError
 from newsletter.issues.loader import load_issue
 
 DATE = "2022-09-07"

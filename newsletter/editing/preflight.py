@@ -34,8 +34,9 @@ from newsletter.issues.files import file_name, issue_files
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
 from newsletter.issues.yaml_source import LineIndex, Loc, compose, dotted
-from newsletter.rendering.renderer import LANGUAGES, Renderer, Variant, select_papers
+from newsletter.rendering.renderer import Renderer, select_papers
 from newsletter.settings import Settings
+from newsletter.vocabulary import LANGUAGES, Variant
 
 RECENT_ISSUES = 14
 TODO = re.compile(r"\bTODO\b")

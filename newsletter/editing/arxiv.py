@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from newsletter.editing.yaml_writer import default_title, issue_yaml, write_new_file
 from newsletter.errors import ArxivError
 from newsletter.issues.categories import DEFAULT_CATEGORIES, available_categories
 from newsletter.issues.loader import parse_issue
 from newsletter.issues.model import CategoryName, Issue
-from newsletter.issues.yaml_writer import default_title, issue_yaml, write_new_file
 from newsletter.settings import Settings
 
 REQUEST_SPACING = 3.0

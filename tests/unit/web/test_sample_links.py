@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from support.delivery import outbox, subscribe
 from support.env import TEST_SECRET
 
-from newsletter.sending.test_send import send_test
+from newsletter.sending.editor_send import send_test
 from newsletter.settings import get_settings
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsletter.editing.digest_parse import ParsedDigest, parse_digest
+from newsletter.editing.yaml_writer import default_title, issue_yaml, write_new_file
 from newsletter.errors import DigestFormatError, IssueValidationError
-from newsletter.issues.digest_parse import ParsedDigest, parse_digest
 from newsletter.issues.files import DATE
 from newsletter.issues.loader import parse_issue
 from newsletter.issues.model import Issue
-from newsletter.issues.yaml_writer import default_title, issue_yaml, write_new_file
 
 _PAPER_FIELD = re.compile(r"^(featured|notable)\[(\d+)\]")
 

@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from newsletter.cli.main import app
+from newsletter.editing.build import build
 from newsletter.errors import UnknownCategoryError
-from newsletter.issues.build import build
-from newsletter.rendering.renderer import Variant
 from newsletter.settings import get_settings
+from newsletter.vocabulary import Variant
 
 
 def run_build(issue: Path, out: Path, *categories: str) -> Result:

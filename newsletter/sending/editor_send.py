@@ -8,18 +8,18 @@ from dataclasses import dataclass
 from email.utils import format_datetime
 
 from newsletter import wiring
+from newsletter.editing.preflight import require as preflight
 from newsletter.errors import ConfigurationError, TransportError
 from newsletter.issues.files import resolve
 from newsletter.issues.loader import load_issue
-from newsletter.issues.preflight import require as preflight
 from newsletter.mail.message import MessageTemplate, Recipient
-from newsletter.rendering.renderer import Variant
 from newsletter.sending.campaign import issue_categories
 from newsletter.sending.messages import render_variants
 from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.tokens import NO_SUBSCRIBER_ID, Purpose, make_token
 from newsletter.transports import Transport
+from newsletter.vocabulary import Variant
 
 # Test messages carry tokens for an id no subscriber can have (the web app answers its
 # links like any unknown subscriber's).

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from newsletter.errors import InvalidAddressError
-from newsletter.subscribers.addresses import email_hash, normalize_email
+from newsletter.model.addresses import email_hash, normalize_email
 
 
 def test_domain_and_local_part_are_lower_cased() -> None:

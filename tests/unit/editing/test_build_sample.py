@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from newsletter.issues.build import build
+from newsletter.editing.build import build
 from newsletter.settings import get_settings
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore

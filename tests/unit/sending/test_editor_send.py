@@ -18,7 +18,7 @@ from newsletter.cli.main import app
 from newsletter.errors import TokenError
 from newsletter.issues.loader import load_issue
 from newsletter.rendering.wording import subject_line
-from newsletter.sending.test_send import TEST_SUBSCRIBER_ID
+from newsletter.sending.editor_send import TEST_SUBSCRIBER_ID
 from newsletter.store.db import open_database
 from newsletter.store.tables import campaigns
 from newsletter.tokens import Purpose, read_token

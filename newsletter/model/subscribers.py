@@ -12,18 +12,14 @@ from newsletter.vocabulary import (
     CATEGORY_CODE,
     LANGUAGES,
     SUBSCRIBER_STATUSES,
-    SUPPRESSED_STATUSES,
     Language,
     SubscriberStatus,
     category_code_problem,
     language_problem,
 )
 
-Status = SubscriberStatus
 Source = Literal["web", "import", "cli"]
-STATUSES = SUBSCRIBER_STATUSES
 SOURCES: tuple[Source, ...] = get_args(Source)
-SUPPRESSED = SUPPRESSED_STATUSES
 # The width of subscribers.categories.
 _CATEGORIES_WIDTH = 200
 
@@ -34,7 +30,7 @@ class Subscriber:
 
     id: int
     email: str
-    status: Status
+    status: SubscriberStatus
     categories: frozenset[str]
     language: Language
     source: Source
@@ -107,7 +103,7 @@ def check_preferences(categories: Collection[str], language: str) -> tuple[str, 
 
 
 def check_status(status: str) -> None:
-    if status not in STATUSES:
+    if status not in SUBSCRIBER_STATUSES:
         raise InvalidPreferencesError(
-            f"status must be one of {', '.join(STATUSES)}, not {status!r}"
+            f"status must be one of {', '.join(SUBSCRIBER_STATUSES)}, not {status!r}"
         )

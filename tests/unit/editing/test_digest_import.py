@@ -12,9 +12,9 @@ from support.env import ROOT, SAMPLE_ISSUE
 from typer.testing import CliRunner, Result
 
 from newsletter.cli.main import app
+from newsletter.editing.digest_import import import_digest
+from newsletter.editing.digest_parse import parse_digest
 from newsletter.errors import DigestFormatError
-from newsletter.issues.digest_import import import_digest
-from newsletter.issues.digest_parse import parse_digest
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
 
