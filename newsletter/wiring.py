@@ -1,38 +1,81 @@
-"""The one place that builds the parts from ``Settings``: database, renderer, sender,
-transport, subscription workflow. Everything else receives the parts it needs.
+"""The composition root: every part built from ``Settings``, in one place, once.
+
+The entry points (``cli/``, the web app factory) read ``Settings`` and ask here for what
+they need; everything below receives values and parts, never ``Settings`` (as listmonk's
+``cmd/init.go``). A new setting becomes behaviour here or nowhere.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import Engine
-
+from newsletter.aws import AwsConfig, ses_client, sqs_client
 from newsletter.clock import utc_now
+from newsletter.editing.build import Workbench
+from newsletter.editing.preflight import PreflightConfig
+from newsletter.errors import ConfigurationError
+from newsletter.feedback.apply import Feedback, SnsVerifier
+from newsletter.feedback.fetch import pinned_fetcher
+from newsletter.feedback.sns import Fetcher
+from newsletter.feedback.sqs import SqsQueue
 from newsletter.mail.message import Sender
-from newsletter.rendering.renderer import Renderer
+from newsletter.model.site import SiteConfig, site_name
+from newsletter.rendering.renderer import DEFAULT_TEMPLATES, Renderer
+from newsletter.sending.campaign import Campaigns
+from newsletter.sending.config import SendConfig
 from newsletter.settings import Settings
-from newsletter.store.db import open_database, translated
+from newsletter.store.campaigns import CampaignStore
+from newsletter.store.db import Database
+from newsletter.store.db import open_database as open_store_database
+from newsletter.store.events import EventStore, HealthLimits
+from newsletter.store.workers import WorkerRegistry
 from newsletter.subscribers.workflow import ConfirmationMailer, Store, Subscriptions
-from newsletter.transports import Transport
+from newsletter.transports import MAX_CONCURRENCY, Transport
 from newsletter.transports.outbox import OutboxTransport
+
+# -- the database -----------------------------------------------------------------------
+
+
+def open_database(
+    settings: Settings, *, timeout: float = 30.0, lock_timeout: float | None = None
+) -> Database:
+    """The configured database, upgraded or checked; the caller closes it (the web app,
+    at shutdown). Raises as :func:`database` does."""
+    return open_store_database(settings.database_url, timeout=timeout, lock_timeout=lock_timeout)
 
 
 @contextmanager
-def database(settings: Settings) -> Iterator[Engine]:
+def database(
+    settings: Settings, *, timeout: float = 30.0, lock_timeout: float | None = None
+) -> Iterator[Database]:
     """The configured database, upgraded or checked (see ``open_database``), closed after.
 
-    Raises ``SchemaOutOfDateError`` when a PostgreSQL schema needs ``newsletter db upgrade``;
-    a database failure inside the block leaves it as ``DatabaseError``.
+    Raises ``SchemaOutOfDateError`` when a PostgreSQL schema needs ``newsletter db upgrade``
+    and ``DatabaseError`` when it cannot be reached; the stores built on it raise only
+    ``StoreError``s.
     """
-    engine = open_database(settings.database_url)
+    db = open_database(settings, timeout=timeout, lock_timeout=lock_timeout)
     try:
-        with translated(settings.database_url):
-            yield engine
+        yield db
     finally:
-        engine.dispose()
+        db.close()
+
+
+# -- rendering and mail -----------------------------------------------------------------
+
+
+def templates_dir(settings: Settings) -> Path:
+    """The templates in use: ``NEWSLETTER_TEMPLATES_DIR``, else the ones shipped with us."""
+    return settings.templates_dir or DEFAULT_TEMPLATES
+
+
+def renderer(settings: Settings) -> Renderer:
+    """The renderer over the configured templates and base URL."""
+    return Renderer(settings.base_url, templates_dir(settings))
 
 
 def sender(settings: Settings) -> Sender:
@@ -46,18 +89,154 @@ def sender(settings: Settings) -> Sender:
     )
 
 
-def renderer(settings: Settings) -> Renderer:
-    """The renderer over the configured templates and base URL."""
-    return Renderer(settings.base_url, settings.templates_dir)
+def site_config(settings: Settings) -> SiteConfig:
+    """What the archive, the feeds and the static site show, and from where."""
+    return SiteConfig(
+        issues_dir=settings.issues_dir,
+        templates_dir=templates_dir(settings),
+        base_url=settings.base_url,
+        name=site_name(settings.from_address),
+        timezone=settings.timezone,
+        archive_unsent=settings.archive_unsent,
+    )
+
+
+# -- AWS and the transport --------------------------------------------------------------
+
+
+def aws_config(settings: Settings) -> AwsConfig:
+    """The region and loopback endpoints every boto3 client of ours is built with."""
+    return AwsConfig(settings.ses_region, settings.ses_endpoint_url, settings.sqs_endpoint_url)
 
 
 def transport(settings: Settings) -> Transport:
     """The transport the settings choose (``NEWSLETTER_TRANSPORT``)."""
     if settings.chosen_transport() == "ses":
-        from newsletter.transports.ses import SesTransport  # boto3 only when it is used
+        # boto3 and the SES transport only when they are used: `newsletter --help` and the
+        # outbox stay fast.
+        from newsletter.transports.ses import SesTransport
 
-        return SesTransport.from_settings(settings)
+        connections = max(MAX_CONCURRENCY, settings.send_concurrency)
+        client = ses_client(aws_config(settings), connections)
+        return SesTransport(client, settings.ses_configuration_set)
     return OutboxTransport(settings.outbox_dir)
+
+
+# -- the editor's tools -----------------------------------------------------------------
+
+
+def workbench(settings: Settings) -> Workbench:
+    """What ``build`` works with; samples are signed with the key, or a throwaway one."""
+    return Workbench(
+        renderer=renderer(settings),
+        sender=sender(settings),
+        issues_dir=settings.issues_dir,
+        checks=preflight_config(settings),
+        sample_secret=settings.secret_key.get_secret_value() or "sample-only",
+    )
+
+
+# -- sending ----------------------------------------------------------------------------
+
+
+def send_config(settings: Settings, *, signing: bool = True) -> SendConfig:
+    """The values sending runs on. With ``signing`` the secret key is checked and included
+    (``ConfigurationError`` when it is missing or unsafe); ``status`` needs none."""
+    return SendConfig(
+        issues_dir=settings.issues_dir,
+        secret=settings.signing_key() if signing else "",
+        max_send_rate=settings.max_send_rate,
+        rate_headroom=settings.send_rate_headroom,
+        concurrency=settings.send_concurrency,
+        in_doubt_policy=settings.chosen_in_doubt_policy(),
+        reconcile_after=dt.timedelta(seconds=settings.reconcile_after),
+        size_limit_bytes=settings.size_limit_bytes,
+        timezone=settings.timezone,
+        editors=tuple(settings.editors),
+    )
+
+
+def preflight_config(settings: Settings) -> PreflightConfig:
+    """What ``check`` and ``send`` judge an issue against."""
+    return PreflightConfig(
+        base_url=settings.base_url,
+        size_limit_bytes=settings.size_limit_bytes,
+        size_warn_bytes=settings.size_warn_bytes,
+        base_url_warning=settings.base_url_warning(),
+    )
+
+
+@contextmanager
+def campaigns(
+    settings: Settings, transport_: Transport | None = None, *, signing: bool = True
+) -> Iterator[Campaigns]:
+    """Sending over the configured database, closed after; ``transport_`` replaces the
+    configured transport (tests, benchmarks). Raises as :func:`send_config` and
+    :func:`database` do."""
+    config = send_config(settings, signing=signing)
+    chosen: Callable[[], Transport] = (
+        (lambda: transport_) if transport_ is not None
+        else functools.cache(lambda: transport(settings))
+    )
+    with database(settings) as db:
+        yield Campaigns(
+            config=config,
+            store=CampaignStore(db),
+            events=event_store(settings, db),
+            workers=WorkerRegistry(db),
+            renderer=renderer(settings),
+            sender=sender(settings),
+            checks=preflight_config(settings),
+            transport=chosen,
+        )
+
+
+# -- SES events -------------------------------------------------------------------------
+
+
+def event_store(
+    settings: Settings, db: Database, clock: Callable[[], dt.datetime] = utc_now
+) -> EventStore:
+    """The event store with the configured health limits."""
+    limits = HealthLimits(
+        settings.max_bounce_rate, settings.max_complaint_rate, settings.soft_bounce_limit
+    )
+    return EventStore(db, limits, clock)
+
+
+def cert_fetcher(settings: Settings) -> Fetcher:
+    """Fetches SNS signing certificates and subscription confirmations (pinned to AWS)."""
+    return pinned_fetcher(settings.sns_cert_host_for_tests)
+
+
+def feedback(
+    settings: Settings,
+    db: Database,
+    fetch: Fetcher | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> Feedback:
+    """The one pipeline SES events go through, from the webhook and from SQS alike.
+
+    Envelopes are verified against ``NEWSLETTER_SNS_TOPIC_ARNS`` when topics are set; with
+    none, only raw SES JSON is accepted (from SQS, whose queue policy is then the trust
+    boundary).
+    """
+    verifier = None
+    if settings.sns_topic_arns:
+        verifier = SnsVerifier(fetch or cert_fetcher(settings), frozenset(settings.sns_topic_arns),
+                               settings.sns_cert_host_for_tests, clock)
+    return Feedback(event_store(settings, db, clock), verifier)
+
+
+def sqs_queue(settings: Settings, queue_url: str | None = None) -> SqsQueue:
+    """The queue SES events arrive on; ``ConfigurationError`` without a URL."""
+    url = queue_url or settings.sqs_queue_url
+    if not url:
+        raise ConfigurationError("no SQS queue: pass --queue-url or set NEWSLETTER_SQS_QUEUE_URL")
+    return SqsQueue(sqs_client(aws_config(settings), url), url)
+
+
+# -- subscribers ------------------------------------------------------------------------
 
 
 def subscriptions(

@@ -15,11 +15,12 @@ from typing import Annotated
 
 import typer
 
+from newsletter import wiring
 from newsletter.cli.output import err, fail, log_line, out, reported
 from newsletter.cli.progress import LogProgress, RichProgress, make_progress
 from newsletter.clock import utc_now
-from newsletter.sending import campaign, schedule
 from newsletter.sending import editor_send as editor_sends
+from newsletter.sending import schedule
 from newsletter.sending import worker as workers
 from newsletter.sending.report import SendSummary
 from newsletter.settings import get_settings
@@ -104,20 +105,26 @@ def send(
     settings = get_settings()
     now = utc_now()
     with reported():
-        settings.signing_key()
+        if today and issue is not None:
+            raise fail("give an ISSUE or --today, not both", 2)
+        config = wiring.send_config(settings)
+        found = schedule.todays_file(config, now) if today else None
+        if found is not None and found.path is None:
+            # Nothing to send: said without opening the database.
+            out.print(found.message, markup=False)
+            raise typer.Exit(0)
+    with reported(), wiring.campaigns(settings) as campaigns:
         if today:
-            if issue is not None:
-                raise fail("give an ISSUE or --today, not both", 2)
-            scheduled = schedule.plan_today(settings, now)
+            scheduled = schedule.plan_today(campaigns.config, campaigns.store, now)
             out.print(scheduled.message, markup=False)
             if scheduled.path is None or scheduled.action != "send":
                 raise typer.Exit(0)
             issue, yes = str(scheduled.path), True
         elif issue is None:
             raise fail("give the ISSUE to send (a file or a date), or --today", 2)
-        plan = campaign.plan_send(settings, issue)
+        plan = campaigns.plan(issue)
         if plan.campaign is None and not force:
-            schedule.check_not_future(settings, plan.issue.date, now)
+            schedule.check_not_future(campaigns.config, plan.issue.date, now)
         for preflight_warning in plan.warnings:
             err.print(preflight_warning, markup=False)
         if settings.in_doubt_policy is None and not settings.has_event_source():
@@ -129,8 +136,8 @@ def send(
                 out.print("nothing sent", markup=False)
                 raise typer.Exit(0)
         with stop_on_signals() as stop:
-            summary = campaign.send_issue(
-                settings, issue, progress=_progress, enqueue_only=enqueue_only, stop=stop,
+            summary = campaigns.send(
+                plan, progress=_progress, enqueue_only=enqueue_only, stop=stop,
                 accept_changes=accept_changes, retry_failed=retry_failed,
             )
     _print_summary(summary)
@@ -147,8 +154,8 @@ def status(
 
     Example: newsletter status 2022-09-07
     """
-    with reported():
-        summary = campaign.campaign_status(get_settings(), issue)
+    with reported(), wiring.campaigns(get_settings(), signing=False) as campaigns:
+        summary = campaigns.status(issue)
     _print_summary(summary)
 
 
@@ -168,9 +175,9 @@ def send_test(
 
     Example: newsletter send-test issues/2022-09-07.yaml --to editor@example.org --all-variants
     """
-    with reported():
+    with reported(), wiring.campaigns(get_settings()) as campaigns:
         results = editor_sends.send_test(
-            get_settings(), issue, to, all_variants=all_variants,
+            campaigns, issue, to, all_variants=all_variants,
             warn=lambda line: err.print(line, markup=False),
         )
     for result in results:
@@ -202,9 +209,9 @@ def worker(
     Example: newsletter worker --once
     """
     settings = get_settings()
-    with reported(), stop_on_signals() as stop:
+    with reported(), stop_on_signals() as stop, wiring.campaigns(settings) as campaigns:
         summaries = workers.run_worker(
-            settings, issue_ref=issue, once=once, poll_seconds=poll,
+            campaigns, issue_ref=issue, once=once, poll_seconds=poll,
             progress=_progress, stop=stop, report=_print_summary,
             warn=lambda line: err.print(line, markup=False),
         )

@@ -11,13 +11,13 @@ from typing import Annotated, Any
 
 import typer
 
+from newsletter import wiring
 from newsletter.cli.help import Command
 from newsletter.cli.output import err, fail, out, reported
-from newsletter.editing.arxiv import ArxivPaper, new_draft
+from newsletter.editing.arxiv import ArxivClient, ArxivPaper, new_draft
 from newsletter.editing.digest_import import import_digest
-from newsletter.editing.preflight import preflight
-from newsletter.issues.files import is_date
-from newsletter.sending.campaign import resolve_issue
+from newsletter.editing.preflight import IssueSource, preflight
+from newsletter.issues.files import is_date, resolve
 from newsletter.settings import get_settings
 
 _SEPARATORS = re.compile(r"[\s,]+")
@@ -117,8 +117,10 @@ def new(
     """
     day = _date(date, "DATE")
     with reported():
+        settings = get_settings()
         draft = new_draft(
-            get_settings(), day, _ids(arxiv), _ids(notable), out=output,
+            ArxivClient(settings.arxiv_api_url), settings.issues_dir, day, _ids(arxiv),
+            _ids(notable), out=output,
             overrides=_overrides(category), ask=_ask if sys.stdin.isatty() else None,
             overwrite=force,
         )
@@ -139,7 +141,9 @@ def check(
     Example: newsletter check issues/2022-09-07.yaml
     """
     settings = get_settings()
-    report = preflight(resolve_issue(issue, settings), settings)
+    path = resolve(issue, settings.issues_dir)
+    report = preflight(IssueSource.read(path), wiring.renderer(settings),
+                       wiring.preflight_config(settings))
     for finding in report.findings:
         err.print(str(finding), markup=False)
     for key, size in report.sizes.items():

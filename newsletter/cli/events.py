@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from newsletter import wiring
 from newsletter.cli.delivery import stop_on_signals
 from newsletter.cli.output import out, reported
 from newsletter.feedback import sqs
@@ -52,8 +53,10 @@ def poll(
     """
     settings = get_settings()
     with reported(), stop_on_signals() as stop:
-        result = sqs.run_poller(settings, queue_url=queue_url, once=once, wait=wait,
-                                stop=stop, report=_log, receivers=receivers)
+        queue = wiring.sqs_queue(settings, queue_url)
+        with wiring.database(settings) as db:
+            result = sqs.poll(queue, wiring.feedback(settings, db), once=once, wait=wait,
+                              stop=stop, report=_log, receivers=receivers)
     out.print(
         f"{result.received:,} messages: {result.applied:,} events applied, "
         f"{result.duplicates:,} duplicates, {result.kept:,} kept (unreadable), "

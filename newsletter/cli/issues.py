@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from newsletter import wiring
 from newsletter.cli.output import bad_option, err, fail, out, reported
 from newsletter.cli.web import listen
 from newsletter.editing import build as editor
@@ -62,7 +63,7 @@ def build(
         raise bad_option(f"--{language_problem(language)}")
     variant = Variant(language, frozenset(category or ()))
     with reported():
-        result = editor.build(path, out_dir, get_settings(), variant)
+        result = editor.build(path, out_dir, wiring.workbench(get_settings()), variant)
     for warning in result.warnings:
         err.print(f"warning: {warning}", markup=False)
     for ext, file in result.files.items():
@@ -86,7 +87,9 @@ def preview(
 
     from newsletter.web.preview import preview_app
 
-    previewer = preview_app(path, get_settings(), host, port)
+    settings = get_settings()
+    previewer = preview_app(path, lambda: wiring.renderer(settings), settings.size_limit_bytes,
+                            host, port)
     sock = listen(host, port)
     out.print(f"Previewing {path} at http://{host}:{port}  (Ctrl-C to stop)", markup=False)
     config = uvicorn.Config(previewer, host=host, port=port, log_level="warning")

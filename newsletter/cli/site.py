@@ -11,7 +11,7 @@ from newsletter import wiring
 from newsletter.cli.output import out, reported
 from newsletter.clock import utc_now
 from newsletter.settings import get_settings
-from newsletter.store.published import sent_issue_dates
+from newsletter.store.campaigns import CampaignStore
 from newsletter.web.static_site import build_site
 
 
@@ -32,9 +32,9 @@ def site(
     """
     settings = get_settings()
     with reported():
-        with wiring.database(settings) as engine:
-            sent = sent_issue_dates(engine)
-        report = build_site(settings, out_dir, sent, utc_now())
+        with wiring.database(settings) as db:
+            sent = CampaignStore(db).sent_issue_dates()
+        report = build_site(wiring.site_config(settings), out_dir, sent, utc_now())
     out.print(
         f"{report.out}: {report.issues} issue(s), {report.files} files, "
         f"{report.bytes:,} bytes written; {report.removed} stale file(s) removed",

@@ -12,7 +12,7 @@ import typer
 
 from newsletter import wiring
 from newsletter.cli.help import COMMAND
-from newsletter.cli.output import bad_option, err, fail, reported
+from newsletter.cli.output import bad_option, err, fail, out, reported
 from newsletter.errors import InvalidPreferencesError
 from newsletter.issues.categories import available_categories
 from newsletter.model.addresses import normalize_email
@@ -22,7 +22,7 @@ from newsletter.store import db, dump
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.subscribers import admin
 from newsletter.subscribers.csv_io import export_subscribers, import_csv, parse_categories
-from newsletter.subscribers.workflow import Outcome
+from newsletter.subscribers.workflow import SignupOutcome
 from newsletter.vocabulary import SUBSCRIBER_STATUSES, SUPPRESSED_STATUSES, SubscriberStatus
 
 db_app = typer.Typer(help="The database: schema upgrades, export and import.", no_args_is_help=True)
@@ -31,11 +31,12 @@ suppressions_app = typer.Typer(help="Addresses that must never be mailed.")
 for _group in (subscribers_app, suppressions_app):
     _group.info.no_args_is_help = True
 
+
 @contextmanager
 def _store() -> Iterator[SubscriberStore]:
     """The store at NEWSLETTER_DATABASE_URL, closed afterwards; errors reported as one line."""
-    with reported(), wiring.database(get_settings()) as engine:
-        yield SubscriberStore(engine)
+    with reported(), wiring.database(get_settings()) as db:
+        yield SubscriberStore(db)
 
 
 def _status(value: str | None) -> SubscriberStatus | None:
@@ -55,9 +56,12 @@ def db_upgrade() -> None:
     with reported():
         before, after = db.upgrade_database(url)
     if before == after:
-        print(f"{db.safe_url(url)}: already at revision {after}")
+        out.print(f"{db.safe_url(url)}: already at revision {after}", markup=False)
     else:
-        print(f"{db.safe_url(url)}: upgraded from revision {before or 'none'} to {after}")
+        out.print(
+            f"{db.safe_url(url)}: upgraded from revision {before or 'none'} to {after}",
+            markup=False,
+        )
 
 
 @db_app.command("export", **COMMAND)
@@ -69,13 +73,13 @@ def db_export(
 
     Example: newsletter db export list.jsonl
     """
-    with reported(), wiring.database(get_settings()) as engine:
+    with reported(), wiring.database(get_settings()) as db:
         try:
             with file.open("w", encoding="utf-8") as handle:
-                counts = dump.export_dump(engine, handle)
+                counts = dump.export_dump(db, handle)
         except OSError as error:
             raise fail(f"cannot write {file}: {error.strerror}") from None
-    print(f"exported to {file}: {counts.summary()}")
+    out.print(f"exported to {file}: {counts.summary()}", markup=False)
 
 
 @db_app.command("import", **COMMAND)
@@ -88,13 +92,13 @@ def db_import(
     links already mailed keep working. Run `newsletter db upgrade` on the new database first.
     Example: newsletter db import list.jsonl
     """
-    with reported(), wiring.database(get_settings()) as engine:
+    with reported(), wiring.database(get_settings()) as db:
         try:
             with file.open(encoding="utf-8") as handle:
-                counts = dump.import_dump(engine, handle)
+                counts = dump.import_dump(db, handle)
         except OSError as error:
             raise fail(f"cannot read {file}: {error.strerror}") from None
-    print(f"imported from {file}: {counts.summary()}")
+    out.print(f"imported from {file}: {counts.summary()}", markup=False)
 
 
 @subscribers_app.command("add", **COMMAND)
@@ -126,22 +130,28 @@ def subscribers_add(
     except InvalidPreferencesError as error:
         raise bad_option(str(error)) from None
     with _store() as store:
-        added = admin.add(get_settings(), store, email, categories, language, confirmed=confirmed)
+        settings = get_settings()
+        added = admin.add(
+            store, lambda: wiring.subscriptions(settings, store), settings.issues_dir,
+            email, categories, language, confirmed=confirmed,
+        )
     address, outcome = added.address, added.outcome
     if outcome is None:
-        print(f"added {address} (id {added.subscriber_id}, active)")
+        out.print(f"added {address} (id {added.subscriber_id}, active)", markup=False)
         return
-    if outcome is Outcome.SENT:
-        print(
+    if outcome is SignupOutcome.SENT:
+        out.print(
             f"{address} is pending: sent a confirmation email; they are subscribed once "
-            "they follow its link"
+            "they follow its link",
+            markup=False,
         )
-    elif outcome is Outcome.THROTTLED:
-        print(
+    elif outcome is SignupOutcome.THROTTLED:
+        out.print(
             f"{address} is pending: a confirmation went out less than 10 minutes ago, "
-            "so none was sent now"
+            "so none was sent now",
+            markup=False,
         )
-    elif outcome is Outcome.ALREADY_ACTIVE:
+    elif outcome is SignupOutcome.ALREADY_ACTIVE:
         raise fail(f"{address} is already subscribed (active); nothing changed")
     else:
         raise fail(
@@ -182,9 +192,14 @@ def subscribers_remove(
     with _store() as store:
         existed = store.remove(email)
     if existed:
-        print("erased; the address is kept only as a hash, so it cannot be added or imported again")
+        out.print(
+            "erased; the address is kept only as a hash, so it cannot be added or imported again",
+            markup=False,
+        )
     else:
-        print("no subscriber had this address; its hash is now suppressed all the same")
+        out.print(
+            "no subscriber had this address; its hash is now suppressed all the same", markup=False
+        )
 
 
 @subscribers_app.command("import", **COMMAND)
@@ -210,7 +225,7 @@ def subscribers_import(
         report = import_csv(store, handle, reason=f"import from {file.name}", known=known)
     for bad in report.bad:
         err.print(f"{file}:{bad.line}: {bad.reason}", markup=False)
-    print(report.summary())
+    out.print(report.summary(), markup=False)
     if report.bad:
         raise typer.Exit(1)
 
@@ -239,7 +254,7 @@ def subscribers_export(
                 count = export_subscribers(store, handle, chosen)
         except OSError as error:
             raise fail(f"cannot write {file}: {error.strerror}") from None
-    print(f"exported {count} subscriber(s) to {file}")
+    out.print(f"exported {count} subscriber(s) to {file}", markup=False)
 
 
 @suppressions_app.command("list", **COMMAND)
@@ -249,10 +264,11 @@ def suppressions_list() -> None:
     Example: newsletter suppressions list
     """
     with _store() as store:
+        write = sys.stdout.write
         for item in store.suppressions():
             who = item.email or f"(erased) sha256:{item.email_hash[:16]}"
             when = item.created_at.strftime("%Y-%m-%d %H:%M")
-            print(f"{who}\t{item.reason}\t{when}\t{item.detail}")
+            write(f"{who}\t{item.reason}\t{when}\t{item.detail}\n")
 
 
 @suppressions_app.command("add", **COMMAND)
@@ -274,7 +290,7 @@ def suppressions_add(
     with _store() as store:
         store.suppress(email, reason, "added with the command line")
     extra = "; a subscriber with it now has that status" if reason in SUPPRESSED_STATUSES else ""
-    print(f"{normalize_email(email)} is suppressed ({reason}){extra}")
+    out.print(f"{normalize_email(email)} is suppressed ({reason}){extra}", markup=False)
 
 
 @suppressions_app.command("remove", **COMMAND)
@@ -287,4 +303,5 @@ def suppressions_remove(
     """
     with _store() as store:
         lifted = store.unsuppress(email)
-    print(f"{email}: suppression removed" if lifted else f"{email} was not suppressed")
+    message = f"{email}: suppression removed" if lifted else f"{email} was not suppressed"
+    out.print(message, markup=False)

@@ -25,7 +25,6 @@ from newsletter.errors import ArxivError
 from newsletter.issues.categories import DEFAULT_CATEGORIES, available_categories
 from newsletter.issues.loader import parse_issue
 from newsletter.issues.model import CategoryName, Issue
-from newsletter.settings import Settings
 
 REQUEST_SPACING = 3.0
 MAX_IDS_PER_REQUEST = 100
@@ -359,7 +358,8 @@ def draft_issue(
 
 
 def new_draft(
-    settings: Settings,
+    client: ArxivClient,
+    issues_dir: Path,
     date: dt.date,
     featured: Sequence[str],
     notable: Sequence[str],
@@ -369,11 +369,11 @@ def new_draft(
     ask: AskCategory | None = None,
     overwrite: bool = False,
 ) -> Draft:
-    """:func:`draft_issue` as configured: ``NEWSLETTER_ARXIV_API_URL``, the legend of the issue
-    files in ``NEWSLETTER_ISSUES_DIR``, and ``NEWSLETTER_ISSUES_DIR/DATE.yaml`` by default."""
+    """:func:`draft_issue` into ``issues_dir``: the legend of its issue files, and
+    ``issues_dir/DATE.yaml`` unless ``out`` is given."""
     return draft_issue(
-        date, featured, notable, ArxivClient(settings.arxiv_api_url),
-        out=out or settings.issues_dir / f"{date.isoformat()}.yaml",
-        legend=available_categories(settings.issues_dir), overrides=overrides, ask=ask,
+        date, featured, notable, client,
+        out=out or issues_dir / f"{date.isoformat()}.yaml",
+        legend=available_categories(issues_dir), overrides=overrides, ask=ask,
         overwrite=overwrite,
     )

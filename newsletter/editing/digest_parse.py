@@ -29,10 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from newsletter.cjk import IDEOGRAPH_RE, UNIFIED_IDEOGRAPHS
 from newsletter.errors import DigestFormatError
 from newsletter.issues.categories import DEFAULT_CATEGORIES
 
-_IDEOGRAPH = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CODE = r"([A-Za-z]{2,5})"
 _LEGEND_ITEM = re.compile(r"(?:^|\s)([A-Z]{2,5})\s*[-–—]\s*")
 _SUMMARY = re.compile(r"^摘要\s*[:：]\s*(.*)$")
@@ -102,13 +102,13 @@ class _Reader:
 
 
 def _is_chinese(text: str) -> bool:
-    return bool(_IDEOGRAPH.search(text))
+    return bool(IDEOGRAPH_RE.search(text))
 
 
 def _mostly_chinese(text: str) -> bool:
     """Chinese prose rather than English with a Chinese name in it."""
     letters = [c for c in text if not c.isspace()]
-    return len(_IDEOGRAPH.findall(text)) >= 0.3 * max(len(letters), 1)
+    return len(IDEOGRAPH_RE.findall(text)) >= 0.3 * max(len(letters), 1)
 
 
 def _is_header(text: str) -> bool:
@@ -174,7 +174,7 @@ def _chinese_title_and_summary(reader: _Reader, lines: Sequence[_Line]) -> tuple
     stop = text.find("。")
     if stop < 0:
         # A half-width full stop right after Chinese text also ends the title.
-        found = re.search(r"(?<=[\u4e00-\u9fff）)])\.", text)
+        found = re.search(rf"(?<=[{UNIFIED_IDEOGRAPHS}）)])\.", text)
         stop = found.start() if found else -1
     title, summary = text[:stop].strip(), text[stop + 1:].strip()
     if stop < 0 or not title or not summary:
@@ -221,7 +221,7 @@ def _split_title(text: str) -> tuple[str, str | None]:
     "...Deep LearningHammingMesh:大规模..." splits before "HammingMesh:", since the
     Chinese title repeats a word that starts the English title.
     """
-    first = _IDEOGRAPH.search(text)
+    first = IDEOGRAPH_RE.search(text)
     if first is None:
         return text.strip(), None
     english, chinese = text[: first.start()], text[first.start():]

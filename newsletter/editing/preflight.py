@@ -27,15 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from newsletter.editing.yaml_syntax import syntax_error
 from newsletter.errors import IssueProblem, IssueValidationError, PreflightError, RenderError
 from newsletter.issues.files import file_name, issue_files
-from newsletter.issues.loader import load_issue
+from newsletter.issues.loader import load_issue, parse_issue, read_issue_text
 from newsletter.issues.model import Issue
 from newsletter.issues.yaml_source import LineIndex, Loc, compose, dotted
-from newsletter.rendering.renderer import Renderer, select_papers
-from newsletter.settings import Settings
+from newsletter.rendering.renderer import RenderedIssue, Renderer, select_papers
 from newsletter.vocabulary import LANGUAGES, Variant
 
 RECENT_ISSUES = 14
@@ -45,7 +43,6 @@ _HTTP_LINK = re.compile(r"\bhttp://[^\s\"'<>]+")
 _HREF = re.compile(r"""href=["']([^"']*)["']""")
 # MJML writes <mj-preview> as the first hidden div of the body.
 _PREVIEW = re.compile(r'<div style="display:none;[^"]*">(.*?)</div>', re.DOTALL)
-_TITLE_FIELDS = ("title", "title_zh", "title_en")
 
 Level = Literal["error", "warning"]
 
@@ -62,13 +59,54 @@ class Finding:
         return f"{self.level}: {self.where}: {self.message}"
 
 
+@dataclass(frozen=True)
+class PreflightConfig:
+    """What the checks compare against: where our links point and Gmail's clipping point.
+
+    ``base_url_warning`` is what to say about links to ``base_url`` when it is not https
+    (None when it is fine), as ``send`` judges it.
+    """
+
+    base_url: str
+    size_limit_bytes: int
+    size_warn_bytes: int
+    base_url_warning: str | None = None
+
+
+@dataclass(frozen=True)
+class IssueSource:
+    """An issue file as read once: its path (for messages and its neighbours) and its text.
+
+    ``text`` is None when the file could not be read as UTF-8; ``problems`` then says why.
+    """
+
+    path: Path
+    text: str | None
+    problems: tuple[IssueProblem, ...] = ()
+
+    @classmethod
+    def read(cls, path: Path) -> IssueSource:
+        """Read ``path`` (never raises: an unreadable file is a source with problems)."""
+        try:
+            return cls(path, read_issue_text(path))
+        except IssueValidationError as err:
+            return cls(path, None, tuple(err.problems))
+
+
 @dataclass
 class Report:
-    """Every finding for one issue file, and the HTML size of each variant."""
+    """Every finding for one issue file, the HTML size of each variant, and what was made.
+
+    ``issue`` is the validated issue (None when the file is invalid); ``rendered`` holds
+    each checked variant as sending would use it (abstracts cut to fit), by variant key,
+    so that a send renders nothing twice.
+    """
 
     path: Path
     findings: list[Finding] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
+    issue: Issue | None = None
+    rendered: dict[str, RenderedIssue] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Finding]:
@@ -89,65 +127,6 @@ class Report:
 
 
 # -- the file ---------------------------------------------------------------------------
-
-
-def _unclosed_quote(lines: list[str], at: int) -> int | None:
-    """The 1-based line, at or up to 5 lines above ``at``, whose value opens a quote it never
-    closes (YAML then reads on into the next lines and fails somewhere below)."""
-    for number in range(at, max(at - 5, 0) - 1, -1):
-        if number >= len(lines):
-            continue
-        _, sep, value = lines[number].partition(": ")
-        value = value.strip()
-        if sep and value[:1] in ("'", '"'):
-            quote = value[0]
-            body = value[1:].replace(quote * 2, "") if quote == "'" else value[1:]
-            if quote not in body:
-                return number + 1
-    return None
-
-
-def _yaml_fix(err: yaml.MarkedYAMLError, lines: list[str]) -> str:
-    """The usual fix for a YAML syntax error, from what the parser says and the line."""
-    problem = err.problem or ""
-    mark = err.problem_mark
-    line = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
-    key = line.strip().lstrip("- ").split(":", 1)[0]
-    unclosed = _unclosed_quote(lines, mark.line if mark is not None else 0)
-    if unclosed is not None:
-        return f"a quote opened on line {unclosed} is not closed: close it"
-    if "mapping values are not allowed" in problem:
-        what = "the title" if key in _TITLE_FIELDS else "the value"
-        return f"a value containing ': ' must be quoted: put {what} in quotes ('...')"
-    if "'\\t'" in problem:
-        return "indent with spaces, not tabs"
-    if "cannot start any token" in problem or "alphabetic or numeric" in problem or (
-        "undefined alias" in problem
-    ):
-        return "a value starting with @, `, * or & must be quoted: put it in quotes ('...')"
-    if "expected ',' or ']'" in problem or "expected ',' or '}'" in problem:
-        return "a value starting with [ or { must be quoted: put it in quotes ('...')"
-    if "could not find expected ':'" in problem:
-        return (
-            "a key without ':', or a value continued on the next line: join the lines or "
-            "write it as a block ('key: >-' and the text indented below)"
-        )
-    return "fix the syntax"
-
-
-def _syntax(text: str, path: Path) -> Finding | None:
-    try:
-        yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        return Finding(
-            "error", f"{path}:{line}:{column}",
-            f"not valid YAML: {err.problem}; {_yaml_fix(err, text.splitlines())}",
-        )
-    except yaml.YAMLError as err:
-        return Finding("error", f"{path}:1", f"not valid YAML: {err}; fix the syntax")
-    return None
 
 
 def _walk(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
@@ -282,54 +261,54 @@ def variants(issue: Issue) -> list[Variant]:
     ]
 
 
-def _rendered(issue: Issue, settings: Settings, report: Report) -> None:
-    renderer = Renderer(settings.base_url, settings.templates_dir)
-    limit, near = settings.size_limit_bytes, settings.size_warn_bytes
+def _rendered(issue: Issue, renderer: Renderer, config: PreflightConfig, report: Report) -> None:
+    limit, near = config.size_limit_bytes, config.size_warn_bytes
     insecure: set[str] = set()
     for variant in variants(issue):
         where = f"{report.path} ({variant.key})"
         try:
-            full = renderer.render(issue, variant)
-            if full.html_bytes > limit:
-                renderer.render(issue, variant, limit)
+            # One render: the variant as readers get it, and the size it had uncut.
+            fitted = renderer.render(issue, variant, limit)
         except RenderError as err:
             report.findings.append(Finding("error", where, str(err)))
             continue
-        report.sizes[variant.key] = full.html_bytes
-        if full.html_bytes > limit:
+        report.rendered[variant.key] = fitted
+        full_bytes = fitted.uncut_html_bytes
+        report.sizes[variant.key] = full_bytes
+        if full_bytes > limit:
             report.findings.append(Finding(
-                "warning", where, f"the HTML is {full.html_bytes:,} bytes, over Gmail's clipping "
+                "warning", where, f"the HTML is {full_bytes:,} bytes, over Gmail's clipping "
                 f"point ({limit:,}): abstracts will be cut with a 'read more' link",
             ))
-        elif full.html_bytes > near:
+        elif full_bytes > near:
             report.findings.append(Finding(
-                "warning", where, f"the HTML is {full.html_bytes:,} bytes, close to Gmail's "
+                "warning", where, f"the HTML is {full_bytes:,} bytes, close to Gmail's "
                 f"clipping point ({limit:,}); consider fewer featured papers",
             ))
         featured, notable = select_papers(issue, variant)
-        missing = [p.url for p in [*featured, *notable] if p.url not in full.text]
-        if not full.text.strip():
+        missing = [p.url for p in [*featured, *notable] if p.url not in fitted.text]
+        if not fitted.text.strip():
             report.findings.append(Finding("error", where, "the plaintext part is empty"))
         elif missing:
             report.findings.append(Finding(
                 "error", where, f"the plaintext part lacks {', '.join(missing)}"
             ))
-        preview = _PREVIEW.search(full.html)
-        if not full.preheader.strip() or preview is None or not html.unescape(
+        preview = _PREVIEW.search(fitted.html)
+        if not fitted.preheader.strip() or preview is None or not html.unescape(
             preview.group(1)
         ).strip():
             report.findings.append(Finding(
                 "error", where, "the preheader (the inbox preview text) is empty",
             ))
-        insecure.update(h for h in _HREF.findall(full.html) if h.startswith("http://"))
+        insecure.update(h for h in _HREF.findall(fitted.html) if h.startswith("http://"))
     # Links to our own pages follow NEWSLETTER_BASE_URL, which is judged as `send` judges it
     # (plain http is fine on this machine); any other http link is named.
-    own = settings.base_url_warning() if any(
-        link.startswith(f"{settings.base_url}/") for link in insecure
+    own = config.base_url_warning if any(
+        link.startswith(f"{config.base_url}/") for link in insecure
     ) else None
     if own:
         report.findings.append(Finding("warning", str(report.path), own))
-    others = sorted(link for link in insecure if not link.startswith(f"{settings.base_url}/"))
+    others = sorted(link for link in insecure if not link.startswith(f"{config.base_url}/"))
     if others:
         more = f" and {len(others) - 3} more" if len(others) > 3 else ""
         report.findings.append(Finding(
@@ -338,41 +317,36 @@ def _rendered(issue: Issue, settings: Settings, report: Report) -> None:
         ))
 
 
-def preflight(path: Path, settings: Settings) -> Report:
-    """Check the issue file at ``path``; every problem found is in the report, none raised.
+def preflight(source: IssueSource, renderer: Renderer, config: PreflightConfig) -> Report:
+    """Check one issue file as read; every problem found is in the report, none raised.
 
-    An unreadable or invalid file is reported as errors and checked no further.
+    An unreadable or invalid file is reported as errors and checked no further. Each
+    variant is rendered once; the report keeps the issue and the renderings.
     """
+    path, text = source.path, source.text
     report = Report(path)
-    try:
-        text = path.read_bytes().decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-    except (OSError, UnicodeDecodeError):
-        text = None
-    syntax = _syntax(text, path) if text is not None else None
+    if text is None:
+        report.findings += [_problem_finding(p) for p in source.problems]
+        return report
+    syntax = syntax_error(text)
     if syntax is not None:
-        report.findings.append(syntax)
+        line, column, message = syntax
+        report.findings.append(Finding("error", f"{path}:{line}:{column}", message))
         return report
     try:
-        issue = load_issue(path)
+        issue = parse_issue(text, str(path))
     except IssueValidationError as err:
-        report.findings += [
-            Finding("error", f"{p.path}:{p.line}", f"{p.field}: {p.message}" if p.field
-                    else p.message)
-            for p in err.problems
-        ]
+        report.findings += [_problem_finding(p) for p in err.problems]
         return report
-    assert text is not None  # load_issue read it
+    report.issue = issue
     root, data = compose(text)
     index = LineIndex(root)
     report.findings += _content(issue, data, index, path)
     report.findings += _recent(issue, path, index)
-    _rendered(issue, settings, report)
+    _rendered(issue, renderer, config, report)
     return report
 
 
-def require(path: Path, settings: Settings) -> list[str]:
-    """Run :func:`preflight`; raise :class:`PreflightError` on errors, else return warnings."""
-    report = preflight(path, settings)
-    report.raise_for_errors()
-    return [str(w) for w in report.warnings]
-
+def _problem_finding(p: IssueProblem) -> Finding:
+    return Finding("error", f"{p.path}:{p.line}", f"{p.field}: {p.message}" if p.field
+                   else p.message)

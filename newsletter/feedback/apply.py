@@ -146,7 +146,7 @@ class SnsVerifier:
 
 
 @dataclass
-class Outcome:
+class FeedbackOutcome:
     """What the pipeline made of one incoming message."""
 
     status: Literal["applied", "duplicate", "replayed", "subscribe", "ignored"]
@@ -162,7 +162,7 @@ class Feedback:
         self.sink = sink
         self.verifier = verifier
 
-    def check_webhook(self, body: bytes, *, fetch: bool = True) -> Outcome | Received:
+    def check_webhook(self, body: bytes, *, fetch: bool = True) -> FeedbackOutcome | Received:
         """An SNS POST body, verified and read: the event to apply, or the outcome of a
         message that carries none. Raises ``WebhookError`` when it must be refused (403);
         with ``fetch=False``, ``CertificateNotCached`` when verifying needs the network.
@@ -178,7 +178,7 @@ class Feedback:
         except SesEventError as err:
             # Retrying will not make it parse; acknowledge so SNS does not resend it.
             log.error("an SES notification could not be read: %s", err)
-            return Outcome("ignored", "unreadable")
+            return FeedbackOutcome("ignored", "unreadable")
         return Received(event, message.message_id or None)
 
     def from_queue(self, bodies: Sequence[str]) -> tuple[list[bool], ApplyResult]:
@@ -223,24 +223,24 @@ class Feedback:
         return Received(parse_ses_event(message.message), message.message_id or None)
 
 
-def _screen(message: SnsMessage) -> Outcome | None:
+def _screen(message: SnsMessage) -> FeedbackOutcome | None:
     """An outcome for a verified message that carries no event, else None.
 
     A replayed Notification is found when it is applied: its MessageId is looked up in the
     same query as its event's key.
     """
     if message.type == "SubscriptionConfirmation" and message.subscribe_url:
-        return Outcome("subscribe", message.topic_arn, subscribe_url=message.subscribe_url)
+        return FeedbackOutcome("subscribe", message.topic_arn, subscribe_url=message.subscribe_url)
     if message.type != "Notification":
-        return Outcome("ignored", message.type)
+        return FeedbackOutcome("ignored", message.type)
     return None
 
 
-def _applied(received: Received, result: ApplyResult) -> Outcome:
+def _applied(received: Received, result: ApplyResult) -> FeedbackOutcome:
     fate = result.fates[0]
     if fate == "replayed":
-        return Outcome("replayed", received.sns_message_id or "", result=result)
-    return Outcome("applied" if fate == "stored" else "duplicate", received.event.kind,
+        return FeedbackOutcome("replayed", received.sns_message_id or "", result=result)
+    return FeedbackOutcome("applied" if fate == "stored" else "duplicate", received.event.kind,
                    result=result)
 
 
@@ -256,12 +256,12 @@ class WebhookIntake:
         self.feedback = feedback
         self.group = GroupCommit(feedback.sink)
 
-    async def receive(self, body: bytes) -> Outcome:
+    async def receive(self, body: bytes) -> FeedbackOutcome:
         """What became of one POST body; ``WebhookError`` when it must be refused (403)."""
         try:
             checked = self.feedback.check_webhook(body, fetch=False)
         except CertificateNotCached:
             checked = await asyncio.to_thread(self.feedback.check_webhook, body)
-        if isinstance(checked, Outcome):
+        if isinstance(checked, FeedbackOutcome):
             return checked
         return _applied(checked, await self.group.apply([checked]))

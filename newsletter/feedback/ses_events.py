@@ -7,7 +7,7 @@ Subscription). Both become a ``SesEvent`` here, with the raw payload kept on it 
 django-anymail does), so nothing past this module reads SES's JSON.
 
 An event names our delivery by the SES tag ``nl_delivery`` every send carries (configuration
-set events only), else by our ``X-Newsletter-Delivery`` header (``mail.headers``), else only
+set events only), else by our ``X-Newsletter-Delivery`` header (``mail.message``), else only
 by SES's message id, which the store matches against ``deliveries.provider_id``.
 """
 

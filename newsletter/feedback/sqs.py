@@ -17,12 +17,8 @@ from dataclasses import dataclass
 from queue import SimpleQueue
 from typing import Any, Protocol
 
-from newsletter import wiring
-from newsletter.errors import ConfigurationError, QueueError
-from newsletter.feedback.apply import Feedback, SnsVerifier
-from newsletter.feedback.fetch import pinned_fetcher
-from newsletter.settings import Settings
-from newsletter.store.events import EventStore, HealthLimits
+from newsletter.errors import QueueError
+from newsletter.feedback.apply import Feedback
 
 log = logging.getLogger(__name__)
 BATCH = 10  # SQS's most messages per ReceiveMessage
@@ -52,18 +48,6 @@ class SqsQueue:
         self.client = client
         self.url = url
 
-    @classmethod
-    def from_settings(cls, settings: Settings, url: str) -> SqsQueue:
-        import boto3
-        from botocore.config import Config
-
-        region = settings.ses_region or _region_of(url) or "us-east-1"
-        client = boto3.session.Session().client(
-            "sqs", endpoint_url=settings.sqs_endpoint_url or None,
-            config=Config(region_name=region, retries={"mode": "standard"}, read_timeout=30),
-        )
-        return cls(client, url)
-
     def receive(self, wait_seconds: int) -> list[QueueMessage]:
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -92,12 +76,6 @@ class SqsQueue:
         for failed in answer.get("Failed", []):
             # Applied already; a second delivery of it will be a duplicate and change nothing.
             log.warning("SQS did not delete a message: %s", failed.get("Message", failed))
-
-
-def _region_of(url: str) -> str | None:
-    # https://sqs.REGION.amazonaws.com/ACCOUNT/NAME
-    parts = url.split("/")[2].split(".") if url.count("/") >= 2 else []
-    return parts[1] if len(parts) > 2 and parts[0] == "sqs" else None
 
 
 @dataclass
@@ -226,37 +204,3 @@ def _finished(future: Future[None], fail: Callable[[BaseException], None],
     if err is not None:
         fail(err)
     return True
-
-
-def run_poller(
-    settings: Settings,
-    *,
-    queue_url: str | None = None,
-    once: bool = False,
-    wait: int = 20,
-    stop: threading.Event | None = None,
-    report: Callable[[str], None] | None = None,
-    queue: Queue | None = None,
-    receivers: int = RECEIVERS,
-) -> PollResult:
-    """``newsletter events poll``: the configured queue, database and SNS topics, wired.
-
-    Raises ``ConfigurationError`` without a queue URL and ``QueueError`` when the queue
-    cannot be used.
-    """
-    url = queue_url or settings.sqs_queue_url
-    if queue is None and not url:
-        raise ConfigurationError(
-            "no SQS queue: pass --queue-url or set NEWSLETTER_SQS_QUEUE_URL"
-        )
-    queue = queue or SqsQueue.from_settings(settings, str(url))
-    verifier = None
-    if settings.sns_topic_arns:
-        verifier = SnsVerifier(pinned_fetcher(settings.sns_cert_host_for_tests),
-                               frozenset(settings.sns_topic_arns), settings.sns_cert_host_for_tests)
-    with wiring.database(settings) as engine:
-        store = EventStore(engine, HealthLimits(
-            settings.max_bounce_rate, settings.max_complaint_rate, settings.soft_bounce_limit
-        ))
-        return poll(queue, Feedback(store, verifier), once=once, wait=wait, stop=stop,
-                    report=report, receivers=receivers)

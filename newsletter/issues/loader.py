@@ -243,8 +243,9 @@ def parse_issue(text: str, path: str = "<string>") -> Issue:
     return issue
 
 
-def load_issue(path: str | Path) -> Issue:
-    """Read and validate one issue file; raise :class:`IssueValidationError` on any problem."""
+def read_issue_text(path: str | Path) -> str:
+    """An issue file's text; :class:`IssueValidationError` when too big, unreadable or not
+    UTF-8 (the problem names the file and, for bad bytes, the line)."""
     name = str(path)
     try:
         with open(path, "rb") as file:
@@ -257,10 +258,14 @@ def load_issue(path: str | Path) -> Issue:
     if too_big is not None:
         raise IssueValidationError([too_big])
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise IssueValidationError(
             [IssueProblem(name, line, "", "is not UTF-8 text; save the file as UTF-8")]
         ) from err
-    return parse_issue(text, name)
+
+
+def load_issue(path: str | Path) -> Issue:
+    """Read and validate one issue file; raise :class:`IssueValidationError` on any problem."""
+    return parse_issue(read_issue_text(path), str(path))

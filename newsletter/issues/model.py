@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from newsletter.cjk import CJK_TEXT_RE
 from newsletter.issues.limits import shown
 from newsletter.vocabulary import CATEGORY_CODE_PATTERN
 
@@ -33,7 +34,6 @@ _ARXIV = re.compile(
     r"(?:\.pdf)?/?$"
 )
 _VERSION = re.compile(r"v\d+$")
-_CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 
 def _clean_text(value: Any) -> Any:
@@ -94,7 +94,7 @@ class CategoryName(_Model):
     def _from_string(cls, data: Any) -> Any:
         # A bare string is the common case: Chinese if it contains CJK, else English.
         if isinstance(data, str):
-            return {"zh": data} if _CJK.search(data) else {"en": data}
+            return {"zh": data} if CJK_TEXT_RE.search(data) else {"en": data}
         return data
 
     @model_validator(mode="after")

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 CampaignStatus = Literal["sending", "paused", "done"]
-DeliveryStatus = Literal["queued", "sending", "sent", "failed", "in_doubt", "skipped"]
 
 
 @dataclass(frozen=True)

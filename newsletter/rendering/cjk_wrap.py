@@ -11,15 +11,11 @@ import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterable
 
+from newsletter.cjk import WIDE as _WIDE
+
 WIDTH = 72
 _NBSP = "\u00a0"
 _GLUE = "\x00"
-# Wide (two-column) blocks: Hangul Jamo, CJK punctuation, kana, CJK ideographs, Yi,
-# Hangul syllables, compatibility ideographs, vertical and fullwidth forms.
-_WIDE = (
-    "\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
-    "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
-)
 # Closing punctuation, which stays with the unit before it: CJK and full-width forms
 # (、。」』》〉】，；：！？）), then their ASCII counterparts.
 _CLOSE = "、。」』》〉】，；：！？）,.;:!?)"

@@ -8,6 +8,7 @@ never per recipient: per-recipient links are placeholders filled by ``message.py
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import jinja2
 import mjml
 from markupsafe import Markup, escape
 
+from newsletter.cjk import CJK_TEXT_RE
 from newsletter.errors import RenderError
 from newsletter.issues.model import FeaturedPaper, Issue, NotablePaper
 from newsletter.rendering.cjk_wrap import wrap_items, wrap_text
@@ -42,7 +44,6 @@ PREHEADER_CHARS = 140
 # Abstract lengths tried, longest first, when an issue is too big for Gmail.
 _SHORTEN_STEPS = (1200, 900, 700, 500, 350, 250, 160, 100, 60)
 _DOCTYPE = "<!doctype html>"
-_CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
 _ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 
 
@@ -57,14 +58,17 @@ class RenderedIssue:
     text: str
     paper_count: int
     shortened_to: int | None = None
+    # The HTML's size before abstracts were cut to fit (0: nothing was cut).
+    uncut_bytes: int = 0
 
     @property
     def html_bytes(self) -> int:
         return len(self.html.encode("utf-8"))
 
     @property
-    def text_bytes(self) -> int:
-        return len(self.text.encode("utf-8"))
+    def uncut_html_bytes(self) -> int:
+        """How big the HTML is with whole abstracts (what preflight compares with Gmail's)."""
+        return self.uncut_bytes or self.html_bytes
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,8 @@ def _shorten(
 
 def _footers(issue: Issue, language: Language) -> list[tuple[str, str]]:
     """The footer notices a variant shows, each with its ``lang`` (a fallback keeps its own)."""
-    return [(text, "zh-CN" if _CJK.search(text) else "en") for text in issue.footers(language)]
+    footers = issue.footers(language)
+    return [(text, "zh-CN" if CJK_TEXT_RE.search(text) else "en") for text in footers]
 
 
 def _summaries(issue: Issue, ui: Language, complete: bool) -> list[tuple[str, str]]:
@@ -133,7 +138,7 @@ def _summaries(issue: Issue, ui: Language, complete: bool) -> list[tuple[str, st
         chosen = [issue.summary_en]
     else:
         chosen = [issue.summary or issue.summary_en]
-    return [(text, "zh-CN" if _CJK.search(text) else "en") for text in chosen if text]
+    return [(text, "zh-CN" if CJK_TEXT_RE.search(text) else "en") for text in chosen if text]
 
 
 def _keep_dates(text: str) -> Markup:
@@ -195,11 +200,13 @@ class Renderer:
         rendered = self._render(issue, variant, None)
         if size_limit is None or rendered.html_bytes <= size_limit:
             return rendered
+        uncut = rendered.html_bytes
         too_long: int | None = None
         for limit in _SHORTEN_STEPS:
             rendered = self._render(issue, variant, limit)
             if rendered.html_bytes <= size_limit:
-                return self._longest_fit(issue, variant, size_limit, rendered, too_long)
+                fits = self._longest_fit(issue, variant, size_limit, rendered, too_long)
+                return dataclasses.replace(fits, uncut_bytes=uncut)
             too_long = limit
         raise RenderError(
             f"issue {issue.date} ({variant.key}) is {rendered.html_bytes} bytes of HTML even "

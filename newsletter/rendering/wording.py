@@ -11,6 +11,7 @@ import re
 
 from markupsafe import Markup, escape
 
+from newsletter.cjk import CJK_TEXT_RE
 from newsletter.vocabulary import Language
 
 # key -> (Chinese, English)
@@ -26,7 +27,6 @@ LABELS: dict[str, tuple[str, str]] = {
 
 # Latin letters, for the subject-line check below.
 _LATIN = re.compile(r"[A-Za-z]")
-_CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
 # Chinese typesetting puts about a quarter em between Han and Latin text (W3C clreq).
 QUARTER_EM = "\u2005"
 
@@ -57,6 +57,6 @@ def subject_line(title: str) -> str:
     is returned unchanged.
     """
     letters = "".join(_LATIN.findall(title))
-    if _CJK.search(title) and letters and letters == letters.upper():
+    if CJK_TEXT_RE.search(title) and letters and letters == letters.upper():
         return title.replace(" ", QUARTER_EM)
     return title

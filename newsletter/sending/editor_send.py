@@ -7,18 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import format_datetime
 
-from newsletter import wiring
-from newsletter.editing.preflight import require as preflight
 from newsletter.errors import ConfigurationError, TransportError
-from newsletter.issues.files import resolve
-from newsletter.issues.loader import load_issue
 from newsletter.mail.message import MessageTemplate, Recipient
-from newsletter.sending.campaign import issue_categories
-from newsletter.sending.messages import render_variants
-from newsletter.settings import Settings
-from newsletter.store.campaigns import CampaignStore
+from newsletter.sending.campaign import Campaigns, issue_categories
+from newsletter.sending.messages import render_missing
 from newsletter.tokens import NO_SUBSCRIBER_ID, Purpose, make_token
-from newsletter.transports import Transport
 from newsletter.vocabulary import Variant
 
 # Test messages carry tokens for an id no subscriber can have (the web app answers its
@@ -36,41 +29,43 @@ class TestSend:
 
 
 def send_test(
-    settings: Settings,
+    campaigns: Campaigns,
     ref: str,
     to: list[str] | None = None,
     *,
     all_variants: bool = False,
-    transport: Transport | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> list[TestSend]:
     """Send the issue to editors with "[TEST]" in the subject; no campaign is touched.
 
-    ``to`` defaults to ``NEWSLETTER_EDITORS``. With ``all_variants`` each editor gets one
-    message per variant that active subscribers would receive ("[TEST zh:CV] ..."),
-    otherwise the full bilingual issue. Tokens name ``TEST_SUBSCRIBER_ID``, never a real
-    subscriber. Raises ``ConfigurationError`` when there is nobody to send to and
-    ``PreflightError`` when the preflight checks find an error; their warnings go to ``warn``.
+    ``to`` defaults to the configured editors (``NEWSLETTER_EDITORS``). With
+    ``all_variants`` each editor gets one message per variant that active subscribers
+    would receive ("[TEST zh:CV] ..."), otherwise the full bilingual issue. Tokens name
+    ``TEST_SUBSCRIBER_ID``, never a real subscriber. Raises ``ConfigurationError`` when
+    there is nobody to send to and ``PreflightError`` when the preflight checks find an
+    error; their warnings go to ``warn``.
     """
-    secret = settings.signing_key()
-    addresses = list(to or settings.editors)
+    secret = campaigns.secret()
+    addresses = list(to or campaigns.config.editors)
     if not addresses:
         raise ConfigurationError(
             "no addresses: pass --to EMAIL or set NEWSLETTER_EDITORS, e.g. '[\"me@example.org\"]'"
         )
-    path = resolve(ref, settings.issues_dir)
-    for warning in preflight(path, settings):
+    report = campaigns.check(ref)
+    report.raise_for_errors()
+    for warning in report.warnings:
         if warn is not None:
-            warn(warning)
-    issue = load_issue(path)
+            warn(str(warning))
+    issue = report.issue
+    assert issue is not None  # an invalid file is a preflight error
     keys = [Variant().key]
     if all_variants:
-        with wiring.database(settings) as engine:
-            in_use = CampaignStore(engine).variant_counts(issue_categories(issue))
+        in_use = campaigns.store.variant_counts(issue_categories(issue))
         keys = sorted(in_use) or keys
-    rendered = render_variants(issue, keys, settings)
-    transport = transport or wiring.transport(settings)
-    sender, date = wiring.sender(settings), format_datetime(dt.datetime.now(dt.UTC))
+    rendered = render_missing(campaigns.renderer, issue, keys, report.rendered,
+                              campaigns.config.size_limit_bytes)
+    transport = campaigns.transport()
+    sender, date = campaigns.sender, format_datetime(dt.datetime.now(dt.UTC))
     # Every test message names the same subscriber, so its tokens are made once.
     unsubscribe_token = make_token(secret, Purpose.UNSUBSCRIBE, TEST_SUBSCRIBER_ID)
     preferences_token = make_token(secret, Purpose.PREFERENCES, TEST_SUBSCRIBER_ID)

@@ -49,15 +49,13 @@ from newsletter.model.campaigns import Claim, DeliveryResult
 from newsletter.model.events import CAMPAIGN_TAG, DELIVERY_TAG
 from newsletter.sending.pacing import AdaptiveRate
 from newsletter.sending.plan import (
-    DEFAULT_RETRY,
     DeliveryStore,
     MessageSource,
     ProgressSink,
-    RetryPolicy,
+    RunConfig,
     RunResult,
 )
 from newsletter.transports import TaggingTransport, Transport
-from newsletter.vocabulary import InDoubtPolicy
 
 
 class _Stop(Exception):
@@ -67,10 +65,10 @@ class _Stop(Exception):
 class DeliveryRun:
     """One worker's pass over one campaign. ``run`` returns when nothing is left to claim.
 
-    ``rate``'s bucket should wait with ``stop.wait`` so that a stop interrupts senders
-    waiting for a token. ``daily_budget`` is how many more messages the account may send
-    in its 24-hour window (None: unknown). ``heartbeat`` is called every
-    ``heartbeat_seconds`` and returns how many workers share the rate.
+    ``config`` says which campaign, as which worker, with how many threads and what policy
+    (see :class:`RunConfig`). ``rate``'s bucket should wait with ``stop.wait`` so that a
+    stop interrupts senders waiting for a token. ``heartbeat`` is called every
+    ``config.heartbeat_seconds`` and returns how many workers share the rate.
     """
 
     def __init__(
@@ -79,18 +77,10 @@ class DeliveryRun:
         transport: Transport,
         messages: MessageSource,
         rate: AdaptiveRate,
+        config: RunConfig,
         *,
-        campaign_id: int,
-        worker_id: str,
-        concurrency: int,
-        campaign_tag: str | None = None,
-        in_doubt_policy: InDoubtPolicy = "skip",
-        daily_budget: int | None = None,
-        batch_size: int = 50,
-        retry: RetryPolicy = DEFAULT_RETRY,
         progress: ProgressSink | None = None,
         heartbeat: Callable[[], int] | None = None,
-        heartbeat_seconds: float = 5.0,
         stop: threading.Event | None = None,
         now: Callable[[], dt.datetime] = utc_now,
         rng: random.Random | None = None,
@@ -100,19 +90,19 @@ class DeliveryRun:
         self.messages = messages
         self.rate = rate
         self.ceiling = rate.ceiling
-        self.campaign_id = campaign_id
-        self.campaign_tag = campaign_tag
+        self.campaign_id = config.campaign_id
+        self.campaign_tag = config.campaign_tag
         # Checked once: a tagging transport (SES) gets our delivery id as an EmailTag.
         self._tagging = transport if isinstance(transport, TaggingTransport) else None
-        self.worker_id = worker_id
-        self.concurrency = max(1, concurrency)
-        self.policy = in_doubt_policy
-        self.budget = daily_budget
-        self.batch_size = batch_size
-        self.retry = retry
+        self.worker_id = config.worker_id
+        self.concurrency = max(1, config.concurrency)
+        self.policy = config.in_doubt_policy
+        self.budget = config.daily_budget
+        self.batch_size = config.batch_size
+        self.retry = config.retry
         self.progress = progress
         self.heartbeat = heartbeat
-        self.heartbeat_seconds = heartbeat_seconds
+        self.heartbeat_seconds = config.heartbeat_seconds
         self.stop = stop or threading.Event()
         self.now = now
         self.rng = rng or random.Random()

@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from email.utils import format_datetime
 
-from newsletter import wiring
 from newsletter.errors import CampaignError
 from newsletter.issues.model import Issue
 from newsletter.mail.message import MessageTemplate, Recipient, Sender
 from newsletter.model.campaigns import Claim
-from newsletter.rendering.renderer import RenderedIssue
-from newsletter.settings import Settings
+from newsletter.rendering.renderer import RenderedIssue, Renderer
 from newsletter.tokens import Purpose, make_token
 from newsletter.vocabulary import Variant
 
 
-def render_variants(
-    issue: Issue, variant_keys: Iterable[str], settings: Settings
+def render_missing(
+    renderer: Renderer,
+    issue: Issue,
+    variant_keys: Iterable[str],
+    rendered: Mapping[str, RenderedIssue],
+    size_limit: int,
 ) -> dict[str, RenderedIssue]:
-    """Each distinct variant rendered once, keyed by ``Variant.key``."""
-    variants = [Variant.from_key(key) for key in set(variant_keys)]
-    rendered = wiring.renderer(settings).render_all(issue, variants, settings.size_limit_bytes)
-    return {variant.key: r for variant, r in rendered.items()}
+    """``rendered`` plus each variant in ``variant_keys`` it lacks, rendered once (cut to
+    ``size_limit`` bytes of HTML); keyed by ``Variant.key``. Raises ``RenderError``."""
+    missing = [Variant.from_key(key) for key in set(variant_keys) if key not in rendered]
+    made = renderer.render_all(issue, missing, size_limit)
+    return {**rendered, **{variant.key: r for variant, r in made.items()}}
 
 
 class CampaignMessages:
@@ -49,20 +52,17 @@ class CampaignMessages:
         self._date: tuple[int, str] = (-1, "")
 
     @classmethod
-    def render(
+    def encode(
         cls,
-        issue: Issue,
-        variant_keys: Iterable[str],
-        settings: Settings,
+        rendered: Mapping[str, RenderedIssue],
+        sender: Sender,
+        label: str,
+        secret: str,
         campaign_id: int,
-        sender: Sender | None = None,
     ) -> CampaignMessages:
-        """Render every variant in ``variant_keys`` (raises ``RenderError``) and encode it."""
-        rendered = render_variants(issue, variant_keys, settings)
-        sender = sender or wiring.sender(settings)
-        label = issue.date.isoformat()
+        """Encode each rendered variant once, as the template of its readers' messages."""
         templates = {key: MessageTemplate(r, sender, label) for key, r in rendered.items()}
-        return cls(templates, settings.signing_key(), campaign_id)
+        return cls(templates, secret, campaign_id)
 
     def date(self) -> str:
         now = self.clock()

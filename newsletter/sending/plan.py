@@ -13,6 +13,7 @@ from typing import Protocol
 
 from newsletter.model.campaigns import Claim, DeliveryResult
 from newsletter.transports import MAX_CONCURRENCY, SendQuota
+from newsletter.vocabulary import InDoubtPolicy
 
 # A guess at SES's answer time, used to size the thread pool; twice the guess is allowed.
 EXPECTED_LATENCY = 0.1
@@ -68,6 +69,28 @@ class RetryPolicy:
         return rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
 
+DEFAULT_RETRY = RetryPolicy()
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What one engine run works on and how: the values ``DeliveryRun`` is built from.
+
+    ``daily_budget`` is how many more messages the account may send in its 24-hour window
+    (None: unknown); ``campaign_tag`` goes on every message as the ``nl_campaign`` tag.
+    """
+
+    campaign_id: int
+    worker_id: str
+    concurrency: int
+    campaign_tag: str | None = None
+    in_doubt_policy: InDoubtPolicy = "skip"
+    daily_budget: int | None = None
+    batch_size: int = 50
+    retry: RetryPolicy = DEFAULT_RETRY
+    heartbeat_seconds: float = 5.0
+
+
 @dataclass
 class RunResult:
     """What one run of the engine did (this process only)."""
@@ -83,5 +106,3 @@ class RunResult:
     error: str | None = None
     elapsed: float = 0.0
 
-
-DEFAULT_RETRY = RetryPolicy()

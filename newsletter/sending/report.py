@@ -11,8 +11,8 @@ from newsletter.store.campaigns import CampaignStore
 from newsletter.store.events import EventStore
 from newsletter.store.reconcile import Reconciled
 
-Outcome = Literal["done", "paused", "incomplete", "interrupted", "enqueued", "error"]
-EXIT_CODES: dict[Outcome, int] = {
+CampaignOutcome = Literal["done", "paused", "incomplete", "interrupted", "enqueued", "error"]
+EXIT_CODES: dict[CampaignOutcome, int] = {
     "done": 0, "enqueued": 0, "error": 1, "paused": 3, "incomplete": 3, "interrupted": 3,
 }
 
@@ -23,7 +23,7 @@ class SendSummary:
 
     campaign: Campaign
     counts: DeliveryCounts
-    outcome: Outcome
+    outcome: CampaignOutcome
     run: RunResult | None = None
     recovered: int = 0
     in_doubt: list[tuple[int, str, str]] = field(default_factory=list)
@@ -118,6 +118,7 @@ def health_lines(h: CampaignHealth) -> list[str]:
 
 def summarize(
     store: CampaignStore,
+    events: EventStore,
     campaign_id: int,
     run: RunResult | None,
     recovered: int,
@@ -126,7 +127,7 @@ def summarize(
     campaign = store.by_id(campaign_id)
     assert campaign is not None
     counts = store.counts(campaign_id)
-    outcome: Outcome
+    outcome: CampaignOutcome
     if run is not None and run.error:
         outcome = "error"
     elif campaign.status == "paused":
@@ -138,7 +139,7 @@ def summarize(
     return SendSummary(
         campaign, counts, outcome, run, recovered, store.in_doubt(campaign_id, 20),
         reconciled=reconciled or Reconciled(),
-        health=EventStore(store.engine).health(campaign_id),
+        health=events.health(campaign_id),
     )
 
 

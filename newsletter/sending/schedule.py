@@ -12,31 +12,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from newsletter import wiring
 from newsletter.errors import CampaignError
 from newsletter.issues.files import path_for
-from newsletter.settings import Settings
+from newsletter.sending.config import SendConfig
 from newsletter.store.campaigns import CampaignStore
 
 TodayAction = Literal["send", "no_issue", "already_sent"]
 
 
-def local_date(settings: Settings, now: dt.datetime) -> dt.date:
+def local_date(config: SendConfig, now: dt.datetime) -> dt.date:
     """The calendar date at the aware instant ``now`` in ``NEWSLETTER_TIMEZONE``."""
-    return now.astimezone(settings.zone()).date()
+    return now.astimezone(config.zone).date()
 
 
-def check_not_future(settings: Settings, issue_date: dt.date, now: dt.datetime) -> None:
+def check_not_future(config: SendConfig, issue_date: dt.date, now: dt.datetime) -> None:
     """Raise :class:`CampaignError` when ``issue_date`` is after today in the time zone.
 
     Sending tomorrow's issue tonight is nearly always a slip of the finger (a wrong date
     in the file name, or a cron line run by hand); ``send --force`` sends it anyway.
     """
-    today = local_date(settings, now)
+    today = local_date(config, now)
     if issue_date > today:
         raise CampaignError(
             f"the issue is dated {issue_date.isoformat()}, after today "
-            f"({today.isoformat()} in {settings.timezone}); pass --force to send it now"
+            f"({today.isoformat()} in {config.timezone}); pass --force to send it now"
         )
 
 
@@ -50,23 +49,31 @@ class TodayPlan:
     path: Path | None = None
 
 
-def plan_today(settings: Settings, now: dt.datetime) -> TodayPlan:
+def todays_file(config: SendConfig, now: dt.datetime) -> TodayPlan:
+    """Today's issue file, or why there is nothing to send; reads no database."""
+    today = local_date(config, now)
+    day = today.isoformat()
+    path = path_for(config.issues_dir, day)
+    if path is None:
+        return TodayPlan(
+            today, "no_issue",
+            f"no issue for today ({day} in {config.timezone}): no "
+            f"{config.issues_dir / (day + '.yaml')}; nothing to send",
+        )
+    return TodayPlan(today, "send", f"sending today's issue {day} ({path})", path)
+
+
+def plan_today(config: SendConfig, store: CampaignStore, now: dt.datetime) -> TodayPlan:
     """Today's issue in ``NEWSLETTER_ISSUES_DIR``, unless there is none or it was sent.
 
     A campaign that is paused or still has deliveries open is not "sent": it is resumed.
     Raises ``DatabaseError`` when the database cannot be read.
     """
-    today = local_date(settings, now)
-    day = today.isoformat()
-    path = path_for(settings.issues_dir, day)
-    if path is None:
-        return TodayPlan(
-            today, "no_issue",
-            f"no issue for today ({day} in {settings.timezone}): no "
-            f"{settings.issues_dir / (day + '.yaml')}; nothing to send",
-        )
-    with wiring.database(settings) as engine:
-        campaign = CampaignStore(engine).get(day)
+    found = todays_file(config, now)
+    if found.path is None:
+        return found
+    today, day, path = found.date, found.date.isoformat(), found.path
+    campaign = store.get(day)
     if campaign is not None and campaign.status == "done":
         return TodayPlan(
             today, "already_sent", f"campaign {day}: already sent (done); nothing to send", path

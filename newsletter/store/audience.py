@@ -1,17 +1,63 @@
-"""Who an issue leaves out: active subscribers none of whose categories has a paper in it.
+"""Who an issue goes to, in SQL: each subscriber's variant key, the snapshot's recipients,
+and who it leaves out (active subscribers none of whose categories has a paper in it).
 
-Kept beside ``campaigns`` (whose matching rule it reuses) so that ``send`` can say why it
-sends to fewer readers than are active, without loading any subscriber into Python.
+The campaign snapshot (``store.campaigns``) and the left-out count use the one matching
+rule here, so that ``send`` can say why it sends to fewer readers than are active without
+loading any subscriber into Python.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import Engine, exists, func, select
+from sqlalchemy import ColumnElement, Engine, and_, case, exists, false, func, literal, or_, select
 
-from newsletter.store.campaigns import variant_expression
 from newsletter.store.tables import subscribers, suppressions
+
+
+def variant_expression(categories: Iterable[str]) -> tuple[ColumnElement[Any], ColumnElement[bool]]:
+    """SQL for a subscriber's variant key of an issue with ``categories``, and for "gets it".
+
+    The key is ``vocabulary.Variant.key`` computed in the database: the language, then the
+    subscriber's categories that occur in the issue, sorted, or ``*`` when the subscriber
+    chose every category (an empty choice) or all of the issue's. A subscriber whose
+    categories match none of the issue's gets nothing. Category codes are 2-5 capital
+    letters (the issue schema checks this), so they are safe inside LIKE patterns.
+    """
+    codes = sorted(set(categories))
+    chosen = subscribers.c.categories
+    padded = literal(",") + func.replace(chosen, " ", "") + literal(",")
+    flags = [padded.like(f"%,{code},%") for code in codes]
+    everything = or_(chosen == "", and_(*flags) if flags else false())
+    listed = func.rtrim(
+        _concat(
+            [
+                case((flag, literal(f"{code},")), else_=literal(""))
+                for code, flag in zip(codes, flags, strict=True)
+            ]
+        ),
+        ",",
+    )
+    key = subscribers.c.language + literal(":") + case((everything, literal("*")), else_=listed)
+    gets_it = or_(chosen == "", or_(*flags) if flags else false())
+    return key, gets_it
+
+
+def _concat(parts: list[ColumnElement[Any]]) -> ColumnElement[Any]:
+    result: ColumnElement[Any] = literal("")
+    for part in parts:
+        result = result + part
+    return result
+
+
+def recipients_select(categories: Iterable[str]) -> Any:
+    """SELECT subscriber id, email, variant of everyone an issue with ``categories`` goes to."""
+    key, gets_it = variant_expression(categories)
+    suppressed = exists().where(suppressions.c.email == subscribers.c.email)
+    return select(subscribers.c.id, subscribers.c.email, key.label("variant")).where(
+        subscribers.c.status == "active", gets_it, ~suppressed
+    )
 
 
 def count_left_out(engine: Engine, categories: Iterable[str]) -> int:

@@ -21,16 +21,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
-    Engine,
     and_,
     case,
     exists,
-    false,
     func,
     insert,
     literal,
-    or_,
     select,
     update,
 )
@@ -45,59 +41,19 @@ from newsletter.model.campaigns import (
     DeliveryResult,
 )
 from newsletter.store import claims, reconcile
-from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions
+from newsletter.store.audience import count_left_out, recipients_select
+from newsletter.store.base import Store
+from newsletter.store.db import Database
+from newsletter.store.published import sent_issue_dates
+from newsletter.store.tables import campaigns, deliveries
 from newsletter.vocabulary import InDoubtPolicy
 
 
-def variant_expression(categories: Iterable[str]) -> tuple[ColumnElement[Any], ColumnElement[bool]]:
-    """SQL for a subscriber's variant key of an issue with ``categories``, and for "gets it".
-
-    The key is ``render.Variant.key`` computed in the database: the language, then the
-    subscriber's categories that occur in the issue, sorted, or ``*`` when the subscriber
-    chose every category (an empty choice) or all of the issue's. A subscriber whose
-    categories match none of the issue's gets nothing. Category codes are 2-5 capital
-    letters (the issue schema checks this), so they are safe inside LIKE patterns.
-    """
-    codes = sorted(set(categories))
-    chosen = subscribers.c.categories
-    padded = literal(",") + func.replace(chosen, " ", "") + literal(",")
-    flags = [padded.like(f"%,{code},%") for code in codes]
-    everything = or_(chosen == "", and_(*flags) if flags else false())
-    listed = func.rtrim(
-        _concat(
-            [
-                case((flag, literal(f"{code},")), else_=literal(""))
-                for code, flag in zip(codes, flags, strict=True)
-            ]
-        ),
-        ",",
-    )
-    key = subscribers.c.language + literal(":") + case((everything, literal("*")), else_=listed)
-    gets_it = or_(chosen == "", or_(*flags) if flags else false())
-    return key, gets_it
-
-
-def _concat(parts: list[ColumnElement[Any]]) -> ColumnElement[Any]:
-    result: ColumnElement[Any] = literal("")
-    for part in parts:
-        result = result + part
-    return result
-
-
-def recipients_select(categories: Iterable[str]) -> Any:
-    """SELECT subscriber id, email, variant of everyone an issue with ``categories`` goes to."""
-    key, gets_it = variant_expression(categories)
-    suppressed = exists().where(suppressions.c.email == subscribers.c.email)
-    return select(subscribers.c.id, subscribers.c.email, key.label("variant")).where(
-        subscribers.c.status == "active", gets_it, ~suppressed
-    )
-
-
-class CampaignStore:
+class CampaignStore(Store):
     """Campaign rows and their deliveries on ``engine``; ``clock`` gives aware UTC times."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], dt.datetime] = utc_now) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, clock: Callable[[], dt.datetime] = utc_now) -> None:
+        super().__init__(db)
         self.clock = clock
 
     # -- campaigns -------------------------------------------------------------------
@@ -285,11 +241,15 @@ class CampaignStore:
             skipped=found.get("skipped", 0),
         )
 
-    def variants(self, campaign_id: int) -> list[str]:
-        """The distinct variant keys among the campaign's deliveries, sorted."""
+    def variants(self, campaign_id: int, *, unsent_only: bool = False) -> list[str]:
+        """The distinct variant keys among the campaign's deliveries, sorted; with
+        ``unsent_only``, among those that may still be sent (queued, sending, in doubt)."""
+        which = deliveries.c.campaign_id == campaign_id
+        if unsent_only:
+            which = and_(which, deliveries.c.status.in_(("queued", "sending", "in_doubt")))
         query = (
             select(deliveries.c.variant)
-            .where(deliveries.c.campaign_id == campaign_id)
+            .where(which)
             .distinct()
             .order_by(deliveries.c.variant)
         )
@@ -318,6 +278,22 @@ class CampaignStore:
     def recover(self, campaign_id: int, live_workers: Iterable[str], policy: InDoubtPolicy) -> int:
         """See :func:`newsletter.store.reconcile.recover`."""
         return reconcile.recover(self.engine, campaign_id, live_workers, policy)
+
+    def reconcile(self, campaign_id: int, after: dt.timedelta) -> reconcile.Reconciled:
+        """In-doubt deliveries decided from SES's events, now; see :mod:`store.reconcile`."""
+        return reconcile.reconcile(self.engine, campaign_id, self.clock(), after)
+
+    def requeue_failed(self, campaign_id: int) -> int:
+        """Failed deliveries queued again and the campaign reopened; how many."""
+        return reconcile.requeue_failed(self.engine, campaign_id)
+
+    def count_left_out(self, categories: Iterable[str]) -> int:
+        """Active readers an issue with ``categories`` skips; see :mod:`store.audience`."""
+        return count_left_out(self.engine, categories)
+
+    def sent_issue_dates(self) -> frozenset[str]:
+        """Dates of the campaigns that sent something; see :mod:`store.published`."""
+        return sent_issue_dates(self.engine)
 
 
 def _campaign(row: Any) -> Campaign:

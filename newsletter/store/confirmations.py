@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import or_, select, update
 
 from newsletter.errors import UnknownSubscriberError
 from newsletter.model.subscribers import check_preferences
+from newsletter.store.base import Store
 from newsletter.store.rows import record_event
 from newsletter.store.tables import subscribers
 
@@ -17,10 +18,9 @@ from newsletter.store.tables import subscribers
 Pending = tuple[frozenset[str], str]
 
 
-class ConfirmationRecords:
+class ConfirmationRecords(Store):
     """Part of ``SubscriberStore``: the columns a confirmation link depends on."""
 
-    _engine: Engine
     _clock: Callable[[], dt.datetime]
 
     def claim_confirmation(
@@ -36,7 +36,7 @@ class ConfirmationRecords:
         """
         stored, checked = check_preferences(categories, language)
         sent = subscribers.c.confirmation_sent_at
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             claimed = conn.execute(
                 update(subscribers)
                 .where(
@@ -54,7 +54,7 @@ class ConfirmationRecords:
     ) -> None:
         """Undo :meth:`claim_confirmation` at ``claimed`` (the send failed): retry at once."""
         categories, language = previous_pending or (None, None)
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             conn.execute(
                 update(subscribers)
                 .where(
@@ -70,7 +70,7 @@ class ConfirmationRecords:
 
     def pending_choices(self, subscriber_id: int) -> Pending | None:
         """The choices of the sign-up last mailed a link, until it is confirmed; or None."""
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             row = conn.execute(
                 select(subscribers.c.pending_categories, subscribers.c.pending_language)
                 .where(subscribers.c.id == subscriber_id)
@@ -83,7 +83,7 @@ class ConfirmationRecords:
     def apply_pending_choices(self, subscriber_id: int, reason: str) -> None:
         """Make the pending choices the subscriber's own (their link was confirmed)."""
         now = self._clock()
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             row = conn.execute(
                 select(subscribers.c.status, subscribers.c.categories, subscribers.c.language,
                        subscribers.c.pending_categories, subscribers.c.pending_language)
@@ -108,7 +108,7 @@ class ConfirmationRecords:
 
     def mark_confirmation_sent(self, subscriber_id: int, when: dt.datetime) -> None:
         """Remember when a confirmation message was last sent. Raises UnknownSubscriberError."""
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             row = conn.execute(
                 select(subscribers.c.status).where(subscribers.c.id == subscriber_id)
                 .with_for_update()

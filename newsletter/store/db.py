@@ -1,10 +1,13 @@
-"""Engines, migrations and the schema check."""
+"""The database: engines, migrations, the schema check, and its failures told as ours.
+
+Everything above the store sees a :class:`Database`, never a SQLAlchemy engine.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,10 +111,35 @@ def check_schema(engine: Engine) -> None:
     )
 
 
+class Database:
+    """One database the stores share: its engine, and how its failures read.
+
+    Built by :func:`open_database`; every store takes one. ``url`` is kept for messages
+    (``safe_url`` masks its password when it is shown).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=False)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def translated(self) -> AbstractContextManager[None]:
+        """A block whose database failures leave it as :class:`DatabaseError`."""
+        return translated(self.url)
+
+    def close(self) -> None:
+        """Close every pooled connection (the stores built on it cannot be used after)."""
+        self.engine.dispose()
+
+
 def open_database(
     url: str, *, timeout: float = 30.0, lock_timeout: float | None = None
-) -> Engine:
-    """An engine for ``url`` whose schema is current (or a clear error saying what to run).
+) -> Database:
+    """The database at ``url`` with a current schema (or a clear error saying what to run).
 
     ``timeout`` and ``lock_timeout`` as for :func:`make_engine`. Raises
     :class:`SchemaOutOfDateError`, or :class:`DatabaseError` when the database fails.
@@ -123,7 +151,7 @@ def open_database(
         except BaseException:
             engine.dispose()
             raise
-    return engine
+    return Database(engine)
 
 
 def upgrade_database(url: str) -> tuple[str | None, str | None]:

@@ -20,10 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, text
+from sqlalchemy import Connection, Table, func, insert, select, text
 
 from newsletter.errors import ImportFileError
-from newsletter.store.db import current_revision
+from newsletter.store.db import Database, current_revision
 from newsletter.store.tables import (
     UTCDateTime,
     campaigns,
@@ -60,12 +60,12 @@ def _encode(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
-def export_dump(engine: Engine, out: TextIO) -> DumpCounts:
+def export_dump(db: Database, out: TextIO) -> DumpCounts:
     """Write every table that matters to ``out`` as JSON lines; the rows per table."""
     counts = DumpCounts()
-    with engine.connect() as conn:
+    with db.translated(), db.engine.connect() as conn:
         header = {
-            "format": FORMAT, "version": VERSION, "schema": current_revision(engine),
+            "format": FORMAT, "version": VERSION, "schema": current_revision(db.engine),
             "exported_at": dt.datetime.now(dt.UTC).isoformat(),
             "next_ids": {table.name: _next_id(conn, table) for table in TABLES},
         }
@@ -79,7 +79,7 @@ def export_dump(engine: Engine, out: TextIO) -> DumpCounts:
     return counts
 
 
-def import_dump(engine: Engine, lines: Iterable[str]) -> DumpCounts:
+def import_dump(db: Database, lines: Iterable[str]) -> DumpCounts:
     """Load a dump into an empty database, ids and timestamps as they were.
 
     Raises :class:`ImportFileError` for a file that is not a dump of a known version, a
@@ -88,7 +88,7 @@ def import_dump(engine: Engine, lines: Iterable[str]) -> DumpCounts:
     counts = DumpCounts()
     numbered = enumerate(lines, start=1)
     header = _header(next(numbered, (1, ""))[1])
-    with engine.begin() as conn:
+    with db.translated(), db.engine.begin() as conn:
         for table in TABLES:
             if conn.execute(select(func.count()).select_from(table)).scalar_one():
                 raise ImportFileError(

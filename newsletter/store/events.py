@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, union_all, update
+from sqlalchemy import Connection, bindparam, func, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from newsletter.clock import utc_now
@@ -35,6 +35,8 @@ from newsletter.errors import InvalidAddressError
 from newsletter.model.addresses import normalize_email
 from newsletter.model.campaigns import CampaignHealth
 from newsletter.model.events import SesEvent, suppressions_for
+from newsletter.store.base import Store
+from newsletter.store.db import Database
 from newsletter.store.rows import suppress_address
 from newsletter.store.tables import campaigns, deliveries, ses_events
 
@@ -87,19 +89,19 @@ class ApplyResult:
     fates: list[Fate] = field(default_factory=list)  # one per received event, in order
 
 
-class EventStore:
+class EventStore(Store):
     """The ``ses_events`` table and what applying an event changes."""
 
-    def __init__(self, engine: Engine, limits: HealthLimits = HealthLimits(),
+    def __init__(self, db: Database, limits: HealthLimits = HealthLimits(),
                  clock: Callable[[], dt.datetime] = utc_now) -> None:
-        self.engine = engine
+        super().__init__(db)
         self.limits = limits
         self.clock = clock
         self._checked: dict[int, float] = {}
         # SQLite has one writer at a time; threads of this process take turns here rather
         # than upgrading read transactions into each other's locks. PostgreSQL needs none.
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+            threading.Lock() if db.dialect == "sqlite" else contextlib.nullcontext()
         )
 
     def apply(self, batch: Sequence[Received]) -> ApplyResult:

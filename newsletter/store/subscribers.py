@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.clock import utc_now
@@ -38,6 +38,7 @@ from newsletter.model.subscribers import (
 )
 from newsletter.store.bulk import insert_active
 from newsletter.store.confirmations import ConfirmationRecords
+from newsletter.store.db import Database
 from newsletter.store.rows import (
     insert_suppression,
     record_event,
@@ -89,14 +90,14 @@ class SubscriberStore(ConfirmationRecords):
     second spelling of an address can slip past a suppression.
     """
 
-    def __init__(self, engine: Engine, clock: Callable[[], dt.datetime] = utc_now) -> None:
-        self._engine = engine
+    def __init__(self, db: Database, clock: Callable[[], dt.datetime] = utc_now) -> None:
+        super().__init__(db)
         self._clock = clock
 
     # Reading
 
     def get(self, subscriber_id: int) -> Subscriber | None:
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             row = conn.execute(
                 select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.id == subscriber_id)
             ).first()
@@ -107,7 +108,7 @@ class SubscriberStore(ConfirmationRecords):
         normal = _normalized_or_none(email)
         if normal is None:
             return None
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             row = conn.execute(
                 select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.email == normal)
             ).first()
@@ -123,7 +124,7 @@ class SubscriberStore(ConfirmationRecords):
         if status is not None:
             check_status(status)
             query = query.where(subscribers.c.status == status)
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=2000).execute(query)
             for row in result:
                 yield _subscriber(row)
@@ -133,12 +134,12 @@ class SubscriberStore(ConfirmationRecords):
         query = select(func.count()).select_from(subscribers)
         if status is not None:
             query = query.where(subscribers.c.status == status)
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
     def events(self, subscriber_id: int) -> builtins.list[Event]:
         """The subscriber's history, oldest first."""
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             rows = conn.execute(
                 select(subscriber_events)
                 .where(subscriber_events.c.subscriber_id == subscriber_id)
@@ -174,7 +175,7 @@ class SubscriberStore(ConfirmationRecords):
             raise InvalidPreferencesError(f"source must be one of {', '.join(SOURCES)}")
         now = self._clock()
         try:
-            with self._engine.begin() as conn:
+            with self.engine.begin() as conn:
                 if suppression_key(conn, normal) is not None:
                     raise SuppressedAddressError(f"{normal} is suppressed and cannot be added")
                 new_id: int = conn.execute(
@@ -209,7 +210,7 @@ class SubscriberStore(ConfirmationRecords):
         """
         check_status(status)
         now = self._clock()
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             current = self._locked(conn, subscriber_id)
             if current.status == status:
                 return current
@@ -249,7 +250,7 @@ class SubscriberStore(ConfirmationRecords):
         """
         stored, checked_language = check_preferences(categories, language)
         now = self._clock()
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             current = self._locked(conn, subscriber_id)
             conn.execute(
                 update(subscribers)
@@ -273,7 +274,7 @@ class SubscriberStore(ConfirmationRecords):
         normal = normalize_email(email)
         digest = email_hash(normal)
         now = self._clock()
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             row = conn.execute(
                 select(subscribers.c.id, subscribers.c.status)
                 .where(subscribers.c.email == normal)
@@ -316,7 +317,7 @@ class SubscriberStore(ConfirmationRecords):
         normal = _normalized_or_none(email)
         if normal is None:
             return None
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             row = conn.execute(
                 select(suppressions).where(suppressions.c.email_hash == email_hash(normal))
             ).first()
@@ -324,7 +325,7 @@ class SubscriberStore(ConfirmationRecords):
 
     def suppressions(self) -> Iterator[Suppression]:
         """Every suppression, oldest first, streamed."""
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=2000).execute(
                 select(suppressions).order_by(suppressions.c.id)
             )
@@ -339,7 +340,7 @@ class SubscriberStore(ConfirmationRecords):
         Raises :class:`InvalidAddressError`.
         """
         normal = normalize_email(email)
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             suppress_address(conn, normal, reason, detail, self._clock())
 
     def unsuppress(self, email: str) -> bool:
@@ -348,7 +349,7 @@ class SubscriberStore(ConfirmationRecords):
         The subscriber's status is left as it is. Raises :class:`InvalidAddressError`.
         """
         digest = email_hash(normalize_email(email))
-        with self._engine.begin() as conn:
+        with self.engine.begin() as conn:
             deleted = conn.execute(delete(suppressions).where(suppressions.c.email_hash == digest))
         return deleted.rowcount > 0
 
@@ -366,7 +367,7 @@ class SubscriberStore(ConfirmationRecords):
         """
         for _attempt in range(5):
             try:
-                with self._engine.begin() as conn:
+                with self.engine.begin() as conn:
                     return insert_active(conn, rows, source, reason, self._clock())
             except IntegrityError:
                 continue

@@ -20,9 +20,11 @@ import secrets
 import socket
 from collections.abc import Callable
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from newsletter.clock import utc_now
+from newsletter.store.base import Store
+from newsletter.store.db import Database
 from newsletter.store.tables import workers
 
 LEASE = dt.timedelta(seconds=30)
@@ -40,18 +42,18 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-class WorkerRegistry:
+class WorkerRegistry(Store):
     """Registers this process as a worker and tells live workers from dead ones."""
 
     def __init__(
         self,
-        engine: Engine,
+        db: Database,
         clock: Callable[[], dt.datetime] = utc_now,
         lease: dt.timedelta = LEASE,
         host: str | None = None,
         alive: Callable[[int], bool] = pid_alive,
     ) -> None:
-        self.engine = engine
+        super().__init__(db)
         self.clock = clock
         self.lease = lease
         self.host = (host or socket.gethostname())[:255]

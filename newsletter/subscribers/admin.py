@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 
-from newsletter import wiring
 from newsletter.issues.categories import available_categories, check_categories
 from newsletter.model.addresses import normalize_email
 from newsletter.model.subscribers import check_preferences
-from newsletter.settings import Settings
 from newsletter.store.subscribers import SubscriberStore
-from newsletter.subscribers.workflow import Choices, Outcome
+from newsletter.subscribers.choices import Choices
+from newsletter.subscribers.workflow import SignupOutcome, Subscriptions
 
 
 @dataclass(frozen=True)
@@ -20,12 +20,13 @@ class Added:
 
     address: str
     subscriber_id: int | None = None  # set when added as active at once
-    outcome: Outcome | None = None  # set when the double opt-in workflow ran
+    outcome: SignupOutcome | None = None  # set when the double opt-in workflow ran
 
 
 def add(
-    settings: Settings,
     store: SubscriberStore,
+    subscriptions: Callable[[], Subscriptions],
+    issues_dir: Path,
     email: str,
     categories: Collection[str],
     language: str,
@@ -34,13 +35,16 @@ def add(
 ) -> Added:
     """Add one subscriber: active at once when ``confirmed``, else pending with a confirmation.
 
+    ``subscriptions`` makes the double opt-in workflow, only when it is needed; the
+    categories must be known to the issue files in ``issues_dir``.
+
     Raises ``InvalidPreferencesError`` / ``UnknownCategoryError`` for choices no issue file
     describes, ``InvalidAddressError`` for a bad address, ``SubscriberExistsError`` or
     ``SuppressedAddressError`` when ``confirmed`` and the address is taken or suppressed.
     """
     chosen = frozenset(categories)
     _, checked_language = check_preferences(chosen, language)
-    check_categories(chosen, available_categories(settings.issues_dir))
+    check_categories(chosen, available_categories(issues_dir))
     if confirmed:
         added = store.add(
             email, categories=chosen, language=checked_language, source="cli",
@@ -49,5 +53,5 @@ def add(
         return Added(added.email, subscriber_id=added.id)
     address = normalize_email(email)
     choices = Choices(chosen, checked_language)
-    outcome = wiring.subscriptions(settings, store).subscribe(address, choices, "cli")
+    outcome = subscriptions().subscribe(address, choices, "cli")
     return Added(address, outcome=outcome)

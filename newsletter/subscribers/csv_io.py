@@ -8,7 +8,7 @@ zh, en or both (empty means both). When the file has a ``status`` column (an exp
 rows marked unsubscribed, bounced or complained become suppressions instead of subscribers.
 
 The store knows nothing of issues: the caller passes the category codes readers may
-choose (``newsletter.categories.available_categories``), and a row naming any other code
+choose (``newsletter.issues.categories.available_categories``), and a row naming any other code
 is a bad row.
 """
 

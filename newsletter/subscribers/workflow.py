@@ -1,9 +1,9 @@
 """The subscription workflow: subscribe (double opt-in), confirm, unsubscribe, preferences.
 
 Pure logic over a subscriber store, a :class:`~newsletter.transports.Transport` and a
-clock; the web app (``web.py``) only turns HTTP into these calls. Decisions, and why:
+clock; the web app (``web/subscription.py``) only turns HTTP into these calls. Decisions, and why:
 
-- **No enumeration.** ``subscribe`` returns an :class:`Outcome` for logs and tests only;
+- **No enumeration.** ``subscribe`` returns an :class:`SignupOutcome` for logs and tests only;
   callers must show the same page whatever it is, and the web app runs it after the
   response has been sent so that its duration does not tell either.
 - **At most one confirmation per address per 10 minutes** (``confirmation_sent_at``), so
@@ -23,8 +23,7 @@ clock; the web app (``web.py``) only turns HTTP into these calls. Decisions, and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -32,15 +31,11 @@ from enum import StrEnum
 from typing import Protocol
 
 from newsletter.errors import (
-    FormError,
-    NewsletterError,
     SubscriberExistsError,
     SuppressedAddressError,
     UnknownSubscriberError,
 )
-from newsletter.issues.model import CategoryName
 from newsletter.mail.message import Sender, check_header
-from newsletter.model.addresses import normalize_email
 from newsletter.model.subscribers import (
     Event,
     Source,
@@ -49,6 +44,7 @@ from newsletter.model.subscribers import (
 )
 from newsletter.rendering.renderer import Renderer
 from newsletter.rendering.wording import subject_line
+from newsletter.subscribers.choices import Choices, describe_choices
 from newsletter.tokens import (
     CONFIRM_MAX_AGE,
     NO_SUBSCRIBER_ID,
@@ -58,16 +54,12 @@ from newsletter.tokens import (
     read_token_issued,
 )
 from newsletter.transports import Transport
-from newsletter.vocabulary import LANGUAGES, Language, SubscriberStatus
+from newsletter.vocabulary import SubscriberStatus
 
 RESEND_AFTER = dt.timedelta(minutes=10)
 # Seconds between a link's signature time and the recorded sending time that still count
 # as the same sign-up (links mailed before they were signed at exactly that time).
 LINK_CLOCK_SLACK = 2
-LANGUAGE_NAMES: dict[str, dict[str, str]] = {
-    "zh": {"zh": "中文", "en": "英文", "both": "中英双语"},
-    "en": {"zh": "Chinese", "en": "English", "both": "Chinese and English"},
-}
 
 
 class Store(Protocol):
@@ -106,54 +98,13 @@ class Store(Protocol):
     def events(self, subscriber_id: int) -> list[Event]: ...
 
 
-class Outcome(StrEnum):
+class SignupOutcome(StrEnum):
     """What ``subscribe`` did. For logs and tests: never show it to the requester."""
 
     SENT = "sent"
     THROTTLED = "throttled"
     ALREADY_ACTIVE = "already-active"
     SUPPRESSED = "suppressed"
-
-
-@dataclass(frozen=True)
-class Choices:
-    """What a reader chose: categories (empty means every category) and a language."""
-
-    categories: frozenset[str]
-    language: Language
-
-
-def parse_choices(categories: Iterable[str], language: str, available: Collection[str]) -> Choices:
-    """Turn submitted form values into :class:`Choices`; raise :class:`FormError` if invalid.
-
-    Ticking every available category stores the empty set ("everything"), so readers who
-    want it all also get categories added later.
-    """
-    chosen = frozenset(c.strip() for c in categories if c.strip())
-    unknown = sorted(chosen - set(available))
-    if unknown:
-        raise FormError("categories", f"unknown categories: {', '.join(unknown)}")
-    if not chosen:
-        raise FormError("categories", "choose at least one category")
-    if language not in LANGUAGES:
-        raise FormError("language", "choose Chinese, English or both")
-    return Choices(frozenset() if chosen >= set(available) else chosen, language)
-
-
-def parse_address(raw: str) -> str:
-    """The normalised address from a form; raises :class:`FormError` naming the ``email`` field."""
-    try:
-        return normalize_email(raw)
-    except NewsletterError as err:
-        raise FormError("email", str(err)) from None
-
-
-def describe_choices(choices: Choices, language: Language) -> str:
-    """A line naming the categories and the language, in the reader's language(s)."""
-    cats = ", ".join(sorted(choices.categories))
-    zh = f"分类:{cats or '全部'};语言:{LANGUAGE_NAMES['zh'][choices.language]}"
-    en = f"Categories: {cats or 'all'}; language: {LANGUAGE_NAMES['en'][choices.language]}"
-    return {"zh": zh, "en": en}.get(language, f"{zh}\n{en}")
 
 
 class ConfirmationMailer:
@@ -231,7 +182,7 @@ class Subscriptions:
         token = make_token(self.secret, purpose, subscriber_id, now=when)
         return f"{self.base_url}/{purpose.value}/{token}"
 
-    def subscribe(self, email: str, choices: Choices, source: Source = "web") -> Outcome:
+    def subscribe(self, email: str, choices: Choices, source: Source = "web") -> SignupOutcome:
         """Handle a sign-up of the normalised ``email`` (see the module docstring).
 
         Raises transport and render errors; the confirmation is only recorded as sent
@@ -241,7 +192,7 @@ class Subscriptions:
         suppression = self.store.suppression(email)
         if subscriber is None:
             if suppression is not None:
-                return Outcome.SUPPRESSED
+                return SignupOutcome.SUPPRESSED
             try:
                 subscriber = self.store.add(
                     email,
@@ -252,19 +203,19 @@ class Subscriptions:
                     reason=f"{source} sign-up",
                 )
             except SuppressedAddressError:
-                return Outcome.SUPPRESSED
+                return SignupOutcome.SUPPRESSED
             except SubscriberExistsError:
                 # Another request added it a moment ago; treat this one as a repeat.
                 subscriber = self.store.find(email)
                 if subscriber is None:
-                    return Outcome.SUPPRESSED
+                    return SignupOutcome.SUPPRESSED
         if subscriber.status == "active":
-            return Outcome.ALREADY_ACTIVE
+            return SignupOutcome.ALREADY_ACTIVE
         if subscriber.status not in ("pending", "unsubscribed"):
-            return Outcome.SUPPRESSED
+            return SignupOutcome.SUPPRESSED
         if suppression is not None and suppression.reason != "unsubscribed":
             # Their own unsubscribe may be undone by them; an operator's suppression may not.
-            return Outcome.SUPPRESSED
+            return SignupOutcome.SUPPRESSED
         now = self.clock()
         previous = subscriber.confirmation_sent_at
         previous_pending = self.store.pending_choices(subscriber.id)
@@ -273,7 +224,7 @@ class Subscriptions:
         if not self.store.claim_confirmation(
             subscriber.id, now, RESEND_AFTER, choices.categories, choices.language
         ):
-            return Outcome.THROTTLED
+            return SignupOutcome.THROTTLED
         try:
             # Signed at the claimed time: the link is bound to this sign-up (see confirm).
             message = self.mailer.build(
@@ -284,7 +235,7 @@ class Subscriptions:
             self.store.release_confirmation(subscriber.id, now, previous, previous_pending)
             raise
         self.store.mark_confirmation_sent(subscriber.id, now)
-        return Outcome.SENT
+        return SignupOutcome.SENT
 
     def decoy(self, email: str, choices: Choices) -> None:
         """Build (and drop) the confirmation email ``subscribe`` would send.
@@ -403,7 +354,3 @@ class Subscriptions:
         ]
         return sent is not None and (not left or sent >= left[-1])
 
-
-def choices_of(subscriber: Subscriber, available: Mapping[str, CategoryName]) -> set[str]:
-    """The categories to show ticked for ``subscriber`` (all of them when it chose "all")."""
-    return set(subscriber.categories or available)

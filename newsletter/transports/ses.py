@@ -1,4 +1,4 @@
-"""The Amazon SES (API v2) transport. The only module that imports boto3.
+"""The Amazon SES (API v2) transport: botocore's answers and errors become ours here.
 
 Sending is a fixed sequence: build the request (pure) -> post it (the one network call)
 -> parse the answer (pure). Provider errors become our own exceptions here, at the seam,
@@ -15,7 +15,8 @@ so nothing past this module ever sees a botocore type:
 - ``PermanentTransportError``: ``MessageRejected``, ``BadRequestException``,
   ``NotFoundException`` and any other 4xx.
 
-Retries are ours (``newsletter.sending.engine``), so botocore's are switched off explicitly.
+Retries are ours (``newsletter.sending.engine``); the client comes from ``newsletter.aws``,
+which switches botocore's off.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -44,8 +43,7 @@ from newsletter.errors import (
     TransientTransportError,
     TransportError,
 )
-from newsletter.settings import Settings
-from newsletter.transports import MAX_CONCURRENCY, SendQuota
+from newsletter.transports import SendQuota
 
 if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
@@ -67,7 +65,6 @@ ACCOUNT_CODES = frozenset(
         "ExpiredToken",
     }
 )
-DEFAULT_REGION = "us-east-1"
 
 
 def build_request(
@@ -192,26 +189,6 @@ class SesTransport:
     def __init__(self, client: SESV2Client, configuration_set: str | None = None) -> None:
         self.client = client
         self.configuration_set = configuration_set
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SesTransport:
-        """A transport for the configured region, endpoint and configuration set.
-
-        Credentials come from boto3's usual chain (environment, profile, instance role).
-        """
-        config = Config(
-            region_name=settings.ses_region or DEFAULT_REGION,
-            # We retry ourselves, with back-off shared by every sending thread; botocore's
-            # own retries would hide throttling from the rate control.
-            retries={"mode": "standard", "total_max_attempts": 1},
-            max_pool_connections=max(MAX_CONCURRENCY, settings.send_concurrency),
-            connect_timeout=5,
-            read_timeout=30,
-        )
-        client = boto3.session.Session().client(
-            "sesv2", endpoint_url=settings.ses_endpoint_url or None, config=config
-        )
-        return cls(client, settings.ses_configuration_set)
 
     def send(self, raw: bytes, to: str) -> str:
         """Send ``raw`` to ``to``; return SES's MessageId. Raises ``TransportError`` subclasses."""

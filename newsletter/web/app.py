@@ -11,7 +11,6 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -22,9 +21,9 @@ from newsletter import wiring
 from newsletter.clock import utc_now
 from newsletter.feedback.fetch import MAX_BODY as WEBHOOK_BODY_LIMIT
 from newsletter.feedback.sns import Fetcher
-from newsletter.rendering.renderer import DEFAULT_TEMPLATES
 from newsletter.settings import Settings
-from newsletter.store.db import open_database
+from newsletter.store.campaigns import CampaignStore
+from newsletter.store.db import Database
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.tokens import Purpose
 from newsletter.transports import Transport
@@ -43,7 +42,6 @@ SUBSCRIBE_LIMIT = 10  # POSTs per client address ...
 SUBSCRIBE_WINDOW = 600.0  # ... per this many seconds
 # Seconds a request waits for a locked or unreachable database before answering 503.
 DATABASE_TIMEOUT = 3.0
-ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
 async def home(request: Request) -> Response:
@@ -57,31 +55,32 @@ async def healthz(request: Request) -> Response:
 def create_app(
     settings: Settings,
     *,
-    engine: Engine | None = None,
+    db: Database | None = None,
     transport: Transport | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
     limiter: RateLimiter | None = None,
     cert_fetcher: Fetcher | None = None,
 ) -> Starlette:
-    """The web app. Opens the database from ``settings`` unless an ``engine`` is given.
+    """The web app. Opens the database from ``settings`` unless a ``db`` is given.
 
     Raises :class:`ConfigurationError` for an unsafe secret key and ``SchemaOutOfDateError``
     when the database needs ``newsletter db upgrade``.
     """
     secret = settings.signing_key()  # refuse an unsafe key before opening anything
-    owned = engine is None
-    engine = engine or open_database(
-        settings.database_url, timeout=DATABASE_TIMEOUT, lock_timeout=DATABASE_TIMEOUT
-    )
-    store = SubscriberStore(engine, clock=clock)
-    templates_dir = settings.templates_dir or DEFAULT_TEMPLATES
-    pages = Pages(templates_dir, settings.base_path())
+    owned = db is None
+    if db is None:
+        db = wiring.open_database(
+            settings, timeout=DATABASE_TIMEOUT, lock_timeout=DATABASE_TIMEOUT
+        )
+    store = SubscriberStore(db, clock=clock)
+    site = wiring.site_config(settings)
+    pages = Pages(site.templates_dir, settings.base_path())
     if limiter is None:
         limiter = RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
     readers = SubscriptionRoutes(
-        settings, wiring.subscriptions(settings, store, transport, clock), pages, limiter
+        site.issues_dir, wiring.subscriptions(settings, store, transport, clock), pages, limiter
     )
-    archive = ArchiveRoutes(settings, engine, pages, clock)
+    archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
@@ -89,7 +88,7 @@ def create_app(
         yield
         readers.signups.stop()
         if owned:
-            engine.dispose()
+            db.close()
 
     # Links in `send-test` messages answer "this is a test message", not "not valid".
     def unsubscribe(endpoint: Endpoint) -> Endpoint:
@@ -101,9 +100,11 @@ def create_app(
     async def not_found(request: Request, exc: Exception) -> Response:
         return pages.message(request, "not_found", 404)
 
+    static = site.templates_dir / "web" / "static"
     routes: list[BaseRoute] = []
     if settings.sns_topic_arns:
-        webhook = ses_webhook(settings, engine, cert_fetcher, clock)
+        fetch = cert_fetcher or wiring.cert_fetcher(settings)
+        webhook = ses_webhook(wiring.feedback(settings, db, fetch, clock), fetch)
         routes.append(Route("/webhooks/ses", webhook, methods=["POST"]))
     routes += [
         Route("/subscribe", readers.subscribe_get, methods=["GET"]),
@@ -119,7 +120,7 @@ def create_app(
         Route("/issues/{date}", archive.issue, methods=["GET"]),
         Route("/feed.xml", archive.feed, methods=["GET"]),
         Route("/feeds/{code}.xml", archive.category_feed, methods=["GET"]),
-        Mount("/static", StaticFiles(directory=templates_dir / "web" / "static"), name="static"),
+        Mount("/static", StaticFiles(directory=static), name="static"),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", home, methods=["GET"]),
     ]

@@ -27,7 +27,7 @@ from newsletter.errors import IssueValidationError
 from newsletter.issues.files import Fingerprint, fingerprint
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import CategoryName, Issue, Paper
-from newsletter.settings import Settings
+from newsletter.model.site import SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def _published(
 
 
 class Archive:
-    """The public issues of ``settings.issues_dir``.
+    """The public issues of ``site.issues_dir``.
 
     ``sent_dates`` returns the dates whose campaigns sent them (the store's
     ``sent_issue_dates``); ``clock`` gives the current aware time. :meth:`published` does
@@ -143,10 +143,10 @@ class Archive:
     """
 
     def __init__(
-        self, settings: Settings, sent_dates: Callable[[], frozenset[str]],
+        self, site: SiteConfig, sent_dates: Callable[[], frozenset[str]],
         clock: Callable[[], dt.datetime], recheck_seconds: float = RECHECK_SECONDS,
     ) -> None:
-        self.settings = settings
+        self.site = site
         self.sent_dates = sent_dates
         self.clock = clock
         self.recheck_seconds = recheck_seconds
@@ -154,7 +154,7 @@ class Archive:
         self._last: tuple[dt.datetime, Published] | None = None
 
     def today(self) -> dt.date:
-        return self.clock().astimezone(self.settings.zone()).date()
+        return self.clock().astimezone(self.site.zone).date()
 
     def published(self) -> Published:
         """The public issues now (at most ``recheck_seconds`` old by ``clock``)."""
@@ -167,8 +167,8 @@ class Archive:
                 if 0 <= age < self.recheck_seconds:
                     return self._last[1]
             found = _published(
-                self.settings.issues_dir, fingerprint(self.settings.issues_dir),
-                self.sent_dates(), self.today(), self.settings.archive_unsent,
+                self.site.issues_dir, fingerprint(self.site.issues_dir),
+                self.sent_dates(), self.today(), self.site.archive_unsent,
             )
             self._last = (now, found)
             return found

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,12 +27,6 @@ LANGUAGE_LABELS: tuple[tuple[Language, str], ...] = (
     ("en", "English · 英文"),
 )
 _CACHE_SIZE = 256
-
-
-def site_name(from_address: str) -> str:
-    """The newsletter's name: the display name of ``NEWSLETTER_FROM_ADDRESS``."""
-    name, address = parseaddr(from_address)
-    return name or address or "Newsletter"
 
 
 def variant_from_query(params: Mapping[str, str]) -> Variant:

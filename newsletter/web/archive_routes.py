@@ -10,16 +10,14 @@ import datetime as dt
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from newsletter.rendering.renderer import DEFAULT_TEMPLATES
-from newsletter.settings import Settings
-from newsletter.store.published import sent_issue_dates
+from newsletter.model.site import SiteConfig
+from newsletter.store.campaigns import CampaignStore
 from newsletter.web.archive import Archive, Published
-from newsletter.web.archive_pages import ArchivePages, SiteUrls, site_name, variant_from_query
+from newsletter.web.archive_pages import ArchivePages, SiteUrls, variant_from_query
 from newsletter.web.feeds import ATOM_TYPE, category_feed, issues_feed
 from newsletter.web.pages import Pages
 
@@ -32,20 +30,18 @@ _HEADERS = {"Content-Security-Policy": ARCHIVE_CSP}
 
 
 class ArchiveRoutes:
-    """The public archive of ``settings.issues_dir``, published by the campaigns in ``engine``."""
+    """The public archive of ``site.issues_dir``, published by the campaigns of ``store``."""
 
     def __init__(
-        self, settings: Settings, engine: Engine, pages: Pages,
+        self, site: SiteConfig, store: CampaignStore, pages: Pages,
         clock: Callable[[], dt.datetime],
     ) -> None:
-        self.settings = settings
+        self.site = site
         self.pages = pages
-        self.archive = Archive(settings, lambda: sent_issue_dates(engine), clock)
-        self.name = site_name(settings.from_address)
-        self.urls = SiteUrls(settings.base_url)
-        self.html = ArchivePages(
-            settings.templates_dir or DEFAULT_TEMPLATES, self.urls, self.name
-        )
+        self.archive = Archive(site, store.sent_issue_dates, clock)
+        self.name = site.name
+        self.urls = SiteUrls(site.base_url)
+        self.html = ArchivePages(site.templates_dir, self.urls, self.name)
         # Feeds are cached like pages: per state of the archive.
         self._feeds: dict[tuple[object, ...], bytes | None] = {}
         self._lock = threading.Lock()
@@ -90,14 +86,14 @@ class ArchiveRoutes:
     def _issues_feed(self, published: Published) -> bytes:
         body = self._cached_feed(("all", published.key),
                                  lambda: issues_feed(published, self.urls, self.name,
-                                                     self.settings.zone()))
+                                                     self.site.zone))
         assert body is not None
         return body
 
     def _category_feed(self, published: Published, code: str) -> bytes | None:
         return self._cached_feed(("category", published.key, code),
                                  lambda: category_feed(published, code, self.urls, self.name,
-                                                       self.settings.zone()))
+                                                       self.site.zone))
 
     def _cached_feed(
         self, key: tuple[object, ...], build: Callable[[], bytes | None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 import ipaddress
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -14,11 +15,9 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from newsletter import wiring
 from newsletter.errors import NewsletterError
 from newsletter.issues.loader import load_issue
-from newsletter.rendering.renderer import DEFAULT_TEMPLATES
-from newsletter.settings import Settings
+from newsletter.rendering.renderer import Renderer
 from newsletter.vocabulary import LANGUAGES, Variant
 
 _SHELL = """<!doctype html>
@@ -126,13 +125,20 @@ def _split_host(header: str) -> tuple[str, int | None]:
 
 
 def preview_app(
-    issue_path: Path, settings: Settings, host: str = "127.0.0.1", port: int = 8000
+    issue_path: Path,
+    renderer: Callable[[], Renderer],
+    size_limit: int,
+    host: str = "127.0.0.1",
+    port: int = 8000,
 ) -> ASGIApp:
     """An ASGI app previewing ``issue_path``; every request renders the current files.
 
-    It answers only requests addressed to ``host:port`` (see :class:`OwnHostOnly`).
+    ``renderer`` makes a renderer over the templates being edited (a fresh one per
+    request, so that edited templates and CSS show); HTML is cut to ``size_limit`` bytes as
+    readers would get it. It answers only requests addressed to ``host:port`` (see
+    :class:`OwnHostOnly`).
     """
-    templates = settings.templates_dir or DEFAULT_TEMPLATES
+    templates_dir = renderer().templates_dir  # watched for changes, with the issue file
 
     def render(request: Request) -> tuple[str, str] | Response:
         language = request.query_params.get("language", "both")
@@ -140,9 +146,8 @@ def preview_app(
             return PlainTextResponse("language must be zh, en or both", status_code=400)
         try:
             issue = load_issue(issue_path)
-            rendered = wiring.renderer(settings).render(
-                issue, Variant(language), settings.size_limit_bytes
-            )
+            made = renderer()
+            rendered = made.render(issue, Variant(language), size_limit)
         except NewsletterError as error:
             return PlainTextResponse(f"The issue cannot be rendered:\n\n{error}", status_code=422)
         return rendered.html, rendered.text
@@ -171,7 +176,7 @@ def preview_app(
         for lang in LANGUAGES:
             current = ' aria-current="page"' if lang == language else ""
             links.append(f'<a href="/?view={view}&language={lang}"{current}>{lang}</a>')
-        version = await run_in_threadpool(_version, [issue_path, templates])
+        version = await run_in_threadpool(_version, [issue_path, templates_dir])
         page = _SHELL.format(
             name=html.escape(issue_path.name),
             version=version,
@@ -184,7 +189,7 @@ def preview_app(
 
     async def version(request: Request) -> Response:
         return JSONResponse(
-            {"version": await run_in_threadpool(_version, [issue_path, templates])}
+            {"version": await run_in_threadpool(_version, [issue_path, templates_dir])}
         )
 
     app = Starlette(

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from newsletter.errors import DatabaseError, NewsletterError
-from newsletter.subscribers.workflow import Choices
+from newsletter.subscribers.choices import Choices
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter.errors import SiteError
-from newsletter.rendering.renderer import DEFAULT_TEMPLATES
-from newsletter.settings import Settings
+from newsletter.model.site import SiteConfig
 from newsletter.vocabulary import Language, Variant
 from newsletter.web.archive import Archive
-from newsletter.web.archive_pages import ArchivePages, SiteUrls, site_name
+from newsletter.web.archive_pages import ArchivePages, SiteUrls
 from newsletter.web.feeds import category_feed, issues_feed
 
 _LANGUAGE_FOLDERS: tuple[tuple[Language, str], ...] = (("both", ""), ("zh", "zh/"), ("en", "en/"))
@@ -110,21 +109,21 @@ def _remove_stale(out: Path, written: set[Path]) -> int:
 
 
 def build_site(
-    settings: Settings, out: Path, sent_dates: frozenset[str], now: dt.datetime
+    site: SiteConfig, out: Path, sent_dates: frozenset[str], now: dt.datetime
 ) -> SiteReport:
-    """Write the archive of ``settings.issues_dir`` as published at ``now`` into ``out``.
+    """Write the archive of ``site.issues_dir`` as published at ``now`` into ``out``.
 
     ``sent_dates`` are the dates whose campaigns sent them (``sent_issue_dates``).
     Raises :class:`SiteError` when ``out`` is a file or a folder holding other things, or
     a file cannot be written.
     """
     _check_out_dir(out)
-    templates = settings.templates_dir or DEFAULT_TEMPLATES
-    published = Archive(settings, lambda: sent_dates, lambda: now).published()
-    urls = SiteUrls(settings.base_url, static=True)
-    name = site_name(settings.from_address)
+    templates = site.templates_dir
+    published = Archive(site, lambda: sent_dates, lambda: now).published()
+    urls = SiteUrls(site.base_url, static=True)
+    name = site.name
     pages = ArchivePages(templates, urls, name)
-    zone = settings.zone()
+    zone = site.zone
     write = _Writer(out)
     try:
         write(MARKER, "Written by `newsletter site`; the next build replaces this folder.\n")

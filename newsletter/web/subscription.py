@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -24,16 +25,8 @@ from newsletter.errors import (
 from newsletter.issues.categories import available_categories
 from newsletter.issues.model import CategoryName
 from newsletter.model.subscribers import Subscriber
-from newsletter.settings import Settings
-from newsletter.store.db import translated
-from newsletter.subscribers.workflow import (
-    Choices,
-    Outcome,
-    Subscriptions,
-    choices_of,
-    parse_address,
-    parse_choices,
-)
+from newsletter.subscribers.choices import Choices, choices_of, parse_address, parse_choices
+from newsletter.subscribers.workflow import SignupOutcome, Subscriptions
 from newsletter.tokens import Purpose
 from newsletter.web.clients import rate_key
 from newsletter.web.pages import Pages
@@ -53,10 +46,10 @@ class SubscriptionRoutes:
     """The routes, sharing one workflow, one set of pages and one rate limiter."""
 
     def __init__(
-        self, settings: Settings, subscriptions: Subscriptions, pages: Pages,
+        self, issues_dir: Path, subscriptions: Subscriptions, pages: Pages,
         limiter: RateLimiter,
     ) -> None:
-        self.settings = settings
+        self.issues_dir = issues_dir
         self.subs = subscriptions
         self.pages = pages
         self.limiter = limiter
@@ -64,7 +57,7 @@ class SubscriptionRoutes:
 
     async def categories(self) -> dict[str, CategoryName]:
         # Reads issue files (cached by mtime): off the event loop.
-        return await run_in_threadpool(available_categories, self.settings.issues_dir)
+        return await run_in_threadpool(available_categories, self.issues_dir)
 
     async def subscribe_form(
         self, request: Request, *, email: str = "", chosen: set[str] | None = None,
@@ -144,10 +137,9 @@ class SubscriptionRoutes:
             return self.unavailable(request)
         return self.pages.message(request, "sent")
 
-    def _subscribe(self, address: str, choices: Choices) -> Outcome:
-        with translated(self.settings.database_url):
-            outcome = self.subs.subscribe(address, choices)
-        if outcome is not Outcome.SENT:
+    def _subscribe(self, address: str, choices: Choices) -> SignupOutcome:
+        outcome = self.subs.subscribe(address, choices)
+        if outcome is not SignupOutcome.SENT:
             # The same effort whatever the outcome: build the email that was not sent.
             self.subs.decoy(address, choices)
         return outcome
@@ -159,13 +151,8 @@ class SubscriptionRoutes:
         )
 
     async def _stored(self, call: Callable[..., T], *args: object) -> T:
-        """``call(*args)`` on a worker thread; database failures become DatabaseError."""
-
-        def run() -> T:
-            with translated(self.settings.database_url):
-                return call(*args)
-
-        return await run_in_threadpool(run)
+        """``call(*args)`` on a worker thread (the store raises only our errors)."""
+        return await run_in_threadpool(call, *args)
 
     async def confirm_get(self, request: Request) -> Response:
         # Only a page with a button: link scanners follow GETs.

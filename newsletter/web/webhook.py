@@ -9,22 +9,17 @@ replayed MessageId is acknowledged with 200 and changes nothing. A database fail
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from newsletter.clock import utc_now
 from newsletter.errors import WebhookError
-from newsletter.feedback.apply import Feedback, SnsVerifier, WebhookIntake
-from newsletter.feedback.fetch import MAX_BODY, pinned_fetcher
+from newsletter.feedback.apply import Feedback, WebhookIntake
+from newsletter.feedback.fetch import MAX_BODY
 from newsletter.feedback.sns import Fetcher
-from newsletter.settings import Settings
-from newsletter.store.events import EventStore, HealthLimits
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +39,10 @@ async def read_capped(request: Request, limit: int = MAX_BODY) -> bytes | None:
     return b"".join(chunks)
 
 
-def ses_webhook(
-    settings: Settings,
-    engine: Engine,
-    fetch: Fetcher | None = None,
-    clock: Callable[[], dt.datetime] = utc_now,
-) -> Callable[[Request], Awaitable[Response]]:
-    """The endpoint; ``fetch`` is the one piece of network I/O (tests pass their own)."""
-    store = EventStore(engine, HealthLimits(
-        settings.max_bounce_rate, settings.max_complaint_rate, settings.soft_bounce_limit
-    ), clock)
-    fetch = fetch or pinned_fetcher(settings.sns_cert_host_for_tests)
-    verifier = SnsVerifier(fetch, frozenset(settings.sns_topic_arns),
-                           settings.sns_cert_host_for_tests, clock)
-    intake = WebhookIntake(Feedback(store, verifier))
+def ses_webhook(feedback: Feedback, fetch: Fetcher) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint over the feedback pipeline; ``fetch`` confirms SNS subscriptions (the
+    one piece of network I/O here)."""
+    intake = WebhookIntake(feedback)
 
     async def endpoint(request: Request) -> Response:
         body = await read_capped(request)

@@ -47,8 +47,8 @@ def test_one_click_unsubscribe_answers_503_quickly_and_works_on_retry(
     web_server: WebServer,
 ) -> None:
     """With the database locked, one-click gets 503 + Retry-After in seconds; a retry works."""
-    engine = open_database(web_server.database_url)
-    store = SubscriberStore(engine)
+    db = open_database(web_server.database_url)
+    store = SubscriberStore(db)
     reader = store.add("reader@example.org", status="active")
     path = f"/unsubscribe/{make_token(TEST_SECRET, Purpose.UNSUBSCRIBE, reader.id)}"
     one_click = {"List-Unsubscribe": "One-Click"}
@@ -67,7 +67,7 @@ def test_one_click_unsubscribe_answers_503_quickly_and_works_on_retry(
         after = store.get(reader.id)
         assert after is not None and after.status == "unsubscribed"
     finally:
-        engine.dispose()
+        db.close()
 
 
 def test_a_sign_up_promised_during_an_outage_is_stored_afterwards(web_server: WebServer) -> None:
@@ -88,13 +88,13 @@ def test_a_sign_up_promised_during_an_outage_is_stored_afterwards(web_server: We
                 sent = [str(m["To"]) for m in outbox(web_server.outbox)]
             time.sleep(0.2)
     assert sent == ["first@example.org"]
-    engine = open_database(web_server.database_url)
+    db = open_database(web_server.database_url)
     try:
-        store = SubscriberStore(engine)
+        store = SubscriberStore(db)
         assert store.find("first@example.org") is not None
         assert store.find("second@example.org") is None
     finally:
-        engine.dispose()
+        db.close()
 
 
 def test_one_click_unsubscribe_with_a_locked_row_on_postgresql(
@@ -103,14 +103,14 @@ def test_one_click_unsubscribe_with_a_locked_row_on_postgresql(
     """With the reader's row locked by another PostgreSQL transaction, one-click gets 503
     within seconds instead of waiting for the lock; after it is released a retry works."""
     upgrade(postgres_url)
-    engine = open_database(postgres_url)
+    db = open_database(postgres_url)
     try:
-        store = SubscriberStore(engine)
+        store = SubscriberStore(db)
         reader = store.add("reader@example.org", status="active")
         path = f"/unsubscribe/{make_token(TEST_SECRET, Purpose.UNSUBSCRIBE, reader.id)}"
         one_click = {"List-Unsubscribe": "One-Click"}
         with serve(tmp_path, tmp_path / "serve.log", NEWSLETTER_DATABASE_URL=postgres_url) as web:
-            with engine.connect() as holder:
+            with db.engine.connect() as holder:
                 holder.execute(
                     select(subscribers.c.id).where(subscribers.c.id == reader.id)
                     .with_for_update()
@@ -126,4 +126,4 @@ def test_one_click_unsubscribe_with_a_locked_row_on_postgresql(
         after = store.get(reader.id)
         assert after is not None and after.status == "unsubscribed"
     finally:
-        engine.dispose()
+        db.close()

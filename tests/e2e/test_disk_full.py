@@ -52,12 +52,12 @@ def test_a_full_outbox_disk_pauses_the_send_with_one_line(
     assert result.stderr.count("No space left on device") <= 1, output
     written = len(list((tiny_disk / "outbox").glob("*.eml")))
     assert not list((tiny_disk / "outbox").glob("*.tmp"))
-    engine = open_database(url)
+    db = open_database(url)
     try:
-        with engine.connect() as conn:
+        with db.engine.connect() as conn:
             statuses = [row.status for row in conn.execute(deliveries.select())]
     finally:
-        engine.dispose()
+        db.close()
     assert statuses.count("sent") == written
     assert "in_doubt" not in statuses
 

@@ -139,12 +139,12 @@ def test_opt_outs_after_the_snapshot_are_not_mailed(
     readers = sorted(expected_readers(40))
     env = dict(os.environ)
     run(["send", str(sample_issue_path), "--yes", "--enqueue-only"], env)
-    engine = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
-    people = SubscriberStore(engine)
+    db = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
+    people = SubscriberStore(db)
     leaving = people.find(readers[0])
     assert leaving is not None
     people.set_status(leaving.id, "unsubscribed", "clicked unsubscribe")
-    engine.dispose()
+    db.close()
     run(["suppressions", "add", readers[1]], env)
     output = run(["send", str(sample_issue_path), "--yes"], env)
     mailed = {d for m in ses.messages() for d in m.destinations}

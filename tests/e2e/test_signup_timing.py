@@ -53,13 +53,13 @@ def test_probes_after_sign_ups_of_known_and_new_addresses_do_not_separate(
 ) -> None:
     """Over 50 probes each, timings after known and new addresses have the same median
     (within 1 ms or 15%) and neither group is mostly slower than the other."""
-    engine = open_database(web_server.database_url)
+    db = open_database(web_server.database_url)
     try:
-        store = SubscriberStore(engine)
+        store = SubscriberStore(db)
         for n in range(PROBES):
             store.add(f"known{n}@example.org", status="active", categories={"LG"})
     finally:
-        engine.dispose()
+        db.close()
     known: list[float] = []
     new: list[float] = []
     with httpx.Client(base_url=web_server.url) as client:

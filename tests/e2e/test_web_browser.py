@@ -14,7 +14,7 @@ import pytest
 from support.env import WebServer
 
 from newsletter.model.subscribers import Subscriber
-from newsletter.store.db import make_engine
+from newsletter.store.db import Database, make_engine
 from newsletter.store.subscribers import SubscriberStore
 
 pytestmark = pytest.mark.browser
@@ -56,11 +56,11 @@ def confirmation_link(outbox: Path, base: str) -> str:
 
 
 def subscriber(database_url: str, address: str) -> Subscriber:
-    engine = make_engine(database_url)
+    db = Database(make_engine(database_url))
     try:
-        found = SubscriberStore(engine).find(address)
+        found = SubscriberStore(db).find(address)
     finally:
-        engine.dispose()
+        db.close()
     assert found is not None
     return found
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 from support.env import WebServer
 
-from newsletter.store.db import make_engine
+from newsletter.store.db import Database, make_engine
 from newsletter.store.subscribers import SubscriberStore
 
 
@@ -58,9 +58,9 @@ def test_subscribe_confirm_and_one_click_unsubscribe(web_server: WebServer) -> N
         assert "Confirm" in browser.get(link.group(0)).text
         confirmed = browser.post(link.group(0))
         assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
-        engine = make_engine(web_server.database_url)
+        db = Database(make_engine(web_server.database_url))
         try:
-            store = SubscriberStore(engine)
+            store = SubscriberStore(db)
             subscriber = store.find("reader@example.org")
             assert subscriber is not None and subscriber.status == "active"
             assert (subscriber.categories, subscriber.language) == ({"CL", "LG"}, "en")
@@ -73,7 +73,7 @@ def test_subscribe_confirm_and_one_click_unsubscribe(web_server: WebServer) -> N
             unsubscribe = re.search(r'action="([^"]+/unsubscribe/[^"]+)"', page.text)
             assert unsubscribe
         finally:
-            engine.dispose()
+            db.close()
 
     # A mail provider posts from its own servers: no cookies, no form token.
     one_click = httpx.post(
@@ -84,9 +84,9 @@ def test_subscribe_confirm_and_one_click_unsubscribe(web_server: WebServer) -> N
     )
     assert one_click.status_code == 200
     assert "set-cookie" not in one_click.headers
-    engine = make_engine(web_server.database_url)
+    db = Database(make_engine(web_server.database_url))
     try:
-        after = SubscriberStore(engine).find("reader@example.org")
+        after = SubscriberStore(db).find("reader@example.org")
         assert after is not None and after.status == "unsubscribed"
     finally:
-        engine.dispose()
+        db.close()

@@ -54,7 +54,7 @@ def test_a_10_mb_chunked_body_is_refused_without_being_read(tmp_path: Path) -> N
     assert pulled >= 5  # more than the 256 KB cap was offered
     # Reading it whole would hold 10 MB (twice, joined); the cap keeps the server flat.
     assert after - before < 2_048, (before, after, status)
-    engine = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
-    with engine.connect() as conn:
+    db = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
+    with db.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(ses_events)).scalar_one() == 0
-    engine.dispose()
+    db.close()

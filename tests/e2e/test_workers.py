@@ -52,10 +52,10 @@ def test_two_workers_send_every_delivery_exactly_once(
     # Both took part, and both went away cleanly.
     assert len({r["claimed_by"] for r in rows}) == 2
     assert any("campaign 2022-09-07: done" in out for out in outputs)
-    engine = open_database(postgres_url)
-    with engine.connect() as conn:
+    db = open_database(postgres_url)
+    with db.engine.connect() as conn:
         assert conn.execute(select(workers)).all() == []
-    engine.dispose()
+    db.close()
 
 
 def test_worker_once_without_open_campaigns_does_nothing(tmp_path: Path) -> None:

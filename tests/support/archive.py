@@ -24,9 +24,9 @@ def write_issue(folder: Path, date: str, title: str | None = None) -> Path:
 
 def campaign(database_url: str, date: str, how: str) -> None:
     """A campaign for ``date``: "done", "enqueued" (snapshot only) or "partly" (one sent)."""
-    engine = open_database(database_url)
+    db = open_database(database_url)
     try:
-        store = CampaignStore(engine)
+        store = CampaignStore(db)
         if how == "partly":
             subscribe(database_url, 3, prefix=f"r{date.replace('-', '')}")
         started, _ = store.start(date, f"issues/{date}.yaml", ["CL", "CV", "LG"])
@@ -39,4 +39,4 @@ def campaign(database_url: str, date: str, how: str) -> None:
         else:
             assert how == "enqueued", how
     finally:
-        engine.dispose()
+        db.close()

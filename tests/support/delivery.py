@@ -53,9 +53,9 @@ def subscribe(url: str, count: int, prefix: str = "reader") -> list[Reader]:
     """Add ``count`` active subscribers with preferences cycling through ``CHOICES``."""
     if not url.startswith("sqlite"):
         upgrade(url)
-    engine = open_database(url)
+    db = open_database(url)
     try:
-        store = SubscriberStore(engine)
+        store = SubscriberStore(db)
         rows = [
             NewSubscriber(f"{prefix}{n:04d}@example.com", *CHOICES[n % len(CHOICES)])  # type: ignore[arg-type]
             for n in range(count)
@@ -66,17 +66,17 @@ def subscribe(url: str, count: int, prefix: str = "reader") -> list[Reader]:
             for s in store.list("active") if s.email.startswith(prefix)
         ]
     finally:
-        engine.dispose()
+        db.close()
     return readers
 
 
 def delivery_rows(url: str) -> list[dict[str, object]]:
-    engine = open_database(url)
+    db = open_database(url)
     try:
-        with engine.connect() as conn:
+        with db.engine.connect() as conn:
             rows = conn.execute(select(deliveries).order_by(deliveries.c.id)).mappings().all()
     finally:
-        engine.dispose()
+        db.close()
     return [dict(r) for r in rows]
 
 

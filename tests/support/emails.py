@@ -15,7 +15,8 @@ from newsletter.issues.model import Issue
 from newsletter.mail.message import MessageTemplate, Recipient
 from newsletter.rendering.renderer import RenderedIssue
 from newsletter.settings import get_settings
-from newsletter.subscribers.workflow import Choices, ConfirmationMailer
+from newsletter.subscribers.choices import Choices
+from newsletter.subscribers.workflow import ConfirmationMailer
 from newsletter.tokens import Purpose, make_token
 from newsletter.vocabulary import Variant
 from support.env import SAMPLE_ISSUE, TEST_SECRET

@@ -240,12 +240,13 @@ def test_non_ascii_base_url_becomes_punycode_and_builds(
     """An IDN host becomes punycode and a non-ASCII path is percent-encoded; build works."""
     from email import message_from_bytes
 
+    from newsletter import wiring
     from newsletter.editing.build import build
 
     monkeypatch.setenv("NEWSLETTER_BASE_URL", "https://Bücher.example/新闻/")
     settings = get_settings()
     assert settings.base_url == "https://xn--bcher-kva.example/%E6%96%B0%E9%97%BB"
-    result = build(SAMPLE_ISSUE, tmp_path / "out", settings)
+    result = build(SAMPLE_ISSUE, tmp_path / "out", wiring.workbench(settings))
     message = message_from_bytes(result.files["eml"].read_bytes())
     assert str(message["List-Unsubscribe"]).startswith(
         "<https://xn--bcher-kva.example/%E6%96%B0%E9%97%BB/unsubscribe/"

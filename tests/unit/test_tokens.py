@@ -74,12 +74,12 @@ def test_rotating_the_key_keeps_mailed_links_working(
     monkeypatch.setenv("NEWSLETTER_SECRET_KEY", NEW_KEY)
     monkeypatch.setenv("NEWSLETTER_SECRET_KEY_FALLBACKS", OLD_KEY)
     settings = get_settings()
-    engine = open_database(settings.database_url)
+    db = open_database(settings.database_url)
     try:
-        store = SubscriberStore(engine)
+        store = SubscriberStore(db)
         reader = store.add("reader@example.org", status="active")
         mailed = make_token(OLD_KEY, Purpose.UNSUBSCRIBE, reader.id)
-        app = create_app(settings, engine=engine, transport=OutboxTransport(tmp_path / "o"))
+        app = create_app(settings, db=db, transport=OutboxTransport(tmp_path / "o"))
         with TestClient(app) as client:
             page = client.get(f"/preferences/{make_token(OLD_KEY, Purpose.PREFERENCES, reader.id)}")
             assert page.status_code == 200
@@ -90,7 +90,7 @@ def test_rotating_the_key_keeps_mailed_links_working(
         after = store.get(reader.id)
         assert after is not None and after.status == "unsubscribed"
     finally:
-        engine.dispose()
+        db.close()
 
 
 @pytest.mark.parametrize("key", ["aaaaaaaaaaaaaaaa", "abababababababababab", "short"])

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from newsletter import wiring
 from newsletter.cli.main import app
 from newsletter.editing.build import build
 from newsletter.errors import UnknownCategoryError
@@ -48,24 +49,24 @@ def test_partly_empty_variant_names_what_it_still_has(
     sample_issue_path: Path, tmp_path: Path
 ) -> None:
     """The warning says what the variant still has: other codes' papers, or notable ones."""
-    settings = get_settings()
+    bench = wiring.workbench(get_settings())
     # In the sample, LG and CL papers are featured, the two CV papers only notable.
-    mixed = build(sample_issue_path, tmp_path, settings, _variant("AS", "CL", "RO"))
+    mixed = build(sample_issue_path, tmp_path, bench, _variant("AS", "CL", "RO"))
     assert mixed.warnings == [
         "no paper in this issue is in AS, RO; the file has only the CL papers"
     ]
     assert mixed.rendered.paper_count == 2
-    notable = build(sample_issue_path, tmp_path, settings, _variant("CV", "RO"))
+    notable = build(sample_issue_path, tmp_path, bench, _variant("CV", "RO"))
     assert notable.warnings == [
         "no paper in this issue is in RO; the file has no featured papers, only notable ones"
     ]
-    only_notable = build(sample_issue_path, tmp_path, settings, _variant("CV"))
+    only_notable = build(sample_issue_path, tmp_path, bench, _variant("CV"))
     assert only_notable.warnings == [
         "no featured paper in this issue is in CV; "
         "the file has no featured papers, only notable ones"
     ]
-    assert build(sample_issue_path, tmp_path, settings, _variant("CV", "LG")).warnings == []
-    assert build(sample_issue_path, tmp_path, settings, Variant()).warnings == []
+    assert build(sample_issue_path, tmp_path, bench, _variant("CV", "LG")).warnings == []
+    assert build(sample_issue_path, tmp_path, bench, Variant()).warnings == []
 
 
 def test_codes_from_other_issue_files_are_known(sample_issue_path: Path, tmp_path: Path) -> None:
@@ -75,12 +76,13 @@ def test_codes_from_other_issue_files_are_known(sample_issue_path: Path, tmp_pat
     other = sample_issue_path.read_text("utf-8").replace("2022-09-07", "2022-09-08")
     other = other.replace("  RO:\n", "  NE:\n    zh: 神经与进化计算\n    en: Neural\n  RO:\n")
     (issues / "2022-09-08.yaml").write_text(other, "utf-8")
-    result = build(sample_issue_path, tmp_path / "out", get_settings(), _variant("NE"))
+    bench = wiring.workbench(get_settings())
+    result = build(sample_issue_path, tmp_path / "out", bench, _variant("NE"))
     assert result.warnings == [
         "no paper in this issue is in NE; the file has no featured papers"
     ]
     with pytest.raises(UnknownCategoryError, match="known: AS, CL, CV, LG, NE, RO"):
-        build(sample_issue_path, tmp_path / "out", get_settings(), _variant("QQ"))
+        build(sample_issue_path, tmp_path / "out", bench, _variant("QQ"))
 
 
 def _variant(*codes: str) -> Variant:

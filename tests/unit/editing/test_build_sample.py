@@ -6,12 +6,12 @@ import re
 from email import message_from_bytes
 from pathlib import Path
 
-from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
+from newsletter import wiring
 from newsletter.editing.build import build
 from newsletter.settings import get_settings
-from newsletter.store.db import open_database
+from newsletter.store.db import Database, open_database
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.transports.outbox import OutboxTransport
 from newsletter.web.app import create_app
@@ -36,14 +36,14 @@ def test_sample_links_cannot_unsubscribe_or_reconfigure_the_first_reader(
 ) -> None:
     """The sample's unsubscribe and preferences links leave subscriber 1 untouched."""
     settings = get_settings()
-    engine: Engine = open_database(settings.database_url)
+    db: Database = open_database(settings.database_url)
     try:
-        store = SubscriberStore(engine)
+        store = SubscriberStore(db)
         first = store.add("first@example.org", status="active", categories={"LG"}, language="zh")
         assert first.id == 1
-        result = build(sample_issue_path, tmp_path / "out", settings)
+        result = build(sample_issue_path, tmp_path / "out", wiring.workbench(settings))
         links = _links(result.files["eml"].read_bytes())
-        app = create_app(settings, engine=engine, transport=OutboxTransport(tmp_path / "o"))
+        app = create_app(settings, db=db, transport=OutboxTransport(tmp_path / "o"))
         with TestClient(app) as client:
             page = client.get(links["preferences"])
             # The id is send-test's: the page says so and names nobody.
@@ -53,4 +53,4 @@ def test_sample_links_cannot_unsubscribe_or_reconfigure_the_first_reader(
         after = store.get(first.id)
         assert after is not None and after.status == "active"
     finally:
-        engine.dispose()
+        db.close()

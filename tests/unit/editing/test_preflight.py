@@ -12,8 +12,9 @@ from support.delivery import delivery_rows, outbox, subscribe
 from support.env import SAMPLE_ISSUE
 from typer.testing import CliRunner, Result
 
+from newsletter import wiring
 from newsletter.cli.main import app
-from newsletter.editing.preflight import Report, preflight
+from newsletter.editing.preflight import IssueSource, Report, preflight
 from newsletter.rendering.templates import templates_dir
 from newsletter.settings import get_settings
 
@@ -44,7 +45,10 @@ def line_of(text: str, needle: str) -> int:
 
 
 def check(path: Path) -> Report:
-    return preflight(path, get_settings())
+    settings = get_settings()
+    return preflight(
+        IssueSource.read(path), wiring.renderer(settings), wiring.preflight_config(settings)
+    )
 
 
 def messages(report: Report, level: str) -> list[str]:

@@ -57,33 +57,33 @@ async def queued_behind_the_first(group: GroupCommit, sink: Gated,
 def test_callers_arriving_during_a_commit_share_the_next_one(tmp_path: Path) -> None:
     """While one apply runs, the next 7 callers wait and are applied in one group, in a
     thread that is not the event loop's."""
-    engine = open_database(f"sqlite:///{tmp_path / 'g.db'}")
-    sink = Gated(EventStore(engine))
+    db = open_database(f"sqlite:///{tmp_path / 'g.db'}")
+    sink = Gated(EventStore(db))
     results = asyncio.run(queued_behind_the_first(
         GroupCommit(sink), sink, [[received(n)] for n in range(8)]))
     assert sink.sizes == [1, 7]
     assert [r.stored for r in results] == [1] + [7] * 7
     assert [r.fates for r in results] == [["stored"]] * 8  # each caller gets its own
     assert threading.main_thread().name not in sink.threads
-    engine.dispose()
+    db.close()
 
 
 def test_each_caller_of_a_group_learns_what_became_of_its_own_event(tmp_path: Path) -> None:
     """A duplicate and a new event committed together: each caller gets its own fate."""
-    engine = open_database(f"sqlite:///{tmp_path / 'g.db'}")
-    sink = Gated(EventStore(engine))
+    db = open_database(f"sqlite:///{tmp_path / 'g.db'}")
+    sink = Gated(EventStore(db))
     first, again, new = asyncio.run(queued_behind_the_first(
         GroupCommit(sink), sink, [[received(0)], [received(0)], [received(1), received(2)]]))
     assert sink.sizes == [1, 3]
     assert (first.fates, again.fates, new.fates) == (["stored"], ["duplicate"],
                                                       ["stored", "stored"])
-    engine.dispose()
+    db.close()
 
 
 def test_a_cancelled_caller_does_not_break_its_group(tmp_path: Path) -> None:
     """A request that goes away while its group is applied: the others still get theirs."""
-    engine = open_database(f"sqlite:///{tmp_path / 'g.db'}")
-    sink = Gated(EventStore(engine))
+    db = open_database(f"sqlite:///{tmp_path / 'g.db'}")
+    sink = Gated(EventStore(db))
     group = GroupCommit(sink)
 
     async def scenario() -> tuple[ApplyResult, ApplyResult]:
@@ -98,7 +98,7 @@ def test_a_cancelled_caller_does_not_break_its_group(tmp_path: Path) -> None:
 
     first, kept = asyncio.run(scenario())
     assert (first.fates, kept.fates, sink.sizes) == (["stored"], ["stored"], [1, 2])
-    engine.dispose()
+    db.close()
 
 
 def test_a_failed_group_fails_every_caller_in_it() -> None:
@@ -124,13 +124,13 @@ def test_a_failed_group_fails_every_caller_in_it() -> None:
 def test_a_group_holds_at_most_max_group_requests(tmp_path: Path) -> None:
     """250 requests queued behind a commit are applied as 200 and then 50: a flood of
     requests does not make one transaction without bound."""
-    engine = open_database(f"sqlite:///{tmp_path / 'g.db'}")
-    sink = Gated(EventStore(engine))
+    db = open_database(f"sqlite:///{tmp_path / 'g.db'}")
+    sink = Gated(EventStore(db))
     results = asyncio.run(queued_behind_the_first(
         GroupCommit(sink), sink, [[received(n)] for n in range(MAX_GROUP + 51)]))
     assert sink.sizes == [1, MAX_GROUP, 50]
     assert all(r.fates == ["stored"] for r in results)
-    engine.dispose()
+    db.close()
 
 
 class Timed:

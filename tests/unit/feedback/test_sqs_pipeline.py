@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 
 from newsletter.errors import QueueError
 from newsletter.feedback.apply import Feedback
 from newsletter.feedback.sqs import GROUP, QueueMessage, poll
-from newsletter.store.db import open_database
+from newsletter.store.db import Database, open_database
 from newsletter.store.events import ApplyResult, EventStore, Received
 from newsletter.store.tables import ses_events
 
@@ -28,11 +28,11 @@ def body(n: int) -> str:
 class MemoryQueue:
     """A queue of ``count`` raw SES events; receives take ``latency`` seconds, like SQS."""
 
-    def __init__(self, count: int, latency: float = 0.005, engine: Engine | None = None,
+    def __init__(self, count: int, latency: float = 0.005, db: Database | None = None,
                  fail_delete: bool = False) -> None:
         self.waiting = [QueueMessage(body(n), f"r-{n}") for n in range(count)]
         self.latency = latency
-        self.engine = engine
+        self.db = db
         self.fail_delete = fail_delete
         self.deleted: list[str] = []
         self.unapplied_at_delete: list[str] = []
@@ -47,8 +47,8 @@ class MemoryQueue:
     def delete(self, receipts: Sequence[str]) -> None:
         if self.fail_delete:
             raise QueueError("SQS said no")
-        if self.engine is not None:  # every deleted message's event must be committed
-            with self.engine.connect() as conn:
+        if self.db is not None:  # every deleted message's event must be committed
+            with self.db.engine.connect() as conn:
                 stored = set(conn.execute(select(ses_events.c.ses_message_id)).scalars())
             self.unapplied_at_delete += [r for r in receipts
                                          if f"ses-{r.removeprefix('r-')}" not in stored]
@@ -74,54 +74,54 @@ class Slow:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
+def db(tmp_path: Path) -> Database:
     return open_database(f"sqlite:///{tmp_path / 'p.db'}")
 
 
-def stored(engine: Engine) -> int:
-    with engine.connect() as conn:
+def stored(db: Database) -> int:
+    with db.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(ses_events)).scalar_one())
 
 
-def test_what_arrives_while_a_group_is_applied_forms_the_next_group(engine: Engine) -> None:
+def test_what_arrives_while_a_group_is_applied_forms_the_next_group(db: Database) -> None:
     """With 8 receivers and a slow database, received batches pile up and are applied
     together (more than 10 events a transaction, never more than GROUP batches); every
     event is applied once and deleted only after its transaction committed."""
-    queue = MemoryQueue(600, engine=engine)
-    sink = Slow(EventStore(engine))
+    queue = MemoryQueue(600, db=db)
+    sink = Slow(EventStore(db))
     result = poll(queue, Feedback(sink, None), once=True, wait=0, receivers=8)
     assert (result.received, result.applied, result.kept) == (600, 600, 0)
-    assert stored(engine) == 600
+    assert stored(db) == 600
     assert sorted(queue.deleted) == sorted(f"r-{n}" for n in range(600))
     assert queue.unapplied_at_delete == []
     assert max(sink.sizes) > 10 and max(sink.sizes) <= GROUP * 10
     assert len(sink.sizes) < 60  # fewer transactions than batches
 
 
-def test_a_failed_apply_stops_the_poller_and_deletes_nothing_it_held(engine: Engine) -> None:
+def test_a_failed_apply_stops_the_poller_and_deletes_nothing_it_held(db: Database) -> None:
     """The second transaction fails: the error is raised, the receivers stop, and no message
     of the failed group is deleted (SQS will deliver them again)."""
-    queue = MemoryQueue(2000, engine=engine)
-    sink = Slow(EventStore(engine), fail_on=2)
+    queue = MemoryQueue(2000, db=db)
+    sink = Slow(EventStore(db), fail_on=2)
     with pytest.raises(OSError, match="went away"):
         poll(queue, Feedback(sink, None), once=True, wait=0, receivers=4)
     assert queue.unapplied_at_delete == []
-    assert len(queue.deleted) == stored(engine) < 2000
+    assert len(queue.deleted) == stored(db) < 2000
     assert len(queue.waiting) > 0  # the receivers stopped instead of draining the queue
 
 
-def test_a_failed_delete_stops_the_poller(engine: Engine) -> None:
+def test_a_failed_delete_stops_the_poller(db: Database) -> None:
     """A delete SQS refuses is raised (the events stay applied: a redelivery is a duplicate)."""
     queue = MemoryQueue(50, fail_delete=True)
     with pytest.raises(QueueError, match="SQS said no"):
-        poll(queue, Feedback(EventStore(engine), None), once=True, wait=0, receivers=2)
-    assert stored(engine) > 0
+        poll(queue, Feedback(EventStore(db), None), once=True, wait=0, receivers=2)
+    assert stored(db) > 0
 
 
-def test_stop_ends_the_poller_after_applying_what_was_received(engine: Engine) -> None:
+def test_stop_ends_the_poller_after_applying_what_was_received(db: Database) -> None:
     """A signal (``stop``) ends the loops; what was received by then is applied and deleted."""
     queue = MemoryQueue(100_000, latency=0.01)
     stop = threading.Event()
     threading.Timer(0.3, stop.set).start()
-    result = poll(queue, Feedback(EventStore(engine), None), wait=0, stop=stop, receivers=4)
-    assert 0 < result.applied == stored(engine) == len(queue.deleted) < 100_000
+    result = poll(queue, Feedback(EventStore(db), None), wait=0, stop=stop, receivers=4)
+    assert 0 < result.applied == stored(db) == len(queue.deleted) < 100_000

@@ -15,7 +15,8 @@ from support.ses_events import client
 from support.sns import TOPIC, CertificateServer, notification
 from support.sqs_sim import SqsSimulator
 
-from newsletter.feedback.sqs import run_poller
+from newsletter import wiring
+from newsletter.feedback.sqs import poll
 from newsletter.settings import Settings
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore
@@ -63,14 +64,16 @@ def test_raw_and_verified_envelopes_are_applied_and_bad_messages_kept(
                         sns_cert_host_for_tests=certs.host, sqs_endpoint_url=sqs_url,
                         ses_region="us-east-1")
 
-    result = run_poller(settings, queue_url=queue, once=True, wait=0)
+    events = wiring.sqs_queue(settings, queue)
+    with wiring.database(settings) as db:
+        result = poll(events, wiring.feedback(settings, db), once=True, wait=0)
 
     assert (result.received, result.applied, result.kept, result.suppressed) == (4, 2, 2, 2)
-    engine = open_database(settings.database_url)
-    store = SubscriberStore(engine)
+    db = open_database(settings.database_url)
+    store = SubscriberStore(db)
     assert store.is_suppressed("raw@example.com") and store.is_suppressed("wrapped@example.com")
     assert not store.is_suppressed("victim@example.com")
-    engine.dispose()
+    db.close()
     left = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
     # The two bad messages were received (now invisible) but never deleted.
     assert int(left["ApproximateNumberOfMessages"]) + int(

@@ -97,10 +97,10 @@ def test_a_worker_skips_a_campaign_whose_file_went_bad_and_sends_the_rest(
 ) -> None:
     """`worker --once` says why it skips the bad campaign and still sends the good one."""
     from support.delivery import subscribe
+    from support.sending import send_issue
     from typer.testing import CliRunner
 
     from newsletter.cli.main import app
-    from newsletter.sending.campaign import send_issue
     from newsletter.settings import get_settings
 
     monkeypatch.setenv("NEWSLETTER_MAX_SEND_RATE", "500")

@@ -11,6 +11,7 @@ import yaml
 from support.env import ROOT
 from typer.testing import CliRunner
 
+from newsletter import wiring
 from newsletter.cli.main import app
 from newsletter.editing.build import build
 from newsletter.issues.loader import load_issue
@@ -354,7 +355,7 @@ def test_fifty_featured_papers_are_shortened_under_gmail_limit(
     """build cuts the abstracts of a 50-paper issue to fit 102,000 bytes, with "read more" links."""
     issue = big_issue(sample, 50)
     assert min(len(p.abstract) for p in issue.featured) > 1800
-    result = build(write_issue(issue, tmp_path), tmp_path / "out", get_settings())
+    result = build(write_issue(issue, tmp_path), tmp_path / "out", wiring.workbench(get_settings()))
     html = (tmp_path / "out" / "2022-09-07.html").read_bytes()
     assert len(html) < 102_000
     assert result.rendered.shortened_to is not None
@@ -383,7 +384,7 @@ def test_build_warns_above_90_kb(sample: Issue, renderer: Renderer, tmp_path: Pa
     count = next(n for n in range(10, 40)
                  if renderer.render(big_issue(sample, n, 1200)).html_bytes > 90_000)
     issue = big_issue(sample, count, 1200)
-    result = build(write_issue(issue, tmp_path), tmp_path / "out", get_settings())
+    result = build(write_issue(issue, tmp_path), tmp_path / "out", wiring.workbench(get_settings()))
     assert 90_000 < result.rendered.html_bytes <= 102_000
     assert result.rendered.shortened_to is None
     assert "read more" not in result.rendered.html
@@ -395,7 +396,7 @@ def test_build_warns_above_90_kb(sample: Issue, renderer: Renderer, tmp_path: Pa
 
 def test_sample_build_has_no_warning(sample_issue_path: Path, tmp_path: Path) -> None:
     """The sample issue is far below the warning size, so build says nothing about size."""
-    assert build(sample_issue_path, tmp_path, get_settings()).warnings == []
+    assert build(sample_issue_path, tmp_path, wiring.workbench(get_settings())).warnings == []
 
 
 def test_footer_follows_the_reader_language(sample_issue_path: Path) -> None:

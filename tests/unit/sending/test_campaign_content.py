@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from support.delivery import PausesAfter, subscribe
+from support.sending import run_worker, send_issue
 
 from newsletter.errors import CampaignError
-from newsletter.sending.campaign import send_issue
-from newsletter.sending.worker import run_worker
 from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import open_database
@@ -83,8 +82,8 @@ def test_accept_changes_sends_the_rest_the_new_version(half_sent: Path, tmp_path
 
 def test_worker_pauses_a_campaign_whose_issue_changed(half_sent: Path, tmp_path: Path) -> None:
     """A worker finding the issue edited pauses the campaign with the reason, sending nothing."""
-    engine = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
-    store = CampaignStore(engine)
+    db = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
+    store = CampaignStore(db)
     campaign = store.get("2022-09-07")
     assert campaign is not None
     store.set_status(campaign.id, "sending")
@@ -94,7 +93,7 @@ def test_worker_pauses_a_campaign_whose_issue_changed(half_sent: Path, tmp_path:
     paused = store.get("2022-09-07")
     assert paused is not None and "edited after its campaign started" in paused.paused_reason
     assert not (tmp_path / "w").exists()
-    engine.dispose()
+    db.close()
 
 
 def test_send_command_explains_and_accepts_changes(half_sent: Path) -> None:

@@ -8,11 +8,10 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine
 from support.delivery import ISSUE_CATEGORIES, Reader, subscribe
 
 from newsletter.store.campaigns import CampaignStore, DeliveryResult
-from newsletter.store.db import open_database, upgrade
+from newsletter.store.db import Database, open_database, upgrade
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.workers import WorkerRegistry
 from newsletter.vocabulary import Variant
@@ -31,36 +30,36 @@ class Clock:
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
+def db(database_url: str) -> Iterator[Database]:
     if not database_url.startswith("sqlite"):
         upgrade(database_url)
-    engine = open_database(database_url)
-    yield engine
-    engine.dispose()
+    db = open_database(database_url)
+    yield db
+    db.close()
 
 
-def started(engine: Engine, readers: int = 70, clock: Clock | None = None) -> tuple[
+def started(db: Database, readers: int = 70, clock: Clock | None = None) -> tuple[
     CampaignStore, list[Reader], int
 ]:
-    url = engine.url.render_as_string(hide_password=False)
+    url = db.url
     people = subscribe(url, readers)
-    store = CampaignStore(engine, clock or Clock())
+    store = CampaignStore(db, clock or Clock())
     campaign, created = store.start(DATE, "issues/2022-09-07.yaml", ISSUE_CATEGORIES)
     assert created
     return store, people, campaign.id
 
 
-def test_snapshot_queues_matching_active_unsuppressed_subscribers(engine: Engine) -> None:
+def test_snapshot_queues_matching_active_unsuppressed_subscribers(db: Database) -> None:
     """Everyone active whose preferences match gets one queued delivery with the right variant."""
-    url = engine.url.render_as_string(hide_password=False)
+    url = db.url
     people = subscribe(url, 70)
-    subscribers = SubscriberStore(engine)
+    subscribers = SubscriberStore(db)
     subscribers.add("pending@example.com", status="pending")
     subscribers.suppress(people[0].email, "bounced")
     gone = subscribers.find(people[1].email)
     assert gone is not None
     subscribers.set_status(gone.id, "unsubscribed", "test")
-    store = CampaignStore(engine, Clock())
+    store = CampaignStore(db, Clock())
 
     campaign, created = store.start(DATE, "issues/2022-09-07.yaml", ISSUE_CATEGORIES)
 
@@ -82,20 +81,20 @@ def test_snapshot_queues_matching_active_unsuppressed_subscribers(engine: Engine
 
 
 def test_starting_again_continues_the_same_campaign_without_a_new_snapshot(
-    engine: Engine,
+    db: Database,
 ) -> None:
     """A second start returns the campaign; later subscribers are not added to it."""
-    store, people, campaign_id = started(engine)
-    url = engine.url.render_as_string(hide_password=False)
+    store, people, campaign_id = started(db)
+    url = db.url
     subscribe(url, 7, prefix="late")
     again, created = store.start(DATE, "elsewhere.yaml", ISSUE_CATEGORIES)
     assert not created and again.id == campaign_id
     assert store.counts(campaign_id).total == sum(r.expects_issue for r in people)
 
 
-def test_concurrent_claims_never_share_a_delivery(engine: Engine) -> None:
+def test_concurrent_claims_never_share_a_delivery(db: Database) -> None:
     """Eight threads claiming batches at once get disjoint sets covering everything."""
-    store, _, campaign_id = started(engine, 140)
+    store, _, campaign_id = started(db, 140)
     total = store.counts(campaign_id).queued
     got: list[list[int]] = []
     lock = threading.Lock()
@@ -116,10 +115,10 @@ def test_concurrent_claims_never_share_a_delivery(engine: Engine) -> None:
     assert store.counts(campaign_id).sending == total
 
 
-def test_claims_respect_pause_and_deferral(engine: Engine) -> None:
+def test_claims_respect_pause_and_deferral(db: Database) -> None:
     """A paused campaign yields nothing; a deferred delivery waits for its time."""
     clock = Clock()
-    store, _, campaign_id = started(engine, 14, clock)
+    store, _, campaign_id = started(db, 14, clock)
     first = store.claim(campaign_id, "w", 1)[0]
     later = clock.now + dt.timedelta(minutes=5)
     store.record("w", [DeliveryResult(first.id, "queued", error="deferred", not_before=later)])
@@ -135,9 +134,9 @@ def test_claims_respect_pause_and_deferral(engine: Engine) -> None:
     assert [c.id for c in store.claim(campaign_id, "w", 100)] == [first.id]
 
 
-def test_record_writes_outcomes_and_finishes_the_campaign(engine: Engine) -> None:
+def test_record_writes_outcomes_and_finishes_the_campaign(db: Database) -> None:
     """sent, failed and in-doubt outcomes land; the campaign is done when none are open."""
-    store, _, campaign_id = started(engine, 7)
+    store, _, campaign_id = started(db, 7)
     claims = store.claim(campaign_id, "w", 100)
     assert len(claims) >= 3
     assert not store.finish_if_complete(campaign_id)
@@ -155,9 +154,9 @@ def test_record_writes_outcomes_and_finishes_the_campaign(engine: Engine) -> Non
     assert done is not None and done.status == "done" and done.finished_at is not None
 
 
-def test_another_workers_rows_are_not_overwritten_except_by_sent(engine: Engine) -> None:
+def test_another_workers_rows_are_not_overwritten_except_by_sent(db: Database) -> None:
     """A worker cannot fail or release rows it does not hold, but "sent" always lands."""
-    store, _, campaign_id = started(engine, 7)
+    store, _, campaign_id = started(db, 7)
     claim = store.claim(campaign_id, "a", 1)[0]
     store.record("b", [DeliveryResult(claim.id, "queued")])
     assert store.counts(campaign_id).sending == 1
@@ -167,9 +166,9 @@ def test_another_workers_rows_are_not_overwritten_except_by_sent(engine: Engine)
 
 
 @pytest.mark.parametrize("policy", ["skip", "resend"])
-def test_recover_settles_claims_of_dead_workers_only(engine: Engine, policy: str) -> None:
+def test_recover_settles_claims_of_dead_workers_only(db: Database, policy: str) -> None:
     """Dead workers' in-flight rows go in doubt (skip) or back to the queue (resend)."""
-    store, _, campaign_id = started(engine, 14)
+    store, _, campaign_id = started(db, 14)
     dead = store.claim(campaign_id, "dead", 3)
     alive = store.claim(campaign_id, "alive", 2)
     moved = store.recover(campaign_id, ["alive"], policy)  # type: ignore[arg-type]
@@ -184,12 +183,12 @@ def test_recover_settles_claims_of_dead_workers_only(engine: Engine, policy: str
         assert {c.id for c in store.claim(campaign_id, "next", 3)} == {c.id for c in dead}
 
 
-def test_workers_are_dead_after_the_lease_or_when_their_process_is_gone(engine: Engine) -> None:
+def test_workers_are_dead_after_the_lease_or_when_their_process_is_gone(db: Database) -> None:
     """Live workers are counted for the rate share; stale or vanished ones are removed."""
     clock = Clock()
     running = {101: True, 102: True}
-    registry = WorkerRegistry(engine, clock, host="here", alive=lambda pid: running.get(pid, False))
-    other_host = WorkerRegistry(engine, clock, host="there", alive=lambda pid: False)
+    registry = WorkerRegistry(db, clock, host="here", alive=lambda pid: running.get(pid, False))
+    other_host = WorkerRegistry(db, clock, host="there", alive=lambda pid: False)
     a, b = registry.register(101), registry.register(102)
     c = other_host.register(7)
     assert registry.heartbeat(a, 1) == 1

@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
+from support.sending import send_issue
 from typer.testing import CliRunner
 
 from newsletter.cli.main import app
 from newsletter.errors import SuppressedAddressError
-from newsletter.sending.campaign import send_issue
 from newsletter.settings import get_settings
-from newsletter.store.db import open_database, upgrade
+from newsletter.store.db import Database, open_database, upgrade
 from newsletter.store.dump import TABLES
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.transports.outbox import OutboxTransport
@@ -23,8 +23,8 @@ from newsletter.transports.outbox import OutboxTransport
 T0 = dt.datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)
 
 
-def tables(engine: Engine) -> dict[str, list[dict[str, Any]]]:
-    with engine.connect() as conn:
+def tables(db: Database) -> dict[str, list[dict[str, Any]]]:
+    with db.engine.connect() as conn:
         return {
             t.name: [dict(r) for r in conn.execute(select(t).order_by(t.c.id)).mappings()]
             for t in TABLES
@@ -32,9 +32,9 @@ def tables(engine: Engine) -> dict[str, list[dict[str, Any]]]:
 
 
 def populate(url: str, tmp_path: Path, sample_issue_path: Path) -> None:
-    engine = open_database(url)
+    db = open_database(url)
     try:
-        store = SubscriberStore(engine, clock=lambda: T0)
+        store = SubscriberStore(db, clock=lambda: T0)
         store.add("active@example.org", status="active", categories={"LG"}, language="zh")
         store.add("pending@example.org", status="pending")
         left = store.add("left@example.org", status="active")
@@ -43,7 +43,7 @@ def populate(url: str, tmp_path: Path, sample_issue_path: Path) -> None:
         gone = store.add("erased@example.org", status="active")
         store.remove(gone.email)  # the highest id: it must never be handed out again
     finally:
-        engine.dispose()
+        db.close()
     send_issue(get_settings(), str(sample_issue_path), transport=OutboxTransport(tmp_path / "o"))
 
 
@@ -78,15 +78,15 @@ def test_export_then_import_into_postgresql_is_lossless(
         highest = max(r["id"] for r in original["subscribers"]) + 1  # the erased one
         assert store.add("new@example.org", status="active").id > highest
     finally:
-        before.dispose()
-        after.dispose()
+        before.close()
+        after.close()
 
 
 def test_import_refuses_a_database_that_has_rows(tmp_path: Path) -> None:
     """Importing over existing data is refused, naming what is there."""
-    engine = open_database(get_settings().database_url)
-    SubscriberStore(engine).add("someone@example.org", status="active")
-    engine.dispose()
+    db = open_database(get_settings().database_url)
+    SubscriberStore(db).add("someone@example.org", status="active")
+    db.close()
     dump = tmp_path / "list.jsonl"
     assert CliRunner().invoke(app, ["db", "export", str(dump)]).exit_code == 0
     again = CliRunner().invoke(app, ["db", "import", str(dump)])

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, String, Text, insert, select
+from sqlalchemy import String, Text, insert, select
 
 from newsletter.errors import (
     InvalidAddressError,
@@ -19,7 +19,7 @@ from newsletter.errors import (
 )
 from newsletter.model.addresses import email_hash
 from newsletter.model.subscribers import NewSubscriber
-from newsletter.store.db import make_engine, upgrade
+from newsletter.store.db import Database, make_engine, upgrade
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import campaigns, deliveries, metadata, suppressions
 
@@ -40,11 +40,11 @@ class Clock:
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
+def db(database_url: str) -> Iterator[Database]:
     upgrade(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
+    db = Database(make_engine(database_url))
+    yield db
+    db.close()
 
 
 @pytest.fixture
@@ -53,14 +53,14 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(engine: Engine, clock: Clock) -> SubscriberStore:
-    return SubscriberStore(engine, clock)
+def store(db: Database, clock: Clock) -> SubscriberStore:
+    return SubscriberStore(db, clock)
 
 
-def _every_text_cell(engine: Engine) -> list[str]:
+def _every_text_cell(db: Database) -> list[str]:
     """Every string stored in any column of any table."""
     cells: list[str] = []
-    with engine.connect() as conn:
+    with db.engine.connect() as conn:
         for table in metadata.sorted_tables:
             columns = [c for c in table.columns if isinstance(c.type, String | Text)]
             for row in conn.execute(select(*columns)):
@@ -68,9 +68,9 @@ def _every_text_cell(engine: Engine) -> list[str]:
     return cells
 
 
-def test_migrations_create_exactly_the_declared_tables(engine: Engine) -> None:
+def test_migrations_create_exactly_the_declared_tables(db: Database) -> None:
     """The migrations and tables.py describe the same schema (no autogenerate diff)."""
-    with engine.connect() as conn:
+    with db.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
@@ -185,13 +185,13 @@ def test_unknown_subscriber_id_raises(store: SubscriberStore) -> None:
     assert store.get(999) is None
 
 
-def test_remove_erases_everything_but_the_hash(store: SubscriberStore, engine: Engine) -> None:
+def test_remove_erases_everything_but_the_hash(store: SubscriberStore, db: Database) -> None:
     """After erasure the address appears nowhere in the database; its hash still blocks it."""
     address = "gone@example.org"
     sub = store.add(address, status="active")
     keep = store.add("stays@example.org", status="active")
     store.set_status(sub.id, "bounced", f"550 5.1.1 <{address}>: user unknown")
-    with engine.begin() as conn:
+    with db.engine.begin() as conn:
         campaign_id = conn.execute(
             insert(campaigns)
             .returning(campaigns.c.id)
@@ -211,11 +211,11 @@ def test_remove_erases_everything_but_the_hash(store: SubscriberStore, engine: E
             ],
         )
     assert store.remove(address.upper()) is True
-    assert not [cell for cell in _every_text_cell(engine) if address in cell]
-    assert "stays@example.org" in _every_text_cell(engine)
+    assert not [cell for cell in _every_text_cell(db) if address in cell]
+    assert "stays@example.org" in _every_text_cell(db)
     assert store.find(address) is None
     assert store.is_suppressed(address)
-    with engine.connect() as conn:
+    with db.engine.connect() as conn:
         row = conn.execute(select(suppressions)).one()
         statuses = dict(conn.execute(select(deliveries.c.subscriber_id, deliveries.c.status)).all())
     assert (row.email, row.email_hash, row.reason) == (None, email_hash(address), "bounced")

@@ -35,9 +35,9 @@ GOOD_AND_BAD = (
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SubscriberStore]:
-    engine = open_database(f"sqlite:///{tmp_path / 'csv.db'}")
-    yield SubscriberStore(engine)
-    engine.dispose()
+    db = open_database(f"sqlite:///{tmp_path / 'csv.db'}")
+    yield SubscriberStore(db)
+    db.close()
 
 
 def test_bad_rows_are_reported_by_line_and_good_rows_imported(store: SubscriberStore) -> None:
@@ -169,14 +169,14 @@ def test_export_neutralises_formula_cells(store: SubscriberStore) -> None:
     assert rows[0]["categories"] == "LG" and rows[0]["language"] == "zh"
     assert rows[0]["status"] == "active"
 
-    engine = open_database("sqlite:///copy.db")
-    fresh = SubscriberStore(engine)
+    db = open_database("sqlite:///copy.db")
+    fresh = SubscriberStore(db)
     report = import_csv(fresh, io.StringIO(out.getvalue()))
     assert report.summary() == "imported 4, already present 0, suppressed 0, bad 0"
     assert [(s.email, s.categories, s.language) for s in fresh.list()] == [
         (s.email, s.categories, s.language) for s in store.list()
     ]
-    engine.dispose()
+    db.close()
 
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
@@ -230,9 +230,9 @@ def test_the_csv_round_trip_keeps_dates_and_quoted_addresses(
         store.add(address, categories={"LG"}, language="zh", status="active")
     out = io.StringIO()
     export_subscribers(store, out)
-    engine = open_database(f"sqlite:///{tmp_path / 'copy.db'}")
+    db = open_database(f"sqlite:///{tmp_path / 'copy.db'}")
     try:
-        fresh = SubscriberStore(engine)
+        fresh = SubscriberStore(db)
         report = import_csv(fresh, io.StringIO(out.getvalue()))
         assert report.summary() == "imported 3, already present 0, suppressed 0, bad 0"
         def key(s: object) -> tuple[object, ...]:
@@ -240,4 +240,4 @@ def test_the_csv_round_trip_keeps_dates_and_quoted_addresses(
                          ("email", "categories", "language", "created_at", "confirmed_at"))
         assert sorted(map(key, fresh.list())) == sorted(map(key, store.list()))
     finally:
-        engine.dispose()
+        db.close()

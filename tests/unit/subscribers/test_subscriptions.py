@@ -25,14 +25,12 @@ from newsletter.issues.categories import DEFAULT_CATEGORIES, available_categorie
 from newsletter.settings import get_settings
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore
+from newsletter.subscribers.choices import Choices, parse_address, parse_choices
 from newsletter.subscribers.workflow import (
     RESEND_AFTER,
-    Choices,
     ConfirmationMailer,
-    Outcome,
+    SignupOutcome,
     Subscriptions,
-    parse_address,
-    parse_choices,
 )
 from newsletter.tokens import Purpose, make_token
 from newsletter.transports.outbox import OutboxTransport
@@ -108,7 +106,7 @@ def world(tmp_path: Path) -> World:
 
 def test_new_address_becomes_pending_and_gets_one_confirmation(world: World) -> None:
     """A new address is stored as pending (source web) and sent one confirmation link."""
-    assert world.subs.subscribe("reader@example.org", CV_LG) is Outcome.SENT
+    assert world.subs.subscribe("reader@example.org", CV_LG) is SignupOutcome.SENT
     subscriber = world.store.find("reader@example.org")
     assert subscriber is not None
     assert (subscriber.status, subscriber.source) == ("pending", "web")
@@ -136,12 +134,12 @@ def test_confirmation_email_follows_the_chosen_language(world: World) -> None:
 
 def test_at_most_one_confirmation_per_ten_minutes(world: World) -> None:
     """Repeated sign-ups send nothing until ten minutes after the last confirmation."""
-    assert world.subs.subscribe("reader@example.org", CV_LG) is Outcome.SENT
+    assert world.subs.subscribe("reader@example.org", CV_LG) is SignupOutcome.SENT
     world.clock.advance(minutes=9, seconds=59)
-    assert world.subs.subscribe("reader@example.org", CV_LG) is Outcome.THROTTLED
+    assert world.subs.subscribe("reader@example.org", CV_LG) is SignupOutcome.THROTTLED
     assert len(world.messages()) == 1
     world.clock.now = START + RESEND_AFTER
-    assert world.subs.subscribe("reader@example.org", CV_LG) is Outcome.SENT
+    assert world.subs.subscribe("reader@example.org", CV_LG) is SignupOutcome.SENT
     assert len(world.messages()) == 2
 
 
@@ -153,14 +151,14 @@ def test_a_failed_send_is_not_counted_and_can_be_retried_at_once(world: World) -
         world.subs.subscribe("reader@example.org", CV_LG)
     pending = world.store.find("reader@example.org")
     assert pending is not None and pending.confirmation_sent_at is None
-    assert world.subs.subscribe("reader@example.org", CV_LG) is Outcome.SENT
+    assert world.subs.subscribe("reader@example.org", CV_LG) is SignupOutcome.SENT
     assert len(transport.attempts) == 2 and len(world.messages()) == 1
 
 
 def test_active_subscriber_signing_up_again_gets_nothing(world: World) -> None:
     """An active subscriber is not mailed again and keeps their preferences."""
     world.store.add("reader@example.org", categories={"RO"}, status="active", source="cli")
-    assert world.subs.subscribe("reader@example.org", CV_LG) is Outcome.ALREADY_ACTIVE
+    assert world.subs.subscribe("reader@example.org", CV_LG) is SignupOutcome.ALREADY_ACTIVE
     assert world.messages() == []
     subscriber = world.store.find("reader@example.org")
     assert subscriber is not None and subscriber.categories == {"RO"}
@@ -178,7 +176,7 @@ def test_suppressed_addresses_get_nothing(world: World, how: str) -> None:
     else:
         subscriber = world.store.add(address, status="active")
         world.store.set_status(subscriber.id, how, "feedback")  # type: ignore[arg-type]
-    assert world.subs.subscribe(address, CV_LG) is Outcome.SUPPRESSED
+    assert world.subs.subscribe(address, CV_LG) is SignupOutcome.SUPPRESSED
     assert world.messages() == []
     if how == "erased":
         assert world.store.find(address) is None
@@ -189,7 +187,7 @@ def test_unsubscribed_reader_can_come_back_with_double_opt_in(world: World) -> N
     subscriber = world.store.add("back@example.org", status="active")
     world.store.set_status(subscriber.id, "unsubscribed", "left")
     world.clock.advance(days=1)
-    assert world.subs.subscribe("back@example.org", CV_LG) is Outcome.SENT
+    assert world.subs.subscribe("back@example.org", CV_LG) is SignupOutcome.SENT
     still = world.store.get(subscriber.id)
     assert still is not None and still.status == "unsubscribed"
     [message] = world.messages()

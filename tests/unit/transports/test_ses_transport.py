@@ -14,8 +14,10 @@ import pytest
 from support.delivery import delivery_rows, subscribe
 from support.env import TEST_SECRET
 from support.moto_ses import fault, hook, ok
+from support.sending import send_issue
 
 from newsletter import wiring
+from newsletter.aws import ses_client
 from newsletter.errors import (
     AccountPausedError,
     InDoubtTransportError,
@@ -25,15 +27,23 @@ from newsletter.errors import (
 )
 from newsletter.issues.loader import load_issue
 from newsletter.rendering.wording import subject_line
-from newsletter.sending.campaign import send_issue
 from newsletter.settings import Settings, get_settings
 from newsletter.tokens import TOKEN_LENGTH, Purpose, read_token
+from newsletter.transports import MAX_CONCURRENCY
 from newsletter.transports.ses import SesTransport, classify_client_error, translate
 
 RAW = (
     b"From: AI Digest <digest@news.example.org>\r\nTo: a@example.com\r\n"
     b"Subject: hello\r\n\r\nhello\r\n"
 )
+
+
+def ses_transport(settings: Settings) -> SesTransport:
+    """The SES transport for these settings, as ``wiring.transport`` builds it."""
+    connections = max(MAX_CONCURRENCY, settings.send_concurrency)
+    return SesTransport(
+        ses_client(wiring.aws_config(settings), connections), settings.ses_configuration_set
+    )
 
 
 def test_sample_issue_reaches_200_subscribers_through_the_ses_server(
@@ -113,7 +123,7 @@ def test_client_does_no_retries_of_its_own_and_pools_enough_connections(ses: Any
 
 def test_configuration_set_is_sent_with_each_message(ses: Any) -> None:
     """NEWSLETTER_SES_CONFIGURATION_SET reaches SES as ConfigurationSetName."""
-    transport = SesTransport.from_settings(
+    transport = ses_transport(
         Settings(ses_configuration_set="digest-events", ses_region="us-east-1",
                  ses_endpoint_url=os.environ["NEWSLETTER_SES_ENDPOINT_URL"])
     )
@@ -152,7 +162,7 @@ def test_unreachable_endpoint_is_transient(monkeypatch: pytest.MonkeyPatch) -> N
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    transport = SesTransport.from_settings(
+    transport = ses_transport(
         Settings(ses_region="us-east-1", ses_endpoint_url=f"http://127.0.0.1:{port}")
     )
     with pytest.raises(TransientTransportError) as caught:

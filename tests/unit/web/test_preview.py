@@ -9,12 +9,21 @@ from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp
 
+from newsletter import wiring
 from newsletter.rendering.renderer import DEFAULT_TEMPLATES
 from newsletter.settings import get_settings
 from newsletter.web.preview import preview_app
 
 OWN_URL = "http://127.0.0.1:8000"  # where preview_app listens by default
+
+
+def preview(path: Path, host: str = "127.0.0.1", port: int = 8000) -> ASGIApp:
+    """The preview of ``path`` as ``newsletter preview`` builds it from the settings."""
+    settings = get_settings()
+    return preview_app(path, lambda: wiring.renderer(settings), settings.size_limit_bytes,
+                       host, port)
 
 
 @pytest.fixture
@@ -36,7 +45,7 @@ def templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def client(issue_path: Path, templates: Path) -> TestClient:
-    return TestClient(preview_app(issue_path, get_settings()), base_url=OWN_URL)
+    return TestClient(preview(issue_path), base_url=OWN_URL)
 
 
 def touch_later(path: Path, seconds: int = 5) -> None:
@@ -133,7 +142,7 @@ def test_broken_issue_gives_a_readable_422(client: TestClient, issue_path: Path)
 
 def test_missing_issue_file_gives_a_readable_422(tmp_path: Path, templates: Path) -> None:
     """Previewing a file that was deleted explains that it cannot be read."""
-    client = TestClient(preview_app(tmp_path / "2022-09-07.yaml", get_settings()),
+    client = TestClient(preview(tmp_path / "2022-09-07.yaml"),
                         base_url=OWN_URL)
     missing = client.get("/raw/html")
     assert missing.status_code == 422
@@ -182,7 +191,7 @@ def test_the_file_name_is_escaped(tmp_path: Path, sample_issue_path: Path, templ
     """A file name with markup in it is shown as text, never as HTML."""
     path = tmp_path / "<img src=x onerror=alert(1)>.yaml"
     shutil.copy(sample_issue_path, path)
-    page = TestClient(preview_app(path, get_settings()), base_url=OWN_URL).get("/")
+    page = TestClient(preview(path), base_url=OWN_URL).get("/")
     assert page.status_code == 200
     assert "<img src=x" not in page.text
     assert "&lt;img src=x onerror=alert(1)&gt;.yaml" in page.text
@@ -195,7 +204,7 @@ def test_requests_for_another_host_are_refused(
     issue_path: Path, templates: Path, host: str
 ) -> None:
     """A Host other than the preview's own (DNS rebinding) gets 421 and no issue content."""
-    client = TestClient(preview_app(issue_path, get_settings()), base_url=OWN_URL)
+    client = TestClient(preview(issue_path), base_url=OWN_URL)
     for path in ("/", "/raw/html", "/version"):
         response = client.get(path, headers={"host": host})
         assert response.status_code == 421, (path, host)
@@ -207,7 +216,7 @@ def test_the_preview_answers_its_own_loopback_names(
     issue_path: Path, templates: Path, host: str
 ) -> None:
     """127.0.0.1, localhost and [::1] with the preview's port are all its own address."""
-    client = TestClient(preview_app(issue_path, get_settings()), base_url=OWN_URL)
+    client = TestClient(preview(issue_path), base_url=OWN_URL)
     response = client.get("/raw/html", headers={"host": host})
     assert response.status_code == 200 and "MO2" in response.text
 
@@ -216,7 +225,7 @@ def test_a_preview_on_another_interface_answers_that_name(
     issue_path: Path, templates: Path
 ) -> None:
     """`preview --host box.lan --port 9000` answers box.lan:9000 and nothing else."""
-    client = TestClient(preview_app(issue_path, get_settings(), "box.lan", 9000),
+    client = TestClient(preview(issue_path, "box.lan", 9000),
                         base_url="http://box.lan:9000")
     assert client.get("/version").status_code == 200
     assert client.get("/version", headers={"host": "127.0.0.1:9000"}).status_code == 421

@@ -11,8 +11,8 @@ import pytest
 from starlette.testclient import TestClient
 from support.delivery import outbox, subscribe
 from support.env import TEST_SECRET
+from support.sending import send_test
 
-from newsletter.sending.editor_send import send_test
 from newsletter.settings import get_settings
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore
@@ -67,12 +67,12 @@ def test_one_click_on_a_test_message_changes_nobody(
     link = links_of_a_test_message(sample_issue_path, tmp_path)["unsubscribe"]
     page = client.post(link, data={"List-Unsubscribe": "One-Click"})
     assert page.status_code == 200 and "This is a test message" in page.text
-    engine = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
+    db = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
     try:
-        store = SubscriberStore(engine)
+        store = SubscriberStore(db)
         assert [store.get(r.id).status for r in readers] == ["active"] * 3  # type: ignore[union-attr]
     finally:
-        engine.dispose()
+        db.close()
 
 
 def test_other_links_keep_their_own_pages(client: TestClient) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from newsletter.errors import DatabaseError
-from newsletter.subscribers.workflow import Choices
+from newsletter.subscribers.choices import Choices
 from newsletter.web.signups import SignupQueue
 
 CHOICES = Choices(frozenset(), "both")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import Engine
 from starlette.testclient import TestClient
 from support.delivery import outbox
 from support.env import ROOT, TEST_SECRET
@@ -22,7 +21,7 @@ from newsletter.cli.main import app as cli_app
 from newsletter.errors import ConfigurationError
 from newsletter.model.subscribers import Subscriber
 from newsletter.settings import get_settings
-from newsletter.store.db import open_database
+from newsletter.store.db import Database, open_database
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.tokens import Purpose, make_token
 from newsletter.transports.outbox import OutboxTransport
@@ -98,14 +97,14 @@ MakeSite = Callable[..., Site]
 
 
 @pytest.fixture
-def engine() -> Iterator[Engine]:
-    engine = open_database(get_settings().database_url)
-    yield engine
-    engine.dispose()
+def db() -> Iterator[Database]:
+    db = open_database(get_settings().database_url)
+    yield db
+    db.close()
 
 
 @pytest.fixture
-def make_site(tmp_path: Path, engine: Engine) -> Iterator[MakeSite]:
+def make_site(tmp_path: Path, db: Database) -> Iterator[MakeSite]:
     clients: list[TestClient] = []
 
     def make(limit: int = 10, **overrides: object) -> Site:
@@ -114,7 +113,7 @@ def make_site(tmp_path: Path, engine: Engine) -> Iterator[MakeSite]:
         outbox = tmp_path / "outbox"
         app = create_app(
             settings,
-            engine=engine,
+            db=db,
             transport=OutboxTransport(outbox),
             clock=clock,
             limiter=RateLimiter(limit, 600, clock=clock.seconds),
@@ -122,7 +121,7 @@ def make_site(tmp_path: Path, engine: Engine) -> Iterator[MakeSite]:
         client = TestClient(app, follow_redirects=False)
         client.__enter__()
         clients.append(client)
-        return Site(client, SubscriberStore(engine, clock=clock), clock, outbox)
+        return Site(client, SubscriberStore(db, clock=clock), clock, outbox)
 
     yield make
     for client in clients:
@@ -583,11 +582,11 @@ def test_healthz_and_stylesheet(site: Site) -> None:
 @pytest.mark.parametrize(
     "key", ["", "demo", "change-me", "short-key", "aaaaaaaaaaaaaaaa", "abcabcabcabcabcabc"]
 )
-def test_unsafe_secret_keys_are_refused(engine: Engine, key: str) -> None:
+def test_unsafe_secret_keys_are_refused(db: Database, key: str) -> None:
     """create_app refuses a missing, well-known, short or low-entropy secret key."""
     settings = get_settings().model_copy(update={"secret_key": SecretStr(key)})
     with pytest.raises(ConfigurationError, match="NEWSLETTER_SECRET_KEY"):
-        create_app(settings, engine=engine)
+        create_app(settings, db=db)
 
 
 def test_serve_refuses_to_start_with_a_default_key(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,13 +41,13 @@ def certs() -> Iterator[CertificateServer]:
 @pytest.fixture
 def site(tmp_path: Path, certs: CertificateServer) -> Iterator[tuple[TestClient, SubscriberStore]]:
     settings = Settings(sns_topic_arns=[TOPIC], sns_cert_host_for_tests=certs.host)
-    engine = open_database(settings.database_url)
-    store = SubscriberStore(engine)
+    db = open_database(settings.database_url)
+    store = SubscriberStore(db)
     store.add(READER, status="active", source="cli")
-    app = create_app(settings, engine=engine, transport=OutboxTransport(tmp_path / "out"))
+    app = create_app(settings, db=db, transport=OutboxTransport(tmp_path / "out"))
     with TestClient(app) as client:
         yield client, store
-    engine.dispose()
+    db.close()
 
 
 def unchanged(store: SubscriberStore) -> bool:

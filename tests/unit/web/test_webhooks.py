@@ -34,19 +34,19 @@ class Fetcher:
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[tuple[TestClient, SubscriberStore, Fetcher]]:
     settings = Settings(sns_topic_arns=[TOPIC])
-    engine = open_database(settings.database_url)
-    store = SubscriberStore(engine, clock=lambda: NOW)
+    db = open_database(settings.database_url)
+    store = SubscriberStore(db, clock=lambda: NOW)
     fetcher = Fetcher()
     app = create_app(
         settings,
-        engine=engine,
+        db=db,
         transport=OutboxTransport(tmp_path / "out"),
         clock=lambda: NOW,
         cert_fetcher=fetcher,
     )
     with TestClient(app) as client:
         yield client, store, fetcher
-    engine.dispose()
+    db.close()
 
 
 def test_permanent_bounce_suppresses_the_subscriber(
@@ -133,8 +133,8 @@ def test_subscription_confirmation_is_confirmed(
 def test_webhook_route_absent_without_topics(tmp_path: Path) -> None:
     """Without NEWSLETTER_SNS_TOPIC_ARNS there is no webhook endpoint at all."""
     settings = Settings()
-    engine = open_database(settings.database_url)
-    app = create_app(settings, engine=engine, transport=OutboxTransport(tmp_path / "o"))
+    db = open_database(settings.database_url)
+    app = create_app(settings, db=db, transport=OutboxTransport(tmp_path / "o"))
     with TestClient(app) as client:
         assert client.post("/webhooks/ses", content=_signed(_bounce())).status_code in (404, 405)
-    engine.dispose()
+    db.close()

@@ -21,7 +21,7 @@ from newsletter.sending.campaign import campaign_status, plan_send, send_issue
 from newsletter.sending.engine import DeliveryRun
 from newsletter.sending.messages import CampaignMessages
 from newsletter.sending.pacing import AdaptiveRate, TokenBucket
-from newsletter.sending.plan import RetryPolicy, plan_concurrency, plan_rate
+from newsletter.sending.plan import RetryPolicy, RunConfig, plan_concurrency, plan_rate
 from newsletter.sending.report import left_out_line
 from newsletter.settings import get_settings
 from newsletter.store.audience import count_left_out
@@ -307,8 +307,8 @@ def test_transient_failures_past_the_retries_leave_the_delivery_queued_for_later
     with LogProgress("2022-09-07", len(readers), write=lines.append) as progress:
         result = DeliveryRun(
             store, transport, messages, AdaptiveRate(TokenBucket(1000), 1000),
-            campaign_id=campaign.id, worker_id="w", concurrency=4, progress=progress,
-            retry=RetryPolicy(base_delay=0.001),
+            RunConfig(campaign.id, "w", concurrency=4, retry=RetryPolicy(base_delay=0.001)),
+            progress=progress,
         ).run()
 
     assert transport.calls[readers[0].email] == 5
@@ -335,7 +335,7 @@ def test_workers_share_the_rate(tmp_path: Path, sample_issue_path: Path) -> None
     rate = AdaptiveRate(TokenBucket(300), 300)
     DeliveryRun(
         store, OutboxTransport(tmp_path / "outbox"), messages, rate,
-        campaign_id=campaign.id, worker_id="w", concurrency=2, heartbeat=lambda: 3,
+        RunConfig(campaign.id, "w", concurrency=2), heartbeat=lambda: 3,
     ).run()
     assert rate.ceiling == pytest.approx(100)
     assert rate.rate <= 100

@@ -1,0 +1,70 @@
+"""The one place that builds boto3 clients: SES for sending, SQS for SES's events.
+
+Both clients get their settings here, in one way: the region (the configured one, else the
+queue URL's, else us-east-1), an endpoint URL only where a loopback test server stands in
+for AWS, and credentials from boto3's usual chain (environment, profile, instance role).
+The modules that use a client (``transports.ses``, ``feedback.sqs``) turn botocore's errors
+into ours; nothing here sends or receives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_sesv2 import SESV2Client
+
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class AwsConfig:
+    """Where the clients connect: ``region`` (None: see the module docstring) and the
+    endpoints of loopback test servers (None: AWS itself)."""
+
+    region: str | None = None
+    ses_endpoint_url: str | None = None
+    sqs_endpoint_url: str | None = None
+
+
+def ses_client(config: AwsConfig, max_connections: int) -> SESV2Client:
+    """A thread-safe ``sesv2`` client with a pool of ``max_connections``.
+
+    botocore's own retries are off: the delivery engine retries, with back-off shared by
+    every sending thread, and botocore's would hide throttling from the rate control.
+    """
+    import boto3  # imported when a client is made: `newsletter --help` stays fast
+    from botocore.config import Config
+
+    client_config = Config(
+        region_name=config.region or DEFAULT_REGION,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        max_pool_connections=max_connections,
+        connect_timeout=5,
+        read_timeout=30,
+    )
+    return boto3.session.Session().client(
+        "sesv2", endpoint_url=config.ses_endpoint_url or None, config=client_config
+    )
+
+
+def sqs_client(config: AwsConfig, queue_url: str) -> Any:
+    """An ``sqs`` client for ``queue_url`` (its region read from the URL when none is set).
+
+    Reads wait up to 20 seconds (long polling), so the read timeout allows 30.
+    """
+    import boto3
+    from botocore.config import Config
+
+    region = config.region or region_of(queue_url) or DEFAULT_REGION
+    return boto3.session.Session().client(
+        "sqs", endpoint_url=config.sqs_endpoint_url or None,
+        config=Config(region_name=region, retries={"mode": "standard"}, read_timeout=30),
+    )
+
+
+def region_of(queue_url: str) -> str | None:
+    """The region of an SQS queue URL (``https://sqs.REGION.amazonaws.com/ACCOUNT/NAME``)."""
+    parts = queue_url.split("/")[2].split(".") if queue_url.count("/") >= 2 else []
+    return parts[1] if len(parts) > 2 and parts[0] == "sqs" else None

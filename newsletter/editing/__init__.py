@@ -1,0 +1,1 @@
+"""The editor's tools: validate and build, preflight checks, drafts from arXiv, digest import."""

@@ -1,0 +1,1 @@
+"""Value types the engine, the store, feedback and the web share: the bottom floor."""
