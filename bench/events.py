@@ -7,7 +7,7 @@ over 100,000 events (target: flat).
 - ``send``: ``newsletter send`` as a subprocess against ``tests/support/ses_sim.py`` (its own
   process, 50 ms per call, no throttling in reach), SQLite; the "this run" rate it prints.
 - ``sqs``: an SQS queue filled with SES Send and Delivery events (raw delivery) for a
-  campaign's deliveries, then ``events poll --once`` in this process (``run_poller``: 8
+  campaign's deliveries, then ``events poll --once`` in this process (``poll``: 8
   receivers long-poll, one thread applies what they received, deletes in other threads);
   events / wall time. Against two servers, each in its own process:
   ``tests/support/sqs_sim.py``, each call 20 ms whatever the queue holds, as SQS answers
@@ -49,7 +49,7 @@ from typing import Any
 import boto3
 import httpx
 from population import populate
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import select, text, update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -57,12 +57,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 from support.delivery import subscribe  # noqa: E402
 from support.sns import TOPIC, CertificateServer, notification  # noqa: E402
 
+from newsletter import wiring  # noqa: E402
 from newsletter.feedback.apply import Feedback, SnsVerifier, WebhookIntake  # noqa: E402
 from newsletter.feedback.fetch import pinned_fetcher  # noqa: E402
-from newsletter.feedback.sqs import QueueMessage, poll, run_poller  # noqa: E402
+from newsletter.feedback.sqs import QueueMessage, poll  # noqa: E402
 from newsletter.settings import Settings  # noqa: E402
 from newsletter.store.campaigns import CampaignStore  # noqa: E402
-from newsletter.store.db import make_engine, open_database, upgrade  # noqa: E402
+from newsletter.store.db import Database, make_engine, open_database, upgrade  # noqa: E402
 from newsletter.store.events import EventStore  # noqa: E402
 from newsletter.store.tables import deliveries  # noqa: E402
 
@@ -124,25 +125,25 @@ def settle(url: str) -> None:
         engine.dispose()
 
 
-def campaign(url: str, readers: int, date: str) -> tuple[Engine, list[tuple[int, str]]]:
+def campaign(url: str, readers: int, date: str) -> tuple[Database, list[tuple[int, str]]]:
     """A campaign of ``readers`` deliveries, all recorded as sent."""
     if not url.startswith("sqlite"):
         upgrade(url)
-    engine = open_database(url)
-    with engine.connect() as conn:
+    db = open_database(url)
+    with db.engine.connect() as conn:
         empty = conn.execute(text("SELECT count(*) FROM subscribers")).scalar_one() == 0
     if empty and url.startswith("sqlite"):
-        populate(engine, readers, varied=False)  # SQLite-only fast path
+        populate(db.engine, readers, varied=False)  # SQLite-only fast path
     elif empty:
         subscribe(url, readers)
-    store = CampaignStore(engine)
+    store = CampaignStore(db)
     started, _ = store.start(date, str(ISSUE), ["CL", "CV", "LG"])
-    with engine.begin() as conn:
+    with db.engine.begin() as conn:
         conn.execute(update(deliveries).where(deliveries.c.campaign_id == started.id)
                      .values(status="sent", provider_id=deliveries.c.id))
         rows = conn.execute(select(deliveries.c.id, deliveries.c.email)
                             .where(deliveries.c.campaign_id == started.id)).all()
-    return engine, [(int(i), str(e)) for i, e in rows]
+    return db, [(int(i), str(e)) for i, e in rows]
 
 
 def events(rows: list[tuple[int, str]], count: int, salt: str) -> Iterator[dict[str, Any]]:
@@ -178,12 +179,12 @@ def send_rate(tmp: Path, readers: int) -> float:
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert sim.stdout is not None
     url = sim.stdout.readline().strip().removeprefix("listening on ")
-    db = f"sqlite:///{tmp / 'send.db'}"
+    db_url = f"sqlite:///{tmp / 'send.db'}"
     try:
-        engine = open_database(db)
-        populate(engine, readers, varied=False)
-        engine.dispose()
-        env = dict(os.environ, **AWS, NEWSLETTER_DATABASE_URL=db, NEWSLETTER_SECRET_KEY=SECRET,
+        db = open_database(db_url)
+        populate(db.engine, readers, varied=False)
+        db.close()
+        env = dict(os.environ, **AWS, NEWSLETTER_DATABASE_URL=db_url, NEWSLETTER_SECRET_KEY=SECRET,
                    NEWSLETTER_TRANSPORT="ses", NEWSLETTER_SES_REGION="us-east-1",
                    NEWSLETTER_SES_ENDPOINT_URL=url, NEWSLETTER_MAX_SEND_RATE="100000",
                    NEWSLETTER_BASE_URL="https://news.example.org",
@@ -235,7 +236,7 @@ def sqs_server(kind: str, latency: float) -> Iterator[str]:
 
 def sqs_rate(kind: str, url: str, rows: list[tuple[int, str]], count: int,
              receivers: int = RECEIVERS, latency: float = SQS_LATENCY) -> tuple[int, float]:
-    """Events/s drained from an SQS queue by ``run_poller`` (``events poll --once``)."""
+    """Events/s drained from an SQS queue as ``events poll --once`` drains it."""
     with sqs_server(kind, latency) as endpoint:
         for key, value in AWS.items():
             os.environ.setdefault(key, value)
@@ -256,8 +257,10 @@ def sqs_rate(kind: str, url: str, rows: list[tuple[int, str]], count: int,
                                 for i, e in enumerate(chunk[first:first + 10])]
                 sqs.send_message_batch(QueueUrl=queue, Entries=entries)
             started = time.perf_counter()
-            result = run_poller(settings, queue_url=queue, once=True, wait=0,
-                                receivers=receivers)
+            sqs_queue = wiring.sqs_queue(settings, queue)
+            with wiring.database(settings) as db:
+                result = poll(sqs_queue, wiring.feedback(settings, db), once=True, wait=0,
+                              receivers=receivers)
             elapsed += time.perf_counter() - started
             applied += result.applied
         return applied, applied / elapsed
@@ -330,14 +333,14 @@ def webhook_rate(tmp: Path, url: str, rows: list[tuple[int, str]], count: int,
 
 def pipeline_rate(url: str, rows: list[tuple[int, str]], count: int) -> float:
     """Events/s through ``Feedback.from_queue`` alone (batches of 10, no network)."""
-    engine = open_database(url)
-    feedback = Feedback(EventStore(engine), None)
+    db = open_database(url)
+    feedback = Feedback(EventStore(db), None)
     bodies = [json.dumps(e) for e in events(rows, count, "pipe")]
     started = time.perf_counter()
     for first in range(0, len(bodies), 10):
         feedback.from_queue(bodies[first:first + 10])
     elapsed = time.perf_counter() - started
-    engine.dispose()
+    db.close()
     return len(bodies) / elapsed
 
 
@@ -345,10 +348,10 @@ def webhook_pipeline_rate(url: str, rows: list[tuple[int, str]], count: int) -> 
     """Events/s through ``WebhookIntake.receive`` with 8 requests in flight on one event loop
     (verification and group commit included, no HTTP): the webhook without the server."""
     certs = CertificateServer()
-    engine = open_database(url)
+    db = open_database(url)
     try:
         verifier = SnsVerifier(pinned_fetcher(certs.host), frozenset([TOPIC]), certs.host)
-        intake = WebhookIntake(Feedback(EventStore(engine), verifier))
+        intake = WebhookIntake(Feedback(EventStore(db), verifier))
         bodies = [certs.sign(notification(e, f"wp-{n}"))
                   for n, e in enumerate(events(rows, count, "wp"))]
 
@@ -365,7 +368,7 @@ def webhook_pipeline_rate(url: str, rows: list[tuple[int, str]], count: int) -> 
 
         return len(bodies) / asyncio.run(drive())
     finally:
-        engine.dispose()
+        db.close()
         certs.close()
 
 
@@ -395,11 +398,11 @@ class GeneratedQueue:
 
 def memory(tmp: Path, count: int) -> list[tuple[int, float]]:
     """RSS while ``count`` events go through ``poll`` (receivers, grouping, deletes)."""
-    engine, rows = campaign(f"sqlite:///{tmp / 'memory.db'}", count // 2 + 10, "2022-09-08")
+    db, rows = campaign(f"sqlite:///{tmp / 'memory.db'}", count // 2 + 10, "2022-09-08")
     queue = GeneratedQueue(rows, count, {10_000, count // 2, count})
-    result = poll(queue, Feedback(EventStore(engine), None), once=True, wait=0)
+    result = poll(queue, Feedback(EventStore(db), None), once=True, wait=0)
     assert result.applied == count, result
-    engine.dispose()
+    db.close()
     return queue.rss
 
 
@@ -422,8 +425,8 @@ def main() -> None:
         print(f"send rate (one process, SQLite, 50 ms SES): {sending:,.0f} msg/s", flush=True)
         with databases(tmp) as urls:
             for label, url in urls:
-                engine, rows = campaign(url, readers, "2022-09-07")
-                engine.dispose()
+                db, rows = campaign(url, readers, "2022-09-07")
+                db.close()
                 settle(url)
                 row(label, "pipeline alone (batches of 10, one thread)", count,
                     pipeline_rate(url, rows, count), False)

@@ -41,9 +41,10 @@ import httpx
 from report import cpu_model, markers, write_section
 from sqlalchemy import insert
 
+from newsletter import wiring
 from newsletter.settings import Settings
+from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import open_database
-from newsletter.store.published import sent_issue_dates
 from newsletter.store.tables import campaigns
 from newsletter.web.static_site import build_site
 
@@ -70,10 +71,10 @@ def generate(folder: Path, database_url: str, count: int) -> list[str]:
         dates.append(day)
         rows.append({"issue_date": day, "issue_path": f"issues/{day}.yaml", "status": "done",
                      "paused_reason": "", "total": 0, "created_at": NOW})
-    engine = open_database(database_url)
-    with engine.begin() as conn:
+    db = open_database(database_url)
+    with db.engine.begin() as conn:
         conn.execute(insert(campaigns), rows)
-    engine.dispose()
+    db.close()
     return dates
 
 
@@ -91,12 +92,13 @@ def build_child(tmp: str) -> None:
     """In a fresh process: time one cold build; print JSON."""
     os.environ.update(settings_for(Path(tmp)))
     settings = Settings()
-    engine = open_database(settings.database_url)
-    sent = sent_issue_dates(engine)
-    engine.dispose()
+    db = open_database(settings.database_url)
+    sent = CampaignStore(db).sent_issue_dates()
+    db.close()
+    site = wiring.site_config(settings)
     out = Path(tmp) / f"site-{os.getpid()}"
     started = time.perf_counter()
-    report = build_site(settings, out, sent, NOW)
+    report = build_site(site, out, sent, NOW)
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "issues": report.issues, "files": report.files,
                       "bytes": report.bytes}))
@@ -125,7 +127,7 @@ def time_archive(tmp: Path, requests: int) -> tuple[float, list[float], list[flo
     env = {**os.environ, **settings_for(tmp, f"http://127.0.0.1:{port}")}
     command = [str(Path(sys.executable).parent / "newsletter"), "serve", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    engine = open_database(env["NEWSLETTER_DATABASE_URL"])
+    db = open_database(env["NEWSLETTER_DATABASE_URL"])
     server = subprocess.Popen(command, env=env, cwd=tmp, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
@@ -148,7 +150,7 @@ def time_archive(tmp: Path, requests: int) -> tuple[float, list[float], list[flo
                 if recheck:
                     extra += 1
                     day = (FIRST_DAY - dt.timedelta(days=extra)).isoformat()
-                    with engine.begin() as conn:
+                    with db.engine.begin() as conn:
                         conn.execute(insert(campaigns).values(
                             issue_date=day, issue_path="x", status="done", paused_reason="",
                             total=0, created_at=NOW))
@@ -162,7 +164,7 @@ def time_archive(tmp: Path, requests: int) -> tuple[float, list[float], list[flo
     finally:
         server.terminate()
         server.wait(timeout=10)
-        engine.dispose()
+        db.close()
     return cold, timings, rechecks
 
 

@@ -29,11 +29,11 @@ from pathlib import Path
 
 from population import expected_recipients, populate
 
+from newsletter import wiring
 from newsletter.issues.loader import load_issue
-from newsletter.sending.campaign import send_issue
 from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
-from newsletter.store.db import make_engine, upgrade
+from newsletter.store.db import Database, make_engine, upgrade
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE.parent / "issues" / "2022-09-07.yaml"
@@ -47,16 +47,16 @@ def snapshot(url: str, count: int, varied: bool = True) -> tuple[float, int, int
     issue = load_issue(SAMPLE)
     categories = {paper.category for paper in issue.papers}
     upgrade(url)
-    engine = make_engine(url)
+    db = Database(make_engine(url))
     started = time.perf_counter()
-    populate(engine, count, varied=varied)
+    populate(db.engine, count, varied=varied)
     print(f"  {count:,} subscribers written in {time.perf_counter() - started:.1f} s", flush=True)
-    store = CampaignStore(engine)
+    store = CampaignStore(db)
     started = time.perf_counter()
     campaign, created = store.start(issue.date.isoformat(), str(SAMPLE), categories)
     elapsed = time.perf_counter() - started
     assert created, "the campaign existed before the snapshot"
-    engine.dispose()
+    db.close()
     return elapsed, campaign.total, expected_recipients(count, categories, varied=varied)
 
 
@@ -88,7 +88,8 @@ def memory_child(url: str, seconds: float) -> None:
     timer.daemon = True
     timer.start()
     started = time.perf_counter()
-    summary = send_issue(settings, str(SAMPLE), transport=NullTransport(), stop=stop)
+    with wiring.campaigns(settings, NullTransport()) as campaigns:
+        summary = campaigns.send(campaigns.plan(str(SAMPLE)), stop=stop)
     elapsed = time.perf_counter() - started
     timer.cancel()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from support.arxiv_server import FIXTURES, ArxivServer, arxiv_server
+from support.clock import FakeClock
 from typer.testing import CliRunner, Result
 
 from newsletter.cli.main import app
@@ -36,21 +37,6 @@ def arxiv(monkeypatch: pytest.MonkeyPatch) -> Iterator[ArxivServer]:
 
 def run(*args: str) -> Result:
     return CliRunner().invoke(app, list(args))
-
-
-class FakeClock:
-    """A monotonic clock that only moves when told to, or when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def test_feed_entries_become_papers() -> None:
@@ -224,16 +210,16 @@ def test_an_existing_issue_file_is_not_replaced(arxiv: ArxivServer) -> None:
 
 def test_requests_are_spaced_three_seconds_apart(arxiv: ArxivServer) -> None:
     """A second request waits for the rest of 3 s after the first; a later one does not wait."""
-    clock = FakeClock()
-    client = ArxivClient(arxiv.url, clock=clock, sleep=clock.sleep)
+    clock = FakeClock(100.0)
+    client = ArxivClient(arxiv.url, clock=clock.seconds, sleep=clock.sleep)
     client.fetch(["2209.01947"])
     assert clock.slept == []
-    clock.now += 1.25
+    clock.advance(seconds=1.25)
     client.fetch(["2209.01947", "2209.01667"])
     assert clock.slept == [1.75]
     client.fetch(["2209.01947"])
     assert clock.slept == [1.75, 3.0]
-    clock.now += 3.5
+    clock.advance(seconds=3.5)
     client.fetch(["2209.01947"])
     assert clock.slept == [1.75, 3.0]
     assert len(arxiv.requests) == 4
@@ -241,8 +227,8 @@ def test_requests_are_spaced_three_seconds_apart(arxiv: ArxivServer) -> None:
 
 def test_a_failed_request_still_counts_for_the_spacing(arxiv: ArxivServer) -> None:
     """After arXiv refused a request, the next one still waits its 3 s."""
-    clock = FakeClock()
-    client = ArxivClient(arxiv.url, clock=clock, sleep=clock.sleep)
+    clock = FakeClock(100.0)
+    client = ArxivClient(arxiv.url, clock=clock.seconds, sleep=clock.sleep)
     arxiv.fail_with = 503
     with pytest.raises(ArxivError):
         client.fetch(["2209.01947"])

@@ -27,10 +27,10 @@ EDITORS = ["editor@example.org", "chief@example.org"]
 
 
 def campaign_rows() -> list[Any]:
-    engine = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
-    with engine.connect() as conn:
+    db = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
+    with db.engine.connect() as conn:
         rows = conn.execute(select(campaigns)).all()
-    engine.dispose()
+    db.close()
     return rows
 
 

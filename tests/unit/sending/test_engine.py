@@ -10,56 +10,50 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.clock import FakeClock
 from support.delivery import delivery_rows, outbox, subscribe
 from support.moto_ses import fault, hook, ok
+from support.sending import campaign_messages, campaign_status, plan_send, send_issue
 from typer.testing import CliRunner
 
+from newsletter import wiring
+from newsletter.aws import ses_client
 from newsletter.cli.main import app
 from newsletter.cli.progress import LogProgress
 from newsletter.issues.loader import load_issue
-from newsletter.sending.campaign import campaign_status, plan_send, send_issue
 from newsletter.sending.engine import DeliveryRun
 from newsletter.sending.messages import CampaignMessages
 from newsletter.sending.pacing import AdaptiveRate, TokenBucket
 from newsletter.sending.plan import RetryPolicy, RunConfig, plan_concurrency, plan_rate
 from newsletter.sending.report import left_out_line
 from newsletter.settings import get_settings
-from newsletter.store.audience import count_left_out
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore
-from newsletter.transports import SendQuota
+from newsletter.transports import MAX_CONCURRENCY, SendQuota
 from newsletter.transports.outbox import OutboxTransport
 from newsletter.transports.ses import SesTransport
 
 # -- rate control -----------------------------------------------------------------------
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 100.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def test_bucket_paces_evenly_and_holds_only_its_burst() -> None:
     """Tokens are spaced 1/rate apart; an idle bucket grants only ``burst`` at once."""
-    clock = FakeClock()
-    bucket = TokenBucket(10, clock=clock)
+    clock = FakeClock(100.0)
+    bucket = TokenBucket(10, clock=clock.seconds)
     assert [round(bucket.reserve(), 3) for _ in range(4)] == [0.0, 0.1, 0.2, 0.3]
-    clock.t += 60  # idle for a minute: no stored burst beyond one token
+    clock.advance(seconds=60)  # idle for a minute: no stored burst beyond one token
     assert [round(bucket.reserve(), 3) for _ in range(3)] == [0.0, 0.1, 0.2]
-    clock.t += 60
-    roomy = TokenBucket(10, burst=3, clock=clock)
-    clock.t += 60
+    clock.advance(seconds=60)
+    roomy = TokenBucket(10, burst=3, clock=clock.seconds)
+    clock.advance(seconds=60)
     assert [round(roomy.reserve(), 3) for _ in range(4)] == [0.0, 0.0, 0.0, 0.1]
 
 
 def test_bucket_penalty_and_new_rate_apply_to_later_tokens() -> None:
     """penalize() holds every caller back; set_rate() changes the spacing from then on."""
-    clock = FakeClock()
-    bucket = TokenBucket(10, clock=clock)
+    clock = FakeClock(100.0)
+    bucket = TokenBucket(10, clock=clock.seconds)
     bucket.reserve()
     bucket.penalize(2.0)
     assert bucket.reserve() == pytest.approx(2.0)
@@ -72,20 +66,20 @@ def test_bucket_penalty_and_new_rate_apply_to_later_tokens() -> None:
 
 def test_adaptive_rate_drops_once_per_volley_and_recovers() -> None:
     """Throttles cut the rate by a tenth (once per cooldown); successes bring it back up."""
-    clock = FakeClock()
-    bucket = TokenBucket(100, clock=clock)
-    rate = AdaptiveRate(bucket, 100, clock=clock, jitter=lambda low, high: 1.0)
+    clock = FakeClock(100.0)
+    bucket = TokenBucket(100, clock=clock.seconds)
+    rate = AdaptiveRate(bucket, 100, clock=clock.seconds, jitter=lambda low, high: 1.0)
     for _ in range(10):  # a volley from many threads at the same moment
         rate.on_throttle()
     assert rate.rate == pytest.approx(90)
     assert rate.throttles == 10
-    clock.t += 1.5
+    clock.advance(seconds=1.5)
     rate.on_throttle()
     assert rate.rate == pytest.approx(81)
-    clock.t += 0.5
+    clock.advance(seconds=0.5)
     rate.on_success()  # +15% of the ceiling per second
     assert rate.rate == pytest.approx(88.5)
-    clock.t += 60
+    clock.advance(seconds=60)
     rate.on_success()
     assert rate.rate == pytest.approx(100)  # never above the ceiling
     rate.set_ceiling(50)  # another worker joined
@@ -108,7 +102,11 @@ def test_rate_is_our_cap_or_the_account_rate_less_headroom() -> None:
 
 
 def ses_transport() -> SesTransport:
-    transport = SesTransport.from_settings(get_settings())
+    settings = get_settings()
+    connections = max(MAX_CONCURRENCY, settings.send_concurrency)
+    transport = SesTransport(
+        ses_client(wiring.aws_config(settings), connections), settings.ses_configuration_set
+    )
     return transport
 
 
@@ -296,12 +294,12 @@ def test_transient_failures_past_the_retries_leave_the_delivery_queued_for_later
     url = os.environ["NEWSLETTER_DATABASE_URL"]
     readers = [r for r in subscribe(url, 14) if r.expects_issue]
     settings = get_settings()
-    engine = open_database(url)
-    store = CampaignStore(engine)
+    db = open_database(url)
+    store = CampaignStore(db)
     campaign, _ = store.start("2022-09-07", str(sample_issue_path), ["CL", "CV", "LG"])
     transport = FailingFor(tmp_path / "outbox", readers[0].email)
-    messages = CampaignMessages.render(
-        load_issue(sample_issue_path), store.variants(campaign.id), settings, campaign.id
+    messages = campaign_messages(
+        settings, load_issue(sample_issue_path), store.variants(campaign.id), campaign.id
     )
     lines: list[str] = []
     with LogProgress("2022-09-07", len(readers), write=lines.append) as progress:
@@ -319,18 +317,18 @@ def test_transient_failures_past_the_retries_leave_the_delivery_queued_for_later
     assert len(outbox(tmp_path / "outbox")) == len(readers) - 1
     assert lines[-1].startswith(f"2022-09-07: {len(readers) - 1}/{len(readers)} done")
     assert "deferred 1" in lines[-1]
-    engine.dispose()
+    db.close()
 
 
 def test_workers_share_the_rate(tmp_path: Path, sample_issue_path: Path) -> None:
     """When the heartbeat reports three busy workers, this one sends at a third of the rate."""
     url = os.environ["NEWSLETTER_DATABASE_URL"]
     subscribe(url, 7)
-    engine = open_database(url)
-    store = CampaignStore(engine)
+    db = open_database(url)
+    store = CampaignStore(db)
     campaign, _ = store.start("2022-09-07", str(sample_issue_path), ["CL", "CV", "LG"])
-    messages = CampaignMessages.render(
-        load_issue(sample_issue_path), store.variants(campaign.id), get_settings(), campaign.id
+    messages = campaign_messages(
+        get_settings(), load_issue(sample_issue_path), store.variants(campaign.id), campaign.id
     )
     rate = AdaptiveRate(TokenBucket(300), 300)
     DeliveryRun(
@@ -339,7 +337,7 @@ def test_workers_share_the_rate(tmp_path: Path, sample_issue_path: Path) -> None
     ).run()
     assert rate.ceiling == pytest.approx(100)
     assert rate.rate <= 100
-    engine.dispose()
+    db.close()
 
 
 def test_messages_share_one_date_per_second() -> None:
@@ -435,11 +433,11 @@ def test_progress_is_a_bar_on_a_terminal_and_log_lines_otherwise() -> None:
     assert "sent 2 · failed 1" in shown and "4/4" in shown
     assert "paused: SendingPausedException" in shown
 
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     lines: list[str] = []
-    with LogProgress("2022-09-07", 100, write=lines.append, interval=5, clock=clock) as log:
+    with LogProgress("2022-09-07", 100, write=lines.append, interval=5, clock=clock.seconds) as log:
         for _ in range(10):
-            clock.t += 1
+            clock.advance(seconds=1)
             log.advance("sent")
     assert lines[0] == "2022-09-07: 100 of 100 to go"
     assert len(lines) == 4  # the start, one every 5 seconds, the end
@@ -456,9 +454,9 @@ def test_left_out_count_is_the_active_readers_the_snapshot_skips(
 ) -> None:
     """count_left_out counts exactly the active, unsuppressed readers the snapshot leaves out."""
     readers = subscribe(database_url, 30)
-    engine = open_database(database_url)
+    db = open_database(database_url)
     try:
-        subscribers = SubscriberStore(engine)
+        subscribers = SubscriberStore(db)
         # Not active, or suppressed: not "left out" by this issue, whatever they chose.
         gone = subscribers.add("gone@example.com", categories={"RO"}, status="active")
         subscribers.set_status(gone.id, "unsubscribed", "test")
@@ -466,15 +464,15 @@ def test_left_out_count_is_the_active_readers_the_snapshot_skips(
         subscribers.add("quiet@example.com", categories={"RO"}, status="active")
         subscribers.suppress("quiet@example.com", "manual")
         cats = sorted({p.category for p in load_issue(sample_issue_path).papers})
-        left_out = count_left_out(engine, cats)
-        store = CampaignStore(engine)
+        store = CampaignStore(db)
+        left_out = store.count_left_out(cats)
         expected = sum(not r.expects_issue for r in readers)
         assert expected > 0
         assert left_out == expected
         assert store.count_recipients(cats) + left_out == len(readers)
-        assert count_left_out(engine, []) == len([r for r in readers if r.categories])
+        assert store.count_left_out([]) == len([r for r in readers if r.categories])
     finally:
-        engine.dispose()
+        db.close()
 
 
 def test_send_says_how_many_readers_get_nothing(sample_issue_path: Path) -> None:

@@ -10,11 +10,11 @@ from typing import Any
 import boto3
 import pytest
 from support.delivery import delivery_rows, subscribe
+from support.sending import send_issue
 from typer.testing import CliRunner
 
 from newsletter.cli.main import app
 from newsletter.model.campaigns import Claim
-from newsletter.sending.campaign import send_issue
 from newsletter.settings import get_settings
 
 UNVERIFIED = "unverified.example.net"

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from support.delivery import PausesAfter, outbox, subscribe
+from support.sending import send_issue
 from typer.testing import CliRunner
 
+from newsletter import wiring
 from newsletter.cli import delivery
 from newsletter.cli.main import app
-from newsletter.sending.campaign import send_issue
 from newsletter.sending.schedule import local_date, plan_today
 from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
@@ -46,19 +47,19 @@ def run_send(monkeypatch: pytest.MonkeyPatch, now: dt.datetime, *args: str) -> t
 
 
 def campaign_status(date: str) -> str | None:
-    engine = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
+    db = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
     try:
-        found = CampaignStore(engine).get(date)
+        found = CampaignStore(db).get(date)
     finally:
-        engine.dispose()
+        db.close()
     return found.status if found else None
 
 
 def test_today_is_the_date_in_the_configured_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same instant is 2022-09-07 in Shanghai (the default) and 2022-09-06 in Berlin."""
-    assert local_date(get_settings(), SHANGHAI_MORNING) == dt.date(2022, 9, 7)
+    assert local_date(wiring.send_config(get_settings()), SHANGHAI_MORNING) == dt.date(2022, 9, 7)
     monkeypatch.setenv("NEWSLETTER_TIMEZONE", "Europe/Berlin")
-    assert local_date(get_settings(), SHANGHAI_MORNING) == dt.date(2022, 9, 6)
+    assert local_date(wiring.send_config(get_settings()), SHANGHAI_MORNING) == dt.date(2022, 9, 6)
 
 
 def test_an_unknown_time_zone_is_a_settings_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,7 +114,8 @@ def test_today_resumes_a_paused_campaign(
     first = send_issue(settings, str(issues / "2022-09-07.yaml"),
                        transport=PausesAfter(tmp_path / "outbox", 5))
     assert first.outcome == "paused"
-    plan = plan_today(settings, SHANGHAI_MORNING)
+    with wiring.database(settings) as db:
+        plan = plan_today(wiring.send_config(settings), CampaignStore(db), SHANGHAI_MORNING)
     assert plan.action == "send"
     code, output = run_send(monkeypatch, SHANGHAI_MORNING, "--today")
     assert code == 0, output

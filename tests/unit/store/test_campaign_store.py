@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from support.clock import FakeClock
 from support.delivery import ISSUE_CATEGORIES, Reader, subscribe
 
 from newsletter.store.campaigns import CampaignStore, DeliveryResult
@@ -19,16 +20,6 @@ from newsletter.vocabulary import Variant
 DATE = "2022-09-07"
 
 
-class Clock:
-    """A settable UTC clock."""
-
-    def __init__(self) -> None:
-        self.now = dt.datetime(2022, 9, 7, 6, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     if not database_url.startswith("sqlite"):
@@ -38,12 +29,12 @@ def db(database_url: str) -> Iterator[Database]:
     db.close()
 
 
-def started(db: Database, readers: int = 70, clock: Clock | None = None) -> tuple[
+def started(db: Database, readers: int = 70, clock: FakeClock | None = None) -> tuple[
     CampaignStore, list[Reader], int
 ]:
     url = db.url
     people = subscribe(url, readers)
-    store = CampaignStore(db, clock or Clock())
+    store = CampaignStore(db, clock or FakeClock())
     campaign, created = store.start(DATE, "issues/2022-09-07.yaml", ISSUE_CATEGORIES)
     assert created
     return store, people, campaign.id
@@ -59,7 +50,7 @@ def test_snapshot_queues_matching_active_unsuppressed_subscribers(db: Database) 
     gone = subscribers.find(people[1].email)
     assert gone is not None
     subscribers.set_status(gone.id, "unsubscribed", "test")
-    store = CampaignStore(db, Clock())
+    store = CampaignStore(db, FakeClock())
 
     campaign, created = store.start(DATE, "issues/2022-09-07.yaml", ISSUE_CATEGORIES)
 
@@ -117,7 +108,7 @@ def test_concurrent_claims_never_share_a_delivery(db: Database) -> None:
 
 def test_claims_respect_pause_and_deferral(db: Database) -> None:
     """A paused campaign yields nothing; a deferred delivery waits for its time."""
-    clock = Clock()
+    clock = FakeClock()
     store, _, campaign_id = started(db, 14, clock)
     first = store.claim(campaign_id, "w", 1)[0]
     later = clock.now + dt.timedelta(minutes=5)
@@ -185,7 +176,7 @@ def test_recover_settles_claims_of_dead_workers_only(db: Database, policy: str) 
 
 def test_workers_are_dead_after_the_lease_or_when_their_process_is_gone(db: Database) -> None:
     """Live workers are counted for the rate share; stale or vanished ones are removed."""
-    clock = Clock()
+    clock = FakeClock()
     running = {101: True, 102: True}
     registry = WorkerRegistry(db, clock, host="here", alive=lambda pid: running.get(pid, False))
     other_host = WorkerRegistry(db, clock, host="there", alive=lambda pid: False)

@@ -9,6 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import String, Text, insert, select
+from support.clock import FakeClock
 
 from newsletter.errors import (
     InvalidAddressError,
@@ -26,19 +27,6 @@ from newsletter.store.tables import campaigns, deliveries, metadata, suppression
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     upgrade(database_url)
@@ -48,12 +36,12 @@ def db(database_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(START)
 
 
 @pytest.fixture
-def store(db: Database, clock: Clock) -> SubscriberStore:
+def store(db: Database, clock: FakeClock) -> SubscriberStore:
     return SubscriberStore(db, clock)
 
 
@@ -112,7 +100,7 @@ def test_find_unknown_or_malformed_address_is_none(store: SubscriberStore) -> No
     assert store.find("not an address") is None
 
 
-def test_confirming_sets_active_and_confirmed_at(store: SubscriberStore, clock: Clock) -> None:
+def test_confirming_sets_active_and_confirmed_at(store: SubscriberStore, clock: FakeClock) -> None:
     """pending -> active stamps confirmed_at; setting the same status again records nothing."""
     sub = store.add("c@example.org")
     clock.advance(minutes=5)
@@ -165,7 +153,7 @@ def test_set_preferences_records_an_event(store: SubscriberStore) -> None:
     assert store.get(sub.id) == changed
 
 
-def test_mark_confirmation_sent(store: SubscriberStore, clock: Clock) -> None:
+def test_mark_confirmation_sent(store: SubscriberStore, clock: FakeClock) -> None:
     """The time of the last confirmation message is kept on the subscriber."""
     sub = store.add("m@example.org")
     store.mark_confirmation_sent(sub.id, clock.now + dt.timedelta(seconds=3))

@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from support.clock import FakeClock
 from support.delivery import outbox
 from support.env import SAMPLE_ISSUE, TEST_SECRET
 
@@ -40,19 +41,6 @@ CV_LG = Choices(frozenset({"CV", "LG"}), "both")
 
 
 @dataclass
-class Clock:
-    """A clock that moves only when told to."""
-
-    now: dt.datetime = START
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
-@dataclass
 class FailingTransport:
     """The outbox, except that the next ``failures`` sends fail as a provider outage would."""
 
@@ -73,7 +61,7 @@ class FailingTransport:
 class World:
     subs: Subscriptions
     store: SubscriberStore
-    clock: Clock
+    clock: FakeClock
     outbox: Path
 
     def messages(self) -> list[EmailMessage]:
@@ -90,7 +78,7 @@ class World:
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     settings = get_settings()
-    clock = Clock()
+    clock = FakeClock(START)
     store = SubscriberStore(open_database(settings.database_url), clock=clock)
     outbox = tmp_path / "outbox"
     subs = Subscriptions(

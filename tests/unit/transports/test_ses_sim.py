@@ -15,6 +15,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from support.clock import FakeClock
 from support.env import SES_SIM
 
 from newsletter import wiring
@@ -40,24 +41,14 @@ def _load_sim() -> ModuleType:
 ses_sim = _load_sim()
 
 
-class FakeClock:
-    """A clock the test moves by hand, so the sliding window is deterministic."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture
 def sim(clock: FakeClock) -> Iterator[Any]:
-    with ses_sim.SesSimulator(5, latency=0.0, clock=clock) as server:
+    with ses_sim.SesSimulator(5, latency=0.0, clock=clock.seconds) as server:
         yield server
 
 
@@ -115,13 +106,13 @@ def test_throttles_above_rate_in_a_sliding_second(
     data = raw_message(1, sample_issue_path)
     for _ in range(5):
         ses.send_email(Content={"Raw": {"Data": data}})
-        clock.now += 0.1
+        clock.advance(seconds=0.1)
     with pytest.raises(ClientError) as refused:
         ses.send_email(Content={"Raw": {"Data": data}})
     assert refused.value.response["Error"]["Code"] == "TooManyRequestsException"
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
     # 0.5 s after the first send it leaves the window, making room for exactly one more.
-    clock.now += 0.5
+    clock.advance(seconds=0.5)
     ses.send_email(Content={"Raw": {"Data": data}})
     with pytest.raises(ClientError):
         ses.send_email(Content={"Raw": {"Data": data}})

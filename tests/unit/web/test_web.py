@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
+from support.clock import FakeClock
 from support.delivery import outbox
 from support.env import ROOT, TEST_SECRET
 from typer.testing import CliRunner
@@ -31,27 +32,11 @@ from newsletter.web.ratelimit import RateLimiter
 START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 
 
-class Clock:
-    """Seconds and datetimes that move only when told to (for the app and its limiter)."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def seconds(self) -> float:
-        return self.now.timestamp()
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
 @dataclass
 class Site:
     client: TestClient
     store: SubscriberStore
-    clock: Clock
+    clock: FakeClock
     outbox: Path
 
     def messages(self) -> list[EmailMessage]:
@@ -109,7 +94,7 @@ def make_site(tmp_path: Path, db: Database) -> Iterator[MakeSite]:
 
     def make(limit: int = 10, **overrides: object) -> Site:
         settings = get_settings().model_copy(update=overrides)
-        clock = Clock()
+        clock = FakeClock(START)
         outbox = tmp_path / "outbox"
         app = create_app(
             settings,
