@@ -54,12 +54,19 @@ def check_unchanged(campaign: Campaign, issue: Issue) -> None:
 
     Part of the list would otherwise get one newsletter and the rest another.
     """
-    if campaign.content_sha256 and campaign.content_sha256 != content_fingerprint(issue):
+    if not campaign.content_sha256 or campaign.content_sha256 == content_fingerprint(issue):
+        return
+    date = campaign.issue_date
+    if campaign.status == "done":
         raise CampaignError(
-            f"the issue {campaign.issue_date} was edited after its campaign started; the "
-            "readers already sent got the old version. Undo the edit, or run "
-            "`newsletter send ISSUE --accept-changes` to send the rest the new version."
+            f"the issue {date} was edited after its campaign finished: every reader already "
+            "got the version that was sent, so there is nothing left to send it to"
         )
+    raise CampaignError(
+        f"the issue {date} was edited after its campaign started; the readers already sent "
+        "got the old version. Undo the edit, or run "
+        f"`newsletter send {date} --accept-changes` to send the rest the new version."
+    )
 
 
 @dataclass

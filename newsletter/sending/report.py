@@ -87,8 +87,8 @@ def left_out_line(count: int) -> str:
     """Why ``count`` active subscribers are not among an issue's recipients."""
     who = "subscriber chose" if count == 1 else "subscribers chose"
     return (
-        f"{count:,} active {who} only categories with no paper in this issue "
-        "(they get nothing today)"
+        f"{count:,} active {who} only categories with no paper in this issue, "
+        "so they get nothing today"
     )
 
 

@@ -109,3 +109,24 @@ def test_send_command_explains_and_accepts_changes(half_sent: Path) -> None:
     accepted = CliRunner().invoke(app, ["send", str(half_sent), "--yes", "--accept-changes"])
     assert accepted.exit_code == 0, accepted.output
     assert "done" in accepted.stdout
+
+
+def test_the_refusal_names_the_command_to_run(half_sent: Path) -> None:
+    """The edited-issue refusal gives a command that can be pasted: the date, not `ISSUE`."""
+    edit_title(half_sent)
+    with pytest.raises(CampaignError) as refused:
+        send_issue(get_settings(), str(half_sent), transport=OutboxTransport(half_sent.parent))
+    assert "`newsletter send 2022-09-07 --accept-changes`" in str(refused.value)
+    assert "ISSUE" not in str(refused.value)
+
+
+def test_editing_a_finished_campaigns_issue_offers_nothing_to_accept(
+    half_sent: Path, tmp_path: Path
+) -> None:
+    """Once every reader got the issue, an edit is reported as too late, not as acceptable."""
+    done = send_issue(get_settings(), str(half_sent), transport=OutboxTransport(tmp_path / "o"))
+    assert done.outcome == "done"
+    edit_title(half_sent)
+    with pytest.raises(CampaignError) as refused:
+        send_issue(get_settings(), str(half_sent), transport=OutboxTransport(tmp_path / "o"))
+    assert "finished" in str(refused.value) and "--accept-changes" not in str(refused.value)

@@ -480,10 +480,11 @@ def test_send_says_how_many_readers_get_nothing(sample_issue_path: Path) -> None
     url = os.environ["NEWSLETTER_DATABASE_URL"]
     readers = subscribe(url, 14)
     nothing = sum(not r.expects_issue for r in readers)
-    line = (f"{nothing} active subscribers chose only categories with no paper in this issue "
-            "(they get nothing today)")  # fmt: skip
+    line = (f"{nothing} active subscribers chose only categories with no paper in this issue, "
+            "so they get nothing today")  # fmt: skip
     plan = plan_send(get_settings(), str(sample_issue_path))
     assert plan.question() == f"Send 2022-09-07 to {len(readers) - nothing} subscribers? ({line})"
+    assert plan.question().count("(") == 1  # no parentheses inside the parentheses
     sent = CliRunner().invoke(app, ["send", str(sample_issue_path), "--yes"])
     assert sent.exit_code == 0, sent.output
     assert f"{len(readers) - nothing} sent" in sent.stdout
@@ -496,6 +497,6 @@ def test_send_says_how_many_readers_get_nothing(sample_issue_path: Path) -> None
 def test_one_reader_left_out_is_named_in_the_singular() -> None:
     """The line reads naturally for a single reader."""
     assert left_out_line(1) == (
-        "1 active subscriber chose only categories with no paper in this issue "
-        "(they get nothing today)"
+        "1 active subscriber chose only categories with no paper in this issue, "
+        "so they get nothing today"
     )
