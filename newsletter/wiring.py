@@ -41,24 +41,35 @@ from newsletter.transports.outbox import OutboxTransport
 
 
 def open_database(
-    settings: Settings, *, timeout: float = 30.0, lock_timeout: float | None = None
+    settings: Settings,
+    *,
+    timeout: float = 30.0,
+    lock_timeout: float | None = None,
+    create: bool = True,
 ) -> Database:
     """The configured database, upgraded or checked; the caller closes it (the web app,
     at shutdown). Raises as :func:`database` does."""
-    return open_store_database(settings.database_url, timeout=timeout, lock_timeout=lock_timeout)
+    return open_store_database(settings.database_url, timeout=timeout,
+                               lock_timeout=lock_timeout, create=create)
 
 
 @contextmanager
 def database(
-    settings: Settings, *, timeout: float = 30.0, lock_timeout: float | None = None
+    settings: Settings,
+    *,
+    timeout: float = 30.0,
+    lock_timeout: float | None = None,
+    create: bool = True,
 ) -> Iterator[Database]:
     """The configured database, upgraded or checked (see ``open_database``), closed after.
 
-    Raises ``SchemaOutOfDateError`` when a PostgreSQL schema needs ``newsletter db upgrade``
-    and ``DatabaseError`` when it cannot be reached; the stores built on it raise only
+    ``create=False`` is for commands that only read or send: a missing SQLite file is then
+    a ``ConfigurationError`` naming the setting, not a new empty list. Raises
+    ``SchemaOutOfDateError`` when a PostgreSQL schema needs ``newsletter db upgrade`` and
+    ``DatabaseError`` when it cannot be reached; the stores built on it raise only
     ``StoreError``s.
     """
-    db = open_database(settings, timeout=timeout, lock_timeout=lock_timeout)
+    db = open_database(settings, timeout=timeout, lock_timeout=lock_timeout, create=create)
     try:
         yield db
     finally:
@@ -178,7 +189,7 @@ def campaigns(
         (lambda: transport_) if transport_ is not None
         else functools.cache(lambda: transport(settings))
     )
-    with database(settings) as db:
+    with database(settings, create=False) as db:
         yield Campaigns(
             config=config,
             store=CampaignStore(db),

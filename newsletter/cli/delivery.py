@@ -6,11 +6,12 @@ Exit status: 0 when the campaign is done (or, for ``worker --once``, nothing wen
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Annotated
 
 import typer
@@ -37,21 +38,58 @@ def _progress(label: str, total: int, done: int) -> LogProgress | RichProgress:
     return make_progress(label, total, done, tty=sys.stderr.isatty(), write=log_line)
 
 
+# Signals after the first while stopping: the second is acknowledged, the third exits at once.
+FORCE_AFTER = 3
+INTERRUPTED = 3  # the exit status of a run stopped before its end (README, Sending)
+
+
 @contextmanager
 def stop_on_signals() -> Iterator[threading.Event]:
-    """SIGINT/SIGTERM stop claiming; messages in flight finish and are recorded."""
+    """SIGINT/SIGTERM stop claiming; messages in flight finish and are recorded.
+
+    The handler only writes the signal's number to a pipe: ``os.write`` is safe in a signal
+    handler, while taking a lock there is not (a second signal arriving inside
+    ``Event.set`` or ``Event.wait`` deadlocked the process for good). A thread reads the
+    pipe, logs, and sets the event. The third signal exits at once with status 3.
+    """
     stop = threading.Event()
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
 
     def handler(signum: int, _frame: object) -> None:
-        log_line(f"{signal.Signals(signum).name}: stopping after the messages in flight")
-        stop.set()
+        with suppress(OSError):  # a full pipe already holds more signals than we act on
+            os.write(write_end, bytes([signum]))
 
+    def watch() -> None:
+        received = 0
+        while data := os.read(read_end, 64):
+            for signum in data:
+                if signum == 0:  # the block ended
+                    return
+                received += 1
+                name = signal.Signals(signum).name
+                if received == 1:
+                    log_line(f"{name}: stopping after the messages in flight")
+                    stop.set()
+                elif received < FORCE_AFTER:
+                    log_line(f"{name}: already stopping; one more signal exits at once")
+                else:
+                    log_line(f"{name}: exiting now; messages in flight stay in doubt")
+                    os._exit(INTERRUPTED)
+
+    watcher = threading.Thread(target=watch, name="signals", daemon=True)
+    watcher.start()
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        with suppress(OSError):
+            os.write(write_end, b"\0")
+        watcher.join(5)
+        os.close(write_end)
+        os.close(read_end)
 
 
 def _print_summary(summary: SendSummary) -> None:
@@ -220,8 +258,8 @@ def worker(
         out.print("no campaign to send" + (f" for {issue}" if issue else ""), markup=False)
     if any(s.outcome == "error" for s in summaries):
         raise typer.Exit(1)
-    if any(s.outcome == "paused" for s in summaries):
-        raise typer.Exit(3)
+    if any(s.outcome == "paused" for s in summaries) or stop.is_set():
+        raise typer.Exit(INTERRUPTED)
 
 
 COMMANDS: dict[str, Callable[..., None]] = {

@@ -54,7 +54,7 @@ def poll(
     settings = get_settings()
     with reported(), stop_on_signals() as stop:
         queue = wiring.sqs_queue(settings, queue_url)
-        with wiring.database(settings) as db:
+        with wiring.database(settings, create=False) as db:
             result = sqs.poll(queue, wiring.feedback(settings, db), once=once, wait=wait,
                               stop=stop, report=_log, receivers=receivers)
     out.print(

@@ -32,7 +32,7 @@ def site(
     """
     settings = get_settings()
     with reported():
-        with wiring.database(settings) as db:
+        with wiring.database(settings, create=False) as db:
             sent = CampaignStore(db).sent_issue_dates()
         report = build_site(wiring.site_config(settings), out_dir, sent, utc_now())
     out.print(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from newsletter.errors import CampaignError
+from newsletter.errors import CampaignError, ConfigurationError
 from newsletter.issues.files import path_for
 from newsletter.sending.config import SendConfig
 from newsletter.store.campaigns import CampaignStore
@@ -50,7 +50,19 @@ class TodayPlan:
 
 
 def todays_file(config: SendConfig, now: dt.datetime) -> TodayPlan:
-    """Today's issue file, or why there is nothing to send; reads no database."""
+    """Today's issue file, or why there is nothing to send; reads no database.
+
+    Raises :class:`ConfigurationError` when ``NEWSLETTER_ISSUES_DIR`` is not a folder: a
+    cron job with the wrong setting or working folder would otherwise report a quiet day,
+    every day.
+    """
+    if not config.issues_dir.is_dir():
+        where = config.issues_dir.resolve()
+        raise ConfigurationError(
+            f"NEWSLETTER_ISSUES_DIR ({config.issues_dir}) is not a folder: nothing at "
+            f"{where} (relative paths start from the working folder, {Path.cwd()}). Set it "
+            "to the absolute path of the issue files, e.g. /srv/newsletter/issues."
+        )
     today = local_date(config, now)
     day = today.isoformat()
     path = path_for(config.issues_dir, day)

@@ -19,7 +19,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from newsletter.errors import DatabaseError, DatabaseUnavailableError, SchemaOutOfDateError
+from newsletter.errors import (
+    ConfigurationError,
+    DatabaseError,
+    DatabaseUnavailableError,
+    SchemaOutOfDateError,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -92,16 +97,23 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def check_schema(engine: Engine) -> None:
+def check_schema(engine: Engine, *, create: bool = True) -> None:
     """Raise :class:`SchemaOutOfDateError` unless the database is at the newest migration.
 
     A SQLite database is upgraded in place instead: it is a single local file and nobody
-    else is running against it.
+    else is running against it. Without ``create``, one with no schema at all is refused
+    (:class:`ConfigurationError`): it is not the newsletter's database.
     """
     current, head = current_revision(engine), head_revision()
     if current == head:
         return
     url = engine.url.render_as_string(hide_password=False)
+    if current is None and not create:
+        raise ConfigurationError(
+            f"NEWSLETTER_DATABASE_URL ({safe_url(url)}) has no newsletter tables: it is "
+            "not this newsletter's database. Point the setting at the right one, or create "
+            "the tables with: newsletter db upgrade"
+        )
     if engine.dialect.name == "sqlite":
         upgrade(url)
         return
@@ -137,21 +149,43 @@ class Database:
 
 
 def open_database(
-    url: str, *, timeout: float = 30.0, lock_timeout: float | None = None
+    url: str, *, timeout: float = 30.0, lock_timeout: float | None = None, create: bool = True
 ) -> Database:
     """The database at ``url`` with a current schema (or a clear error saying what to run).
 
-    ``timeout`` and ``lock_timeout`` as for :func:`make_engine`. Raises
+    ``timeout`` and ``lock_timeout`` as for :func:`make_engine`. With ``create`` a SQLite
+    file that is missing or empty is made; without it (commands that only read or send)
+    that is a :class:`ConfigurationError` naming the setting and the file: a cron job run
+    from the wrong folder must not find an empty list and call it a quiet day. Raises
     :class:`SchemaOutOfDateError`, or :class:`DatabaseError` when the database fails.
     """
+    if not create:
+        _require_sqlite_file(url)
     with translated(url):
         engine = make_engine(url, timeout=timeout, lock_timeout=lock_timeout)
         try:
-            check_schema(engine)
+            check_schema(engine, create=create)
         except BaseException:
             engine.dispose()
             raise
     return Database(engine)
+
+
+def _require_sqlite_file(url: str) -> None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # make_engine says what is wrong with it
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database or "").expanduser()
+    if not path.exists():
+        raise ConfigurationError(
+            f"NEWSLETTER_DATABASE_URL ({safe_url(url)}): there is no database at "
+            f"{path.resolve()} (relative paths start from the working folder, {Path.cwd()}). "
+            "Set it to the database's absolute path, e.g. sqlite:////srv/newsletter/"
+            "newsletter.db; a new one is made by `newsletter db upgrade`."
+        )
 
 
 def upgrade_database(url: str) -> tuple[str | None, str | None]:

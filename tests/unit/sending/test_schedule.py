@@ -24,8 +24,6 @@ from newsletter.store.db import open_database
 SHANGHAI_MORNING = dt.datetime(2022, 9, 6, 17, 0, tzinfo=dt.UTC)
 
 
-
-
 @pytest.fixture
 def issues(tmp_path: Path, sample_issue_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """NEWSLETTER_ISSUES_DIR holding the sample issue (2022-09-07), and 14 subscribers."""
