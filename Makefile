@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_PORT ?= 54329
 export NEWSLETTER_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:$(PG_PORT)/newsletter_test
 
-.PHONY: demo test test-fast lint bench clean postgres
+.PHONY: demo demo-serve test test-fast lint bench clean postgres
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(BIN)/.installed: pyproject.toml
 
 demo: $(BIN)/.installed
 	bash scripts/demo.sh
+
+# The web app on the demo's database and issues: the archive shows what `make demo` sent.
+demo-serve: $(BIN)/.installed
+	bash scripts/demo-serve.sh
 
 postgres:
 	bash scripts/postgres.sh $(PG_PORT)

@@ -26,6 +26,10 @@ KNOWN_DEFAULT_KEYS = frozenset({"", "change-me", "changeme", "secret", "dev", "d
 MIN_KEY_LENGTH = 16
 # A key must look random: at least this many bits by its own character frequencies.
 MIN_KEY_BITS = 40
+# NEWSLETTER_DATABASE_URL: SQLite, or PostgreSQL through psycopg 3 (a dependency).
+_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+SQLITE_EXAMPLE = "sqlite:///newsletter.db"
+POSTGRES_EXAMPLE = "postgresql+psycopg://user:password@host/dbname"
 
 
 class Settings(BaseSettings):
@@ -93,6 +97,31 @@ class Settings(BaseSettings):
                     'not a valid JSON list; write ["a", "b"] or comma-separated values: a,b'
                 ) from None
         return [item.strip() for item in value.split(",") if item.strip()]
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        """SQLite or PostgreSQL through psycopg 3; the message names the scheme, never the
+        rest of the URL (it may hold a password)."""
+        found = _URL_SCHEME.match(value.strip())
+        if not found:
+            raise ValueError(f"must be a database URL, e.g. {SQLITE_EXAMPLE} or {POSTGRES_EXAMPLE}")
+        scheme = found.group(1).lower()
+        dialect, _, driver = scheme.partition("+")
+        if dialect == "sqlite" and driver in ("", "pysqlite"):
+            return value
+        if dialect in ("postgres", "postgresql"):
+            if scheme == "postgresql+psycopg":
+                return value
+            named = "names no driver" if not driver else f"names the driver {driver!r}"
+            raise ValueError(
+                f"{scheme}:// {named}; write postgresql+psycopg:// instead (psycopg 3, "
+                f"installed with newsletter), e.g. {POSTGRES_EXAMPLE}"
+            )
+        raise ValueError(
+            f"{scheme}:// is not supported: the database must be SQLite ({SQLITE_EXAMPLE}) "
+            f"or PostgreSQL ({POSTGRES_EXAMPLE})"
+        )
 
     @field_validator("arxiv_api_url")
     @classmethod

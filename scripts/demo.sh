@@ -1,15 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: everything on embedded defaults (SQLite, the local outbox, sample subscribers).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-bin=.venv/bin
-mkdir -p demo
-export NEWSLETTER_DATABASE_URL=${NEWSLETTER_DATABASE_URL:-sqlite:///demo/newsletter.db}
-export NEWSLETTER_OUTBOX_DIR=${NEWSLETTER_OUTBOX_DIR:-demo/outbox}
-export NEWSLETTER_TRANSPORT=${NEWSLETTER_TRANSPORT:-outbox}
-# The demo makes its own throwaway key; a real deployment sets NEWSLETTER_SECRET_KEY.
-if [ ! -f demo/secret-key ]; then "$bin/python" -c "import secrets; print(secrets.token_urlsafe(32))" > demo/secret-key; fi
-export NEWSLETTER_SECRET_KEY=${NEWSLETTER_SECRET_KEY:-$(cat demo/secret-key)}
+# The settings (database, outbox, key, issues) are in demo-env.sh, shared with demo-serve.sh.
+source "$(dirname "$0")/demo-env.sh"
 
 echo "== Validating and building the sample issue"
 "$bin/newsletter" validate issues/2022-09-07.yaml
@@ -27,3 +20,8 @@ echo
 "$bin/newsletter" status 2022-09-07
 count=$(find "$NEWSLETTER_OUTBOX_DIR" -name '*.eml' | wc -l)
 echo "The messages are in $NEWSLETTER_OUTBOX_DIR/ ($count .eml files, one per recipient); open one in a mail client."
+
+echo
+echo "== See it in the web app: the archive lists the sample issue just sent"
+echo "Run make demo-serve (then open http://127.0.0.1:8000/archive/); it is this command:"
+demo_serve_command

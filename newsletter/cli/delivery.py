@@ -6,6 +6,7 @@ Exit status: 0 when the campaign is done (or, for ``worker --once``, nothing wen
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -23,7 +24,7 @@ from newsletter.clock import utc_now
 from newsletter.sending import editor_send as editor_sends
 from newsletter.sending import schedule
 from newsletter.sending import worker as workers
-from newsletter.sending.report import SendSummary
+from newsletter.sending.report import IN_DOUBT_SHOWN, SendSummary
 from newsletter.settings import get_settings
 
 EXACTLY_ONCE_HINT = (
@@ -166,7 +167,7 @@ def send(
         for preflight_warning in plan.warnings:
             err.print(preflight_warning, markup=False)
         if settings.in_doubt_policy is None and not settings.has_event_source():
-            err.print(EXACTLY_ONCE_HINT, markup=False)
+            log_line(EXACTLY_ONCE_HINT)  # a note, hidden by --quiet like the other notes
         if not yes:
             if not sys.stdin.isatty():
                 raise fail("not on a terminal: pass --yes to send without asking")
@@ -184,16 +185,30 @@ def send(
 
 def status(
     issue: Annotated[str, typer.Argument(help="The issue file, or its date (YYYY-MM-DD).")],
+    all_in_doubt: Annotated[
+        bool, typer.Option("--all", help="List every in-doubt delivery, not the first "
+                           f"{IN_DOUBT_SHOWN}.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object on stdout, for scripts.")
+    ] = False,
 ) -> None:
     """Show a campaign: queued, sending, sent, failed and in-doubt counts, state, pause reason.
 
     States: done; paused (with the reason); incomplete (deliveries still queued or in
     flight: a sender is at work, or run `newsletter send` again); see README.md, Sending.
+    The first 20 in-doubt deliveries are listed; --all lists every one.
 
-    Example: newsletter status 2022-09-07
+    Example: newsletter status 2022-09-07 --all
+
+    Example (monitoring): newsletter status 2022-09-07 --json
     """
+    limit = None if all_in_doubt else IN_DOUBT_SHOWN
     with reported(), wiring.campaigns(get_settings(), signing=False) as campaigns:
-        summary = campaigns.status(issue)
+        summary = campaigns.status(issue, in_doubt_limit=limit)
+    if as_json:
+        sys.stdout.write(json.dumps(summary.as_json(), ensure_ascii=False, indent=2) + "\n")
+        return
     _print_summary(summary)
 
 
@@ -209,10 +224,18 @@ def send_test(
 ) -> None:
     """Send the issue to editors with "[TEST]" in the subject; no campaign is created.
 
-    The preflight checks (`newsletter check`) run first: an error stops it.
+    The preflight checks (`newsletter check`) run first: an error stops it. Every --to
+    address is checked first too: a bad one exits 2 and nothing is sent.
 
     Example: newsletter send-test issues/2022-09-07.yaml --to editor@example.org --all-variants
     """
+    from newsletter.errors import InvalidAddressError  # here: only this command needs it
+
+    if to:
+        try:
+            editor_sends.checked_addresses(to)
+        except InvalidAddressError as error:
+            raise fail(str(error), 2) from None
     with reported(), wiring.campaigns(get_settings()) as campaigns:
         results = editor_sends.send_test(
             campaigns, issue, to, all_variants=all_variants,

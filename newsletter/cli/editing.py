@@ -134,14 +134,15 @@ def new(
 def check(
     issue: Annotated[str, typer.Argument(help="The issue file, or its date (YYYY-MM-DD).")],
 ) -> None:
-    """Run the checks `send` runs first: size, links, TODOs, categories, repeats, variants.
+    """Run the checks `send` runs first: `validate`'s, then links, categories, repeats, variants.
 
     Errors (exit status 1) stop a send; warnings are shown. Each line says where.
 
     Example: newsletter check issues/2022-09-07.yaml
     """
     settings = get_settings()
-    path = resolve(issue, settings.issues_dir)
+    with reported():
+        path = resolve(issue, settings.issues_dir)
     report = preflight(IssueSource.read(path), wiring.renderer(settings),
                        wiring.preflight_config(settings))
     for finding in report.findings:

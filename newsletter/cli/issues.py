@@ -28,7 +28,9 @@ def validate(
 ) -> None:
     """Check issue files and report every problem as FILE:LINE: FIELD: MESSAGE.
 
-    A directory means every *.yaml file in it.
+    The checks of the file that `check` runs: YAML syntax (FILE:LINE:COLUMN with the usual
+    fix), every field, TODOs left and arXiv IDs that cannot exist. A directory means
+    every *.yaml file in it.
 
     Example: newsletter validate issues/2022-09-07.yaml
     """

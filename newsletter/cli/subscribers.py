@@ -31,6 +31,17 @@ suppressions_app = typer.Typer(help="Addresses that must never be mailed.")
 for _group in (subscribers_app, suppressions_app):
     _group.info.no_args_is_help = True
 
+# What `suppressions add --reason` accepts: an operator's own decision, or one of the statuses
+# a subscriber then takes too. ("erased" is what `subscribers remove` records, hash only.)
+SUPPRESSION_REASONS: tuple[str, ...] = (
+    "manual", *(s for s in SUBSCRIBER_STATUSES if s in SUPPRESSED_STATUSES)
+)
+
+
+def _on_terminal() -> bool:
+    """Whether a person can answer a question (standard input is a terminal)."""
+    return sys.stdin.isatty()
+
 
 @contextmanager
 def _store() -> Iterator[SubscriberStore]:
@@ -184,13 +195,38 @@ def subscribers_list(
 @subscribers_app.command("remove", **COMMAND)
 def subscribers_remove(
     email: Annotated[str, typer.Argument(help="The address to erase.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Suppress the address's hash even when no "
+                           "subscriber has it.")
+    ] = False,
 ) -> None:
     """Erase a subscriber's personal data; keep only a hash that stops it being mailed again.
 
-    Example: newsletter subscribers remove ada@example.org
+    This cannot be undone: the address can never be added or imported again. On a terminal
+    it asks first (not with --yes). An address that is no subscriber (a typo?) is refused
+    and nothing changes, unless --force: then its hash is suppressed all the same.
+
+    Example: newsletter subscribers remove ada@example.org --yes
     """
     with _store() as store:
-        existed = store.remove(email)
+        address = normalize_email(email)
+        subscriber = store.find(address)
+        if subscriber is None and not force:
+            raise fail(
+                f"{address} is not a subscriber; nothing was changed. Check the spelling "
+                "(see: newsletter subscribers list), or to suppress this address for good "
+                f"all the same: newsletter subscribers remove {address} --force"
+            )
+        if not yes and _on_terminal():
+            who = (f"{address} (id {subscriber.id}, {subscriber.status})" if subscriber
+                   else f"{address} (no subscriber)")
+            question = (f"Erase {who} for good? Only a hash of the address is kept; it can "
+                        "never be added or imported again")
+            if not typer.confirm(question, default=False):
+                out.print("nothing was changed", markup=False)
+                raise typer.Exit(0)
+        existed = store.remove(address)
     if existed:
         out.print(
             "erased; the address is kept only as a hash, so it cannot be added or imported again",
@@ -275,7 +311,8 @@ def suppressions_list() -> None:
 def suppressions_add(
     email: Annotated[str, typer.Argument(help="The address never to mail.")],
     reason: Annotated[
-        str, typer.Option(help="Why: manual, or unsubscribed/bounced/complained.")
+        str, typer.Option(metavar="REASON", help="Why: manual, or unsubscribed, bounced or "
+                          "complained (a subscriber with the address takes that status).")
     ] = "manual",
 ) -> None:
     """Never mail this address.
@@ -285,8 +322,11 @@ def suppressions_add(
 
     Example: newsletter suppressions add someone@example.org --reason complained
     """
-    if not reason or len(reason) > 32:
-        raise bad_option("--reason must be 1 to 32 characters")
+    if reason not in SUPPRESSION_REASONS:
+        shown = reason if len(reason) <= 40 else reason[:40] + "…"
+        raise bad_option(
+            f"--reason must be one of {', '.join(SUPPRESSION_REASONS)}, not {shown!r}"
+        )
     with _store() as store:
         store.suppress(email, reason, "added with the command line")
     extra = "; a subscriber with it now has that status" if reason in SUPPRESSED_STATUSES else ""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import errno
+import logging
+import re
 import socket
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
 import typer
 
@@ -38,16 +41,72 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+# The signed token in a reader's link works as a password for that reader's subscription.
+_TOKEN_IN_PATH = re.compile(r"(/(?:confirm|unsubscribe|preferences)/)[^/?#\s]+")
+
+
+class CommonLogFormatter(logging.Formatter):
+    """uvicorn's access records in the Common Log Format, one line per request:
+    ``127.0.0.1 - - [07/Sep/2022:07:30:00 +0800] "GET /archive/ HTTP/1.1" 200 -``.
+
+    The client is the peer's address without its port (behind a reverse proxy, the proxy's);
+    the size is ``-`` (uvicorn does not report it); the tokens in confirm, unsubscribe and
+    preferences links are written as ``(token)``.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        args = record.args
+        if not isinstance(args, tuple) or len(args) != 5:
+            return super().format(record)
+        client, method, path, version, status = args
+        host = str(client).rsplit(":", 1)[0] if client else "-"
+        when = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(record.created))
+        path = _TOKEN_IN_PATH.sub(r"\1(token)", str(path))
+        return f'{host} - - [{when}] "{method} {path} HTTP/{version}" {status} -'
+
+
+def log_config(access_log: bool) -> dict[str, Any]:
+    """uvicorn's logging: warnings and errors on stderr as before, and (``access_log``) one
+    Common Log Format line per request on stdout."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "default": {"()": "uvicorn.logging.DefaultFormatter",
+                        "fmt": "%(levelprefix)s %(message)s"},
+            "access": {"()": CommonLogFormatter},
+        },
+        "handlers": {
+            "default": {"formatter": "default", "class": "logging.StreamHandler",
+                        "stream": "ext://sys.stderr"},
+            "access": {"formatter": "access", "class": "logging.StreamHandler",
+                       "stream": "ext://sys.stdout"},
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": "WARNING", "propagate": False},
+            "uvicorn.error": {"level": "WARNING"},
+            "uvicorn.access": {"handlers": ["access"] if access_log else [],
+                               "level": "INFO" if access_log else "WARNING",
+                               "propagate": False},
+        },
+    }
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.", metavar="HOST")] = (
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(help="Port to listen on.", metavar="PORT")] = 8000,
+    access_log: Annotated[bool, typer.Option(
+        "--access-log/--no-access-log",
+        help="Write one line per request to stdout (Common Log Format).",
+    )] = True,
 ) -> None:
     """Serve the subscription pages (subscribe, confirm, unsubscribe, preferences, archive).
 
     Needs NEWSLETTER_SECRET_KEY (a long random value); links in pages and emails are built
-    from NEWSLETTER_BASE_URL.
+    from NEWSLETTER_BASE_URL. Each request is logged to stdout in the Common Log Format
+    unless --no-access-log is given.
 
     Example: newsletter serve --port 8000
     """
@@ -72,5 +131,6 @@ def serve(
                   f"also fetched over http from {settings.sns_cert_host_for_tests}; never set "
                   "it in production", markup=False)
     # Forwarded headers are handled by the app, believing only NEWSLETTER_TRUSTED_PROXIES.
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    config = uvicorn.Config(app, host=host, port=port, log_config=log_config(access_log),
+                            access_log=access_log, proxy_headers=False)
     uvicorn.Server(config).run(sockets=[sock])

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from email.utils import format_datetime
 from pathlib import Path
 
-from newsletter.editing.preflight import PreflightConfig, file_todos
-from newsletter.errors import IssueProblem, IssueValidationError
+from newsletter.editing.preflight import PreflightConfig
+from newsletter.errors import IssueProblem
 from newsletter.issues.categories import available_categories, check_categories
+from newsletter.issues.checks import check_file
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
 from newsletter.mail.message import MessageTemplate, Recipient, Sender
@@ -21,19 +22,13 @@ SAMPLE_READER = "reader@example.com"
 
 
 def validate(paths: list[Path]) -> list[IssueProblem]:
-    """Validate each file; return every problem in every file (empty when all are valid).
+    """Check each file; return every problem in every file (empty when all are valid).
 
-    A ``TODO`` left in a valid file (a draft from ``newsletter new``) is a problem too.
+    The checks are ``issues.checks``, the ones ``check`` starts with: the file, its YAML,
+    the issue model, a ``TODO`` left (drafts from ``newsletter new`` have them) and arXiv
+    IDs that cannot exist.
     """
-    problems: list[IssueProblem] = []
-    for path in paths:
-        try:
-            load_issue(path)
-        except IssueValidationError as err:
-            problems.extend(err.problems)
-        else:
-            problems.extend(file_todos(path))
-    return problems
+    return [problem for path in paths for problem in check_file(path).problems]
 
 
 @dataclass(frozen=True)

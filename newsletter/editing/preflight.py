@@ -2,11 +2,10 @@
 
 Errors stop a send; warnings are shown. Checked, in order:
 
-- the file: YAML syntax (line, column and the usual fix) and the issue model;
-- ``TODO`` markers left in any text (a draft from ``newsletter new`` has them): error;
-- links: paper links written ``http://`` (warning), arXiv IDs that cannot exist (month
-  outside 01-12, a 4-digit number after 2014-12 or a 5-digit one before 2015-01, a month
-  before 2007-04 or after the issue's): error; ``http://`` links in texts and in the
+- the file's validity, as ``newsletter validate`` checks it (``issues/checks.py``: YAML
+  syntax with line, column and the usual fix, the issue model, ``TODO`` markers left,
+  arXiv IDs that cannot exist): error;
+- links: paper links written ``http://`` (warning); ``http://`` links in texts and in the
   rendered HTML: warning;
 - a legend category with no paper: warning;
 - a paper already in one of the 14 issue files before this one (same folder, by
@@ -19,26 +18,23 @@ Errors stop a send; warnings are shown. Checked, in order:
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from newsletter.editing.yaml_syntax import syntax_error
 from newsletter.errors import IssueProblem, IssueValidationError, PreflightError, RenderError
+from newsletter.issues.checks import TODO, check_text, walk
 from newsletter.issues.files import file_name, issue_files
-from newsletter.issues.loader import load_issue, parse_issue, read_issue_text
+from newsletter.issues.loader import load_issue, read_issue_text
 from newsletter.issues.model import Issue
-from newsletter.issues.yaml_source import LineIndex, Loc, compose, dotted
+from newsletter.issues.problems import where
+from newsletter.issues.yaml_source import LineIndex, Loc, dotted
 from newsletter.rendering.renderer import RenderedIssue, Renderer, select_papers
 from newsletter.vocabulary import LANGUAGES, Variant
 
 RECENT_ISSUES = 14
-TODO = re.compile(r"\bTODO\b")
-_NEW_ID = re.compile(r"^(\d{2})(\d{2})\.(\d{4,5})$")
 _HTTP_LINK = re.compile(r"\bhttp://[^\s\"'<>]+")
 _HREF = re.compile(r"""href=["']([^"']*)["']""")
 # MJML writes <mj-preview> as the first hidden div of the body.
@@ -49,7 +45,8 @@ Level = Literal["error", "warning"]
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem: how bad, where (``FILE:LINE``, ``FILE:LINE:COLUMN`` or a variant) and what."""
+    """One problem: how bad, where (``FILE``, ``FILE:LINE``, ``FILE:LINE:COLUMN`` or a variant)
+    and what."""
 
     level: Level
     where: str
@@ -126,56 +123,7 @@ class Report:
             )
 
 
-# -- the file ---------------------------------------------------------------------------
-
-
-def _walk(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
-    """Every string in the raw data with its location."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            yield from _walk(value, (*loc, str(key)))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from _walk(value, (*loc, index))
-    elif isinstance(data, str):
-        yield loc, data
-
-
 # -- content ----------------------------------------------------------------------------
-
-
-def todo_problems(data: Any, index: LineIndex, path: str) -> list[IssueProblem]:
-    """A problem for each text still holding a ``TODO`` marker (drafts from ``new``)."""
-    return [
-        IssueProblem(path, index.line(loc), dotted(loc), "a TODO is left; fill it in")
-        for loc, value in _walk(data)
-        if TODO.search(value)
-    ]
-
-
-def file_todos(path: Path) -> list[IssueProblem]:
-    """:func:`todo_problems` for a file that :func:`load_issue` accepts."""
-    root, data = compose(path.read_text("utf-8").replace("\r\n", "\n").replace("\r", "\n"))
-    return todo_problems(data, LineIndex(root), str(path))
-
-
-def _impossible_id(identifier: str, issue_date: dt.date) -> str | None:
-    """Why a new-style arXiv ID cannot exist, or None (old-style IDs are not judged)."""
-    found = _NEW_ID.match(identifier)
-    if found is None:
-        return None
-    year, month, number = 2000 + int(found.group(1)), int(found.group(2)), found.group(3)
-    if not 1 <= month <= 12:
-        return f"month {found.group(2)} does not exist (YYMM.NNNNN, month 01-12)"
-    if (year, month) < (2007, 4):
-        return "new-style IDs start in April 2007 (0704)"
-    if (year, month) > (issue_date.year, issue_date.month):
-        return f"it is from {year}-{month:02d}, after the issue's date"
-    if len(number) == 4 and (year, month) >= (2015, 1):
-        return "IDs from 2015 on have a 5-digit number"
-    if len(number) == 5 and (year, month) < (2015, 1):
-        return "IDs before 2015 have a 4-digit number"
-    return None
 
 
 def _content(issue: Issue, data: Any, index: LineIndex, path: Path) -> list[Finding]:
@@ -184,9 +132,7 @@ def _content(issue: Issue, data: Any, index: LineIndex, path: Path) -> list[Find
     def at(loc: Loc) -> str:
         return f"{path}:{index.line(loc)}"
 
-    found += [Finding("error", f"{p.path}:{p.line}", f"{p.field}: {p.message}")
-              for p in todo_problems(data, index, str(path))]
-    for loc, value in _walk(data):
+    for loc, value in walk(data):
         if TODO.search(value):
             continue
         if loc[-1:] == ("url",) and value.strip().startswith("http://"):
@@ -197,15 +143,6 @@ def _content(issue: Issue, data: Any, index: LineIndex, path: Path) -> list[Find
             for link in _HTTP_LINK.findall(value):
                 found.append(Finding(
                     "warning", at(loc), f"{dotted(loc)}: the link {link} is not https; use https://"
-                ))
-    for section in ("featured", "notable"):
-        for number, paper in enumerate(getattr(issue, section)):
-            why = _impossible_id(paper.arxiv_id, issue.date)
-            if why:
-                loc = (section, number, "url")
-                found.append(Finding(
-                    "error", at(loc),
-                    f"{dotted(loc)}: {paper.arxiv_id} cannot be an arXiv ID: {why}",
                 ))
     used = {paper.category for paper in issue.papers}
     for code in issue.categories:
@@ -320,7 +257,8 @@ def _rendered(issue: Issue, renderer: Renderer, config: PreflightConfig, report:
 def preflight(source: IssueSource, renderer: Renderer, config: PreflightConfig) -> Report:
     """Check one issue file as read; every problem found is in the report, none raised.
 
-    An unreadable or invalid file is reported as errors and checked no further. Each
+    The file's problems are errors (``issues.checks``, as ``validate`` finds them); an
+    unreadable file or one the model refuses is checked no further. Each
     variant is rendered once; the report keeps the issue and the renderings.
     """
     path, text = source.path, source.text
@@ -328,25 +266,17 @@ def preflight(source: IssueSource, renderer: Renderer, config: PreflightConfig) 
     if text is None:
         report.findings += [_problem_finding(p) for p in source.problems]
         return report
-    syntax = syntax_error(text)
-    if syntax is not None:
-        line, column, message = syntax
-        report.findings.append(Finding("error", f"{path}:{line}:{column}", message))
+    checked = check_text(text, str(path))
+    report.findings += [_problem_finding(p) for p in checked.problems]
+    if checked.document is None:
         return report
-    try:
-        issue = parse_issue(text, str(path))
-    except IssueValidationError as err:
-        report.findings += [_problem_finding(p) for p in err.problems]
-        return report
+    issue, index = checked.document.issue, checked.document.index
     report.issue = issue
-    root, data = compose(text)
-    index = LineIndex(root)
-    report.findings += _content(issue, data, index, path)
+    report.findings += _content(issue, checked.document.data, index, path)
     report.findings += _recent(issue, path, index)
     _rendered(issue, renderer, config, report)
     return report
 
 
 def _problem_finding(p: IssueProblem) -> Finding:
-    return Finding("error", f"{p.path}:{p.line}", f"{p.field}: {p.message}" if p.field
-                   else p.message)
+    return Finding("error", where(p), f"{p.field}: {p.message}" if p.field else p.message)

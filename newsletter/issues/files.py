@@ -51,12 +51,40 @@ def path_for(issues_dir: Path, date: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def _not_a_date(text: str) -> str:
+    """Why ``YYYY-MM-DD`` text is no calendar date."""
+    year, month = int(text[:4]), int(text[5:7])
+    if not 1 <= month <= 12:
+        return f"there is no month {text[5:7]}"
+    if int(text[8:]) == 0 or year == 0:
+        return "days and years start at 1"
+    following = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return f"{text[:7]} has {(following - dt.timedelta(days=1)).day} days"
+
+
+def date_ref(ref: str) -> str | None:
+    """The date an issue reference names when it is written as one (``YYYY-MM-DD``), else None.
+
+    Raises :class:`IssueFileError` when it is written as a date but is none (2026-02-30):
+    taken for a file name, it would only be "no such file".
+    """
+    if not DATE.fullmatch(ref):
+        return None
+    if not is_date(ref):
+        raise IssueFileError(f"{ref} is not a date (YYYY-MM-DD): {_not_a_date(ref)}")
+    return ref
+
+
 def resolve(ref: str, issues_dir: Path) -> Path:
-    """An issue file from a path, or from a date (``issues_dir/DATE.yaml``)."""
+    """An issue file from a path, or from a date (``issues_dir/DATE.yaml``).
+
+    Raises :class:`IssueFileError` for a reference written as a date that is none.
+    """
     path = Path(ref)
-    if not path.exists() and DATE.fullmatch(ref):
-        return issues_dir / file_name(ref)
-    return path
+    if path.exists():
+        return path
+    date = date_ref(ref)
+    return issues_dir / file_name(date) if date is not None else path
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:

@@ -108,8 +108,10 @@ def _scan(text: str, path: str) -> IssueProblem | None:
                 return problem(event, f"uses more than {MAX_ALIASES} aliases (*name); "
                                "write the values out")
             if event.anchor not in sizes:
-                return problem(event, f"uses the alias *{event.anchor} inside its own "
-                               "anchor; write the value out")
+                if any(anchor == event.anchor for anchor, _ in open_):
+                    return problem(event, f"uses the alias *{event.anchor} inside its own "
+                                   "anchor; write the value out")
+                return None  # an alias to no anchor: the parser that follows reports it
             add(sizes[event.anchor])
         if expanded > MAX_VALUES:
             return problem(event, f"expands (through aliases) to more than {MAX_VALUES:,} "

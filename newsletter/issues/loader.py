@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +19,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from newsletter.errors import IssueProblem, IssueValidationError
 from newsletter.issues.files import SUFFIX, file_name
+from newsletter.issues.friendly import friendly
 from newsletter.issues.limits import MAX_FILE_BYTES, limit_problem, shown, size_problem
 from newsletter.issues.model import ArxivUrl, CategoryCode, Issue, arxiv_id
-from newsletter.issues.yaml_source import (
-    RAW_CONTROL,
-    LineIndex,
-    Loc,
-    compose,
-    dotted,
-    explained,
-    raw_controls,
-    yaml_problem,
-)
-from newsletter.vocabulary import category_code_problem
+from newsletter.issues.problems import file_problem
+from newsletter.issues.yaml_source import RAW_CONTROL, LineIndex, Loc, compose, dotted, raw_controls
+from newsletter.issues.yaml_syntax import syntax_problem
 
 # A paper as the cross-field checks see it: where it is, its category code and its
 # canonical link, each None when unknown (the model refused it or it is missing).
@@ -124,36 +118,16 @@ def _raw_legend(data: dict[str, Any], failed: set[Loc]) -> set[str] | None:
     return {_AS_CATEGORY.validate_python(code) for code in legend}
 
 
-def _friendly(error: Any, loc: Loc) -> str:
-    kind, msg = error["type"], error["msg"]
-    ctx = error.get("ctx") or {}
-    if kind == "missing":
-        return "is required; add it"
-    if kind == "extra_forbidden":
-        return "is not a known field; check the spelling or remove it"
-    if msg.startswith("Value error, "):
-        return str(msg[len("Value error, "):])
-    if kind == "string_too_long" or (kind == "too_long" and isinstance(error["input"], str)):
-        # A length limit after our own validators is reported as "too_long", not "string_...".
-        return f"is too long (at most {ctx['max_length']} characters); shorten it"
-    if kind in ("string_too_short", "too_short") and ctx.get("min_length") == 1:
-        return "must not be empty"
-    if kind == "too_long":
-        return (
-            f"has {ctx['actual_length']} entries, at most {ctx['max_length']} are allowed; "
-            "remove some"
-        )
-    in_legend = len(loc) == 2 and loc[0] == "categories"
-    if kind == "string_pattern_mismatch" and (in_legend or loc[-1:] == ("category",)):
-        return category_code_problem(shown(error["input"]), quoted=True)
-    return f"{msg[0].lower()}{msg[1:]} (got {shown(error['input'])})"
-
-
 def _clean_loc(loc: Loc) -> Loc:
-    """Drop pydantic's validator and dict-key markers, leaving the path in the file."""
-    return tuple(
-        p for p in loc if not (isinstance(p, str) and (p.startswith("function") or p == "[key]"))
-    )
+    """Drop pydantic's validator and dict-key markers, leaving the path in the file (a key
+    YAML read as a number is named as written)."""
+    kept: list[str | int] = []
+    for part in loc:
+        if part == "[key]" and kept:
+            kept[-1] = str(kept[-1])
+        elif not (isinstance(part, str) and part.startswith("function")):
+            kept.append(part)
+    return tuple(kept)
 
 
 def _date_problem(date: dt.date, path: str, index: LineIndex) -> list[IssueProblem]:
@@ -177,7 +151,7 @@ def _refused(
     for e in err.errors():
         loc = _clean_loc(tuple(e["loc"]))
         failed.add(loc)
-        problems.append(IssueProblem(path, index.line(loc), dotted(loc), _friendly(e, loc)))
+        problems.append(IssueProblem(path, index.line(loc), dotted(loc), friendly(e, loc)))
     problems += [
         IssueProblem(path, index.line(loc), dotted(loc), msg)
         for loc, msg in _cross_checks(_raw_legend(data, failed), _raw_refs(data, failed))
@@ -186,13 +160,28 @@ def _refused(
     return problems + (_date_problem(date, path, index) if date is not None else [])
 
 
+@dataclass(frozen=True)
+class Document:
+    """A valid issue with what it was read from: the YAML data and where each field is."""
+
+    issue: Issue
+    data: dict[str, Any]
+    index: LineIndex
+
+
 def parse_issue(text: str, path: str = "<string>") -> Issue:
+    """Parse and validate issue YAML; raise :class:`IssueValidationError` with every problem."""
+    return parse_document(text, path).issue
+
+
+def parse_document(text: str, path: str = "<string>") -> Document:
     """Parse and validate issue YAML; raise :class:`IssueValidationError` with every problem.
 
-    Problems are sorted by line. A syntax error stops before validation, since nothing
-    after it can be located reliably. Control characters typed into the file are
-    reported with the field they fall in, and validation goes on with them read as
-    spaces, unless that still does not parse: then they are all that is reported.
+    Problems are sorted by line. A syntax error (at its line and column, with the usual
+    fix) stops before validation, since nothing after it can be located reliably.
+    Control characters typed into the file are reported with the field they fall in,
+    and validation goes on with them read as spaces, unless that still does not parse:
+    then they are all that is reported.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     controls = raw_controls(text)
@@ -212,7 +201,7 @@ def parse_issue(text: str, path: str = "<string>") -> Issue:
             raise IssueValidationError(
                 [IssueProblem(path, line, "", msg) for line, _, msg in controls]
             ) from None
-        raise IssueValidationError([yaml_problem(explained(text, err), path)]) from err
+        raise IssueValidationError([syntax_problem(text, err, path)]) from err
     index = LineIndex(root)
     problems = [
         IssueProblem(path, line, dotted(index.field_at(line, column)), msg)
@@ -240,7 +229,7 @@ def parse_issue(text: str, path: str = "<string>") -> Issue:
     problems += _date_problem(issue.date, path, index)
     if problems:
         raise IssueValidationError(sorted(problems, key=lambda p: p.line))
-    return issue
+    return Document(issue, data, index)
 
 
 def read_issue_text(path: str | Path) -> str:
@@ -251,9 +240,18 @@ def read_issue_text(path: str | Path) -> str:
         with open(path, "rb") as file:
             raw = file.read(MAX_FILE_BYTES + 1)
             too_big = size_problem(os.fstat(file.fileno()).st_size, name)
+    except FileNotFoundError as err:
+        raise IssueValidationError([file_problem(
+            name, "no such file; cannot read the file: check its name and its folder "
+            "(issue files are YYYY-MM-DD.yaml)"
+        )]) from err
+    except IsADirectoryError as err:
+        raise IssueValidationError(
+            [file_problem(name, "is a folder; name an issue file (YYYY-MM-DD.yaml)")]
+        ) from err
     except OSError as err:
         raise IssueValidationError(
-            [IssueProblem(name, 0, "", f"cannot read the file: {err.strerror}")]
+            [file_problem(name, f"cannot read the file: {err.strerror}")]
         ) from err
     if too_big is not None:
         raise IssueValidationError([too_big])

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from newsletter.cjk import CJK_TEXT_RE
+from newsletter.issues.files import is_date
 from newsletter.issues.limits import shown
 from newsletter.vocabulary import CATEGORY_CODE_PATTERN
 
@@ -163,9 +164,17 @@ class Issue(_Model):
     @field_validator("date", mode="before")
     @classmethod
     def _date(cls, value: Any) -> Any:
+        # Only a date, or its YYYY-MM-DD text: pydantic would also take a number of
+        # seconds, and say "input should be a valid date" about the rest.
         if isinstance(value, dt.datetime):
             raise ValueError("must be a date (YYYY-MM-DD), not a date and time")
-        return value
+        if isinstance(value, dt.date):
+            return value
+        if value is None:
+            raise ValueError("is empty; write the date as YYYY-MM-DD")
+        if isinstance(value, str) and is_date(value.strip()):
+            return value.strip()
+        raise ValueError(f"{shown(value)} is not a date; write the date as YYYY-MM-DD")
 
     @property
     def papers(self) -> list[Paper]:

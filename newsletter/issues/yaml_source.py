@@ -1,6 +1,6 @@
-"""Where things are in a YAML source file: line numbers for field paths, and YAML errors.
+"""Where things are in a YAML source file: line numbers for field paths, control characters.
 
-Nothing here knows the issue schema; ``issue.py`` uses it to put ``FILE:LINE: FIELD`` on
+Nothing here knows the issue schema; ``loader.py`` uses it to put ``FILE:LINE: FIELD`` on
 every problem it reports.
 """
 
@@ -11,13 +11,26 @@ from typing import Any
 
 import yaml
 
-from newsletter.errors import IssueProblem
-
 # Characters refused anywhere in the raw file. YAML itself rejects most C0 and C1
 # controls with an error that has no line number, and it treats NEL, LINE SEPARATOR
 # and PARAGRAPH SEPARATOR as line breaks, which would shift every line number after them.
 RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """A date, or the text itself when it is no calendar date (2026-02-30): the model then
+    says what is wrong with it, at its line, instead of the whole file being unreadable."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+# The loader that turns the node tree into data: the safe one, with those dates as text.
+_IssueLoader: type[yaml.SafeLoader] = type("_IssueLoader", (_Loader,), {})
+_IssueLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 # A field path in the file: ("featured", 1, "url") is shown as featured[1].url.
 Loc = tuple[str | int, ...]
 
@@ -131,31 +144,8 @@ def raw_controls(text: str) -> list[tuple[int, int, str]]:
     return found
 
 
-def yaml_problem(err: yaml.YAMLError, path: str) -> IssueProblem:
-    mark = getattr(err, "problem_mark", None)
-    line = mark.line + 1 if mark is not None else 1
-    problem = getattr(err, "problem", None) or str(err).replace("\n", " ")
-    context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
-    if context and context_mark is not None and context_mark.line + 1 != line:
-        # The parser notices a problem only where it stops making sense, often a line
-        # after the mistake; say where the construct it was reading began.
-        problem += f" ({context} that starts on line {context_mark.line + 1})"
-    return IssueProblem(path, line, "", f"not valid YAML: {problem}; fix the syntax")
-
-
-def explained(text: str, err: yaml.YAMLError) -> yaml.YAMLError:
-    """PyYAML's own message for a syntax error: libyaml's are terser."""
-    try:
-        yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as explained:
-        return explained
-    except RecursionError:
-        return err  # the pure-Python parser recurses where libyaml does not
-    return err
-
-
 def compose(text: str) -> tuple[yaml.Node | None, Any]:
     """The YAML node tree (for line numbers) and the Python data; raises yaml.YAMLError."""
     # Parse once, with libyaml when available: the same tree is turned into Python data.
     root = yaml.compose(text, Loader=_Loader)
-    return root, _Loader("").construct_document(root) if root is not None else None
+    return root, _IssueLoader("").construct_document(root) if root is not None else None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from newsletter.editing.preflight import IssueSource, PreflightConfig, Report, preflight
 from newsletter.errors import CampaignError, ConfigurationError
-from newsletter.issues.files import DATE, resolve
+from newsletter.issues.files import date_ref, resolve
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
 from newsletter.mail.message import Sender
@@ -29,7 +29,7 @@ from newsletter.sending.engine import DeliveryRun
 from newsletter.sending.messages import CampaignMessages, render_missing
 from newsletter.sending.pacing import AdaptiveRate, TokenBucket
 from newsletter.sending.plan import ProgressSink, RunConfig, plan_concurrency, plan_rate
-from newsletter.sending.report import SendSummary, left_out_line, summarize
+from newsletter.sending.report import IN_DOUBT_SHOWN, SendSummary, left_out_line, summarize
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.events import EventStore
 from newsletter.store.reconcile import Reconciled
@@ -128,8 +128,12 @@ class Campaigns:
         return resolve(ref, self.config.issues_dir)
 
     def issue_date(self, ref: str) -> str:
-        """The date an issue reference names: ``ref`` itself when it is a date, else its file's."""
-        return ref if DATE.fullmatch(ref) else load_issue(self.resolve(ref)).date.isoformat()
+        """The date an issue reference names: ``ref`` itself when it is a date, else its file's.
+
+        ``IssueFileError`` when ``ref`` is written as a date but is none (2026-13-45).
+        """
+        date = date_ref(ref)
+        return date if date is not None else load_issue(self.resolve(ref)).date.isoformat()
 
     def check(self, ref: str) -> Report:
         """The preflight report of an issue (read once, each variant rendered once)."""
@@ -278,11 +282,12 @@ class Campaigns:
 
     # -- status --------------------------------------------------------------------------
 
-    def status(self, ref: str) -> SendSummary:
+    def status(self, ref: str, *, in_doubt_limit: int | None = IN_DOUBT_SHOWN) -> SendSummary:
         """The campaign of an issue (a date or an issue file); ``CampaignError`` if none.
 
         Under the reconcile policy the in-doubt deliveries are decided first from the
-        events received so far.
+        events received so far. The summary names up to ``in_doubt_limit`` in-doubt
+        deliveries (None: every one).
         """
         date = self.issue_date(ref)
         campaign = self.store.get(date)
@@ -291,7 +296,8 @@ class Campaigns:
         reconciled = self.settle_in_doubt(campaign.id)
         if reconciled.requeued and campaign.status == "done":
             self.store.set_status(campaign.id, "sending")
-        return summarize(self.store, self.events, campaign.id, None, 0, reconciled)
+        return summarize(self.store, self.events, campaign.id, None, 0, reconciled,
+                         in_doubt_limit)
 
     def settle_in_doubt(self, campaign_id: int) -> Reconciled:
         """Under the reconcile policy, decide in-doubt deliveries from SES's events."""

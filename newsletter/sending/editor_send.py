@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import format_datetime
 
-from newsletter.errors import ConfigurationError, TransportError
+from newsletter.errors import ConfigurationError, InvalidAddressError, TransportError
 from newsletter.mail.message import MessageTemplate, Recipient
+from newsletter.model.addresses import normalize_email
 from newsletter.sending.campaign import Campaigns, issue_categories
 from newsletter.sending.messages import render_missing
 from newsletter.tokens import NO_SUBSCRIBER_ID, Purpose, make_token
@@ -28,6 +29,28 @@ class TestSend:
     error: str | None = None
 
 
+def checked_addresses(to: list[str] | None, editors: tuple[str, ...] = ()) -> list[str]:
+    """The normalised addresses a test goes to: ``to``, else ``editors``.
+
+    Raises :class:`InvalidAddressError` naming a bad address of ``to``,
+    :class:`ConfigurationError` for a bad one in ``NEWSLETTER_EDITORS`` or when there is
+    nobody to send to.
+    """
+    addresses: list[str] = []
+    for address in to or editors:
+        try:
+            addresses.append(normalize_email(address))
+        except InvalidAddressError as err:
+            if to:
+                raise InvalidAddressError(f"nothing was sent: --to {err}") from None
+            raise ConfigurationError(f"nothing was sent: NEWSLETTER_EDITORS: {err}") from None
+    if not addresses:
+        raise ConfigurationError(
+            "no addresses: pass --to EMAIL or set NEWSLETTER_EDITORS, e.g. '[\"me@example.org\"]'"
+        )
+    return addresses
+
+
 def send_test(
     campaigns: Campaigns,
     ref: str,
@@ -41,16 +64,14 @@ def send_test(
     ``to`` defaults to the configured editors (``NEWSLETTER_EDITORS``). With
     ``all_variants`` each editor gets one message per variant that active subscribers
     would receive ("[TEST zh:CV] ..."), otherwise the full bilingual issue. Tokens name
-    ``TEST_SUBSCRIBER_ID``, never a real subscriber. Raises ``ConfigurationError`` when
-    there is nobody to send to and ``PreflightError`` when the preflight checks find an
-    error; their warnings go to ``warn``.
+    ``TEST_SUBSCRIBER_ID``, never a real subscriber. Every address is checked (and
+    normalised) before anything is sent: ``InvalidAddressError`` for a bad one in ``to``,
+    ``ConfigurationError`` for a bad editor or when there is nobody to send to (see
+    :func:`checked_addresses`). ``PreflightError`` when the preflight checks find an error;
+    their warnings go to ``warn``.
     """
+    addresses = checked_addresses(to, campaigns.config.editors)
     secret = campaigns.secret()
-    addresses = list(to or campaigns.config.editors)
-    if not addresses:
-        raise ConfigurationError(
-            "no addresses: pass --to EMAIL or set NEWSLETTER_EDITORS, e.g. '[\"me@example.org\"]'"
-        )
     report = campaigns.check(ref)
     report.raise_for_errors()
     for warning in report.warnings:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 from newsletter.model.campaigns import Campaign, CampaignHealth, DeliveryCounts
 from newsletter.sending.plan import RunResult
@@ -37,6 +37,25 @@ class SendSummary:
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.outcome]
+
+    def as_json(self) -> dict[str, Any]:
+        """The summary as a JSON object (`status --json`): for scripts and monitoring."""
+        c, campaign = self.counts, self.campaign
+        return {
+            "issue_date": campaign.issue_date,
+            "outcome": self.outcome,
+            "status": campaign.status,
+            "paused_reason": campaign.paused_reason or None,
+            "created_at": campaign.created_at.isoformat(),
+            "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
+            "counts": {**asdict(c), "total": c.total},
+            "in_doubt": [{"delivery": i, "email": email, "reason": reason}
+                         for i, email, reason in self.in_doubt],
+            "in_doubt_listed": len(self.in_doubt),
+            "reconciled": asdict(self.reconciled),
+            "ses_events": asdict(self.health),
+            "exit_code": self.exit_code,
+        }
 
     def lines(self) -> list[str]:
         c, date = self.counts, self.campaign.issue_date
@@ -116,6 +135,10 @@ def health_lines(h: CampaignHealth) -> list[str]:
     return lines
 
 
+# In-doubt deliveries a summary names one by one (`status --all` names every one).
+IN_DOUBT_SHOWN = 20
+
+
 def summarize(
     store: CampaignStore,
     events: EventStore,
@@ -123,6 +146,7 @@ def summarize(
     run: RunResult | None,
     recovered: int,
     reconciled: Reconciled | None = None,
+    in_doubt_limit: int | None = IN_DOUBT_SHOWN,
 ) -> SendSummary:
     campaign = store.by_id(campaign_id)
     assert campaign is not None
@@ -137,7 +161,7 @@ def summarize(
     else:
         outcome = "incomplete"
     return SendSummary(
-        campaign, counts, outcome, run, recovered, store.in_doubt(campaign_id, 20),
+        campaign, counts, outcome, run, recovered, store.in_doubt(campaign_id, in_doubt_limit),
         reconciled=reconciled or Reconciled(),
         health=events.health(campaign_id),
     )

@@ -256,8 +256,8 @@ class CampaignStore(Store):
         with self.engine.connect() as conn:
             return [str(v) for v in conn.execute(query).scalars()]
 
-    def in_doubt(self, campaign_id: int, limit: int = 100) -> list[tuple[int, str, str]]:
-        """Up to ``limit`` in-doubt deliveries as (id, email, reason), in id order."""
+    def in_doubt(self, campaign_id: int, limit: int | None = 100) -> list[tuple[int, str, str]]:
+        """Up to ``limit`` (None: all) in-doubt deliveries as (id, email, reason), by id."""
         query = (
             select(deliveries.c.id, deliveries.c.email, deliveries.c.error)
             .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == "in_doubt")

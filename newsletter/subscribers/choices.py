@@ -25,8 +25,22 @@ class Choices:
     language: Language
 
 
-def parse_choices(categories: Iterable[str], language: str, available: Collection[str]) -> Choices:
-    """Turn submitted form values into :class:`Choices`; raise :class:`FormError` if invalid.
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with one field of a form: said in Chinese, then in English."""
+
+    field: str
+    zh: str
+    en: str
+
+    def error(self) -> FormError:
+        return FormError(self.field, self.en)
+
+
+def read_choices(
+    categories: Iterable[str], language: str, available: Collection[str]
+) -> Choices | Problem:
+    """Submitted form values as :class:`Choices`, or the :class:`Problem` with them.
 
     Ticking every available category stores the empty set ("everything"), so readers who
     want it all also get categories added later.
@@ -34,20 +48,42 @@ def parse_choices(categories: Iterable[str], language: str, available: Collectio
     chosen = frozenset(c.strip() for c in categories if c.strip())
     unknown = sorted(chosen - set(available))
     if unknown:
-        raise FormError("categories", f"unknown categories: {', '.join(unknown)}")
+        codes = ", ".join(unknown)
+        which = "这个分类" if len(unknown) == 1 else "这些分类"
+        return Problem("categories", f"没有{which}：{codes}。请只选择列出的分类。",
+                       f"unknown categories: {codes}")
     if not chosen:
-        raise FormError("categories", "choose at least one category")
+        return Problem("categories", "请至少选择一个分类。", "choose at least one category")
     if language not in LANGUAGES:
-        raise FormError("language", "choose Chinese, English or both")
+        return Problem("language", "请选择中文、英文或中英双语。",
+                       "choose Chinese, English or both")
     return Choices(frozenset() if chosen >= set(available) else chosen, language)
+
+
+def parse_choices(categories: Iterable[str], language: str, available: Collection[str]) -> Choices:
+    """Turn submitted form values into :class:`Choices`; raise :class:`FormError` if invalid
+    (see :func:`read_choices`)."""
+    read = read_choices(categories, language, available)
+    if isinstance(read, Problem):
+        raise read.error()
+    return read
+
+
+def read_address(raw: str) -> str | Problem:
+    """The normalised address from a form, or the :class:`Problem` with it."""
+    try:
+        return normalize_email(raw)
+    except NewsletterError as err:
+        zh = "请填写邮箱地址。" if not raw.strip() else "这不是有效的邮箱地址，请检查写法。"
+        return Problem("email", zh, str(err))
 
 
 def parse_address(raw: str) -> str:
     """The normalised address from a form; raises :class:`FormError` naming the ``email`` field."""
-    try:
-        return normalize_email(raw)
-    except NewsletterError as err:
-        raise FormError("email", str(err)) from None
+    read = read_address(raw)
+    if isinstance(read, Problem):
+        raise read.error()
+    return read
 
 
 def describe_choices(choices: Choices, language: Language) -> str:

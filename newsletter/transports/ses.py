@@ -5,7 +5,8 @@ Sending is a fixed sequence: build the request (pure) -> post it (the one networ
 so nothing past this module ever sees a botocore type:
 
 - ``ThrottledError``: ``TooManyRequestsException``, ``Throttling``, HTTP 429;
-- ``TransientTransportError``: HTTP 5xx, connection refused, connect timeout;
+- ``TransientTransportError``: HTTP 5xx, connection refused, connect timeout (naming the
+  region and endpoint: a mistyped region shows only as an endpoint that cannot be reached);
 - ``InDoubtTransportError``: read timeout or connection dropped mid-request (SES may have
   sent the message);
 - ``AccountPausedError``: ``AccountSuspendedException``, ``SendingPausedException``,
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -153,11 +155,36 @@ def classify_client_error(
     return PermanentTransportError(text)
 
 
-def classify_botocore_error(err: BotoCoreError) -> TransportError:
-    """Our exception for a failure below the HTTP answer (no response, no credentials)."""
+def unreachable(err: BotoCoreError, region: str | None, endpoint: str | None) -> str:
+    """"cannot reach SES" with the region used and the settings that choose it.
+
+    A mistyped region (or one without SES) gives an endpoint host that does not resolve,
+    which botocore reports only as "could not connect" (its message names the URL).
+    """
+    if region is None:
+        return f"cannot reach SES: {err}"
+    settings = "NEWSLETTER_SES_REGION (the region of your SES account, e.g. us-east-1)"
+    if endpoint and not is_aws_endpoint(endpoint):
+        settings = f"NEWSLETTER_SES_ENDPOINT_URL and {settings}"
+    return f"cannot reach SES in region {region}: {err}; check {settings} and the network"
+
+
+def is_aws_endpoint(endpoint: str) -> bool:
+    """Whether ``endpoint`` is AWS's own (botocore's default for the region)."""
+    host = urlsplit(endpoint).hostname or ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+
+
+def classify_botocore_error(
+    err: BotoCoreError, region: str | None = None, endpoint: str | None = None
+) -> TransportError:
+    """Our exception for a failure below the HTTP answer (no response, no credentials).
+
+    ``region`` and ``endpoint`` (the client's) are named when SES cannot be reached.
+    """
     if isinstance(err, ConnectTimeoutError | EndpointConnectionError):
         # The request never reached SES: safe to send again.
-        return TransientTransportError(f"cannot reach SES: {err}")
+        return TransientTransportError(unreachable(err, region, endpoint))
     if isinstance(err, ReadTimeoutError | ConnectionClosedError):
         return InDoubtTransportError(f"no answer from SES; the message may have been sent: {err}")
     if isinstance(err, NoCredentialsError | NoRegionError):
@@ -167,8 +194,14 @@ def classify_botocore_error(err: BotoCoreError) -> TransportError:
     return InDoubtTransportError(f"SES call failed: {err}")
 
 
-def translate(err: Exception, recipient: str | None = None) -> TransportError:
-    """Any botocore exception as ours; anything else is returned as an in-doubt failure."""
+def translate(
+    err: Exception, recipient: str | None = None, *, region: str | None = None,
+    endpoint: str | None = None,
+) -> TransportError:
+    """Any botocore exception as ours; anything else is returned as an in-doubt failure.
+
+    ``region`` and ``endpoint`` are where the client sends (see ``classify_botocore_error``).
+    """
     if isinstance(err, ClientError):
         error = err.response.get("Error", {})
         meta = err.response.get("ResponseMetadata", {})
@@ -177,7 +210,7 @@ def translate(err: Exception, recipient: str | None = None) -> TransportError:
             recipient,
         )
     if isinstance(err, BotoCoreError):
-        return classify_botocore_error(err)
+        return classify_botocore_error(err, region, endpoint)
     return InDoubtTransportError(f"SES call failed unexpectedly: {err!r}")
 
 
@@ -189,6 +222,10 @@ class SesTransport:
     def __init__(self, client: SESV2Client, configuration_set: str | None = None) -> None:
         self.client = client
         self.configuration_set = configuration_set
+        # Named in "cannot reach SES" errors: a wrong region shows only as that.
+        meta = getattr(client, "meta", None)
+        self.region: str | None = getattr(meta, "region_name", None)
+        self.endpoint: str | None = getattr(meta, "endpoint_url", None)
 
     def send(self, raw: bytes, to: str) -> str:
         """Send ``raw`` to ``to``; return SES's MessageId. Raises ``TransportError`` subclasses."""
@@ -200,7 +237,7 @@ class SesTransport:
         try:
             response = self.client.send_email(**request)
         except (ClientError, BotoCoreError) as err:
-            raise translate(err, to) from err
+            raise translate(err, to, region=self.region, endpoint=self.endpoint) from err
         return parse_response(dict(response))
 
     def quota(self) -> SendQuota | None:

@@ -48,6 +48,11 @@ async def home(request: Request) -> Response:
     return RedirectResponse(f"{request.scope.get('root_path', '')}/subscribe", status_code=303)
 
 
+async def issues_index(request: Request) -> Response:
+    """``/issues/`` has no page of its own: the list of issues is the archive."""
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/archive/", status_code=303)
+
+
 async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -117,6 +122,8 @@ def create_app(
         Route("/preferences/{token}", preferences(readers.preferences_post), methods=["POST"]),
         Route("/archive/", archive.archive_page, methods=["GET"]),
         Route("/archive/page/{number:int}/", archive.archive_page, methods=["GET"]),
+        Route("/issues/", issues_index, methods=["GET"]),
+        Route("/issues", issues_index, methods=["GET"]),
         Route("/issues/{date}", archive.issue, methods=["GET"]),
         Route("/feed.xml", archive.feed, methods=["GET"]),
         Route("/feeds/{code}.xml", archive.category_feed, methods=["GET"]),

@@ -17,7 +17,6 @@ from starlette.responses import Response
 
 from newsletter.errors import (
     DatabaseError,
-    FormError,
     SuppressedAddressError,
     TokenError,
     UnknownSubscriberError,
@@ -25,7 +24,13 @@ from newsletter.errors import (
 from newsletter.issues.categories import available_categories
 from newsletter.issues.model import CategoryName
 from newsletter.model.subscribers import Subscriber
-from newsletter.subscribers.choices import Choices, choices_of, parse_address, parse_choices
+from newsletter.subscribers.choices import (
+    Choices,
+    Problem,
+    choices_of,
+    read_address,
+    read_choices,
+)
 from newsletter.subscribers.workflow import SignupOutcome, Subscriptions
 from newsletter.tokens import Purpose
 from newsletter.web.clients import rate_key
@@ -38,8 +43,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_AFTER = "60"  # seconds, on a 503 page when the database could not be used
 
-_EXPIRED_SUBSCRIBE = "这个表单已过期,请再提交一次。 This form has expired; please submit it again."
-_EXPIRED_PREFERENCES = "这个表单已过期,请再保存一次。 This form has expired; please save again."
+_EXPIRED_SUBSCRIBE = Problem(
+    "form", "这个表单已过期，请再提交一次。", "This form has expired; please submit it again."
+)
+_EXPIRED_PREFERENCES = Problem(
+    "form", "这个表单已过期，请再保存一次。", "This form has expired; please save again."
+)
+
+
+def _problems(*problems: Problem) -> dict[str, Problem]:
+    """The form's problems by field, for the templates (each said in Chinese, then English)."""
+    return {problem.field: problem for problem in problems}
 
 
 class SubscriptionRoutes:
@@ -61,7 +75,7 @@ class SubscriptionRoutes:
 
     async def subscribe_form(
         self, request: Request, *, email: str = "", chosen: set[str] | None = None,
-        language: str = "both", errors: Mapping[str, str] | None = None, status: int = 200,
+        language: str = "both", errors: Mapping[str, Problem] | None = None, status: int = 200,
     ) -> Response:
         categories = await self.categories()
         token = form_token(request)
@@ -76,7 +90,7 @@ class SubscriptionRoutes:
 
     async def preferences_page(
         self, request: Request, subscriber: Subscriber, *, chosen: set[str] | None = None,
-        language: str | None = None, errors: Mapping[str, str] | None = None,
+        language: str | None = None, errors: Mapping[str, Problem] | None = None,
         saved: bool = False, status: int = 200,
     ) -> Response:
         categories = await self.categories()
@@ -110,25 +124,18 @@ class SubscriptionRoutes:
         if not form_ok(request, form):
             return await self.subscribe_form(
                 request, email=email, chosen=chosen, language=language, status=400,
-                errors={"form": _EXPIRED_SUBSCRIBE},
+                errors=_problems(_EXPIRED_SUBSCRIBE),
             )
         if form.get("website"):
             # The honeypot was filled in: a bot. Pretend it worked and do nothing.
             return self.pages.message(request, "sent")
-        errors: dict[str, str] = {}
-        address = ""
-        try:
-            address = parse_address(email)
-        except FormError as err:
-            errors[err.field] = str(err)
-        try:
-            choices = parse_choices(chosen, language, await self.categories())
-        except FormError as err:
-            errors[err.field] = str(err)
-        if errors:
+        address = read_address(email)
+        choices = read_choices(chosen, language, await self.categories())
+        if isinstance(address, Problem) or isinstance(choices, Problem):
+            problems = [p for p in (address, choices) if isinstance(p, Problem)]
             return await self.subscribe_form(
-                request, email=email, chosen=chosen, language=language, errors=errors,
-                status=400,
+                request, email=email, chosen=chosen, language=language,
+                errors=_problems(*problems), status=400,
             )
         # The work happens on the sign-up thread: the page and the server's speed after it
         # are the same whether the address is new, pending, active or suppressed. "Check
@@ -239,14 +246,13 @@ class SubscriptionRoutes:
         if not form_ok(request, form):
             return await self.preferences_page(
                 request, subscriber, chosen=chosen, language=language, status=400,
-                errors={"form": _EXPIRED_PREFERENCES},
+                errors=_problems(_EXPIRED_PREFERENCES),
             )
-        try:
-            choices = parse_choices(chosen, language, await self.categories())
-        except FormError as err:
+        choices = read_choices(chosen, language, await self.categories())
+        if isinstance(choices, Problem):
             return await self.preferences_page(
                 request, subscriber, chosen=chosen, language=language,
-                errors={err.field: str(err)}, status=400,
+                errors=_problems(choices), status=400,
             )
         token = request.path_params["token"]
         try:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -82,9 +83,9 @@ def test_an_interrupted_worker_exits_3(monkeypatch: pytest.MonkeyPatch, tmp_path
     """`worker` stopped by a signal exits with 3 (interrupted), as the README says."""
     from newsletter.sending import worker as workers
 
-    def interrupted(*args: object, stop: object, **kwargs: object) -> list[object]:
+    def interrupted(*args: object, stop: threading.Event, **kwargs: object) -> list[object]:
         os.kill(os.getpid(), signal.SIGTERM)
-        assert getattr(stop, "wait")(5)
+        assert stop.wait(5)
         return []
 
     monkeypatch.setattr(workers, "run_worker", interrupted)

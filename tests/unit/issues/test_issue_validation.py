@@ -80,6 +80,7 @@ class Bad:
     field: str
     message: str
     name: str = NAME
+    column: int | None = None  # syntax errors are placed at a column too
 
 
 LONG = "x" * 301
@@ -171,7 +172,8 @@ BAD_FILES: dict[str, Bad] = {
     "not YAML": Bad(
         edited({22: "  title: [Facial Expression"}), 23, "",
         "not valid YAML: expected ',' or ']', but got ':' "
-        "(while parsing a flow sequence that starts on line 22); fix the syntax",
+        "(while parsing a flow sequence that starts on line 22); a value starting with [ or { "
+        "must be quoted: put it in quotes ('...')", column=10,
     ),
     "YAML list at the root": Bad(
         "- date: 2022-09-07\n- title: x\n", 1, "",
@@ -199,12 +201,12 @@ BAD_FILES: dict[str, Bad] = {
     ),
     "abstract is not text": Bad(
         edited({25: "  abstract: [Facial, expression]"}), 25, "featured[1].abstract",
-        "input should be a valid string (got ['Facial', 'expression'])",
+        "is a list, not text: a value starting with [ must be quoted: put it in quotes ('...')",
     ),
     "authors_truncated not a boolean": Bad(
         edited({23: "  authors: [H Tang]", 24: "  authors_truncated: maybe"}),
         24, "featured[1].authors_truncated",
-        "input should be a valid boolean, unable to interpret input (got 'maybe')",
+        "must be true or false (got 'maybe')",
     ),
 }
 
@@ -241,7 +243,8 @@ def test_bad_file_reports_line_field_and_message(case: str, tmp_path: Path) -> N
     """Each kind of mistake gives exactly one FILE:LINE: FIELD: MESSAGE at the right place."""
     bad = BAD_FILES[case]
     path = write(tmp_path, bad.content, bad.name)
-    where = f"{path}:{bad.line}: {bad.field}: " if bad.field else f"{path}:{bad.line}: "
+    place = f"{path}:{bad.line}" + (f":{bad.column}" if bad.column else "")
+    where = f"{place}: {bad.field}: " if bad.field else f"{place}: "
     assert problems_of(path) == [where + bad.message]
 
 
@@ -347,7 +350,7 @@ def test_validate_command_reports_a_missing_file(tmp_path: Path) -> None:
     """A path that does not exist is a clear one-line error, not a traceback."""
     result = CliRunner().invoke(app, ["validate", str(tmp_path / "2022-01-01.yaml")])
     assert result.exit_code == 1
-    assert "cannot read the file: No such file or directory" in result.stderr
+    assert f"{tmp_path / '2022-01-01.yaml'}: no such file; " in result.stderr
     assert "Traceback" not in result.output
 
 
@@ -387,8 +390,8 @@ def test_raw_control_characters_are_located_in_their_field(tmp_path: Path) -> No
         f"{path}:5: categories.LG: contains the control character U+0001 at column 1; remove it",
         f"{path}:15: featured[0].authors[1][1]: contains the control character U+0002 at "
         "column 20; remove it",
-        f"{path}:15: featured[0].authors[1]: input should be a valid string "
-        "(got ['M Wulfmeier', 'X'])",
+        f"{path}:15: featured[0].authors[1]: is a list, not text: a value starting with [ "
+        "must be quoted: put it in quotes ('...')",
         f"{path}:29: notable[0].title: contains the control character U+2028 at column 23; "
         "remove it",
     ]
@@ -431,8 +434,8 @@ def test_cross_checks_run_on_the_rest_of_a_refused_file(tmp_path: Path) -> None:
     }))
     assert problems_of(path) == [
         f"{path}:8: categories.cv: 'cv' is not a category code (2-5 capital letters, e.g. LG)",
-        f"{path}:21: featured[1]: input should be a valid dictionary or instance of "
-        "FeaturedPaper (got 'just a title')",
+        f"{path}:21: featured[1]: must be a paper: its fields (category:, title:, authors:, "
+        "url:) indented under the \"- \"",
         f"{path}:32: notable[0].url: https://arxiv.org/abs/2209.01947 is already in this "
         "issue at featured[0]; remove one of them",
     ]
