@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from support.servers import free_port, running
+
+# Real `serve` processes: whole-process tests (`make test`, not test-fast).
+pytestmark = pytest.mark.e2e
 
 NEWSLETTER = str(Path(sys.executable).with_name("newsletter"))
 # host ident authuser [date] "request line" status bytes (uvicorn does not know the size)

@@ -40,6 +40,7 @@ def start(mode: str) -> subprocess.Popen[str]:
     return proc
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_signals_during_event_waits_never_hang_the_process() -> None:
     """Two SIGTERMs landing while the main thread is inside Event.wait stop it, every time."""
     for _ in range(5):
@@ -53,6 +54,7 @@ def test_signals_during_event_waits_never_hang_the_process() -> None:
             proc.communicate()
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_the_third_signal_exits_at_once_with_status_3() -> None:
     """A shutdown that does not end is cut short by the third signal, with exit status 3."""
     proc = start("stuck")

@@ -118,6 +118,7 @@ def destination(request: Any) -> str:
     return str(json.loads(request.body)["Destination"]["ToAddresses"][0])
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_throttling_and_server_errors_still_deliver_exactly_once(
     ses: Any, sample_issue_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -151,6 +152,7 @@ def test_throttling_and_server_errors_still_deliver_exactly_once(
     assert summary.counts.sent == len(readers)
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_account_suspension_pauses_and_a_rerun_finishes(
     ses: Any, sample_issue_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

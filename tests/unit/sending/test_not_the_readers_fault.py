@@ -20,6 +20,7 @@ from newsletter.settings import get_settings
 UNVERIFIED = "unverified.example.net"
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_unverified_sender_pauses_then_retry_failed_sends_everyone_once(
     ses: Any, moto_ses_url: str, sample_issue_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -44,6 +45,7 @@ def test_unverified_sender_pauses_then_retry_failed_sends_everyone_once(
     assert set(copies) == readers and set(copies.values()) == {1}
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_an_unwritable_outbox_fails_deliveries_with_the_reason_not_in_doubt(
     tmp_path: Path, sample_issue_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

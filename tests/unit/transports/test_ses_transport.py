@@ -46,6 +46,7 @@ def ses_transport(settings: Settings) -> SesTransport:
     )
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_sample_issue_reaches_200_subscribers_through_the_ses_server(
     ses: Any, sample_issue_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
