@@ -15,6 +15,7 @@ from pathlib import Path
 
 from newsletter.aws import AwsConfig, ses_client, sqs_client
 from newsletter.clock import utc_now
+from newsletter.desk.signin import DeskConfig, SignIn
 from newsletter.editing.build import Workbench
 from newsletter.editing.preflight import PreflightConfig
 from newsletter.errors import ConfigurationError
@@ -23,6 +24,7 @@ from newsletter.feedback.fetch import pinned_fetcher
 from newsletter.feedback.sns import Fetcher
 from newsletter.feedback.sqs import SqsQueue
 from newsletter.mail.message import Sender
+from newsletter.model.addresses import normalize_email
 from newsletter.model.site import SiteConfig, site_name
 from newsletter.rendering.renderer import DEFAULT_TEMPLATES, Renderer
 from newsletter.sending.campaign import Campaigns
@@ -31,6 +33,7 @@ from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database
 from newsletter.store.db import open_database as open_store_database
+from newsletter.store.desk import DeskStore
 from newsletter.store.events import EventStore, HealthLimits
 from newsletter.store.workers import WorkerRegistry
 from newsletter.subscribers.workflow import ConfirmationMailer, Store, Subscriptions
@@ -185,21 +188,33 @@ def campaigns(
     configured transport (tests, benchmarks). Raises as :func:`send_config` and
     :func:`database` do."""
     config = send_config(settings, signing=signing)
+    with database(settings, create=False) as db:
+        yield campaigns_on(settings, db, transport_, config=config)
+
+
+def campaigns_on(
+    settings: Settings,
+    db: Database,
+    transport_: Transport | None = None,
+    *,
+    config: SendConfig | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> Campaigns:
+    """Sending over a database the caller holds open (the web app's)."""
     chosen: Callable[[], Transport] = (
         (lambda: transport_) if transport_ is not None
         else functools.cache(lambda: transport(settings))
     )
-    with database(settings, create=False) as db:
-        yield Campaigns(
-            config=config,
-            store=CampaignStore(db),
-            events=event_store(settings, db),
-            workers=WorkerRegistry(db),
-            renderer=renderer(settings),
-            sender=sender(settings),
-            checks=preflight_config(settings),
-            transport=chosen,
-        )
+    return Campaigns(
+        config=config or send_config(settings),
+        store=CampaignStore(db, clock),
+        events=event_store(settings, db, clock),
+        workers=WorkerRegistry(db, clock),
+        renderer=renderer(settings),
+        sender=sender(settings),
+        checks=preflight_config(settings),
+        transport=chosen,
+    )
 
 
 # -- SES events -------------------------------------------------------------------------
@@ -245,6 +260,28 @@ def sqs_queue(settings: Settings, queue_url: str | None = None) -> SqsQueue:
     if not url:
         raise ConfigurationError("no SQS queue: pass --queue-url or set NEWSLETTER_SQS_QUEUE_URL")
     return SqsQueue(sqs_client(aws_config(settings), url), url)
+
+
+# -- the desk ---------------------------------------------------------------------------
+
+
+def desk_sign_in(
+    settings: Settings,
+    db: Database,
+    chosen_transport: Transport | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> SignIn:
+    """The desk's sign-in: links to ``NEWSLETTER_EDITORS`` only, sessions in ``db``.
+
+    Raises :class:`ConfigurationError` when the secret key is unsafe.
+    """
+    editors = frozenset(normalize_email(address) for address in settings.editors)
+    config = DeskConfig(editors, settings.base_url, settings.signing_key())
+    made: Callable[[], Transport] = (
+        (lambda: chosen_transport) if chosen_transport is not None
+        else functools.cache(lambda: transport(settings))
+    )
+    return SignIn(config, DeskStore(db, clock), renderer(settings), sender(settings), made, clock)
 
 
 # -- subscribers ------------------------------------------------------------------------

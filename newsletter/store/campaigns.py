@@ -70,6 +70,19 @@ class CampaignStore(Store):
             row = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).first()
         return _campaign(row) if row else None
 
+    def recent(self, limit: int = 50, offset: int = 0) -> list[Campaign]:
+        """Campaigns, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(campaigns).order_by(campaigns.c.id.desc()).limit(limit).offset(offset)
+            ).all()
+        return [_campaign(row) for row in rows]
+
+    def latest(self) -> Campaign | None:
+        """The newest campaign, if any."""
+        found = self.recent(1)
+        return found[0] if found else None
+
     def sending(self) -> list[Campaign]:
         """Campaigns in state ``sending``, oldest first (what workers pick up)."""
         with self.engine.connect() as conn:

@@ -186,3 +186,51 @@ ses_events = Table(
     Index("ix_ses_events_campaign_id_kind", "campaign_id", "kind"),
     Index("ix_ses_events_email_kind", "email", "kind"),
 )
+
+# -- the desk (editors' web UI) ----------------------------------------------------------
+
+# Sign-in links mailed to editors: the sha256 of the link's secret, never the secret.
+desk_links = Table(
+    "desk_links",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
+)
+
+# Signed-in editors: the sha256 of the session cookie's secret, so a copy of the table
+# signs nobody in. Revoked by setting revoked_at; idle ones expire by last_seen_at.
+desk_sessions = Table(
+    "desk_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("email", String(320), nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+)
+
+# Who did what on the desk, newest last.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(320), nullable=False, server_default=""),
+    Column("detail", Text(), nullable=False, server_default=""),
+)
+
+# Issues scheduled from the desk; `newsletter worker` starts each when it is due.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("issue_date", String(10), primary_key=True),
+    Column("issue_path", Text(), nullable=False),
+    Column("send_at", UTCDateTime(), nullable=False, index=True),
+    Column("created_by", String(320), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime()),
+)

@@ -27,6 +27,8 @@ from newsletter.store.db import Database
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.tokens import Purpose
 from newsletter.transports import Transport
+from newsletter.web.admin.parts import Desk
+from newsletter.web.admin.routes import desk_app
 from newsletter.web.archive_routes import ArchiveRoutes
 from newsletter.web.base_path import BasePath
 from newsletter.web.clients import ProxyHeaders, parse_networks
@@ -42,6 +44,8 @@ SUBSCRIBE_LIMIT = 10  # POSTs per client address ...
 SUBSCRIBE_WINDOW = 600.0  # ... per this many seconds
 # Seconds a request waits for a locked or unreachable database before answering 503.
 DATABASE_TIMEOUT = 3.0
+# Desk forms carry whole issues and CSV files; only signed-in editors get past the guard.
+DESK_BODY_LIMIT = 8 * 1024 * 1024
 
 
 async def home(request: Request) -> Response:
@@ -106,7 +110,14 @@ def create_app(
         return pages.message(request, "not_found", 404)
 
     static = site.templates_dir / "web" / "static"
-    routes: list[BaseRoute] = []
+    routes: list[BaseRoute] = [Mount("/admin", app=desk_app(Desk(
+        sign_in=wiring.desk_sign_in(settings, db, transport, clock),
+        pages=pages,
+        campaigns=wiring.campaigns_on(settings, db, transport, clock=clock),
+        subscribers=store,
+        site=site,
+        clock=clock,
+    )))]
     if settings.sns_topic_arns:
         fetch = cert_fetcher or wiring.cert_fetcher(settings)
         webhook = ses_webhook(wiring.feedback(settings, db, fetch, clock), fetch)
@@ -134,7 +145,8 @@ def create_app(
     app = Starlette(routes=routes, exception_handlers={404: not_found}, lifespan=lifespan)
     app.state.signups = readers.signups  # tests wait on it: signups.wait_idle()
     # Every body is capped while it streams in; the 413 carries the security headers too.
-    app.add_middleware(BodyLimit, per_path={"/webhooks/": WEBHOOK_BODY_LIMIT})
+    app.add_middleware(BodyLimit, per_path={"/webhooks/": WEBHOOK_BODY_LIMIT,
+                                            "/admin/": DESK_BODY_LIMIT})
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BasePath, prefix=settings.base_path())
     # Outermost: every layer inside sees the client a trusted proxy names.

@@ -1,0 +1,1 @@
+"""The desk's logic, below the web pages: editors' sign-in and sessions, the audit trail."""

@@ -1,0 +1,70 @@
+"""the desk: sign-in links, sessions, the audit log, scheduled sends
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-06 06:30:00
+
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import newsletter.store.tables
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "desk_links",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("created_at", newsletter.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", newsletter.store.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_desk_links")),
+    )
+    op.create_table(
+        "desk_sessions",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("created_at", newsletter.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", newsletter.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", newsletter.store.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_desk_sessions")),
+    )
+    op.create_index(op.f("ix_desk_sessions_email"), "desk_sessions", ["email"], unique=False)
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("at", newsletter.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=320), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("target", sa.String(length=320), server_default="", nullable=False),
+        sa.Column("detail", sa.Text(), server_default="", nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    op.create_table(
+        "schedules",
+        sa.Column("issue_date", sa.String(length=10), nullable=False),
+        sa.Column("issue_path", sa.Text(), nullable=False),
+        sa.Column("send_at", newsletter.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=320), nullable=False),
+        sa.Column("created_at", newsletter.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", newsletter.store.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("issue_date", name=op.f("pk_schedules")),
+    )
+    op.create_index(op.f("ix_schedules_send_at"), "schedules", ["send_at"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_schedules_send_at"), table_name="schedules")
+    op.drop_table("schedules")
+    op.drop_table("audit_log")
+    op.drop_index(op.f("ix_desk_sessions_email"), table_name="desk_sessions")
+    op.drop_table("desk_sessions")
+    op.drop_table("desk_links")
