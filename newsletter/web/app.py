@@ -117,6 +117,8 @@ def create_app(
         subscribers=store,
         site=site,
         clock=clock,
+        workbench=wiring.workbench(settings),
+        arxiv_api_url=settings.arxiv_api_url,
     )))]
     if settings.sns_topic_arns:
         fetch = cert_fetcher or wiring.cert_fetcher(settings)

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.testclient import TestClient
-from support.clock import FakeClock
 
 from newsletter.settings import Settings
 from newsletter.store.db import Database
 from newsletter.transports.outbox import OutboxTransport
 from newsletter.web.app import create_app
+from support.clock import FakeClock
 
 EDITOR = "editor@example.org"
 BASE = "https://news.example.org"

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from newsletter.desk.signin import SignIn
+from newsletter.editing.build import Workbench
 from newsletter.model.site import SiteConfig
 from newsletter.sending.campaign import Campaigns
 from newsletter.store.desk import DeskStore
@@ -29,6 +30,8 @@ class Desk:
     subscribers: SubscriberStore
     site: SiteConfig
     clock: Callable[[], dt.datetime]
+    workbench: Workbench  # renderer, sender, issues folder, preflight limits
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
 
     @property
     def store(self) -> DeskStore:

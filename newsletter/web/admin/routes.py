@@ -5,12 +5,20 @@ from __future__ import annotations
 from starlette.routing import Router
 from starlette.types import ASGIApp
 
-from newsletter.web.admin import auth, dashboard
+from newsletter.web.admin import (
+    auth,
+    campaigns,
+    dashboard,
+    issue_editor,
+    issues,
+    subscribers,
+    suppressions,
+)
 from newsletter.web.admin.guard import DeskGuard
 from newsletter.web.admin.parts import Desk
 
 # Each page group is a module with ``routes(desk) -> list[BaseRoute]``.
-GROUPS = (auth, dashboard)
+GROUPS = (auth, dashboard, issues, issue_editor, campaigns, subscribers, suppressions)
 
 
 def desk_router(desk: Desk) -> Router:

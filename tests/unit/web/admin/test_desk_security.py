@@ -42,6 +42,7 @@ def desk_routes(desk: DeskSite) -> list[tuple[str, str]]:
         sign_in=wiring.desk_sign_in(settings, desk.db), pages=Pages(Path("."), ""),
         campaigns=wiring.campaigns_on(settings, desk.db), subscribers=None,  # type: ignore[arg-type]
         site=wiring.site_config(settings), clock=desk.clock,
+        workbench=wiring.workbench(settings),
     )
     found = []
     for route in desk_router(parts).routes:
