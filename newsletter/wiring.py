@@ -284,6 +284,26 @@ def desk_sign_in(
     return SignIn(config, DeskStore(db, clock), renderer(settings), sender(settings), made, clock)
 
 
+def schedules(db: Database, clock: Callable[[], dt.datetime] = utc_now) -> DeskStore:
+    """The sends scheduled from the desk (and its audit log), for ``worker`` and
+    ``send --today``; ``clock`` decides which are due."""
+    return DeskStore(db, clock)
+
+
+@contextmanager
+def scheduled_sending(
+    settings: Settings,
+    transport_: Transport | None = None,
+    *,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> Iterator[tuple[Campaigns, DeskStore]]:
+    """Sending and the scheduled sends over one database, closed after (``worker``,
+    ``send --today``). Raises as :func:`campaigns` does."""
+    config = send_config(settings)
+    with database(settings, create=False) as db:
+        yield campaigns_on(settings, db, transport_, config=config), schedules(db, clock)
+
+
 # -- subscribers ------------------------------------------------------------------------
 
 

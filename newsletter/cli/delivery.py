@@ -133,7 +133,8 @@ def send(
     The preflight checks (`newsletter check`) run first: an error stops it, warnings are shown.
     An issue dated after today (in NEWSLETTER_TIMEZONE) is refused unless --force.
     --today sends today's issue from NEWSLETTER_ISSUES_DIR and exits 0 saying so when there
-    is none or it was already sent; a paused or unfinished campaign is resumed.
+    is none, it was already sent, or it is scheduled from the desk and has not started (the
+    worker sends it); a paused or unfinished campaign is resumed.
     --retry-failed queues failed deliveries again once their cause is fixed.
     Exit status: 0 done, 1 error, 3 paused or unfinished (run it again).
 
@@ -152,9 +153,9 @@ def send(
             # Nothing to send: said without opening the database.
             out.print(found.message, markup=False)
             raise typer.Exit(0)
-    with reported(), wiring.campaigns(settings) as campaigns:
+    with reported(), wiring.scheduled_sending(settings) as (campaigns, schedules):
         if today:
-            scheduled = schedule.plan_today(campaigns.config, campaigns.store, now)
+            scheduled = schedule.plan_today(campaigns.config, campaigns.store, now, schedules)
             out.print(scheduled.message, markup=False)
             if scheduled.path is None or scheduled.action != "send":
                 raise typer.Exit(0)
@@ -262,19 +263,27 @@ def worker(
         float, typer.Option(help="Seconds between looks for work.", metavar="SECONDS")
     ] = 10.0,
 ) -> None:
-    """Send campaigns in state "sending", sharing the work and the rate with other workers.
+    """Start sends scheduled from the desk when due, and send campaigns in state "sending",
+    sharing the work and the rate with other workers.
 
-    Run one on each machine against the same PostgreSQL; start campaigns with
-    `newsletter send ISSUE --yes` (or `--enqueue-only`). Stops cleanly on SIGTERM/Ctrl-C.
+    Run one on each machine against the same PostgreSQL (under systemd, Restart=always);
+    each scheduled send is started by one worker only. A scheduled issue that fails the
+    preflight checks is not sent: the reason is printed and written to the audit log.
+    Start campaigns by hand with `newsletter send ISSUE --yes` (or `--enqueue-only`).
+    With --issue it works on that campaign only and starts no scheduled send.
+    Stops cleanly on SIGTERM/Ctrl-C.
 
     Example: newsletter worker --once
     """
     settings = get_settings()
-    with reported(), stop_on_signals() as stop, wiring.campaigns(settings) as campaigns:
+    with (
+        reported(), stop_on_signals() as stop,
+        wiring.scheduled_sending(settings, clock=lambda: utc_now()) as (campaigns, schedules),
+    ):
         summaries = workers.run_worker(
             campaigns, issue_ref=issue, once=once, poll_seconds=poll,
             progress=_progress, stop=stop, report=_print_summary,
-            warn=lambda line: err.print(line, markup=False),
+            warn=lambda line: err.print(line, markup=False), schedules=schedules,
         )
     if once and not summaries:
         # Say so: silence would look the same as a worker that failed to look.

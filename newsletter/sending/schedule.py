@@ -2,22 +2,45 @@
 
 An issue belongs to a calendar day in ``NEWSLETTER_TIMEZONE`` (Asia/Shanghai unless
 set), not to the machine's clock zone: cron on a server in UTC still sends the Shanghai
-morning's issue. The current time is always passed in, so tests choose the day.
+morning's issue. The current time is always passed in, so tests choose the day. An issue
+scheduled from the desk and not yet started is left to ``newsletter worker``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from newsletter.errors import CampaignError, ConfigurationError
 from newsletter.issues.files import path_for
 from newsletter.sending.config import SendConfig
 from newsletter.store.campaigns import CampaignStore
 
-TodayAction = Literal["send", "no_issue", "already_sent"]
+TodayAction = Literal["send", "no_issue", "already_sent", "scheduled"]
+
+
+class ScheduledSend(Protocol):
+    """A send scheduled from the desk (the desk's store's ``Schedule``)."""
+
+    @property
+    def issue_date(self) -> str: ...
+
+    @property
+    def send_at(self) -> dt.datetime: ...
+
+    @property
+    def started_at(self) -> dt.datetime | None: ...
+
+
+class ScheduleBook(Protocol):
+    """The scheduled sends (``wiring.schedules``)."""
+
+    def scheduled(self) -> Sequence[ScheduledSend]:
+        """Every schedule, started or not."""
+        ...
 
 
 def local_date(config: SendConfig, now: dt.datetime) -> dt.date:
@@ -75,16 +98,31 @@ def todays_file(config: SendConfig, now: dt.datetime) -> TodayPlan:
     return TodayPlan(today, "send", f"sending today's issue {day} ({path})", path)
 
 
-def plan_today(config: SendConfig, store: CampaignStore, now: dt.datetime) -> TodayPlan:
-    """Today's issue in ``NEWSLETTER_ISSUES_DIR``, unless there is none or it was sent.
+def plan_today(
+    config: SendConfig, store: CampaignStore, now: dt.datetime,
+    schedules: ScheduleBook | None = None,
+) -> TodayPlan:
+    """Today's issue in ``NEWSLETTER_ISSUES_DIR``, unless there is none, it was sent, or
+    it is scheduled from the desk and not started yet (the worker sends it then).
 
     A campaign that is paused or still has deliveries open is not "sent": it is resumed.
+    A schedule that has started leaves the decision to its campaign, as for any other.
     Raises ``DatabaseError`` when the database cannot be read.
     """
     found = todays_file(config, now)
     if found.path is None:
         return found
     today, day, path = found.date, found.date.isoformat(), found.path
+    waiting = [s for s in (schedules.scheduled() if schedules is not None else [])
+               if s.issue_date == day and s.started_at is None]
+    if waiting:
+        at = waiting[0].send_at.astimezone(config.zone)
+        when = at.strftime("%H:%M") if at.date() == today else at.strftime("%Y-%m-%d %H:%M")
+        return TodayPlan(
+            today, "scheduled",
+            f"today's issue {day}: scheduled for {when} from the desk; the worker sends it "
+            f"({config.timezone} time)", path,
+        )
     campaign = store.get(day)
     if campaign is not None and campaign.status == "done":
         return TodayPlan(

@@ -1,13 +1,15 @@
-"""``worker``: send every open campaign, alongside other workers sharing the database."""
+"""``worker``: start due scheduled sends, and send every open campaign, alongside other
+workers sharing the database."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
-from newsletter.errors import CampaignError, IssueValidationError
+from newsletter.errors import CampaignError, IssueValidationError, NewsletterError, StoreError
 from newsletter.issues.files import file_name
 from newsletter.issues.loader import load_issue
 from newsletter.model.campaigns import Campaign
@@ -15,6 +17,30 @@ from newsletter.sending.campaign import Campaigns, ProgressFactory, check_unchan
 from newsletter.sending.report import SendSummary, eventful, summarize
 
 log = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "worker"  # who the audit log names for what a worker did on its own
+
+
+class DueSchedule(Protocol):
+    """A scheduled send that is due: the issue's date and the file that was scheduled."""
+
+    @property
+    def issue_date(self) -> str: ...
+
+    @property
+    def issue_path(self) -> str: ...
+
+
+class Schedules(Protocol):
+    """Where scheduled sends come from (the desk's store, ``wiring.schedules``)."""
+
+    def take_due(self) -> Sequence[DueSchedule]:
+        """The schedules due now, each marked started and handed to this caller alone."""
+        ...
+
+    def audit(self, actor: str, action: str, target: str = "", detail: str = "") -> None:
+        """Record in the audit log that ``actor`` did ``action`` to ``target``."""
+        ...
 
 
 def run_worker(
@@ -27,13 +53,16 @@ def run_worker(
     stop: threading.Event | None = None,
     report: Callable[[SendSummary], None] | None = None,
     warn: Callable[[str], None] = log.warning,
+    schedules: Schedules | None = None,
 ) -> list[SendSummary]:
     """Send every campaign in state ``sending`` (or only ``issue_ref``'s) until stopped.
 
-    With ``once``, each open campaign is worked through once and the function returns.
-    Other workers on other machines may work on the same campaigns at the same time. A
-    campaign whose issue file cannot be read is skipped, with one line to ``warn`` saying
-    why; the others are sent.
+    On each pass, first the due ``schedules`` are started (see :func:`start_scheduled`;
+    not with ``issue_ref``, which confines the worker to one campaign). With ``once``,
+    each open campaign is worked through once and the function returns. Other workers on
+    other machines may work on the same campaigns at the same time. A campaign whose issue
+    file cannot be read is skipped, with one line to ``warn`` saying why; the others are
+    sent.
     """
     campaigns.secret()
     stop = stop or threading.Event()
@@ -41,6 +70,8 @@ def run_worker(
     store = campaigns.store
     summaries: list[SendSummary] = []
     while not stop.is_set():
+        if schedules is not None and date is None:
+            start_scheduled(campaigns, schedules, warn=warn)
         for campaign in store.sending():
             if stop.is_set():
                 break
@@ -72,6 +103,65 @@ def run_worker(
             break
         stop.wait(poll_seconds)
     return summaries
+
+
+def start_scheduled(
+    campaigns: Campaigns, schedules: Schedules, *, warn: Callable[[str], None] = log.warning
+) -> list[str]:
+    """Start the campaign of each due schedule (the snapshot; sending is left to the
+    worker's loop); the dates started.
+
+    ``take_due`` hands each schedule to one caller, so workers sharing a database never
+    start one twice. A schedule whose issue fails preflight (or cannot be started for any
+    other reason) is not sent: one line to ``warn`` and an audit entry by ``worker`` say
+    why, and the schedule stays started, so it is not tried again on every pass; it is
+    sent once an editor schedules it again (or runs ``newsletter send DATE``).
+    """
+    started: list[str] = []
+    for due in schedules.take_due():
+        date = due.issue_date
+        try:
+            detail = _start(campaigns, due)
+        except NewsletterError as error:
+            reason = str(error)
+            warn(f"scheduled send {date}: not started: {reason}\nTo send it once fixed, "
+                 f"schedule it again from the desk, or run `newsletter send {date}`.")
+            _audit(schedules, "scheduled send failed", date, reason, warn)
+            continue
+        log.info("scheduled send %s: %s", date, detail)
+        _audit(schedules, "started scheduled send", date, detail, warn)
+        started.append(date)
+    return started
+
+
+def _start(campaigns: Campaigns, due: DueSchedule) -> str:
+    """Snapshot the campaign of a due schedule; what was done, for the audit log."""
+    existing = campaigns.store.get(due.issue_date)
+    if existing is not None:
+        # `send` or the desk's "Send now" came first: the normal rules apply to it.
+        return f"its campaign was already started ({existing.status}); nothing more to start"
+    plan = campaigns.plan(_schedule_ref(due, campaigns.config.issues_dir))
+    if plan.date != due.issue_date:
+        raise CampaignError(f"{plan.path} is the issue of {plan.date}, not of {due.issue_date}")
+    summary = campaigns.send(plan, enqueue_only=True)
+    return f"campaign started: {summary.counts.total:,} deliveries"
+
+
+def _schedule_ref(due: DueSchedule, issues_dir: Path) -> str:
+    # The file the desk scheduled, on the machine that serves the desk; a worker on another
+    # machine reads its own NEWSLETTER_ISSUES_DIR/DATE.yaml.
+    recorded = Path(due.issue_path)
+    if due.issue_path and recorded.exists():
+        return str(recorded)
+    return str(issues_dir / file_name(due.issue_date))
+
+
+def _audit(schedules: Schedules, action: str, date: str, detail: str,
+           warn: Callable[[str], None]) -> None:
+    try:
+        schedules.audit(SYSTEM_ACTOR, action, date, detail)
+    except StoreError as error:  # said, and the worker goes on: the send matters more
+        warn(f"scheduled send {date}: the audit log could not be written: {error}")
 
 
 def _campaign_issue_path(campaign: Campaign, issues_dir: Path) -> Path:

@@ -13,13 +13,13 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.clock import utc_now
 from newsletter.store.base import Store
 from newsletter.store.db import Database
-from newsletter.store.tables import audit_log, desk_links, desk_sessions, schedules
+from newsletter.store.tables import audit_log, campaigns, desk_links, desk_sessions, schedules
 
 
 def _key(secret: str) -> str:
@@ -154,12 +154,18 @@ class DeskStore(Store):
 
     def schedule(self, issue_date: str, issue_path: str, send_at: dt.datetime,
                  by: str) -> bool:
-        """Schedule (or move) an issue's send; False when its send has already started."""
+        """Schedule (or move) an issue's send; False when its send has already started.
+
+        A schedule the worker took but could not start (its issue failed preflight: no
+        campaign exists) counts as not started: scheduling it again re-arms it.
+        """
+        no_campaign = ~exists().where(campaigns.c.issue_date == issue_date)
         with self.engine.begin() as conn:
             moved = conn.execute(update(schedules).where(
-                schedules.c.issue_date == issue_date, schedules.c.started_at.is_(None),
+                schedules.c.issue_date == issue_date,
+                or_(schedules.c.started_at.is_(None), no_campaign),
             ).values(issue_path=issue_path, send_at=send_at, created_by=by,
-                     created_at=self.clock())).rowcount
+                     created_at=self.clock(), started_at=None)).rowcount
             if moved:
                 return True
             try:

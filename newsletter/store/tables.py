@@ -141,6 +141,8 @@ deliveries = Table(
     # A delivery deferred after transient failures is not claimed again before this time.
     Column("not_before", UTCDateTime),
     Index("ix_deliveries_campaign_status_id", "campaign_id", "status", "id"),
+    # The desk's per-variant counts of a campaign (index-only on PostgreSQL).
+    Index("ix_deliveries_campaign_status_variant", "campaign_id", "status", "variant"),
     Index("uq_deliveries_campaign_subscriber", "campaign_id", "subscriber_id", unique=True),
     # SES events that carry neither our tag nor our header are matched by SES's message id.
     Index("ix_deliveries_provider_id", "provider_id"),

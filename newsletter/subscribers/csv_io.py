@@ -20,7 +20,7 @@ import re
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Literal, Protocol, TextIO
 
 from newsletter.errors import ImportFileError, InvalidAddressError, InvalidPreferencesError
 from newsletter.model.addresses import normalize_email
@@ -175,11 +175,18 @@ def read_rows(
     A row with a category code not in ``known`` is bad (``None`` checks only the codes'
     form). Nothing is stored. Raises :class:`ImportFileError` when there is no usable header.
     """
+    return (row for _, row in _numbered_rows(lines, known))
+
+
+def _numbered_rows(
+    lines: Iterable[str], known: Collection[str] | None
+) -> Iterator[tuple[int, NewSubscriber | _Suppress | BadRow]]:
+    """:func:`read_rows`, each row with the line it starts on."""
     known_set = None if known is None else frozenset(known)
     columns: dict[str, int] | None = None
     for item in _records(lines):
         if isinstance(item, BadRow):
-            yield item
+            yield item.line, item
             continue
         line, record = item
         if not any(cell.strip() for cell in record):
@@ -187,7 +194,7 @@ def read_rows(
         if columns is None:
             columns = _header(record)
             continue
-        yield _check_row(line, record, columns, known_set)
+        yield line, _check_row(line, record, columns, known_set)
     if columns is None:
         raise ImportFileError("the file is empty; the first line must name the columns")
 
@@ -287,6 +294,78 @@ def import_csv(
     if batch:
         flush()
     return report
+
+
+class Lookup(Protocol):
+    """Which normalised addresses the database lists and suppresses (for a dry run)."""
+    def listed(self, emails: Collection[str]) -> set[str]: ...
+    def suppressed(self, emails: Collection[str]) -> set[str]: ...
+
+
+# A good row's fate: added, present, suppressed already, or (status unsubscribed...) suppressing.
+Outcome = Literal["add", "present", "suppressed", "suppress"]
+
+
+@dataclass(frozen=True)
+class PlannedRow:
+    line: int
+    email: str
+    outcome: Outcome
+
+
+@dataclass
+class ImportPreview:
+    """What :func:`import_csv` would do: its report, and the first good rows' fates."""
+
+    report: ImportReport = field(default_factory=ImportReport)
+    rows: list[PlannedRow] = field(default_factory=list)
+
+
+def preview_csv(
+    lookup: Lookup, lines: Iterable[str], *, known: Collection[str] | None = None,
+    keep: int = 1000,
+) -> ImportPreview:
+    """A dry run of :func:`import_csv` (same rows, batches and order; nothing stored),
+    keeping the first ``keep`` good rows. Raises :class:`ImportFileError` without a header."""
+    report = (preview := ImportPreview()).report
+    listed, blocked = set[str](), set[str]()  # added, suppressed by earlier rows of the file
+    batch: list[tuple[int, str, int]] = []  # line, address, place in preview.rows
+
+    def note(line: int, email: str, outcome: Outcome) -> None:
+        if len(preview.rows) < keep:
+            preview.rows.append(PlannedRow(line, email, outcome))
+
+    def flush() -> None:
+        fresh = {email for _, email, _ in batch} - listed - blocked
+        stopped = lookup.suppressed(fresh)
+        present = lookup.listed(fresh - stopped)
+        seen: set[str] = set()
+        for line, email, place in batch:  # as SubscriberStore.add_many counts them
+            outcome: Outcome = (
+                "present" if email in seen else "suppressed" if email in blocked or email in stopped
+                else "present" if email in present or email in listed else "add")
+            (listed if outcome == "add" else seen).add(email)  # a repeat is "present"
+            report.imported += outcome == "add"
+            report.already_present += outcome == "present"
+            report.suppressed += outcome == "suppressed"
+            if place < keep:
+                preview.rows[place] = PlannedRow(line, email, outcome)
+        batch.clear()
+
+    for line, outcome in _numbered_rows(lines, known):
+        if isinstance(outcome, BadRow):
+            report.bad.append(outcome)
+        elif isinstance(outcome, _Suppress):
+            blocked.add(outcome.email)
+            report.suppressed += 1
+            note(line, outcome.email, "suppress")
+        else:
+            batch.append((line, outcome.email, len(preview.rows)))
+            note(line, outcome.email, "add")  # its place; the outcome comes with its batch
+            if len(batch) >= BATCH_SIZE:
+                flush()
+    flush()
+    return preview
 
 
 def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:

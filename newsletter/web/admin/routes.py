@@ -9,6 +9,7 @@ from newsletter.web.admin import (
     auth,
     campaigns,
     dashboard,
+    issue_actions,
     issue_editor,
     issues,
     subscribers,
@@ -18,7 +19,8 @@ from newsletter.web.admin.guard import DeskGuard
 from newsletter.web.admin.parts import Desk
 
 # Each page group is a module with ``routes(desk) -> list[BaseRoute]``.
-GROUPS = (auth, dashboard, issues, issue_editor, campaigns, subscribers, suppressions)
+GROUPS = (auth, dashboard, issues, issue_actions, issue_editor, campaigns, subscribers,
+          suppressions)
 
 
 def desk_router(desk: Desk) -> Router:

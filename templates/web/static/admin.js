@@ -9,6 +9,11 @@ document.addEventListener("DOMContentLoaded", () => {
     const tick = async () => {
       try {
         const answer = await fetch(box.dataset.refresh, { credentials: "same-origin" });
+        // Redirected: the session ended. Say so and stop (a reload would lose a form's edits).
+        if (answer.redirected) {
+          box.textContent = "Signed out: sign in again (in another tab, to keep this page's edits).";
+          return;
+        }
         if (answer.ok) box.innerHTML = await answer.text();
       } catch (error) { /* the next tick tries again */ }
       if (!box.querySelector("[data-final]")) setTimeout(tick, every);

@@ -1,4 +1,4 @@
-"""the desk: sign-in links, sessions, the audit log, scheduled sends
+"""the desk: sign-in links, sessions, the audit log, scheduled sends, per-variant counts
 
 Revision ID: 0007
 Revises: 0006
@@ -59,9 +59,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("issue_date", name=op.f("pk_schedules")),
     )
     op.create_index(op.f("ix_schedules_send_at"), "schedules", ["send_at"], unique=False)
+    op.create_index("ix_deliveries_campaign_status_variant", "deliveries",
+                    ["campaign_id", "status", "variant"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_campaign_status_variant", table_name="deliveries")
     op.drop_index(op.f("ix_schedules_send_at"), table_name="schedules")
     op.drop_table("schedules")
     op.drop_table("audit_log")
