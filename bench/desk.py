@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             "search: exact address": f"/admin/subscribers?q=reader{reader_id}@example.com",
             "search: address prefix": "/admin/subscribers?q=reader12345",
             "search: status and category": "/admin/subscribers?status=unsubscribed&category=CV",
+            "search: address contains": "/admin/subscribers?q=eader4321&match=contains",
             "reader": f"/admin/subscribers/{reader_id}",
             "suppressions": "/admin/suppressions",
             "audit log": "/admin/audit",

@@ -191,6 +191,13 @@ ses_events = Table(
 
 # -- the desk (editors' web UI) ----------------------------------------------------------
 
+# The desk's "address contains" search on PostgreSQL: a trigram index (pg_trgm) answers it
+# without reading every address. SQLite has no such index; its lists are small.
+Index(
+    "ix_subscribers_email_trgm", subscribers.c.email,
+    postgresql_using="gin", postgresql_ops={"email": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
+
 # Sign-in links mailed to editors: the sha256 of the link's secret, never the secret.
 desk_links = Table(
     "desk_links",

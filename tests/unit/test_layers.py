@@ -9,6 +9,7 @@ store (and by the composition root, which opens the database through it).
 from __future__ import annotations
 
 import ast
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,8 +76,10 @@ def imports_of(path: Path) -> list[Import]:
     return found
 
 
-def all_imports() -> list[Import]:
-    return [i for path in sorted(PACKAGE.rglob("*.py")) for i in imports_of(path)]
+@functools.cache
+def all_imports() -> tuple[Import, ...]:
+    """Every import of the package (read once per test session: the tests only read it)."""
+    return tuple(i for path in sorted(PACKAGE.rglob("*.py")) for i in imports_of(path))
 
 
 def top(dotted: str) -> str:

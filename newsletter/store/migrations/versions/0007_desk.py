@@ -61,10 +61,17 @@ def upgrade() -> None:
     op.create_index(op.f("ix_schedules_send_at"), "schedules", ["send_at"], unique=False)
     op.create_index("ix_deliveries_campaign_status_variant", "deliveries",
                     ["campaign_id", "status", "variant"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # pg_trgm is a trusted extension (PostgreSQL 13+): the database's owner may add it.
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        op.create_index("ix_subscribers_email_trgm", "subscribers", ["email"], unique=False,
+                        postgresql_using="gin", postgresql_ops={"email": "gin_trgm_ops"})
 
 
 def downgrade() -> None:
     op.drop_index("ix_deliveries_campaign_status_variant", table_name="deliveries")
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_index("ix_subscribers_email_trgm", table_name="subscribers")
     op.drop_index(op.f("ix_schedules_send_at"), table_name="schedules")
     op.drop_table("schedules")
     op.drop_table("audit_log")
