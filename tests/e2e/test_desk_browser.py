@@ -379,14 +379,17 @@ def violations(page: Any, name: str, axe: str) -> list[object]:
     found: list[object] = []
     for width in (375, 1280):
         page.set_viewport_size({"width": width, "height": 900})
+        backgrounds = set()
         for scheme in ("light", "dark"):
             page.emulate_media(color_scheme=scheme)
+            backgrounds.add(page.evaluate("getComputedStyle(document.body).backgroundColor"))
             result = page.evaluate(
                 "async () => await axe.run(document, {resultTypes: [\"violations\"]})")
             assert result["passes"], "axe ran no check"
             found += [(name, width, scheme, v["id"], v["help"],
                        [n["html"][:160] for n in v["nodes"][:3]])
                       for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        assert len(backgrounds) == 2, f"{name}: dark mode changes nothing"
         if width == 375:
             sideways = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             if sideways > 0:
