@@ -21,7 +21,7 @@ and campaigns are few (one a day) where deliveries are many.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,7 @@ from newsletter.store.tables import (
     subscribers,
     suppressions,
 )
-from newsletter.vocabulary import CATEGORY_CODE
+from newsletter.vocabulary import CATEGORY_CODE, SUPPRESSED_STATUSES
 
 PAGE_SIZE = 50
 EVERY_CATEGORY = "*"  # the category filter for readers who chose no category (all of them)
@@ -126,6 +126,19 @@ class ReaderQueries(Store):
     def __init__(self, db: Database) -> None:
         super().__init__(db)
         self._bytewise: bool | None = None
+
+    # -- growth ----------------------------------------------------------------------------
+
+    def growth(self, since: dt.datetime) -> tuple[dict[dt.date, int], dict[dt.date, int]]:
+        """Per UTC day since ``since``: readers who signed up, and readers who left
+        (unsubscribed, bounced or complained: events into a suppressed status)."""
+        joined = select(subscribers.c.created_at).where(subscribers.c.created_at >= since)
+        left = select(subscriber_events.c.created_at).where(
+            subscriber_events.c.created_at >= since,
+            subscriber_events.c.new_status.in_(sorted(SUPPRESSED_STATUSES)),
+        )
+        with self.engine.connect() as conn:
+            return _by_day(conn.execute(joined).scalars()), _by_day(conn.execute(left).scalars())
 
     # -- search ------------------------------------------------------------------------------
 
@@ -302,3 +315,11 @@ class ReaderQueries(Store):
 
 def _batches(values: Sequence[str]) -> list[Sequence[str]]:
     return [values[i:i + _LOOKUP_BATCH] for i in range(0, len(values), _LOOKUP_BATCH)]
+
+
+def _by_day(times: Iterable[dt.datetime]) -> dict[dt.date, int]:
+    days: dict[dt.date, int] = {}
+    for when in times:
+        day = when.astimezone(dt.UTC).date()
+        days[day] = days.get(day, 0) + 1
+    return days

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable
@@ -12,12 +13,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from newsletter.store.readers import ReaderQueries
 from newsletter.vocabulary import SUBSCRIBER_STATUSES
 from newsletter.web.admin.parts import Desk
 
 AUDIT_PAGE = 100
 # Seconds the overview's counts may be old (a million readers take a while to count).
 FIGURES_MAX_AGE = 30.0
+GROWTH_DAYS = 30
+HEALTH_CAMPAIGNS = 10  # the newest campaigns whose bounce and complaint rates are drawn
 
 
 class Figures:
@@ -66,7 +70,19 @@ def routes(desk: Desk) -> list[BaseRoute]:
     def count() -> dict[str, Any]:
         campaigns = desk.campaigns.store
         last = campaigns.latest()
+        today = desk.clock().astimezone(dt.UTC).date()
+        days = [today - dt.timedelta(days=n) for n in range(GROWTH_DAYS - 1, -1, -1)]
+        since = dt.datetime.combine(days[0], dt.time(), dt.UTC)
+        joined, left = ReaderQueries(desk.subscribers.db).growth(since)
+        recent = list(reversed(campaigns.recent(HEALTH_CAMPAIGNS)))
+        healths = [(c.issue_date, desk.campaigns.events.health(c.id)) for c in recent]
         return {
+            "growth": [(day, joined.get(day, 0), left.get(day, 0)) for day in days],
+            "growth_top": max([1, *joined.values(), *left.values()]),
+            "health_rates": [
+                (date, h.rate(h.hard_bounced + h.soft_bounced), h.rate(h.complained))
+                for date, h in healths
+            ],
             "last": last,
             "last_counts": campaigns.counts(last.id) if last else None,
             "last_health": desk.campaigns.events.health(last.id) if last else None,
