@@ -20,10 +20,10 @@ NEWSLETTER = str(Path(sys.executable).parent / "newsletter")
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 512 KB filesystem (tmpfs): room for a few messages, then ENOSPC."""
+    """A real 1 MB filesystem (tmpfs): room for the database and a few messages, then ENOSPC."""
     mount = tmp_path / "tiny"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
                           capture_output=True, check=False)
     if made.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
