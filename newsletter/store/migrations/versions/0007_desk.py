@@ -61,11 +61,20 @@ def upgrade() -> None:
     op.create_index(op.f("ix_schedules_send_at"), "schedules", ["send_at"], unique=False)
     op.create_index("ix_deliveries_campaign_status_variant", "deliveries",
                     ["campaign_id", "status", "variant"], unique=False)
-    if op.get_bind().dialect.name == "postgresql":
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
         # pg_trgm is a trusted extension (PostgreSQL 13+): the database's owner may add it.
-        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        op.create_index("ix_subscribers_email_trgm", "subscribers", ["email"], unique=False,
-                        postgresql_using="gin", postgresql_ops={"email": "gin_trgm_ops"})
+        # It goes in `public` when it is new (not in whatever schema comes first in this
+        # session's search path, which may be dropped with its tables), under a lock so that
+        # two upgrades at once do not both create it; the index names its operator class
+        # with the schema it is really in.
+        bind.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('newsletter pg_trgm'))"))
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+        schema = bind.execute(sa.text(
+            "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
+        )).scalar_one()
+        op.execute(f"CREATE INDEX ix_subscribers_email_trgm ON subscribers "
+                   f"USING gin (email {schema}.gin_trgm_ops)")
 
 
 def downgrade() -> None:
