@@ -30,7 +30,7 @@ test: $(BIN)/.installed
 # The quick loop while editing: everything but whole-process and browser tests.
 test-fast: $(BIN)/.installed
 	-bash scripts/postgres.sh $(PG_PORT)
-	$(BIN)/pytest -q -m "not e2e" -n auto
+	$(BIN)/pytest -q -m "not e2e" -n 3
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check newsletter tests bench

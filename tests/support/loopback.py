@@ -46,7 +46,9 @@ class LoopbackServer:
 
     def start(self) -> Self:
         """Serve in a background thread; returns self."""
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval (0.5 s by default).
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
         self._thread.start()
         return self
 

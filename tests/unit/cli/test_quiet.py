@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from support.delivery import subscribe
 from typer.testing import CliRunner
 
@@ -13,6 +14,7 @@ from newsletter.cli.main import app
 NOTE = "no SES event source is configured"
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_quiet_send_does_not_print_the_exactly_once_note(sample_issue_path: Path) -> None:
     """The in-doubt policy note shows on a plain send and not with -q."""
     subscribe(os.environ["NEWSLETTER_DATABASE_URL"], 3)

@@ -21,6 +21,9 @@ from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.desk import DeskStore
 
+# Whole campaigns with workers: `make test`, not test-fast.
+pytestmark = pytest.mark.e2e
+
 DATE = "2022-09-07"
 # 07:30 in Shanghai (cron's first run); the desk scheduled the send for 08:00 there.
 CRON = dt.datetime(2022, 9, 6, 23, 30, tzinfo=dt.UTC)

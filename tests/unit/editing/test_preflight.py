@@ -321,6 +321,7 @@ def test_send_refuses_on_a_preflight_error_and_sends_nothing(tmp_path: Path) -> 
     assert outbox(tmp_path / "outbox") == []
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_send_shows_preflight_warnings_and_sends(tmp_path: Path) -> None:
     """Warnings do not stop a send; they are printed first."""
     subscribe(os.environ["NEWSLETTER_DATABASE_URL"], 7)

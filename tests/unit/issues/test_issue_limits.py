@@ -92,6 +92,7 @@ def test_load_issue_reads_no_more_than_the_limit(tmp_path: Path) -> None:
         load_issue(path)
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_a_worker_skips_a_campaign_whose_file_went_bad_and_sends_the_rest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -120,6 +120,7 @@ def test_the_refusal_names_the_command_to_run(half_sent: Path) -> None:
     assert "ISSUE" not in str(refused.value)
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_editing_a_finished_campaigns_issue_offers_nothing_to_accept(
     half_sent: Path, tmp_path: Path
 ) -> None:

@@ -188,6 +188,7 @@ def test_account_suspension_pauses_and_a_rerun_finishes(
     assert second.campaign.paused_reason == ""
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_rejected_recipient_fails_alone_with_the_reason(
     ses: Any, sample_issue_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -210,6 +211,7 @@ def test_rejected_recipient_fails_alone_with_the_reason(
     assert "suppression list" in str(row["error"])
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_daily_quota_pauses_before_it_is_exceeded(
     ses: Any, sample_issue_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -233,6 +235,7 @@ def test_daily_quota_pauses_before_it_is_exceeded(
     assert recipients(ses) == Counter(r.email for r in readers)
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 @pytest.mark.parametrize("policy", ["skip", "resend"])
 def test_lost_answer_is_in_doubt_or_resent_by_policy(
     ses: Any, sample_issue_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str
@@ -378,6 +381,7 @@ def test_send_requires_a_real_secret_key(
     assert "Traceback" not in result.output
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_send_then_status_through_the_commands(
     sample_issue_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -477,6 +481,7 @@ def test_left_out_count_is_the_active_readers_the_snapshot_skips(
         db.close()
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_send_says_how_many_readers_get_nothing(sample_issue_path: Path) -> None:
     """The send plan and summary name the active readers whose categories have no paper."""
     url = os.environ["NEWSLETTER_DATABASE_URL"]

@@ -65,6 +65,7 @@ def test_an_unwritable_outbox_fails_deliveries_with_the_reason_not_in_doubt(
     assert len(list(blocked.glob("*.eml"))) == len(readers)
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_a_message_that_cannot_be_built_fails_and_is_never_in_doubt(
     sample_issue_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

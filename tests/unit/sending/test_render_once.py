@@ -48,6 +48,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return counted
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_one_send_renders_each_variant_once_and_reads_the_issue_once(
     renders: Counter[str], reads: Counter[str], sample_issue_path: Path, tmp_path: Path
 ) -> None:
@@ -70,6 +71,7 @@ def test_one_send_renders_each_variant_once_and_reads_the_issue_once(
     assert reads[str(sample_issue_path)] == 1
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_continuing_a_campaign_renders_only_what_is_left_once(
     renders: Counter[str], sample_issue_path: Path, tmp_path: Path
 ) -> None:

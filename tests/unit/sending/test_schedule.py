@@ -92,6 +92,7 @@ def test_today_sends_todays_issue_without_asking(
     assert all("2022-09-07" in str(m["Subject"]) for m in sent)
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_already_sent_exits_0_and_sends_nothing_more(
     issues: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -104,6 +105,7 @@ def test_already_sent_exits_0_and_sends_nothing_more(
     assert len(outbox(tmp_path / "outbox")) == before
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_today_resumes_a_paused_campaign(
     issues: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -122,6 +124,7 @@ def test_today_resumes_a_paused_campaign(
     assert len(recipients) == 12 and len(set(recipients)) == 12
 
 
+@pytest.mark.e2e  # a whole campaign or process: `make test`, not test-fast
 def test_a_future_issue_is_refused_without_force(
     issues: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -23,6 +23,9 @@ from newsletter.settings import Settings, get_settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.desk import AuditEntry, DeskStore, Schedule
 
+# Whole campaigns with workers: `make test`, not test-fast.
+pytestmark = pytest.mark.e2e
+
 DATE = "2022-09-07"
 # 07:00 in Shanghai on the day; the send is scheduled for 08:00 there.
 BEFORE = dt.datetime(2022, 9, 6, 23, 0, tzinfo=dt.UTC)
