@@ -10,12 +10,20 @@ from starlette.routing import BaseRoute, Route
 
 from newsletter.web.admin.guard import SESSION_COOKIE
 from newsletter.web.admin.parts import Desk
+from newsletter.web.clients import rate_key
+from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.security import PRIVATE, form_ok, form_token, with_form_cookie
 
 MAX_ADDRESS = 320
+# Link requests per client address in SIGN_IN_WINDOW seconds: enough for a mistyped address
+# or two, too few to flood an editor's inbox or the links table.
+SIGN_IN_LIMIT = 5
+SIGN_IN_WINDOW = 600.0
 
 
 def routes(desk: Desk) -> list[BaseRoute]:
+    limiter = RateLimiter(SIGN_IN_LIMIT, SIGN_IN_WINDOW)
+
     async def sign_in_form(request: Request) -> Response:
         token = form_token(request)
         page = desk.render(request, "sign_in", {"page_title": "Sign in", "form_token": token})
@@ -25,6 +33,10 @@ def routes(desk: Desk) -> list[BaseRoute]:
         form = await request.form()
         if not form_ok(request, form):
             return desk.pages.message(request, "limited", 403, PRIVATE)
+        client = request.client.host if request.client else ""
+        if not limiter.hit(rate_key(client)):
+            # The same answer for every address: only the client's own pace counts.
+            return desk.pages.message(request, "limited", 429, PRIVATE)
         address = str(form.get("email", ""))[:MAX_ADDRESS]
         # The same page, at once, for every address; the link (or nothing) is made after
         # the answer has gone, so its timing tells nothing either.

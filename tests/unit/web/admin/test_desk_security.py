@@ -167,3 +167,14 @@ def test_a_removed_editor_is_signed_out(db: Database, tmp_path: Path) -> None:
     with desk_site(get_settings(), db, tmp_path / "o", editors=("other@example.org",)) as desk:
         desk.client.cookies.set(SESSION_COOKIE, cookie)
         assert desk.client.get("/admin/").status_code == 303
+
+
+def test_link_requests_are_limited_per_client(desk: DeskSite) -> None:
+    """A client asking for links over and over gets 429 after five, and no more email."""
+    for _ in range(5):
+        desk.ask_for_link()
+    page = desk.client.get("/admin/sign-in")
+    refused = desk.client.post("/admin/sign-in", data={
+        "form_token": form_token(page.text), "email": EDITOR})
+    assert refused.status_code == 429
+    assert len(desk.sign_in_links()) == 5
