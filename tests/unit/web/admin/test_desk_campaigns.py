@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from newsletter.model.campaigns import Campaign, DeliveryResult
 from newsletter.model.events import SesEvent
 from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
-from newsletter.store.db import Database, open_database
+from newsletter.store.db import Database
 from newsletter.store.events import EventStore, Received
 from newsletter.store.tables import audit_log
 
@@ -30,13 +29,6 @@ DATE = "2022-09-07"
 SES_EVENTS = Path(__file__).resolve().parents[3] / "fixtures" / "ses"
 ROW = re.compile(r'href="/admin/campaigns/(\d+)">(\d{4}-\d\d-\d\d)</a>')
 Outcome = Literal["sent", "failed", "in_doubt", "queued"]
-
-
-@pytest.fixture
-def db() -> Iterator[Database]:
-    opened = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

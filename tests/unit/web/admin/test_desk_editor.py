@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import html
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -23,18 +22,11 @@ from support.env import SAMPLE_ISSUE
 
 from newsletter.issues.loader import load_issue
 from newsletter.settings import get_settings
-from newsletter.store.db import Database, open_database
+from newsletter.store.db import Database
 from newsletter.store.desk import DeskStore
 
 DATE = "2022-09-07"
 PAGE = f"/admin/issues/{DATE}"
-
-
-@pytest.fixture
-def db() -> Iterator[Database]:
-    opened = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

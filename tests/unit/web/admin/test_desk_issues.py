@@ -22,20 +22,13 @@ from support.env import ROOT, SAMPLE_ISSUE
 
 from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
-from newsletter.store.db import Database, open_database
+from newsletter.store.db import Database
 from newsletter.store.desk import DeskStore
 from newsletter.store.subscribers import SubscriberStore
 
 DATE = "2022-09-07"
 OTHER = "other@example.org"
 DIGEST = ROOT / "tests" / "fixtures" / "digest-2022-09-07.txt"
-
-
-@pytest.fixture
-def db() -> Iterator[Database]:
-    opened = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from support.desk import EDITOR, DeskSite, desk_site
 from newsletter.model.addresses import email_hash
 from newsletter.model.subscribers import NewSubscriber
 from newsletter.settings import get_settings
-from newsletter.store.db import Database, open_database
+from newsletter.store.db import Database
 from newsletter.store.desk import DeskStore
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import campaigns, deliveries, ses_events
@@ -26,13 +25,6 @@ from newsletter.subscribers.csv_io import export_subscribers
 
 OTHER_EDITOR = "other@example.org"
 WHEN = dt.datetime(2022, 9, 6, 6, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def db() -> Iterator[Database]:
-    opened = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

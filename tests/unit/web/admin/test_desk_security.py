@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,15 +12,8 @@ from support.desk import EDITOR, DeskSite, desk_site, form_token
 
 from newsletter import wiring
 from newsletter.settings import get_settings
-from newsletter.store.db import Database, open_database
+from newsletter.store.db import Database
 from newsletter.web.admin.guard import PUBLIC_PREFIXES, SESSION_COOKIE
-
-
-@pytest.fixture
-def db() -> Iterator[Database]:
-    opened = open_database(os.environ["NEWSLETTER_DATABASE_URL"])
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
