@@ -23,14 +23,17 @@ demo-serve: $(BIN)/.installed
 postgres:
 	bash scripts/postgres.sh $(PG_PORT)
 
+# Three processes on two cores (most tests wait on subprocesses, servers and Chromium),
+# then the timing tests alone so that nothing else skews what they measure.
 test: $(BIN)/.installed
 	-bash scripts/postgres.sh $(PG_PORT)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 3 -m "not serial"
+	$(BIN)/pytest -q -m serial
 
 # The quick loop while editing: everything but whole-process and browser tests.
 test-fast: $(BIN)/.installed
 	-bash scripts/postgres.sh $(PG_PORT)
-	$(BIN)/pytest -q -m "not e2e" -n 3
+	$(BIN)/pytest -q -m "not e2e and not serial" -n 3
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check newsletter tests bench

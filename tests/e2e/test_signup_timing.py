@@ -48,6 +48,8 @@ def timed_health_check(host: str, port: int) -> float:
     return elapsed
 
 
+# Compares latencies in milliseconds: `make test` runs it alone, after the parallel pass.
+@pytest.mark.serial
 def test_probes_after_sign_ups_of_known_and_new_addresses_do_not_separate(
     behind_proxy: None, web_server: WebServer
 ) -> None:
