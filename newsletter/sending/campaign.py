@@ -28,7 +28,13 @@ from newsletter.sending.config import SendConfig
 from newsletter.sending.engine import DeliveryRun
 from newsletter.sending.messages import CampaignMessages, render_missing
 from newsletter.sending.pacing import AdaptiveRate, TokenBucket
-from newsletter.sending.plan import ProgressSink, RunConfig, plan_concurrency, plan_rate
+from newsletter.sending.plan import (
+    ProgressSink,
+    RetryPolicy,
+    RunConfig,
+    plan_concurrency,
+    plan_rate,
+)
 from newsletter.sending.report import IN_DOUBT_SHOWN, SendSummary, left_out_line, summarize
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.events import EventStore
@@ -205,7 +211,7 @@ class Campaigns:
         if enqueue_only:
             return SendSummary(campaign, store.counts(campaign.id), "enqueued", left_out=left_out)
         if campaign.status == "paused":
-            store.set_status(campaign.id, "sending")
+            store.resume(campaign.id)
         summary = self.process(campaign.id, issue, progress=progress, stop=stop,
                                rendered=plan.rendered)
         summary.left_out = left_out
@@ -259,6 +265,8 @@ class Campaigns:
                     in_doubt_policy=policy,
                     daily_budget=quota.remaining_24_hours if quota is not None else None,
                     heartbeat_seconds=HEARTBEAT_SECONDS,
+                    retry=RetryPolicy(window=config.retry_seconds,
+                                      brake_after=config.brake_after),
                 ),
                 heartbeat=lambda: registry.heartbeat(worker_id, campaign_id),
                 stop=stop,

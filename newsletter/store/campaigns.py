@@ -203,6 +203,26 @@ class CampaignStore(Store):
                 .values(status="paused", paused_reason=reason)
             )
 
+    def resume(self, campaign_id: int) -> None:
+        """Reopen a paused campaign: sending again, and its deferred deliveries due now.
+
+        Resuming is the operator saying the cause is fixed (SES reachable again), so
+        deliveries deferred just before the pause are not left waiting for their time.
+        """
+        with self.engine.begin() as conn:
+            opened = conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id, campaigns.c.status == "paused")
+                .values(status="sending", paused_reason="")
+            ).rowcount
+            if opened:
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.campaign_id == campaign_id,
+                           deliveries.c.status == "queued", deliveries.c.not_before.is_not(None))
+                    .values(not_before=None)
+                )
+
     def finish_if_complete(self, campaign_id: int, waiting_for_events: bool = False) -> bool:
         """Mark the campaign done when no delivery is queued or in flight; True if done.
 
