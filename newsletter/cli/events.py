@@ -47,7 +47,8 @@ def poll(
     Messages may be SNS envelopes (verified against NEWSLETTER_SNS_TOPIC_ARNS) or raw SES
     JSON (SNS raw message delivery; the queue policy is then the trust boundary). A message
     is deleted only after it was applied; one that cannot be read stays in the queue.
-    Stops cleanly on SIGTERM/Ctrl-C.
+    Without --once, an outage of the queue or the database is logged and waited out
+    (growing pauses up to a minute). Stops cleanly on SIGTERM/Ctrl-C.
 
     Example: newsletter events poll --once --wait 5
     """
@@ -55,8 +56,13 @@ def poll(
     with reported(), stop_on_signals() as stop:
         queue = wiring.sqs_queue(settings, queue_url)
         with wiring.database(settings, create=False) as db:
-            result = sqs.poll(queue, wiring.feedback(settings, db), once=once, wait=wait,
-                              stop=stop, report=_log, receivers=receivers)
+            feedback = wiring.feedback(settings, db)
+            if once:
+                result = sqs.poll(queue, feedback, once=True, wait=wait, stop=stop,
+                                  report=_log, receivers=receivers)
+            else:  # a service: outages of the queue or the database are waited out
+                result = sqs.keep_polling(queue, feedback, wait=wait, stop=stop,
+                                          report=_log, receivers=receivers)
     out.print(
         f"{result.received:,} messages: {result.applied:,} events applied, "
         f"{result.duplicates:,} duplicates, {result.kept:,} kept (unreadable), "

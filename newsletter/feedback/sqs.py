@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from queue import SimpleQueue
 from typing import Any, Protocol
 
-from newsletter.errors import QueueError
+from newsletter.errors import DatabaseError, QueueError
 from newsletter.feedback.apply import Feedback
+from newsletter.model.outages import OutageBackoff
 
 log = logging.getLogger(__name__)
 BATCH = 10  # SQS's most messages per ReceiveMessage
@@ -87,6 +88,38 @@ class PollResult:
     confirmed: int = 0
     suppressed: int = 0
 
+    def add(self, other: PollResult) -> None:
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+def keep_polling(
+    queue: Queue,
+    feedback: Feedback,
+    *,
+    stop: threading.Event,
+    wait: int = 20,
+    report: Callable[[str], None] = log.warning,
+    receivers: int = RECEIVERS,
+    backoff: OutageBackoff | None = None,
+) -> PollResult:
+    """:func:`poll` until ``stop``, through outages: when the queue or the database fails,
+    one line to ``report`` says so and polling starts again after the pauses of
+    ``backoff``. Nothing is lost meanwhile: what was received but not applied is not
+    deleted, so SQS delivers it again.
+    """
+    total = PollResult()
+    outage = backoff or OutageBackoff()
+    while not stop.is_set():
+        try:
+            total.add(poll(queue, feedback, wait=wait, stop=stop, report=report,
+                           receivers=receivers))
+        except (QueueError, DatabaseError) as err:
+            delay = outage.failed()
+            report(f"events poll: {err}; trying again in {delay:g} s")
+            stop.wait(delay)
+    return total
+
 
 def poll(
     queue: Queue,
@@ -109,6 +142,7 @@ def poll(
     delivers it again.
     """
     stop = stop or threading.Event()
+    halted = threading.Event()  # a failure: every loop of this call ends
     receivers = max(1, receivers)
     inbox: SimpleQueue[list[QueueMessage] | None] = SimpleQueue()
     room = threading.Semaphore(2 * receivers)  # received batches not yet applied, at most
@@ -116,13 +150,13 @@ def poll(
 
     def fail(err: BaseException) -> None:
         failures.append(err)
-        stop.set()
+        halted.set()
 
     def receive_loop() -> None:
         try:
-            while not stop.is_set():
+            while not (stop.is_set() or halted.is_set()):
                 while not room.acquire(timeout=0.1):
-                    if stop.is_set():
+                    if stop.is_set() or halted.is_set():
                         return
                 messages = queue.receive(wait)
                 if messages:
