@@ -12,6 +12,7 @@ from newsletter.cli.delivery import stop_on_signals
 from newsletter.cli.output import out, reported
 from newsletter.feedback import sqs
 from newsletter.settings import get_settings
+from newsletter.store.dead_letters import DeadLetterStore
 
 events_app = typer.Typer(
     help="SES events (sends, deliveries, bounces, complaints) from an SQS queue.",
@@ -56,19 +57,41 @@ def poll(
     with reported(), stop_on_signals() as stop:
         queue = wiring.sqs_queue(settings, queue_url)
         with wiring.database(settings, create=False) as db:
-            feedback = wiring.feedback(settings, db)
+            feedback, dead = wiring.feedback(settings, db), DeadLetterStore(db)
             if once:
                 result = sqs.poll(queue, feedback, once=True, wait=wait, stop=stop,
-                                  report=_log, receivers=receivers)
+                                  report=_log, receivers=receivers, dead_letters=dead)
             else:  # a service: outages of the queue or the database are waited out
                 result = sqs.keep_polling(queue, feedback, wait=wait, stop=stop,
-                                          report=_log, receivers=receivers)
+                                          report=_log, receivers=receivers, dead_letters=dead)
     out.print(
         f"{result.received:,} messages: {result.applied:,} events applied, "
-        f"{result.duplicates:,} duplicates, {result.kept:,} kept (unreadable), "
+        f"{result.duplicates:,} duplicates, {result.dead_lettered:,} set aside as dead "
+        f"letters (newsletter events dead-letters), {result.kept:,} kept to try again, "
         f"{result.confirmed:,} in-doubt deliveries confirmed sent, "
         f"{result.suppressed:,} addresses suppressed",
         markup=False,
     )
-    if result.kept:
+    if result.kept or result.dead_lettered:
         raise typer.Exit(3)
+
+
+@events_app.command("dead-letters")
+def dead_letters(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many, newest first.",
+                                       metavar="N")] = 20,
+) -> None:
+    """List queue messages set aside because they could not be used, newest first: when,
+    why, and the start of the message as received.
+
+    Example: newsletter events dead-letters --limit 5
+    """
+    settings = get_settings()
+    with reported(), wiring.database(settings, create=False) as db:
+        store = DeadLetterStore(db)
+        total, letters = store.count(), store.recent(limit)
+    out.print(f"{total:,} dead letters", markup=False)
+    for letter in letters:
+        start = letter.body[:200].decode("utf-8", "replace")
+        out.print(f"#{letter.id} {letter.received_at:%Y-%m-%d %H:%M:%S} UTC ({letter.source}): "
+                  f"{letter.reason}\n    {start!r}", markup=False)

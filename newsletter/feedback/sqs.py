@@ -36,6 +36,12 @@ class QueueMessage:
     receipt: str
 
 
+class DeadLetterSink(Protocol):
+    def add(self, source: str, letters: Sequence[tuple[str, str]]) -> None:
+        """Store ``(body, reason)`` pairs; raise if they could not be stored."""
+        ...
+
+
 class Queue(Protocol):
     def receive(self, wait_seconds: int) -> list[QueueMessage]: ...
 
@@ -84,7 +90,8 @@ class PollResult:
     received: int = 0
     applied: int = 0
     duplicates: int = 0
-    kept: int = 0  # left in the queue: could not be verified or read
+    kept: int = 0  # left in the queue, to be tried again (or with no dead-letter store)
+    dead_lettered: int = 0  # set aside with the reason (``dead_letters``), then deleted
     confirmed: int = 0
     suppressed: int = 0
 
@@ -102,6 +109,7 @@ def keep_polling(
     report: Callable[[str], None] = log.warning,
     receivers: int = RECEIVERS,
     backoff: OutageBackoff | None = None,
+    dead_letters: DeadLetterSink | None = None,
 ) -> PollResult:
     """:func:`poll` until ``stop``, through outages: when the queue or the database fails,
     one line to ``report`` says so and polling starts again after the pauses of
@@ -113,7 +121,7 @@ def keep_polling(
     while not stop.is_set():
         try:
             total.add(poll(queue, feedback, wait=wait, stop=stop, report=report,
-                           receivers=receivers))
+                           receivers=receivers, dead_letters=dead_letters))
         except (QueueError, DatabaseError) as err:
             delay = outage.failed()
             report(f"events poll: {err}; trying again in {delay:g} s")
@@ -130,16 +138,19 @@ def poll(
     stop: threading.Event | None = None,
     report: Callable[[str], None] | None = None,
     receivers: int = RECEIVERS,
+    dead_letters: DeadLetterSink | None = None,
 ) -> PollResult:
     """Receive, apply and delete until stopped (with ``once``: until the queue is empty).
 
     A pipeline: ``receivers`` threads each long-poll for up to 10 messages (SQS takes tens
     of milliseconds to answer, so one thread alone would mostly wait); this thread applies
-    whatever they have received meanwhile in one transaction (up to ``GROUP`` batches),
+    whatever they have received meanwhile (up to ``GROUP`` batches; see
+    ``Feedback.from_queue``: in one transaction, each bad message set aside alone),
     then hands the deletes to other threads and applies the next group. A message is
     deleted only after the transaction holding it committed. The first failure stops
     everything and is raised; what was received but not applied is not deleted, so SQS
-    delivers it again.
+    delivers it again. A message that cannot be used is stored in ``dead_letters`` with
+    the reason, then deleted (left in the queue, for its redrive policy, without one).
     """
     stop = stop or threading.Event()
     halted = threading.Event()  # a failure: every loop of this call ends
@@ -197,7 +208,14 @@ def poll(
                 continue
             try:
                 messages = [m for batch in group for m in batch]
-                done, result = feedback.from_queue([m.body for m in messages])
+                judged = feedback.from_queue([m.body for m in messages])
+                done, result = judged.done, judged.result
+                if judged.dead and dead_letters is not None:
+                    dead_letters.add("sqs", [(messages[i].body, why)
+                                             for i, why in sorted(judged.dead.items())])
+                elif judged.dead:  # nowhere to set them aside: left for the queue's redrive
+                    for i in judged.dead:
+                        done[i] = False
             except BaseException as err:
                 fail(err)
                 for _ in group:
@@ -214,6 +232,11 @@ def poll(
             total.applied += result.stored
             total.duplicates += result.duplicates + result.replayed
             total.kept += done.count(False)
+            if dead_letters is not None:
+                total.dead_lettered += len(judged.dead)
+            if report is not None:
+                for _, why in sorted(judged.dead.items()):
+                    report(f"set aside as a dead letter: {why}")
             total.confirmed += result.confirmed
             total.suppressed += result.suppressed
             if report is not None:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -242,4 +243,19 @@ schedules = Table(
     Column("created_by", String(320), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("started_at", UTCDateTime()),
+)
+
+# -- issue 25: exactly once under every fault ---------------------------------------------
+
+# Queue messages that could not be used (not JSON, forged, unreadable, refused by the
+# database), set aside with the reason instead of blocking or crashing the poller. The body
+# is kept as received (UTF-8 bytes: NUL characters and all).
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False, index=True),
 )
