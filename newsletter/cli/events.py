@@ -11,8 +11,10 @@ from newsletter import wiring
 from newsletter.cli.delivery import stop_on_signals
 from newsletter.cli.output import out, reported
 from newsletter.feedback import sqs
+from newsletter.feedback.feed import Heartbeat, feed_name
 from newsletter.settings import get_settings
 from newsletter.store.dead_letters import DeadLetterStore
+from newsletter.store.feeds import FeedStore
 
 events_app = typer.Typer(
     help="SES events (sends, deliveries, bounces, complaints) from an SQS queue.",
@@ -58,12 +60,17 @@ def poll(
         queue = wiring.sqs_queue(settings, queue_url)
         with wiring.database(settings, create=False) as db:
             feedback, dead = wiring.feedback(settings, db), DeadLetterStore(db)
-            if once:
-                result = sqs.poll(queue, feedback, once=True, wait=wait, stop=stop,
-                                  report=_log, receivers=receivers, dead_letters=dead)
-            else:  # a service: outages of the queue or the database are waited out
-                result = sqs.keep_polling(queue, feedback, wait=wait, stop=stop,
-                                          report=_log, receivers=receivers, dead_letters=dead)
+            # The heartbeat tells `send` and `status` how current SES's news is.
+            with Heartbeat(FeedStore(db), feed_name("events poll", queue.url),
+                           durable=True) as beat:
+                if once:
+                    result = sqs.poll(queue, feedback, once=True, wait=wait, stop=stop,
+                                      report=_log, receivers=receivers, dead_letters=dead,
+                                      on_drained=beat.drained)
+                else:  # a service: outages of the queue or the database are waited out
+                    result = sqs.keep_polling(queue, feedback, wait=wait, stop=stop,
+                                              report=_log, receivers=receivers,
+                                              dead_letters=dead, on_drained=beat.drained)
     out.print(
         f"{result.received:,} messages: {result.applied:,} events applied, "
         f"{result.duplicates:,} duplicates, {result.dead_lettered:,} set aside as dead "

@@ -9,6 +9,7 @@ so nothing is lost by a bad message or a crash.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from queue import SimpleQueue
 from typing import Any, Protocol
 
+from newsletter.clock import utc_now
 from newsletter.errors import DatabaseError, QueueError
 from newsletter.feedback.apply import Feedback
 from newsletter.model.outages import OutageBackoff
@@ -110,6 +112,7 @@ def keep_polling(
     receivers: int = RECEIVERS,
     backoff: OutageBackoff | None = None,
     dead_letters: DeadLetterSink | None = None,
+    on_drained: Callable[[dt.datetime], None] | None = None,
 ) -> PollResult:
     """:func:`poll` until ``stop``, through outages: when the queue or the database fails,
     one line to ``report`` says so and polling starts again after the pauses of
@@ -121,7 +124,8 @@ def keep_polling(
     while not stop.is_set():
         try:
             total.add(poll(queue, feedback, wait=wait, stop=stop, report=report,
-                           receivers=receivers, dead_letters=dead_letters))
+                           receivers=receivers, dead_letters=dead_letters,
+                           on_drained=on_drained))
         except (QueueError, DatabaseError) as err:
             delay = outage.failed()
             report(f"events poll: {err}; trying again in {delay:g} s")
@@ -139,6 +143,7 @@ def poll(
     report: Callable[[str], None] | None = None,
     receivers: int = RECEIVERS,
     dead_letters: DeadLetterSink | None = None,
+    on_drained: Callable[[dt.datetime], None] | None = None,
 ) -> PollResult:
     """Receive, apply and delete until stopped (with ``once``: until the queue is empty).
 
@@ -169,10 +174,13 @@ def poll(
                 while not room.acquire(timeout=0.1):
                     if stop.is_set() or halted.is_set():
                         return
+                asked = utc_now()
                 messages = queue.receive(wait)
                 if messages:
                     inbox.put(messages)
                     continue
+                if on_drained is not None:  # the event feed is current up to ``asked``
+                    on_drained(asked)
                 room.release()
                 if once:
                     return

@@ -71,6 +71,8 @@ class SendSummary:
         if r_.confirmed or r_.requeued:
             out.append(f"reconciled from SES events: {r_.confirmed:,} in-doubt found sent, "
                        f"{r_.requeued:,} never accepted and queued again")
+        if r_.waiting:
+            out.append(f"{r_.waiting:,} in-doubt deliveries are not resent yet: {r_.why}")
         out += health_lines(self.health)
         if self.run is not None:
             r = self.run

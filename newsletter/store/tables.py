@@ -259,3 +259,17 @@ dead_letters = Table(
     Column("body", LargeBinary, nullable=False),
     Column("received_at", UTCDateTime(), nullable=False, index=True),
 )
+
+# The consumers of SES events (`events poll`, the webhook in `serve`), each beating while it
+# runs: in-doubt deliveries are resent only when a feed is current past them. ``current_to``
+# is the watermark (every event SES published before it has been received): for the SQS
+# poller, when it last found the queue empty; for the webhook, now while it runs (it receives
+# only what SNS pushes while it is up: ``covers_from`` is when it started).
+event_feeds = Table(
+    "event_feeds",
+    metadata,
+    Column("name", String(300), primary_key=True),
+    Column("covers_from", UTCDateTime()),
+    Column("current_to", UTCDateTime()),
+    Column("heartbeat_at", UTCDateTime(), nullable=False),
+)

@@ -35,6 +35,20 @@ def upgrade() -> None:
                     unique=False)
 
 
+    op.create_table(
+        "event_feeds",
+        sa.Column("name", sa.String(length=300), nullable=False),
+        sa.Column("covers_from", newsletter.store.tables.UTCDateTime(timezone=True),
+                  nullable=True),
+        sa.Column("current_to", newsletter.store.tables.UTCDateTime(timezone=True),
+                  nullable=True),
+        sa.Column("heartbeat_at", newsletter.store.tables.UTCDateTime(timezone=True),
+                  nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_event_feeds")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("event_feeds")
     op.drop_index(op.f("ix_dead_letters_received_at"), table_name="dead_letters")
     op.drop_table("dead_letters")
