@@ -45,6 +45,8 @@ class DeliveryResult:
     provider_id: str | None = None
     error: str | None = None
     not_before: dt.datetime | None = None
+    # Sent by a try after one whose answer was lost ("resend" policy): maybe two copies.
+    resent: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,9 @@ class DeliveryCounts:
     in_doubt: int = 0
     deferred: int = 0  # queued, but not to be claimed before a later time
     skipped: int = 0  # the reader opted out, bounced or complained after the snapshot
+    # Sent after an earlier attempt that may have reached SES (the "resend" policy): these
+    # readers may have two copies. Not a state: counted among ``sent``.
+    maybe_twice: int = 0
 
     @property
     def total(self) -> int:

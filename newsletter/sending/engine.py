@@ -279,6 +279,7 @@ class DeliveryRun:
             detail = str(err) if isinstance(err, NewsletterError) else repr(err)
             return DeliveryResult(claim.id, "failed", error=f"message not built: {detail}")
         tries = throttles = 0
+        resent = False  # a try after one whose answer was lost: maybe a second copy
         since = 0.0  # when the first transient failure of this delivery happened
         have_token = True  # the send loop took one before claiming
         while True:
@@ -296,8 +297,11 @@ class DeliveryRun:
                 if throttles >= self.retry.throttle_attempts:
                     return self._defer(claim, err)
             except TransientTransportError as err:
-                if isinstance(err, InDoubtTransportError) and self.policy != "resend":
-                    return self._brake(DeliveryResult(claim.id, "in_doubt", error=str(err)), err)
+                if isinstance(err, InDoubtTransportError):
+                    if self.policy != "resend":
+                        return self._brake(
+                            DeliveryResult(claim.id, "in_doubt", error=str(err)), err)
+                    resent = True
                 tries, since = tries + 1, since or time.monotonic()
                 if not self._try_again(tries, since):
                     return self._defer(claim, err)
@@ -310,7 +314,7 @@ class DeliveryRun:
                 self.rate.on_success()
                 with self._lock:
                     self._failed_in_row = 0
-                return DeliveryResult(claim.id, "sent", provider_id=provider_id)
+                return DeliveryResult(claim.id, "sent", provider_id=provider_id, resent=resent)
 
     def _tags(self, claim: Claim) -> dict[str, str]:
         tags = {DELIVERY_TAG: str(claim.id)}

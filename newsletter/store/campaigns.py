@@ -252,26 +252,29 @@ class CampaignStore(Store):
         """How many deliveries of the campaign are in each state."""
         now = self.clock()
         deferred = and_(deliveries.c.status == "queued", deliveries.c.not_before > now)
+        twice = and_(deliveries.c.status == "sent", deliveries.c.resends > 0)
         query = (
             select(
                 deliveries.c.status,
                 func.count(),
                 func.sum(case((deferred, 1), else_=0)),
+                func.sum(case((twice, 1), else_=0)),
             )
             .where(deliveries.c.campaign_id == campaign_id)
             .group_by(deliveries.c.status)
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        found = {str(status): int(n) for status, n, _ in rows}
+        found = {str(status): int(n) for status, n, _, _ in rows}
         return DeliveryCounts(
             queued=found.get("queued", 0),
             sending=found.get("sending", 0),
             sent=found.get("sent", 0),
             failed=found.get("failed", 0),
             in_doubt=found.get("in_doubt", 0),
-            deferred=sum(int(d or 0) for _, _, d in rows),
+            deferred=sum(int(d or 0) for _, _, d, _ in rows),
             skipped=found.get("skipped", 0),
+            maybe_twice=sum(int(t or 0) for _, _, _, t in rows),
         )
 
     def variants(self, campaign_id: int, *, unsent_only: bool = False) -> list[str]:

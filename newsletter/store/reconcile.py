@@ -48,8 +48,11 @@ def recover(
                 update(deliveries).where(orphaned).values(status="in_doubt", error=STOPPED)
             ).rowcount
         else:
+            # Each may have reached SES already: counted, so `status` can say how many
+            # readers may have two copies.
             moved = conn.execute(
-                update(deliveries).where(orphaned).values(status="queued", error=STOPPED)
+                update(deliveries).where(orphaned)
+                .values(status="queued", error=STOPPED, resends=deliveries.c.resends + 1)
             ).rowcount
             moved += conn.execute(
                 update(deliveries)
@@ -57,7 +60,7 @@ def recover(
                     deliveries.c.campaign_id == campaign_id,
                     deliveries.c.status == "in_doubt",
                 )
-                .values(status="queued")
+                .values(status="queued", resends=deliveries.c.resends + 1)
             ).rowcount
     return int(moved)
 

@@ -141,6 +141,9 @@ deliveries = Table(
     Column("error", Text),
     # A delivery deferred after transient failures is not claimed again before this time.
     Column("not_before", UTCDateTime),
+    # Issue 25: how often it was sent again after an attempt that may have reached SES (the
+    # "resend" policy); a sent delivery with resends > 0 may have reached its reader twice.
+    Column("resends", Integer, nullable=False, server_default="0"),
     Index("ix_deliveries_campaign_status_id", "campaign_id", "status", "id"),
     # The desk's per-variant counts of a campaign (index-only on PostgreSQL).
     Index("ix_deliveries_campaign_status_variant", "campaign_id", "status", "variant"),

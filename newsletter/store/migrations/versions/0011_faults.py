@@ -48,7 +48,13 @@ def upgrade() -> None:
     )
 
 
+    op.add_column("deliveries",
+                  sa.Column("resends", sa.Integer(), server_default="0", nullable=False))
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("deliveries") as batch:
+        batch.drop_column("resends")
     op.drop_table("event_feeds")
     op.drop_index(op.f("ix_dead_letters_received_at"), table_name="dead_letters")
     op.drop_table("dead_letters")
