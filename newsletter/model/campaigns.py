@@ -118,13 +118,15 @@ class CampaignHealth:
         if self.bounce_rate > max_bounce_rate:
             return (
                 f"bounce rate {self.bounce_rate:.2%} ({self.hard_bounced:,} of {self.sent:,}) "
-                f"is above NEWSLETTER_MAX_BOUNCE_RATE {max_bounce_rate:.2%}; clean the list "
-                "before sending on (SES reviews accounts at 5%)"
+                f"is above the campaign's limit {max_bounce_rate:.2%} (NEWSLETTER_MAX_BOUNCE_RATE"
+                " when it started); clean the list before sending on (SES reviews accounts at "
+                "5%), or continue with a higher limit: send ISSUE --resume --max-bounce-rate R"
             )
         if self.complaint_rate > max_complaint_rate:
             return (
                 f"complaint rate {self.complaint_rate:.3%} ({self.complained:,} of "
-                f"{self.sent:,}) is above NEWSLETTER_MAX_COMPLAINT_RATE "
-                f"{max_complaint_rate:.3%} (SES reviews accounts at 0.1%)"
+                f"{self.sent:,}) is above the campaign's limit {max_complaint_rate:.3%} "
+                "(NEWSLETTER_MAX_COMPLAINT_RATE when it started; SES reviews accounts at 0.1%); "
+                "to continue: send ISSUE --resume --max-complaint-rate R"
             )
         return None

@@ -188,6 +188,9 @@ class Campaigns:
         stop: threading.Event | None = None,
         accept_changes: bool = False,
         retry_failed: bool = False,
+        resume: bool = False,
+        max_bounce_rate: float | None = None,
+        max_complaint_rate: float | None = None,
     ) -> SendSummary:
         """Start (snapshot) or continue the campaign of a plan, and send what is left.
 
@@ -195,10 +198,16 @@ class Campaigns:
         (unless ``accept_changes``) and ``RenderError`` when a variant cannot be rendered.
         A paused campaign is resumed. With ``retry_failed`` the failed deliveries are
         queued again first (after the operator fixed their cause). With ``enqueue_only``
-        the snapshot is taken and left for workers.
+        the snapshot is taken and left for workers. A new campaign stores the health limits
+        it runs under (``max_bounce_rate``, ``max_complaint_rate``, else the configured
+        ones); given for an existing one, they replace its own. With ``resume`` there must
+        be a campaign already (``CampaignError`` otherwise).
         """
         self.secret()
         issue, store = plan.issue, self.store
+        if resume and store.get(plan.date) is None:
+            raise CampaignError(f"no campaign for {plan.date} to resume; start one with: "
+                                f"newsletter send {plan.date}")
         fingerprint = content_fingerprint(issue)
         categories = issue_categories(issue)
         campaign, created = store.start(plan.date, str(plan.path), categories, fingerprint)
@@ -206,6 +215,12 @@ class Campaigns:
             store.accept_content(campaign.id, fingerprint)
         elif not created:
             check_unchanged(campaign, issue)
+        limits = self.events.limits
+        store.set_limits(
+            campaign.id,
+            max_bounce_rate or (limits.max_bounce_rate if created else None),
+            max_complaint_rate or (limits.max_complaint_rate if created else None),
+        )
         left_out = store.count_left_out(categories) if created else 0
         requeued = store.requeue_failed(campaign.id) if retry_failed else 0
         if enqueue_only:

@@ -203,6 +203,17 @@ class CampaignStore(Store):
                 .values(status="paused", paused_reason=reason)
             )
 
+    def set_limits(self, campaign_id: int, max_bounce_rate: float | None,
+                   max_complaint_rate: float | None) -> None:
+        """Store the health limits the campaign runs under (None leaves one as it is)."""
+        values = {name: value for name, value in (("max_bounce_rate", max_bounce_rate),
+                                                  ("max_complaint_rate", max_complaint_rate))
+                  if value is not None}
+        if values:
+            with self.engine.begin() as conn:
+                conn.execute(update(campaigns).where(campaigns.c.id == campaign_id)
+                             .values(**values))
+
     def resume(self, campaign_id: int) -> None:
         """Reopen a paused campaign: sending again, and its deferred deliveries due now.
 

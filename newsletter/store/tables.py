@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -121,6 +122,10 @@ campaigns = Table(
     Column("finished_at", UTCDateTime),
     # sha256 of the issue's validated content at the snapshot ("" for older campaigns).
     Column("content_sha256", String(64), nullable=False, server_default=""),
+    # Issue 25: the health limits this campaign runs under, whichever process checks them
+    # (None: the process's NEWSLETTER_MAX_BOUNCE_RATE / _COMPLAINT_RATE, as before).
+    Column("max_bounce_rate", Float),
+    Column("max_complaint_rate", Float),
 )
 
 deliveries = Table(

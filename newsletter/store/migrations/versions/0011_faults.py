@@ -48,6 +48,8 @@ def upgrade() -> None:
     )
 
 
+    op.add_column("campaigns", sa.Column("max_bounce_rate", sa.Float(), nullable=True))
+    op.add_column("campaigns", sa.Column("max_complaint_rate", sa.Float(), nullable=True))
     op.add_column("deliveries",
                   sa.Column("resends", sa.Integer(), server_default="0", nullable=False))
 
@@ -55,6 +57,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("deliveries") as batch:
         batch.drop_column("resends")
+    with op.batch_alter_table("campaigns") as batch:
+        batch.drop_column("max_complaint_rate")
+        batch.drop_column("max_bounce_rate")
     op.drop_table("event_feeds")
     op.drop_index(op.f("ix_dead_letters_received_at"), table_name="dead_letters")
     op.drop_table("dead_letters")
