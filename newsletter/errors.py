@@ -158,6 +158,10 @@ class WebhookError(NewsletterError):
     """A webhook payload was malformed, forged, or from a topic we do not trust."""
 
 
+class CertificateUnavailableError(WebhookError):
+    """An SNS signing certificate could not be fetched now: the message may be genuine."""
+
+
 class QueueError(NewsletterError):
     """The queue could not be read or written (its URL, credentials, or the service)."""
 

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     soft_bounce_limit: int = Field(3, ge=1)
     max_bounce_rate: float = Field(0.04, gt=0, le=1)
     max_complaint_rate: float = Field(0.0008, gt=0, le=1)
+    # Issue 25: seconds a delivery's transient SES failures are retried within a run, and
+    # how many deliveries in a row may fail (deferred or in doubt) before the run pauses.
+    send_retry_seconds: float = Field(15.0, ge=0, le=600)
+    send_brake_after: int = Field(10, ge=1)
 
     @field_validator(
         "editors", "sns_topic_arns", "trusted_proxies", "secret_key_fallbacks", mode="before"

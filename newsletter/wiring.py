@@ -167,6 +167,8 @@ def send_config(settings: Settings, *, signing: bool = True) -> SendConfig:
         size_limit_bytes=settings.size_limit_bytes,
         timezone=settings.timezone,
         editors=tuple(settings.editors),
+        retry_seconds=settings.send_retry_seconds,
+        brake_after=settings.send_brake_after,
     )
 
 

@@ -123,6 +123,22 @@ def send(
         bool, typer.Option("--retry-failed", help="Queue the failed deliveries again (after "
                            "fixing their cause, e.g. verifying the sender in SES).")
     ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Only continue the issue's campaign (paused or "
+                           "unfinished); never start one.")
+    ] = False,
+    max_bounce_rate: Annotated[
+        float | None, typer.Option("--max-bounce-rate", min=0.0, max=1.0,
+                                   help="The campaign's hard-bounce limit from now on, for "
+                                   "every process (default NEWSLETTER_MAX_BOUNCE_RATE when "
+                                   "it starts).", metavar="RATE")
+    ] = None,
+    max_complaint_rate: Annotated[
+        float | None, typer.Option("--max-complaint-rate", min=0.0, max=1.0,
+                                   help="The campaign's complaint limit from now on (default "
+                                   "NEWSLETTER_MAX_COMPLAINT_RATE when it starts).",
+                                   metavar="RATE")
+    ] = None,
 ) -> None:
     """Send an issue to every active subscriber whose preferences match it, exactly once.
 
@@ -136,6 +152,8 @@ def send(
     is none, it was already sent, or it is scheduled from the desk and has not started (the
     worker sends it); a paused or unfinished campaign is resumed.
     --retry-failed queues failed deliveries again once their cause is fixed.
+    A campaign keeps the health limits it started with; a paused one continues with higher
+    ones by --resume --max-bounce-rate RATE (every worker and poller then uses them).
     Exit status: 0 done, 1 error, 3 paused or unfinished (run it again).
 
     Example: newsletter send issues/2022-09-07.yaml --yes
@@ -147,6 +165,8 @@ def send(
     with reported():
         if today and issue is not None:
             raise fail("give an ISSUE or --today, not both", 2)
+        if max_bounce_rate == 0 or max_complaint_rate == 0:
+            raise fail("--max-bounce-rate and --max-complaint-rate must be above 0", 2)
         config = wiring.send_config(settings)
         found = schedule.todays_file(config, now) if today else None
         if found is not None and found.path is None:
@@ -178,7 +198,8 @@ def send(
         with stop_on_signals() as stop:
             summary = campaigns.send(
                 plan, progress=_progress, enqueue_only=enqueue_only, stop=stop,
-                accept_changes=accept_changes, retry_failed=retry_failed,
+                accept_changes=accept_changes, retry_failed=retry_failed, resume=resume,
+                max_bounce_rate=max_bounce_rate, max_complaint_rate=max_complaint_rate,
             )
     _print_summary(summary)
     raise typer.Exit(summary.exit_code)

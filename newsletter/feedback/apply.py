@@ -18,7 +18,14 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from newsletter.clock import utc_now
-from newsletter.errors import SesEventError, WebhookError
+from newsletter.errors import (
+    CertificateUnavailableError,
+    DatabaseError,
+    DatabaseUnavailableError,
+    NewsletterError,
+    SesEventError,
+    WebhookError,
+)
 from newsletter.feedback.ses_events import (
     event_from,
     is_ses_event,
@@ -42,6 +49,11 @@ LINGER = 0.002  # seconds a group may wait for the last cycle's callers to come 
 # not a replay (the queue policy decides who may write to it), so it is not refused as
 # stale within that time. The webhook, reachable by anyone, keeps the one-hour limit.
 QUEUE_MAX_AGE = dt.timedelta(days=14)
+
+
+# Failures of applying that may be one message's fault (the database refusing a value),
+# rather than the database's or the machine's (DatabaseUnavailableError, OSError).
+DATA_FAULTS = (DatabaseError, ValueError, TypeError, KeyError)
 
 
 class EventSink(Protocol):
@@ -181,36 +193,64 @@ class Feedback:
             return FeedbackOutcome("ignored", "unreadable")
         return Received(event, message.message_id or None)
 
-    def from_queue(self, bodies: Sequence[str]) -> tuple[list[bool], ApplyResult]:
-        """A batch of SQS message bodies, applied in one transaction.
+    def from_queue(self, bodies: Sequence[str]) -> QueueBatch:
+        """A batch of SQS message bodies, each judged on its own (see :class:`QueueBatch`).
 
-        Returns, per body, whether it is done with (applied, a duplicate, or a valid
-        message with nothing to apply) and may be deleted from the queue; a body that does
-        not verify or parse is kept (the queue's redrive policy moves it aside), and why
-        is logged.
+        A body that does not verify or cannot be read is set aside with the reason; one
+        whose signing certificate cannot be fetched now is kept in the queue, to be tried
+        again. The rest are applied in one transaction; when the database refuses it for
+        what it holds (``DATA_FAULTS``: a NUL character on PostgreSQL, a value too long),
+        they are applied one by one, and only the one that fails alone is set aside. Any
+        other failure (the database unreachable, the disk) is raised: nothing is lost.
         """
-        done = [False] * len(bodies)
+        out = QueueBatch([False] * len(bodies), {}, ApplyResult())
         batch: list[Received] = []
         indexes: list[int] = []
         for index, body in enumerate(bodies):
             try:
                 received = self._queue_message(body)
-            except (WebhookError, SesEventError) as err:
-                log.warning("kept an SQS message that could not be used: %s", err)
+            except CertificateUnavailableError as err:
+                log.warning("kept an SQS message to verify later: %s", err)
+                continue
+            except Exception as err:  # whatever it is, it is this message's fault alone
+                out.dead[index] = f"cannot be used: {_reason(err)}"
                 continue
             if received is None:
-                done[index] = True
+                out.done[index] = True
             else:
                 batch.append(received)
                 indexes.append(index)
-        result = self.sink.apply(batch)
+        try:
+            out.result = self.sink.apply(batch)
+        except DatabaseUnavailableError:
+            raise
+        except DATA_FAULTS as err:
+            log.warning("a batch of %d SQS messages failed (%s); applying them one by one",
+                        len(batch), _reason(err))
+            for index, received in zip(indexes, batch, strict=True):
+                try:
+                    _add(out.result, self.sink.apply([received]))
+                except DatabaseUnavailableError:
+                    raise
+                except DATA_FAULTS as alone:
+                    out.dead[index] = f"cannot be applied: {_reason(alone)}"
         for index in indexes:
-            done[index] = True
-        return done, result
+            out.done[index] = True
+        for index, reason in sorted(out.dead.items()):
+            out.done[index] = True  # once stored as a dead letter
+            log.warning("set aside an SQS message (dead letter): %s", reason)
+        return out
 
     def _queue_message(self, body: str) -> Received | None:
         data = load_json_object(body, "the SQS message")
         if is_ses_event(data):
+            if self.verifier is not None:
+                # With topics configured only what SNS signed is trusted: raw JSON could
+                # come from anyone who can write to the queue.
+                raise WebhookError(
+                    "raw SES JSON arrived, but NEWSLETTER_SNS_TOPIC_ARNS is set, so only SNS "
+                    "envelopes that verify are accepted; turn off raw message delivery on "
+                    "the SNS subscription (or unset NEWSLETTER_SNS_TOPIC_ARNS)")
             return Received(event_from(data))  # raw delivery: the queue is the boundary
         if self.verifier is None:
             raise WebhookError(
@@ -221,6 +261,31 @@ class Feedback:
         if _screen(message) is not None:
             return None
         return Received(parse_ses_event(message.message), message.message_id or None)
+
+
+@dataclass
+class QueueBatch:
+    """What became of a batch of queue messages, by position: ``done`` (delete it from
+    the queue: applied, a duplicate, nothing to apply, or set aside), ``dead`` (set aside,
+    with the reason: to be stored as a dead letter before it is deleted) and the sum of
+    what applying did."""
+
+    done: list[bool]
+    dead: dict[int, str]
+    result: ApplyResult
+
+
+def _reason(err: BaseException) -> str:
+    text = " ".join(str(err).split())[:500]
+    return text if isinstance(err, NewsletterError) else f"{type(err).__name__}: {text}"
+
+
+def _add(total: ApplyResult, part: ApplyResult) -> None:
+    for name in ("stored", "duplicates", "replayed", "unmatched", "confirmed", "rejected",
+                 "suppressed"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    total.paused += part.paused
+    total.fates += part.fates
 
 
 def _screen(message: SnsMessage) -> FeedbackOutcome | None:

@@ -148,7 +148,8 @@ def _ours(mail: dict[str, Any]) -> tuple[int | None, str | None]:
     delivery_id = _int(_first(tags.get(DELIVERY_TAG)))
     campaign = _first(tags.get(CAMPAIGN_TAG))
     if delivery_id is None:
-        for header in mail.get("headers") or []:
+        headers = mail.get("headers")
+        for header in headers if isinstance(headers, list) else []:
             if isinstance(header, dict) and str(header.get("name", "")).lower() == DELIVERY_HEADER:
                 # The header says "{campaign id}.{delivery id}".
                 delivery_id = _int(str(header.get("value", "")).rpartition(".")[2])
@@ -187,9 +188,10 @@ def _machine(kind: str, section: dict[str, Any]) -> bool:
 
 def _detail(kind: str, name: str, section: dict[str, Any]) -> str:
     if kind == "bounce":
+        bounced = section.get("bouncedRecipients")
         diagnostics = [
             str(r.get("diagnosticCode", ""))
-            for r in section.get("bouncedRecipients") or []
+            for r in (bounced if isinstance(bounced, list) else [])
             if isinstance(r, dict) and r.get("diagnosticCode")
         ]
         text = f"{section.get('bounceType', '')}/{section.get('bounceSubType', '')}"

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from newsletter.errors import SesEventError, WebhookError
+from newsletter.errors import CertificateUnavailableError, SesEventError, WebhookError
 from newsletter.feedback.ses_events import load_json_object
 
 
@@ -148,7 +148,8 @@ def verify_sns(
     except (WebhookError, CertificateNotCached):
         raise
     except Exception as err:  # any network failure: refuse this message, do not crash
-        raise WebhookError(f"the signing certificate could not be fetched: {err}") from err
+        raise CertificateUnavailableError(
+            f"the signing certificate could not be fetched: {err}") from err
     try:
         certificate = _load_certificate(pem)
     except ValueError as err:

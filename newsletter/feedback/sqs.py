@@ -9,6 +9,7 @@ so nothing is lost by a bad message or a crash.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -17,8 +18,10 @@ from dataclasses import dataclass
 from queue import SimpleQueue
 from typing import Any, Protocol
 
-from newsletter.errors import QueueError
+from newsletter.clock import utc_now
+from newsletter.errors import DatabaseError, QueueError
 from newsletter.feedback.apply import Feedback
+from newsletter.model.outages import OutageBackoff
 
 log = logging.getLogger(__name__)
 BATCH = 10  # SQS's most messages per ReceiveMessage
@@ -33,6 +36,12 @@ GROUP = 10  # received batches applied in one transaction, at most (100 events)
 class QueueMessage:
     body: str
     receipt: str
+
+
+class DeadLetterSink(Protocol):
+    def add(self, source: str, letters: Sequence[tuple[str, str]]) -> None:
+        """Store ``(body, reason)`` pairs; raise if they could not be stored."""
+        ...
 
 
 class Queue(Protocol):
@@ -83,9 +92,45 @@ class PollResult:
     received: int = 0
     applied: int = 0
     duplicates: int = 0
-    kept: int = 0  # left in the queue: could not be verified or read
+    kept: int = 0  # left in the queue, to be tried again (or with no dead-letter store)
+    dead_lettered: int = 0  # set aside with the reason (``dead_letters``), then deleted
     confirmed: int = 0
     suppressed: int = 0
+
+    def add(self, other: PollResult) -> None:
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+def keep_polling(
+    queue: Queue,
+    feedback: Feedback,
+    *,
+    stop: threading.Event,
+    wait: int = 20,
+    report: Callable[[str], None] = log.warning,
+    receivers: int = RECEIVERS,
+    backoff: OutageBackoff | None = None,
+    dead_letters: DeadLetterSink | None = None,
+    on_drained: Callable[[dt.datetime], None] | None = None,
+) -> PollResult:
+    """:func:`poll` until ``stop``, through outages: when the queue or the database fails,
+    one line to ``report`` says so and polling starts again after the pauses of
+    ``backoff``. Nothing is lost meanwhile: what was received but not applied is not
+    deleted, so SQS delivers it again.
+    """
+    total = PollResult()
+    outage = backoff or OutageBackoff()
+    while not stop.is_set():
+        try:
+            total.add(poll(queue, feedback, wait=wait, stop=stop, report=report,
+                           receivers=receivers, dead_letters=dead_letters,
+                           on_drained=on_drained))
+        except (QueueError, DatabaseError) as err:
+            delay = outage.failed()
+            report(f"events poll: {err}; trying again in {delay:g} s")
+            stop.wait(delay)
+    return total
 
 
 def poll(
@@ -97,18 +142,23 @@ def poll(
     stop: threading.Event | None = None,
     report: Callable[[str], None] | None = None,
     receivers: int = RECEIVERS,
+    dead_letters: DeadLetterSink | None = None,
+    on_drained: Callable[[dt.datetime], None] | None = None,
 ) -> PollResult:
     """Receive, apply and delete until stopped (with ``once``: until the queue is empty).
 
     A pipeline: ``receivers`` threads each long-poll for up to 10 messages (SQS takes tens
     of milliseconds to answer, so one thread alone would mostly wait); this thread applies
-    whatever they have received meanwhile in one transaction (up to ``GROUP`` batches),
+    whatever they have received meanwhile (up to ``GROUP`` batches; see
+    ``Feedback.from_queue``: in one transaction, each bad message set aside alone),
     then hands the deletes to other threads and applies the next group. A message is
     deleted only after the transaction holding it committed. The first failure stops
     everything and is raised; what was received but not applied is not deleted, so SQS
-    delivers it again.
+    delivers it again. A message that cannot be used is stored in ``dead_letters`` with
+    the reason, then deleted (left in the queue, for its redrive policy, without one).
     """
     stop = stop or threading.Event()
+    halted = threading.Event()  # a failure: every loop of this call ends
     receivers = max(1, receivers)
     inbox: SimpleQueue[list[QueueMessage] | None] = SimpleQueue()
     room = threading.Semaphore(2 * receivers)  # received batches not yet applied, at most
@@ -116,18 +166,21 @@ def poll(
 
     def fail(err: BaseException) -> None:
         failures.append(err)
-        stop.set()
+        halted.set()
 
     def receive_loop() -> None:
         try:
-            while not stop.is_set():
+            while not (stop.is_set() or halted.is_set()):
                 while not room.acquire(timeout=0.1):
-                    if stop.is_set():
+                    if stop.is_set() or halted.is_set():
                         return
+                asked = utc_now()
                 messages = queue.receive(wait)
                 if messages:
                     inbox.put(messages)
                     continue
+                if on_drained is not None:  # the event feed is current up to ``asked``
+                    on_drained(asked)
                 room.release()
                 if once:
                     return
@@ -163,7 +216,14 @@ def poll(
                 continue
             try:
                 messages = [m for batch in group for m in batch]
-                done, result = feedback.from_queue([m.body for m in messages])
+                judged = feedback.from_queue([m.body for m in messages])
+                done, result = judged.done, judged.result
+                if judged.dead and dead_letters is not None:
+                    dead_letters.add("sqs", [(messages[i].body, why)
+                                             for i, why in sorted(judged.dead.items())])
+                elif judged.dead:  # nowhere to set them aside: left for the queue's redrive
+                    for i in judged.dead:
+                        done[i] = False
             except BaseException as err:
                 fail(err)
                 for _ in group:
@@ -180,6 +240,11 @@ def poll(
             total.applied += result.stored
             total.duplicates += result.duplicates + result.replayed
             total.kept += done.count(False)
+            if dead_letters is not None:
+                total.dead_lettered += len(judged.dead)
+            if report is not None:
+                for _, why in sorted(judged.dead.items()):
+                    report(f"set aside as a dead letter: {why}")
             total.confirmed += result.confirmed
             total.suppressed += result.suppressed
             if report is not None:

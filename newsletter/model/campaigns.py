@@ -45,6 +45,8 @@ class DeliveryResult:
     provider_id: str | None = None
     error: str | None = None
     not_before: dt.datetime | None = None
+    # Sent by a try after one whose answer was lost ("resend" policy): maybe two copies.
+    resent: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,9 @@ class DeliveryCounts:
     in_doubt: int = 0
     deferred: int = 0  # queued, but not to be claimed before a later time
     skipped: int = 0  # the reader opted out, bounced or complained after the snapshot
+    # Sent after an earlier attempt that may have reached SES (the "resend" policy): these
+    # readers may have two copies. Not a state: counted among ``sent``.
+    maybe_twice: int = 0
 
     @property
     def total(self) -> int:
@@ -113,13 +118,15 @@ class CampaignHealth:
         if self.bounce_rate > max_bounce_rate:
             return (
                 f"bounce rate {self.bounce_rate:.2%} ({self.hard_bounced:,} of {self.sent:,}) "
-                f"is above NEWSLETTER_MAX_BOUNCE_RATE {max_bounce_rate:.2%}; clean the list "
-                "before sending on (SES reviews accounts at 5%)"
+                f"is above the campaign's limit {max_bounce_rate:.2%} (NEWSLETTER_MAX_BOUNCE_RATE"
+                " when it started); clean the list before sending on (SES reviews accounts at "
+                "5%), or continue with a higher limit: send ISSUE --resume --max-bounce-rate R"
             )
         if self.complaint_rate > max_complaint_rate:
             return (
                 f"complaint rate {self.complaint_rate:.3%} ({self.complained:,} of "
-                f"{self.sent:,}) is above NEWSLETTER_MAX_COMPLAINT_RATE "
-                f"{max_complaint_rate:.3%} (SES reviews accounts at 0.1%)"
+                f"{self.sent:,}) is above the campaign's limit {max_complaint_rate:.3%} "
+                "(NEWSLETTER_MAX_COMPLAINT_RATE when it started; SES reviews accounts at 0.1%); "
+                "to continue: send ISSUE --resume --max-complaint-rate R"
             )
         return None

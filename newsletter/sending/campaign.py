@@ -28,7 +28,13 @@ from newsletter.sending.config import SendConfig
 from newsletter.sending.engine import DeliveryRun
 from newsletter.sending.messages import CampaignMessages, render_missing
 from newsletter.sending.pacing import AdaptiveRate, TokenBucket
-from newsletter.sending.plan import ProgressSink, RunConfig, plan_concurrency, plan_rate
+from newsletter.sending.plan import (
+    ProgressSink,
+    RetryPolicy,
+    RunConfig,
+    plan_concurrency,
+    plan_rate,
+)
 from newsletter.sending.report import IN_DOUBT_SHOWN, SendSummary, left_out_line, summarize
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.events import EventStore
@@ -182,6 +188,9 @@ class Campaigns:
         stop: threading.Event | None = None,
         accept_changes: bool = False,
         retry_failed: bool = False,
+        resume: bool = False,
+        max_bounce_rate: float | None = None,
+        max_complaint_rate: float | None = None,
     ) -> SendSummary:
         """Start (snapshot) or continue the campaign of a plan, and send what is left.
 
@@ -189,10 +198,16 @@ class Campaigns:
         (unless ``accept_changes``) and ``RenderError`` when a variant cannot be rendered.
         A paused campaign is resumed. With ``retry_failed`` the failed deliveries are
         queued again first (after the operator fixed their cause). With ``enqueue_only``
-        the snapshot is taken and left for workers.
+        the snapshot is taken and left for workers. A new campaign stores the health limits
+        it runs under (``max_bounce_rate``, ``max_complaint_rate``, else the configured
+        ones); given for an existing one, they replace its own. With ``resume`` there must
+        be a campaign already (``CampaignError`` otherwise).
         """
         self.secret()
         issue, store = plan.issue, self.store
+        if resume and store.get(plan.date) is None:
+            raise CampaignError(f"no campaign for {plan.date} to resume; start one with: "
+                                f"newsletter send {plan.date}")
         fingerprint = content_fingerprint(issue)
         categories = issue_categories(issue)
         campaign, created = store.start(plan.date, str(plan.path), categories, fingerprint)
@@ -200,12 +215,18 @@ class Campaigns:
             store.accept_content(campaign.id, fingerprint)
         elif not created:
             check_unchanged(campaign, issue)
+        limits = self.events.limits
+        store.set_limits(
+            campaign.id,
+            max_bounce_rate or (limits.max_bounce_rate if created else None),
+            max_complaint_rate or (limits.max_complaint_rate if created else None),
+        )
         left_out = store.count_left_out(categories) if created else 0
         requeued = store.requeue_failed(campaign.id) if retry_failed else 0
         if enqueue_only:
             return SendSummary(campaign, store.counts(campaign.id), "enqueued", left_out=left_out)
         if campaign.status == "paused":
-            store.set_status(campaign.id, "sending")
+            store.resume(campaign.id)
         summary = self.process(campaign.id, issue, progress=progress, stop=stop,
                                rendered=plan.rendered)
         summary.left_out = left_out
@@ -259,6 +280,8 @@ class Campaigns:
                     in_doubt_policy=policy,
                     daily_budget=quota.remaining_24_hours if quota is not None else None,
                     heartbeat_seconds=HEARTBEAT_SECONDS,
+                    retry=RetryPolicy(window=config.retry_seconds,
+                                      brake_after=config.brake_after),
                 ),
                 heartbeat=lambda: registry.heartbeat(worker_id, campaign_id),
                 stop=stop,

@@ -31,6 +31,10 @@ class SendConfig:
     size_limit_bytes: int
     timezone: str
     editors: tuple[str, ...] = ()
+    # Seconds a delivery's transient failures are retried within the run; deliveries in a
+    # row deferred or in doubt before the campaign is paused (see ``RetryPolicy``).
+    retry_seconds: float = 15.0
+    brake_after: int = 10
 
     @property
     def zone(self) -> ZoneInfo:

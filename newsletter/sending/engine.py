@@ -13,13 +13,17 @@ What happens to a message when sending fails:
 
 - throttled: every thread backs off (jittered) and the rate drops by a tenth, then
   recovers slowly; the message is tried again, up to ``throttle_attempts`` times;
-- transient (5xx, no connection): up to ``attempts`` tries with exponential back-off and
-  full jitter; then the delivery goes back to ``queued`` with ``not_before`` five minutes
-  on (not failed: SES being down is not the reader's fault) and the run ends once nothing
-  else is claimable; three such deferrals in a row without a success stop claiming;
+- transient (5xx; or the request never left: refused, TLS, proxy, DNS): tried again with
+  exponential back-off and full jitter, at least ``attempts`` times and for at least
+  ``window`` seconds (a burst of 503s is ridden out within the run); then the delivery goes
+  back to ``queued`` with ``not_before`` five minutes on (not failed: SES being down is not
+  the reader's fault);
 - in doubt (the answer was lost after the request went out): ``in_doubt`` under the
   "skip" and "reconcile" policies (never sent twice; "reconcile" later asks SES's events),
   retried as transient under "resend";
+- the brake: ``brake_after`` deliveries in a row deferred or in doubt pause the campaign
+  with the last cause (SES or the network is down: marching on through the list would only
+  defer, or leave in doubt, reader after reader); the one in hand goes back to ``queued``;
 - not built (the message could not be made): ``failed`` with the reason; it never left;
 - permanent (rejected, bad request): ``failed`` with the reason;
 - account-level (suspended, paused, unverified MAIL FROM, daily quota): the campaign is
@@ -29,7 +33,6 @@ What happens to a message when sending fails:
 from __future__ import annotations
 
 import datetime as dt
-import queue
 import random
 import threading
 import time
@@ -55,6 +58,7 @@ from newsletter.sending.plan import (
     RunConfig,
     RunResult,
 )
+from newsletter.sending.recorder import Recorder
 from newsletter.transports import TaggingTransport, Transport
 
 
@@ -116,15 +120,17 @@ class DeliveryRun:
         self._claimed = 0
         self._exhausted = False
         self._quota_reached = False
-        self._deferrals_in_row = 0
-        self._outcomes: queue.Queue[DeliveryResult | None] = queue.Queue()
+        self._failed_in_row = 0  # deliveries deferred or in doubt since the last success
+        self._recorder = Recorder(store, self.worker_id, self.result, self._lock, self.halt,
+                                  progress)
         self._done = threading.Event()
 
     # -- the run ---------------------------------------------------------------------
 
     def run(self) -> RunResult:
         started = time.monotonic()
-        recorder = threading.Thread(target=self._record_loop, name="recorder", daemon=True)
+        self._recorder.progress = self.progress  # the caller may have set it since
+        recorder = threading.Thread(target=self._recorder.loop, name="recorder", daemon=True)
         beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         senders = [
             threading.Thread(target=self._send_loop, name=f"sender-{i}", daemon=True)
@@ -144,7 +150,7 @@ class DeliveryRun:
                 "the account's 24-hour sending quota is used up; run `newsletter send` again "
                 "when the quota window has moved on"
             )
-        self._outcomes.put(None)
+        self._recorder.put(None)
         recorder.join()
         self._done.set()
         if self.heartbeat is not None:
@@ -212,7 +218,7 @@ class DeliveryRun:
     def _release_local(self) -> None:
         with self._ready:
             while self._local:
-                self._outcomes.put(DeliveryResult(self._local.popleft().id, "queued"))
+                self._recorder.put(DeliveryResult(self._local.popleft().id, "queued"))
                 self.result.released += 1
 
     def _pause_locked(self, reason: str) -> None:
@@ -233,7 +239,7 @@ class DeliveryRun:
     def _pause_if_work_left(self, reason: str) -> None:
         probe = self.store.claim(self.campaign_id, self.worker_id, 1)
         if probe:
-            self._outcomes.put(DeliveryResult(probe[0].id, "queued"))
+            self._recorder.put(DeliveryResult(probe[0].id, "queued"))
             self._pause(reason)
 
     # -- sending ---------------------------------------------------------------------
@@ -263,7 +269,7 @@ class DeliveryRun:
                 with self._lock:
                     self.result.error = self.result.error or f"{type(err).__name__}: {err}"
                 self.halt("an unexpected error stopped the run")
-            self._outcomes.put(outcome)
+            self._recorder.put(outcome)
 
     def _deliver(self, claim: Claim) -> DeliveryResult:
         """Send one claimed delivery, retrying as the policy allows; return its outcome."""
@@ -273,6 +279,8 @@ class DeliveryRun:
             detail = str(err) if isinstance(err, NewsletterError) else repr(err)
             return DeliveryResult(claim.id, "failed", error=f"message not built: {detail}")
         tries = throttles = 0
+        resent = False  # a try after one whose answer was lost: maybe a second copy
+        since = 0.0  # when the first transient failure of this delivery happened
         have_token = True  # the send loop took one before claiming
         while True:
             if self.stop.is_set() or not (have_token or self.rate.acquire()):
@@ -288,15 +296,14 @@ class DeliveryRun:
                 self.rate.on_throttle()
                 if throttles >= self.retry.throttle_attempts:
                     return self._defer(claim, err)
-            except InDoubtTransportError as err:
-                if self.policy != "resend":
-                    return DeliveryResult(claim.id, "in_doubt", error=str(err))
-                tries = self._after_transient(tries)
-                if tries >= self.retry.attempts:
-                    return self._defer(claim, err)
             except TransientTransportError as err:
-                tries = self._after_transient(tries)
-                if tries >= self.retry.attempts:
+                if isinstance(err, InDoubtTransportError):
+                    if self.policy != "resend":
+                        return self._brake(
+                            DeliveryResult(claim.id, "in_doubt", error=str(err)), err)
+                    resent = True
+                tries, since = tries + 1, since or time.monotonic()
+                if not self._try_again(tries, since):
                     return self._defer(claim, err)
             except PermanentTransportError as err:
                 return DeliveryResult(claim.id, "failed", error=str(err))
@@ -306,8 +313,8 @@ class DeliveryRun:
             else:
                 self.rate.on_success()
                 with self._lock:
-                    self._deferrals_in_row = 0
-                return DeliveryResult(claim.id, "sent", provider_id=provider_id)
+                    self._failed_in_row = 0
+                return DeliveryResult(claim.id, "sent", provider_id=provider_id, resent=resent)
 
     def _tags(self, claim: Claim) -> dict[str, str]:
         tags = {DELIVERY_TAG: str(claim.id)}
@@ -315,68 +322,38 @@ class DeliveryRun:
             tags[CAMPAIGN_TAG] = self.campaign_tag
         return tags
 
-    def _after_transient(self, tries: int) -> int:
-        tries += 1
-        if tries < self.retry.attempts and self.stop.wait(self.retry.backoff(tries, self.rng)):
+    def _try_again(self, tries: int, since: float) -> bool:
+        """After ``tries`` transient failures (the first at ``since``, monotonic): wait and
+        say True, or False when they are spent (``attempts`` made and ``window`` passed)."""
+        if tries >= self.retry.attempts and time.monotonic() - since >= self.retry.window:
+            return False
+        if self.stop.wait(self.retry.backoff(tries, self.rng)):
             raise _Stop
-        return tries
+        return True
 
     def _defer(self, claim: Claim, err: Exception) -> DeliveryResult:
-        with self._lock:
-            self._deferrals_in_row += 1
-            too_many = self._deferrals_in_row >= self.retry.deferrals_before_stop
-        if too_many:
-            self.halt(f"the transport keeps failing ({err}); run again later")
-        return DeliveryResult(
+        return self._brake(DeliveryResult(
             claim.id, "queued", error=f"deferred: {err}", not_before=self.now() + self.retry.defer
-        )
+        ), err)
 
-    # -- recording and heartbeat -----------------------------------------------------
+    def _brake(self, outcome: DeliveryResult, err: Exception) -> DeliveryResult:
+        """Count a delivery deferred or in doubt; pause the campaign at ``brake_after`` in
+        a row. A deferred one in hand then goes back to ``queued`` to be sent on resuming."""
+        with self._lock:
+            self._failed_in_row += 1
+            count = self._failed_in_row
+            if count < self.retry.brake_after:
+                return outcome
+            self._pause_locked(
+                f"{count} deliveries in a row could not be handed to SES (the last: {err}); "
+                "nothing more is sent until the campaign is resumed: run `newsletter send` "
+                "for the issue again (or Resume on the desk) once SES can be reached"
+            )
+        if outcome.status == "queued":
+            return DeliveryResult(outcome.delivery_id, "queued", error=outcome.error)
+        return outcome
 
-    def _record_loop(self) -> None:
-        finished = False
-        while not finished:
-            batch: list[DeliveryResult] = []
-            item = self._outcomes.get()
-            while True:
-                if item is None:
-                    finished = True
-                else:
-                    batch.append(item)
-                if finished or len(batch) >= 500:
-                    break
-                try:
-                    item = self._outcomes.get_nowait()
-                except queue.Empty:
-                    break
-            self._write(batch)
-
-    def _write(self, batch: list[DeliveryResult]) -> None:
-        if not batch:
-            return
-        try:
-            self.store.record(self.worker_id, batch)
-        except Exception as err:
-            # Outcomes we cannot write stay ``sending`` in the table: in doubt on the next
-            # run, never sent twice. Stop: sending on without recording would be blind.
-            with self._lock:
-                self.result.error = self.result.error or f"cannot record results: {err}"
-            self.halt("the results could not be recorded")
-            return
-        for outcome in batch:
-            self._count(outcome)
-
-    def _count(self, outcome: DeliveryResult) -> None:
-        if outcome.status == "sent":
-            self.result.sent += 1
-        elif outcome.status == "failed":
-            self.result.failed += 1
-        elif outcome.status == "in_doubt":
-            self.result.in_doubt += 1
-        elif outcome.not_before is not None:
-            self.result.deferred += 1
-        if self.progress is not None and (outcome.status != "queued" or outcome.not_before):
-            self.progress.advance("deferred" if outcome.status == "queued" else outcome.status)
+    # -- heartbeat -------------------------------------------------------------------
 
     def _heartbeat_loop(self) -> None:
         while not self._done.wait(self.heartbeat_seconds):

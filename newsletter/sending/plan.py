@@ -57,12 +57,21 @@ def plan_concurrency(rate: float, configured: int = 0, latency: float = EXPECTED
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How the engine retries one delivery, and when it stops the whole run.
+
+    A transient failure is tried again at least ``attempts`` times in all and for at least
+    ``window`` seconds after the first (a short burst of 5xx ends within the run, not at
+    the next one hours later); ``brake_after`` deliveries in a row deferred or in doubt
+    pause the campaign.
+    """
+
     attempts: int = 5
     throttle_attempts: int = 30
     base_delay: float = 0.5
     max_delay: float = 20.0
     defer: dt.timedelta = dt.timedelta(minutes=5)
-    deferrals_before_stop: int = 3
+    window: float = 0.0
+    brake_after: int = 10
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full-jitter exponential back-off before try ``attempt + 1`` (seconds)."""

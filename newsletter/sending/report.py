@@ -65,12 +65,18 @@ class SendSummary:
             f"{f' ({c.deferred:,} deferred)' if c.deferred else ''}, {c.sending:,} sending"
             + (f", {c.skipped:,} skipped (opted out after the snapshot)" if c.skipped else "")
         ]
+        if c.maybe_twice:
+            out.append(f"{c.maybe_twice:,} readers may have had two copies: each was sent again "
+                       "after an attempt that may have reached SES (NEWSLETTER_IN_DOUBT_POLICY"
+                       "=resend)")
         if self.requeued_failed:
             out.append(f"{self.requeued_failed:,} failed deliveries queued again (--retry-failed)")
         r_ = self.reconciled
         if r_.confirmed or r_.requeued:
             out.append(f"reconciled from SES events: {r_.confirmed:,} in-doubt found sent, "
                        f"{r_.requeued:,} never accepted and queued again")
+        if r_.waiting:
+            out.append(f"{r_.waiting:,} in-doubt deliveries are not resent yet: {r_.why}")
         out += health_lines(self.health)
         if self.run is not None:
             r = self.run

@@ -9,10 +9,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from newsletter.errors import CampaignError, IssueValidationError, NewsletterError, StoreError
+from newsletter.errors import (
+    CampaignError,
+    DatabaseError,
+    IssueValidationError,
+    NewsletterError,
+    StoreError,
+)
 from newsletter.issues.files import file_name
 from newsletter.issues.loader import load_issue
 from newsletter.model.campaigns import Campaign
+from newsletter.model.outages import OutageBackoff
 from newsletter.sending.campaign import Campaigns, ProgressFactory, check_unchanged
 from newsletter.sending.report import SendSummary, eventful, summarize
 
@@ -54,6 +61,7 @@ def run_worker(
     report: Callable[[SendSummary], None] | None = None,
     warn: Callable[[str], None] = log.warning,
     schedules: Schedules | None = None,
+    backoff: OutageBackoff | None = None,
 ) -> list[SendSummary]:
     """Send every campaign in state ``sending`` (or only ``issue_ref``'s) until stopped.
 
@@ -62,47 +70,71 @@ def run_worker(
     each open campaign is worked through once and the function returns. Other workers on
     other machines may work on the same campaigns at the same time. A campaign whose issue
     file cannot be read is skipped, with one line to ``warn`` saying why; the others are
-    sent.
+    sent. When the database fails (a restart, an outage), one line to ``warn`` says so and
+    the worker tries again after the pauses of ``backoff`` (with ``once`` it raises).
     """
     campaigns.secret()
     stop = stop or threading.Event()
     date = None if issue_ref is None else campaigns.issue_date(issue_ref)
-    store = campaigns.store
     summaries: list[SendSummary] = []
+    outage = backoff or OutageBackoff()
     while not stop.is_set():
-        if schedules is not None and date is None:
-            start_scheduled(campaigns, schedules, warn=warn)
-        for campaign in store.sending():
-            if stop.is_set():
-                break
-            if date is not None and campaign.issue_date != date:
-                continue
-            try:
-                issue = load_issue(_campaign_issue_path(campaign, campaigns.config.issues_dir))
-            except IssueValidationError as error:
-                # Left open: once the file is fixed, this or another worker sends it.
-                first = error.problems[0] if error.problems else None
-                warn(f"campaign {campaign.issue_date}: skipped; its issue file cannot be "
-                     f"read: {first or error}")
-                continue
-            try:
-                check_unchanged(campaign, issue)
-            except CampaignError as error:
-                # Every worker would stumble on it: pause until an operator decides.
-                store.pause(campaign.id, str(error))
-                summary = summarize(store, campaigns.events, campaign.id, None, 0)
-                summaries.append(summary)
-                if report is not None:
-                    report(summary)
-                continue
-            summary = campaigns.process(campaign.id, issue, progress=progress, stop=stop)
-            summaries.append(summary)
-            if report is not None and eventful(summary):
-                report(summary)
+        try:
+            if schedules is not None and date is None:
+                start_scheduled(campaigns, schedules, warn=warn)
+            _one_pass(campaigns, date, summaries, progress=progress, stop=stop,
+                      report=report, warn=warn)
+        except DatabaseError as error:
+            if once:
+                raise
+            # Claims in flight are settled by the in-doubt policy when it is back; nothing
+            # is sent meanwhile, so waiting loses nothing.
+            delay = outage.failed()
+            warn(f"worker: the database failed ({error}); trying again in {delay:g} s")
+            stop.wait(delay)
+            continue
+        if outage.recovered():
+            warn("worker: the database answers again; sending goes on")
         if once:
             break
         stop.wait(poll_seconds)
     return summaries
+
+
+def _one_pass(
+    campaigns: Campaigns, date: str | None, summaries: list[SendSummary], *,
+    progress: ProgressFactory | None, stop: threading.Event,
+    report: Callable[[SendSummary], None] | None, warn: Callable[[str], None],
+) -> None:
+    """Send each open campaign (only ``date``'s, when given) once; summaries appended."""
+    store = campaigns.store
+    for campaign in store.sending():
+        if stop.is_set():
+            break
+        if date is not None and campaign.issue_date != date:
+            continue
+        try:
+            issue = load_issue(_campaign_issue_path(campaign, campaigns.config.issues_dir))
+        except IssueValidationError as error:
+            # Left open: once the file is fixed, this or another worker sends it.
+            first = error.problems[0] if error.problems else None
+            warn(f"campaign {campaign.issue_date}: skipped; its issue file cannot be "
+                 f"read: {first or error}")
+            continue
+        try:
+            check_unchanged(campaign, issue)
+        except CampaignError as error:
+            # Every worker would stumble on it: pause until an operator decides.
+            store.pause(campaign.id, str(error))
+            summary = summarize(store, campaigns.events, campaign.id, None, 0)
+            summaries.append(summary)
+            if report is not None:
+                report(summary)
+            continue
+        summary = campaigns.process(campaign.id, issue, progress=progress, stop=stop)
+        summaries.append(summary)
+        if report is not None and eventful(summary):
+            report(summary)
 
 
 def start_scheduled(
@@ -122,6 +154,8 @@ def start_scheduled(
         date = due.issue_date
         try:
             detail = _start(campaigns, due)
+        except DatabaseError:
+            raise  # an outage, not this schedule's fault: the worker waits and tries again
         except NewsletterError as error:
             reason = str(error)
             warn(f"scheduled send {date}: not started: {reason}\nTo send it once fixed, "

@@ -203,6 +203,37 @@ class CampaignStore(Store):
                 .values(status="paused", paused_reason=reason)
             )
 
+    def set_limits(self, campaign_id: int, max_bounce_rate: float | None,
+                   max_complaint_rate: float | None) -> None:
+        """Store the health limits the campaign runs under (None leaves one as it is)."""
+        values = {name: value for name, value in (("max_bounce_rate", max_bounce_rate),
+                                                  ("max_complaint_rate", max_complaint_rate))
+                  if value is not None}
+        if values:
+            with self.engine.begin() as conn:
+                conn.execute(update(campaigns).where(campaigns.c.id == campaign_id)
+                             .values(**values))
+
+    def resume(self, campaign_id: int) -> None:
+        """Reopen a paused campaign: sending again, and its deferred deliveries due now.
+
+        Resuming is the operator saying the cause is fixed (SES reachable again), so
+        deliveries deferred just before the pause are not left waiting for their time.
+        """
+        with self.engine.begin() as conn:
+            opened = conn.execute(
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id, campaigns.c.status == "paused")
+                .values(status="sending", paused_reason="")
+            ).rowcount
+            if opened:
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.campaign_id == campaign_id,
+                           deliveries.c.status == "queued", deliveries.c.not_before.is_not(None))
+                    .values(not_before=None)
+                )
+
     def finish_if_complete(self, campaign_id: int, waiting_for_events: bool = False) -> bool:
         """Mark the campaign done when no delivery is queued or in flight; True if done.
 
@@ -232,26 +263,29 @@ class CampaignStore(Store):
         """How many deliveries of the campaign are in each state."""
         now = self.clock()
         deferred = and_(deliveries.c.status == "queued", deliveries.c.not_before > now)
+        twice = and_(deliveries.c.status == "sent", deliveries.c.resends > 0)
         query = (
             select(
                 deliveries.c.status,
                 func.count(),
                 func.sum(case((deferred, 1), else_=0)),
+                func.sum(case((twice, 1), else_=0)),
             )
             .where(deliveries.c.campaign_id == campaign_id)
             .group_by(deliveries.c.status)
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        found = {str(status): int(n) for status, n, _ in rows}
+        found = {str(status): int(n) for status, n, _, _ in rows}
         return DeliveryCounts(
             queued=found.get("queued", 0),
             sending=found.get("sending", 0),
             sent=found.get("sent", 0),
             failed=found.get("failed", 0),
             in_doubt=found.get("in_doubt", 0),
-            deferred=sum(int(d or 0) for _, _, d in rows),
+            deferred=sum(int(d or 0) for _, _, d, _ in rows),
             skipped=found.get("skipped", 0),
+            maybe_twice=sum(int(t or 0) for _, _, _, t in rows),
         )
 
     def variants(self, campaign_id: int, *, unsent_only: bool = False) -> list[str]:

@@ -116,7 +116,8 @@ def record(
     if not results:
         return
     sent = [
-        {"b_id": r.delivery_id, "b_provider": r.provider_id, "b_now": now}
+        {"b_id": r.delivery_id, "b_provider": r.provider_id, "b_now": now,
+         "b_resent": int(r.resent)}
         for r in results
         if r.status == "sent"
     ]
@@ -150,6 +151,7 @@ def record(
                     provider_id=bindparam("b_provider"),
                     sent_at=bindparam("b_now"),
                     error=None,
+                    resends=deliveries.c.resends + bindparam("b_resent"),
                 ),
                 sent,
             )

@@ -274,9 +274,20 @@ class EventStore(Store):
         )
 
     def pause_if_unhealthy(self, campaign_id: int) -> str | None:
-        """Pause a sending campaign whose bounce or complaint rate is too high; the reason."""
+        """Pause a sending campaign whose bounce or complaint rate is too high; the reason.
+
+        The limits are the campaign's own when stored with it (``send --max-bounce-rate``),
+        so every process judges it alike; else this process's.
+        """
+        with self.engine.connect() as conn:
+            stored = conn.execute(
+                select(campaigns.c.max_bounce_rate, campaigns.c.max_complaint_rate)
+                .where(campaigns.c.id == campaign_id)
+            ).first()
+        bounce, complaint = stored if stored is not None else (None, None)
         reason = self.health(campaign_id).problem(
-            self.limits.max_bounce_rate, self.limits.max_complaint_rate
+            self.limits.max_bounce_rate if bounce is None else float(bounce),
+            self.limits.max_complaint_rate if complaint is None else float(complaint),
         )
         if reason is None:
             return None

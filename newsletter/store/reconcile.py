@@ -4,7 +4,11 @@
 ``reconcile`` (the "reconcile" policy) decides in-doubt rows from SES's own events: a row
 some Send, Delivery or Bounce event names was accepted by SES and becomes ``sent``; a row
 no event names once ``after`` has passed since its claim was never accepted and goes back
-to ``queued``. ``requeue_failed`` is the operator's "I fixed it, try the failed ones again".
+to ``queued``, but only when an event feed is demonstrably current past it (``store.feeds``:
+a consumer that beat recently has received every event SES published until ``after`` past
+the claim). A late event, a dead or lagging poller must not cause a second copy: until a
+feed is current the row stays in doubt, and ``Reconciled.waiting`` says how many and why.
+``requeue_failed`` is the operator's "I fixed it, try the failed ones again".
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, exists, func, true, update
+from sqlalchemy import Engine, and_, exists, false, func, or_, select, true, update
 
 from newsletter.store.events import ACCEPTED_KINDS
+from newsletter.store.feeds import Feed, feeds
 from newsletter.store.tables import campaigns, deliveries, ses_events
 from newsletter.vocabulary import InDoubtPolicy
 
@@ -43,8 +48,11 @@ def recover(
                 update(deliveries).where(orphaned).values(status="in_doubt", error=STOPPED)
             ).rowcount
         else:
+            # Each may have reached SES already: counted, so `status` can say how many
+            # readers may have two copies.
             moved = conn.execute(
-                update(deliveries).where(orphaned).values(status="queued", error=STOPPED)
+                update(deliveries).where(orphaned)
+                .values(status="queued", error=STOPPED, resends=deliveries.c.resends + 1)
             ).rowcount
             moved += conn.execute(
                 update(deliveries)
@@ -52,7 +60,7 @@ def recover(
                     deliveries.c.campaign_id == campaign_id,
                     deliveries.c.status == "in_doubt",
                 )
-                .values(status="queued")
+                .values(status="queued", resends=deliveries.c.resends + 1)
             ).rowcount
     return int(moved)
 
@@ -63,6 +71,24 @@ class Reconciled:
 
     confirmed: int = 0
     requeued: int = 0
+    waiting: int = 0  # old enough to resend, but no event feed is current past them
+    why: str = ""  # why they wait
+
+
+def _why(known: list[Feed], now: dt.datetime) -> str:
+    if not known:
+        return ("no SES event feed has reported: run `newsletter events poll` (or `serve` "
+                "with NEWSLETTER_SNS_TOPIC_ARNS) so that SES's events can decide them")
+    live = [f for f in known if f.live(now)]
+    if not live:
+        last = max(known, key=lambda f: f.heartbeat_at)
+        return (f"no SES event feed is running ({last.name} was last seen at "
+                f"{last.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); they are decided once it runs")
+    best = max(live, key=lambda f: f.current_to or dt.datetime.min.replace(tzinfo=dt.UTC))
+    upto = f"{best.current_to:%Y-%m-%d %H:%M:%S} UTC" if best.current_to else "nothing yet"
+    return (f"the SES event feed ({best.name}) has caught up only to {upto}; they are "
+            "decided once it has received the events of NEWSLETTER_RECONCILE_AFTER past "
+            "their claim")
 
 
 def reconcile(
@@ -74,7 +100,16 @@ def reconcile(
     )
     anything = exists().where(ses_events.c.delivery_id == deliveries.c.id)
     in_doubt = and_(deliveries.c.campaign_id == campaign_id, deliveries.c.status == "in_doubt")
+    unnamed = and_(in_doubt, ~anything, deliveries.c.claimed_at.is_not(None),
+                   deliveries.c.claimed_at <= now - after)
     with engine.begin() as conn:
+        known = feeds(conn)
+        current = [f for f in known if f.live(now) and f.current_to is not None]
+        covered = or_(false(), *[
+            and_(deliveries.c.claimed_at <= f.current_to - after,  # type: ignore[operator]
+                 deliveries.c.claimed_at >= f.covers_from if f.covers_from else true())
+            for f in current
+        ])
         confirmed = conn.execute(
             update(deliveries)
             .where(in_doubt, named)
@@ -83,11 +118,12 @@ def reconcile(
         ).rowcount
         requeued = conn.execute(
             update(deliveries)
-            .where(in_doubt, ~anything,
-                   deliveries.c.claimed_at.is_not(None), deliveries.c.claimed_at <= now - after)
+            .where(unnamed, covered)
             .values(status="queued", error="no SES event named it: it was never accepted")
         ).rowcount
-    return Reconciled(int(confirmed), int(requeued))
+        waiting = int(conn.execute(
+            select(func.count()).select_from(deliveries).where(unnamed)).scalar_one())
+    return Reconciled(int(confirmed), int(requeued), waiting, _why(known, now) if waiting else "")
 
 
 def requeue_failed(engine: Engine, campaign_id: int) -> int:

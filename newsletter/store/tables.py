@@ -8,9 +8,11 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -120,6 +122,10 @@ campaigns = Table(
     Column("finished_at", UTCDateTime),
     # sha256 of the issue's validated content at the snapshot ("" for older campaigns).
     Column("content_sha256", String(64), nullable=False, server_default=""),
+    # Issue 25: the health limits this campaign runs under, whichever process checks them
+    # (None: the process's NEWSLETTER_MAX_BOUNCE_RATE / _COMPLAINT_RATE, as before).
+    Column("max_bounce_rate", Float),
+    Column("max_complaint_rate", Float),
 )
 
 deliveries = Table(
@@ -140,6 +146,9 @@ deliveries = Table(
     Column("error", Text),
     # A delivery deferred after transient failures is not claimed again before this time.
     Column("not_before", UTCDateTime),
+    # Issue 25: how often it was sent again after an attempt that may have reached SES (the
+    # "resend" policy); a sent delivery with resends > 0 may have reached its reader twice.
+    Column("resends", Integer, nullable=False, server_default="0"),
     Index("ix_deliveries_campaign_status_id", "campaign_id", "status", "id"),
     # The desk's per-variant counts of a campaign (index-only on PostgreSQL).
     Index("ix_deliveries_campaign_status_variant", "campaign_id", "status", "variant"),
@@ -242,4 +251,33 @@ schedules = Table(
     Column("created_by", String(320), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("started_at", UTCDateTime()),
+)
+
+# -- issue 25: exactly once under every fault ---------------------------------------------
+
+# Queue messages that could not be used (not JSON, forged, unreadable, refused by the
+# database), set aside with the reason instead of blocking or crashing the poller. The body
+# is kept as received (UTF-8 bytes: NUL characters and all).
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False, index=True),
+)
+
+# The consumers of SES events (`events poll`, the webhook in `serve`), each beating while it
+# runs: in-doubt deliveries are resent only when a feed is current past them. ``current_to``
+# is the watermark (every event SES published before it has been received): for the SQS
+# poller, when it last found the queue empty; for the webhook, now while it runs (it receives
+# only what SNS pushes while it is up: ``covers_from`` is when it started).
+event_feeds = Table(
+    "event_feeds",
+    metadata,
+    Column("name", String(300), primary_key=True),
+    Column("covers_from", UTCDateTime()),
+    Column("current_to", UTCDateTime()),
+    Column("heartbeat_at", UTCDateTime(), nullable=False),
 )

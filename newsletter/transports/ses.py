@@ -5,8 +5,10 @@ Sending is a fixed sequence: build the request (pure) -> post it (the one networ
 so nothing past this module ever sees a botocore type:
 
 - ``ThrottledError``: ``TooManyRequestsException``, ``Throttling``, HTTP 429;
-- ``TransientTransportError``: HTTP 5xx, connection refused, connect timeout (naming the
-  region and endpoint: a mistyped region shows only as an endpoint that cannot be reached);
+- ``TransientTransportError``: HTTP 5xx, and every failure before the request left
+  (connection refused, DNS, connect timeout, TLS handshake, HTTP proxy): never sent, so
+  safe to try again (naming the region and endpoint: a mistyped region shows only as an
+  endpoint that cannot be reached);
 - ``InDoubtTransportError``: read timeout or connection dropped mid-request (SES may have
   sent the message);
 - ``AccountPausedError``: ``AccountSuspendedException``, ``SendingPausedException``,
@@ -26,12 +28,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from botocore import exceptions as botocore_exceptions
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
     ReadTimeoutError,
@@ -182,8 +183,10 @@ def classify_botocore_error(
 
     ``region`` and ``endpoint`` (the client's) are named when SES cannot be reached.
     """
-    if isinstance(err, ConnectTimeoutError | EndpointConnectionError):
-        # The request never reached SES: safe to send again.
+    if isinstance(err, botocore_exceptions.ConnectionError):
+        # Connection refused, DNS, connect timeout, a failed TLS handshake, a dead proxy:
+        # botocore raises these only before the request is written, so it never reached
+        # SES and sending it again cannot make a second copy (not sent, not in doubt).
         return TransientTransportError(unreachable(err, region, endpoint))
     if isinstance(err, ReadTimeoutError | ConnectionClosedError):
         return InDoubtTransportError(f"no answer from SES; the message may have been sent: {err}")

@@ -19,11 +19,13 @@ from starlette.staticfiles import StaticFiles
 
 from newsletter import wiring
 from newsletter.clock import utc_now
+from newsletter.feedback.feed import Heartbeat, feed_name
 from newsletter.feedback.fetch import MAX_BODY as WEBHOOK_BODY_LIMIT
 from newsletter.feedback.sns import Fetcher
 from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database
+from newsletter.store.feeds import FeedStore
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.tokens import Purpose
 from newsletter.transports import Transport
@@ -91,10 +93,18 @@ def create_app(
     )
     archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
 
+    # Issue 25: while the webhook runs, in-doubt deliveries may be decided by its events.
+    feed = Heartbeat(FeedStore(db, clock), feed_name("webhook"), durable=False, clock=clock) \
+        if settings.sns_topic_arns else None
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
         readers.signups.start()
+        if feed is not None:
+            feed.start()
         yield
+        if feed is not None:
+            feed.stop()
         readers.signups.stop()
         if owned:
             db.close()

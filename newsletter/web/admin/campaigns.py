@@ -164,7 +164,7 @@ def routes(desk: Desk) -> list[BaseRoute]:
             store.pause(campaign.id, f"paused from the desk by {editor}")
             return campaign, "paused", 0
         if action == "resume" and campaign.status == "paused":
-            store.set_status(campaign.id, "sending")
+            store.resume(campaign.id)
             return campaign, "resumed", 0
         if action == "retry":
             moved = store.requeue_failed(campaign.id)

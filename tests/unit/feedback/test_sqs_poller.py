@@ -51,7 +51,9 @@ def sqs_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
 def test_raw_and_verified_envelopes_are_applied_and_bad_messages_kept(
     sqs_url: str, certs: CertificateServer, tmp_path: Path
 ) -> None:
-    """Raw SES JSON and a signed SNS envelope are applied and deleted; garbage stays queued."""
+    """A signed SNS envelope is applied and deleted; raw SES JSON (not trusted while SNS
+    topics are configured: issue 24), a forged envelope and garbage stay queued (no
+    dead-letter store is given here; see test_dead_letters.py)."""
     sqs = client("sqs", sqs_url)
     queue = sqs.create_queue(QueueName="events")["QueueUrl"]
     forged = json.loads(certs.sign(notification(bounce("forged@example.com"), "sns-2")))
@@ -68,13 +70,14 @@ def test_raw_and_verified_envelopes_are_applied_and_bad_messages_kept(
     with wiring.database(settings) as db:
         result = poll(events, wiring.feedback(settings, db), once=True, wait=0)
 
-    assert (result.received, result.applied, result.kept, result.suppressed) == (4, 2, 2, 2)
+    assert (result.received, result.applied, result.kept, result.suppressed) == (4, 1, 3, 1)
     db = open_database(settings.database_url)
     store = SubscriberStore(db)
-    assert store.is_suppressed("raw@example.com") and store.is_suppressed("wrapped@example.com")
+    assert store.is_suppressed("wrapped@example.com")
+    assert not store.is_suppressed("raw@example.com")
     assert not store.is_suppressed("victim@example.com")
     db.close()
     left = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
-    # The two bad messages were received (now invisible) but never deleted.
+    # The three refused messages were received (now invisible) but never deleted.
     assert int(left["ApproximateNumberOfMessages"]) + int(
-        left["ApproximateNumberOfMessagesNotVisible"]) == 2
+        left["ApproximateNumberOfMessagesNotVisible"]) == 3

@@ -19,6 +19,7 @@ from newsletter.model.events import SesEvent
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database, open_database, upgrade
 from newsletter.store.events import EventStore, HealthLimits, Received
+from newsletter.store.feeds import FeedStore
 from newsletter.store.reconcile import reconcile, recover, requeue_failed
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import ses_events
@@ -114,6 +115,9 @@ def test_reconcile_sends_unconfirmed_in_doubt_back_to_the_queue_after_the_wait(
             bounce_type="", machine=0, detail="", received_at=NOW, payload="{}"))
     early = reconcile(db.engine, cid, NOW + dt.timedelta(seconds=10), dt.timedelta(seconds=900))
     assert (early.confirmed, early.requeued) == (1, 0)
+    # An event feed that is running and has received everything up to now (issue 25).
+    later = NOW + dt.timedelta(seconds=901)
+    FeedStore(db, lambda: later).beat("events poll q", covers_from=None, current_to=later)
     late = reconcile(db.engine, cid, NOW + dt.timedelta(seconds=901), dt.timedelta(seconds=900))
     assert (late.confirmed, late.requeued) == (0, 1)
     counts = store.counts(cid)
