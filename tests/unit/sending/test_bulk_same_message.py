@@ -5,23 +5,25 @@ the loopback SES simulator, which renders bulk entries as SES does, then parsed.
 from __future__ import annotations
 
 import functools
-from html import escape as html_escape
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from html import escape as html_escape
 from pathlib import Path
-from typing import Any
 
 import pytest
 from support.delivery import subscribe
-from support.env import SAMPLE_ISSUE, use_loopback_ses
+from support.env import SAMPLE_ISSUE, TEST_SECRET, use_loopback_ses
 from support.sending import send_issue
 from support.ses_sim import SesSimulator
 
 from newsletter.settings import Settings
 from newsletter.store.db import upgrade
 from newsletter.tokens import make_token
+
+pytestmark = pytest.mark.e2e  # two whole campaigns
 
 FIXED_TIME = 1_700_000_000.0
 # Content that looks like template syntax must reach readers as written.
@@ -31,10 +33,25 @@ READER_HEADERS = ("From", "To", "Subject", "Reply-To", "List-Id", "List-Unsubscr
                   "MIME-Version")
 
 
-@pytest.fixture
-def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SesSimulator]:
-    with SesSimulator(1000, latency=0.0, keep_messages=True) as server:
-        use_loopback_ses(monkeypatch, tmp_path, server.url)
+@dataclass
+class Sent:
+    """Both paths' messages by address, and the bytes each path sent to SES."""
+
+    single: dict[str, EmailMessage]
+    bulk: dict[str, EmailMessage]
+    single_bytes: int
+    bulk_bytes: int
+
+
+@pytest.fixture(scope="module")
+def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sent]:
+    """One ``newsletter send`` per path of the hostile issue to the same seven readers."""
+    tmp_path = tmp_path_factory.mktemp("both-paths")
+    with SesSimulator(1000, latency=0.0, keep_messages=True) as sim, \
+            pytest.MonkeyPatch.context() as monkeypatch:
+        use_loopback_ses(monkeypatch, tmp_path, sim.url)
+        monkeypatch.setenv("NEWSLETTER_SECRET_KEY", TEST_SECRET)
+        monkeypatch.setenv("NEWSLETTER_BASE_URL", "https://news.example.org")
         monkeypatch.setenv("NEWSLETTER_FROM_ADDRESS", "AI 论文速递 <digest@news.example.org>")
         monkeypatch.setenv("NEWSLETTER_REPLY_TO", "Editors <editors@news.example.org>")
         monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_MAILTO", "leave@news.example.org")
@@ -42,11 +59,16 @@ def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SesSimulato
         fixed = functools.partial(make_token, now=FIXED_TIME)
         monkeypatch.setattr("newsletter.sending.messages.make_token", fixed)
         monkeypatch.setattr("newsletter.sending.bulk_messages.make_token", fixed)
-        yield server
+        issue = hostile_issue(tmp_path)
+        start = sim.bytes_received
+        single = send_through(sim, monkeypatch, tmp_path, issue, bulk=False)
+        middle = sim.bytes_received
+        bulk = send_through(sim, monkeypatch, tmp_path, issue, bulk=True)
+        yield Sent(single, bulk, middle - start, sim.bytes_received - middle)
 
 
-@pytest.fixture
 def hostile_issue(tmp_path: Path) -> Path:
+    """The sample issue with a paper title full of template syntax."""
     text = SAMPLE_ISSUE.read_text(encoding="utf-8")
     original = "title: 'MO2: Model-Based Offline Options'"
     assert original in text
@@ -92,15 +114,10 @@ def links(html: str, text: str) -> list[str]:
     return re.findall(r'href="([^"]+)"', html) + re.findall(r"https?://\S+", text)
 
 
-def test_a_readers_message_is_the_same_through_both_paths(
-    sim: SesSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hostile_issue: Path
-) -> None:
-    single = send_through(sim, monkeypatch, tmp_path, hostile_issue, bulk=False)
-    bulk = send_through(sim, monkeypatch, tmp_path, hostile_issue, bulk=True)
-
-    assert set(bulk) == set(single) and len(single) == 6
-    for address, reference in single.items():
-        made = bulk[address]
+def test_a_readers_message_is_the_same_through_both_paths(sent: Sent) -> None:
+    assert set(sent.bulk) == set(sent.single) and len(sent.single) == 6
+    for address, reference in sent.single.items():
+        made = sent.bulk[address]
         for name in READER_HEADERS:
             assert str(made[name]) == str(reference[name]), (address, name)
         text, html = parts(made)
@@ -110,28 +127,15 @@ def test_a_readers_message_is_the_same_through_both_paths(
         assert any("/unsubscribe/" in link for link in found)
 
 
-def test_content_that_looks_like_a_template_reaches_readers_as_written(
-    sim: SesSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hostile_issue: Path
-) -> None:
-    bulk = send_through(sim, monkeypatch, tmp_path, hostile_issue, bulk=True)
+def test_content_that_looks_like_a_template_reaches_readers_as_written(sent: Sent) -> None:
     # The readers of the LG paper: its title in the text part (wrapped), in the HTML as markup.
-    shown = [parts(m) for m in bulk.values() if "[LG]" in parts(m)[0]]
+    shown = [parts(m) for m in sent.bulk.values() if "[LG]" in parts(m)[0]]
     assert len(shown) >= 4
     for text, html in shown:
         assert " ".join(HOSTILE_TITLE.split()) in " ".join(text.split())
         assert html_escape(HOSTILE_TITLE, quote=False) in html
 
 
-def test_the_template_is_sent_once_per_call_not_per_reader(
-    sim: SesSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hostile_issue: Path
-) -> None:
-    start = sim.bytes_received
-    send_through(sim, monkeypatch, tmp_path, hostile_issue, bulk=False)
-    single_bytes = sim.bytes_received - start
-    start = sim.bytes_received
-    send_through(sim, monkeypatch, tmp_path, hostile_issue, bulk=True)
-    bulk_bytes = sim.bytes_received - start
-    stats: dict[str, Any] = sim.stats()
-    assert stats["duplicates"] == 6  # each reader once per path
-    # Six readers in five variants: about one template per variant, not one message each.
-    assert bulk_bytes < single_bytes
+def test_the_content_goes_once_per_call_not_once_per_reader(sent: Sent) -> None:
+    # Six readers in five variants (one call each): less than the six whole messages.
+    assert 0 < sent.bulk_bytes < sent.single_bytes
