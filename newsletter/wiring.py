@@ -132,7 +132,7 @@ def transport(settings: Settings) -> Transport:
         from newsletter.transports.ses_bulk import SesBulkTransport
 
         connections = max(MAX_CONCURRENCY, settings.send_concurrency)
-        client = ses_client(aws_config(settings), connections)
+        client = ses_client(aws_config(settings), connections, validate=not settings.ses_bulk)
         # issue #23: campaigns in bulk calls unless NEWSLETTER_SES_BULK=false.
         chosen = SesBulkTransport if settings.ses_bulk else SesTransport
         return chosen(client, settings.ses_configuration_set)

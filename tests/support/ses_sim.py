@@ -134,6 +134,7 @@ class SesSimulator(LoopbackServer):
             self.calls = 0
             self.throttled = 0
             self.bulk_calls = 0
+            self.account_calls = 0
             self.bytes_received = 0
             self.messages: list[Rendered] = []
             self._failures: dict[str, list[str]] = {}
@@ -221,6 +222,7 @@ class SesSimulator(LoopbackServer):
     def get_account(self) -> dict[str, Any]:
         with self._lock:
             self.calls += 1
+            self.account_calls += 1
             sent = float(len(self.accepted_at))
         return {
             "DedicatedIpAutoWarmupEnabled": False,
@@ -241,6 +243,7 @@ class SesSimulator(LoopbackServer):
                 "max_send_rate": self.max_send_rate,
                 "calls": self.calls,
                 "bulk_calls": self.bulk_calls,
+                "account_calls": self.account_calls,
                 "bytes_received": self.bytes_received,
                 "accepted": len(self.accepted_at),
                 "throttled": self.throttled,
