@@ -18,6 +18,7 @@ is judged by the rules of a single send (``sending.engine``):
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,7 @@ from newsletter.errors import (
     TransientTransportError,
     TransportError,
 )
-from newsletter.model.bulk import BulkEntry
+from newsletter.model.bulk import BulkContent, BulkEntry
 from newsletter.model.campaigns import Claim, DeliveryResult
 from newsletter.sending.bulk_messages import BulkMessages
 from newsletter.sending.engine import DeliveryRun, _one_line
@@ -58,16 +59,22 @@ class BatchRun(DeliveryRun):
         self.bulk_messages = messages
         self.entries_per_call = max(1, min(transport.max_entries, self.batch_size))
         self._claim_lock = threading.Lock()
+        # How long claiming and building a call's entries takes (moving average, seconds):
+        # the claim starts that long before the call's tokens are due.
+        self._lead = 0.02
 
     # -- the sender loop -------------------------------------------------------------
 
     def _send_loop(self) -> None:
-        while True:
+        while not self.stop.is_set():
             wanted = self.entries_per_call
-            # The tokens first (one per recipient), then the claim: a claimed row goes to
-            # the transport at once.
-            if self.stop.is_set() or not self.rate.acquire(wanted):
+            # The tokens first (one per recipient), then the claim just before they are
+            # due: a claimed row goes to the transport at once, and the call leaves on
+            # time (a late call followed by a punctual one would exceed SES's rate).
+            due = time.monotonic() + self.rate.reserve(wanted)
+            if self._sleep_until(due - self._lead):
                 return
+            started = time.monotonic()
             try:
                 claims = self._take(wanted)
             except Exception as err:  # the database failed while claiming: stop, once
@@ -80,9 +87,25 @@ class BatchRun(DeliveryRun):
             groups: dict[str, list[Claim]] = {}
             for claim in claims:
                 groups.setdefault(claim.variant, []).append(claim)
-            for group in groups.values():
-                for outcome in self._deliver_group(group):
-                    self._outcomes.put(outcome)
+            prepared = [self._prepare(group) for group in groups.values()]
+            self._lead = 0.8 * self._lead + 0.2 * (time.monotonic() - started)
+            if self._sleep_until(due):
+                for outcomes, pending, _ in prepared:
+                    self._put(outcomes + self._release(pending))
+                return
+            for outcomes, pending, content in prepared:
+                if content is not None and pending:
+                    outcomes += self._send(content, pending)
+                self._put(outcomes)
+
+    def _sleep_until(self, moment: float) -> bool:
+        """Wait until ``moment`` (monotonic); True when the run stops meanwhile."""
+        delay = moment - time.monotonic()
+        return self.stop.wait(delay) if delay > 0 else self.stop.is_set()
+
+    def _put(self, outcomes: list[DeliveryResult]) -> None:
+        for outcome in outcomes:
+            self._outcomes.put(outcome)
 
     def _take(self, wanted: int) -> list[Claim]:
         with self._claim_lock:
@@ -92,7 +115,10 @@ class BatchRun(DeliveryRun):
 
     # -- one call's entries ----------------------------------------------------------
 
-    def _deliver_group(self, claims: Sequence[Claim]) -> list[DeliveryResult]:
+    def _prepare(
+        self, claims: Sequence[Claim]
+    ) -> tuple[list[DeliveryResult], list[_Pending], BulkContent | None]:
+        """Each claim's entry (or its failure: not built, so never sent) and the content."""
         outcomes: list[DeliveryResult] = []
         pending: list[_Pending] = []
         for claim in claims:
@@ -103,13 +129,17 @@ class BatchRun(DeliveryRun):
                 outcomes.append(
                     DeliveryResult(claim.id, "failed", error=f"message not built: {detail}"))
         if not pending:
-            return outcomes
+            return outcomes, pending, None
         try:
-            content = self.bulk_messages.content(claims[0].variant)
+            return outcomes, pending, self.bulk_messages.content(claims[0].variant)
         except NewsletterError as err:
-            return outcomes + [DeliveryResult(p.claim.id, "failed",
-                                              error=f"message not built: {err}")
-                               for p in pending]
+            failed = [DeliveryResult(p.claim.id, "failed", error=f"message not built: {err}")
+                      for p in pending]
+            return outcomes + failed, [], None
+
+    def _send(self, content: BulkContent, pending: list[_Pending]) -> list[DeliveryResult]:
+        """Send ``pending`` (their tokens taken) until each has its outcome."""
+        outcomes: list[DeliveryResult] = []
         have_tokens = True  # the send loop took them before claiming
         while pending:
             if self.stop.is_set() or not (have_tokens or self.rate.acquire(len(pending))):

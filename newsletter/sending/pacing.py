@@ -148,6 +148,10 @@ class AdaptiveRate:
         """``count`` tokens: one per recipient (a 50-entry bulk call takes 50)."""
         return self.bucket.acquire(count)
 
+    def reserve(self, count: int = 1) -> float:
+        """``count`` tokens, without waiting: the seconds until they are due."""
+        return self.bucket.reserve(count)
+
     def on_success(self) -> None:
         with self._lock:
             now = self.clock()
