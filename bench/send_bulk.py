@@ -28,6 +28,7 @@ per accepted message, CPU per message. Prints PASS/FAIL against the issue's targ
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import resource
 import subprocess
@@ -40,11 +41,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from population import populate
+from population import generate, populate
 from send import SAMPLE, Simulator, client, engine_env, messages, sustained_rate
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from newsletter.store.db import make_engine, upgrade
+from newsletter.store.tables import subscribers
 
 NEWSLETTER = Path(sys.executable).with_name("newsletter")
 CPU_TARGET_MS, RATE_TARGET, THROTTLE_TARGET = 0.3, 0.95, 0.01
@@ -95,9 +97,19 @@ def result(name: str, sim: Simulator, readers: int, cpu: float, wall: float,
 
 
 def database(url: str, readers: int) -> None:
+    """A migrated database with ``readers`` active subscribers (population.py's)."""
     upgrade(url)
     engine = make_engine(url)
-    populate(engine, readers, varied=False)
+    if url.startswith("sqlite"):
+        populate(engine, readers, varied=False)  # its fast path is SQLite's
+    else:
+        created = dt.datetime(2022, 9, 1, tzinfo=dt.UTC)
+        rows = [{"email": s.email, "status": s.status, "categories": s.categories,
+                 "language": s.language, "source": "import", "created_at": created,
+                 "updated_at": created, "confirmed_at": created}
+                for s in generate(readers, varied=False)]
+        with engine.begin() as conn:
+            conn.execute(insert(subscribers), rows)
     engine.dispose()
 
 
