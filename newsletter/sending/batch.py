@@ -17,6 +17,7 @@ is judged by the rules of a single send (``sending.engine``):
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -39,6 +40,19 @@ from newsletter.sending.engine import DeliveryRun, _one_line
 from newsletter.transports.bulk import BulkTransport, EntryResult
 
 
+def entries_per_call(rate: float, most: int) -> int:
+    """Readers per call at ``rate`` recipients a second, at most ``most``.
+
+    SES counts recipients within a sliding second. Calls of ``k`` readers paced at the rate
+    fall ``k / rate`` apart, so a second can hold ``ceil(rate / k)`` of them: ``k`` is
+    chosen as ``rate`` split evenly over the fewest calls a second, which keeps that below
+    ``rate`` plus one reader per call (the headroom below the account's rate absorbs it).
+    At 14/s that is one call of 14 a second, never a call of 50 that no second allows.
+    """
+    calls = max(1, math.ceil(rate / most))
+    return max(1, min(most, math.ceil(rate / calls)))
+
+
 @dataclass
 class _Pending:
     """One claimed delivery waiting in a call, with the tries it has used."""
@@ -57,7 +71,8 @@ class BatchRun(DeliveryRun):
         super().__init__(store, transport, messages, *args, **kwargs)  # type: ignore[arg-type]
         self.bulk = transport
         self.bulk_messages = messages
-        self.entries_per_call = max(1, min(transport.max_entries, self.batch_size))
+        most = min(transport.max_entries, self.batch_size)
+        self.entries_per_call = entries_per_call(self.ceiling, most)
         self._claim_lock = threading.Lock()
         # How long claiming and building a call's entries takes (moving average, seconds):
         # the claim starts that long before the call's tokens are due.

@@ -4,6 +4,7 @@ call's entries in doubt, the rate counts recipients, the setting turns bulk off.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from support.env import use_loopback_ses
 from support.sending import send_issue
 from support.ses_sim import SesSimulator
 
+from newsletter.sending.batch import entries_per_call
 from newsletter.sending.pacing import TokenBucket
 from newsletter.settings import Settings
 
@@ -108,6 +110,21 @@ def test_the_setting_turns_bulk_off(
     assert stats["bulk_calls"] == 0 and stats["unique_recipients"] == len(emails)
 
 
+@pytest.mark.e2e  # a whole campaign
+def test_a_call_holds_no_more_readers_than_the_rate_allows_in_a_second(
+    sim: SesSimulator, sample_issue_path: Path
+) -> None:
+    sim.reset(12)  # GetAccount says MaxSendRate 12: 11.4/s after the 5% headroom
+    emails = readers(40)
+
+    summary = send_issue(Settings(), str(sample_issue_path))
+
+    stats = sim.stats()
+    assert summary.counts.sent == len(emails) and stats["unique_recipients"] == len(emails)
+    assert stats["throttled"] == 0
+    assert stats["bulk_calls"] >= len(emails) / 11
+
+
 def test_a_bulk_call_takes_one_token_per_recipient() -> None:
     now = [100.0]
     bucket = TokenBucket(100.0, clock=lambda: now[0])
@@ -116,3 +133,13 @@ def test_a_bulk_call_takes_one_token_per_recipient() -> None:
     assert bucket.reserve(50) == pytest.approx(0.49)
     assert bucket.reserve(50) == pytest.approx(0.99)
     assert bucket.reserve() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("rate", [0.95, 1.0, 11.4, 13.3, 60.0, 95.0, 285.0, 950.0, 2425.0, 1e5])
+def test_a_second_never_holds_more_than_the_rate_plus_a_reader_per_call(rate: float) -> None:
+    k = entries_per_call(rate, 50)
+    calls_in_a_second = math.ceil(rate / k)  # calls paced k / rate apart
+    assert 1 <= k <= 50
+    assert k * calls_in_a_second <= rate + calls_in_a_second
+    if rate <= 50:  # one call a second, of no more readers than the rate rounded up
+        assert calls_in_a_second == 1 and k == math.ceil(rate)
