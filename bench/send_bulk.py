@@ -86,6 +86,15 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def children_sys() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
+
+
+def load() -> str:
+    """The machine's load average over the last minute (others share it)."""
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
 def result(name: str, sim: Simulator, readers: int, cpu: float, wall: float,
            rate: float, note: str = "") -> Result:
     stats: dict[str, Any] = sim.stats()
@@ -129,11 +138,12 @@ def run_send(sim: Simulator, rate: float, readers: int, workdir: Path, name: str
     url = f"sqlite:///{workdir / f'{name}.db'}"
     database(url, readers)
     env = engine_env(sim.url, url, workdir / "outbox") | extra
-    before, started = children_cpu(), time.monotonic()
+    before, sys0, started = children_cpu(), children_sys(), time.monotonic()
     done = subprocess.run([str(NEWSLETTER), "send", str(SAMPLE), "--yes"], env=env,
                           cwd=workdir, capture_output=True, text=True, timeout=600)
     wall, cpu = time.monotonic() - started, children_cpu() - before
-    note = f"exit {done.returncode}; deliveries {states(url)}"
+    note = (f"exit {done.returncode}; {load()}; sys {children_sys() - sys0:.1f} s of "
+            f"{cpu:.1f} s CPU; deliveries {states(url)}")
     if done.returncode:
         note += f"; {done.stdout[-400:]} {done.stderr[-400:]}"
     return result(name, sim, readers, cpu, wall, rate, note)
@@ -156,7 +166,7 @@ def run_boto3(sim: Simulator, rate: float, count: int) -> Result:
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(one, built))
     cpu, wall = time.process_time() - cpu0, time.monotonic() - started
-    return result("boto3", sim, count, cpu, wall, rate, "16 threads, retries: legacy")
+    return result("boto3", sim, count, cpu, wall, rate, f"16 threads; {load()}")
 
 
 def run_workers(sim: Simulator, rate: float, readers: int, postgres: str) -> Result:
@@ -181,7 +191,7 @@ def run_workers(sim: Simulator, rate: float, readers: int, postgres: str) -> Res
                                     text=True) for _ in range(2)]
         outputs = [w.communicate(timeout=600)[0] for w in workers]
         wall, cpu = time.monotonic() - started, children_cpu() - before
-    note = f"deliveries {states(url)}; exits {[w.returncode for w in workers]}"
+    note = f"{load()}; deliveries {states(url)}; exits {[w.returncode for w in workers]}"
     if any(w.returncode for w in workers):
         note += " " + " | ".join(o[-300:] for o in outputs)
     return result("2 workers", sim, readers, cpu, wall, rate, note)
