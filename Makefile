@@ -43,6 +43,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/messages.py
 	$(BIN)/python bench/send.py
+	$(BIN)/python bench/send.py --bulk
 	$(BIN)/python bench/snapshot.py
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/site.py

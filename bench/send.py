@@ -21,6 +21,7 @@ Targets for ``ours``: >= 90% of R, nothing lost, <= 5% of calls throttled.
 Prints PASS/FAIL per target and always exits 0.
 
     .venv/bin/python bench/send.py [--quick] [--rates 14,100]
+    .venv/bin/python bench/send.py --bulk [send_bulk.py's options]   # issue #23
 """
 
 from __future__ import annotations
@@ -315,6 +316,11 @@ def report(runs: list[Run]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["--bulk"]:  # issue #23: SendBulkEmail at R = 2,500 (send_bulk.py)
+        from send_bulk import main as bulk_main
+
+        return bulk_main(args_in[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="R * 4 messages per run")
     parser.add_argument("--rates", default="14,100,300", help="comma-separated R values")

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     ses_region: str | None = None
     ses_endpoint_url: str | None = None
     ses_configuration_set: str | None = None
+    # Campaigns through SES go 50 readers per SendBulkEmail call (issue #23); false: one
+    # SendEmail per message, as transactional mail and send-test always do.
+    ses_bulk: bool = True
     max_send_rate: float = Field(14.0, gt=0)
     send_rate_headroom: float = Field(0.05, ge=0, le=0.9)
     send_concurrency: int = Field(0, ge=0)

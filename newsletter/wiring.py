@@ -129,10 +129,13 @@ def transport(settings: Settings) -> Transport:
         # boto3 and the SES transport only when they are used: `newsletter --help` and the
         # outbox stay fast.
         from newsletter.transports.ses import SesTransport
+        from newsletter.transports.ses_bulk import SesBulkTransport
 
         connections = max(MAX_CONCURRENCY, settings.send_concurrency)
-        client = ses_client(aws_config(settings), connections)
-        return SesTransport(client, settings.ses_configuration_set)
+        client = ses_client(aws_config(settings), connections, validate=not settings.ses_bulk)
+        # issue #23: campaigns in bulk calls unless NEWSLETTER_SES_BULK=false.
+        chosen = SesBulkTransport if settings.ses_bulk else SesTransport
+        return chosen(client, settings.ses_configuration_set)
     return OutboxTransport(settings.outbox_dir)
 
 

@@ -133,6 +133,9 @@ def ses(moto_ses_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> A
     from support.moto_ses import SENDER_DOMAIN, SesServer
 
     use_loopback_ses(monkeypatch, tmp_path, moto_ses_url)
+    # moto's SES has no SendBulkEmail: campaigns here go one SendEmail per message. The
+    # bulk path is tested against tests/support/ses_sim.py (tests/unit/sending/test_bulk_*).
+    monkeypatch.setenv("NEWSLETTER_SES_BULK", "false")
     server = SesServer(moto_ses_url)
     server.reset()
     client = boto3.session.Session().client(

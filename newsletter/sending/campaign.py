@@ -24,6 +24,8 @@ from newsletter.issues.model import Issue
 from newsletter.mail.message import Sender
 from newsletter.model.campaigns import Campaign
 from newsletter.rendering.renderer import RenderedIssue, Renderer
+from newsletter.sending.batch import BatchRun
+from newsletter.sending.bulk_messages import BulkMessages
 from newsletter.sending.config import SendConfig
 from newsletter.sending.engine import DeliveryRun
 from newsletter.sending.messages import CampaignMessages, render_missing
@@ -41,6 +43,7 @@ from newsletter.store.events import EventStore
 from newsletter.store.reconcile import Reconciled
 from newsletter.store.workers import HEARTBEAT_SECONDS, WorkerRegistry
 from newsletter.transports import QuotaReporter, Transport
+from newsletter.transports.bulk import BulkTransport
 
 ProgressFactory = Callable[[str, int, int], AbstractContextManager[ProgressSink]]
 
@@ -266,15 +269,20 @@ class Campaigns:
             transport = self.transport()
             quota = transport.quota() if isinstance(transport, QuotaReporter) else None
             rate = plan_rate(config.max_send_rate, quota, config.rate_headroom)
-            concurrency = plan_concurrency(rate, config.concurrency)
+            # issue #23: a bulk transport sends up to max_entries readers per call.
+            bulk = transport if isinstance(transport, BulkTransport) else None
+            per_call = bulk.max_entries if bulk is not None else 1
+            concurrency = plan_concurrency(rate / per_call, config.concurrency)
             label = issue.date.isoformat()
             keys = store.variants(campaign_id, unsent_only=True)
             variants = render_missing(self.renderer, issue, keys,
                                       rendered or {}, config.size_limit_bytes)
-            messages = CampaignMessages.encode(variants, self.sender, label, self.secret(),
-                                               campaign_id)
-            run = DeliveryRun(
-                store, transport, messages, AdaptiveRate(TokenBucket(rate, wait=stop.wait), rate),
+            encode = CampaignMessages.encode if bulk is None else BulkMessages.encode
+            messages = encode(variants, self.sender, label, self.secret(), campaign_id)
+            engine = DeliveryRun if bulk is None else BatchRun
+            run = engine(
+                store, transport, messages,  # type: ignore[arg-type]
+                AdaptiveRate(TokenBucket(rate, wait=stop.wait), rate),
                 RunConfig(
                     campaign_id, worker_id, concurrency, campaign_tag=label,
                     in_doubt_policy=policy,

@@ -59,20 +59,22 @@ class TokenBucket:
         with self._lock:
             self._next = max(self._next, self._clock() + seconds)
 
-    def reserve(self) -> float:
-        """Take the next token; return how many seconds the caller must wait before using it."""
+    def reserve(self, count: int = 1) -> float:
+        """Take the next ``count`` tokens; return how many seconds the caller must wait
+        before using them (until the last one's slot: a bulk call of ``count`` recipients
+        goes out when all its tokens are due, so it never runs ahead of the pace)."""
         with self._lock:
             now = self._clock()
             interval = 1.0 / self._rate
             # Unused time beyond the burst is forgotten: an idle bucket holds ``burst`` tokens.
             earliest = now - (self._burst - 1.0) * interval
             slot = max(self._next, earliest)
-            self._next = slot + interval
-            return max(0.0, slot - now)
+            self._next = slot + interval * max(1, count)
+            return max(0.0, slot + interval * (max(1, count) - 1) - now)
 
-    def acquire(self) -> bool:
-        """Block until a token is ours; False when the wait function says to give up."""
-        delay = self.reserve()
+    def acquire(self, count: int = 1) -> bool:
+        """Block until ``count`` tokens are ours; False when the wait function says to give up."""
+        delay = self.reserve(count)
         if delay > 0:
             return not self._wait(delay)
         return True
@@ -142,8 +144,13 @@ class AdaptiveRate:
             self._ceiling = _positive(ceiling)
             self.bucket.set_rate(min(self.bucket.rate, self._ceiling))
 
-    def acquire(self) -> bool:
-        return self.bucket.acquire()
+    def acquire(self, count: int = 1) -> bool:
+        """``count`` tokens: one per recipient (a 50-entry bulk call takes 50)."""
+        return self.bucket.acquire(count)
+
+    def reserve(self, count: int = 1) -> float:
+        """``count`` tokens, without waiting: the seconds until they are due."""
+        return self.bucket.reserve(count)
 
     def on_success(self) -> None:
         with self._lock:

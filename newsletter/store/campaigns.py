@@ -150,7 +150,9 @@ class CampaignStore(Store):
                     chosen.c.variant,
                     literal("queued").label("status"),
                     literal(0).label("attempts"),
-                ).order_by(chosen.c.id)
+                    # By variant (issue #23): the deliveries claimed together share one
+                    # bulk call's content.
+                ).order_by(chosen.c.variant, chosen.c.id)
                 conn.execute(
                     insert(deliveries).from_select(
                         ["campaign_id", "subscriber_id", "email", "variant", "status", "attempts"],

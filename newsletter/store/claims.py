@@ -9,10 +9,11 @@ who leaves during a long campaign is not mailed by it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, exists, or_, select, update
+from sqlalchemy import Engine, Integer, bindparam, exists, or_, select, update
 
 from newsletter.model.campaigns import Claim, DeliveryResult
 from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions
@@ -32,23 +33,16 @@ def _opted_out() -> Any:
     return or_(~active, suppressed)
 
 
-def claim(
-    engine: Engine, now: dt.datetime, campaign_id: int, worker_id: str, limit: int
-) -> list[Claim]:
-    """Move up to ``limit`` claimable queued deliveries to ``sending`` for ``worker_id``.
+@functools.cache
+def _claim_statements() -> tuple[Any, Any]:
+    """The two statements of a claim, built once with bound parameters (``c_*``).
 
-    Committed before this returns, so a message is only ever handed to a transport after
-    its row durably says ``sending``. Nothing is claimed unless the campaign is in state
-    ``sending``. On PostgreSQL concurrent workers skip each other's locked rows
-    (``FOR UPDATE SKIP LOCKED``); SQLite serialises writers, and each step is a single
-    UPDATE statement, so two processes never claim the same row there either.
-
-    First the opted-out rows among the next ``limit`` claimable ones become ``skipped``;
-    then the claim takes the next ``limit`` rows whose readers may still be mailed. Only an
-    empty answer means nothing is left.
+    Building them anew for every claim cost more CPU than running them (issue #23: a bulk
+    sender claims 50 rows per call, thousands of times a minute).
     """
-    if limit <= 0:
-        return []
+    campaign_id = bindparam("c_campaign", type_=deliveries.c.campaign_id.type)
+    now = bindparam("c_now", type_=deliveries.c.not_before.type)
+    limit = bindparam("c_limit", type_=Integer)
     sending = exists().where(campaigns.c.id == campaign_id, campaigns.c.status == "sending")
     claimable = (
         deliveries.c.campaign_id == campaign_id,
@@ -80,7 +74,7 @@ def claim(
         .where(deliveries.c.id.in_(pick.scalar_subquery()))
         .values(
             status="sending",
-            claimed_by=worker_id,
+            claimed_by=bindparam("c_worker", type_=deliveries.c.claimed_by.type),
             claimed_at=now,
             attempts=deliveries.c.attempts + 1,
             not_before=None,
@@ -92,10 +86,32 @@ def claim(
             deliveries.c.variant,
         )
     )
+    return skip, take
+
+
+def claim(
+    engine: Engine, now: dt.datetime, campaign_id: int, worker_id: str, limit: int
+) -> list[Claim]:
+    """Move up to ``limit`` claimable queued deliveries to ``sending`` for ``worker_id``.
+
+    Committed before this returns, so a message is only ever handed to a transport after
+    its row durably says ``sending``. Nothing is claimed unless the campaign is in state
+    ``sending``. On PostgreSQL concurrent workers skip each other's locked rows
+    (``FOR UPDATE SKIP LOCKED``); SQLite serialises writers, and each step is a single
+    UPDATE statement, so two processes never claim the same row there either.
+
+    First the opted-out rows among the next ``limit`` claimable ones become ``skipped``;
+    then the claim takes the next ``limit`` rows whose readers may still be mailed. Only an
+    empty answer means nothing is left.
+    """
+    if limit <= 0:
+        return []
+    skip, take = _claim_statements()
+    params = {"c_campaign": campaign_id, "c_now": now, "c_limit": limit, "c_worker": worker_id}
     while True:
         with engine.begin() as conn:
-            skipped = conn.execute(skip).rowcount
-            rows = conn.execute(take).all()
+            skipped = conn.execute(skip, params).rowcount
+            rows = conn.execute(take, params).all()
         # Skipped rows and no claim: the window held only opted-out readers; look again.
         if rows or not skipped:
             break

@@ -62,6 +62,8 @@ def ses_sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     url = process.stdout.readline().strip().removeprefix("listening on ")
     assert url.startswith("http://127.0.0.1:"), url
     use_loopback_ses(monkeypatch, tmp_path, url)
+    # These kills count single sends; bulk calls are killed in test_bulk_kill.py.
+    monkeypatch.setenv("NEWSLETTER_SES_BULK", "false")
     yield url
     process.terminate()
     process.wait(timeout=10)

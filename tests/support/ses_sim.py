@@ -8,6 +8,16 @@ It speaks enough of the SES v2 REST-JSON API for boto3's ``sesv2`` client:
   ``x-amzn-ErrorType`` header and a JSON ``message``), so botocore maps the code.
 - ``GET /v2/email/account`` (GetAccount): ``SendQuota`` with ``MaxSendRate``,
   ``Max24HourSend`` and ``SentLast24Hours``.
+- ``POST /v2/email/outbound-bulk-emails`` (SendBulkEmail, issue #23): up to 50 entries;
+  each recipient counts against ``max_send_rate`` (a call that would exceed it is refused
+  whole with 429); per entry a ``BulkEmailEntryResults`` status, ``SUCCESS`` unless a
+  failure was queued for that address (``fail_entry``); templates rendered as
+  ``ses_bulk_sim.py`` describes when messages are kept (``keep_messages``).
+
+``lose_answers(n)`` makes the next ``n`` send calls (either kind) be accepted and then
+answered by a closed connection: the answer is lost, the messages went out. With
+``keep_messages`` every accepted message is kept (raw MIME, tags, SES's message id) and
+listed by ``GET /_sim/messages``; ``bytes_received`` counts the request bodies of sends.
 
 Every call takes ``latency`` seconds (50 ms by default) without holding up other calls:
 each connection has its own thread. Every accepted message is recorded (its recipients and
@@ -29,6 +39,7 @@ import argparse
 import base64
 import binascii
 import json
+import socket
 import sys
 import threading
 import time
@@ -44,9 +55,11 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make tests/ importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from support.loopback import JsonHandler, LoopbackServer
+from support.ses_bulk_sim import MAX_ENTRIES, Rendered, RenderingFailure, entry_data, render_message
 
 SEND_PATH = "/v2/email/outbound-emails"
 ACCOUNT_PATH = "/v2/email/account"
+BULK_PATH = "/v2/email/outbound-bulk-emails"
 WINDOW = 1.0  # seconds: SES measures its maximum send rate over a sliding second
 
 
@@ -100,8 +113,10 @@ class SesSimulator(LoopbackServer):
         max_24_hour_send: float = 10_000_000.0,
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        keep_messages: bool = False,
     ) -> None:
         self.latency = latency
+        self.keep_messages = keep_messages
         self.max_24_hour_send = max_24_hour_send
         self.clock = clock
         self._lock = threading.Lock()
@@ -118,26 +133,96 @@ class SesSimulator(LoopbackServer):
             self.recipients: Counter[str] = Counter()
             self.calls = 0
             self.throttled = 0
+            self.bulk_calls = 0
+            self.account_calls = 0
+            self.bytes_received = 0
+            self.messages: list[Rendered] = []
+            self._failures: dict[str, list[str]] = {}
+            self._lose = 0
+
+    def fail_entry(self, address: str, *statuses: str) -> None:
+        """The next bulk entries for ``address`` get these statuses, one per call."""
+        with self._lock:
+            self._failures.setdefault(address.lower(), []).extend(statuses)
+
+    def lose_answers(self, count: int) -> None:
+        """Accept the next ``count`` send calls but close the connection instead of answering."""
+        with self._lock:
+            self._lose += count
+
+    def answer_lost(self) -> bool:
+        """Whether the answer to the call just accepted is to be lost (counts it down)."""
+        with self._lock:
+            if self._lose <= 0:
+                return False
+            self._lose -= 1
+            return True
+
+    def _admit(self, count: int) -> float:
+        """Count ``count`` recipients against the sliding-second rate; 429 if too many."""
+        now = self.clock()
+        while self._window and self._window[0] <= now - WINDOW:
+            self._window.popleft()
+        if len(self._window) + count > self.max_send_rate:
+            self.throttled += 1
+            raise _Error(429, "TooManyRequestsException", "Maximum sending rate exceeded.")
+        self._window.extend([now] * count)
+        return now
 
     def send_email(self, request: dict[str, Any]) -> dict[str, Any]:
         """Accept or throttle one SendEmail call; raises ``_Error`` when refused."""
         addresses = recipients_of(request)
+        message_id = f"sim-{uuid.uuid4().hex}"
         with self._lock:
             self.calls += 1
-            now = self.clock()
-            while self._window and self._window[0] <= now - WINDOW:
-                self._window.popleft()
-            if len(self._window) + 1 > self.max_send_rate:
-                self.throttled += 1
-                raise _Error(429, "TooManyRequestsException", "Maximum sending rate exceeded.")
-            self._window.append(now)
+            now = self._admit(1)
             self.accepted_at.append(now - self.started)
             self.recipients.update(addresses)
-        return {"MessageId": f"sim-{uuid.uuid4().hex}"}
+            if self.keep_messages:
+                raw = base64.b64decode(request["Content"]["Raw"]["Data"])
+                tags = {t["Name"]: t["Value"] for t in request.get("EmailTags", [])}
+                self.messages.append(Rendered(message_id, addresses, raw, tags))
+        return {"MessageId": message_id}
+
+    def send_bulk_email(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Accept, fail per entry or throttle one SendBulkEmail call (``_Error`` if refused)."""
+        entries = request.get("BulkEmailEntries")
+        template = (request.get("DefaultContent") or {}).get("Template") or {}
+        if not isinstance(entries, list) or not 0 < len(entries) <= MAX_ENTRIES:
+            raise _Error(400, "BadRequestException", "BulkEmailEntries must hold 1 to 50 entries")
+        if "TemplateContent" not in template or not request.get("FromEmailAddress"):
+            raise _Error(400, "BadRequestException", "an inline template and a From are required")
+        results: list[dict[str, Any]] = []
+        with self._lock:
+            self.calls += 1
+            self.bulk_calls += 1
+            now = self._admit(len(entries))
+            for entry in entries:
+                to = [a.lower() for a in (entry.get("Destination") or {}).get("ToAddresses", [])]
+                queued = self._failures.get(to[0] if to else "", [])
+                if queued:
+                    status = queued.pop(0)
+                    results.append({"Status": status, "Error": f"simulated {status}"})
+                    continue
+                message_id = f"sim-{uuid.uuid4().hex}"
+                if self.keep_messages:
+                    try:
+                        data = json.loads(entry_data(template, entry))
+                        made = render_message(request, entry, data)
+                    except (RenderingFailure, json.JSONDecodeError) as err:
+                        results.append({"Status": "INVALID_PARAMETER", "Error": str(err)})
+                        continue
+                    message_id = made.message_id
+                    self.messages.append(made)
+                self.accepted_at.append(now - self.started)
+                self.recipients.update(to)
+                results.append({"Status": "SUCCESS", "MessageId": message_id})
+        return {"BulkEmailEntryResults": results}
 
     def get_account(self) -> dict[str, Any]:
         with self._lock:
             self.calls += 1
+            self.account_calls += 1
             sent = float(len(self.accepted_at))
         return {
             "DedicatedIpAutoWarmupEnabled": False,
@@ -157,6 +242,9 @@ class SesSimulator(LoopbackServer):
             return {
                 "max_send_rate": self.max_send_rate,
                 "calls": self.calls,
+                "bulk_calls": self.bulk_calls,
+                "account_calls": self.account_calls,
+                "bytes_received": self.bytes_received,
                 "accepted": len(self.accepted_at),
                 "throttled": self.throttled,
                 "unique_recipients": len(self.recipients),
@@ -170,6 +258,9 @@ def _handler_for(sim: SesSimulator) -> type[BaseHTTPRequestHandler]:
         def _body(self) -> dict[str, Any]:
             length = int(self.headers.get("Content-Length") or 0)
             data = self.rfile.read(length) if length else b""
+            if self.path.startswith((SEND_PATH, BULK_PATH)):
+                with sim._lock:
+                    sim.bytes_received += length
             if not data:
                 return {}
             try:
@@ -194,10 +285,25 @@ def _handler_for(sim: SesSimulator) -> type[BaseHTTPRequestHandler]:
                     sim.reset(float(body.get("max_send_rate", sim.max_send_rate)))
                     self._answer(200, {"reset": True})
                     return
+                if method == "GET" and path == "/_sim/messages":
+                    with sim._lock:
+                        kept = list(sim.messages)
+                    self._answer(200, {"messages": [
+                        {"message_id": m.message_id, "destinations": m.to, "tags": m.tags,
+                         "raw": base64.b64encode(m.raw).decode()} for m in kept]})
+                    return
+                if method == "POST" and path == "/_sim/fail":
+                    for address, statuses in body.get("entries", {}).items():
+                        sim.fail_entry(address, *statuses)
+                    sim.lose_answers(int(body.get("lose_answers", 0)))
+                    self._answer(200, {"ok": True})
+                    return
                 started = time.monotonic()
                 try:
                     if method == "POST" and path == SEND_PATH:
                         status, payload, code = 200, sim.send_email(body), ""
+                    elif method == "POST" and path == BULK_PATH:
+                        status, payload, code = 200, sim.send_bulk_email(body), ""
                     elif method == "GET" and path == ACCOUNT_PATH:
                         status, payload, code = 200, sim.get_account(), ""
                     else:
@@ -206,6 +312,10 @@ def _handler_for(sim: SesSimulator) -> type[BaseHTTPRequestHandler]:
                     status, payload, code = err.status, {"message": err.message}, err.code
                 # The simulated API latency; other connections carry on meanwhile.
                 time.sleep(max(0.0, sim.latency - (time.monotonic() - started)))
+                if status == 200 and path in (SEND_PATH, BULK_PATH) and sim.answer_lost():
+                    self.close_connection = True  # accepted, but the answer never arrives
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 self._answer(status, payload, code)
             except _Error as err:
                 self._answer(err.status, {"message": err.message}, err.code)
@@ -224,8 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=14.0, help="MaxSendRate (messages/s)")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per call")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--keep-messages", action="store_true",
+                        help="keep every accepted message (GET /_sim/messages)")
     args = parser.parse_args(argv)
-    return SesSimulator(args.rate, latency=args.latency, port=args.port).run_as_script()
+    return SesSimulator(args.rate, latency=args.latency, port=args.port,
+                        keep_messages=args.keep_messages).run_as_script()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,129 @@
+"""A rendered variant as an SES inline template, and each reader's entry of a bulk call.
+
+SES renders templates with Handlebars: ``{{{name}}}`` is replaced by the template data's
+value as it is (``{{name}}`` would HTML-escape it), and a ``{{`` that is not ours would be
+read as a placeholder or a helper. So the content is written into the template with:
+
+- each reader's link tokens (their fixed-length placeholders in the rendered parts) as
+  ``{{{u}}}`` (unsubscribe) and ``{{{p}}}`` (preferences);
+- every literal ``{{`` as ``{{{lb}}}``, whose value is ``{{`` (a title or an abstract may
+  contain one; it reaches readers as written);
+- a backslash just before a placeholder as ``{{{bs}}}`` (value ``\\``): Handlebars.js
+  reads ``\\{{`` as an escaped placeholder, other implementations do not, so no
+  placeholder we write ever follows a backslash.
+
+The headers every reader's copy shares (List-Id, List-Unsubscribe-Post, Feedback-ID,
+Reply-To) are template headers; the two that name the reader (List-Unsubscribe,
+X-Newsletter-Delivery) are replacement headers of the reader's entry.
+``tests/unit/sending/test_bulk_same_message.py`` checks that a reader's message parses
+the same as the one ``mail.message`` builds for the single-message path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from newsletter.errors import HeaderInjectionError
+from newsletter.mail.message import (
+    SLOT_PLACEHOLDERS,
+    Recipient,
+    Sender,
+    check_header,
+    encode_address,
+    encode_header,
+    feedback_id,
+)
+from newsletter.model.bulk import BulkContent, BulkEntry, Pairs
+from newsletter.rendering.renderer import RenderedIssue
+
+# Template data keys: short, as each entry carries them.
+SLOT_KEYS = {"unsubscribe": "u", "preferences": "p"}
+LITERAL_OPEN = "lb"
+BACKSLASH = "bs"
+LITERALS = {LITERAL_OPEN: "{{", BACKSLASH: "\\"}
+_SPECIAL = re.compile(
+    "|".join([re.escape("{{"), *(re.escape(p) for p in SLOT_PLACEHOLDERS.values())])
+)
+_BY_PLACEHOLDER = {marker: SLOT_KEYS[slot] for slot, marker in SLOT_PLACEHOLDERS.items()}
+
+
+def to_template(content: str) -> tuple[str, bool]:
+    """``content`` as Handlebars template text, and whether it needs ``LITERALS`` as data."""
+    out: list[str] = []
+    done = 0
+    literal = False
+    for match in _SPECIAL.finditer(content):
+        before = content[done : match.start()]
+        run = len(before) - len(before.rstrip("\\"))
+        if run:
+            # Backslashes just before a placeholder would escape it (Handlebars.js) or stay
+            # (other implementations): written as data, they mean the same in every one.
+            literal = True
+            before = before[: len(before) - run] + ("{{{" + BACKSLASH + "}}}") * run
+        out.append(before)
+        found = match.group()
+        if found == "{{":
+            literal = True
+            out.append("{{{" + LITERAL_OPEN + "}}}")
+        else:
+            out.append("{{{" + _BY_PLACEHOLDER[found] + "}}}")
+        done = match.end()
+    out.append(content[done:])
+    return "".join(out), literal
+
+
+def one_line(value: str) -> str:
+    """A header value as SES takes it in a template: RFC 2047-encoded, never folded."""
+    return re.sub(r"\r\n[ \t]+", " ", value)
+
+
+class BulkTemplate:
+    """One variant's ``BulkContent`` (built once) and each reader's ``BulkEntry``."""
+
+    def __init__(self, rendered: RenderedIssue, sender: Sender, campaign: str) -> None:
+        self.sender = sender
+        subject, lit_subject = to_template(rendered.subject)
+        text, lit_text = to_template(
+            rendered.text if rendered.text.endswith("\n") else rendered.text + "\n"
+        )
+        html, lit_html = to_template(rendered.html)
+        self.literal = lit_subject or lit_text or lit_html
+        headers = [
+            ("List-Id", one_line(encode_header(check_header("List-Id", sender.list_id)))),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ("Feedback-ID", check_header("Feedback-ID", feedback_id(campaign, rendered, sender))),
+        ]
+        if sender.reply_to:
+            headers.append(("Reply-To", one_line(encode_address(sender.reply_to))))
+        self.content = BulkContent(
+            from_address=one_line(encode_address(sender.from_address)),
+            subject=subject,
+            text=text,
+            html=html,
+            headers=tuple(headers),
+            defaults=json.dumps(LITERALS) if self.literal else "{}",
+        )
+        self.mailto = (
+            f", <mailto:{check_header('mailto', sender.unsubscribe_mailto)}?subject=unsubscribe>"
+            if sender.unsubscribe_mailto else ""
+        )
+
+    def entry(self, recipient: Recipient, tags: Pairs = ()) -> BulkEntry:
+        """The reader's entry: address, tokens as template data, the headers naming them."""
+        to = check_header("To", recipient.address)
+        if not to.isascii():
+            raise HeaderInjectionError(
+                f"{to!r} needs SMTPUTF8, which this sender does not use; store its ASCII form"
+            )
+        delivery_id = check_header("X-Newsletter-Delivery", recipient.delivery_id)
+        unsubscribe = self.sender.unsubscribe_url(recipient.unsubscribe_token)
+        data = {"u": recipient.unsubscribe_token, "p": recipient.preferences_token}
+        if self.literal:
+            # Entries' data replaces the template's, so the literals go in each.
+            data.update(LITERALS)
+        headers: Pairs = (
+            ("List-Unsubscribe", f"<{unsubscribe}>{self.mailto}"),
+            ("X-Newsletter-Delivery", delivery_id),
+        )
+        return BulkEntry(to, json.dumps(data, separators=(",", ":")), headers, tags)

@@ -1,0 +1,148 @@
+"""SES v2 ``SendBulkEmail``: one variant's inline template, up to 50 readers per call.
+
+Request building and answer parsing are pure; botocore's errors of the whole call become
+ours through ``transports.ses.translate``, and each entry's status becomes a message id or
+one of our errors by the table below (the same classes, so the engine applies the same
+rules to an entry as to a single send).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from newsletter.errors import (
+    AccountPausedError,
+    InDoubtTransportError,
+    PermanentTransportError,
+    TransportError,
+)
+from newsletter.model.bulk import BulkContent, BulkEntry, Pairs
+from newsletter.transports.bulk import EntryResult
+from newsletter.transports.ses import SesTransport, classify_client_error, translate
+
+# SES's limit of entries per SendBulkEmail call.
+MAX_ENTRIES = 50
+
+# Entry status -> (the error code it stands for, HTTP status) for classify_client_error.
+ENTRY_STATUS: dict[str, tuple[str, int]] = {
+    "MESSAGE_REJECTED": ("MessageRejected", 400),
+    "MAIL_FROM_DOMAIN_NOT_VERIFIED": ("MailFromDomainNotVerifiedException", 400),
+    "ACCOUNT_SUSPENDED": ("AccountSuspendedException", 400),
+    "ACCOUNT_SENDING_PAUSED": ("SendingPausedException", 400),
+    "ACCOUNT_THROTTLED": ("TooManyRequestsException", 429),
+    "INVALID_PARAMETER": ("BadRequestException", 400),
+    "TRANSIENT_FAILURE": ("TransientFailure", 500),
+    "FAILED": ("Failed", 500),
+}
+# Statuses that refuse every reader alike: the campaign pauses with the reason.
+ACCOUNT_STATUS = frozenset(
+    {
+        "CONFIGURATION_SET_NOT_FOUND",
+        "CONFIGURATION_SET_SENDING_PAUSED",
+        "TEMPLATE_NOT_FOUND",
+        "INVALID_SENDING_POOL_NAME",
+    }
+)
+
+
+def _pairs(pairs: Pairs) -> list[dict[str, str]]:
+    return [{"Name": name, "Value": value} for name, value in pairs]
+
+
+def build_bulk_request(
+    content: BulkContent, entries: Sequence[BulkEntry], configuration_set: str | None
+) -> dict[str, Any]:
+    """The SendBulkEmail parameters: the content once, one small entry per reader (pure)."""
+    template: dict[str, Any] = {
+        "TemplateContent": {"Subject": content.subject, "Text": content.text,
+                            "Html": content.html},
+        "TemplateData": content.defaults,
+    }
+    if content.headers:
+        template["Headers"] = _pairs(content.headers)
+    request: dict[str, Any] = {
+        "FromEmailAddress": content.from_address,
+        "DefaultContent": {"Template": template},
+        "BulkEmailEntries": [
+            {
+                "Destination": {"ToAddresses": [entry.to]},
+                "ReplacementEmailContent": {
+                    "ReplacementTemplate": {"ReplacementTemplateData": entry.data}
+                },
+                "ReplacementHeaders": _pairs(entry.headers),
+                "ReplacementTags": _pairs(entry.tags),
+            }
+            for entry in entries
+        ],
+    }
+    if configuration_set:
+        request["ConfigurationSetName"] = configuration_set
+    return request
+
+
+def entry_result(result: dict[str, Any], to: str) -> EntryResult:
+    """One ``BulkEmailEntryResult`` as a message id or our error (pure)."""
+    status = str(result.get("Status", ""))
+    message = str(result.get("Error") or status or "no status")
+    if status == "SUCCESS":
+        message_id = result.get("MessageId")
+        if isinstance(message_id, str) and message_id:
+            return message_id
+        return InDoubtTransportError(f"SES said SUCCESS for {to} without a MessageId")
+    if status == "ACCOUNT_DAILY_QUOTA_EXCEEDED":
+        return classify_client_error("LimitExceededException", 400,
+                                     f"daily message quota exceeded: {message}", to)
+    if status in ACCOUNT_STATUS:
+        return AccountPausedError(f"SES will not send for this account: {status}: {message}")
+    code, http = ENTRY_STATUS.get(status, ("Failed", 500))
+    return classify_client_error(code, http, message, to)
+
+
+def parse_bulk_response(
+    response: dict[str, Any], entries: Sequence[BulkEntry]
+) -> list[EntryResult]:
+    """Each entry's result, in order; an entry SES gave no result for is in doubt (pure)."""
+    results = response.get("BulkEmailEntryResults")
+    if not isinstance(results, list):
+        raise InDoubtTransportError(f"SES answered SendBulkEmail without results: {response!r}")
+    out: list[EntryResult] = []
+    for n, entry in enumerate(entries):
+        if n < len(results) and isinstance(results[n], dict):
+            out.append(entry_result(results[n], entry.to))
+        else:
+            out.append(InDoubtTransportError(f"SES gave no result for {entry.to}"))
+    return out
+
+
+def call_error(err: ClientError | BotoCoreError, entries: Sequence[BulkEntry],
+               region: str | None, endpoint: str | None) -> TransportError:
+    """Our error for a failed call: a refusal naming one of its readers is theirs (the
+    sandbox's unverified recipient), one naming other identities is the sender's."""
+    text = str(err).lower()
+    named = next((e.to for e in entries if e.to.lower() in text), None)
+    if named is not None and isinstance(err, ClientError):
+        return PermanentTransportError(f"SES refused the call because of {named}: {err}")
+    # "\0" names no reader: a MessageRejected that names identities names the sender's.
+    return translate(err, "\0", region=region, endpoint=endpoint)
+
+
+class SesBulkTransport(SesTransport):
+    """``SesTransport`` (single messages: send-test, transactional mail) plus ``send_bulk``."""
+
+    max_entries = MAX_ENTRIES
+
+    def send_bulk(self, content: BulkContent, entries: Sequence[BulkEntry]) -> list[EntryResult]:
+        """One SendBulkEmail call for up to 50 entries; see ``transports.bulk``."""
+        if not 0 < len(entries) <= self.max_entries:
+            raise PermanentTransportError(
+                f"a bulk call takes 1 to {self.max_entries} entries, not {len(entries)}")
+        request = build_bulk_request(content, entries, self.configuration_set)
+        try:
+            response = self.client.send_bulk_email(**request)
+        except (ClientError, BotoCoreError) as err:
+            raise call_error(err, entries, self.region, self.endpoint) from err
+        return parse_bulk_response(dict(response), entries)
+
