@@ -69,7 +69,8 @@ def limit_problem(text: str, path: str) -> IssueProblem | None:
 
 def _is_number(value: str) -> bool:
     """Whether the loader would read the plain scalar ``value`` as a number."""
-    return _resolver.resolve(yaml.ScalarNode, value, (True, False)) in _NUMBER_TAGS
+    tag = _resolver.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    return tag in _NUMBER_TAGS
 
 
 def _scan(text: str, path: str) -> IssueProblem | None:
