@@ -134,7 +134,7 @@ def create_app(
         Route("/preferences/{token}", preferences(readers.preferences_get), methods=["GET"]),
         Route("/preferences/{token}", preferences(readers.preferences_post), methods=["POST"]),
         Route("/archive/", archive.archive_page, methods=["GET"]),
-        Route("/archive/page/{number:int}/", archive.archive_page, methods=["GET"]),
+        Route("/archive/page/{number}/", archive.archive_page, methods=["GET"]),
         Route("/issues/", issues_index, methods=["GET"]),
         Route("/issues", issues_index, methods=["GET"]),
         Route("/issues/{date}", archive.issue, methods=["GET"]),
