@@ -174,6 +174,11 @@ class Settings(BaseSettings):
             port = f":{parts.port}" if parts.port is not None else ""
         except (UnicodeError, ValueError):
             raise ValueError("has a host name or port that is not valid") from None
+        if not _is_host(host):
+            raise ValueError(
+                f"has the host {host[:60]!r}, which is no host name or IP address; a host "
+                "name is dot-separated labels of letters, digits and inner hyphens"
+            )
         if ":" in host:
             host = f"[{host}]"  # an IPv6 literal keeps its brackets
         path = quote(parts.path, safe="/%:@!$&'()*+,;=-._~")
@@ -245,6 +250,22 @@ class Settings(BaseSettings):
         if self.transport is not None:
             return self.transport
         return "ses" if self.ses_region else "outbox"
+
+
+# One label of a host name: letters, digits, hyphens inside (underscores, which some
+# hosts use, too), at most 63 characters.
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def _is_host(host: str) -> bool:
+    """Whether ``host`` (ASCII, as urlsplit gives it) is an IP address or a host name."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host.removesuffix(".").split(".")
+    return len(host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
 
 
 def _check_key(name: str, key: str) -> None:
