@@ -87,10 +87,11 @@ def create_app(
     pages = Pages(site.templates_dir, settings.base_path())
     if limiter is None:
         limiter = RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
-    readers = SubscriptionRoutes(
-        site.issues_dir, wiring.subscriptions(settings, store, transport, clock), pages, limiter
-    )
     archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
+    readers = SubscriptionRoutes(
+        archive.archive.reader_categories,
+        wiring.subscriptions(settings, store, transport, clock), pages, limiter,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
