@@ -38,7 +38,7 @@ from newsletter.store.db import make_engine, open_database, upgrade  # noqa: E40
 from newsletter.store.desk import DeskStore  # noqa: E402
 
 EDITOR = "bench-editor@example.org"
-SECRET = "bench-desk-" + "k" * 40
+SECRET = "bench-desk-6575ce8abfacfa18ca38aab3e67aceac"
 STATUSES = ("active",) * 90 + ("unsubscribed",) * 5 + ("pending",) * 3 + ("bounced",) * 2
 CATEGORIES = ("LG", "CV", "CL", "AS", "RO")
 LANGUAGES = ("zh", "en", "both")

@@ -69,7 +69,7 @@ from newsletter.store.tables import deliveries  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ISSUE = ROOT / "issues" / "2022-09-07.yaml"
-SECRET = "bench-secret-key-0123456789abcdef"
+SECRET = "bench-secret-key-d16bb18bbb62a2f8d659657d"
 SQS_LATENCY = 0.02  # seconds per call of the simulated SQS (judged)
 SLOW_SQS_LATENCY = 0.05  # a distant queue (reported)
 RECEIVERS = 8

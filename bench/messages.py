@@ -34,7 +34,7 @@ from newsletter.vocabulary import Variant
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "issues" / "2022-09-07.yaml"
-SECRET = "bench-secret-key-0123456789abcdef"
+SECRET = "bench-secret-key-d16bb18bbb62a2f8d659657d"
 FAST_TARGET = 5_000.0
 RATIO_TARGET = 20.0
 

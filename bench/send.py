@@ -61,7 +61,7 @@ from newsletter.vocabulary import Variant
 HERE = Path(__file__).resolve().parent
 SES_SIM = HERE.parent / "tests" / "support" / "ses_sim.py"
 SAMPLE = HERE.parent / "issues" / "2022-09-07.yaml"
-SECRET = "bench-secret-key-0123456789abcdef"
+SECRET = "bench-secret-key-d16bb18bbb62a2f8d659657d"
 LATENCY = 0.05
 WARM_UP = 1.0  # seconds after the first acceptance left out of the sustained rate
 RATE_TARGET, THROTTLE_TARGET = 0.90, 0.05

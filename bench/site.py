@@ -54,7 +54,7 @@ ISSUES = 1000
 FIRST_DAY = dt.date(2020, 1, 1)
 BUILD_TARGET = 10.0  # seconds
 P95_TARGET = 50.0  # ms
-SECRET = "bench-secret-key-0123456789abcdef"
+SECRET = "bench-secret-key-d16bb18bbb62a2f8d659657d"
 NOW = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
 
 

@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 SAMPLE = HERE.parent / "issues" / "2022-09-07.yaml"
 SNAPSHOT_TARGET = 30.0  # seconds
 RSS_TARGET = 300.0  # MB
-SECRET = "bench-secret-key-0123456789abcdef"
+SECRET = "bench-secret-key-d16bb18bbb62a2f8d659657d"
 
 
 def snapshot(url: str, count: int, varied: bool = True) -> tuple[float, int, int]:

@@ -5,11 +5,10 @@ This is the only module that reads the environment.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
-import math
 import re
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
@@ -19,13 +18,12 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from newsletter.errors import ConfigurationError
+from newsletter.model.keys import MAKE_KEY, guessable_reason
 from newsletter.vocabulary import InDoubtPolicy
 
 # Keys that must never protect a real deployment: documentation examples and the demo's.
 KNOWN_DEFAULT_KEYS = frozenset({"", "change-me", "changeme", "secret", "dev", "demo", "insecure"})
 MIN_KEY_LENGTH = 16
-# A key must look random: at least this many bits by its own character frequencies.
-MIN_KEY_BITS = 40
 # NEWSLETTER_DATABASE_URL: SQLite, or PostgreSQL through psycopg 3 (a dependency).
 _URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 SQLITE_EXAMPLE = "sqlite:///newsletter.db"
@@ -183,6 +181,11 @@ class Settings(BaseSettings):
             port = f":{parts.port}" if parts.port is not None else ""
         except (UnicodeError, ValueError):
             raise ValueError("has a host name or port that is not valid") from None
+        if not _is_host(host):
+            raise ValueError(
+                f"has the host {host[:60]!r}, which is no host name or IP address; a host "
+                "name is dot-separated labels of letters, digits and inner hyphens"
+            )
         if ":" in host:
             host = f"[{host}]"  # an IPv6 literal keeps its brackets
         path = quote(parts.path, safe="/%:@!$&'()*+,;=-._~")
@@ -211,7 +214,8 @@ class Settings(BaseSettings):
         """The key that signs tokens; :class:`ConfigurationError` unless it is safe to use.
 
         Refused: unset, a well-known example value, shorter than :data:`MIN_KEY_LENGTH`, or
-        with too little entropy (``aaaaaaaaaaaaaaaa``). The fallbacks are checked too.
+        easy to guess (a common password, words, dates, sequences, repeats: see
+        ``model/keys.py``). The fallbacks are checked too.
         """
         key = self.secret_key.get_secret_value()
         _check_key("NEWSLETTER_SECRET_KEY", key)
@@ -255,34 +259,49 @@ class Settings(BaseSettings):
         return "ses" if self.ses_region else "outbox"
 
 
-def key_bits(key: str) -> float:
-    """The key's length times the Shannon entropy of its own characters, in bits."""
-    counts = Counter(key)
-    return sum(n * math.log2(len(key) / n) for n in counts.values())
+# One label of a host name: letters, digits, hyphens inside (underscores, which some
+# hosts use, too), at most 63 characters.
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def _is_host(host: str) -> bool:
+    """Whether ``host`` (ASCII, as urlsplit gives it) is an IP address or a host name."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host.removesuffix(".").split(".")
+    return len(host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
 
 
 def _check_key(name: str, key: str) -> None:
     if not key:
         raise ConfigurationError(
-            f"{name} is not set; set it to a long random value, e.g. the output of: "
-            'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            f"{name} is not set; set it to a long random value, e.g. the output of: {MAKE_KEY}"
         )
     if key.strip().lower() in KNOWN_DEFAULT_KEYS:
         raise ConfigurationError(
             f"{name} is a well-known example value; anyone could forge unsubscribe and "
-            "confirmation links. Set it to a long random value."
+            f"confirmation links. Set it to the output of: {MAKE_KEY}"
         )
     if len(key) < MIN_KEY_LENGTH:
         raise ConfigurationError(
             f"{name} is {len(key)} characters long; use at least {MIN_KEY_LENGTH} random "
-            "characters (32 or more is better)."
+            f"characters (32 or more is better), e.g. the output of: {MAKE_KEY}"
         )
-    if key_bits(key) < MIN_KEY_BITS:
+    reason = _guessable(key)
+    if reason is not None:
         raise ConfigurationError(
-            f"{name} has too little entropy (about {key_bits(key):.0f} bits; at least "
-            f"{MIN_KEY_BITS} needed): it repeats too few characters. Use the output of: "
-            'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            f"{name} {reason}: one mailed link is enough to try guesses offline and then "
+            f"forge links. Use the output of: {MAKE_KEY}"
         )
+
+
+@functools.lru_cache(maxsize=16)
+def _guessable(key: str) -> str | None:
+    # The estimate takes milliseconds; commands and tests check the same key many times.
+    return guessable_reason(key)
 
 
 def get_settings() -> Settings:

@@ -101,18 +101,24 @@ def serve(
         "--access-log/--no-access-log",
         help="Write one line per request to stdout (Common Log Format).",
     )] = True,
+    header_timeout: Annotated[float, typer.Option(
+        help="Seconds a client has to send a request's headers (408 and closed after).",
+        metavar="SECONDS", min=0.1,
+    )] = 10.0,
 ) -> None:
     """Serve the subscription pages (subscribe, confirm, unsubscribe, preferences, archive).
 
     Needs NEWSLETTER_SECRET_KEY (a long random value); links in pages and emails are built
     from NEWSLETTER_BASE_URL. Each request is logged to stdout in the Common Log Format
-    unless --no-access-log is given.
+    unless --no-access-log is given. A request's URL may have 8 KB, its headers 16 KB and
+    100 fields, sent within --header-timeout seconds.
 
     Example: newsletter serve --port 8000
     """
     import uvicorn
 
     from newsletter.web.app import create_app
+    from newsletter.web.http_limits import LimitedHttpToolsProtocol
 
     settings = get_settings()
     try:
@@ -131,6 +137,10 @@ def serve(
                   f"also fetched over http from {settings.sns_cert_host_for_tests}; never set "
                   "it in production", markup=False)
     # Forwarded headers are handled by the app, believing only NEWSLETTER_TRUSTED_PROXIES.
+    # Request heads are capped in size and count and must arrive within header_timeout
+    # seconds (web/http_limits.py): `serve` may face the internet without a proxy.
+    protocol = type("Protocol", (LimitedHttpToolsProtocol,), {"head_timeout": header_timeout})
     config = uvicorn.Config(app, host=host, port=port, log_config=log_config(access_log),
-                            access_log=access_log, proxy_headers=False)
+                            access_log=access_log, proxy_headers=False, http=protocol,
+                            timeout_keep_alive=5)
     uvicorn.Server(config).run(sockets=[sock])

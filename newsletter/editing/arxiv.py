@@ -11,15 +11,14 @@ import datetime as dt
 import re
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from newsletter.editing.arxiv_http import http_get
 from newsletter.editing.yaml_writer import default_title, issue_yaml, write_new_file
 from newsletter.errors import ArxivError
 from newsletter.issues.categories import DEFAULT_CATEGORIES, available_categories
@@ -139,28 +138,6 @@ def parse_feed(body: bytes) -> tuple[list[ArxivPaper], list[str]]:
 
 
 Fetch = Callable[[str], bytes]
-
-
-def http_get(url: str, timeout: float = 30.0) -> bytes:
-    """GET ``url``; :class:`ArxivError` when the server cannot be reached or says no."""
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise ArxivError(f"NEWSLETTER_ARXIV_API_URL must be an http(s):// URL, not {url!r}")
-    # The scheme is checked above, so urllib opens no file: or custom URLs.
-    request = urllib.request.Request(  # noqa: S310
-        url, headers={"User-Agent": "newsletter (issue drafts)"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            body: bytes = response.read()
-            return body
-    except urllib.error.HTTPError as err:
-        err.close()  # it holds the response's socket
-        raise ArxivError(
-            f"the arXiv API answered HTTP {err.code} for {url}; try again later"
-        ) from err
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise ArxivError(f"cannot reach the arXiv API at {url}: {reason}") from err
 
 
 class ArxivClient:

@@ -8,6 +8,7 @@ writes the file in the hand-written style.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from newsletter.issues.loader import parse_issue
 from newsletter.issues.model import Issue
 
 _PAPER_FIELD = re.compile(r"^(featured|notable)\[(\d+)\]")
+MAX_DIGEST_BYTES = 1024 * 1024  # a day's digest is about 20 KB; the issue file's own limit
 
 
 @dataclass
@@ -63,6 +65,26 @@ def _located(err: IssueValidationError, parsed: ParsedDigest, path: str) -> Dige
     return DigestFormatError(path, line, f"{problem.field}: {problem.message}{more}")
 
 
+def _read(source: Path, shown: str) -> str:
+    """The digest's text; :class:`DigestFormatError` when too big, unreadable or not UTF-8."""
+    try:
+        with source.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            raw = file.read(MAX_DIGEST_BYTES + 1) if size <= MAX_DIGEST_BYTES else b""
+    except OSError as err:
+        raise DigestFormatError(shown, 0, f"cannot read the file: {err.strerror}") from err
+    if size > MAX_DIGEST_BYTES or len(raw) > MAX_DIGEST_BYTES:
+        raise DigestFormatError(
+            shown, 1, f"is {max(size, len(raw)):,} bytes; a digest may have at most "
+            f"{MAX_DIGEST_BYTES:,} (a day's digest is about 20,000)"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise DigestFormatError(shown, line, "is not UTF-8 text; save it as UTF-8") from err
+
+
 def import_digest(
     source: Path,
     *,
@@ -80,12 +102,7 @@ def import_digest(
     :class:`IssueValidationError` when ``out`` exists; nothing is written then.
     """
     shown = str(source)
-    try:
-        text = source.read_bytes().decode("utf-8")
-    except OSError as err:
-        raise DigestFormatError(shown, 0, f"cannot read the file: {err.strerror}") from err
-    except UnicodeDecodeError as err:
-        raise DigestFormatError(shown, 1, "is not UTF-8 text; save it as UTF-8") from err
+    text = _read(source, shown)
     parsed = parse_digest(text, shown)
     chosen, how = _choose_date(parsed, date, [out, source], shown)
     target = out or issues_dir / f"{chosen.isoformat()}.yaml"
@@ -94,7 +111,11 @@ def import_digest(
         f"AI paper digest for {chosen.isoformat()}, imported from {source.name} "
         "by `newsletter import-digest`.\nSchema: see README.md, \"Issue files\"."
     )
-    yaml_text = issue_yaml(data, header)
+    try:
+        yaml_text = issue_yaml(data, header)
+    except ValueError as err:
+        # A backstop: the parser refuses what YAML cannot carry, so this should not happen.
+        raise DigestFormatError(shown, 1, f"cannot be written as an issue file: {err}") from None
     try:
         issue = parse_issue(yaml_text, str(target))
     except IssueValidationError as err:

@@ -41,9 +41,11 @@ _NOTABLE_HEADING = re.compile(r"^另外几篇值得关注的论文\s*[:：]?$")
 _NOTABLE = re.compile(rf"^[\[【]\s*{_CODE}\s*[\]】]\s*(.+)$")
 _AFFILIATIONS = re.compile(r"^[\[【](.*)[\]】]$")
 _LINK = re.compile(r"^https?://\S+$")
-_TRUNCATED = re.compile(r"\s*(?:\.{3}|…+|等)\s*$")
-_AUTHOR_SPLIT = re.compile(r"\s*[,，、;；]\s*")
-_AFFILIATION_SPLIT = re.compile(r"\s+&\s+|\s*[;；]\s*")
+# Each pattern that starts with a repeated character class may begin only where such a run
+# begins ((?<!...)): otherwise a search tries again inside the run, quadratic in its length.
+_TRUNCATED = re.compile(r"(?<!\s)\s*(?:\.{3}|(?<!…)…+|等)\s*$")
+_AUTHOR_SPLIT = re.compile(r"(?<!\s)\s*[,，、;；]\s*")
+_AFFILIATION_SPLIT = re.compile(r"(?<!\s)(?:\s+&\s+|\s*[;；]\s*)")
 # Affiliations sometimes arrive glued together ("Hong KongUniversity of Washington"); a
 # lower-case letter directly followed by one of these words starts a new one.
 _GLUED_AFFILIATION = re.compile(
@@ -55,6 +57,9 @@ _CHROME = re.compile(
     r"^(?:评论|转发|收藏|点赞|分享|赞|沙发等你来抢|查看更多.*|展开全文|\d+(?:\s*条评论)?)$"
 )
 _ARXIV_NEW_ID = re.compile(r"/(\d{2})(\d{2})\.(\d{4,5})")
+# Refused anywhere: C0 and C1 controls but tab (NEL, U+0085, would also end a line in the
+# YAML written), line and paragraph separators, and the noncharacters XML cannot carry.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -78,11 +83,17 @@ class _Reader:
     def __init__(self, text: str, path: str) -> None:
         text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
         self.path = path
-        self.lines = [
-            _Line(n, line.strip().replace("\u3000", " ").strip())
-            for n, line in enumerate(text.split("\n"), start=1)
-            if line.strip()
-        ]
+        self.lines = []
+        for number, line in enumerate(text.split("\n"), start=1):
+            if (bad := _CONTROL.search(line)) is not None:
+                raise DigestFormatError(
+                    path, number, f"contains the control character U+{ord(bad.group()):04X} "
+                    f"at column {bad.start() + 1}; remove it"
+                )
+            # Every run of spaces (full-width ones too) is one space: the layout never
+            # needs more, and no pattern below then meets a long run of them.
+            if words := line.split():
+                self.lines.append(_Line(number, " ".join(words)))
         self.at = 0
 
     def peek(self) -> _Line | None:

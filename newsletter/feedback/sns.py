@@ -14,6 +14,7 @@ import binascii
 import datetime as dt
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -58,6 +59,11 @@ _SIGNED_KEYS = {
     ),
 }
 Fetcher = Callable[[str], bytes]
+# A certificate URL whose fetch failed is not fetched again for this many seconds.
+FAILURE_PAUSE = 300.0
+_MAX_FAILED = 4096
+# RSA signatures are as long as the key: SNS's are 2048 bits (256 bytes).
+_SIGNATURE_BYTES = (128, 1024)
 
 
 @dataclass(frozen=True)
@@ -124,25 +130,11 @@ def verify_sns(
     fetched is a ``WebhookError`` too.
     """
     payload = dict(body) if isinstance(body, Mapping) else parse_envelope(body)
-    topic = str(payload.get("TopicArn", ""))
-    if topic not in allowed_topics:
-        raise WebhookError(f"topic {topic!r} is not one we subscribed to")
-    cert_url = str(payload.get("SigningCertURL", ""))
-    if not cert_url_allowed(cert_url, test_cert_host):
-        raise WebhookError(f"untrusted signing certificate URL: {cert_url!r}")
     moment = now or dt.datetime.now(dt.UTC)
-    version = str(payload.get("SignatureVersion", ""))
-    algorithm: hashes.HashAlgorithm
-    if version == "1":
-        algorithm = hashes.SHA1()  # noqa: S303 -- SNS SignatureVersion 1 is defined as SHA1
-    elif version == "2":
-        algorithm = hashes.SHA256()
-    else:
-        raise WebhookError(f"unsupported SignatureVersion: {version!r}")
-    try:
-        signature = base64.b64decode(str(payload.get("Signature", "")), validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise WebhookError("the signature is not base64") from err
+    # Everything that costs nothing comes before the certificate, which may cost a request:
+    # a forged message naming a new certificate URL must not buy an outbound fetch cheaply.
+    cert_url, signature, algorithm = _cheap_checks(payload, allowed_topics, moment, max_age,
+                                                   test_cert_host)
     try:
         pem = fetch_certificate(cert_url)
     except (WebhookError, CertificateNotCached):
@@ -163,7 +155,53 @@ def verify_sns(
         key.verify(signature, string_to_sign(payload), padding.PKCS1v15(), algorithm)
     except InvalidSignature as err:
         raise WebhookError("the signature does not match") from err
-    # Checked on the signed Timestamp: a captured message cannot be replayed later.
+    subscribe_url = payload.get("SubscribeURL")
+    return SnsMessage(
+        type=str(payload["Type"]),
+        message_id=str(payload.get("MessageId", ""))[:100],
+        topic_arn=str(payload["TopicArn"]),
+        message=str(payload.get("Message", "")),
+        subscribe_url=str(subscribe_url) if subscribe_url else None,
+        raw=payload,
+    )
+
+
+def _cheap_checks(
+    payload: Mapping[str, Any], allowed_topics: frozenset[str], moment: dt.datetime,
+    max_age: dt.timedelta, test_cert_host: str | None,
+) -> tuple[str, bytes, hashes.HashAlgorithm]:
+    """The checks that need no certificate; the certificate URL, signature and hash."""
+    keys = _SIGNED_KEYS.get(str(payload.get("Type")))
+    if keys is None:
+        raise WebhookError(f"unknown SNS message type: {str(payload.get('Type'))[:40]!r}")
+    topic = str(payload.get("TopicArn", ""))
+    if topic not in allowed_topics:
+        raise WebhookError(f"topic {topic[:200]!r} is not one we subscribed to")
+    missing = [k for k in keys if k != "Subject" and not isinstance(payload.get(k), str)]
+    if missing:
+        raise WebhookError(f"the message has no {', '.join(missing)}")
+    cert_url = str(payload.get("SigningCertURL", ""))
+    if not cert_url_allowed(cert_url, test_cert_host):
+        raise WebhookError(f"untrusted signing certificate URL: {cert_url[:200]!r}")
+    region = _region(topic)
+    if CERT_URL.fullmatch(cert_url) and not cert_url.startswith(f"https://sns.{region}."):
+        raise WebhookError(f"the signing certificate is not from {region}, the topic's region")
+    version = str(payload.get("SignatureVersion", ""))
+    algorithm: hashes.HashAlgorithm
+    if version == "1":
+        algorithm = hashes.SHA1()  # noqa: S303 -- SNS SignatureVersion 1 is defined as SHA1
+    elif version == "2":
+        algorithm = hashes.SHA256()
+    else:
+        raise WebhookError(f"unsupported SignatureVersion: {version[:10]!r}")
+    try:
+        signature = base64.b64decode(str(payload.get("Signature", "")), validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise WebhookError("the signature is not base64") from err
+    if not _SIGNATURE_BYTES[0] <= len(signature) <= _SIGNATURE_BYTES[1]:
+        raise WebhookError(f"the signature has {len(signature)} bytes; an RSA one has 128-1024")
+    # The Timestamp is signed: refusing a stale one before the signature is checked
+    # refuses exactly what checking it after would, without a fetch.
     sent_at = _timestamp(payload.get("Timestamp"))
     if moment - sent_at > max_age:
         raise WebhookError(f"the message is stale (sent {sent_at.isoformat()})")
@@ -171,15 +209,14 @@ def verify_sns(
         raise WebhookError(f"the message is from the future (sent {sent_at.isoformat()})")
     subscribe_url = payload.get("SubscribeURL")
     if subscribe_url is not None and not SUBSCRIBE_URL.fullmatch(str(subscribe_url)):
-        raise WebhookError(f"untrusted SubscribeURL: {subscribe_url!r}")
-    return SnsMessage(
-        type=str(payload["Type"]),
-        message_id=str(payload.get("MessageId", ""))[:100],
-        topic_arn=topic,
-        message=str(payload.get("Message", "")),
-        subscribe_url=str(subscribe_url) if subscribe_url else None,
-        raw=payload,
-    )
+        raise WebhookError(f"untrusted SubscribeURL: {str(subscribe_url)[:200]!r}")
+    return cert_url, signature, algorithm
+
+
+def _region(topic: str) -> str:
+    """The region of a topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), or "" when it has none."""
+    parts = topic.split(":")
+    return parts[3] if len(parts) > 3 else ""
 
 
 class CertificateCache:
@@ -190,19 +227,42 @@ class CertificateCache:
     message naming other allowed URLs can only evict, and costs its own fetch.
     """
 
-    def __init__(self, fetch: Fetcher, size: int = 16) -> None:
+    def __init__(self, fetch: Fetcher, size: int = 16,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._fetch = fetch
         self._size = size
         self._pems: OrderedDict[str, bytes] = OrderedDict()
+        # URLs whose fetch failed, with when: not fetched again for FAILURE_PAUSE seconds.
+        self._failed: OrderedDict[str, float] = OrderedDict()
+        self._clock = clock
         self._lock = threading.Lock()
 
     def __call__(self, url: str) -> bytes:
-        """The certificate at ``url``: from the cache, else fetched (and kept)."""
+        """The certificate at ``url``: from the cache, else fetched (and kept).
+
+        A URL whose fetch failed is not fetched again for :data:`FAILURE_PAUSE` seconds
+        (:class:`WebhookError` meanwhile), so repeating a forged message costs no request.
+        """
         try:
             return self.cached(url)
         except CertificateNotCached:
-            pem = self._fetch(url)
+            pass
         with self._lock:
+            failed_at = self._failed.get(url)
+            if failed_at is not None and self._clock() - failed_at < FAILURE_PAUSE:
+                raise WebhookError("the signing certificate could not be fetched a moment "
+                                   "ago; not trying again yet")
+        try:
+            pem = self._fetch(url)
+        except Exception:
+            with self._lock:
+                self._failed[url] = self._clock()
+                self._failed.move_to_end(url)
+                while len(self._failed) > _MAX_FAILED:
+                    self._failed.popitem(last=False)
+            raise
+        with self._lock:
+            self._failed.pop(url, None)
             self._pems[url] = pem
             while len(self._pems) > self._size:
                 self._pems.popitem(last=False)

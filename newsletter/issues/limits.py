@@ -9,7 +9,6 @@ first limit passed as an ordinary :class:`IssueProblem` with its line.
 
 from __future__ import annotations
 
-import re
 import reprlib
 from typing import Any
 
@@ -22,7 +21,10 @@ MAX_DEPTH = 12  # the schema needs 4
 MAX_VALUES = 100_000  # values after aliases are expanded; a big issue has ~2,000
 MAX_ALIASES = 100
 MAX_NUMBER_CHARS = 40
-_NUMBER = re.compile(r"[-+]?(\.[0-9]|[0-9])[0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9]+)?")
+# The tags YAML gives numbers; the loader's own resolver decides, so every form it reads as
+# a number (decimal, 0x hex, 0o and 0b, base-60 1:59:59, floats) is measured alike.
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+_resolver = yaml.resolver.Resolver()
 _TOO_DEEP = f"is nested more than {MAX_DEPTH} levels deep; an issue file needs only a few"
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _short = reprlib.Repr()
@@ -65,6 +67,12 @@ def limit_problem(text: str, path: str) -> IssueProblem | None:
         return None
 
 
+def _is_number(value: str) -> bool:
+    """Whether the loader would read the plain scalar ``value`` as a number."""
+    tag = _resolver.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    return tag in _NUMBER_TAGS
+
+
 def _scan(text: str, path: str) -> IssueProblem | None:
     # Each open collection: [anchor, values inside it so far, including itself].
     open_: list[list[Any]] = []
@@ -98,8 +106,9 @@ def _scan(text: str, path: str) -> IssueProblem | None:
             if event.anchor is not None:
                 sizes[event.anchor] = 1
             value = event.value
-            plain = event.style is None and event.implicit[0]
-            if plain and len(value) > MAX_NUMBER_CHARS and _NUMBER.fullmatch(value):
+            # libyaml gives a plain scalar the style '' where PyYAML's own parser gives None.
+            plain = not event.style and event.implicit[0]
+            if plain and len(value) > MAX_NUMBER_CHARS and _is_number(value):
                 return problem(event, f"has a number with {len(value):,} digits; at most "
                                f"{MAX_NUMBER_CHARS} are allowed (quote it if it is text)")
         elif isinstance(event, yaml.AliasEvent):

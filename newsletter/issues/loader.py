@@ -183,6 +183,18 @@ def parse_document(text: str, path: str = "<string>") -> Document:
     and validation goes on with them read as spaces, unless that still does not parse:
     then they are all that is reported.
     """
+    try:
+        return _parse_document(text, path)
+    except (ValueError, RecursionError) as err:
+        # A backstop: the limits (``limits.py``) should leave nothing that the constructor,
+        # the model or a message about a value refuses, but one bad file must never become
+        # a traceback on a page or in a command that reads many of them.
+        raise IssueValidationError(
+            [IssueProblem(path, 1, "", f"cannot be read: {shown(str(err))}")]
+        ) from None
+
+
+def _parse_document(text: str, path: str) -> Document:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     controls = raw_controls(text)
     cleaned = RAW_CONTROL.sub(" ", text) if controls else text  # lines and columns kept
@@ -191,11 +203,6 @@ def parse_document(text: str, path: str = "<string>") -> Document:
         raise IssueValidationError([too_much])
     try:
         root, data = compose(cleaned)
-    except (ValueError, RecursionError) as err:
-        # A backstop: the limits above should leave nothing the constructor refuses.
-        raise IssueValidationError(
-            [IssueProblem(path, 1, "", f"cannot be read: {shown(str(err))}")]
-        ) from None
     except yaml.YAMLError as err:
         if controls:
             raise IssueValidationError(

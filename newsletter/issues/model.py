@@ -28,6 +28,9 @@ from newsletter.vocabulary import CATEGORY_CODE_PATTERN
 # C0 controls except tab and newline, DEL, and C1 controls. Carriage returns are
 # normalised to newlines before this check.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# What XML (the feeds, the pages) cannot carry beyond those: lone surrogates and the
+# noncharacters U+FFFE and U+FFFF. A YAML escape ("\uFFFE") can put them in a value.
+_NOT_XML = re.compile(r"[\ud800-\udfff\ufffe\uffff]")
 _NEW_ID = r"\d{4}\.\d{4,5}(?:v\d+)?"
 _OLD_ID = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?"
 _ARXIV = re.compile(
@@ -46,6 +49,12 @@ def _clean_text(value: Any) -> Any:
     if bad:
         raise ValueError(
             f"contains the control character U+{ord(bad.group()):04X}; remove it"
+        )
+    bad = _NOT_XML.search(value)
+    if bad:
+        raise ValueError(
+            f"contains U+{ord(bad.group()):04X}, which is no character (feeds and pages "
+            "cannot carry it); remove it"
         )
     return unicodedata.normalize("NFC", value).strip()
 

@@ -14,7 +14,8 @@ import yaml
 # Characters refused anywhere in the raw file. YAML itself rejects most C0 and C1
 # controls with an error that has no line number, and it treats NEL, LINE SEPARATOR
 # and PARAGRAPH SEPARATOR as line breaks, which would shift every line number after them.
-RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# The noncharacters U+FFFE and U+FFFF: YAML refuses them with no line, XML cannot carry them.
+RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -136,9 +137,10 @@ def raw_controls(text: str) -> list[tuple[int, int, str]]:
     found = []
     for number, line in enumerate(text.split("\n"), start=1):
         for bad in RAW_CONTROL.finditer(line):
+            what = "character" if bad.group() in "\ufffe\uffff" else "control character"
             found.append((
                 number, bad.start() + 1,
-                f"contains the control character U+{ord(bad.group()):04X} at column "
+                f"contains the {what} U+{ord(bad.group()):04X} at column "
                 f"{bad.start() + 1}; remove it",
             ))
     return found

@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
@@ -142,6 +142,11 @@ class Database:
     def translated(self) -> AbstractContextManager[None]:
         """A block whose database failures leave it as :class:`DatabaseError`."""
         return translated(self.url)
+
+    def ping(self) -> None:
+        """One round trip to the database; :class:`DatabaseError` when it does not answer."""
+        with self.translated(), self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def close(self) -> None:
         """Close every pooled connection (the stores built on it cannot be used after)."""

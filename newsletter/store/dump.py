@@ -9,7 +9,8 @@ never reused after the move. Worker heartbeats are not moved: they describe proc
 
 Format: the first line is a header ``{"format": "newsletter-dump", "version": 1, ...}``;
 each further line is ``{"table": NAME, "row": {COLUMN: VALUE}}`` with datetimes as ISO 8601.
-An import goes into an empty database only, in one transaction: all or nothing.
+An import goes into an empty database only, in one transaction: all or nothing. Every
+value is checked first (``dump_checks.py``); a bad one is refused with its line.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from sqlalchemy import Connection, Table, func, insert, select, text
 
 from newsletter.errors import ImportFileError
 from newsletter.store.db import Database, current_revision
+from newsletter.store.dump_checks import RowChecker, check_next_ids
 from newsletter.store.tables import (
-    UTCDateTime,
     campaigns,
     deliveries,
     ses_events,
@@ -88,6 +89,11 @@ def import_dump(db: Database, lines: Iterable[str]) -> DumpCounts:
     counts = DumpCounts()
     numbered = enumerate(lines, start=1)
     header = _header(next(numbered, (1, ""))[1])
+    try:
+        next_ids = check_next_ids(header.get("next_ids", {}), _BY_NAME)
+    except ValueError as err:
+        raise ImportFileError(f"line 1: {err}") from None
+    checker = RowChecker()
     with db.translated(), db.engine.begin() as conn:
         for table in TABLES:
             if conn.execute(select(func.count()).select_from(table)).scalar_one():
@@ -107,14 +113,14 @@ def import_dump(db: Database, lines: Iterable[str]) -> DumpCounts:
         for number, line in numbered:
             if not line.strip():
                 continue
-            name, row = _row(number, line)
+            name, row = _row(number, line, checker)
             pending[name].append(row)
             counts.rows[name] = counts.rows.get(name, 0) + 1
             if len(pending[name]) >= _BATCH:
                 flush(name)
         flush(TABLES[-1].name)
         for table in TABLES:
-            _set_next_id(conn, table, int(header.get("next_ids", {}).get(table.name) or 1))
+            _set_next_id(conn, table, next_ids.get(table.name, 1))
     return counts
 
 
@@ -133,22 +139,22 @@ def _header(line: str) -> dict[str, Any]:
     return header
 
 
-def _row(number: int, line: str) -> tuple[str, dict[str, Any]]:
+def _row(number: int, line: str, checker: RowChecker) -> tuple[str, dict[str, Any]]:
     try:
         item = json.loads(line)
+        if not isinstance(item, dict) or not isinstance(item.get("row"), dict):
+            raise ValueError('not {"table": NAME, "row": {...}}')
         table = _BY_NAME[item["table"]]
         raw = item["row"]
         unknown = set(raw) - set(table.c.keys())
         if unknown:
             raise ValueError(f"unknown columns {', '.join(sorted(unknown))}")
-        row = {
-            key: dt.datetime.fromisoformat(value)
-            if value is not None and isinstance(table.c[key].type, UTCDateTime) else value
-            for key, value in raw.items()
-        }
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise ImportFileError(f"line {number}: cannot be read: {str(err)[:200]}") from None
-    return table.name, row
+    try:
+        return table.name, checker.check(number, table, raw)
+    except ValueError as err:
+        raise ImportFileError(f"line {number}: {table.name}: {str(err)[:300]}") from None
 
 
 def _next_id(conn: Connection, table: Table) -> int:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from collections import deque
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TextIO
@@ -30,6 +29,7 @@ from newsletter.model.subscribers import (
     check_preferences,
 )
 from newsletter.store.subscribers import SubscriberStore
+from newsletter.subscribers.csv_records import BadRow, records
 from newsletter.vocabulary import SUPPRESSED_STATUSES, SubscriberStatus
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
@@ -39,18 +39,6 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 _SEPARATORS = re.compile(r"[\s;|,]+")
 BATCH_SIZE = 1000
-MAX_RECORD_LINES = 10  # a quoted cell may hold line breaks, but not more than this many
-
-
-@dataclass(frozen=True)
-class BadRow:
-    """A row that was not imported: its line number in the file and why."""
-
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
 
 
 @dataclass
@@ -95,78 +83,6 @@ def parse_categories(cell: str) -> frozenset[str]:
     return frozenset(code.upper() for code in _SEPARATORS.split(cell) if code)
 
 
-def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]] | BadRow]:
-    """CSV records with the line each starts on; a quote left open is a bad line.
-
-    A quoted cell may span lines, but no more than :data:`MAX_RECORD_LINES`: an unmatched
-    double quote would otherwise swallow every row after it into one cell. Its line is
-    reported (with the span it would have taken) and the lines after it are read anew.
-    """
-    source = iter(lines)
-    again: deque[tuple[int, str]] = deque()
-    count = 0
-
-    def take() -> tuple[int, str]:
-        nonlocal count
-        if again:
-            return again.popleft()
-        line = next(source)
-        count += 1
-        return count, line
-
-    while True:
-        try:
-            buffer = [take()]
-        except StopIteration:
-            return
-        start = buffer[0][0]
-        text = buffer[0][1]
-        while text.count('"') % 2 and len(buffer) < MAX_RECORD_LINES:
-            try:
-                buffer.append(take())
-            except StopIteration:
-                break
-            text += buffer[-1][1]
-        if text.count('"') % 2:
-            span = _open_quote_span(start, buffer, source, again)
-            yield BadRow(start, f'an unmatched double quote (") would run from here over '
-                         f"{span}; this line was skipped and the lines after it read as rows")
-            again.extendleft(reversed(buffer[1:]))
-            continue
-        try:
-            record = next(csv.reader([text]), [])
-        except csv.Error as error:
-            yield BadRow(start, f"unreadable CSV: {error}")
-            continue
-        yield start, record
-
-
-def _open_quote_span(
-    start: int, buffer: list[tuple[int, str]], source: Iterator[str],
-    again: deque[tuple[int, str]],
-) -> str:
-    """``lines 5-5511 (5,507 lines)``: how far an open quote at ``start`` would reach (to
-    the next quote that closes it, or the end of the file). Lines read ahead are kept."""
-    quotes = sum(line.count('"') for _, line in buffer)
-    end = buffer[-1][0]
-    ahead: list[tuple[int, str]] = list(again)
-    for number, line in ahead:
-        quotes += line.count('"')
-        end = number
-        if quotes % 2 == 0:
-            break
-    else:
-        for line in source:
-            end += 1
-            ahead.append((end, line))
-            quotes += line.count('"')
-            if quotes % 2 == 0:
-                break
-    again.clear()
-    again.extend(ahead)
-    return f"lines {start}-{end} ({end - start + 1:,} lines)"
-
-
 def read_rows(
     lines: Iterable[str], known: Collection[str] | None = None
 ) -> Iterator[NewSubscriber | _Suppress | BadRow]:
@@ -184,17 +100,22 @@ def _numbered_rows(
     """:func:`read_rows`, each row with the line it starts on."""
     known_set = None if known is None else frozenset(known)
     columns: dict[str, int] | None = None
-    for item in _records(lines):
+    for item in records(lines):
         if isinstance(item, BadRow):
             yield item.line, item
             continue
-        line, record = item
+        line, record, last = item
         if not any(cell.strip() for cell in record):
             continue
         if columns is None:
             columns = _header(record)
             continue
-        yield line, _check_row(line, record, columns, known_set)
+        row = _check_row(line, record, columns, known_set)
+        if isinstance(row, BadRow) and last > line:
+            # The lines a quoted cell took are not rows of their own: say which they were.
+            row = BadRow(line, f"{row.reason} (a quoted cell made lines {line}-{last} "
+                         "one row; none of them was imported)")
+        yield line, row
     if columns is None:
         raise ImportFileError("the file is empty; the first line must name the columns")
 

@@ -7,11 +7,13 @@ JavaScript; the README's "Web app" section lists the routes and their behaviour.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -19,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from newsletter import wiring
 from newsletter.clock import utc_now
+from newsletter.errors import DatabaseError
 from newsletter.feedback.feed import Heartbeat, feed_name
 from newsletter.feedback.fetch import MAX_BODY as WEBHOOK_BODY_LIMIT
 from newsletter.feedback.sns import Fetcher
@@ -39,8 +42,10 @@ from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.sample_links import Endpoint, answering_test_links
 from newsletter.web.security import SecurityHeaders
-from newsletter.web.subscription import SubscriptionRoutes
+from newsletter.web.subscription import RETRY_AFTER, SubscriptionRoutes
 from newsletter.web.webhook import ses_webhook
+
+log = logging.getLogger(__name__)
 
 SUBSCRIBE_LIMIT = 10  # POSTs per client address ...
 SUBSCRIBE_WINDOW = 600.0  # ... per this many seconds
@@ -57,10 +62,6 @@ async def home(request: Request) -> Response:
 async def issues_index(request: Request) -> Response:
     """``/issues/`` has no page of its own: the list of issues is the archive."""
     return RedirectResponse(f"{request.scope.get('root_path', '')}/archive/", status_code=303)
-
-
-async def healthz(request: Request) -> Response:
-    return PlainTextResponse("ok")
 
 
 def create_app(
@@ -88,10 +89,11 @@ def create_app(
     pages = Pages(site.templates_dir, settings.base_path())
     if limiter is None:
         limiter = RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
-    readers = SubscriptionRoutes(
-        site.issues_dir, wiring.subscriptions(settings, store, transport, clock), pages, limiter
-    )
     archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
+    readers = SubscriptionRoutes(
+        archive.archive.reader_categories,
+        wiring.subscriptions(settings, store, transport, clock), pages, limiter,
+    )
 
     # Issue 25: while the webhook runs, in-doubt deliveries may be decided by its events.
     feed = Heartbeat(FeedStore(db, clock), feed_name("webhook"), durable=False, clock=clock) \
@@ -119,6 +121,21 @@ def create_app(
     async def not_found(request: Request, exc: Exception) -> Response:
         return pages.message(request, "not_found", 404)
 
+    async def database_down(request: Request, exc: Exception) -> Response:
+        # Any page that needs the database (the archive and feeds read the campaigns):
+        # 503 with Retry-After, so that browsers, feed readers and crawlers come back.
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return pages.message(request, "unavailable", 503, {"Retry-After": RETRY_AFTER})
+
+    async def healthz(request: Request) -> Response:
+        """ok when the database answers; 503 when it does not (a load balancer's check)."""
+        try:
+            await run_in_threadpool(db.ping)
+        except DatabaseError:
+            return PlainTextResponse("database unavailable", status_code=503,
+                                     headers={"Retry-After": RETRY_AFTER})
+        return PlainTextResponse("ok")
+
     static = site.templates_dir / "web" / "static"
     routes: list[BaseRoute] = [Mount("/admin", app=desk_app(Desk(
         sign_in=wiring.desk_sign_in(settings, db, transport, clock),
@@ -144,7 +161,7 @@ def create_app(
         Route("/preferences/{token}", preferences(readers.preferences_get), methods=["GET"]),
         Route("/preferences/{token}", preferences(readers.preferences_post), methods=["POST"]),
         Route("/archive/", archive.archive_page, methods=["GET"]),
-        Route("/archive/page/{number:int}/", archive.archive_page, methods=["GET"]),
+        Route("/archive/page/{number}/", archive.archive_page, methods=["GET"]),
         Route("/issues/", issues_index, methods=["GET"]),
         Route("/issues", issues_index, methods=["GET"]),
         Route("/issues/{date}", archive.issue, methods=["GET"]),
@@ -154,7 +171,8 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", home, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found}, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={404: not_found, DatabaseError: database_down})
     app.state.signups = readers.signups  # tests wait on it: signups.wait_idle()
     # Every body is capped while it streams in; the 413 carries the security headers too.
     app.add_middleware(BodyLimit, per_path={"/webhooks/": WEBHOOK_BODY_LIMIT,

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from newsletter.errors import IssueValidationError
+from newsletter.errors import DatabaseError, IssueValidationError
+from newsletter.issues.categories import DEFAULT_CATEGORIES
 from newsletter.issues.files import Fingerprint, fingerprint
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import CategoryName, Issue, Paper
@@ -152,6 +153,20 @@ class Archive:
         self.recheck_seconds = recheck_seconds
         self._lock = threading.Lock()
         self._last: tuple[dt.datetime, Published] | None = None
+
+    def reader_categories(self) -> Mapping[str, CategoryName]:
+        """The categories readers may choose on the web: those of the public issues, so
+        that a code found only in an unsent or future file is never offered (the built-in
+        ones before the first issue is public). While the database fails, those of the
+        last reading."""
+        try:
+            published: Published | None = self.published()
+        except DatabaseError:
+            last = self._last
+            published = last[1] if last is not None else None
+        if published is None or not published.categories:
+            return DEFAULT_CATEGORIES
+        return published.categories
 
     def today(self) -> dt.date:
         return self.clock().astimezone(self.site.zone).date()

@@ -7,6 +7,7 @@ thread) and answers a cached page or feed; anything not public is the 404 page.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Callable
 
@@ -27,6 +28,7 @@ ARCHIVE_CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 _HEADERS = {"Content-Security-Policy": ARCHIVE_CSP}
+_PAGE_NUMBER = re.compile(r"[2-9]|[1-9][0-9]{1,8}")
 
 
 class ArchiveRoutes:
@@ -53,9 +55,12 @@ class ArchiveRoutes:
         return await run_in_threadpool(self.archive.published)
 
     async def archive_page(self, request: Request) -> Response:
-        number = int(request.path_params.get("number", 1))
-        if number == 1 and "number" in request.path_params:
-            return self.not_found(request)  # page 1 lives at /archive/ only
+        given = request.path_params.get("number")
+        # Page 1 lives at /archive/ only; a page number is a few plain digits ("0012",
+        # "+3" and a 5,000-digit number, which int() refuses, are pages nobody links to).
+        if given is not None and not _PAGE_NUMBER.fullmatch(given):
+            return self.not_found(request)
+        number = int(given) if given is not None else 1
         published = await self.published()
         html = await run_in_threadpool(self.html.archive_page, published, number)
         if html is None:

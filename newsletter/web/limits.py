@@ -43,7 +43,11 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
+        # Under a base path (BasePath, outside this layer) the path carries the prefix:
+        # the caps are per route, so compare the path inside the app.
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        limit = self.limit_for(path[len(root):] if root and path.startswith(root) else path)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _refuse(scope, receive, send)

@@ -9,14 +9,16 @@ The same pages and feeds as ``newsletter serve``, laid out for any static web ho
 
 A static host cannot read ``?lang=...&categories=...``, so the "view in browser" link of
 an email shows the whole issue there, and the language switch links the folders above.
-Files from an earlier build that are no longer part of the site are removed; a folder
-that holds anything else is refused rather than cleaned.
+Files from an earlier build that are no longer part of the site are removed, and only
+those: the folder's manifest lists what each build wrote, so other files next to the site
+(``.git``, ``CNAME``) stay. A folder that holds files but no manifest is refused rather
+than cleaned, and nothing is written or removed through a symbolic link
+(``site_files.py``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +29,11 @@ from newsletter.vocabulary import Language, Variant
 from newsletter.web.archive import Archive
 from newsletter.web.archive_pages import ArchivePages, SiteUrls
 from newsletter.web.feeds import category_feed, issues_feed
+from newsletter.web.site_files import MANIFEST, SiteFolder
 
 _LANGUAGE_FOLDERS: tuple[tuple[Language, str], ...] = (("both", ""), ("zh", "zh/"), ("en", "en/"))
 # Written into every build; a non-empty folder without it is not ours to clean.
-MARKER = ".newsletter-site"
+MARKER = MANIFEST
 
 
 @dataclass(frozen=True)
@@ -52,28 +55,17 @@ class _Writer:
     """
 
     def __init__(self, out: Path) -> None:
-        self.out = out
-        self.written: set[Path] = set()
+        self.folder = SiteFolder(out)
+        self.written: set[str] = set()
         self.bytes = 0
-        self._folders: set[Path] = set()  # made already: one mkdir per folder
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="site-writer")
         self._pending: list[Future[None]] = []
 
     def __call__(self, relative: str, content: str | bytes) -> None:
-        path = self.out / relative
         data = content.encode("utf-8") if isinstance(content, str) else content
-        self.written.add(path)
+        self.written.add(relative)
         self.bytes += len(data)
-        self._pending.append(self._pool.submit(self._write, path, data))
-
-    def _write(self, path: Path, data: bytes) -> None:
-        try:
-            if path.parent not in self._folders:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._folders.add(path.parent)
-            path.write_bytes(data)
-        except OSError as err:
-            raise SiteError(f"cannot write {path}: {err.strerror or err}") from err
+        self._pending.append(self._pool.submit(self.folder.write, relative, data))
 
     def finish(self) -> None:
         """Wait for every file; raise the first :class:`SiteError` if one failed."""
@@ -94,18 +86,9 @@ def _check_out_dir(out: Path) -> None:
         )
 
 
-def _remove_stale(out: Path, written: set[Path]) -> int:
-    removed = 0
-    for root, _dirs, files in os.walk(out, topdown=False):
-        folder = Path(root)
-        for name in files:
-            path = folder / name
-            if path not in written:
-                path.unlink()
-                removed += 1
-        if folder != out and not any(folder.iterdir()):
-            folder.rmdir()
-    return removed
+def _remove_stale(folder: SiteFolder, before: list[str], written: set[str]) -> int:
+    """Remove the files the last build wrote that this one did not; how many went."""
+    return sum(folder.remove(name) for name in sorted(set(before) - written - {MANIFEST}))
 
 
 def build_site(
@@ -124,9 +107,13 @@ def build_site(
     name = site.name
     pages = ArchivePages(templates, urls, name)
     zone = site.zone
+    out.mkdir(parents=True, exist_ok=True)
     write = _Writer(out)
+    before = write.folder.manifest()
+    # The manifest of the last build stays until this one is complete, so a build that
+    # fails half-way still leaves a folder the next build may clean.
+    write.folder.write_manifest(before)
     try:
-        write(MARKER, "Written by `newsletter site`; the next build replaces this folder.\n")
         for number in range(1, published.pages + 1):
             html = pages.archive_page(published, number)
             assert html is not None
@@ -149,6 +136,7 @@ def build_site(
             write(f"static/{source.relative_to(static).as_posix()}", source.read_bytes())
     finally:
         write.finish()
-    removed = _remove_stale(out, write.written)
-    return SiteReport(out, len(published.issues), len(write.written), write.bytes, removed)
+    write.folder.write_manifest(write.written)
+    removed = _remove_stale(write.folder, before, write.written)
+    return SiteReport(out, len(published.issues), len(write.written) + 1, write.bytes, removed)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +20,6 @@ from newsletter.errors import (
     TokenError,
     UnknownSubscriberError,
 )
-from newsletter.issues.categories import available_categories
 from newsletter.issues.model import CategoryName
 from newsletter.model.subscribers import Subscriber
 from newsletter.subscribers.choices import (
@@ -60,18 +58,19 @@ class SubscriptionRoutes:
     """The routes, sharing one workflow, one set of pages and one rate limiter."""
 
     def __init__(
-        self, issues_dir: Path, subscriptions: Subscriptions, pages: Pages,
-        limiter: RateLimiter,
+        self, categories: Callable[[], Mapping[str, CategoryName]],
+        subscriptions: Subscriptions, pages: Pages, limiter: RateLimiter,
     ) -> None:
-        self.issues_dir = issues_dir
+        self._categories = categories
         self.subs = subscriptions
         self.pages = pages
         self.limiter = limiter
         self.signups = SignupQueue(self._subscribe)
 
-    async def categories(self) -> dict[str, CategoryName]:
-        # Reads issue files (cached by mtime): off the event loop.
-        return await run_in_threadpool(available_categories, self.issues_dir)
+    async def categories(self) -> Mapping[str, CategoryName]:
+        """The categories readers may choose (those of the published issues)."""
+        # Reads issue files (cached by mtime) and the database: off the event loop.
+        return await run_in_threadpool(self._categories)
 
     async def subscribe_form(
         self, request: Request, *, email: str = "", chosen: set[str] | None = None,

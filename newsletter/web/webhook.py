@@ -4,7 +4,8 @@ The endpoint is thin: read at most ``MAX_BODY`` bytes (in chunks, refusing befor
 the rest of a larger body), hand the body to ``WebhookIntake.receive``, answer. Anything
 that does not verify, parse or look like SNS is refused with 403 and changes nothing; a
 replayed MessageId is acknowledged with 200 and changes nothing. A database failure is a
-500, so that SNS delivers the message again later.
+500, and a SubscribeURL that cannot be reached a 503, so that SNS delivers the message
+again later.
 """
 
 from __future__ import annotations
@@ -39,6 +40,20 @@ async def read_capped(request: Request, limit: int = MAX_BODY) -> bytes | None:
     return b"".join(chunks)
 
 
+async def _confirm(fetch: Fetcher, url: str, detail: str) -> Response:
+    """Visit SNS's SubscribeURL; 503 with Retry-After when it cannot be reached, so that SNS
+    sends the confirmation again (it retries 5xx answers)."""
+    try:
+        await run_in_threadpool(fetch, url)
+    except WebhookError:
+        raise
+    except Exception as err:  # the network: unreachable, refused, timed out, an HTTP error
+        log.warning("could not confirm the SNS subscription (SNS will retry): %s", err)
+        return PlainTextResponse("could not confirm the subscription; try again later",
+                                 status_code=503, headers={"Retry-After": "60"})
+    return JSONResponse({"subscribed": detail})
+
+
 def ses_webhook(feedback: Feedback, fetch: Fetcher) -> Callable[[Request], Awaitable[Response]]:
     """The endpoint over the feedback pipeline; ``fetch`` confirms SNS subscriptions (the
     one piece of network I/O here)."""
@@ -51,8 +66,7 @@ def ses_webhook(feedback: Feedback, fetch: Fetcher) -> Callable[[Request], Await
         try:
             outcome = await intake.receive(body)
             if outcome.subscribe_url:
-                await run_in_threadpool(fetch, outcome.subscribe_url)
-                return JSONResponse({"subscribed": outcome.detail})
+                return await _confirm(fetch, outcome.subscribe_url, outcome.detail)
         except WebhookError as err:
             log.warning("refused an SES webhook: %s", err)
             return PlainTextResponse("refused", status_code=403)

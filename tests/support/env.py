@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_ISSUE = ROOT / "issues" / "2022-09-07.yaml"
 SES_SIM = ROOT / "tests" / "support" / "ses_sim.py"
-TEST_SECRET = "test-secret-key-0123456789abcdef"
+TEST_SECRET = "test-secret-key-070e317f7717c7082cd5db78"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ ALIAS_BOMB = "\n".join(
 ) + "\n"
 
 
+TITLE = "title: AI 前沿论文速递 · 2022-09-07"
+
+
 def hostile_files() -> dict[str, str]:
     sample = SAMPLE_ISSUE.read_text(encoding="utf-8")
     return {
@@ -24,4 +27,8 @@ def hostile_files() -> dict[str, str]:
         "big-number": sample.replace("date: 2022-09-07", "date: " + "9" * 100_000),
         "big-float": "date: 1." + "5" * 100_000 + "\n",
         "huge": sample + "# " + "x" * 3_000_000 + "\n",
+        # libyaml reads these as integers (hex, sexagesimal); their decimal form has more
+        # digits than Python converts to text, and base-60 ones take quadratic time.
+        "hex-title": sample.replace(TITLE, "title: 0x" + "f" * 5000),
+        "sexagesimal-title": sample.replace(TITLE, "title: 1" + ":59" * 150_000),
     }

@@ -56,6 +56,8 @@ def test_the_limits_are_named_in_the_problem() -> None:
         "alias-bomb": "aliases",
         "deep": "nested more than",
         "big-number": "digits",
+        "hex-title": "digits",
+        "sexagesimal-title": "digits",
         "huge": "bytes",
     }
     for name, words in expected.items():

@@ -25,7 +25,7 @@ from newsletter.vocabulary import LANGUAGES, Language, Variant
 REQUIRED = ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe",
             "List-Unsubscribe-Post", "List-Id", "Feedback-ID")
 DATE = "Wed, 07 Sep 2022 06:00:00 +0000"
-TEST_SECRET = "test-secret-key-0123456789abcdef"  # the key conftest puts in the environment
+TEST_SECRET = "test-secret-key-070e317f7717c7082cd5db78"  # the key conftest puts in the environment
 
 
 def parse(raw: bytes) -> EmailMessage:
