@@ -80,6 +80,15 @@ class Settings(BaseSettings):
     soft_bounce_limit: int = Field(3, ge=1)
     max_bounce_rate: float = Field(0.04, gt=0, le=1)
     max_complaint_rate: float = Field(0.0008, gt=0, le=1)
+    # Issue 17: what readers did. SES event rows other than bounces and complaints are
+    # pruned after this many days (their effect is rolled up as they are applied).
+    event_retention_days: int = Field(30, ge=1)
+    # List hygiene, off by default (0): pending sign-ups older than this many days are
+    # removed; readers with no open or click in the last ``sunset_after_issues`` issues are
+    # asked to stay and unsubscribed ("inactive") ``sunset_grace_days`` later.
+    pending_max_days: int = Field(0, ge=0)
+    sunset_after_issues: int = Field(0, ge=0)
+    sunset_grace_days: int = Field(14, ge=1)
 
     @field_validator(
         "editors", "sns_topic_arns", "trusted_proxies", "secret_key_fallbacks", mode="before"

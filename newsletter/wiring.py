@@ -36,7 +36,7 @@ from newsletter.store.db import open_database as open_store_database
 from newsletter.store.desk import DeskStore
 from newsletter.store.events import EventStore, HealthLimits
 from newsletter.store.workers import WorkerRegistry
-from newsletter.subscribers.workflow import ConfirmationMailer, Store, Subscriptions
+from newsletter.subscribers.workflow import ActionLog, ConfirmationMailer, Store, Subscriptions
 from newsletter.transports import MAX_CONCURRENCY, Transport
 from newsletter.transports.outbox import OutboxTransport
 
@@ -227,7 +227,7 @@ def event_store(
     limits = HealthLimits(
         settings.max_bounce_rate, settings.max_complaint_rate, settings.soft_bounce_limit
     )
-    return EventStore(db, limits, clock)
+    return EventStore(db, limits, clock, base_url=settings.base_url)
 
 
 def cert_fetcher(settings: Settings) -> Fetcher:
@@ -312,6 +312,7 @@ def subscriptions(
     store: Store,
     chosen_transport: Transport | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
+    actions: ActionLog | None = None,
 ) -> Subscriptions:
     """The workflow as the settings configure it (transport, sender, key, base URL).
 
@@ -325,4 +326,5 @@ def subscriptions(
         fallbacks=settings.verification_keys(),
         base_url=settings.base_url,
         clock=clock,
+        actions=actions,
     )

@@ -37,6 +37,7 @@ from newsletter.model.campaigns import CampaignHealth
 from newsletter.model.events import SesEvent, suppressions_for
 from newsletter.store.base import Store
 from newsletter.store.db import Database
+from newsletter.store.rollup import Target, roll_up
 from newsletter.store.rows import suppress_address
 from newsletter.store.tables import campaigns, deliveries, ses_events
 
@@ -44,6 +45,8 @@ from newsletter.store.tables import campaigns, deliveries, ses_events
 ACCEPTED_KINDS = ("send", "delivery", "bounce", "complaint", "delivery_delay", "open", "click")
 # A Reject fails a delivery SES may have been handed; not one already failed or skipped.
 REJECTABLE = ("sent", "in_doubt", "sending")
+# Rolled into the delivery's state and the counters (``store/rollup.py``): no payload kept.
+UNKEPT_PAYLOADS = frozenset({"send", "delivery", "open", "click"})
 SOFT_BOUNCE_WINDOW = dt.timedelta(days=30)
 HEALTH_CHECK_INTERVAL = 1.0  # seconds
 
@@ -65,6 +68,8 @@ class Match(NamedTuple):
     delivery_id: int
     campaign_id: int
     status: str
+    variant: str = ""
+    sent_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -93,10 +98,11 @@ class EventStore(Store):
     """The ``ses_events`` table and what applying an event changes."""
 
     def __init__(self, db: Database, limits: HealthLimits = HealthLimits(),
-                 clock: Callable[[], dt.datetime] = utc_now) -> None:
+                 clock: Callable[[], dt.datetime] = utc_now, base_url: str = "") -> None:
         super().__init__(db)
         self.limits = limits
         self.clock = clock
+        self.base_url = base_url  # our own links' prefix, to tell their clicks apart
         self._checked: dict[int, float] = {}
         # SQLite has one writer at a time; threads of this process take turns here rather
         # than upgrading read transactions into each other's locks. PostgreSQL needs none.
@@ -172,10 +178,12 @@ class EventStore(Store):
                     "detail": event.detail,
                     "occurred_at": event.occurred_at or now,
                     "received_at": now,
-                    "payload": json.dumps(event.raw, separators=(",", ":"), ensure_ascii=False),
+                    "payload": _payload(event),
                 })
             conn.execute(_INSERT_EVENTS, rows)
             result.stored = len(rows)
+            roll_up(conn, [(item.event, _target(m)) for item in fresh
+                           if (m := matched.get(id(item.event))) is not None], self.base_url)
             self._settle_deliveries(conn, fresh, matched, result)
             for item in fresh:
                 result.suppressed += self._suppress(conn, item.event, now)
@@ -304,12 +312,13 @@ _KNOWN_KEYS_OR_SNS = union_all(
     ),
 )
 _INSERT_EVENTS = insert(ses_events)
-_DELIVERIES_BY_ID = select(deliveries.c.id, deliveries.c.campaign_id, deliveries.c.status).where(
-    deliveries.c.id.in_(bindparam("ids", expanding=True))
+_d = deliveries.c
+_DELIVERIES_BY_ID = select(_d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at).where(
+    _d.id.in_(bindparam("ids", expanding=True))
 )
 _DELIVERIES_BY_MESSAGE = select(
-    deliveries.c.provider_id, deliveries.c.id, deliveries.c.campaign_id, deliveries.c.status
-).where(deliveries.c.provider_id.in_(bindparam("mids", expanding=True)))
+    _d.provider_id, _d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at
+).where(_d.provider_id.in_(bindparam("mids", expanding=True)))
 _CONFIRM_SENT = (
     update(deliveries)
     .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "in_doubt")
@@ -346,8 +355,8 @@ def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, Match]:
     wanted = list({e.delivery_id for e in events if e.delivery_id is not None})
     by_id: dict[int, Match] = {}
     if wanted:
-        by_id = {int(i): Match(int(i), int(c), str(s))
-                 for i, c, s in conn.execute(_DELIVERIES_BY_ID, {"ids": wanted})}
+        by_id = {int(i): Match(int(i), int(c), str(s), str(v), at)
+                 for i, c, s, v, at in conn.execute(_DELIVERIES_BY_ID, {"ids": wanted})}
     found: dict[int, Match] = {}
     by_message: dict[str, list[SesEvent]] = {}
     for event in events:
@@ -357,10 +366,23 @@ def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, Match]:
             by_message.setdefault(event.ses_message_id, []).append(event)
     if by_message:
         rows: Any = conn.execute(_DELIVERIES_BY_MESSAGE, {"mids": list(by_message)}).all()
-        for provider_id, delivery_id, campaign_id, status in rows:
+        for provider_id, delivery_id, campaign_id, status, variant, sent_at in rows:
             for event in by_message.get(str(provider_id), []):
-                found[id(event)] = Match(int(delivery_id), int(campaign_id), str(status))
+                found[id(event)] = Match(int(delivery_id), int(campaign_id), str(status),
+                                         str(variant), sent_at)
     return found
+
+
+def _target(match: Match) -> Target:
+    return Target(match.delivery_id, match.campaign_id, match.variant, match.sent_at)
+
+
+def _payload(event: SesEvent) -> str:
+    """The raw JSON, kept for what is not rolled up; a rolled-up event keeps its row only
+    (to be known again) until ``prune`` removes it."""
+    if event.kind in UNKEPT_PAYLOADS:
+        return ""
+    return json.dumps(event.raw, separators=(",", ":"), ensure_ascii=False)
 
 
 def _normal(address: str) -> str:

@@ -22,6 +22,7 @@ from newsletter.clock import utc_now
 from newsletter.feedback.fetch import MAX_BODY as WEBHOOK_BODY_LIMIT
 from newsletter.feedback.sns import Fetcher
 from newsletter.settings import Settings
+from newsletter.store.actions import ReaderActions
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database
 from newsletter.store.subscribers import SubscriberStore
@@ -87,7 +88,9 @@ def create_app(
     if limiter is None:
         limiter = RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
     readers = SubscriptionRoutes(
-        site.issues_dir, wiring.subscriptions(settings, store, transport, clock), pages, limiter
+        site.issues_dir,
+        wiring.subscriptions(settings, store, transport, clock, ReaderActions(db, clock)),
+        pages, limiter,
     )
     archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
 
