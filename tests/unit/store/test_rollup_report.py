@@ -69,7 +69,7 @@ APPLE_PROXY = "Mozilla/5.0"
 def test_events_roll_up_into_exact_counts_and_paper_rows(db: Database) -> None:
     """Opens by readers and machines apart; clicks per paper whatever the link form; a
     replayed or duplicated event counts once; the report adds titles from the issue."""
-    cid, (a, b, c, d) = sent_campaign(db, 4)
+    _cid, (a, b, c, d) = sent_campaign(db, 4)
     store = EventStore(db, clock=lambda: NOW, base_url=BASE)
     click_a = event("click", a, 600, link="https://arxiv.org/abs/2209.01234v2")
     batch = [
@@ -128,7 +128,7 @@ def test_a_human_open_after_a_machine_one_moves_the_reader_across(db: Database) 
     assert sum(c.opened_machine for c in figures.counts(cid).values()) == 1
     store.apply([Received(event("delivery", a, 0.5))])
     store.apply([Received(event("open", a, 7200, userAgent=IPHONE))])
-    total = [c for c in figures.counts(cid).values() if c.sent][0]
+    total = next(c for c in figures.counts(cid).values() if c.sent)
     assert (total.delivered, total.opened_unique, total.opened_machine) == (1, 1, 0)
 
 
