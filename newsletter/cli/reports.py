@@ -14,6 +14,7 @@ from newsletter.cli.output import bad_option, out, reported
 from newsletter.clock import utc_now
 from newsletter.model.reports import CampaignReport, Trends
 from newsletter.reports.campaign import campaign_report, counts_csv, papers_csv
+from newsletter.reports.hygiene import Rules
 from newsletter.reports.trends import trends_csv, trends_json
 from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
@@ -174,3 +175,59 @@ def prune(
     else:
         out.print(f"deleted {done.deleted:,} SES events received before "
                   f"{before:%Y-%m-%d %H:%M} UTC in {done.batches:,} batches", markup=False)
+
+
+def hygiene(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Do it (the default is a dry run that only "
+                           "names who would be affected).")
+    ] = False,
+    pending_days: Annotated[
+        int | None, typer.Option("--pending-days", min=1, help="Remove sign-ups pending "
+                                 "longer (default NEWSLETTER_PENDING_MAX_DAYS).", metavar="N")
+    ] = None,
+    sunset_issues: Annotated[
+        int | None, typer.Option("--sunset-issues", min=1, help="Ask readers with no open "
+                                 "or click in this many issues (default "
+                                 "NEWSLETTER_SUNSET_AFTER_ISSUES).", metavar="N")
+    ] = None,
+    grace_days: Annotated[
+        int | None, typer.Option("--grace-days", min=1, help="Unsubscribe (\"inactive\") "
+                                 "those asked this long ago who did not press \"Keep me "
+                                 "subscribed\" (default NEWSLETTER_SUNSET_GRACE_DAYS, 14).",
+                                 metavar="N")
+    ] = None,
+) -> None:
+    """List hygiene (off unless configured or asked for): remove stale pending sign-ups;
+    email readers who opened and clicked nothing in the last N issues one "Keep me
+    subscribed" button, and unsubscribe those who did not press it in time.
+
+    Without --apply nothing changes: the readers each rule would touch are listed. The
+    sunset rule runs only when those issues recorded opens or clicks (SES tracking on).
+
+    Example: newsletter hygiene --sunset-issues 10
+
+    Example: newsletter hygiene --pending-days 30 --apply
+    """
+    settings = get_settings()
+    rules = Rules(pending_days if pending_days is not None else settings.pending_max_days,
+                  sunset_issues if sunset_issues is not None else settings.sunset_after_issues,
+                  grace_days or settings.sunset_grace_days)
+    if not (rules.pending_days or rules.sunset_issues):
+        raise bad_option("list hygiene is off: set NEWSLETTER_PENDING_MAX_DAYS or "
+                         "NEWSLETTER_SUNSET_AFTER_ISSUES, or give --pending-days or "
+                         "--sunset-issues")
+    with reported(), wiring.database(settings, create=False) as db:
+        work = wiring.hygiene(settings, db, rules, sending=apply)
+        plan = work.plan()
+        if apply:
+            work.apply(plan)
+    verb = ("removed", "asked to stay", "unsubscribed (inactive)") if apply else (
+        "would remove", "would ask to stay", "would unsubscribe (inactive)")
+    lines = [*plan.notes]
+    for label, readers in zip(verb, (plan.pending, plan.ask, plan.unsubscribe), strict=True):
+        lines.append(f"{label}: {len(readers):,}")
+        lines.extend(f"  {r.email}" for r in readers)
+    if not apply:
+        lines.append("dry run: nothing changed; add --apply to do it")
+    out.print("\n".join(lines), markup=False)

@@ -54,6 +54,7 @@ def run_worker(
     report: Callable[[SendSummary], None] | None = None,
     warn: Callable[[str], None] = log.warning,
     schedules: Schedules | None = None,
+    housekeeping: Callable[[], None] | None = None,
 ) -> list[SendSummary]:
     """Send every campaign in state ``sending`` (or only ``issue_ref``'s) until stopped.
 
@@ -62,7 +63,8 @@ def run_worker(
     each open campaign is worked through once and the function returns. Other workers on
     other machines may work on the same campaigns at the same time. A campaign whose issue
     file cannot be read is skipped, with one line to ``warn`` saying why; the others are
-    sent.
+    sent. ``housekeeping`` (pruning old SES events) is called once per pass; it decides
+    itself how often to work.
     """
     campaigns.secret()
     stop = stop or threading.Event()
@@ -72,6 +74,8 @@ def run_worker(
     while not stop.is_set():
         if schedules is not None and date is None:
             start_scheduled(campaigns, schedules, warn=warn)
+        if housekeeping is not None:
+            housekeeping()
         for campaign in store.sending():
             if stop.is_set():
                 break

@@ -25,6 +25,7 @@ from newsletter.settings import Settings
 from newsletter.store.actions import ReaderActions
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database
+from newsletter.store.hygiene import HygieneStore
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.tokens import Purpose
 from newsletter.transports import Transport
@@ -33,6 +34,7 @@ from newsletter.web.admin.routes import desk_app
 from newsletter.web.archive_routes import ArchiveRoutes
 from newsletter.web.base_path import BasePath
 from newsletter.web.clients import ProxyHeaders, parse_networks
+from newsletter.web.keep import KeepRoutes
 from newsletter.web.limits import BodyLimit
 from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
@@ -93,6 +95,8 @@ def create_app(
         pages, limiter,
     )
     archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
+    keeping = KeepRoutes(HygieneStore(db, clock), pages, secret, clock,
+                         settings.verification_keys())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
@@ -136,6 +140,8 @@ def create_app(
         Route("/unsubscribe/{token}", unsubscribe(readers.unsubscribe_post), methods=["POST"]),
         Route("/preferences/{token}", preferences(readers.preferences_get), methods=["GET"]),
         Route("/preferences/{token}", preferences(readers.preferences_post), methods=["POST"]),
+        Route("/keep/{token}", keeping.keep_get, methods=["GET"]),
+        Route("/keep/{token}", keeping.keep_post, methods=["POST"]),
         Route("/archive/", archive.archive_page, methods=["GET"]),
         Route("/archive/page/{number:int}/", archive.archive_page, methods=["GET"]),
         Route("/issues/", issues_index, methods=["GET"]),
