@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,7 +36,9 @@ from newsletter.model.campaigns import CampaignHealth
 from newsletter.model.events import SesEvent, suppressions_for
 from newsletter.store.base import Store
 from newsletter.store.db import Database
-from newsletter.store.rollup import Target, roll_up
+from newsletter.store.event_rows import event_row
+from newsletter.store.event_rows import normal as _normal
+from newsletter.store.rollup import LinkCache, Target, roll_up
 from newsletter.store.rows import suppress_address
 from newsletter.store.tables import campaigns, deliveries, ses_events
 
@@ -45,8 +46,6 @@ from newsletter.store.tables import campaigns, deliveries, ses_events
 ACCEPTED_KINDS = ("send", "delivery", "bounce", "complaint", "delivery_delay", "open", "click")
 # A Reject fails a delivery SES may have been handed; not one already failed or skipped.
 REJECTABLE = ("sent", "in_doubt", "sending")
-# Rolled into the delivery's state and the counters (``store/rollup.py``): no payload kept.
-UNKEPT_PAYLOADS = frozenset({"send", "delivery", "open", "click"})
 SOFT_BOUNCE_WINDOW = dt.timedelta(days=30)
 HEALTH_CHECK_INTERVAL = 1.0  # seconds
 
@@ -103,6 +102,7 @@ class EventStore(Store):
         self.limits = limits
         self.clock = clock
         self.base_url = base_url  # our own links' prefix, to tell their clicks apart
+        self._links: LinkCache = {}
         self._checked: dict[int, float] = {}
         # SQLite has one writer at a time; threads of this process take turns here rather
         # than upgrading read transactions into each other's locks. PostgreSQL needs none.
@@ -165,28 +165,18 @@ class EventStore(Store):
                 found = matched.get(id(event))
                 if found is None:
                     result.unmatched += 1
-                rows.append({
-                    "event_key": event.key,
-                    "sns_message_id": item.sns_message_id,
-                    "kind": event.kind,
-                    "ses_message_id": (event.ses_message_id or "")[:200] or None,
-                    "delivery_id": found.delivery_id if found else None,
-                    "campaign_id": found.campaign_id if found else None,
-                    "email": _normal(event.recipients[0]) if event.recipients else "",
-                    "bounce_type": event.bounce_type,
-                    "machine": int(event.machine),
-                    "detail": event.detail,
-                    "occurred_at": event.occurred_at or now,
-                    "received_at": now,
-                    "payload": _payload(event),
-                })
+                rows.append(event_row(event, item.sns_message_id,
+                                      found.delivery_id if found else None,
+                                      found.campaign_id if found else None, now))
             conn.execute(_INSERT_EVENTS, rows)
             result.stored = len(rows)
-            roll_up(conn, [(item.event, _target(m)) for item in fresh
-                           if (m := matched.get(id(item.event))) is not None], self.base_url)
+            links = roll_up(conn, [(item.event, _target(m)) for item in fresh
+                                   if (m := matched.get(id(item.event))) is not None],
+                            self.base_url, self._links)
             self._settle_deliveries(conn, fresh, matched, result)
             for item in fresh:
                 result.suppressed += self._suppress(conn, item.event, now)
+        self._links.update(links)  # committed: the link ids are there for good
         touched = {m.campaign_id for m in matched.values()}
         return result, touched
 
@@ -375,19 +365,3 @@ def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, Match]:
 
 def _target(match: Match) -> Target:
     return Target(match.delivery_id, match.campaign_id, match.variant, match.sent_at)
-
-
-def _payload(event: SesEvent) -> str:
-    """The raw JSON, kept for what is not rolled up; a rolled-up event keeps its row only
-    (to be known again) until ``prune`` removes it."""
-    if event.kind in UNKEPT_PAYLOADS:
-        return ""
-    return json.dumps(event.raw, separators=(",", ":"), ensure_ascii=False)
-
-
-def _normal(address: str) -> str:
-    """The address as the events table keys it: trimmed and lower-cased (cheap, no checks).
-
-    Full normalisation (``normalize_email``) is kept for the addresses being suppressed.
-    """
-    return address.strip().lower()[:320]

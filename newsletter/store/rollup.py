@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from newsletter.model.engagement import (
@@ -43,6 +43,8 @@ from newsletter.store.tables import (
 # The kinds that change a delivery's state; Send only proves SES took it (``sent``).
 ROLLED_KINDS = frozenset({"delivery", "bounce", "complaint", "open", "click"})
 COUNTERS = (*FLAGS, "opens_total", "clicks_total")
+# (campaign id, link key) -> the link's row id: links of a campaign are few and never change.
+LinkCache = dict[tuple[int, str], int]
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,15 @@ class Target:
 
 
 def roll_up(conn: Connection, events: Sequence[tuple[SesEvent, Target]],
-            base_url: str = "") -> None:
-    """Apply ``events`` (new ones only) to the deliveries' state and the counters."""
+            base_url: str = "", links: LinkCache | None = None) -> LinkCache:
+    """Apply ``events`` (new ones only) to the deliveries' state and the counters.
+
+    ``links`` are link ids known from committed transactions; returns the ids this one
+    looked up, for the caller to remember once it has committed.
+    """
     events = [(e, t) for e, t in events if e.kind in ROLLED_KINDS]
     if not events:
-        return
+        return {}
     targets = {t.delivery_id: t for _, t in events}
     before = _states(conn, sorted(targets))
     after = dict(before)
@@ -85,8 +91,7 @@ def roll_up(conn: Connection, events: Sequence[tuple[SesEvent, Target]],
         for name in FLAGS:
             count[name] += new[name] - old[name]
     _add_counts(conn, deltas)
-    if clicks:
-        _add_clicks(conn, clicks)
+    return _add_clicks(conn, clicks, links or {}) if clicks else {}
 
 
 def _step(state: Engagement, event: SesEvent, target: Target) -> Engagement:
@@ -112,13 +117,11 @@ _STATE_COLUMNS = (_a.delivered_at, _a.bounced, _a.complained, _a.opened_at,
 
 
 def _states(conn: Connection, ids: list[int]) -> dict[int, Engagement]:
-    query = select(_a.delivery_id, *_STATE_COLUMNS).where(_a.delivery_id.in_(ids))
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+    query = _STATES_LOCKED if conn.dialect.name == "postgresql" else _STATES
     return {
         int(row[0]): Engagement(row[1], bool(row[2]), bool(row[3]), row[4], row[5],
                                 int(row[6]), row[7], int(row[8]))
-        for row in conn.execute(query)
+        for row in conn.execute(query, {"ids": ids})
     }
 
 
@@ -131,23 +134,15 @@ def _values(state: Engagement) -> dict[str, Any]:
     }
 
 
-_UPDATE_STATE = (
-    update(delivery_activity)
-    .where(_a.delivery_id == bindparam("b_id"))
-    .values({c.name: bindparam(f"b_{c.name}") for c in _STATE_COLUMNS})
-)
-
-
 def _write_states(conn: Connection, targets: dict[int, Target], before: dict[int, Engagement],
                   after: dict[int, Engagement]) -> None:
-    new = [{"delivery_id": i, "campaign_id": targets[i].campaign_id, **_values(after[i])}
-           for i in sorted(after) if i not in before]
-    changed = [{"b_id": i, **{f"b_{k}": v for k, v in _values(after[i]).items()}}
-               for i in sorted(before) if after[i] != before[i]]
-    if new:
-        conn.execute(insert(delivery_activity), new)
-    if changed:
-        conn.execute(_UPDATE_STATE, changed)
+    """One statement for new and changed states: the rows are locked (or new, and a
+    concurrent insert of the same one fails the transaction, which is then run again)."""
+    rows = [{"delivery_id": i, "campaign_id": targets[i].campaign_id, **_values(after[i])}
+            for i in sorted(after) if after[i] != before.get(i)]
+    if not rows:
+        return
+    conn.execute(_statements(conn).activity, rows)
 
 
 def _upsert(conn: Connection) -> Any:
@@ -163,54 +158,86 @@ def _add_counts(conn: Connection, deltas: dict[tuple[int, str], Counter[str]]) -
     ]
     if not rows:
         return
-    stmt = _upsert(conn)(campaign_counts)
-    c = campaign_counts.c
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[c.campaign_id, c.variant],
-        set_={name: c[name] + stmt.excluded[name] for name in COUNTERS},
-    )
-    conn.execute(stmt, rows)
+    conn.execute(_statements(conn).counts, rows)
 
 
-def _add_clicks(conn: Connection, clicks: Counter[tuple[int, int, Link]]) -> None:
-    cl, d = campaign_links.c, delivery_links.c
-    links = sorted({(campaign_id, link) for campaign_id, _, link in clicks},
-                   key=lambda p: (p[0], p[1].key))
-    stmt = _upsert(conn)(campaign_links).on_conflict_do_nothing(
-        index_elements=[cl.campaign_id, cl.key])
-    conn.execute(stmt, [{"campaign_id": c, "kind": link.kind, "key": link.key, "clicks": 0,
-                         "readers": 0} for c, link in links])
-    ids: dict[tuple[int, str], int] = {
-        (int(c), str(k)): int(i) for i, c, k in conn.execute(
-            select(cl.id, cl.campaign_id, cl.key).where(
-                tuple_(cl.campaign_id, cl.key).in_([(c, link.key) for c, link in links])))
-    }
+def _add_clicks(conn: Connection, clicks: Counter[tuple[int, int, Link]],
+                known_links: LinkCache) -> LinkCache:
+    cl = campaign_links.c
+    wanted = {(campaign_id, link.key): link for campaign_id, _, link in clicks}
+    ids = {key: known_links[key] for key in wanted if key in known_links}
+    missing = sorted(key for key in wanted if key not in ids)
+    found: LinkCache = {}
+    if missing:
+        stmt = _upsert(conn)(campaign_links).on_conflict_do_nothing(
+            index_elements=[cl.campaign_id, cl.key])
+        conn.execute(stmt, [{"campaign_id": c, "kind": wanted[(c, k)].kind, "key": k,
+                             "clicks": 0, "readers": 0} for c, k in missing])
+        found = {(int(c), str(k)): int(i) for i, c, k in conn.execute(
+            select(cl.id, cl.campaign_id, cl.key).where(tuple_(cl.campaign_id, cl.key).in_(
+                missing)))}
+        ids.update(found)
     pairs = {(delivery_id, ids[(campaign_id, link.key)]): n
              for (campaign_id, delivery_id, link), n in clicks.items()}
     known = {
         (int(a), int(b)) for a, b in conn.execute(
-            select(d.delivery_id, d.link_id).where(
-                d.delivery_id.in_(sorted({p[0] for p in pairs}))))
+            _CLICKED, {"ids": sorted({p[0] for p in pairs})})
     }
-    fresh = [{"delivery_id": a, "link_id": b, "clicks": n}
-             for (a, b), n in sorted(pairs.items()) if (a, b) not in known]
-    again = [{"b_delivery": a, "b_link": b, "b_n": n}
-             for (a, b), n in sorted(pairs.items()) if (a, b) in known]
-    if fresh:
-        conn.execute(insert(delivery_links), fresh)
-    if again:
-        conn.execute(
-            update(delivery_links)
-            .where(and_(d.delivery_id == bindparam("b_delivery"),
-                        d.link_id == bindparam("b_link")))
-            .values(clicks=d.clicks + bindparam("b_n")), again)
+    conn.execute(_statements(conn).clicked,
+                 [{"delivery_id": a, "link_id": b, "clicks": n}
+                  for (a, b), n in sorted(pairs.items())])
     per_link: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for (a, b), n in pairs.items():
         per_link[b][0] += n
         per_link[b][1] += int((a, b) not in known)
     conn.execute(
-        update(campaign_links).where(cl.id == bindparam("b_id"))
-        .values(clicks=cl.clicks + bindparam("b_clicks"),
-                readers=cl.readers + bindparam("b_readers")),
+        _ADD_TO_LINK,
         [{"b_id": i, "b_clicks": c, "b_readers": r} for i, (c, r) in sorted(per_link.items())],
     )
+    return found
+
+
+# The statements of the hot path, built once (building one costs more than SQLite takes
+# to run it): per dialect for the upserts, whose syntax is the dialect's own.
+_STATES = select(_a.delivery_id, *_STATE_COLUMNS).where(
+    _a.delivery_id.in_(bindparam("ids", expanding=True)))
+_STATES_LOCKED = _STATES.with_for_update()
+_CLICKED = select(delivery_links.c.delivery_id, delivery_links.c.link_id).where(
+    delivery_links.c.delivery_id.in_(bindparam("ids", expanding=True)))
+_ADD_TO_LINK = (
+    update(campaign_links).where(campaign_links.c.id == bindparam("b_id"))
+    .values(clicks=campaign_links.c.clicks + bindparam("b_clicks"),
+            readers=campaign_links.c.readers + bindparam("b_readers"))
+)
+
+
+@dataclass(frozen=True)
+class _Upserts:
+    activity: Any
+    counts: Any
+    clicked: Any
+
+
+def _build(insert_: Any) -> _Upserts:
+    activity = insert_(delivery_activity)
+    counts = insert_(campaign_counts)
+    clicked = insert_(delivery_links)
+    c, d = campaign_counts.c, delivery_links.c
+    return _Upserts(
+        activity.on_conflict_do_update(
+            index_elements=[_a.delivery_id],
+            set_={col.name: activity.excluded[col.name] for col in _STATE_COLUMNS}),
+        counts.on_conflict_do_update(
+            index_elements=[c.campaign_id, c.variant],
+            set_={name: c[name] + counts.excluded[name] for name in COUNTERS}),
+        clicked.on_conflict_do_update(
+            index_elements=[d.delivery_id, d.link_id],
+            set_={"clicks": d.clicks + clicked.excluded.clicks}),
+    )
+
+
+_UPSERTS = {"postgresql": _build(postgresql.insert), "sqlite": _build(sqlite.insert)}
+
+
+def _statements(conn: Connection) -> _Upserts:
+    return _UPSERTS["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
