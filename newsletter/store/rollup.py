@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, tuple_, update
+from sqlalchemy import Connection, bindparam, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from newsletter.model.engagement import (
@@ -142,7 +142,10 @@ def _write_states(conn: Connection, targets: dict[int, Target], before: dict[int
             for i in sorted(after) if after[i] != before.get(i)]
     if not rows:
         return
-    conn.execute(_statements(conn).activity, rows)
+    if conn.dialect.name == "postgresql":  # one statement over arrays, not one per row
+        conn.execute(_ACTIVITY_PG, {name: [r[name] for r in rows] for name in rows[0]})
+    else:
+        conn.execute(_statements(conn).activity, rows)
 
 
 def _upsert(conn: Connection) -> Any:
@@ -183,9 +186,14 @@ def _add_clicks(conn: Connection, clicks: Counter[tuple[int, int, Link]],
         (int(a), int(b)) for a, b in conn.execute(
             _CLICKED, {"ids": sorted({p[0] for p in pairs})})
     }
-    conn.execute(_statements(conn).clicked,
-                 [{"delivery_id": a, "link_id": b, "clicks": n}
-                  for (a, b), n in sorted(pairs.items())])
+    ordered = sorted(pairs.items())
+    if conn.dialect.name == "postgresql":
+        conn.execute(_CLICKED_PG, {"delivery_id": [a for (a, _), _ in ordered],
+                                   "link_id": [b for (_, b), _ in ordered],
+                                   "clicks": [n for _, n in ordered]})
+    else:
+        conn.execute(_statements(conn).clicked,
+                     [{"delivery_id": a, "link_id": b, "clicks": n} for (a, b), n in ordered])
     per_link: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for (a, b), n in pairs.items():
         per_link[b][0] += n
@@ -208,6 +216,24 @@ _ADD_TO_LINK = (
     update(campaign_links).where(campaign_links.c.id == bindparam("b_id"))
     .values(clicks=campaign_links.c.clicks + bindparam("b_clicks"),
             readers=campaign_links.c.readers + bindparam("b_readers"))
+)
+
+
+_STATE_TYPES = {"delivery_id": "bigint", "campaign_id": "bigint", "delivered_at": "timestamptz",
+                "bounced": "integer", "complained": "integer", "opened_at": "timestamptz",
+                "machine_opened_at": "timestamptz", "opens": "integer",
+                "clicked_at": "timestamptz", "clicks": "integer"}
+_ACTIVITY_PG = text(  # noqa: S608 -- built from our own column names, no input
+    f"INSERT INTO delivery_activity ({', '.join(_STATE_TYPES)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _STATE_TYPES.items())
+    + ") ON CONFLICT (delivery_id) DO UPDATE SET "
+    + ", ".join(f"{c.name} = excluded.{c.name}" for c in _STATE_COLUMNS)
+)
+_CLICKED_PG = text(
+    "INSERT INTO delivery_links (delivery_id, link_id, clicks) SELECT * FROM unnest("
+    "CAST(:delivery_id AS bigint[]), CAST(:link_id AS bigint[]), CAST(:clicks AS integer[]))"
+    " ON CONFLICT (delivery_id, link_id) DO UPDATE"
+    " SET clicks = delivery_links.clicks + excluded.clicks"
 )
 
 
