@@ -15,7 +15,10 @@ import datetime as dt
 import json
 from typing import Any
 
+from sqlalchemy import Connection, insert, text
+
 from newsletter.model.events import SesEvent
+from newsletter.store.tables import ses_events
 
 # Rolled into the delivery's state and the counters: no payload kept once matched.
 UNKEPT_PAYLOADS = frozenset({"send", "delivery", "open", "click"})
@@ -49,3 +52,23 @@ def normal(address: str) -> str:
     Full normalisation (``normalize_email``) is kept for the addresses being suppressed.
     """
     return address.strip().lower()[:320]
+
+
+_TYPES = {"event_key": "text", "sns_message_id": "text", "kind": "text",
+          "ses_message_id": "text", "delivery_id": "bigint", "campaign_id": "bigint",
+          "email": "text", "bounce_type": "text", "machine": "integer", "detail": "text",
+          "occurred_at": "timestamptz", "received_at": "timestamptz", "payload": "text"}
+# PostgreSQL: a batch in one statement over arrays (an executemany is a statement per row).
+_INSERT_PG = text(  # built from our own column names: no input reaches it
+    f"INSERT INTO ses_events ({', '.join(_TYPES)}) SELECT * FROM unnest("  # noqa: S608
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _TYPES.items()) + ")"
+)
+_INSERT = insert(ses_events)
+
+
+def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert ``event_row`` rows; a key already stored raises ``IntegrityError``."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_INSERT_PG, {name: [r[name] for r in rows] for name in _TYPES})
+    else:
+        conn.execute(_INSERT, rows)

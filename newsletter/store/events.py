@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, bindparam, func, insert, select, union_all, update
+from sqlalchemy import Connection, bindparam, func, select, union_all, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from newsletter.clock import utc_now
@@ -36,7 +36,7 @@ from newsletter.model.campaigns import CampaignHealth
 from newsletter.model.events import SesEvent, suppressions_for
 from newsletter.store.base import Store
 from newsletter.store.db import Database
-from newsletter.store.event_rows import event_row
+from newsletter.store.event_rows import event_row, insert_events
 from newsletter.store.event_rows import normal as _normal
 from newsletter.store.rollup import LinkCache, Target, roll_up
 from newsletter.store.rows import suppress_address
@@ -168,7 +168,7 @@ class EventStore(Store):
                 rows.append(event_row(event, item.sns_message_id,
                                       found.delivery_id if found else None,
                                       found.campaign_id if found else None, now))
-            conn.execute(_INSERT_EVENTS, rows)
+            insert_events(conn, rows)
             result.stored = len(rows)
             links = roll_up(conn, [(item.event, _target(m)) for item in fresh
                                    if (m := matched.get(id(item.event))) is not None],
@@ -301,7 +301,6 @@ _KNOWN_KEYS_OR_SNS = union_all(
         _e.sns_message_id.in_(bindparam("sns", expanding=True))
     ),
 )
-_INSERT_EVENTS = insert(ses_events)
 _d = deliveries.c
 _DELIVERIES_BY_ID = select(_d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at).where(
     _d.id.in_(bindparam("ids", expanding=True))
