@@ -3,7 +3,6 @@ email and page, always planned (a dry run) before anything is done."""
 
 from __future__ import annotations
 
-import datetime as dt
 import email
 import email.policy
 import re
