@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     # how many deliveries in a row may fail (deferred or in doubt) before the run pauses.
     send_retry_seconds: float = Field(15.0, ge=0, le=600)
     send_brake_after: int = Field(10, ge=1)
+    # Issue 17: what readers did. SES event rows other than bounces and complaints are
+    # pruned after this many days (their effect is rolled up as they are applied).
+    event_retention_days: int = Field(30, ge=1)
+    # List hygiene, off by default (0): pending sign-ups older than this many days are
+    # removed; readers with no open or click in the last ``sunset_after_issues`` issues are
+    # asked to stay and unsubscribed ("inactive") ``sunset_grace_days`` later.
+    pending_max_days: int = Field(0, ge=0)
+    sunset_after_issues: int = Field(0, ge=0)
+    sunset_grace_days: int = Field(14, ge=1)
 
     @field_validator(
         "editors", "sns_topic_arns", "trusted_proxies", "secret_key_fallbacks", mode="before"

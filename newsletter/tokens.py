@@ -33,6 +33,7 @@ class Purpose(StrEnum):
     CONFIRM = "confirm"
     UNSUBSCRIBE = "unsubscribe"
     PREFERENCES = "preferences"
+    KEEP = "keep"  # "Keep me subscribed" in the sunset rule's re-engagement email
 
 
 class _Signer(TimestampSigner):

@@ -27,6 +27,7 @@ from newsletter.mail.message import Sender
 from newsletter.model.addresses import normalize_email
 from newsletter.model.site import SiteConfig, site_name
 from newsletter.rendering.renderer import DEFAULT_TEMPLATES, Renderer
+from newsletter.reports.hygiene import Hygiene, KeepMailer, Rules
 from newsletter.sending.campaign import Campaigns
 from newsletter.sending.config import SendConfig
 from newsletter.settings import Settings
@@ -35,8 +36,11 @@ from newsletter.store.db import Database
 from newsletter.store.db import open_database as open_store_database
 from newsletter.store.desk import DeskStore
 from newsletter.store.events import EventStore, HealthLimits
+from newsletter.store.hygiene import HygieneStore
+from newsletter.store.prune import EventPruner, Pruned
+from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.workers import WorkerRegistry
-from newsletter.subscribers.workflow import ConfirmationMailer, Store, Subscriptions
+from newsletter.subscribers.workflow import ActionLog, ConfirmationMailer, Store, Subscriptions
 from newsletter.transports import MAX_CONCURRENCY, Transport
 from newsletter.transports.outbox import OutboxTransport
 
@@ -232,7 +236,7 @@ def event_store(
     limits = HealthLimits(
         settings.max_bounce_rate, settings.max_complaint_rate, settings.soft_bounce_limit
     )
-    return EventStore(db, limits, clock)
+    return EventStore(db, limits, clock, base_url=settings.base_url)
 
 
 def cert_fetcher(settings: Settings) -> Fetcher:
@@ -317,6 +321,7 @@ def subscriptions(
     store: Store,
     chosen_transport: Transport | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
+    actions: ActionLog | None = None,
 ) -> Subscriptions:
     """The workflow as the settings configure it (transport, sender, key, base URL).
 
@@ -330,4 +335,29 @@ def subscriptions(
         fallbacks=settings.verification_keys(),
         base_url=settings.base_url,
         clock=clock,
+        actions=actions,
     )
+
+
+# -- issue 17: list hygiene ------------------------------------------------------------
+
+
+def hygiene(
+    settings: Settings, db: Database, rules: Rules, clock: Callable[[], dt.datetime] = utc_now,
+    chosen_transport: Transport | None = None, *, sending: bool = False,
+) -> Hygiene:
+    """List hygiene over ``db``; with ``sending``, able to mail re-engagement emails."""
+    people = HygieneStore(db, clock), SubscriberStore(db, clock)
+    if not sending:  # a dry run: no key, no renderer, no transport needed
+        return Hygiene(*people, rules, clock)
+    mailer = KeepMailer(renderer(settings), sender(settings), settings.signing_key(),
+                        settings.base_url, rules.sunset_issues, rules.grace_days)
+    return Hygiene(*people, rules, clock, mailer, chosen_transport or transport(settings))
+
+
+def prune_events(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -> Pruned:
+    """SES event rows past ``NEWSLETTER_EVENT_RETENTION_DAYS`` deleted in short batches,
+    bounces and complaints kept (``worker`` calls this once an hour)."""
+    before = clock() - dt.timedelta(days=settings.event_retention_days)
+    with database(settings, create=False) as db:
+        return EventPruner(db).prune(before, pause=0.05)

@@ -21,6 +21,7 @@ from newsletter import wiring
 from newsletter.cli.output import err, fail, log_line, out, reported
 from newsletter.cli.progress import LogProgress, RichProgress, make_progress
 from newsletter.clock import utc_now
+from newsletter.reports.housekeeping import Periodic
 from newsletter.sending import editor_send as editor_sends
 from newsletter.sending import schedule
 from newsletter.sending import worker as workers
@@ -305,6 +306,7 @@ def worker(
             campaigns, issue_ref=issue, once=once, poll_seconds=poll,
             progress=_progress, stop=stop, report=_print_summary,
             warn=lambda line: err.print(line, markup=False), schedules=schedules,
+            housekeeping=Periodic(lambda: wiring.prune_events(settings)),
         )
     if once and not summaries:
         # Say so: silence would look the same as a worker that failed to look.

@@ -19,6 +19,7 @@ from newsletter.cli.events import events_app
 from newsletter.cli.help import COMMAND
 from newsletter.cli.issues import COMMANDS as ISSUE_COMMANDS
 from newsletter.cli.output import configure_logging, fail, out
+from newsletter.cli.reports import hygiene, prune, report
 from newsletter.cli.site import site
 from newsletter.cli.subscribers import db_app, subscribers_app, suppressions_app
 from newsletter.cli.web import serve
@@ -86,6 +87,9 @@ _COMMANDS: dict[str, Callable[..., None]] = {
 for _name, _command in _COMMANDS.items():
     app.command(_name, **{**COMMAND, **EDITING_OPTIONS.get(_name, {})})(_command)
 
+app.command("report", **COMMAND)(report)
+app.command("hygiene", **COMMAND)(hygiene)
+db_app.command("prune", **COMMAND)(prune)
 app.add_typer(db_app, name="db")
 app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(suppressions_app, name="suppressions")

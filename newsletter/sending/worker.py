@@ -62,6 +62,7 @@ def run_worker(
     warn: Callable[[str], None] = log.warning,
     schedules: Schedules | None = None,
     backoff: OutageBackoff | None = None,
+    housekeeping: Callable[[], None] | None = None,
 ) -> list[SendSummary]:
     """Send every campaign in state ``sending`` (or only ``issue_ref``'s) until stopped.
 
@@ -72,6 +73,8 @@ def run_worker(
     file cannot be read is skipped, with one line to ``warn`` saying why; the others are
     sent. When the database fails (a restart, an outage), one line to ``warn`` says so and
     the worker tries again after the pauses of ``backoff`` (with ``once`` it raises).
+    ``housekeeping`` (pruning old SES events) is called once per pass; it decides itself
+    how often to work.
     """
     campaigns.secret()
     stop = stop or threading.Event()
@@ -82,6 +85,8 @@ def run_worker(
         try:
             if schedules is not None and date is None:
                 start_scheduled(campaigns, schedules, warn=warn)
+            if housekeeping is not None:
+                housekeeping()
             _one_pass(campaigns, date, summaries, progress=progress, stop=stop,
                       report=report, warn=warn)
         except DatabaseError as error:

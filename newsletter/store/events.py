@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, bindparam, func, insert, select, union_all, update
+from sqlalchemy import Connection, bindparam, func, select, union_all, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from newsletter.clock import utc_now
@@ -37,6 +36,9 @@ from newsletter.model.campaigns import CampaignHealth
 from newsletter.model.events import SesEvent, suppressions_for
 from newsletter.store.base import Store
 from newsletter.store.db import Database
+from newsletter.store.event_rows import event_row, insert_events
+from newsletter.store.event_rows import normal as _normal
+from newsletter.store.rollup import LinkCache, Target, roll_up
 from newsletter.store.rows import suppress_address
 from newsletter.store.tables import campaigns, deliveries, ses_events
 
@@ -65,6 +67,8 @@ class Match(NamedTuple):
     delivery_id: int
     campaign_id: int
     status: str
+    variant: str = ""
+    sent_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -93,10 +97,12 @@ class EventStore(Store):
     """The ``ses_events`` table and what applying an event changes."""
 
     def __init__(self, db: Database, limits: HealthLimits = HealthLimits(),
-                 clock: Callable[[], dt.datetime] = utc_now) -> None:
+                 clock: Callable[[], dt.datetime] = utc_now, base_url: str = "") -> None:
         super().__init__(db)
         self.limits = limits
         self.clock = clock
+        self.base_url = base_url  # our own links' prefix, to tell their clicks apart
+        self._links: LinkCache = {}
         self._checked: dict[int, float] = {}
         # SQLite has one writer at a time; threads of this process take turns here rather
         # than upgrading read transactions into each other's locks. PostgreSQL needs none.
@@ -159,26 +165,18 @@ class EventStore(Store):
                 found = matched.get(id(event))
                 if found is None:
                     result.unmatched += 1
-                rows.append({
-                    "event_key": event.key,
-                    "sns_message_id": item.sns_message_id,
-                    "kind": event.kind,
-                    "ses_message_id": (event.ses_message_id or "")[:200] or None,
-                    "delivery_id": found.delivery_id if found else None,
-                    "campaign_id": found.campaign_id if found else None,
-                    "email": _normal(event.recipients[0]) if event.recipients else "",
-                    "bounce_type": event.bounce_type,
-                    "machine": int(event.machine),
-                    "detail": event.detail,
-                    "occurred_at": event.occurred_at or now,
-                    "received_at": now,
-                    "payload": json.dumps(event.raw, separators=(",", ":"), ensure_ascii=False),
-                })
-            conn.execute(_INSERT_EVENTS, rows)
+                rows.append(event_row(event, item.sns_message_id,
+                                      found.delivery_id if found else None,
+                                      found.campaign_id if found else None, now))
+            insert_events(conn, rows)
             result.stored = len(rows)
+            links = roll_up(conn, [(item.event, _target(m)) for item in fresh
+                                   if (m := matched.get(id(item.event))) is not None],
+                            self.base_url, self._links)
             self._settle_deliveries(conn, fresh, matched, result)
             for item in fresh:
                 result.suppressed += self._suppress(conn, item.event, now)
+        self._links.update(links)  # committed: the link ids are there for good
         touched = {m.campaign_id for m in matched.values()}
         return result, touched
 
@@ -314,13 +312,13 @@ _KNOWN_KEYS_OR_SNS = union_all(
         _e.sns_message_id.in_(bindparam("sns", expanding=True))
     ),
 )
-_INSERT_EVENTS = insert(ses_events)
-_DELIVERIES_BY_ID = select(deliveries.c.id, deliveries.c.campaign_id, deliveries.c.status).where(
-    deliveries.c.id.in_(bindparam("ids", expanding=True))
+_d = deliveries.c
+_DELIVERIES_BY_ID = select(_d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at).where(
+    _d.id.in_(bindparam("ids", expanding=True))
 )
 _DELIVERIES_BY_MESSAGE = select(
-    deliveries.c.provider_id, deliveries.c.id, deliveries.c.campaign_id, deliveries.c.status
-).where(deliveries.c.provider_id.in_(bindparam("mids", expanding=True)))
+    _d.provider_id, _d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at
+).where(_d.provider_id.in_(bindparam("mids", expanding=True)))
 _CONFIRM_SENT = (
     update(deliveries)
     .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "in_doubt")
@@ -357,8 +355,8 @@ def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, Match]:
     wanted = list({e.delivery_id for e in events if e.delivery_id is not None})
     by_id: dict[int, Match] = {}
     if wanted:
-        by_id = {int(i): Match(int(i), int(c), str(s))
-                 for i, c, s in conn.execute(_DELIVERIES_BY_ID, {"ids": wanted})}
+        by_id = {int(i): Match(int(i), int(c), str(s), str(v), at)
+                 for i, c, s, v, at in conn.execute(_DELIVERIES_BY_ID, {"ids": wanted})}
     found: dict[int, Match] = {}
     by_message: dict[str, list[SesEvent]] = {}
     for event in events:
@@ -368,15 +366,12 @@ def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, Match]:
             by_message.setdefault(event.ses_message_id, []).append(event)
     if by_message:
         rows: Any = conn.execute(_DELIVERIES_BY_MESSAGE, {"mids": list(by_message)}).all()
-        for provider_id, delivery_id, campaign_id, status in rows:
+        for provider_id, delivery_id, campaign_id, status, variant, sent_at in rows:
             for event in by_message.get(str(provider_id), []):
-                found[id(event)] = Match(int(delivery_id), int(campaign_id), str(status))
+                found[id(event)] = Match(int(delivery_id), int(campaign_id), str(status),
+                                         str(variant), sent_at)
     return found
 
 
-def _normal(address: str) -> str:
-    """The address as the events table keys it: trimmed and lower-cased (cheap, no checks).
-
-    Full normalisation (``normalize_email``) is kept for the addresses being suppressed.
-    """
-    return address.strip().lower()[:320]
+def _target(match: Match) -> Target:
+    return Target(match.delivery_id, match.campaign_id, match.variant, match.sent_at)

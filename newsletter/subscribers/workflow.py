@@ -98,6 +98,12 @@ class Store(Protocol):
     def events(self, subscriber_id: int) -> list[Event]: ...
 
 
+class ActionLog(Protocol):
+    """Where a reader's action through an issue's link is recorded (``store/actions.py``)."""
+
+    def record(self, subscriber_id: int, issued: dt.datetime, action: str) -> int | None: ...
+
+
 class SignupOutcome(StrEnum):
     """What ``subscribe`` did. For logs and tests: never show it to the requester."""
 
@@ -167,8 +173,10 @@ class Subscriptions:
         base_url: str,
         clock: Callable[[], dt.datetime],
         fallbacks: Sequence[str] = (),
+        actions: ActionLog | None = None,
     ) -> None:
         self.store = store
+        self.actions = actions
         self.fallbacks = tuple(fallbacks)
         self.transport = transport
         self.mailer = mailer
@@ -307,8 +315,21 @@ class Subscriptions:
         except UnknownSubscriberError:
             return None
         if subscriber.status in ("active", "pending"):
-            return self.store.set_status(subscriber.id, "unsubscribed", reason)
+            left = self.store.set_status(subscriber.id, "unsubscribed", reason)
+            self._record(subscriber.id, Purpose.UNSUBSCRIBE, token, "unsubscribe")
+            return left
         return subscriber
+
+    def issued(self, purpose: Purpose, token: str) -> dt.datetime:
+        """When a (valid) token was signed: the links made from a page keep it, so what is
+        done there is counted for the issue whose link led there. Raises ``TokenError``."""
+        _, issued = read_token_issued(self.secret, purpose, token, now=self.clock().timestamp(),
+                                      fallbacks=self.fallbacks)
+        return dt.datetime.fromtimestamp(issued, dt.UTC)
+
+    def _record(self, subscriber_id: int, purpose: Purpose, token: str, action: str) -> None:
+        if self.actions is not None:
+            self.actions.record(subscriber_id, self.issued(purpose, token), action)
 
     def unsubscribe_target(self, token: str) -> Subscriber | None:
         """Check an unsubscribe token without acting on it (for the page with the button).
@@ -328,12 +349,15 @@ class Subscriptions:
     def update_preferences(self, token: str, choices: Choices) -> Subscriber:
         """Save new choices for the subscriber named by a preferences token."""
         subscriber = self._subscriber(Purpose.PREFERENCES, token)
-        return self.store.set_preferences(
+        updated = self.store.set_preferences(
             subscriber.id,
             categories=choices.categories,
             language=choices.language,
             reason="preferences page",
         )
+        if (updated.categories, updated.language) != (subscriber.categories, subscriber.language):
+            self._record(subscriber.id, Purpose.PREFERENCES, token, "preferences")
+        return updated
 
     def _subscriber(self, purpose: Purpose, token: str, max_age: int | None = None) -> Subscriber:
         now = self.clock().timestamp()

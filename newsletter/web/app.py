@@ -26,9 +26,11 @@ from newsletter.feedback.feed import Heartbeat, feed_name
 from newsletter.feedback.fetch import MAX_BODY as WEBHOOK_BODY_LIMIT
 from newsletter.feedback.sns import Fetcher
 from newsletter.settings import Settings
+from newsletter.store.actions import ReaderActions
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database
 from newsletter.store.feeds import FeedStore
+from newsletter.store.hygiene import HygieneStore
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.tokens import Purpose
 from newsletter.transports import Transport
@@ -37,6 +39,7 @@ from newsletter.web.admin.routes import desk_app
 from newsletter.web.archive_routes import ArchiveRoutes
 from newsletter.web.base_path import BasePath
 from newsletter.web.clients import ProxyHeaders, parse_networks
+from newsletter.web.keep import KeepRoutes
 from newsletter.web.limits import BodyLimit
 from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
@@ -92,8 +95,11 @@ def create_app(
     archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
     readers = SubscriptionRoutes(
         archive.archive.reader_categories,
-        wiring.subscriptions(settings, store, transport, clock), pages, limiter,
+        wiring.subscriptions(settings, store, transport, clock, ReaderActions(db, clock)),
+        pages, limiter,
     )
+    keeping = KeepRoutes(HygieneStore(db, clock), pages, secret, clock,
+                         settings.verification_keys())
 
     # Issue 25: while the webhook runs, in-doubt deliveries may be decided by its events.
     feed = Heartbeat(FeedStore(db, clock), feed_name("webhook"), durable=False, clock=clock) \
@@ -160,6 +166,8 @@ def create_app(
         Route("/unsubscribe/{token}", unsubscribe(readers.unsubscribe_post), methods=["POST"]),
         Route("/preferences/{token}", preferences(readers.preferences_get), methods=["GET"]),
         Route("/preferences/{token}", preferences(readers.preferences_post), methods=["POST"]),
+        Route("/keep/{token}", keeping.keep_get, methods=["GET"]),
+        Route("/keep/{token}", keeping.keep_post, methods=["POST"]),
         Route("/archive/", archive.archive_page, methods=["GET"]),
         Route("/archive/page/{number}/", archive.archive_page, methods=["GET"]),
         Route("/issues/", issues_index, methods=["GET"]),

@@ -101,7 +101,11 @@ class SubscriptionRoutes:
             "chosen": choices_of(subscriber, categories) if chosen is None else chosen,
             "language": language or subscriber.language, "errors": dict(errors or {}),
             "saved": saved,
-            "unsubscribe_url": self.subs.link(Purpose.UNSUBSCRIBE, subscriber.id),
+            # Signed when the preferences link was: an unsubscribe from here counts for the
+            # issue that link came in.
+            "unsubscribe_url": self.subs.link(
+                Purpose.UNSUBSCRIBE, subscriber.id,
+                self.subs.issued(Purpose.PREFERENCES, request.path_params["token"])),
         }
         response = self.pages.render(request, "preferences", context, status, PRIVATE)
         return with_form_cookie(response, request, token)

@@ -59,3 +59,31 @@ def publish(url: str, topic: str, events: list[dict[str, Any]]) -> None:
     sns = client("sns", url)
     for event in events:
         sns.publish(TopicArn=topic, Message=json.dumps(event))
+
+
+def engagement_event(accepted: Accepted, kind: str, at: dt.datetime,
+                     **section: Any) -> dict[str, Any]:
+    """A configuration-set ``Delivery``, ``Open``, ``Click``, ``Bounce`` or ``Complaint``
+    event about one accepted message, happening ``at``; ``section`` adds to its own part
+    (``userAgent``, ``link``, ...)."""
+    event = send_event(accepted)
+    name = {"delivery": "Delivery", "open": "Open", "click": "Click", "bounce": "Bounce",
+            "complaint": "Complaint"}[kind]
+    recipients = event["mail"]["destination"]
+    stamp = at.isoformat().replace("+00:00", "Z")
+    part: dict[str, Any] = {"timestamp": stamp}
+    if kind == "delivery":
+        part.update(recipients=recipients, smtpResponse="250 2.6.0 Message received")
+    elif kind == "bounce":
+        part.update(bounceType="Permanent", bounceSubType="General",
+                    bouncedRecipients=[{"emailAddress": r} for r in recipients])
+    elif kind == "complaint":
+        part.update(complaintFeedbackType="abuse",
+                    complainedRecipients=[{"emailAddress": r} for r in recipients])
+    elif kind in ("open", "click"):
+        part.update(ipAddress="192.0.2.1")
+    part.update(section)
+    event["eventType"] = name
+    del event["send"]
+    event[kind] = part
+    return event

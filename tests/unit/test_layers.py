@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "newsletter"
 FLOORS: list[tuple[str, set[str]]] = [
     ("model", {"__init__", "model", "vocabulary", "errors", "clock", "tokens", "cjk"}),
     ("parts", {"issues", "rendering", "mail", "transports", "store", "aws"}),
-    ("services", {"editing", "sending", "feedback", "subscribers", "desk"}),
+    ("services", {"editing", "sending", "feedback", "subscribers", "desk", "reports"}),
     ("composition", {"settings", "wiring"}),
     ("entry points", {"cli", "web", "__main__"}),
 ]

@@ -105,6 +105,8 @@ def routes(desk: Desk) -> list[BaseRoute]:
         return progress_of(campaign, counts, recent, now)
 
     def details(campaign_id: int) -> dict[str, Any] | None:
+        from newsletter.web.admin.reports import report_for  # it uses ``duration`` above
+
         shown = progress(campaign_id)
         if shown is None:
             return None
@@ -114,6 +116,7 @@ def routes(desk: Desk) -> list[BaseRoute]:
             "variants": views.variant_counts(campaign),
             "health": desk.campaigns.events.health(campaign.id),
             "in_doubt": store.in_doubt(campaign.id, IN_DOUBT_SHOWN),
+            "report": report_for(desk, campaign),  # what readers did (issue 17)
         }
 
     async def campaigns_page(request: Request) -> Response:

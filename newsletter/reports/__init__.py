@@ -1,0 +1,1 @@
+"""What readers did: an issue's report, the list's trends, list hygiene (issue 17)."""
