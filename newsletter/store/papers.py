@@ -1,0 +1,179 @@
+"""The paper index: every paper of the published issues, one row each, and its search.
+
+Filled issue by issue (:meth:`PaperStore.apply`): the papers an issue gave are kept per
+issue (``paper_appearances``), and every paper they touch is merged again from all of its
+appearances into ``papers`` and the search index, in one transaction. Searching is in
+:mod:`newsletter.store.paper_search`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, cast, delete, insert, select, text
+from sqlalchemy.dialects.postgresql import TSVECTOR
+
+from newsletter.model.papers import Appearance, PaperRecord, SearchPage, merge, terms
+from newsletter.store.base import Store
+from newsletter.store.paper_search import search_papers
+from newsletter.store.tables import paper_appearances, paper_issues, papers
+
+_CHUNK = 500  # bound values per IN list
+_MAX_POSITION = 16383  # PostgreSQL's largest position in a tsvector
+
+
+def to_json(record: PaperRecord) -> str:
+    data: dict[str, Any] = {
+        "arxiv_id": record.arxiv_id, "category": record.category, "title": record.title,
+        "title_zh": record.title_zh, "authors": list(record.authors),
+        "authors_truncated": record.authors_truncated,
+        "affiliations": list(record.affiliations), "abstract": record.abstract,
+        "summary_zh": record.summary_zh,
+        "appearances": [[a.date.isoformat(), a.section, a.position]
+                        for a in record.appearances],
+    }
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def from_json(text_: str) -> PaperRecord:
+    data = json.loads(text_)
+    return PaperRecord(
+        arxiv_id=data["arxiv_id"], category=data["category"], title=data["title"],
+        title_zh=data["title_zh"], authors=tuple(data["authors"]),
+        authors_truncated=data["authors_truncated"],
+        affiliations=tuple(data["affiliations"]), abstract=data["abstract"],
+        summary_zh=data["summary_zh"],
+        appearances=tuple(Appearance(dt.date.fromisoformat(d), s, p)
+                          for d, s, p in data["appearances"]),
+    )
+
+
+def tsvector_text(record: PaperRecord) -> str:
+    """The PostgreSQL ``tsvector`` literal of ``record``'s terms, weighted A (titles),
+    B (authors, affiliations), C (the rest). Written as a literal rather than parsed by a
+    text search configuration, so Chinese bigrams are kept whatever the server's locale."""
+    positions: dict[str, list[str]] = {}
+    position = 0
+    for weight, field_text in zip("ABC", record.search_fields(), strict=True):
+        for term in terms(field_text):
+            position = min(position + 1, _MAX_POSITION)
+            positions.setdefault(term, []).append(f"{position}{weight}")
+    return " ".join("'" + term.replace("'", "''") + "':" + ",".join(found[:256])
+                    for term, found in positions.items())
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+class PaperStore(Store):
+    """The paper index in the database."""
+
+    def versions(self) -> dict[str, str]:
+        """Each indexed issue's date and the version of its file that was read."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(paper_issues.c.issue_date, paper_issues.c.version))
+            return {str(date): str(version) for date, version in rows}
+
+    def apply(self, changed: Mapping[str, tuple[str, Sequence[PaperRecord]]],
+              removed: Iterable[str] = ()) -> int:
+        """Replace the papers of each issue in ``changed`` (date -> (version, the papers of
+        that issue, one appearance each)) and drop the issues in ``removed``, in one
+        transaction. Returns how many papers were merged again."""
+        dates = sorted({*changed, *removed})
+        if not dates:
+            return 0
+        with self.engine.begin() as conn:
+            if self.db.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('newsletter papers'))"))
+            touched: set[str] = set()
+            for chunk in _chunks(dates):
+                touched.update(conn.execute(select(paper_appearances.c.arxiv_id).where(
+                    paper_appearances.c.issue_date.in_(chunk))).scalars())
+                conn.execute(delete(paper_appearances).where(
+                    paper_appearances.c.issue_date.in_(chunk)))
+                conn.execute(delete(paper_issues).where(paper_issues.c.issue_date.in_(chunk)))
+            rows = [{"arxiv_id": paper.arxiv_id, "issue_date": date, "data": to_json(paper)}
+                    for date, (_, found) in changed.items() for paper in found]
+            touched.update(row["arxiv_id"] for row in rows)
+            if rows:
+                conn.execute(insert(paper_appearances), rows)
+            if changed:
+                conn.execute(insert(paper_issues), [
+                    {"issue_date": date, "version": version}
+                    for date, (version, _) in changed.items()])
+            self._merge(conn, sorted(touched))
+        return len(touched)
+
+    def _merge(self, conn: Connection, ids: Sequence[str]) -> None:
+        """Rebuild the ``papers`` rows (and search rows) of ``ids`` from their appearances."""
+        sqlite = self.db.dialect == "sqlite"
+        for chunk in _chunks(ids):
+            if sqlite:
+                conn.execute(text("DELETE FROM paper_fts WHERE rowid IN (SELECT id FROM "
+                                  "papers WHERE arxiv_id IN :ids)").bindparams(
+                    bindparam("ids", expanding=True)), {"ids": list(chunk)})
+            conn.execute(delete(papers).where(papers.c.arxiv_id.in_(chunk)))
+            found: dict[str, list[PaperRecord]] = {}
+            for row in conn.execute(select(paper_appearances.c.arxiv_id, paper_appearances.c.data)
+                                    .where(paper_appearances.c.arxiv_id.in_(chunk))):
+                found.setdefault(row.arxiv_id, []).append(from_json(row.data))
+            merged = [merge(entries) for entries in found.values()]
+            if not merged:
+                continue
+            rows = [{"arxiv_id": r.arxiv_id, "category": r.category,
+                     "first_date": r.first_date.isoformat(),
+                     "last_date": r.last_date.isoformat(), "year": r.first_date.year,
+                     "data": to_json(r), "search_text": None if sqlite else tsvector_text(r)}
+                    for r in merged]
+            statement = insert(papers).values(
+                search=None if sqlite else cast(bindparam("search_text"), TSVECTOR))
+            conn.execute(statement, rows)
+            if sqlite:
+                ids_of = dict(conn.execute(select(papers.c.arxiv_id, papers.c.id).where(
+                    papers.c.arxiv_id.in_([r.arxiv_id for r in merged]))).all())
+                conn.execute(text("INSERT INTO paper_fts(rowid, title, people, body) "
+                                  "VALUES (:id, :title, :people, :body)"), [
+                    {"id": ids_of[r.arxiv_id],
+                     **dict(zip(("title", "people", "body"),
+                                (" ".join(terms(f)) for f in r.search_fields()), strict=True))}
+                    for r in merged])
+
+    def get(self, arxiv_id: str) -> PaperRecord | None:
+        """The paper ``arxiv_id`` (as :func:`paper_key` gives it), or None."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(papers.c.data).where(
+                papers.c.arxiv_id == arxiv_id)).scalar_one_or_none()
+        return from_json(found) if found is not None else None
+
+    def many(self, ids: Iterable[str]) -> dict[str, PaperRecord]:
+        """The indexed papers among ``ids``."""
+        found: dict[str, PaperRecord] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(ids))):
+                for data in conn.execute(select(papers.c.data).where(
+                        papers.c.arxiv_id.in_(chunk))).scalars():
+                    record = from_json(data)
+                    found[record.arxiv_id] = record
+        return found
+
+    def search(self, query: str, category: str | None = None, year: int | None = None,
+               limit: int = 20, offset: int = 0) -> SearchPage:
+        """Papers matching ``query`` (any text: see ``query_parts``), best first; with an
+        empty query, the papers of ``category`` and ``year``, newest first."""
+        with self.engine.connect() as conn:
+            found, more = search_papers(conn, query, category, year, limit, offset)
+        return SearchPage(tuple(from_json(data) for data in found), more)
+
+    def facets(self) -> tuple[list[str], list[int]]:
+        """The categories and years search can filter by."""
+        with self.engine.connect() as conn:
+            codes = conn.execute(select(papers.c.category).distinct()
+                                 .order_by(papers.c.category)).scalars().all()
+            years = conn.execute(select(papers.c.year).distinct()
+                                 .order_by(papers.c.year.desc())).scalars().all()
+        return [str(c) for c in codes], [int(y) for y in years]
