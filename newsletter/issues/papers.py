@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from newsletter.issues.model import FeaturedPaper, Issue
+from newsletter.issues.model import FeaturedPaper, Issue, Paper
 from newsletter.model.papers import Appearance, PaperRecord, merge, paper_key
+
+
+def anchor(paper: Paper) -> str:
+    """The paper's stable ``id`` in the issue page: ``arxiv-2209.01947``.
+
+    Made from the arXiv identifier without its version, so links into an issue keep
+    working when the file is edited or the paper moves from "featured" to "notable".
+    Old-style identifiers (``solv-int/9901001``) get ``-`` for ``/``.
+    """
+    return "arxiv-" + paper.arxiv_id.replace("/", "-")
 
 
 def issue_papers(issue: Issue) -> list[PaperRecord]:
@@ -24,7 +34,7 @@ def issue_papers(issue: Issue) -> list[PaperRecord]:
                 affiliations=tuple(paper.affiliations),
                 abstract=featured.abstract if featured else None,
                 summary_zh=featured.summary_zh if featured else None,
-                appearances=(Appearance(issue.date, section, position),),
+                appearances=(Appearance(issue.date, section, position, anchor(paper)),),
             )
     return list(found.values())
 

@@ -107,11 +107,13 @@ def words_to_mark(query: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Appearance:
-    """A paper in one issue: its date, section and place in that section (from 0)."""
+    """A paper in one issue: its date, section, place in that section (from 0), and its
+    ``id`` on that issue's page."""
 
     date: dt.date
     section: str
     position: int
+    anchor: str
 
 
 @dataclass(frozen=True)
@@ -152,11 +154,6 @@ class PaperRecord:
     @property
     def html_url(self) -> str:
         return f"https://arxiv.org/html/{self.arxiv_id}"
-
-    @property
-    def anchor(self) -> str:
-        """The paper's ``id`` on an issue page (see ``web.archive.paper_anchor``)."""
-        return "arxiv-" + self.arxiv_id.replace("/", "-")
 
     def author_line(self) -> str:
         line = ", ".join(self.authors)

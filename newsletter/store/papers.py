@@ -32,7 +32,7 @@ def to_json(record: PaperRecord) -> str:
         "authors_truncated": record.authors_truncated,
         "affiliations": list(record.affiliations), "abstract": record.abstract,
         "summary_zh": record.summary_zh,
-        "appearances": [[a.date.isoformat(), a.section, a.position]
+        "appearances": [[a.date.isoformat(), a.section, a.position, a.anchor]
                         for a in record.appearances],
     }
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -46,8 +46,8 @@ def from_json(text_: str) -> PaperRecord:
         authors_truncated=data["authors_truncated"],
         affiliations=tuple(data["affiliations"]), abstract=data["abstract"],
         summary_zh=data["summary_zh"],
-        appearances=tuple(Appearance(dt.date.fromisoformat(d), s, p)
-                          for d, s, p in data["appearances"]),
+        appearances=tuple(Appearance(dt.date.fromisoformat(d), s, p, a)
+                          for d, s, p, a in data["appearances"]),
     )
 
 

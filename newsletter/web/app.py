@@ -24,6 +24,7 @@ from newsletter.feedback.sns import Fetcher
 from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database
+from newsletter.store.papers import PaperStore
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.tokens import Purpose
 from newsletter.transports import Transport
@@ -34,6 +35,7 @@ from newsletter.web.base_path import BasePath
 from newsletter.web.clients import ProxyHeaders, parse_networks
 from newsletter.web.limits import BodyLimit
 from newsletter.web.pages import Pages
+from newsletter.web.paper_routes import PaperRoutes
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.sample_links import Endpoint, answering_test_links
 from newsletter.web.security import SecurityHeaders
@@ -90,6 +92,7 @@ def create_app(
         site.issues_dir, wiring.subscriptions(settings, store, transport, clock), pages, limiter
     )
     archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
+    papers = PaperRoutes(archive, PaperStore(db))  # issue 20: paper pages and search
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
@@ -140,6 +143,8 @@ def create_app(
         Route("/issues/{date}", archive.issue, methods=["GET"]),
         Route("/feed.xml", archive.feed, methods=["GET"]),
         Route("/feeds/{code}.xml", archive.category_feed, methods=["GET"]),
+        Route("/papers/{rest:path}", papers.paper, methods=["GET"]),
+        Route("/search", papers.search, methods=["GET"]),
         Mount("/static", StaticFiles(directory=static), name="static"),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", home, methods=["GET"]),

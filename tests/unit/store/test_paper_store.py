@@ -31,7 +31,7 @@ def paper(arxiv_id: str, date: str, title: str, **extra: object) -> PaperRecord:
         "category": "LG", "title_zh": None, "authors": ("A Author",),
         "authors_truncated": False, "affiliations": (), "abstract": "An abstract.",
         "summary_zh": None,
-        "appearances": (Appearance(dt.date.fromisoformat(date), "featured", 0),),
+        "appearances": (Appearance(dt.date.fromisoformat(date), "featured", 0, "a"),),
     }
     fields.update(extra)
     return PaperRecord(arxiv_id=arxiv_id, title=title, **fields)  # type: ignore[arg-type]
