@@ -122,6 +122,7 @@ def create_app(
         clock=clock,
         workbench=wiring.workbench(settings),
         arxiv_api_url=settings.arxiv_api_url,
+        papers=papers.index,
     )))]
     if settings.sns_topic_arns:
         fetch = cert_fetcher or wiring.cert_fetcher(settings)
