@@ -10,6 +10,7 @@ those terms, so a two-character Chinese word finds its papers on either.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -27,7 +28,7 @@ _ID_OR_LINK = re.compile(
     re.IGNORECASE,
 )
 _HAN_RUN = re.compile(f"[{IDEOGRAPHS}]+")
-_TERM = re.compile(f"[{IDEOGRAPHS}]+|[^\\W_{IDEOGRAPHS}]+")
+_TERM = re.compile(f"([{IDEOGRAPHS}]+)|[^\\W_{IDEOGRAPHS}]+")
 MAX_QUERY_TERMS = 12  # more terms than this in a query are ignored
 SECTIONS = ("featured", "notable")
 
@@ -63,8 +64,8 @@ def terms(text: str) -> list[str]:
     found: list[str] = []
     for match in _TERM.finditer(fold(text)):
         piece = match.group()
-        if _HAN_RUN.fullmatch(piece) and len(piece) > 1:
-            found.extend(piece[i : i + 2] for i in range(len(piece) - 1))
+        if match.lastindex and len(piece) > 1:  # a Chinese run
+            found += map(operator.add, piece, piece[1:])
         else:
             found.append(piece)
     return found

@@ -54,15 +54,17 @@ def from_json(text_: str) -> PaperRecord:
 def tsvector_text(record: PaperRecord) -> str:
     """The PostgreSQL ``tsvector`` literal of ``record``'s terms, weighted A (titles),
     B (authors, affiliations), C (the rest). Written as a literal rather than parsed by a
-    text search configuration, so Chinese bigrams are kept whatever the server's locale."""
-    positions: dict[str, list[str]] = {}
+    text search configuration, so Chinese bigrams are kept whatever the server's locale;
+    PostgreSQL merges the repeated lexemes. Terms are letters and digits only (no quote)."""
+    pieces: list[str] = []
     position = 0
     for weight, field_text in zip("ABC", record.search_fields(), strict=True):
-        for term in terms(field_text):
-            position = min(position + 1, _MAX_POSITION)
-            positions.setdefault(term, []).append(f"{position}{weight}")
-    return " ".join("'" + term.replace("'", "''") + "':" + ",".join(found[:256])
-                    for term, found in positions.items())
+        found = terms(field_text)
+        if position + len(found) > _MAX_POSITION:
+            found = found[: max(0, _MAX_POSITION - position)]
+        pieces += [f"'{term}':{n}{weight}" for n, term in enumerate(found, position + 1)]
+        position += len(found)
+    return " ".join(pieces)
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -87,30 +89,45 @@ class PaperStore(Store):
         dates = sorted({*changed, *removed})
         if not dates:
             return 0
+        fresh: dict[str, list[PaperRecord]] = {}
+        rows = []
+        for date, (_, found) in changed.items():
+            for paper in found:
+                fresh.setdefault(paper.arxiv_id, []).append(paper)
+                rows.append({"arxiv_id": paper.arxiv_id, "issue_date": date,
+                             "data": to_json(paper)})
         with self.engine.begin() as conn:
             if self.db.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('newsletter papers'))"))
-            touched: set[str] = set()
+            touched = set(fresh)
             for chunk in _chunks(dates):
                 touched.update(conn.execute(select(paper_appearances.c.arxiv_id).where(
                     paper_appearances.c.issue_date.in_(chunk))).scalars())
                 conn.execute(delete(paper_appearances).where(
                     paper_appearances.c.issue_date.in_(chunk)))
                 conn.execute(delete(paper_issues).where(paper_issues.c.issue_date.in_(chunk)))
-            rows = [{"arxiv_id": paper.arxiv_id, "issue_date": date, "data": to_json(paper)}
-                    for date, (_, found) in changed.items() for paper in found]
-            touched.update(row["arxiv_id"] for row in rows)
+            # What the other issues say about the touched papers, with this change's own.
+            ids = sorted(touched)
+            for chunk in _chunks(ids):
+                for row in conn.execute(select(paper_appearances.c.data).where(
+                        paper_appearances.c.arxiv_id.in_(chunk))).scalars():
+                    record = from_json(row)
+                    fresh.setdefault(record.arxiv_id, []).append(record)
             if rows:
                 conn.execute(insert(paper_appearances), rows)
             if changed:
                 conn.execute(insert(paper_issues), [
                     {"issue_date": date, "version": version}
                     for date, (version, _) in changed.items()])
-            self._merge(conn, sorted(touched))
-        return len(touched)
+            once = {row["arxiv_id"]: row["data"] for row in rows}
+            self._replace(conn, ids, {key: (merge(found), once.get(key) if len(found) == 1
+                                            else None) for key, found in fresh.items()})
+        return len(ids)
 
-    def _merge(self, conn: Connection, ids: Sequence[str]) -> None:
-        """Rebuild the ``papers`` rows (and search rows) of ``ids`` from their appearances."""
+    def _replace(self, conn: Connection, ids: Sequence[str],
+                 merged: Mapping[str, tuple[PaperRecord, str | None]]) -> None:
+        """Replace the ``papers`` rows (and search rows) of ``ids`` with ``merged`` (each
+        with its JSON when known already); an id not in ``merged`` is gone."""
         sqlite = self.db.dialect == "sqlite"
         for chunk in _chunks(ids):
             if sqlite:
@@ -118,30 +135,27 @@ class PaperStore(Store):
                                   "papers WHERE arxiv_id IN :ids)").bindparams(
                     bindparam("ids", expanding=True)), {"ids": list(chunk)})
             conn.execute(delete(papers).where(papers.c.arxiv_id.in_(chunk)))
-            found: dict[str, list[PaperRecord]] = {}
-            for row in conn.execute(select(paper_appearances.c.arxiv_id, paper_appearances.c.data)
-                                    .where(paper_appearances.c.arxiv_id.in_(chunk))):
-                found.setdefault(row.arxiv_id, []).append(from_json(row.data))
-            merged = [merge(entries) for entries in found.values()]
-            if not merged:
+            records = [merged[key] for key in chunk if key in merged]
+            if not records:
                 continue
             rows = [{"arxiv_id": r.arxiv_id, "category": r.category,
                      "first_date": r.first_date.isoformat(),
                      "last_date": r.last_date.isoformat(), "year": r.first_date.year,
-                     "data": to_json(r), "search_text": None if sqlite else tsvector_text(r)}
-                    for r in merged]
+                     "data": data or to_json(r),
+                     "search_text": None if sqlite else tsvector_text(r)}
+                    for r, data in records]
             statement = insert(papers).values(
                 search=None if sqlite else cast(bindparam("search_text"), TSVECTOR))
             conn.execute(statement, rows)
             if sqlite:
                 ids_of = dict(conn.execute(select(papers.c.arxiv_id, papers.c.id).where(
-                    papers.c.arxiv_id.in_([r.arxiv_id for r in merged]))).all())
+                    papers.c.arxiv_id.in_([r.arxiv_id for r, _ in records]))).all())
                 conn.execute(text("INSERT INTO paper_fts(rowid, title, people, body) "
                                   "VALUES (:id, :title, :people, :body)"), [
                     {"id": ids_of[r.arxiv_id],
                      **dict(zip(("title", "people", "body"),
                                 (" ".join(terms(f)) for f in r.search_fields()), strict=True))}
-                    for r in merged])
+                    for r, _ in records])
 
     def get(self, arxiv_id: str) -> PaperRecord | None:
         """The paper ``arxiv_id`` (as :func:`paper_key` gives it), or None."""
