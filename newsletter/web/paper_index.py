@@ -52,6 +52,7 @@ class PaperIndex:
         self.archive = archive
         self._lock = threading.Lock()
         self._synced: tuple[object, ...] | None = None
+        self._facets: tuple[object, tuple[list[str], list[int]]] | None = None
 
     def current(self, fresh: bool = False) -> Published:
         """The published issues, with the index brought up to them first."""
@@ -61,6 +62,17 @@ class PaperIndex:
                 sync(self.store, published)
                 self._synced = published.key
         return published
+
+    def facets(self) -> tuple[list[str], list[int]]:
+        """The categories and years search can filter by, counted once per index state."""
+        with self._lock:
+            synced, cached = self._synced, self._facets
+        if cached is not None and cached[0] == synced:
+            return cached[1]
+        found = self.store.facets()
+        with self._lock:
+            self._facets = (synced, found)
+        return found
 
     def reindex(self) -> None:
         """Compare every issue again now (after the desk saved one)."""

@@ -89,6 +89,6 @@ class PaperRoutes:
         found = await run_in_threadpool(
             self.store.search, form.query, form.category, form.year, PAGE_SIZE,
             (form.page - 1) * PAGE_SIZE) if searched else None
-        facets = await run_in_threadpool(self.store.facets)
+        facets = await run_in_threadpool(self.index.facets)
         html = await run_in_threadpool(self.html.search_page, form, found, facets)
         return HTMLResponse(html, headers={"Content-Security-Policy": SEARCH_CSP})
