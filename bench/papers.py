@@ -42,10 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from report import cpu_model, write_section  # noqa: E402
+
 from newsletter.issues.loader import load_issue  # noqa: E402
 from newsletter.issues.papers import paper_records  # noqa: E402
 from newsletter.store.db import Database, make_engine, upgrade  # noqa: E402
-from newsletter.store.papers import PaperStore  # noqa: E402
 
 SAMPLE = ROOT / "issues" / "2022-09-07.yaml"
 FIRST_DAY = dt.date(2016, 1, 1)
