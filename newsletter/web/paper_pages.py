@@ -21,7 +21,7 @@ from newsletter.web.archive import Published
 from newsletter.web.archive_pages import ArchivePages
 
 SNIPPET = 240  # characters of an abstract shown in a search result
-INDEX_MORE = 80  # characters of further authors and affiliations in the static index
+INDEX_MORE = 64  # characters of affiliations and further authors in the static index
 SECTION_LABELS = {"featured": "精选 · Featured", "notable": "其他值得关注 · Notable"}
 
 
@@ -124,8 +124,8 @@ def search_index(records: Iterable[PaperRecord]) -> bytes:
     """The static site's search index: one short row per paper, newest first.
 
     ``{"dates": [...], "papers": [[id, category, title, title_zh, authors, date index,
-    more], ...]}``: ``authors`` are the first three, ``more`` the other names and the
-    affiliations (at most :data:`INDEX_MORE` characters), which the page's script searches
+    more], ...]}``: ``authors`` are the first three, ``more`` the affiliations and the
+    other names (at most :data:`INDEX_MORE` characters), which the page's script searches
     too. Abstracts are left out, to keep 10,000 papers under 2 MB.
     """
     ordered = sorted(records, key=lambda r: (r.last_date, r.arxiv_id), reverse=True)
@@ -136,7 +136,7 @@ def search_index(records: Iterable[PaperRecord]) -> bytes:
         people = ", ".join(r.authors[:3])
         if len(r.authors) > 3 or r.authors_truncated:
             people += ", et al."
-        more = " ".join((*r.authors[3:], *r.affiliations))[:INDEX_MORE]
+        more = " ".join((*r.affiliations, *r.authors[3:]))[:INDEX_MORE]
         rows.append([r.arxiv_id, r.category, r.title, r.title_zh or "", people,
                      where[r.last_date.isoformat()], more])
     return json.dumps({"dates": dates, "papers": rows}, ensure_ascii=False,

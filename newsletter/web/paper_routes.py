@@ -8,10 +8,13 @@ never reaches the database as syntax (see ``store/paper_search.py``).
 
 from __future__ import annotations
 
+import logging
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from newsletter.errors import DatabaseError
 from newsletter.model.papers import paper_key
 from newsletter.rendering.citations import bibtex, ris
 from newsletter.store.papers import PaperStore
@@ -19,6 +22,8 @@ from newsletter.vocabulary import CATEGORY_CODE
 from newsletter.web.archive_routes import ARCHIVE_CSP, ArchiveRoutes
 from newsletter.web.paper_index import PaperIndex
 from newsletter.web.paper_pages import PaperPages, SearchForm
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 20  # search results per page
 MAX_PAGE = 50  # pages of results one can walk through
@@ -55,7 +60,25 @@ class PaperRoutes:
         self.html = PaperPages(archive.html)
         self.urls = archive.urls
 
+    def unavailable(self, request: Request) -> Response:
+        """503 with Retry-After: the database could not be used just now."""
+        return self.archive.pages.message(request, "unavailable", 503, {"Retry-After": "30"})
+
     async def paper(self, request: Request) -> Response:
+        try:
+            return await self._paper(request)
+        except DatabaseError as err:
+            log.warning("paper page not shown: %s", err)
+            return self.unavailable(request)
+
+    async def search(self, request: Request) -> Response:
+        try:
+            return await self._search(request)
+        except DatabaseError as err:
+            log.warning("search not answered: %s", err)
+            return self.unavailable(request)
+
+    async def _paper(self, request: Request) -> Response:
         path = str(request.path_params["rest"]).rstrip("/")
         stem, _, suffix = path.rpartition(".")
         if suffix not in CITATION_TYPES:
@@ -79,7 +102,7 @@ class PaperRoutes:
         html = await run_in_threadpool(self.html.paper_page, published, record)
         return HTMLResponse(html, headers={"Content-Security-Policy": ARCHIVE_CSP})
 
-    async def search(self, request: Request) -> Response:
+    async def _search(self, request: Request) -> Response:
         form = search_form(dict(request.query_params))
         await run_in_threadpool(self.index.current)
         key = paper_key(form.query)

@@ -7,6 +7,7 @@ import datetime as dt
 import html
 import json
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,3 +179,14 @@ def test_unpublished_papers_are_not_found(issues: Path, clock: Clock,
     with TestClient(create_app(get_settings(), clock=clock)) as client:
         assert client.get("/papers/2209.01947").status_code == 404
         assert "Nothing found" in client.get("/search", params={"q": "sparse"}).text
+
+
+def test_a_database_outage_is_a_503_not_a_500(client: TestClient, tmp_path: Path) -> None:
+    """When the database fails (here: its paper tables are gone), search and paper pages
+    answer 503 with Retry-After, not a 500."""
+    assert client.get("/papers/2209.01947").status_code == 200
+    with sqlite3.connect(tmp_path / "test.db") as conn:
+        conn.execute("DROP TABLE papers")
+    for path in ("/search?q=sparse", "/papers/2209.01947"):
+        answer = client.get(path)
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "30", path
