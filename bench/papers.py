@@ -147,8 +147,10 @@ def run(database_url: str, issues_dir: Path, ids: list[str], args: argparse.Name
                        "NEWSLETTER_BASE_URL": "https://news.example.org"})
     from starlette.testclient import TestClient
 
+    from newsletter import wiring
     from newsletter.settings import get_settings
     from newsletter.web.app import create_app
+    from newsletter.web.archive import Archive
 
     upgrade(database_url)
     db = Database(make_engine(database_url))
@@ -157,9 +159,16 @@ def run(database_url: str, issues_dir: Path, ids: list[str], args: argparse.Name
     try:
         app = create_app(get_settings(), db=db, clock=lambda: now[0])
         with TestClient(app, follow_redirects=False) as client:
+            # Reading and validating the files (the archive's cache keeps them), then the
+            # index, as the first request after a start does both.
+            started = time.perf_counter()
+            Archive(wiring.site_config(get_settings()), lambda: frozenset(),
+                    lambda: now[0]).published()
+            figures["read"] = time.perf_counter() - started
             started = time.perf_counter()
             assert client.get("/search", params={"q": "x"}).status_code == 200
-            figures["build"] = time.perf_counter() - started
+            figures["index"] = time.perf_counter() - started
+            figures["build"] = figures["read"] + figures["index"]
             if db.dialect == "postgresql":
                 with db.engine.begin() as conn:
                     conn.execute(text("ANALYZE"))
@@ -269,8 +278,10 @@ def main() -> int:
         for what in ("build", "re-index"):
             ok = figures[what] <= TARGETS[what]
             failed |= not ok
-            rows.append(f"| {name} | {what} | {figures[what]:.2f} s | | {TARGETS[what]:.0f} s | "
-                        f"{'ok' if ok else 'FAIL'} |")
+            label = (f"build ({figures['read']:.1f} s reading and validating the files, "
+                     f"{figures['index']:.1f} s indexing)" if what == "build" else what)
+            rows.append(f"| {name} | {label} | {figures[what]:.2f} s | | "
+                        f"{TARGETS[what]:.0f} s | {'ok' if ok else 'FAIL'} |")
     size_ok = size <= 2_000_000
     failed |= not size_ok
     table = "\n".join([

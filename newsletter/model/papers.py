@@ -28,7 +28,7 @@ _ID_OR_LINK = re.compile(
     re.IGNORECASE,
 )
 _HAN_RUN = re.compile(f"[{IDEOGRAPHS}]+")
-_TERM = re.compile(f"([{IDEOGRAPHS}]+)|[^\\W_{IDEOGRAPHS}]+")
+_TERM = re.compile(f"([{IDEOGRAPHS}]+)|([^\\W_{IDEOGRAPHS}]+)")
 MAX_QUERY_TERMS = 12  # more terms than this in a query are ignored
 SECTIONS = ("featured", "notable")
 
@@ -62,12 +62,13 @@ def terms(text: str) -> list[str]:
     Chinese character is that character.
     """
     found: list[str] = []
-    for match in _TERM.finditer(fold(text)):
-        piece = match.group()
-        if match.lastindex and len(piece) > 1:  # a Chinese run
-            found += map(operator.add, piece, piece[1:])
+    for han, word in _TERM.findall(fold(text)):
+        if word:
+            found.append(word)
+        elif len(han) > 1:
+            found += map(operator.add, han, han[1:])
         else:
-            found.append(piece)
+            found.append(han)
     return found
 
 

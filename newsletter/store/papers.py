@@ -22,6 +22,8 @@ from newsletter.store.paper_search import search_papers
 from newsletter.store.tables import paper_appearances, paper_issues, papers
 
 _CHUNK = 500  # bound values per IN list
+_BULK = 5000  # papers in one change from which PostgreSQL's search indexes are rebuilt
+_SEARCH_INDEXES = [index for index in papers.indexes if "search" in (index.name or "")]
 _MAX_POSITION = 16383  # PostgreSQL's largest position in a tsvector
 
 
@@ -51,15 +53,15 @@ def from_json(text_: str) -> PaperRecord:
     )
 
 
-def tsvector_text(record: PaperRecord) -> str:
-    """The PostgreSQL ``tsvector`` literal of ``record``'s terms, weighted A (titles),
-    B (authors, affiliations), C (the rest). Written as a literal rather than parsed by a
-    text search configuration, so Chinese bigrams are kept whatever the server's locale;
-    PostgreSQL merges the repeated lexemes. Terms are letters and digits only (no quote)."""
+def tsvector_text(fields: Sequence[list[str]]) -> str:
+    """The PostgreSQL ``tsvector`` literal of the terms of a record's search fields,
+    weighted A (titles), B (authors, affiliations), C (the rest). Written as a literal
+    rather than parsed by a text search configuration, so Chinese bigrams are kept whatever
+    the server's locale; PostgreSQL merges the repeated lexemes. Terms are letters and
+    digits only (no quote)."""
     pieces: list[str] = []
     position = 0
-    for weight, field_text in zip("ABC", record.search_fields(), strict=True):
-        found = terms(field_text)
+    for weight, found in zip("ABC", fields, strict=False):
         if position + len(found) > _MAX_POSITION:
             found = found[: max(0, _MAX_POSITION - position)]
         pieces += [f"'{term}':{n}{weight}" for n, term in enumerate(found, position + 1)]
@@ -97,8 +99,14 @@ class PaperStore(Store):
                 rows.append({"arxiv_id": paper.arxiv_id, "issue_date": date,
                              "data": to_json(paper)})
         with self.engine.begin() as conn:
+            bulk = self.db.dialect == "postgresql" and len(rows) >= _BULK
             if self.db.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('newsletter papers'))"))
+            if bulk:
+                # Building a GIN index at once is many times faster than growing it row by
+                # row; searches wait for this transaction either way.
+                for index in _SEARCH_INDEXES:
+                    index.drop(conn)
             touched = set(fresh)
             for chunk in _chunks(dates):
                 touched.update(conn.execute(select(paper_appearances.c.arxiv_id).where(
@@ -122,6 +130,10 @@ class PaperStore(Store):
             once = {row["arxiv_id"]: row["data"] for row in rows}
             self._replace(conn, ids, {key: (merge(found), once.get(key) if len(found) == 1
                                             else None) for key, found in fresh.items()})
+            if bulk:
+                conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+                for index in _SEARCH_INDEXES:
+                    index.create(conn)
         return len(ids)
 
     def _replace(self, conn: Connection, ids: Sequence[str],
@@ -138,24 +150,30 @@ class PaperStore(Store):
             records = [merged[key] for key in chunk if key in merged]
             if not records:
                 continue
+            cut = {r.arxiv_id: [terms(f) for f in r.search_fields()] for r, _ in records}
             rows = [{"arxiv_id": r.arxiv_id, "category": r.category,
                      "first_date": r.first_date.isoformat(),
                      "last_date": r.last_date.isoformat(), "year": r.first_date.year,
-                     "data": data or to_json(r),
-                     "search_text": None if sqlite else tsvector_text(r)}
-                    for r, data in records]
-            statement = insert(papers).values(
-                search=None if sqlite else cast(bindparam("search_text"), TSVECTOR))
+                     "data": data or to_json(r)} for r, data in records]
+            if not sqlite:
+                for row in rows:
+                    found = cut[str(row["arxiv_id"])]
+                    row["search_text"] = tsvector_text(found)
+                    row["title_text"] = tsvector_text(found[:1])
+            statement = insert(papers)
+            if not sqlite:
+                statement = statement.values(
+                    search=cast(bindparam("search_text"), TSVECTOR),
+                    title_search=cast(bindparam("title_text"), TSVECTOR))
             conn.execute(statement, rows)
             if sqlite:
                 ids_of = dict(conn.execute(select(papers.c.arxiv_id, papers.c.id).where(
-                    papers.c.arxiv_id.in_([r.arxiv_id for r, _ in records]))).all())
+                    papers.c.arxiv_id.in_(list(cut)))).all())
                 conn.execute(text("INSERT INTO paper_fts(rowid, title, people, body) "
                                   "VALUES (:id, :title, :people, :body)"), [
-                    {"id": ids_of[r.arxiv_id],
-                     **dict(zip(("title", "people", "body"),
-                                (" ".join(terms(f)) for f in r.search_fields()), strict=True))}
-                    for r, _ in records])
+                    {"id": ids_of[key], "title": " ".join(found[0]),
+                     "people": " ".join(found[1]), "body": " ".join(found[2])}
+                    for key, found in cut.items()])
 
     def get(self, arxiv_id: str) -> PaperRecord | None:
         """The paper ``arxiv_id`` (as :func:`paper_key` gives it), or None."""

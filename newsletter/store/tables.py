@@ -280,8 +280,12 @@ papers = Table(
     Column("year", Integer, nullable=False, index=True),
     Column("data", Text, nullable=False),
     Column("search", TSVECTOR().with_variant(Text(), "sqlite")),
+    # The titles alone, so that search can take the papers whose titles match first.
+    Column("title_search", TSVECTOR().with_variant(Text(), "sqlite")),
 )
 Index("ix_papers_search", papers.c.search, postgresql_using="gin").ddl_if(dialect="postgresql")
+Index("ix_papers_title_search", papers.c.title_search,
+      postgresql_using="gin").ddl_if(dialect="postgresql")
 
 # Tables the migrations make that SQLAlchemy cannot declare, per backend: SQLite's FTS5
 # table and the shadow tables FTS5 keeps its index in.

@@ -114,3 +114,15 @@ def test_pages_and_more(store: PaperStore) -> None:
     assert (len(first.papers), first.more, len(second.papers), second.more) == (3, True, 2, False)
     assert not {p.arxiv_id for p in first.papers} & {p.arxiv_id for p in second.papers}
     assert replace(first.papers[0], appearances=()) != first.papers[0]
+
+
+def test_a_large_change_rebuilds_the_search_indexes(store: PaperStore,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change of many papers (the first build) gives the same search results when
+    PostgreSQL's search indexes are rebuilt at once rather than grown row by row."""
+    monkeypatch.setattr("newsletter.store.papers._BULK", 2)
+    store.apply({"2022-09-07": ("v1", issue_papers(SAMPLE))})
+    assert ids(store, "sparse expert models") == ["2209.01667"]
+    assert "2209.01667" in ids(store, "稀疏")
+    store.apply({"2022-01-01": ("v1", [paper("2201.00001", "2022-01-01", "Graphs")])})
+    assert ids(store, "graphs") == ["2201.00001"]

@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("data", sa.Text(), nullable=False),
         sa.Column("search", postgresql.TSVECTOR().with_variant(sa.Text(), "sqlite"), nullable=True),
+        sa.Column("title_search", postgresql.TSVECTOR().with_variant(sa.Text(), "sqlite"), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_papers")),
         sa.UniqueConstraint("arxiv_id", name=op.f("uq_papers_arxiv_id")),
     )
@@ -52,6 +53,8 @@ def upgrade() -> None:
     op.create_index(op.f("ix_papers_year"), "papers", ["year"], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         op.create_index("ix_papers_search", "papers", ["search"], unique=False,
+                        postgresql_using="gin")
+        op.create_index("ix_papers_title_search", "papers", ["title_search"], unique=False,
                         postgresql_using="gin")
     else:
         # Terms are cut by newsletter.model.papers.terms (words, Chinese bigrams) and
@@ -62,6 +65,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.drop_index("ix_papers_title_search", table_name="papers")
         op.drop_index("ix_papers_search", table_name="papers")
     else:
         op.execute("DROP TABLE paper_fts")
