@@ -44,7 +44,7 @@ def tsquery_text(parts: list[QueryPart]) -> str:
 
 
 def _filters(category: str | None, year: int | None, alias: str) -> tuple[str, dict[str, object]]:
-    sql, params = "", {}
+    sql, params = "", dict[str, object]()
     if category is not None:
         sql += f" AND {alias}.category = :category"
         params["category"] = category
@@ -61,8 +61,9 @@ def _ranked_sqlite(conn: Connection, parts: list[QueryPart], titles: bool,
         match = f"title : ({match})"
     where, params = _filters(category, year, "p")
     join = " JOIN papers p ON p.id = paper_fts.rowid" if where else ""
+    # Only our own fixed pieces are put into the text; every value is a bound parameter.
     return list(conn.execute(text(
-        "SELECT id FROM (SELECT paper_fts.rowid AS id, bm25(paper_fts, 10.0, 4.0, 1.0) AS "
+        "SELECT id FROM (SELECT paper_fts.rowid AS id, bm25(paper_fts, 10.0, 4.0, 1.0) AS "  # noqa: S608
         f"score FROM paper_fts{join} WHERE paper_fts MATCH :match{where} "
         "ORDER BY paper_fts.rowid DESC LIMIT :cap) ORDER BY score, id DESC LIMIT :need"),
         {"match": match, "cap": CANDIDATES if titles else OTHER_CANDIDATES, "need": need,
@@ -78,8 +79,8 @@ def _ranked_postgresql(conn: Connection, parts: list[QueryPart], titles: bool,
     # times slower than the GIN index, which answers without reading them. Hence no
     # sequential scan, and an ORDER BY the index cannot give; only the candidates are read.
     conn.execute(text("SET LOCAL enable_seqscan = off"))
-    return list(conn.execute(text(
-        f"SELECT c.id FROM (SELECT id FROM papers WHERE {vector} @@ CAST(:query AS tsquery)"
+    return list(conn.execute(text(  # fixed pieces only; every value is bound
+        f"SELECT c.id FROM (SELECT id FROM papers WHERE {vector} @@ CAST(:query AS tsquery)"  # noqa: S608
         f"{where} ORDER BY id + 0 DESC LIMIT :cap) c JOIN papers p ON p.id = c.id "
         f"ORDER BY ts_rank(p.{vector}, CAST(:query AS tsquery)) DESC, c.id DESC LIMIT :need"),
         {"query": tsquery_text(parts), "cap": CANDIDATES if titles else OTHER_CANDIDATES,
