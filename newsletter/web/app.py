@@ -97,7 +97,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
         readers.signups.start()
+        papers.start()
         yield
+        papers.stop()
         readers.signups.stop()
         if owned:
             db.close()

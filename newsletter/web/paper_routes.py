@@ -9,12 +9,13 @@ never reaches the database as syntax (see ``store/paper_search.py``).
 from __future__ import annotations
 
 import logging
+import threading
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from newsletter.errors import DatabaseError
+from newsletter.errors import DatabaseError, NewsletterError
 from newsletter.model.papers import paper_key
 from newsletter.rendering.citations import bibtex, ris
 from newsletter.store.papers import PaperStore
@@ -59,6 +60,23 @@ class PaperRoutes:
         self.index = PaperIndex(store, archive.archive)
         self.html = PaperPages(archive.html)
         self.urls = archive.urls
+        self._warming: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Bring the index up to the published issues in the background, so that the first
+        reader after a start does not wait for a whole archive to be indexed."""
+        self._warming = threading.Thread(target=self._warm, name="paper-index", daemon=True)
+        self._warming.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._warming is not None:
+            self._warming.join(timeout)
+
+    def _warm(self) -> None:
+        try:
+            self.index.current()
+        except NewsletterError as err:  # the first request tries again and answers 503
+            log.warning("paper index not brought up to date at start: %s", err)
 
     def unavailable(self, request: Request) -> Response:
         """503 with Retry-After: the database could not be used just now."""
