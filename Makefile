@@ -50,6 +50,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/desk.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/papers.py
 
 clean:
 	rm -rf $(VENV) build demo outbox *.db

@@ -31,6 +31,7 @@ from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database
 from newsletter.store.feeds import FeedStore
 from newsletter.store.hygiene import HygieneStore
+from newsletter.store.papers import PaperStore
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.tokens import Purpose
 from newsletter.transports import Transport
@@ -42,6 +43,7 @@ from newsletter.web.clients import ProxyHeaders, parse_networks
 from newsletter.web.keep import KeepRoutes
 from newsletter.web.limits import BodyLimit
 from newsletter.web.pages import Pages
+from newsletter.web.paper_routes import PaperRoutes
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.sample_links import Endpoint, answering_test_links
 from newsletter.web.security import SecurityHeaders
@@ -104,15 +106,18 @@ def create_app(
     # Issue 25: while the webhook runs, in-doubt deliveries may be decided by its events.
     feed = Heartbeat(FeedStore(db, clock), feed_name("webhook"), durable=False, clock=clock) \
         if settings.sns_topic_arns else None
+    papers = PaperRoutes(archive, PaperStore(db))  # issue 20: paper pages and search
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
         readers.signups.start()
+        papers.start()
         if feed is not None:
             feed.start()
         yield
         if feed is not None:
             feed.stop()
+        papers.stop()
         readers.signups.stop()
         if owned:
             db.close()
@@ -152,6 +157,7 @@ def create_app(
         clock=clock,
         workbench=wiring.workbench(settings),
         arxiv_api_url=settings.arxiv_api_url,
+        papers=papers.index,
     )))]
     if settings.sns_topic_arns:
         fetch = cert_fetcher or wiring.cert_fetcher(settings)
@@ -175,6 +181,8 @@ def create_app(
         Route("/issues/{date}", archive.issue, methods=["GET"]),
         Route("/feed.xml", archive.feed, methods=["GET"]),
         Route("/feeds/{code}.xml", archive.category_feed, methods=["GET"]),
+        Route("/papers/{rest:path}", papers.paper, methods=["GET"]),
+        Route("/search", papers.search, methods=["GET"]),
         Mount("/static", StaticFiles(directory=static), name="static"),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", home, methods=["GET"]),

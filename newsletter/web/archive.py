@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -38,16 +38,6 @@ RECHECK_SECONDS = 1.0  # how stale the archive may be
 # (file name, size, mtime_ns) of every issue file, sorted by name, that is by date.
 
 
-def paper_anchor(paper: Paper) -> str:
-    """The paper's stable ``id`` in the issue page: ``arxiv-2209.01947``.
-
-    Made from the arXiv identifier without its version, so links into an issue keep
-    working when the file is edited or the paper moves from "featured" to "notable".
-    Old-style identifiers (``solv-int/9901001``) get ``-`` for ``/``.
-    """
-    return "arxiv-" + paper.arxiv_id.replace("/", "-")
-
-
 def is_public(date: dt.date, sent: frozenset[str], today: dt.date, archive_unsent: bool) -> bool:
     """The publication rule (see the module docstring)."""
     return date.isoformat() in sent or (archive_unsent and date < today)
@@ -59,6 +49,8 @@ class Published:
 
     issues: tuple[Issue, ...]
     key: tuple[object, ...]
+    # Each public issue's date and the version of its file (size and modification time).
+    versions: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property
     def by_date(self) -> Mapping[str, Issue]:
@@ -131,8 +123,12 @@ def _published(
         for name, size, mtime_ns in reversed(files)  # newest first
         if is_public(dt.date.fromisoformat(Path(name).stem), sent, today, archive_unsent)
     ]  # unpublished files are not parsed at all
-    issues = tuple(issue for issue in _load_all(public) if issue is not None)
-    return Published(issues, (issues_dir, files, sent, today, archive_unsent))
+    loaded = [(issue, f"{size}:{mtime_ns}")
+              for issue, (_, size, mtime_ns) in zip(_load_all(public), public, strict=True)
+              if issue is not None]
+    return Published(tuple(issue for issue, _ in loaded),
+                     (issues_dir, files, sent, today, archive_unsent),
+                     {issue.date.isoformat(): version for issue, version in loaded})
 
 
 class Archive:
@@ -171,13 +167,14 @@ class Archive:
     def today(self) -> dt.date:
         return self.clock().astimezone(self.site.zone).date()
 
-    def published(self) -> Published:
-        """The public issues now (at most ``recheck_seconds`` old by ``clock``)."""
+    def published(self, fresh: bool = False) -> Published:
+        """The public issues now (at most ``recheck_seconds`` old by ``clock``; checked
+        again at once with ``fresh``, as after the desk saved an issue)."""
         # Under the lock, so that concurrent requests after a change (or at start-up) wait
         # for one reading of the files instead of each doing it.
         with self._lock:
             now = self.clock()
-            if self._last is not None:
+            if self._last is not None and not fresh:
                 age = (now - self._last[0]).total_seconds()
                 if 0 <= age < self.recheck_seconds:
                     return self._last[1]

@@ -17,9 +17,11 @@ from urllib.parse import urlsplit
 import jinja2
 
 from newsletter.issues.model import FeaturedPaper, Issue, Paper
+from newsletter.issues.papers import anchor as paper_anchor
+from newsletter.model.papers import paper_key
 from newsletter.rendering.renderer import select_papers
 from newsletter.vocabulary import CATEGORY_CODE, LANGUAGES, Language, Variant
-from newsletter.web.archive import Published, paper_anchor
+from newsletter.web.archive import Published
 
 LANGUAGE_LABELS: tuple[tuple[Language, str], ...] = (
     ("both", "中英双语 · Chinese and English"),
@@ -77,6 +79,17 @@ class SiteUrls:
     def paper(self, issue: Issue, paper: Paper) -> str:
         return f"{self.issue(issue.date.isoformat())}#{paper_anchor(paper)}"
 
+    def paper_page(self, arxiv_id: str) -> str:
+        """A paper's page (``paper_key`` form); a folder in the static layout."""
+        return f"{self.root}/papers/{arxiv_id}" + ("/" if self.static else "")
+
+    def paper_file(self, arxiv_id: str, suffix: str) -> str:
+        """A paper's citation file: ``suffix`` is ``bib`` or ``ris``."""
+        return f"{self.root}/papers/{arxiv_id}.{suffix}"
+
+    def search(self) -> str:
+        return f"{self.root}/search/" if self.static else f"{self.root}/search"
+
     def feed(self) -> str:
         return f"{self.root}/feed.xml"
 
@@ -106,7 +119,7 @@ class ArchivePages:
             auto_reload=False,
         )
         self.env.globals.update(
-            urls=urls, root=urls.root, site_name=name, anchor=paper_anchor,
+            urls=urls, root=urls.root, site_name=name, anchor=paper_anchor, paper_key=paper_key,
             subscribe_url=urls.subscribe(),
             FeaturedPaper=FeaturedPaper,
         )

@@ -6,6 +6,7 @@ The same pages and feeds as ``newsletter serve``, laid out for any static web ho
     issues/<date>/index.html        (both languages; /issues/<date> redirects here)
     issues/<date>/zh/index.html, issues/<date>/en/index.html
     feed.xml, feeds/<CODE>.xml, static/site.css
+    papers/<ID>/index.html, papers/<ID>.bib, papers/<ID>.ris, search/  (static_papers.py)
 
 A static host cannot read ``?lang=...&categories=...``, so the "view in browser" link of
 an email shows the whole issue there, and the language switch links the folders above.
@@ -30,6 +31,7 @@ from newsletter.web.archive import Archive
 from newsletter.web.archive_pages import ArchivePages, SiteUrls
 from newsletter.web.feeds import category_feed, issues_feed
 from newsletter.web.site_files import MANIFEST, SiteFolder
+from newsletter.web.static_papers import write_papers
 
 _LANGUAGE_FOLDERS: tuple[tuple[Language, str], ...] = (("both", ""), ("zh", "zh/"), ("en", "en/"))
 # Written into every build; a non-empty folder without it is not ours to clean.
@@ -126,6 +128,7 @@ def build_site(
             for language, folder in _LANGUAGE_FOLDERS:
                 html = pages.issue_page(published, issue, Variant(language))
                 write(f"issues/{date}/{folder}index.html", html)
+        write_papers(write, published, pages)  # issue 20: papers/ and search/
         write("feed.xml", issues_feed(published, urls, name, zone))
         for code in published.categories:
             feed = category_feed(published, code, urls, name, zone)

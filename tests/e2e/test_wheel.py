@@ -57,3 +57,12 @@ def test_the_installed_wheel_ships_templates_and_migrations(tmp_path: Path) -> N
     _run([*cli, "subscribers", "add", "reader@example.org"], work, env)
     [confirmation] = (work / "outbox").glob("*.eml")
     assert b"/confirm/" in confirmation.read_bytes()
+
+    # Paper pages, citations and the offline search (issue 20) come from the wheel too.
+    env["NEWSLETTER_ARCHIVE_UNSENT"] = "true"
+    _run([*cli, "site", "--out", "site"], work, env)
+    paper = (work / "site" / "papers" / "2209.01947" / "index.html").read_text("utf-8")
+    assert '<meta name="citation_arxiv_id" content="2209.01947">' in paper
+    assert (work / "site" / "papers" / "2209.01947.bib").read_text("utf-8").startswith("@misc{")
+    assert (work / "site" / "static" / "search.js").is_file()
+    assert "data-index=" in (work / "site" / "search" / "index.html").read_text("utf-8")

@@ -45,6 +45,7 @@ from newsletter.web.admin.issue_form import (
     text_of,
     version_of,
 )
+from newsletter.web.admin.paper_history import featured_before
 from newsletter.web.admin.parts import Desk
 
 TEXT_LABELS = {
@@ -340,6 +341,7 @@ def routes(desk: Desk) -> list[BaseRoute]:
                       if k in query},
             "focus": None, "unsaved": False, "conflict": None, "differences": [],
             "replacing": None, "code_names": code_names(form),
+            "featured_before": await run_in_threadpool(featured_before, desk.papers, date, form),
             **extra,
         }, status)
 
@@ -369,6 +371,8 @@ def routes(desk: Desk) -> list[BaseRoute]:
         overwrite_of = replacing if action == "overwrite" else None
         outcome = await run_in_threadpool(save_issue, path, date, form, version, overwrite_of)
         if outcome.saved:
+            if outcome.changed and desk.papers is not None:  # a published issue's papers
+                await run_in_threadpool(desk.papers.reindex)
             if outcome.changed:
                 await run_in_threadpool(
                     desk.audit, request, "issue saved", date,

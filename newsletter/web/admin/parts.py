@@ -17,6 +17,7 @@ from newsletter.sending.campaign import Campaigns
 from newsletter.store.desk import DeskStore
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.web.pages import Pages
+from newsletter.web.paper_index import PaperIndex
 from newsletter.web.security import PRIVATE
 
 
@@ -32,6 +33,7 @@ class Desk:
     clock: Callable[[], dt.datetime]
     workbench: Workbench  # renderer, sender, issues folder, preflight limits
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    papers: PaperIndex | None = None  # the paper index: "featured before", re-read on save
 
     @property
     def store(self) -> DeskStore:

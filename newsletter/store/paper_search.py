@@ -1,0 +1,126 @@
+"""Searching the paper index: SQLite's FTS5 (bm25) or PostgreSQL's full text (ts_rank).
+
+Both search the same terms (``newsletter.model.papers.terms``: words, and Chinese as
+overlapping bigrams). A query never reaches either database as syntax: it is cut into
+those terms first, and each is quoted, so quotes, operators and junk only ever find
+nothing. Titles weigh most, then authors and affiliations, then abstracts and summaries.
+
+Ranking every match of a common word among 100,000 papers costs more than a page may
+take, so results come in two tiers: papers whose titles match (at most
+:data:`CANDIDATES`, the most recently indexed), then the others (at most
+:data:`OTHER_CANDIDATES`), each tier ranked within itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy.sql import Select
+
+from newsletter.model.papers import QueryPart, query_parts
+from newsletter.store.tables import papers
+
+CANDIDATES = 1000  # papers whose titles match, ranked by their titles
+OTHER_CANDIDATES = 500  # other matches, ranked by everything
+
+
+def fts5_query(parts: list[QueryPart]) -> str:
+    """The FTS5 MATCH expression: every part; a Chinese run as a phrase of its bigrams."""
+    def one(part: QueryPart) -> str:
+        quoted = " + ".join(f'"{term}"' for term in part.terms)
+        return quoted + "*" if part.prefix else quoted
+
+    return " AND ".join(one(part) for part in parts)
+
+
+def tsquery_text(parts: list[QueryPart]) -> str:
+    """The PostgreSQL ``tsquery`` literal: every part; a Chinese run as a phrase (``<->``)."""
+    def one(part: QueryPart) -> str:
+        quoted = " <-> ".join("'" + term.replace("'", "''") + "'" for term in part.terms)
+        return f"{quoted}:*" if part.prefix else f"( {quoted} )"
+
+    return " & ".join(one(part) for part in parts)
+
+
+def _filters(category: str | None, year: int | None, alias: str) -> tuple[str, dict[str, object]]:
+    sql, params = "", dict[str, object]()
+    if category is not None:
+        sql += f" AND {alias}.category = :category"
+        params["category"] = category
+    if year is not None:
+        sql += f" AND {alias}.year = :year"
+        params["year"] = year
+    return sql, params
+
+
+def _ranked_sqlite(conn: Connection, parts: list[QueryPart], titles: bool,
+                   category: str | None, year: int | None, need: int) -> list[int]:
+    match = fts5_query(parts)
+    if titles:
+        match = f"title : ({match})"
+    where, params = _filters(category, year, "p")
+    join = " JOIN papers p ON p.id = paper_fts.rowid" if where else ""
+    # Only our own fixed pieces are put into the text; every value is a bound parameter.
+    return list(conn.execute(text(
+        "SELECT id FROM (SELECT paper_fts.rowid AS id, bm25(paper_fts, 10.0, 4.0, 1.0) AS "  # noqa: S608
+        f"score FROM paper_fts{join} WHERE paper_fts MATCH :match{where} "
+        "ORDER BY paper_fts.rowid DESC LIMIT :cap) ORDER BY score, id DESC LIMIT :need"),
+        {"match": match, "cap": CANDIDATES if titles else OTHER_CANDIDATES, "need": need,
+         **params}).scalars())
+
+
+def _ranked_postgresql(conn: Connection, parts: list[QueryPart], titles: bool,
+                       category: str | None, year: int | None, need: int) -> list[int]:
+    where, params = _filters(category, year, "papers")
+    vector = "title_search" if titles else "search"
+    # The planner does not count what reading each long tsvector costs: for a common word it
+    # would filter the table (or walk the primary key backwards) reading every vector, ten
+    # times slower than the GIN index, which answers without reading them. Hence no
+    # sequential scan, and an ORDER BY the index cannot give; only the candidates are read.
+    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    return list(conn.execute(text(  # fixed pieces only; every value is bound
+        f"SELECT c.id FROM (SELECT id FROM papers WHERE {vector} @@ CAST(:query AS tsquery)"  # noqa: S608
+        f"{where} ORDER BY id + 0 DESC LIMIT :cap) c JOIN papers p ON p.id = c.id "
+        f"ORDER BY ts_rank(p.{vector}, CAST(:query AS tsquery)) DESC, c.id DESC LIMIT :need"),
+        {"query": tsquery_text(parts), "cap": CANDIDATES if titles else OTHER_CANDIDATES,
+         "need": need, **params}).scalars())
+
+
+def _filtered(query: Select[tuple[str]], category: str | None, year: int | None
+              ) -> Select[tuple[str]]:
+    if category is not None:
+        query = query.where(papers.c.category == category)
+    if year is not None:
+        query = query.where(papers.c.year == year)
+    return query
+
+
+def _data(conn: Connection, ids: Sequence[int]) -> list[str]:
+    """The ``data`` of the papers ``ids``, in that order."""
+    if not ids:
+        return []
+    found = dict(conn.execute(select(papers.c.id, papers.c.data).where(
+        papers.c.id.in_(bindparam("ids", expanding=True))), {"ids": list(ids)}).all())
+    return [str(found[i]) for i in ids if i in found]
+
+
+def search_papers(conn: Connection, query: str, category: str | None, year: int | None,
+                  limit: int, offset: int) -> tuple[list[str], bool]:
+    """The ``data`` of the matching papers on this page, and whether more follow."""
+    parts = query_parts(query)
+    if not parts:
+        if category is None and year is None:
+            return [], False
+        statement = _filtered(select(papers.c.data), category, year).order_by(
+            papers.c.last_date.desc(), papers.c.arxiv_id).limit(limit + 1).offset(offset)
+        rows = conn.execute(statement).scalars().all()
+        return [str(row) for row in rows[:limit]], len(rows) > limit
+    ranked = _ranked_sqlite if conn.dialect.name == "sqlite" else _ranked_postgresql
+    need = offset + limit + 1
+    ids = ranked(conn, parts, True, category, year, need)
+    if len(ids) < need:
+        seen = set(ids)
+        ids += [i for i in ranked(conn, parts, False, category, year, need + len(ids))
+                if i not in seen][: need - len(ids)]
+    return _data(conn, ids[offset : offset + limit]), len(ids) > offset + limit

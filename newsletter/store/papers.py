@@ -1,0 +1,211 @@
+"""The paper index: every paper of the published issues, one row each, and its search.
+
+Filled issue by issue (:meth:`PaperStore.apply`): the papers an issue gave are kept per
+issue (``paper_appearances``), and every paper they touch is merged again from all of its
+appearances into ``papers`` and the search index, in one transaction. Searching is in
+:mod:`newsletter.store.paper_search`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, cast, delete, insert, select, text
+from sqlalchemy.dialects.postgresql import TSVECTOR
+
+from newsletter.model.papers import Appearance, PaperRecord, SearchPage, merge, terms
+from newsletter.store.base import Store
+from newsletter.store.paper_search import search_papers
+from newsletter.store.tables import paper_appearances, paper_issues, papers
+
+_CHUNK = 500  # bound values per IN list
+_BULK = 5000  # papers in one change from which PostgreSQL's search indexes are rebuilt
+_SEARCH_INDEXES = [index for index in papers.indexes if "search" in (index.name or "")]
+_MAX_POSITION = 16383  # PostgreSQL's largest position in a tsvector
+
+
+def to_json(record: PaperRecord) -> str:
+    data: dict[str, Any] = {
+        "arxiv_id": record.arxiv_id, "category": record.category, "title": record.title,
+        "title_zh": record.title_zh, "authors": list(record.authors),
+        "authors_truncated": record.authors_truncated,
+        "affiliations": list(record.affiliations), "abstract": record.abstract,
+        "summary_zh": record.summary_zh,
+        "appearances": [[a.date.isoformat(), a.section, a.position, a.anchor]
+                        for a in record.appearances],
+    }
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def from_json(text_: str) -> PaperRecord:
+    data = json.loads(text_)
+    return PaperRecord(
+        arxiv_id=data["arxiv_id"], category=data["category"], title=data["title"],
+        title_zh=data["title_zh"], authors=tuple(data["authors"]),
+        authors_truncated=data["authors_truncated"],
+        affiliations=tuple(data["affiliations"]), abstract=data["abstract"],
+        summary_zh=data["summary_zh"],
+        appearances=tuple(Appearance(dt.date.fromisoformat(d), s, p, a)
+                          for d, s, p, a in data["appearances"]),
+    )
+
+
+def tsvector_text(fields: Sequence[list[str]]) -> str:
+    """The PostgreSQL ``tsvector`` literal of the terms of a record's search fields,
+    weighted A (titles), B (authors, affiliations), C (the rest). Written as a literal
+    rather than parsed by a text search configuration, so Chinese bigrams are kept whatever
+    the server's locale; PostgreSQL merges the repeated lexemes. Terms are letters and
+    digits only (no quote)."""
+    pieces: list[str] = []
+    position = 0
+    for weight, found in zip("ABC", fields, strict=False):
+        if position + len(found) > _MAX_POSITION:
+            found = found[: max(0, _MAX_POSITION - position)]
+        pieces += [f"'{term}':{n}{weight}" for n, term in enumerate(found, position + 1)]
+        position += len(found)
+    return " ".join(pieces)
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+class PaperStore(Store):
+    """The paper index in the database."""
+
+    def versions(self) -> dict[str, str]:
+        """Each indexed issue's date and the version of its file that was read."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(paper_issues.c.issue_date, paper_issues.c.version))
+            return {str(date): str(version) for date, version in rows}
+
+    def apply(self, changed: Mapping[str, tuple[str, Sequence[PaperRecord]]],
+              removed: Iterable[str] = ()) -> int:
+        """Replace the papers of each issue in ``changed`` (date -> (version, the papers of
+        that issue, one appearance each)) and drop the issues in ``removed``, in one
+        transaction. Returns how many papers were merged again."""
+        dates = sorted({*changed, *removed})
+        if not dates:
+            return 0
+        fresh: dict[str, list[PaperRecord]] = {}
+        rows = []
+        for date, (_, found) in changed.items():
+            for paper in found:
+                fresh.setdefault(paper.arxiv_id, []).append(paper)
+                rows.append({"arxiv_id": paper.arxiv_id, "issue_date": date,
+                             "data": to_json(paper)})
+        with self.engine.begin() as conn:
+            bulk = self.db.dialect == "postgresql" and len(rows) >= _BULK
+            if self.db.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('newsletter papers'))"))
+            if bulk:
+                # Building a GIN index at once is many times faster than growing it row by
+                # row; searches wait for this transaction either way.
+                for index in _SEARCH_INDEXES:
+                    index.drop(conn)
+            touched = set(fresh)
+            for chunk in _chunks(dates):
+                touched.update(conn.execute(select(paper_appearances.c.arxiv_id).where(
+                    paper_appearances.c.issue_date.in_(chunk))).scalars())
+                conn.execute(delete(paper_appearances).where(
+                    paper_appearances.c.issue_date.in_(chunk)))
+                conn.execute(delete(paper_issues).where(paper_issues.c.issue_date.in_(chunk)))
+            # What the other issues say about the touched papers, with this change's own.
+            ids = sorted(touched)
+            for chunk in _chunks(ids):
+                for row in conn.execute(select(paper_appearances.c.data).where(
+                        paper_appearances.c.arxiv_id.in_(chunk))).scalars():
+                    record = from_json(row)
+                    fresh.setdefault(record.arxiv_id, []).append(record)
+            if rows:
+                conn.execute(insert(paper_appearances), rows)
+            if changed:
+                conn.execute(insert(paper_issues), [
+                    {"issue_date": date, "version": version}
+                    for date, (version, _) in changed.items()])
+            once = {row["arxiv_id"]: row["data"] for row in rows}
+            self._replace(conn, ids, {key: (merge(found), once.get(key) if len(found) == 1
+                                            else None) for key, found in fresh.items()})
+            if bulk:
+                conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+                for index in _SEARCH_INDEXES:
+                    index.create(conn)
+        return len(ids)
+
+    def _replace(self, conn: Connection, ids: Sequence[str],
+                 merged: Mapping[str, tuple[PaperRecord, str | None]]) -> None:
+        """Replace the ``papers`` rows (and search rows) of ``ids`` with ``merged`` (each
+        with its JSON when known already); an id not in ``merged`` is gone."""
+        sqlite = self.db.dialect == "sqlite"
+        for chunk in _chunks(ids):
+            if sqlite:
+                conn.execute(text("DELETE FROM paper_fts WHERE rowid IN (SELECT id FROM "
+                                  "papers WHERE arxiv_id IN :ids)").bindparams(
+                    bindparam("ids", expanding=True)), {"ids": list(chunk)})
+            conn.execute(delete(papers).where(papers.c.arxiv_id.in_(chunk)))
+            records = [merged[key] for key in chunk if key in merged]
+            if not records:
+                continue
+            cut = {r.arxiv_id: [terms(f) for f in r.search_fields()] for r, _ in records}
+            rows = [{"arxiv_id": r.arxiv_id, "category": r.category,
+                     "first_date": r.first_date.isoformat(),
+                     "last_date": r.last_date.isoformat(), "year": r.first_date.year,
+                     "data": data or to_json(r)} for r, data in records]
+            if not sqlite:
+                for row in rows:
+                    found = cut[str(row["arxiv_id"])]
+                    row["search_text"] = tsvector_text(found)
+                    row["title_text"] = tsvector_text(found[:1])
+            statement = insert(papers)
+            if not sqlite:
+                statement = statement.values(
+                    search=cast(bindparam("search_text"), TSVECTOR),
+                    title_search=cast(bindparam("title_text"), TSVECTOR))
+            conn.execute(statement, rows)
+            if sqlite:
+                ids_of = dict(conn.execute(select(papers.c.arxiv_id, papers.c.id).where(
+                    papers.c.arxiv_id.in_(list(cut)))).all())
+                conn.execute(text("INSERT INTO paper_fts(rowid, title, people, body) "
+                                  "VALUES (:id, :title, :people, :body)"), [
+                    {"id": ids_of[key], "title": " ".join(found[0]),
+                     "people": " ".join(found[1]), "body": " ".join(found[2])}
+                    for key, found in cut.items()])
+
+    def get(self, arxiv_id: str) -> PaperRecord | None:
+        """The paper ``arxiv_id`` (as :func:`paper_key` gives it), or None."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(papers.c.data).where(
+                papers.c.arxiv_id == arxiv_id)).scalar_one_or_none()
+        return from_json(found) if found is not None else None
+
+    def many(self, ids: Iterable[str]) -> dict[str, PaperRecord]:
+        """The indexed papers among ``ids``."""
+        found: dict[str, PaperRecord] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(ids))):
+                for data in conn.execute(select(papers.c.data).where(
+                        papers.c.arxiv_id.in_(chunk))).scalars():
+                    record = from_json(data)
+                    found[record.arxiv_id] = record
+        return found
+
+    def search(self, query: str, category: str | None = None, year: int | None = None,
+               limit: int = 20, offset: int = 0) -> SearchPage:
+        """Papers matching ``query`` (any text: see ``query_parts``), best first; with an
+        empty query, the papers of ``category`` and ``year``, newest first."""
+        with self.engine.connect() as conn:
+            found, more = search_papers(conn, query, category, year, limit, offset)
+        return SearchPage(tuple(from_json(data) for data in found), more)
+
+    def facets(self) -> tuple[list[str], list[int]]:
+        """The categories and years search can filter by."""
+        with self.engine.connect() as conn:
+            codes = conn.execute(select(papers.c.category).distinct()
+                                 .order_by(papers.c.category)).scalars().all()
+            years = conn.execute(select(papers.c.year).distinct()
+                                 .order_by(papers.c.year.desc())).scalars().all()
+        return [str(c) for c in codes], [int(y) for y in years]

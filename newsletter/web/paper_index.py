@@ -1,0 +1,79 @@
+"""Keeping the paper index current: the papers of the published issues, in the database.
+
+:func:`sync` compares the version of every public issue file (size and modification
+time, from :class:`Published`) with the versions the index holds, reads again only the
+issues that changed, and drops the ones no longer public. :class:`PaperIndex` does that
+whenever the archive's state changes (a new, edited or newly sent issue; checked at most
+once a second, as the archive itself is), and at once after the desk saves an issue.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from newsletter.issues.papers import issue_papers
+from newsletter.model.papers import PaperRecord
+from newsletter.store.papers import PaperStore
+from newsletter.web.archive import Archive, Published
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one :func:`sync` did: issues read again, issues dropped, papers merged again."""
+
+    issues: int
+    removed: int
+    papers: int
+
+
+def sync(store: PaperStore, published: Published) -> SyncReport:
+    """Make the index hold exactly the papers of ``published``."""
+    indexed = store.versions()
+    by_date = published.by_date
+    changed: dict[str, tuple[str, list[PaperRecord]]] = {
+        date: (version, issue_papers(by_date[date]))
+        for date, version in published.versions.items() if indexed.get(date) != version
+    }
+    removed = sorted(set(indexed) - set(published.versions))
+    merged = store.apply(changed, removed)
+    return SyncReport(len(changed), len(removed), merged)
+
+
+class PaperIndex:
+    """The index of the issues ``archive`` publishes, synced when that state changes.
+
+    Reading the archive does file and database work: call
+    :meth:`current` in a thread from async code.
+    """
+
+    def __init__(self, store: PaperStore, archive: Archive) -> None:
+        self.store = store
+        self.archive = archive
+        self._lock = threading.Lock()
+        self._synced: tuple[object, ...] | None = None
+        self._facets: tuple[object, tuple[list[str], list[int]]] | None = None
+
+    def current(self, fresh: bool = False) -> Published:
+        """The published issues, with the index brought up to them first."""
+        published = self.archive.published(fresh)
+        with self._lock:
+            if self._synced != published.key:
+                sync(self.store, published)
+                self._synced = published.key
+        return published
+
+    def facets(self) -> tuple[list[str], list[int]]:
+        """The categories and years search can filter by, counted once per index state."""
+        with self._lock:
+            synced, cached = self._synced, self._facets
+        if cached is not None and cached[0] == synced:
+            return cached[1]
+        found = self.store.facets()
+        with self._lock:
+            self._facets = (synced, found)
+        return found
+
+    def reindex(self) -> None:
+        """Compare every issue again now (after the desk saved one)."""
+        self.current(fresh=True)

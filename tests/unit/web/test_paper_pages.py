@@ -1,0 +1,192 @@
+"""Paper pages, their citations and search, through the web app (SQLite; the store's own
+tests run both databases)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import bibtexparser
+import pytest
+import rispy
+from starlette.testclient import TestClient
+from support.archive import write_issue
+from support.env import SAMPLE_ISSUE
+
+from newsletter.settings import get_settings
+from newsletter.web.app import create_app
+
+NOW = dt.datetime(2022, 9, 10, 4, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def issues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "issues"
+    monkeypatch.setenv("NEWSLETTER_ISSUES_DIR", str(folder))
+    monkeypatch.setenv("NEWSLETTER_ARCHIVE_UNSENT", "true")
+    write_issue(folder, "2022-09-07")
+    return folder
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def client(issues: Path, clock: Clock) -> Iterator[TestClient]:
+    with TestClient(create_app(get_settings(), clock=clock), follow_redirects=False) as client:
+        yield client
+
+
+def metas(page: str) -> list[tuple[str, str]]:
+    return [(html.unescape(n), html.unescape(c))
+            for n, c in re.findall(r'<meta name="([^"]+)" content="([^"]*)">', page)]
+
+
+def test_issue_page_links_each_paper_to_its_page(client: TestClient) -> None:
+    """Every paper on an issue page links to its paper page, which links back to its
+    anchor in that issue."""
+    issue = client.get("/issues/2022-09-07").text
+    links = re.findall(r'href="(/papers/[^"]+)"', issue)
+    assert len(links) == SAMPLE_ISSUE.read_text("utf-8").count("  url: https://arxiv.org/abs/")
+    page = client.get("/papers/2209.01947")
+    assert page.status_code == 200
+    assert "/issues/2022-09-07#arxiv-2209.01947" in page.text
+    assert 'id="arxiv-2209.01947"' in issue
+
+
+def test_paper_page_has_everything(client: TestClient) -> None:
+    """Both titles, authors, affiliations, abstract, summary, arXiv links, meta tags and
+    JSON-LD."""
+    page = client.get("/papers/2209.01947").text
+    for text in ("MO2: Model-Based Offline Options", "MO2: 基于模型的离线选项", "Wulfmeier",
+                 "DeepMind", "bottleneck options", "从过去的经验中发现有用的行为",
+                 'href="https://arxiv.org/abs/2209.01947"', 'href="https://arxiv.org/pdf/2209.01947"',
+                 'href="https://arxiv.org/html/2209.01947"', 'href="/papers/2209.01947.bib"',
+                 'href="/papers/2209.01947.ris"'):
+        assert text in page, text
+    tags = metas(page)
+    assert ("citation_title", "MO2: Model-Based Offline Options") in tags
+    assert [c for n, c in tags if n == "citation_author"][:2] == ["S Salter", "M Wulfmeier"]
+    assert ("citation_arxiv_id", "2209.01947") in tags
+    assert ("citation_pdf_url", "https://arxiv.org/pdf/2209.01947") in tags
+    assert ("citation_publication_date", "2022/09") in tags
+    [ld] = re.findall(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
+    data = json.loads(ld)
+    assert data["@type"] == "ScholarlyArticle" and data["name"].startswith("MO2")
+    assert data["author"][0] == {"@type": "Person", "name": "S Salter"}
+
+
+def test_every_version_and_spelling_goes_to_one_page(client: TestClient) -> None:
+    """A version, a trailing slash or a file suffix with a version redirect to the one
+    canonical address; nonsense and unknown papers are not found."""
+    for asked, target in [("/papers/2209.01947v3", "/papers/2209.01947"),
+                          ("/papers/2209.01947/", "/papers/2209.01947"),
+                          ("/papers/2209.01947v1.bib", "/papers/2209.01947.bib")]:
+        answer = client.get(asked)
+        assert (answer.status_code, answer.headers["location"]) == (301, target), asked
+    assert client.get("/papers/2209.99999").status_code == 404
+    assert client.get("/papers/not-an-id").status_code == 404
+    assert client.get("/papers/").status_code == 404
+
+
+def test_bib_and_ris_parse_to_the_right_fields(client: TestClient) -> None:
+    """The .bib parses with bibtexparser and the .ris with rispy, to the paper's fields."""
+    bib = client.get("/papers/2209.01667.bib")
+    assert bib.headers["content-type"].startswith("application/x-bibtex")
+    library = bibtexparser.parse_string(bib.text)
+    assert not library.failed_blocks
+    [entry] = library.entries
+    assert entry.key == "fedus2022review" and entry.entry_type == "misc"
+    assert entry["title"] == "{A Review of Sparse Expert Models in Deep Learning}"
+    assert entry["author"].split(" and ")[:2] == ["W Fedus", "J Dean"]
+    assert (entry["eprint"], entry["year"], entry["archivePrefix"]) == ("2209.01667", "2022",
+                                                                       "arXiv")
+    [record] = rispy.loads(client.get("/papers/2209.01667.ris").text)
+    assert record["title"] == "A Review of Sparse Expert Models in Deep Learning"
+    assert record["authors"][:2] == ["Fedus, W", "Dean, J"]
+    assert record["urls"] == ["https://arxiv.org/abs/2209.01667"]
+
+
+def test_search_finds_phrases_authors_and_chinese(client: TestClient) -> None:
+    """An English phrase, an author and a two-character Chinese word find their paper,
+    with the words marked; nonsense finds "nothing found"."""
+    for query in ("sparse expert models", "Fedus", "稀疏"):
+        page = client.get("/search", params={"q": query})
+        assert page.status_code == 200
+        assert 'href="/papers/2209.01667"' in page.text, query
+        assert "<mark>" in page.text
+    assert "<mark>Fedus</mark>" in client.get("/search", params={"q": "fedus"}).text
+    assert "Nothing found" in client.get("/search", params={"q": "zzqqxx"}).text
+
+
+def test_an_arxiv_id_or_link_goes_to_its_page(client: TestClient) -> None:
+    """An identifier or arXiv link as the query redirects to the paper's page."""
+    for query in ("https://arxiv.org/abs/2209.01667v2", "arXiv:2209.01667", "2209.01667",
+                  "https://arxiv.org/pdf/2209.01667v1.pdf"):
+        answer = client.get("/search", params={"q": query})
+        assert (answer.status_code, answer.headers["location"]) == (303, "/papers/2209.01667")
+
+
+def test_filters_narrow_the_results(client: TestClient) -> None:
+    """Category and year filters narrow the results; the choices list what exists."""
+    page = client.get("/search", params={"category": "CV"}).text
+    found = set(re.findall(r'href="/papers/([^"]+)"', page))
+    assert found and all("CV" in page for _ in found)
+    assert client.get("/search", params={"category": "CV", "year": "2021"}).text.count(
+        'href="/papers/') == 0
+    assert "<option>2022</option>" in page
+
+
+def test_edits_and_new_issues_reach_the_index(client: TestClient, issues: Path,
+                                              clock: Clock) -> None:
+    """An edited issue's new text shows once the archive rechecks; a paper in two issues
+    says where it was featured before."""
+    path = issues / "2022-09-07.yaml"
+    assert "Featured before" not in client.get("/papers/2209.01667").text
+    path.write_text(path.read_text("utf-8").replace(
+        "A Review of Sparse Expert Models in Deep Learning", "A Survey of Sparse Experts"),
+        "utf-8")
+    clock.now = NOW + dt.timedelta(seconds=2)
+    assert "A Survey of Sparse Experts" in client.get("/papers/2209.01667").text
+    assert client.get("/search", params={"q": "survey"}).text.count('href="/papers/') == 1
+    write_issue(issues, "2022-09-08")
+    clock.now = NOW + dt.timedelta(seconds=4)
+    page = client.get("/papers/2209.01667").text
+    assert "A Survey of Sparse Experts" not in page  # the newer issue's title wins
+    assert "Featured before on 2022-09-07" in page
+    assert client.get("/search", params={"q": "survey"}).text.count('href="/papers/') == 0
+
+
+def test_unpublished_papers_are_not_found(issues: Path, clock: Clock,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ARCHIVE_UNSENT an unsent issue's papers have no page and no search hit."""
+    monkeypatch.setenv("NEWSLETTER_ARCHIVE_UNSENT", "false")
+    with TestClient(create_app(get_settings(), clock=clock)) as client:
+        assert client.get("/papers/2209.01947").status_code == 404
+        assert "Nothing found" in client.get("/search", params={"q": "sparse"}).text
+
+
+def test_a_database_outage_is_a_503_not_a_500(client: TestClient, tmp_path: Path) -> None:
+    """When the database fails (here: its paper tables are gone), search and paper pages
+    answer 503 with Retry-After, not a 500."""
+    assert client.get("/papers/2209.01947").status_code == 200
+    with sqlite3.connect(tmp_path / "test.db") as conn:
+        conn.execute("DROP TABLE papers")
+    for path in ("/search?q=sparse", "/papers/2209.01947"):
+        answer = client.get(path)
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "30", path
