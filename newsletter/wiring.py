@@ -325,4 +325,5 @@ def subscriptions(
         fallbacks=settings.verification_keys(),
         base_url=settings.base_url,
         clock=clock,
+        welcome=settings.welcome_email,
     )

@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from newsletter import wiring
+from newsletter import wiring, wiring_api
 from newsletter.clock import utc_now
 from newsletter.feedback.fetch import MAX_BODY as WEBHOOK_BODY_LIMIT
 from newsletter.feedback.sns import Fetcher
@@ -87,7 +87,8 @@ def create_app(
     if limiter is None:
         limiter = RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
     readers = SubscriptionRoutes(
-        site.issues_dir, wiring.subscriptions(settings, store, transport, clock), pages, limiter
+        site.issues_dir, wiring.subscriptions(settings, store, transport, clock), pages, limiter,
+        welcome=wiring_api.welcomes(settings, db, transport, clock).send,  # issue 22
     )
     archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
 

@@ -11,12 +11,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from newsletter.errors import (
     DatabaseError,
+    NewsletterError,
     SuppressedAddressError,
     TokenError,
     UnknownSubscriberError,
@@ -61,9 +63,11 @@ class SubscriptionRoutes:
 
     def __init__(
         self, issues_dir: Path, subscriptions: Subscriptions, pages: Pages,
-        limiter: RateLimiter,
+        limiter: RateLimiter, welcome: Callable[[int], object] | None = None,
     ) -> None:
         self.issues_dir = issues_dir
+        # Sends a confirmed reader's queued welcome email after the page is answered.
+        self.welcome = welcome
         self.subs = subscriptions
         self.pages = pages
         self.limiter = limiter
@@ -180,8 +184,19 @@ class SubscriptionRoutes:
             log.warning("confirmation not recorded: %s", err)
             return self.unavailable(request)
         preferences = self.subs.link(Purpose.PREFERENCES, subscriber.id)
-        return self.pages.message(request, "subscribed", headers=PRIVATE,
-                                  preferences_url=preferences)
+        response = self.pages.message(request, "subscribed", headers=PRIVATE,
+                                      preferences_url=preferences)
+        if self.welcome is not None:
+            response.background = BackgroundTask(self._welcome, subscriber.id)
+        return response
+
+    def _welcome(self, subscriber_id: int) -> None:
+        # Queued with the confirmation: if this fails, `newsletter worker` sends it later.
+        assert self.welcome is not None
+        try:
+            self.welcome(subscriber_id)
+        except NewsletterError as err:
+            log.warning("welcome email left for the worker: %s", err)
 
     # -- unsubscribe -----------------------------------------------------------------------
 

@@ -1,0 +1,54 @@
+"""The composition of issue 22's parts (the welcome email, the REST API, outgoing
+webhooks), beside ``wiring.py`` and in the same role: every part built from ``Settings``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from newsletter.clock import utc_now
+from newsletter.settings import Settings
+from newsletter.store.campaigns import CampaignStore
+from newsletter.store.db import Database
+from newsletter.store.subscribers import SubscriberStore
+from newsletter.store.welcome import WelcomeStore
+from newsletter.subscribers.welcome import WelcomeMailer, Welcomes
+from newsletter.transports import Transport
+from newsletter.wiring import database, renderer, sender, transport
+
+
+def welcomes(
+    settings: Settings,
+    db: Database,
+    chosen_transport: Transport | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> Welcomes:
+    """Sends the welcome emails confirmations queue. Raises ``ConfigurationError`` for an
+    unsafe secret key (the welcome carries signed links)."""
+    made: Callable[[], Transport] = (
+        (lambda: chosen_transport) if chosen_transport is not None
+        else functools.cache(lambda: transport(settings))
+    )
+    campaign_store = CampaignStore(db, clock)
+
+    def latest_issue() -> str | None:
+        return max(campaign_store.sent_issue_dates(), default=None)
+
+    return Welcomes(
+        outbox=WelcomeStore(db, clock), readers=SubscriberStore(db, clock), transport=made,
+        mailer=WelcomeMailer(renderer(settings), sender(settings)),
+        secret=settings.signing_key(), base_url=settings.base_url,
+        latest_issue=latest_issue, clock=clock,
+    )
+
+
+@contextmanager
+def outbox_drains(
+    settings: Settings, clock: Callable[[], dt.datetime] = utc_now
+) -> Iterator[list[tuple[str, Callable[[], int]]]]:
+    """What ``newsletter worker`` drains beside sending, by name, over its own database
+    connection (closed after): queued welcome emails."""
+    with database(settings, create=False) as db:
+        yield [("welcome emails", welcomes(settings, db, clock=clock).drain)]
