@@ -8,15 +8,22 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from newsletter.api.catalog import CampaignsApi, IssuesApi
+from newsletter.api.readers import ReadersApi
+from newsletter.api.services import ApiServices
 from newsletter.clock import utc_now
 from newsletter.settings import Settings
+from newsletter.store.api_reads import CampaignPages
+from newsletter.store.api_tokens import ApiTokenStore
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database
+from newsletter.store.desk import DeskStore
+from newsletter.store.readers import ReaderQueries
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.welcome import WelcomeStore
 from newsletter.subscribers.welcome import WelcomeMailer, Welcomes
 from newsletter.transports import Transport
-from newsletter.wiring import database, renderer, sender, transport
+from newsletter.wiring import database, renderer, sender, subscriptions, transport
 
 
 def welcomes(
@@ -52,3 +59,28 @@ def outbox_drains(
     connection (closed after): queued welcome emails."""
     with database(settings, create=False) as db:
         yield [("welcome emails", welcomes(settings, db, clock=clock).drain)]
+
+
+def api_services(
+    settings: Settings,
+    db: Database,
+    chosen_transport: Transport | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> ApiServices:
+    """The REST API's services over ``db``; readers added as pending get their
+    confirmation through the configured (or ``chosen_transport``) transport."""
+    store = SubscriberStore(db, clock)
+    campaign_store = CampaignStore(db, clock)
+    return ApiServices(
+        tokens=ApiTokenStore(db, clock),
+        readers=ReadersApi(
+            store, ReaderQueries(db),
+            functools.cache(lambda: subscriptions(settings, store, chosen_transport, clock)),
+            settings.issues_dir, DeskStore(db, clock),
+        ),
+        campaigns=CampaignsApi(campaign_store, CampaignPages(db)),
+        issues=IssuesApi(settings.issues_dir, settings.base_url, campaign_store),
+        base_url=settings.base_url,
+        embed_origins=tuple(settings.embed_origins),
+        rate_limit=settings.api_rate_limit,
+    )

@@ -29,6 +29,7 @@ from newsletter.tokens import Purpose
 from newsletter.transports import Transport
 from newsletter.web.admin.parts import Desk
 from newsletter.web.admin.routes import desk_app
+from newsletter.web.api_routes import api_app
 from newsletter.web.archive_routes import ArchiveRoutes
 from newsletter.web.base_path import BasePath
 from newsletter.web.clients import ProxyHeaders, parse_networks
@@ -121,6 +122,9 @@ def create_app(
         workbench=wiring.workbench(settings),
         arxiv_api_url=settings.arxiv_api_url,
     )))]
+    # issue 22: the REST API and sign-up from the operator's own site.
+    routes.append(Mount("/api/v1", app=api_app(
+        wiring_api.api_services(settings, db, transport, clock), readers)))
     if settings.sns_topic_arns:
         fetch = cert_fetcher or wiring.cert_fetcher(settings)
         webhook = ses_webhook(wiring.feedback(settings, db, fetch, clock), fetch)
