@@ -20,9 +20,12 @@ from newsletter.store.db import Database
 from newsletter.store.desk import DeskStore
 from newsletter.store.readers import ReaderQueries
 from newsletter.store.subscribers import SubscriberStore
+from newsletter.store.webhooks import WebhookStore
 from newsletter.store.welcome import WelcomeStore
 from newsletter.subscribers.welcome import WelcomeMailer, Welcomes
 from newsletter.transports import Transport
+from newsletter.webhooks.dispatch import Webhooks
+from newsletter.webhooks.http import HttpPoster
 from newsletter.wiring import database, renderer, sender, subscriptions, transport
 
 
@@ -56,9 +59,10 @@ def outbox_drains(
     settings: Settings, clock: Callable[[], dt.datetime] = utc_now
 ) -> Iterator[list[tuple[str, Callable[[], int]]]]:
     """What ``newsletter worker`` drains beside sending, by name, over its own database
-    connection (closed after): queued welcome emails."""
+    connection (closed after): queued welcome emails and webhook messages."""
     with database(settings, create=False) as db:
-        yield [("welcome emails", welcomes(settings, db, clock=clock).drain)]
+        yield [("welcome emails", welcomes(settings, db, clock=clock).drain),
+               ("webhooks", webhooks(settings, db, clock).drain)]
 
 
 def api_services(
@@ -83,4 +87,15 @@ def api_services(
         base_url=settings.base_url,
         embed_origins=tuple(settings.embed_origins),
         rate_limit=settings.api_rate_limit,
+    )
+
+
+def webhooks(
+    settings: Settings, db: Database, clock: Callable[[], dt.datetime] = utc_now
+) -> Webhooks:
+    """Delivers the webhook outbox with the configured guard, timeout and back-off."""
+    return Webhooks(
+        WebhookStore(db, clock),
+        HttpPoster(settings.webhooks_allow_private, settings.webhooks_timeout),
+        clock, first_retry=settings.webhooks_retry_seconds, timeout=settings.webhooks_timeout,
     )

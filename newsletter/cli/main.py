@@ -23,6 +23,7 @@ from newsletter.cli.output import configure_logging, fail, out
 from newsletter.cli.site import site
 from newsletter.cli.subscribers import db_app, subscribers_app, suppressions_app
 from newsletter.cli.web import serve
+from newsletter.cli.webhooks import webhooks_app
 from newsletter.errors import ConfigurationError
 
 
@@ -92,6 +93,7 @@ app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(suppressions_app, name="suppressions")
 app.add_typer(events_app, name="events")
 app.add_typer(api_token_app, name="api-token")  # issue 22
+app.add_typer(webhooks_app, name="webhooks")  # issue 22
 
 
 def main() -> None:
