@@ -121,6 +121,8 @@ def create_app(
         clock=clock,
         workbench=wiring.workbench(settings),
         arxiv_api_url=settings.arxiv_api_url,
+        embed_origins=tuple(settings.embed_origins),  # issue 22
+        webhooks_allow_private=settings.webhooks_allow_private,
     )))]
     # issue 22: the REST API and sign-up from the operator's own site.
     routes.append(Mount("/api/v1", app=api_app(

@@ -32,6 +32,9 @@ class Desk:
     clock: Callable[[], dt.datetime]
     workbench: Workbench  # renderer, sender, issues folder, preflight limits
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    # issue 22: the integrations page (embed snippet, API tokens, webhooks).
+    embed_origins: tuple[str, ...] = ()
+    webhooks_allow_private: bool = False
 
     @property
     def store(self) -> DeskStore:
