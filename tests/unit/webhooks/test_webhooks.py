@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli.main import app as cli_app
 from newsletter.errors import SubscriberExistsError, WebhookEndpointError
+from newsletter.model.subscribers import NewSubscriber
 from newsletter.model.webhooks import EVENT_TYPES
 from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
@@ -156,7 +157,7 @@ def test_changes_queue_their_events_and_every_request_is_signed(
     assert sender(db).drain() == 0  # each delivered once
 
 
-def test_only_the_events_asked_for_and_only_enabled_endpoints(
+def test_only_the_events_asked_for_and_a_disabled_endpoint_gets_them_once_enabled(
     db: Database, receiver: Receiver,
 ) -> None:
     endpoint = endpoint_for(receiver, db, ("subscriber.confirmed",))
@@ -166,10 +167,25 @@ def test_only_the_events_asked_for_and_only_enabled_endpoints(
     WebhookStore(db).disable(endpoint, "testing")
     store.add("b@example.org", status="pending")
     store.set_status(store.add("c@example.org").id, "active", "confirmed")
-    assert sender(db).drain() == 0  # disabled: nothing goes out
+    assert sender(db).drain() == 0  # disabled: nothing goes out, the messages wait
     WebhookStore(db).enable(endpoint)
-    assert sender(db).drain() == 1
-    assert [r.type for r in receiver.received] == ["subscriber.confirmed"]
+    assert sender(db).drain() == 2
+    assert [(r.type, r.data["email"]) for r in receiver.received] == [
+        ("subscriber.confirmed", "a@example.org"), ("subscriber.confirmed", "c@example.org")]
+
+
+def test_an_import_tells_of_every_reader_it_added(db: Database, receiver: Receiver) -> None:
+    endpoint_for(receiver, db, ("subscriber.created",))
+    store = SubscriberStore(db)
+    store.add("there@example.org")
+    result = store.add_many([NewSubscriber(f"r{n}@example.org", frozenset()) for n in range(3)]
+                            + [NewSubscriber("there@example.org", frozenset())])
+    assert result.added == 3
+    assert sender(db).drain() == 4
+    assert sorted(r.data["email"] for r in receiver.received) == [
+        "r0@example.org", "r1@example.org", "r2@example.org", "there@example.org"]
+    assert len({r.id for r in receiver.received}) == 4 and all(r.verified for r in
+                                                                receiver.received)
 
 
 def test_back_off_doubles_with_the_same_id_then_gives_up_after_24_hours(
