@@ -68,7 +68,8 @@ now: dt.datetime,
             for new_id in ids
         ],
     )
-    subscribers_created(conn, ((i, v["email"], "active") for i, v in zip(ids, values, strict=True)),
-                        reason, now)  # webhooks (issue 22)
+    added = zip(ids, unique, strict=True)  # values follow the order of ``unique``
+    subscribers_created(conn, ((i, email, "active") for i, email in added), reason,
+                        now)  # webhooks (issue 22)
     result.added = len(values)
     return result
