@@ -69,16 +69,19 @@ class ApiTokenStore(Store):
         """The live token ``token`` is, its last use recorded; None when unknown or revoked."""
         key = token_key(token)
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:
             row = conn.execute(select(api_tokens).where(
                 api_tokens.c.token_hash == key, api_tokens.c.revoked_at.is_(None))).first()
-            if row is None:
-                return None
-            conn.execute(update(api_tokens).where(
-                api_tokens.c.id == row.id,
-                or_(api_tokens.c.last_used_at.is_(None),
-                    api_tokens.c.last_used_at < now - TOUCH_EVERY),
-            ).values(last_used_at=now))
+        if row is None:
+            return None
+        if row.last_used_at is None or row.last_used_at < now - TOUCH_EVERY:
+            # A write only now and then: most requests only read.
+            with self.engine.begin() as conn:
+                conn.execute(update(api_tokens).where(
+                    api_tokens.c.id == row.id,
+                    or_(api_tokens.c.last_used_at.is_(None),
+                        api_tokens.c.last_used_at < now - TOUCH_EVERY),
+                ).values(last_used_at=now))
         return _token(row)
 
     def revoke(self, name: str) -> bool:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from newsletter.api.access import Caller, bearer
-from newsletter.errors import ApiError, DatabaseError
+from newsletter.errors import ApiError, DatabaseError, TransportError
 from newsletter.store.api_tokens import ApiTokenStore
 from newsletter.web.ratelimit import RateLimiter
 
@@ -88,6 +88,10 @@ class Api:
                 log.warning("API request not done: %s", err)
                 return error(503, "unavailable", "the database cannot be used now; retry",
                              {"Retry-After": "60"})
+            except TransportError as err:
+                log.warning("API request: mail not sent: %s", err)
+                return error(502, "mail_failed", f"the email could not be sent: {err}; "
+                             "retry later")
             if status == 204:
                 return Response(status_code=204, headers=NO_STORE)
             return JSONResponse(answer, status, headers=NO_STORE)
@@ -101,3 +105,7 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 async def not_allowed(request: Request, exc: Exception) -> Response:
     return error(405, "method_not_allowed", f"{request.method} is not allowed here")
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    return error(500, "internal", "the server failed on this request; it was logged")

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from newsletter.api.access import Caller
 from newsletter.api.openapi import document
 from newsletter.api.services import ApiServices
-from newsletter.web.api import Api, not_allowed, not_found
+from newsletter.web.api import Api, not_allowed, not_found, server_error
 from newsletter.web.api_subscribe import EmbedSignups
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.subscription import SubscriptionRoutes
@@ -69,5 +69,5 @@ def api_app(services: ApiServices, readers: SubscriptionRoutes,
             "read", lambda who, path, query, body: (200, i.get(who, path["date"]))),
             methods=["GET"]),
     ]
-    return Starlette(routes=routes,
-                     exception_handlers={404: not_found, 405: not_allowed})
+    return Starlette(routes=routes, exception_handlers={
+        404: not_found, 405: not_allowed, Exception: server_error})

@@ -23,6 +23,7 @@ from support.env import SAMPLE_ISSUE
 from typer.testing import CliRunner
 
 from newsletter.cli.main import app as cli_app
+from newsletter.errors import TransientTransportError
 from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database, open_database
@@ -283,3 +284,20 @@ def test_the_openapi_document_validates_and_names_every_route(client: TestClient
     assert served == set(spec["paths"])
     error = client.get("/api/v1/subscribers").json()
     schema_check(client)(error, "Error")
+
+
+class Refusing:
+    name = "refusing"
+
+    def send(self, raw: bytes, to: str) -> str:
+        raise TransientTransportError("SES is not answering")
+
+
+def test_a_failed_confirmation_email_is_a_json_502(db: Database) -> None:
+    app = create_app(get_settings(), db=db, transport=Refusing())  # type: ignore[arg-type]
+    write = auth(make_token("crm", "write"))
+    with TestClient(app) as client:
+        response = client.post("/api/v1/subscribers", headers=write,
+                               json={"email": "f@example.org"})
+    assert_error(response, 502, "mail_failed")
+    assert "SES is not answering" in response.json()["error"]["message"]
