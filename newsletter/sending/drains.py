@@ -16,15 +16,20 @@ log = logging.getLogger(__name__)
 Drain = tuple[str, Callable[[], int]]
 
 
-def drain_once(drains: Sequence[Drain]) -> int:
-    """Run each drain once; how much they did in all. Errors are logged, not raised."""
-    done = 0
+MAX_PAUSE = 60.0  # seconds between rounds at most while a drain keeps failing
+
+
+def drain_once(drains: Sequence[Drain]) -> tuple[int, bool]:
+    """Run each drain once: how much they did in all, and whether one failed (logged, not
+    raised)."""
+    done, failed = 0, False
     for name, drain in drains:
         try:
             done += drain()
         except NewsletterError as error:
+            failed = True
             log.warning("%s: not drained this round: %s", name, error)
-    return done
+    return done, failed
 
 
 @contextmanager
@@ -32,16 +37,19 @@ def draining(
     drains: Sequence[Drain], stop: threading.Event, *, interval: float = 1.0
 ) -> Iterator[None]:
     """Run the drains every ``interval`` seconds on a thread until ``stop`` is set or the
-    block ends (then the round in progress finishes first)."""
+    block ends (then the round in progress finishes first). While a drain keeps failing (the
+    database is down, say) the pauses double, up to :data:`MAX_PAUSE`."""
     ended = threading.Event()
 
     def loop() -> None:
+        pause = interval
         while True:  # one round at least, also for `worker --once`
-            did = drain_once(drains)
+            did, failed = drain_once(drains)
             if stop.is_set() or ended.is_set():
                 return
-            if did == 0:
-                ended.wait(interval)
+            pause = min(pause * 2, MAX_PAUSE) if failed else interval
+            if did == 0 or failed:
+                ended.wait(pause)
 
     thread = threading.Thread(target=loop, name="outbox drains", daemon=True)
     thread.start()
