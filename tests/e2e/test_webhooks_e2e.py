@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 NEWSLETTER = str(Path(sys.executable).parent / "newsletter")
 READERS = ("one@example.org", "two@example.org", "three@example.org")
 ENV = {"NEWSLETTER_WEBHOOKS_ALLOW_PRIVATE": "true", "NEWSLETTER_WEBHOOKS_RETRY_SECONDS": "0.2",
-       "NEWSLETTER_WEBHOOKS_TIMEOUT": "3"}
+       "NEWSLETTER_WEBHOOKS_TIMEOUT": "2"}
 
 
 def plan(n: int) -> int | str:
