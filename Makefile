@@ -51,6 +51,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/desk.py
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/papers.py
+	$(BIN)/python bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) build demo outbox *.db

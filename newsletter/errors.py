@@ -168,3 +168,21 @@ class QueueError(NewsletterError):
 
 class SiteError(NewsletterError):
     """The site cannot be written where asked."""
+
+
+# -- issue 22: the REST API and outgoing webhooks ------------------------------------------
+
+
+class ApiError(NewsletterError):
+    """A REST API request cannot be done: ``status`` is its HTTP status, ``code`` a stable
+    word for programs (``not_found``, ``invalid``, ...), the message says why to people."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class WebhookEndpointError(NewsletterError):
+    """A webhook endpoint cannot be added or reached: a bad URL, an event we do not send,
+    or an address the guard refuses (loopback, private, link-local)."""

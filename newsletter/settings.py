@@ -94,6 +94,35 @@ class Settings(BaseSettings):
     pending_max_days: int = Field(0, ge=0)
     sunset_after_issues: int = Field(0, ge=0)
     sunset_grace_days: int = Field(14, ge=1)
+    # -- issue 22: the welcome email, the REST API, sign-up from other sites, webhooks --
+    welcome_email: bool = True
+    # Origins (scheme://host[:port]) whose pages may post to /api/v1/subscribe.
+    embed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    api_rate_limit: int = Field(600, ge=1)  # requests per token per minute
+    webhooks_allow_private: bool = False  # let webhooks reach loopback/private addresses
+    webhooks_retry_seconds: float = Field(5.0, gt=0)  # the first retry's delay; doubles
+    webhooks_timeout: float = Field(10.0, gt=0)  # seconds an endpoint has to answer
+
+    @field_validator("embed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        return cls._split_list(value)
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        """Each an origin as browsers send it: ``https://blog.example.org`` (no path)."""
+        checked = []
+        for entry in value:
+            parts = urlsplit(entry.strip())
+            if (parts.scheme not in ("http", "https") or not parts.hostname
+                    or parts.path not in ("", "/") or parts.query or parts.username):
+                raise ValueError(
+                    f"{entry[:80]!r} is not an origin; write scheme://host[:port], e.g. "
+                    "https://blog.example.org,https://lab.example.edu"
+                )
+            checked.append(f"{parts.scheme}://{parts.netloc.lower()}")
+        return checked
 
     @field_validator(
         "editors", "sns_topic_arns", "trusted_proxies", "secret_key_fallbacks", mode="before"

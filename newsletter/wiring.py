@@ -336,6 +336,7 @@ def subscriptions(
         base_url=settings.base_url,
         clock=clock,
         actions=actions,
+        welcome=settings.welcome_email,
     )
 
 

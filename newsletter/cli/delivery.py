@@ -17,13 +17,13 @@ from typing import Annotated
 
 import typer
 
-from newsletter import wiring
+from newsletter import wiring, wiring_api
 from newsletter.cli.output import err, fail, log_line, out, reported
 from newsletter.cli.progress import LogProgress, RichProgress, make_progress
 from newsletter.clock import utc_now
 from newsletter.reports.housekeeping import Periodic
+from newsletter.sending import drains, schedule
 from newsletter.sending import editor_send as editor_sends
-from newsletter.sending import schedule
 from newsletter.sending import worker as workers
 from newsletter.sending.report import IN_DOUBT_SHOWN, SendSummary
 from newsletter.settings import get_settings
@@ -293,6 +293,7 @@ def worker(
     preflight checks is not sent: the reason is printed and written to the audit log.
     Start campaigns by hand with `newsletter send ISSUE --yes` (or `--enqueue-only`).
     With --issue it works on that campaign only and starts no scheduled send.
+    It also sends queued welcome emails and delivers outgoing webhooks.
     Stops cleanly on SIGTERM/Ctrl-C.
 
     Example: newsletter worker --once
@@ -301,6 +302,8 @@ def worker(
     with (
         reported(), stop_on_signals() as stop,
         wiring.scheduled_sending(settings, clock=lambda: utc_now()) as (campaigns, schedules),
+        # issue 22: welcome emails and webhooks are drained on a thread beside sending.
+        wiring_api.outbox_drains(settings) as outboxes, drains.draining(outboxes, stop),
     ):
         summaries = workers.run_worker(
             campaigns, issue_ref=issue, once=once, poll_seconds=poll,

@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from newsletter import __version__
+from newsletter.cli.api import api_token_app
 from newsletter.cli.delivery import COMMANDS as DELIVERY_COMMANDS
 from newsletter.cli.editing import COMMANDS as EDITING_COMMANDS
 from newsletter.cli.editing import OPTIONS as EDITING_OPTIONS
@@ -23,6 +24,7 @@ from newsletter.cli.reports import hygiene, prune, report
 from newsletter.cli.site import site
 from newsletter.cli.subscribers import db_app, subscribers_app, suppressions_app
 from newsletter.cli.web import serve
+from newsletter.cli.webhooks import webhooks_app
 from newsletter.errors import ConfigurationError
 
 
@@ -94,6 +96,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(suppressions_app, name="suppressions")
 app.add_typer(events_app, name="events")
+app.add_typer(api_token_app, name="api-token")  # issue 22
+app.add_typer(webhooks_app, name="webhooks")  # issue 22
 
 
 def main() -> None:

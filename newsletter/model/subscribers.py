@@ -18,7 +18,7 @@ from newsletter.vocabulary import (
     language_problem,
 )
 
-Source = Literal["web", "import", "cli"]
+Source = Literal["web", "import", "cli", "api"]
 SOURCES: tuple[Source, ...] = get_args(Source)
 # The width of subscribers.categories.
 _CATEGORIES_WIDTH = 200

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, insert, select
 from newsletter.model.addresses import email_hash
 from newsletter.model.subscribers import AddManyResult, NewSubscriber, Source
 from newsletter.store.tables import subscriber_events, subscribers, suppressions
+from newsletter.store.webhook_outbox import subscribers_created
 
 
 def insert_active(
@@ -49,10 +50,10 @@ now: dt.datetime,
         }
         for row in unique.values()
     ]
-    ids = conn.execute(
+    ids = list(conn.execute(
         insert(subscribers).returning(subscribers.c.id, sort_by_parameter_order=True),
         values,
-    ).scalars()
+    ).scalars())
     conn.execute(
         insert(subscriber_events),
         [
@@ -67,5 +68,8 @@ now: dt.datetime,
             for new_id in ids
         ],
     )
+    added = zip(ids, unique, strict=True)  # values follow the order of ``unique``
+    subscribers_created(conn, ((i, email, "active") for i, email in added), reason,
+                        now)  # webhooks (issue 22)
     result.added = len(values)
     return result

@@ -46,6 +46,7 @@ from newsletter.store.base import Store
 from newsletter.store.db import Database
 from newsletter.store.published import sent_issue_dates
 from newsletter.store.tables import campaigns, deliveries
+from newsletter.store.webhook_outbox import campaign_event
 from newsletter.vocabulary import InDoubtPolicy
 
 
@@ -168,6 +169,7 @@ class CampaignStore(Store):
                 conn.execute(
                     update(campaigns).where(campaigns.c.id == campaign_id).values(total=total)
                 )
+                campaign_event(conn, "campaign.started", campaign_id, now)  # issue 22
         except IntegrityError:
             # Someone else created it between our look and our insert.
             other = self.get(issue_date)
@@ -249,11 +251,13 @@ class CampaignStore(Store):
             deliveries.c.status.in_(unfinished),
         )
         with self.engine.begin() as conn:
-            conn.execute(
+            finished = conn.execute(
                 update(campaigns)
                 .where(campaigns.c.id == campaign_id, campaigns.c.status == "sending", ~open_rows)
                 .values(status="done", paused_reason="", finished_at=self.clock())
-            )
+            ).rowcount
+            if finished:
+                campaign_event(conn, "campaign.finished", campaign_id, self.clock())  # issue 22
             status = conn.execute(
                 select(campaigns.c.status).where(campaigns.c.id == campaign_id)
             ).scalar_one()

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from newsletter.model.addresses import email_hash
 from newsletter.store.tables import subscriber_events, subscribers, suppressions
+from newsletter.store.webhook_outbox import subscriber_event
 from newsletter.vocabulary import SUPPRESSED_STATUSES
 
 
@@ -71,6 +72,7 @@ def record_event(
             created_at=now,
         )
     )
+    subscriber_event(conn, subscriber_id, kind, old, new, reason, now)  # webhooks (issue 22)
 
 
 def suppress_address(conn: Connection, normal: str, reason: str, detail: str,

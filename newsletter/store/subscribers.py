@@ -46,6 +46,7 @@ from newsletter.store.rows import (
     suppression_key,
 )
 from newsletter.store.tables import deliveries, subscriber_events, subscribers, suppressions
+from newsletter.store.welcome import queue_welcome
 from newsletter.vocabulary import SUPPRESSED_STATUSES, SubscriberStatus
 
 # The columns of a Subscriber, in the order of its fields: rows are unpacked by position,
@@ -199,14 +200,16 @@ class SubscriberStore(ConfirmationRecords):
         assert found is not None
         return found
 
-    def set_status(self, subscriber_id: int, status: SubscriberStatus, reason: str) -> Subscriber:
+    def set_status(self, subscriber_id: int, status: SubscriberStatus, reason: str,
+                   *, welcome: bool = False) -> Subscriber:
         """Change the status, record an event, and keep the suppression list in step.
 
         A suppressed status (unsubscribed, bounced, complained) adds a suppression. Moving back
         to pending or active is allowed only when the subscriber's own unsubscribe is the
         suppression (they re-subscribe with double opt-in); becoming active lifts it. Any
         other suppression raises :class:`SuppressedAddressError`. Setting the current status
-        again changes nothing. Raises :class:`UnknownSubscriberError`.
+        again changes nothing. With ``welcome``, becoming active queues the reader's welcome
+        email in the same transaction (once per reader). Raises :class:`UnknownSubscriberError`.
         """
         check_status(status)
         now = self._clock()
@@ -234,6 +237,8 @@ class SubscriberStore(ConfirmationRecords):
                 update(subscribers).where(subscribers.c.id == subscriber_id).values(**values)
             )
             record_event(conn, subscriber_id, "status", current.status, status, reason, now)
+            if welcome and status == "active":
+                queue_welcome(conn, subscriber_id, now)
         return self._must_get(subscriber_id)
 
     def set_preferences(

@@ -78,7 +78,7 @@ class Store(Protocol):
         reason: str = ...,
     ) -> Subscriber: ...
     def set_status(
-        self, subscriber_id: int, status: SubscriberStatus, reason: str
+        self, subscriber_id: int, status: SubscriberStatus, reason: str, *, welcome: bool = ...
     ) -> Subscriber: ...
     def set_preferences(
         self, subscriber_id: int, *, categories: Collection[str], language: str, reason: str = ...
@@ -162,7 +162,8 @@ class ConfirmationMailer:
 
 class Subscriptions:
     """The workflow. ``clock`` returns aware UTC datetimes; tokens use it too. Links are
-    signed with ``secret``; ``fallbacks`` (older keys) are accepted when reading them."""
+    signed with ``secret``; ``fallbacks`` (older keys) are accepted when reading them. With
+    ``welcome``, a confirmation queues the reader's welcome email in its own transaction."""
 
     def __init__(
         self,
@@ -174,9 +175,11 @@ class Subscriptions:
         clock: Callable[[], dt.datetime],
         fallbacks: Sequence[str] = (),
         actions: ActionLog | None = None,
+        welcome: bool = False,
     ) -> None:
         self.store = store
         self.actions = actions
+        self.welcome = welcome  # queue a welcome email with each confirmation (issue 22)
         self.fallbacks = tuple(fallbacks)
         self.transport = transport
         self.mailer = mailer
@@ -297,7 +300,8 @@ class Subscriptions:
             raise SuppressedAddressError("this address cannot be subscribed")
         # The store lifts the reader's own unsubscribe suppression on activation and
         # refuses (SuppressedAddressError) when an operator or a bounce suppressed it.
-        self.store.set_status(subscriber.id, "active", "confirmed by email link")
+        self.store.set_status(subscriber.id, "active", "confirmed by email link",
+                              welcome=self.welcome)
         self.store.apply_pending_choices(subscriber.id, "confirmed sign-up")
         confirmed = self.store.get(subscriber.id)
         if confirmed is None:

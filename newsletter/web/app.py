@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from newsletter import wiring
+from newsletter import wiring, wiring_api
 from newsletter.clock import utc_now
 from newsletter.errors import DatabaseError
 from newsletter.feedback.feed import Heartbeat, feed_name
@@ -37,6 +37,7 @@ from newsletter.tokens import Purpose
 from newsletter.transports import Transport
 from newsletter.web.admin.parts import Desk
 from newsletter.web.admin.routes import desk_app
+from newsletter.web.api_routes import api_app
 from newsletter.web.archive_routes import ArchiveRoutes
 from newsletter.web.base_path import BasePath
 from newsletter.web.clients import ProxyHeaders, parse_networks
@@ -99,6 +100,7 @@ def create_app(
         archive.archive.reader_categories,
         wiring.subscriptions(settings, store, transport, clock, ReaderActions(db, clock)),
         pages, limiter,
+        welcome=wiring_api.welcomes(settings, db, transport, clock).send,  # issue 22
     )
     keeping = KeepRoutes(HygieneStore(db, clock), pages, secret, clock,
                          settings.verification_keys())
@@ -158,7 +160,12 @@ def create_app(
         workbench=wiring.workbench(settings),
         arxiv_api_url=settings.arxiv_api_url,
         papers=papers.index,
+        embed_origins=tuple(settings.embed_origins),  # issue 22
+        webhooks_allow_private=settings.webhooks_allow_private,
     )))]
+    # issue 22: the REST API and sign-up from the operator's own site.
+    routes.append(Mount("/api/v1", app=api_app(
+        wiring_api.api_services(settings, db, transport, clock), readers)))
     if settings.sns_topic_arns:
         fetch = cert_fetcher or wiring.cert_fetcher(settings)
         webhook = ses_webhook(wiring.feedback(settings, db, fetch, clock), fetch)

@@ -10,12 +10,14 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from newsletter.errors import (
     DatabaseError,
+    NewsletterError,
     SuppressedAddressError,
     TokenError,
     UnknownSubscriberError,
@@ -60,8 +62,11 @@ class SubscriptionRoutes:
     def __init__(
         self, categories: Callable[[], Mapping[str, CategoryName]],
         subscriptions: Subscriptions, pages: Pages, limiter: RateLimiter,
+        welcome: Callable[[int], object] | None = None,
     ) -> None:
         self._categories = categories
+        # Sends a confirmed reader's queued welcome email after the page is answered.
+        self.welcome = welcome
         self.subs = subscriptions
         self.pages = pages
         self.limiter = limiter
@@ -183,8 +188,19 @@ class SubscriptionRoutes:
             log.warning("confirmation not recorded: %s", err)
             return self.unavailable(request)
         preferences = self.subs.link(Purpose.PREFERENCES, subscriber.id)
-        return self.pages.message(request, "subscribed", headers=PRIVATE,
-                                  preferences_url=preferences)
+        response = self.pages.message(request, "subscribed", headers=PRIVATE,
+                                      preferences_url=preferences)
+        if self.welcome is not None:
+            response.background = BackgroundTask(self._welcome, subscriber.id)
+        return response
+
+    def _welcome(self, subscriber_id: int) -> None:
+        # Queued with the confirmation: if this fails, `newsletter worker` sends it later.
+        assert self.welcome is not None
+        try:
+            self.welcome(subscriber_id)
+        except NewsletterError as err:
+            log.warning("welcome email left for the worker: %s", err)
 
     # -- unsubscribe -----------------------------------------------------------------------
 

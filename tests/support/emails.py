@@ -78,3 +78,21 @@ def confirmation_message(language: str) -> bytes:
     choices = Choices(frozenset(), language)  # type: ignore[arg-type]
     confirm = f"{settings.base_url}/confirm/{make_token(TEST_SECRET, Purpose.CONFIRM, 1)}"
     return mailer.build("reader@example.com", confirm, choices, WHEN)
+
+
+def welcome_message(language: str) -> bytes:
+    """The welcome email (issue 22) for a reader of ``language``, after an issue went out."""
+    from newsletter.model.subscribers import Subscriber
+    from newsletter.subscribers.welcome import WelcomeLinks, WelcomeMailer
+
+    settings = get_settings()
+    base = settings.base_url
+    mailer = WelcomeMailer(wiring.renderer(settings), wiring.sender(settings))
+    reader = Subscriber(1, "reader@example.com", "active", frozenset(), language,  # type: ignore[arg-type]
+                        "web", WHEN, WHEN, WHEN, WHEN)
+    links = WelcomeLinks(
+        preferences=f"{base}/preferences/{make_token(TEST_SECRET, Purpose.PREFERENCES, 1)}",
+        unsubscribe=f"{base}/unsubscribe/{make_token(TEST_SECRET, Purpose.UNSUBSCRIBE, 1)}",
+        archive=f"{base}/archive/", latest_issue=f"{base}/issues/2022-09-07",
+    )
+    return mailer.build(reader, links, WHEN)

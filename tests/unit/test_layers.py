@@ -22,8 +22,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "newsletter"
 FLOORS: list[tuple[str, set[str]]] = [
     ("model", {"__init__", "model", "vocabulary", "errors", "clock", "tokens", "cjk"}),
     ("parts", {"issues", "rendering", "mail", "transports", "store", "aws"}),
-    ("services", {"editing", "sending", "feedback", "subscribers", "desk", "reports"}),
-    ("composition", {"settings", "wiring"}),
+    ("services", {"editing", "sending", "feedback", "subscribers", "desk", "reports", "api",
+                  "webhooks"}),
+    ("composition", {"settings", "wiring", "wiring_api"}),
     ("entry points", {"cli", "web", "__main__"}),
 ]
 FLOOR_OF = {name: number for number, (_, names) in enumerate(FLOORS) for name in names}

@@ -34,6 +34,9 @@ class Desk:
     workbench: Workbench  # renderer, sender, issues folder, preflight limits
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     papers: PaperIndex | None = None  # the paper index: "featured before", re-read on save
+    # issue 22: the integrations page (embed snippet, API tokens, webhooks).
+    embed_origins: tuple[str, ...] = ()
+    webhooks_allow_private: bool = False
 
     @property
     def store(self) -> DeskStore:

@@ -9,6 +9,7 @@ from newsletter.web.admin import (
     auth,
     campaigns,
     dashboard,
+    integrations,
     issue_actions,
     issue_editor,
     issues,
@@ -21,7 +22,7 @@ from newsletter.web.admin.parts import Desk
 
 # Each page group is a module with ``routes(desk) -> list[BaseRoute]``.
 GROUPS = (auth, dashboard, issues, issue_actions, issue_editor, campaigns, subscribers,
-          suppressions, reports)
+          suppressions, reports, integrations)
 
 
 def desk_router(desk: Desk) -> Router:
