@@ -229,7 +229,8 @@ class MessageTemplate:
     """A variant's message with everything but the recipient done; ``build`` is the fast path."""
 
     def __init__(
-        self, rendered: RenderedIssue, sender: Sender, campaign: str, subject_prefix: str = ""
+        self, rendered: RenderedIssue, sender: Sender, campaign: str, subject_prefix: str = "",
+        extra_headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.rendered = rendered
         self.sender = sender
@@ -246,6 +247,7 @@ class MessageTemplate:
         ]
         if sender.reply_to:
             fixed.append(("Reply-To", encode_address(sender.reply_to)))
+        fixed += [(name, encode_header(check_header(name, value))) for name, value in extra_headers]
         fixed.append(
             ("Content-Type", f'multipart/alternative;\r\n boundary="{self.boundary}"')
         )

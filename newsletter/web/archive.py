@@ -37,16 +37,6 @@ RECHECK_SECONDS = 1.0  # how stale the archive may be
 # (file name, size, mtime_ns) of every issue file, sorted by name, that is by date.
 
 
-def paper_anchor(paper: Paper) -> str:
-    """The paper's stable ``id`` in the issue page: ``arxiv-2209.01947``.
-
-    Made from the arXiv identifier without its version, so links into an issue keep
-    working when the file is edited or the paper moves from "featured" to "notable".
-    Old-style identifiers (``solv-int/9901001``) get ``-`` for ``/``.
-    """
-    return "arxiv-" + paper.arxiv_id.replace("/", "-")
-
-
 def is_public(date: dt.date, sent: frozenset[str], today: dt.date, archive_unsent: bool) -> bool:
     """The publication rule (see the module docstring)."""
     return date.isoformat() in sent or (archive_unsent and date < today)

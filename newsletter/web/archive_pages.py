@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 import jinja2
 
 from newsletter.issues.model import FeaturedPaper, Issue, Paper
+from newsletter.rendering.links import paper_anchor
 from newsletter.rendering.renderer import select_papers
 from newsletter.vocabulary import CATEGORY_CODE, LANGUAGES, Language, Variant
-from newsletter.web.archive import Published, paper_anchor
+from newsletter.web.archive import Published
 
 LANGUAGE_LABELS: tuple[tuple[Language, str], ...] = (
     ("both", "中英双语 · Chinese and English"),
