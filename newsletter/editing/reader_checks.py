@@ -4,11 +4,13 @@
   and rspamd's SUBJ_ALL_CAPS): warning;
 - Chinese where English readers would see it, or an English notice they would miss
   (a Chinese ``footer`` without ``footer_en``): warning;
+- a footer that speaks of images (the email has none): warning;
 - no postal address in the footer (``NEWSLETTER_POSTAL_ADDRESS``): warning.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from newsletter.cjk import CJK_TEXT_RE
@@ -22,6 +24,8 @@ SHOUTING = (
     "+1.65 in rspamd): add a lowercase word such as \"arXiv\", or write it without Latin "
     "letters"
 )
+# The digest's boilerplate footer speaks of the images in it; our emails have none.
+_IMAGES = re.compile(r"图片|图像|\bimages?\b|\bpictures?\b", re.IGNORECASE)
 NO_ADDRESS = (
     "NEWSLETTER_POSTAL_ADDRESS is not set: the footer has no postal address, which "
     "CAN-SPAM requires of commercial mail and many receivers expect"
@@ -71,6 +75,11 @@ def reader_findings(
     if issue.footer and CJK_TEXT_RE.search(issue.footer) and not issue.footer_en:
         found.append((at(("footer",)), "footer: Chinese, with no footer_en: English readers "
                                        "get no footer notice; add footer_en"))
+    for name in ("footer", "footer_en"):
+        text = getattr(issue, name)
+        if text and _IMAGES.search(text):
+            found.append((at((name,)), f"{name}: speaks of images, but the email has none; "
+                                       "say what applies to it"))
     if not postal_address:
         found.append((str(path), NO_ADDRESS))
     return found

@@ -312,9 +312,13 @@ class Renderer:
         }
 
     def english_title(self, issue: Issue) -> str:
-        """What English readers see as the subject and heading: ``title_en``, else the
-        default English title for the issue's date (never the Chinese title)."""
-        return issue.title_en or self.title_en.format(date=issue.date.isoformat())
+        """What English readers see as the subject and heading: ``title_en``, else a
+        ``title`` without Chinese, else the default English title for the issue's date."""
+        if issue.title_en:
+            return issue.title_en
+        if not CJK_TEXT_RE.search(issue.title):
+            return issue.title
+        return self.title_en.format(date=issue.date.isoformat())
 
     def render_email(self, name: str, context: Mapping[str, object]) -> tuple[str, str]:
         """Render a transactional email, ``email/<name>.mjml.j2`` and ``email/<name>.txt.j2``.
