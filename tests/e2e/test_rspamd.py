@@ -100,12 +100,15 @@ def test_a_shouting_subject_would_be_caught(filter_: Rspamd) -> None:
 
 
 def test_an_odd_number_of_links_would_be_caught(filter_: Rspamd) -> None:
-    """The check can fail: one more link in the HTML part than before fires URI_COUNT_ODD."""
+    """The check can fail: the old second link to a paper's abstract under its title (the
+    HTML twice, the text once) fires URI_COUNT_ODD."""
     parsed = email.message_from_bytes(issue_message("zh"), policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     part = next(p for p in parsed.iter_parts() if p.get_content_type() == "text/html")
     assert isinstance(part, EmailMessage)
+    first = "https://arxiv.org/abs/2209.01947"
     html = part.get_content().replace(
-        "</body>", '<p><a href="https://arxiv.org/list/cs.LG/recent">arXiv</a></p></body>', 1)
+        "arXiv:2209.01947 ·", f'<a href="{first}">arXiv:2209.01947</a> ·', 1)
+    assert html.count(f'href="{first}"') == 2
     report = filter_.score(_with(issue_message("zh"), html=html))
     assert "URI_COUNT_ODD" in report.names()
