@@ -21,7 +21,7 @@ from markupsafe import Markup
 from newsletter.cjk import CJK_TEXT_RE
 from newsletter.errors import RenderError
 from newsletter.issues.model import FeaturedPaper, Issue, NotablePaper
-from newsletter.rendering.cjk_wrap import wrap_items, wrap_text
+from newsletter.rendering.cjk_wrap import wrap_items, wrap_list, wrap_text
 from newsletter.rendering.filters import is_cut, keep_dates, shorten
 from newsletter.rendering.inline import Inliner, inliner_for
 from newsletter.rendering.links import (
@@ -175,6 +175,7 @@ class Renderer:
         self.env.filters["shorten"] = shorten
         self.env.filters["wrap"] = wrap_text
         self.env.filters["wrap_items"] = wrap_items
+        self.env.filters["wrap_list"] = wrap_list
         self.env.filters["keep_dates"] = keep_dates
         self.env.tests["cut"] = is_cut
 
@@ -276,7 +277,7 @@ class Renderer:
             "notable": notable,
             "legend": legend,
             "legend_names": dict(legend),
-            "legend_line": " · ".join(f"{code} {name}" for code, name in legend),
+            "legend_items": [f"{code} {name}" for code, name in legend],
             "summaries": summaries,
             "show_zh": show_zh,
             "show_en": show_en,
