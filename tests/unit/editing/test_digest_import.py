@@ -61,7 +61,8 @@ def test_the_sample_digest_imports_to_the_committed_issue(tmp_path: Path) -> Non
     differing = {name for name in theirs if ours[name] != theirs[name]}
     assert differing == HAND_WRITTEN
     assert ours["title_en"] == "AI papers on arXiv · 2022-09-07"
-    assert ours["footer"] == "内容中包含的图片若涉及版权问题,请及时与我们联系删除"
+    # The digest's half-width comma, set full-width as Chinese text is.
+    assert ours["footer"] == "内容中包含的图片若涉及版权问题，请及时与我们联系删除"
     assert ours["footer_en"] is None
 
 
@@ -112,6 +113,18 @@ def test_half_and_full_width_punctuation_are_both_read(tmp_path: Path) -> None:
         51: "另外几篇值得关注的论文：",
     })
     assert imported(variant, tmp_path) == imported(SAMPLE_TEXT, tmp_path / "plain")
+
+
+def test_chinese_texts_are_written_with_chinese_punctuation(tmp_path: Path) -> None:
+    """The digest's ASCII punctuation in Chinese text becomes full-width in the issue file
+    (commas, colons, parentheses touching Chinese); English text and numbers keep theirs."""
+    issue = imported(SAMPLE_TEXT, tmp_path)
+    first = issue.featured[0]
+    assert first.summary_zh and "能力，被认为" in first.summary_zh
+    assert "选项（MO2），一种" in first.summary_zh and "," not in first.summary_zh
+    assert first.abstract.count(",") > 3  # English untouched
+    assert issue.notable[1].title_zh == "HammingMesh：大规模深度学习网络拓扑"
+    assert "18/100" in (issue.featured[4].summary_zh or "")
 
 
 def test_an_entry_without_a_chinese_part(tmp_path: Path) -> None:
