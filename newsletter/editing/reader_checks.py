@@ -75,11 +75,10 @@ def reader_findings(
     if issue.footer and CJK_TEXT_RE.search(issue.footer) and not issue.footer_en:
         found.append((at(("footer",)), "footer: Chinese, with no footer_en: English readers "
                                        "get no footer notice; add footer_en"))
-    for name in ("footer", "footer_en"):
-        text = getattr(issue, name)
+    for field, text in (("footer", issue.footer), ("footer_en", issue.footer_en)):
         if text and _IMAGES.search(text):
-            found.append((at((name,)), f"{name}: speaks of images, but the email has none; "
-                                       "say what applies to it"))
+            found.append((at((field,)), f"{field}: speaks of images, but the email has none; "
+                                        "say what applies to it"))
     if not postal_address:
         found.append((str(path), NO_ADDRESS))
     return found
