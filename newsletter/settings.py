@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from newsletter.errors import ConfigurationError
 from newsletter.model.keys import MAKE_KEY, guessable_reason
+from newsletter.rendering.renderer import DEFAULT_TITLE_EN
 from newsletter.vocabulary import InDoubtPolicy
 
 # Keys that must never protect a real deployment: documentation examples and the demo's.
@@ -65,7 +66,14 @@ class Settings(BaseSettings):
     issues_dir: Path = Path("issues")
     templates_dir: Path | None = None
     size_warn_bytes: int = Field(90_000, gt=0)
-    size_limit_bytes: int = Field(102_000, gt=0)
+    # Gmail clips an HTML part over 102 KB as sent (CRLF line ends); the default keeps a
+    # 2,000-byte margin under it (issue 18).
+    size_limit_bytes: int = Field(100_000, gt=0)
+    # The English subject and heading of an issue without title_en ({date}: YYYY-MM-DD).
+    title_en: str = DEFAULT_TITLE_EN
+    # The sender's postal address, in the footer of every email (CAN-SPAM); `check` warns
+    # when it is not set.
+    postal_address: str | None = None
     sns_topic_arns: Annotated[list[str], NoDecode] = Field(default_factory=list)
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     # The day an issue belongs to (``send --today``, what counts as a future issue).
@@ -140,6 +148,21 @@ class Settings(BaseSettings):
                     'not a valid JSON list; write ["a", "b"] or comma-separated values: a,b'
                 ) from None
         return [item.strip() for item in value.split(",") if item.strip()]
+
+    @field_validator("title_en")
+    @classmethod
+    def _title_template(cls, value: str) -> str:
+        """A title with at most ``{date}`` in braces (``{{`` and ``}}`` for braces)."""
+        try:
+            title = value.format(date="2022-09-07")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                "may hold {date} (the issue's date) and no other {name}; write {{ and }} "
+                "for a brace"
+            ) from None
+        if not title.strip():
+            raise ValueError("is empty; write an English title, e.g. " + DEFAULT_TITLE_EN)
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -93,7 +93,10 @@ def templates_dir(settings: Settings) -> Path:
 
 def renderer(settings: Settings) -> Renderer:
     """The renderer over the configured templates and base URL."""
-    return Renderer(settings.base_url, templates_dir(settings))
+    return Renderer(
+        settings.base_url, templates_dir(settings), title_en=settings.title_en,
+        sender_name=site_name(settings.from_address), postal_address=settings.postal_address,
+    )
 
 
 def sender(settings: Settings) -> Sender:
@@ -186,6 +189,7 @@ def preflight_config(settings: Settings) -> PreflightConfig:
         size_limit_bytes=settings.size_limit_bytes,
         size_warn_bytes=settings.size_warn_bytes,
         base_url_warning=settings.base_url_warning(),
+        postal_address=settings.postal_address,
     )
 
 

@@ -245,7 +245,7 @@ def send_test(
         bool, typer.Option("--all-variants", help="One message per variant subscribers get.")
     ] = False,
 ) -> None:
-    """Send the issue to editors with "[TEST]" in the subject; no campaign is created.
+    """Send the issue to editors exactly as readers get it; no campaign is created.
 
     The preflight checks (`newsletter check`) run first: an error stops it. Every --to
     address is checked first too: a bad one exits 2 and nothing is sent.

@@ -58,7 +58,7 @@ def import_digest_command(
         result = import_digest(
             source, out=output, date=_date(date, "--date") if date is not None else None,
             issues_dir=settings.issues_dir,
-            overwrite=force,
+            overwrite=force, title_en=settings.title_en,
         )
     out.print(f"wrote {result.path}: {'; '.join(result.notes)}", markup=False)
 

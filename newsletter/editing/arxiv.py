@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.editing.arxiv_http import http_get
-from newsletter.editing.yaml_writer import default_title, issue_yaml, write_new_file
+from newsletter.editing.yaml_writer import (
+    default_title,
+    default_title_en,
+    issue_yaml,
+    write_new_file,
+)
 from newsletter.errors import ArxivError
 from newsletter.issues.categories import DEFAULT_CATEGORIES, available_categories
 from newsletter.issues.loader import parse_issue
@@ -310,6 +315,7 @@ def draft_issue(
     data: dict[str, Any] = {
         "date": date,
         "title": default_title(date),
+        "title_en": default_title_en(date),
         "categories": {code: name.model_dump(exclude_none=True) for code, name in legend.items()},
         "featured": [
             _entry(papers[versionless(i)], chosen[versionless(i)], True) for i in featured

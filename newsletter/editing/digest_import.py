@@ -15,11 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter.editing.digest_parse import ParsedDigest, parse_digest
-from newsletter.editing.yaml_writer import default_title, issue_yaml, write_new_file
+from newsletter.editing.yaml_writer import (
+    default_title,
+    default_title_en,
+    issue_yaml,
+    write_new_file,
+)
 from newsletter.errors import DigestFormatError, IssueValidationError
 from newsletter.issues.files import DATE
 from newsletter.issues.loader import parse_issue
 from newsletter.issues.model import Issue
+from newsletter.rendering.renderer import DEFAULT_TITLE_EN
+from newsletter.rendering.typeset import typeset_issue_data
 
 _PAPER_FIELD = re.compile(r"^(featured|notable)\[(\d+)\]")
 MAX_DIGEST_BYTES = 1024 * 1024  # a day's digest is about 20 KB; the issue file's own limit
@@ -92,13 +99,16 @@ def import_digest(
     date: dt.date | None = None,
     issues_dir: Path = Path("issues"),
     overwrite: bool = False,
+    title_en: str = DEFAULT_TITLE_EN,
 ) -> ImportResult:
     """Import the digest in ``source`` as ``out`` (default ``issues_dir/DATE.yaml``).
 
     The date is ``date``, else a YYYY-MM-DD in the name of ``out`` or of ``source``, else
     the first of the month of the newest arXiv ID (said to be a guess). The title is the
-    digest's usual one for that date. Raises :class:`DigestFormatError` (with the line) for
-    a block that cannot be read or a paper the issue model refuses, and
+    digest's usual one for that date, the English one ``title_en`` (NEWSLETTER_TITLE_EN) for
+    it, so that English readers get an English subject; Chinese texts get Chinese
+    punctuation (``rendering.typeset``). Raises :class:`DigestFormatError`
+    (with the line) for a block that cannot be read or a paper the issue model refuses, and
     :class:`IssueValidationError` when ``out`` exists; nothing is written then.
     """
     shown = str(source)
@@ -106,7 +116,8 @@ def import_digest(
     parsed = parse_digest(text, shown)
     chosen, how = _choose_date(parsed, date, [out, source], shown)
     target = out or issues_dir / f"{chosen.isoformat()}.yaml"
-    data = {"date": chosen, "title": default_title(chosen), **parsed.data}
+    data = typeset_issue_data({"date": chosen, "title": default_title(chosen),
+                               "title_en": default_title_en(chosen, title_en), **parsed.data})
     header = (
         f"AI paper digest for {chosen.isoformat()}, imported from {source.name} "
         "by `newsletter import-digest`.\nSchema: see README.md, \"Issue files\"."

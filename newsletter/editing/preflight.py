@@ -8,6 +8,8 @@ Errors stop a send; warnings are shown. Checked, in order:
 - links: paper links written ``http://`` (warning); ``http://`` links in texts and in the
   rendered HTML: warning;
 - a legend category with no paper: warning;
+- what readers see (``reader_checks.py``): a subject read as shouting, Chinese where
+  English readers would see it, no postal address: warning;
 - a paper already in one of the 14 issue files before this one (same folder, by
   versionless arXiv ID): warning;
 - every variant (each language, whole and per category with papers): HTML over Gmail's
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from newsletter.editing.reader_checks import reader_findings
 from newsletter.errors import IssueProblem, IssueValidationError, PreflightError, RenderError
 from newsletter.issues.checks import TODO, check_text, walk
 from newsletter.issues.files import file_name, issue_files
@@ -68,6 +71,7 @@ class PreflightConfig:
     size_limit_bytes: int
     size_warn_bytes: int
     base_url_warning: str | None = None
+    postal_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -274,6 +278,10 @@ def preflight(source: IssueSource, renderer: Renderer, config: PreflightConfig) 
     report.issue = issue
     report.findings += _content(issue, checked.document.data, index, path)
     report.findings += _recent(issue, path, index)
+    report.findings += [
+        Finding("warning", where, message)
+        for where, message in reader_findings(issue, index, path, renderer, config.postal_address)
+    ]
     _rendered(issue, renderer, config, report)
     return report
 

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from newsletter.errors import IssueProblem, IssueValidationError
+from newsletter.rendering.renderer import DEFAULT_TITLE_EN
 
 WIDTH = 100
 # Always folded: the prose fields. Any other string is folded only when its line would be
@@ -102,5 +103,14 @@ def write_new_file(path: Path, text: str, *, overwrite: bool = False) -> None:
 
 
 def default_title(date: dt.date) -> str:
-    """The subject line the digest uses when the source gives none."""
-    return f"AI 前沿论文速递 · {date.isoformat()}"
+    """The subject line the digest uses when the source gives none.
+
+    "arXiv" keeps a lowercase word in it: "AI" alone among Han characters reads as
+    all capitals, so as shouting, to spam filters (SUBJ_ALL_CAPS).
+    """
+    return f"arXiv AI 前沿论文速递 · {date.isoformat()}"
+
+
+def default_title_en(date: dt.date, template: str = DEFAULT_TITLE_EN) -> str:
+    """The English subject line (``template``, NEWSLETTER_TITLE_EN, for the date)."""
+    return template.format(date=date.isoformat())

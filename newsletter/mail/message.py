@@ -41,7 +41,6 @@ class Sender:
     list_id: str
     reply_to: str | None = None
     unsubscribe_mailto: str | None = None
-    feedback_sender: str = "newsletter"
 
     @property
     def domain(self) -> str:
@@ -111,12 +110,6 @@ def _choose_encoding(raw: bytes) -> str:
     b64 = (len(raw) + _B64_LINE - 1) // _B64_LINE * 78
     qp = len(binascii.b2a_qp(raw, istext=True))
     return "quoted-printable" if qp <= b64 else "base64"
-
-
-def feedback_id(campaign: str, rendered: RenderedIssue, sender: Sender) -> str:
-    """A stable Feedback-ID (campaign:variant:type:sender), the same for every recipient."""
-    variant = rendered.variant.key.replace(":", "-").replace("*", "all").replace(",", "+")
-    return f"{campaign}:{variant}:digest:{sender.feedback_sender}"
 
 
 Segment = bytes | Callable[[Slots], bytes]
@@ -229,23 +222,25 @@ class MessageTemplate:
     """A variant's message with everything but the recipient done; ``build`` is the fast path."""
 
     def __init__(
-        self, rendered: RenderedIssue, sender: Sender, campaign: str, subject_prefix: str = ""
+        self, rendered: RenderedIssue, sender: Sender, campaign: str, subject_prefix: str = "",
+        extra_headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.rendered = rendered
         self.sender = sender
         self.boundary = f"==nl_{secrets.token_hex(12)}"
         subject = subject_prefix + rendered.subject
-        feedback = feedback_id(campaign, rendered, sender)
+        # No Feedback-ID: SES writes its own over ours. Gmail's feedback loop reads SES's,
+        # and the campaign travels as SES message tags (sending/engine.py).
         fixed = [
             ("From", encode_address(sender.from_address)),
             ("Subject", encode_header(subject)),
             ("MIME-Version", "1.0"),
             ("List-Id", encode_header(check_header("List-Id", sender.list_id))),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-            ("Feedback-ID", check_header("Feedback-ID", feedback)),
         ]
         if sender.reply_to:
             fixed.append(("Reply-To", encode_address(sender.reply_to)))
+        fixed += [(name, encode_header(check_header(name, value))) for name, value in extra_headers]
         fixed.append(
             ("Content-Type", f'multipart/alternative;\r\n boundary="{self.boundary}"')
         )
@@ -319,7 +314,6 @@ def build_reference_message(
     msg["List-Unsubscribe"] = f"<{sender.unsubscribe_url(recipient.unsubscribe_token)}>{mailto}"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["List-Id"] = sender.list_id
-    msg["Feedback-ID"] = feedback_id(campaign, rendered, sender)
     if sender.reply_to:
         msg["Reply-To"] = sender.reply_to
     msg.set_content(fill_slots(rendered.text, recipient), subtype="plain", charset="utf-8")

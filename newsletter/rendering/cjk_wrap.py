@@ -178,3 +178,18 @@ def wrap_items(
     glued = sep.join(t.replace(" ", glue) for t in texts)
     return wrap_text(glued, width, indent, first).replace(glue, " ")
 
+
+def wrap_list(items: Iterable[str], sep: str = " · ", width: int = WIDTH) -> str:
+    """Wrap a list breaking only between items, each line but the last ending in ``sep``
+    (stripped): a category legend never splits "计算与语言" or "Computer Vision"."""
+    lines: list[str] = []
+    line = ""
+    for item in items:
+        joined = f"{line}{sep}{item}" if line else item
+        if line and display_width(joined + sep.rstrip()) > width:
+            lines.append(line + sep.rstrip())
+            line = item
+        else:
+            line = joined
+    return "\n".join([*lines, line]) if line else "\n".join(lines)
+

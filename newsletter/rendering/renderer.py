@@ -9,7 +9,6 @@ never per recipient: per-recipient links are placeholders filled by ``message.py
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,15 +16,23 @@ from pathlib import Path
 
 import jinja2
 import mjml
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from newsletter.cjk import CJK_TEXT_RE
 from newsletter.errors import RenderError
 from newsletter.issues.model import FeaturedPaper, Issue, NotablePaper
-from newsletter.rendering.cjk_wrap import wrap_items, wrap_text
+from newsletter.rendering.cjk_wrap import wrap_items, wrap_list, wrap_text
+from newsletter.rendering.filters import is_cut, keep_dates, shorten
 from newsletter.rendering.inline import Inliner, inliner_for
+from newsletter.rendering.links import (
+    arxiv_html_url,
+    arxiv_pdf_url,
+    issue_page_url,
+    paper_anchor,
+    paper_page_url,
+)
 from newsletter.rendering.templates import templates_dir
-from newsletter.rendering.wording import label_html, label_text, subject_line
+from newsletter.rendering.wording import label_html, label_text
 from newsletter.tokens import Purpose, placeholder
 from newsletter.vocabulary import Language, Variant
 
@@ -44,7 +51,17 @@ PREHEADER_CHARS = 140
 # Abstract lengths tried, longest first, when an issue is too big for Gmail.
 _SHORTEN_STEPS = (1200, 900, 700, 500, 350, 250, 160, 100, 60)
 _DOCTYPE = "<!doctype html>"
-_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+# The English subject and heading of an issue without ``title_en`` ({date}: YYYY-MM-DD).
+DEFAULT_TITLE_EN = "AI papers on arXiv · {date}"
+
+
+def sent_bytes(part: str) -> int:
+    """How many bytes ``part`` is in the message as sent: UTF-8 with CRLF line ends, ending
+    in one (as ``mail.message`` writes every text part), before transfer encoding."""
+    part = part.replace("\r\n", "\n")
+    if not part.endswith("\n"):
+        part += "\n"
+    return len(part.encode("utf-8")) + part.count("\n")
 
 
 @dataclass(frozen=True)
@@ -63,7 +80,8 @@ class RenderedIssue:
 
     @property
     def html_bytes(self) -> int:
-        return len(self.html.encode("utf-8"))
+        """The HTML part's size as sent (CRLF line ends): what Gmail's clipping counts."""
+        return sent_bytes(self.html)
 
     @property
     def uncut_html_bytes(self) -> int:
@@ -84,7 +102,7 @@ class Links:
         """The links of ``issue``; "view in browser" opens the reader's own variant."""
         base = base_url.rstrip("/")
         return cls(
-            browser=f"{base}/issues/{issue.date.isoformat()}{variant.browser_query()}",
+            browser=issue_page_url(base, issue.date, variant),
             unsubscribe=f"{base}/unsubscribe/{placeholder(Purpose.UNSUBSCRIBE)}",
             preferences=f"{base}/preferences/{placeholder(Purpose.PREFERENCES)}",
         )
@@ -98,28 +116,15 @@ def select_papers(issue: Issue, variant: Variant) -> tuple[list[FeaturedPaper], 
     )
 
 
-def _shorten(
-    text: str, limit: int | None, url: str | None, more: str = "read more"
-) -> str | Markup:
-    """Cut ``text`` at about ``limit`` characters on a word or sentence boundary.
-
-    With a ``url``, a link worded ``more`` follows the cut (HTML); without, plain text.
-    """
-    if limit is None or len(text) <= limit:
-        return text
-    cut = text[:limit]
-    boundary = max(cut.rfind(" "), cut.rfind("。"), cut.rfind(","), cut.rfind(","))
-    if boundary > limit // 2:
-        cut = cut[:boundary]
-    cut = cut.rstrip(" ,\uff0c\u3002") + "…"
-    if url is None:
-        return cut
-    return Markup('{} <a href="{}">{}</a>').format(cut, url, more)
-
-
 def _footers(issue: Issue, language: Language) -> list[tuple[str, str]]:
-    """The footer notices a variant shows, each with its ``lang`` (a fallback keeps its own)."""
+    """The footer notices a variant shows, each with its ``lang`` (a fallback keeps its own).
+
+    English readers never get a Chinese notice: without ``footer_en`` they get none
+    (``newsletter check`` warns about it).
+    """
     footers = issue.footers(language)
+    if language == "en":
+        footers = [text for text in footers if not CJK_TEXT_RE.search(text)]
     return [(text, "zh-CN" if CJK_TEXT_RE.search(text) else "en") for text in footers]
 
 
@@ -141,24 +146,20 @@ def _summaries(issue: Issue, ui: Language, complete: bool) -> list[tuple[str, st
     return [(text, "zh-CN" if CJK_TEXT_RE.search(text) else "en") for text in chosen if text]
 
 
-def _keep_dates(text: str) -> Markup:
-    """Escape ``text`` and keep each ISO date in it on one line ("2022-09-" / "07" no more)."""
-    parts: list[Markup] = []
-    done = 0
-    for match in _ISO_DATE.finditer(text):
-        parts.append(escape(text[done : match.start()]))
-        parts.append(Markup('<span class="nl-date">{}</span>').format(match.group()))
-        done = match.end()
-    parts.append(escape(text[done:]))
-    return Markup("").join(parts)
-
-
 class Renderer:
     """Renders issues with the templates in ``templates_dir``; reuse one for many variants."""
 
-    def __init__(self, base_url: str, templates_dir: Path | None = None) -> None:
+    def __init__(
+        self, base_url: str, templates_dir: Path | None = None, *,
+        title_en: str = DEFAULT_TITLE_EN, sender_name: str = "", postal_address: str | None = None,
+    ) -> None:
         self.base_url = base_url
         self.templates_dir = templates_dir or DEFAULT_TEMPLATES
+        # The English title of an issue that has none ({date} is its date).
+        self.title_en = title_en
+        # Who sends, and from where: the footer of every email, when an address is set.
+        self.sender_name = sender_name
+        self.postal_address = postal_address
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.templates_dir),
             # HTML and MJML templates escape everything; only plaintext templates do not.
@@ -171,10 +172,12 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
         )
-        self.env.filters["shorten"] = _shorten
+        self.env.filters["shorten"] = shorten
         self.env.filters["wrap"] = wrap_text
         self.env.filters["wrap_items"] = wrap_items
-        self.env.filters["keep_dates"] = _keep_dates
+        self.env.filters["wrap_list"] = wrap_list
+        self.env.filters["keep_dates"] = keep_dates
+        self.env.tests["cut"] = is_cut
 
     @cached_property
     def _inline_css(self) -> str:
@@ -248,9 +251,11 @@ class Renderer:
         has_zh = show_zh and issue.has_chinese
         lang = "zh-CN" if has_zh else "en"
         ui: Language = "en" if lang == "en" else variant.language
-        subject = issue.title_en if (lang == "en" and issue.title_en) else issue.title
+        subject = self.english_title(issue) if lang == "en" else issue.title
+        # English readers get English names; a category without one shows its code.
         legend = [
-            (code, name.label(ui)) for code, name in issue.categories.items() if variant.wants(code)
+            (code, (name.en or code) if ui == "en" else name.label(ui))
+            for code, name in issue.categories.items() if variant.wants(code)
         ]
         complete = len(papers) + len(notable) == len(issue.papers)
         summaries = _summaries(issue, ui, complete)
@@ -263,6 +268,7 @@ class Renderer:
             summaries[0][0] if summaries else " · ".join(titles) or label_text("none", ui)
         )
         if len(preheader) > PREHEADER_CHARS:
+            # The template puts a space after it, before the padding.
             preheader = preheader[: PREHEADER_CHARS - 1] + "…"
         return {
             "issue": issue,
@@ -271,7 +277,7 @@ class Renderer:
             "notable": notable,
             "legend": legend,
             "legend_names": dict(legend),
-            "legend_line": " · ".join(f"{code} {name}" for code, name in legend),
+            "legend_items": [f"{code} {name}" for code, name in legend],
             "summaries": summaries,
             "show_zh": show_zh,
             "show_en": show_en,
@@ -284,9 +290,12 @@ class Renderer:
             "colon": "\uff1a" if ui == "zh" else ":",
             "footers": _footers(issue, variant.language),
             "subject": subject,
-            "subject_header": subject_line(subject),
             "preheader": preheader,
             "urls": Links.for_issue(self.base_url, issue, variant),
+            "anchor": paper_anchor,
+            "pdf_url": arxiv_pdf_url,
+            "html_url": arxiv_html_url,
+            "paper_page": lambda paper: paper_page_url(self.base_url, issue.date, paper, variant),
             "limit": limit,
             **self._shared,
         }
@@ -299,7 +308,18 @@ class Renderer:
             "mso_font_stack": Markup(MSO_FONT_STACK),  # noqa: S704 -- a constant of ours
             "head_css": Markup(self._head_css),  # noqa: S704 -- our own file, not content
             "preheader_padding": PREHEADER_PADDING,
+            "sender_name": self.sender_name,
+            "postal_address": self.postal_address,
         }
+
+    def english_title(self, issue: Issue) -> str:
+        """What English readers see as the subject and heading: ``title_en``, else a
+        ``title`` without Chinese, else the default English title for the issue's date."""
+        if issue.title_en:
+            return issue.title_en
+        if not CJK_TEXT_RE.search(issue.title):
+            return issue.title
+        return self.title_en.format(date=issue.date.isoformat())
 
     def render_email(self, name: str, context: Mapping[str, object]) -> tuple[str, str]:
         """Render a transactional email, ``email/<name>.mjml.j2`` and ``email/<name>.txt.j2``.
@@ -326,7 +346,7 @@ class Renderer:
         html = compile_mjml(source, self.inliner)
         return RenderedIssue(
             variant=variant,
-            subject=str(context["subject_header"]),
+            subject=str(context["subject"]),
             preheader=str(context["preheader"]),
             html=html,
             text=text,

@@ -7,11 +7,8 @@ content is never looked up here; only the fixed words around it.
 
 from __future__ import annotations
 
-import re
-
 from markupsafe import Markup, escape
 
-from newsletter.cjk import CJK_TEXT_RE
 from newsletter.vocabulary import Language
 
 # key -> (Chinese, English)
@@ -23,12 +20,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "unsubscribe": ("退订", "Unsubscribe"),
     "more": ("阅读全文", "read more"),
     "none": ("今天没有你所选方向的新论文，明天见。", "No new papers in your categories today."),
+    "contents": ("本期论文", "In this issue"),
 }
-
-# Latin letters, for the subject-line check below.
-_LATIN = re.compile(r"[A-Za-z]")
-# Chinese typesetting puts about a quarter em between Han and Latin text (W3C clreq).
-QUARTER_EM = "\u2005"
 
 
 def label_html(key: str, ui: Language) -> Markup:
@@ -47,16 +40,11 @@ def label_text(key: str, ui: Language) -> str:
     return {"zh": zh, "en": en}.get(ui, f"{zh} / {en}")
 
 
-def subject_line(title: str) -> str:
-    """The Subject header for ``title``.
+def reads_as_shouting(subject: str) -> bool:
+    """Whether spam filters read ``subject`` as shouting: it has cased letters, all capitals.
 
-    A Chinese title whose only Latin letters are capitals ("AI 前沿论文速递") reads as
-    shouting to spam filters (SpamAssassin's SUBJ_ALL_CAPS looks at Latin letters only and
-    needs a space). Its spaces become the quarter-em space that Chinese typesetting puts
-    between Han and Latin text, which mail clients show as a narrow gap. Any other title
-    is returned unchanged.
+    SpamAssassin's and rspamd's SUBJ_ALL_CAPS ignore every character without a case (Han
+    characters, digits, punctuation), so "AI 前沿论文速递" is all capitals to them; one
+    lowercase word ("arXiv") or no Latin letter at all reads as a normal subject.
     """
-    letters = "".join(_LATIN.findall(title))
-    if CJK_TEXT_RE.search(title) and letters and letters == letters.upper():
-        return title.replace(" ", QUARTER_EM)
-    return title
+    return any(c.isupper() for c in subject) and not any(c.islower() for c in subject)

@@ -1,4 +1,8 @@
-"""``send-test``: an issue to the editors, marked "[TEST]", touching no campaign."""
+"""``send-test``: an issue to the editors as readers get it, touching no campaign.
+
+The subject is the readers' own ("[TEST]" before it scored 0.5 in spam filters, and
+editors should see what readers get); the ``X-Newsletter-Test`` header names the variant.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from newsletter.sending.messages import render_missing
 from newsletter.tokens import NO_SUBSCRIBER_ID, Purpose, make_token
 from newsletter.vocabulary import Variant
 
+TEST_HEADER = "X-Newsletter-Test"
 # Test messages carry tokens for an id no subscriber can have (the web app answers its
 # links like any unknown subscriber's).
 TEST_SUBSCRIBER_ID: int = NO_SUBSCRIBER_ID
@@ -59,11 +64,12 @@ def send_test(
     all_variants: bool = False,
     warn: Callable[[str], None] | None = None,
 ) -> list[TestSend]:
-    """Send the issue to editors with "[TEST]" in the subject; no campaign is touched.
+    """Send the issue to editors as readers get it; no campaign is touched.
 
     ``to`` defaults to the configured editors (``NEWSLETTER_EDITORS``). With
     ``all_variants`` each editor gets one message per variant that active subscribers
-    would receive ("[TEST zh:CV] ..."), otherwise the full bilingual issue. Tokens name
+    would receive (its key in the ``X-Newsletter-Test`` header), otherwise the full
+    bilingual issue. Tokens name
     ``TEST_SUBSCRIBER_ID``, never a real subscriber. Every address is checked (and
     normalised) before anything is sent: ``InvalidAddressError`` for a bad one in ``to``,
     ``ConfigurationError`` for a bad editor or when there is nobody to send to (see
@@ -92,9 +98,9 @@ def send_test(
     preferences_token = make_token(secret, Purpose.PREFERENCES, TEST_SUBSCRIBER_ID)
     results: list[TestSend] = []
     for key in keys:
-        prefix = f"[TEST {key}] " if all_variants else "[TEST] "
-        template = MessageTemplate(rendered[key], sender, f"test-{issue.date}", prefix)
-        subject = prefix + rendered[key].subject
+        template = MessageTemplate(rendered[key], sender, f"test-{issue.date}",
+                                   extra_headers=((TEST_HEADER, key),))
+        subject = rendered[key].subject
         for n, address in enumerate(addresses, 1):
             recipient = Recipient(
                 address=address,

@@ -89,7 +89,9 @@ def parse_address(raw: str) -> str:
 def describe_choices(choices: Choices, language: Language) -> str:
     """A line naming the categories and the language, in the reader's language(s)."""
     cats = ", ".join(sorted(choices.categories))
-    zh = f"分类:{cats or '全部'};语言:{LANGUAGE_NAMES['zh'][choices.language]}"
+    # Chinese punctuation in the Chinese line: full-width colons and semicolon, 、 between items.
+    zh_cats = "、".join(sorted(choices.categories))
+    zh = f"分类：{zh_cats or '全部'}；语言：{LANGUAGE_NAMES['zh'][choices.language]}"
     en = f"Categories: {cats or 'all'}; language: {LANGUAGE_NAMES['en'][choices.language]}"
     return {"zh": zh, "en": en}.get(language, f"{zh}\n{en}")
 

@@ -43,7 +43,6 @@ from newsletter.model.subscribers import (
     Suppression,
 )
 from newsletter.rendering.renderer import Renderer
-from newsletter.rendering.wording import subject_line
 from newsletter.subscribers.choices import Choices, describe_choices
 from newsletter.tokens import (
     CONFIRM_MAX_AGE,
@@ -148,7 +147,7 @@ class ConfirmationMailer:
         msg = EmailMessage(policy=SMTP)
         msg["From"] = self.sender.from_address
         msg["To"] = check_header("To", to)
-        msg["Subject"] = subject_line(subject)  # as issue subjects: no "shouting" caps
+        msg["Subject"] = subject
         msg["Date"] = format_datetime(when)
         msg["Message-ID"] = make_msgid(domain=self.sender.domain)
         # RFC 3834: sent by a program in answer to a request; discourages auto-replies.

@@ -16,7 +16,7 @@ def write_issue(folder: Path, date: str, title: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     text = SAMPLE_ISSUE.read_text("utf-8").replace("2022-09-07", date)
     if title is not None:
-        text = text.replace(f"title: AI 前沿论文速递 · {date}", f"title: {title!r}", 1)
+        text = text.replace(f"title: arXiv AI 前沿论文速递 · {date}", f"title: {title!r}", 1)
     path = folder / f"{date}.yaml"
     path.write_text(text, "utf-8")
     return path

@@ -21,7 +21,9 @@ from newsletter.issues.model import Issue
 DIGEST = ROOT / "tests" / "fixtures" / "digest-2022-09-07.txt"
 SAMPLE_TEXT = DIGEST.read_text("utf-8")
 # In the committed issue file but not in the digest text: added by hand.
-HAND_ADDED = {"title_en", "footer_en"}
+# Written by hand in the committed file: its English title, and a footer in both languages
+# (the digest's own footer speaks of images, which the email does not have).
+HAND_WRITTEN = {"title_en", "footer", "footer_en"}
 
 
 def lines() -> list[str]:
@@ -51,13 +53,17 @@ def run(*args: str) -> Result:
 
 
 def test_the_sample_digest_imports_to_the_committed_issue(tmp_path: Path) -> None:
-    """Every field the text carries equals the committed file; only the hand-added ones differ."""
+    """Every field the text carries equals the committed file; only the hand-written ones
+    differ. The English title is the default one, so English readers get an English subject."""
     issue = imported(SAMPLE_TEXT, tmp_path)
     committed = load_issue(SAMPLE_ISSUE)
     ours, theirs = issue.model_dump(), committed.model_dump()
     differing = {name for name in theirs if ours[name] != theirs[name]}
-    assert differing == HAND_ADDED
-    assert all(ours[name] is None for name in HAND_ADDED)
+    assert differing == HAND_WRITTEN
+    assert ours["title_en"] == "AI papers on arXiv · 2022-09-07"
+    # The digest's half-width comma, set full-width as Chinese text is.
+    assert ours["footer"] == "内容中包含的图片若涉及版权问题，请及时与我们联系删除"
+    assert ours["footer_en"] is None
 
 
 def test_the_written_file_has_the_hand_written_style(tmp_path: Path) -> None:
@@ -68,7 +74,7 @@ def test_the_written_file_has_the_hand_written_style(tmp_path: Path) -> None:
     def body(text: str) -> list[str]:
         return [
             line for line in text.splitlines()
-            if not line.startswith("#") and line.split(":", 1)[0] not in HAND_ADDED
+            if not line.startswith("#") and line.split(":", 1)[0] not in HAND_WRITTEN
         ]
 
     assert body(written) == body(SAMPLE_ISSUE.read_text("utf-8"))
@@ -107,6 +113,18 @@ def test_half_and_full_width_punctuation_are_both_read(tmp_path: Path) -> None:
         51: "另外几篇值得关注的论文：",
     })
     assert imported(variant, tmp_path) == imported(SAMPLE_TEXT, tmp_path / "plain")
+
+
+def test_chinese_texts_are_written_with_chinese_punctuation(tmp_path: Path) -> None:
+    """The digest's ASCII punctuation in Chinese text becomes full-width in the issue file
+    (commas, colons, parentheses touching Chinese); English text and numbers keep theirs."""
+    issue = imported(SAMPLE_TEXT, tmp_path)
+    first = issue.featured[0]
+    assert first.summary_zh and "能力，被认为" in first.summary_zh
+    assert "选项（MO2），一种" in first.summary_zh and "," not in first.summary_zh
+    assert first.abstract.count(",") > 3  # English untouched
+    assert issue.notable[1].title_zh == "HammingMesh：大规模深度学习网络拓扑"
+    assert "18/100" in (issue.featured[4].summary_zh or "")
 
 
 def test_an_entry_without_a_chinese_part(tmp_path: Path) -> None:

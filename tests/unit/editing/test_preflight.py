@@ -65,10 +65,12 @@ def minimal(date: str, arxiv_id: str) -> str:
 
 
 def test_the_sample_issue_has_no_errors() -> None:
-    """The committed sample passes; its unused legend categories are warnings."""
+    """The committed sample passes; its unused legend categories are warnings, and so is the
+    postal address this test's settings lack."""
     report = check(issue_file(SAMPLE))
     assert report.errors == []
-    assert [f.message.split(":")[0] for f in report.warnings] == ["categories.AS", "categories.RO"]
+    assert [f.message.split(":")[0] for f in report.warnings] == [
+        "categories.AS", "categories.RO", "NEWSLETTER_POSTAL_ADDRESS is not set"]
     assert set(report.sizes) >= {"zh:*", "en:*", "both:*", "zh:CV", "en:LG"}
 
 
@@ -296,13 +298,13 @@ def test_check_prints_sizes_and_exits_by_errors() -> None:
     result = run("check", str(path))
     assert result.exit_code == 0, result.output
     assert "both:*" in result.stdout and "bytes of HTML" in result.stdout
-    assert "0 error(s), 2 warning(s)" in result.stdout
+    assert "0 error(s), 3 warning(s)" in result.stdout
     line = line_of(SAMPLE, "summary_zh: >-")
     issue_file(edited({line + 1: "    TODO: 翻译"}))
     result = run("check", "2022-09-07")
     assert result.exit_code == 1
     assert "featured[0].summary_zh: a TODO is left" in result.stderr
-    assert "1 error(s), 2 warning(s)" in result.stderr
+    assert "1 error(s), 3 warning(s)" in result.stderr
 
 
 def test_send_refuses_on_a_preflight_error_and_sends_nothing(tmp_path: Path) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from support.emails import english_only
+from support.emails import english_only, every_variant
 from support.env import SAMPLE_ISSUE
 
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
 from newsletter.rendering.renderer import Renderer
-from newsletter.rendering.wording import LABELS, subject_line
+from newsletter.rendering.wording import LABELS, reads_as_shouting
 from newsletter.vocabulary import Variant
 
 BASE_URL = "https://news.example.org"
@@ -44,13 +44,14 @@ def test_labels_follow_the_reader_language(sample: Issue, renderer: Renderer) ->
     zh = renderer.render(sample, Variant("zh"))
     en = renderer.render(sample, Variant("en"))
     both = renderer.render(sample, Variant("both"))
-    for chinese, english in LABELS.values():
-        if english in ("read more", LABELS["none"][1]):
+    for key, (chinese, english) in LABELS.items():
+        if key in ("more", "none"):
             continue  # shown only when abstracts are cut, or when no paper is left
         assert chinese in zh.html and english not in zh.html, english
         assert english in en.html and chinese not in en.html, chinese
         assert chinese in both.html and english in both.html
-        assert squash(f"{chinese} / {english}") in squash(both.text), english
+        if key != "contents":  # the contents list is the HTML's; the text is a list already
+            assert squash(f"{chinese} / {english}") in squash(both.text), english
     assert "View in browser" not in zh.text and "Unsubscribe" not in zh.text
     assert "退订" not in en.text
 
@@ -130,15 +131,21 @@ def test_english_only_issue_speaks_english(sample: Issue, renderer: Renderer) ->
         assert not CJK.search(rendered.text), language
 
 
-def test_subject_lines_do_not_look_like_shouting() -> None:
-    """A Chinese subject whose only Latin letters are capitals keeps no ASCII space."""
-    quarter = "\u2005"
-    assert subject_line("AI 前沿论文速递 · 2022-09-07") == quarter.join(
-        ["AI", "前沿论文速递", "·", "2022-09-07"]
-    )
-    assert subject_line("AI Paper Digest · 2022-09-07") == "AI Paper Digest · 2022-09-07"
-    assert subject_line("机器学习 Daily 速递") == "机器学习 Daily 速递"
-    assert subject_line("ML DAILY DIGEST") == "ML DAILY DIGEST"  # not ours to fix in English
+def test_subject_lines_are_plain_text_that_does_not_shout(
+    sample: Issue, renderer: Renderer
+) -> None:
+    """Every variant's subject is the title with ordinary spaces (no Unicode space dodging
+    a filter's rule), and none is all capitals; the rule itself reads as filters do."""
+    for variant in every_variant(sample):
+        subject = renderer.render(sample, variant).subject
+        assert not re.search(r"[^\S ]", subject), (variant.key, subject)
+        assert not reads_as_shouting(subject), (variant.key, subject)
+    english = renderer.render(english_only(sample), Variant("en")).subject
+    assert english == sample.title_en
+    assert reads_as_shouting("AI 前沿论文速递 · 2022-09-07")  # "AI" is its only cased word
+    assert reads_as_shouting("ML DAILY DIGEST")
+    assert not reads_as_shouting("arXiv AI 前沿论文速递 · 2022-09-07")
+    assert not reads_as_shouting("机器学习论文速递 · 2022-09-07")  # no cased letter at all
 
 
 def test_plaintext_says_why_and_how_to_leave(sample: Issue, renderer: Renderer) -> None:
@@ -164,18 +171,28 @@ def test_no_css_positioning_and_outlook_fonts(sample: Issue, renderer: Renderer)
         assert html.count('<table class="nl-paper"') == len(sample.featured) + len(sample.notable)
 
 
-def test_arxiv_links_are_named_without_hidden_text(sample: Issue, renderer: Renderer) -> None:
-    """Each arXiv link's accessible name is an aria-label starting with its visible text."""
-    html = renderer.render(sample, Variant("both")).html
+def test_each_paper_links_its_abstract_pdf_and_html_in_its_own_cell(
+    sample: Issue, renderer: Renderer
+) -> None:
+    """Each title links to its abstract; the PDF and HTML links follow in the same cell
+    (which names the paper they are for), and the text part has the same three links."""
+    made = renderer.render(sample, Variant("both"))
     for paper in sample.papers:
-        link = re.search(rf'<a href="{re.escape(paper.url)}" lang="en" aria-label="([^"]*)"'
-                         rf'[^>]*>(arXiv:[^<]*)</a>', html)
-        assert link, paper.url
-        assert link.group(1).startswith(link.group(2)) and paper.title[:20] in link.group(1)
+        cell = re.search(rf'<table class="nl-paper" id="arxiv-{re.escape(paper.arxiv_id)}"'
+                         r".*?</table>", made.html, re.S)
+        assert cell, paper.url
+        title = re.search(r'<h[23][^>]*><a href="([^"]+)"[^>]*>', cell.group(0))
+        assert title and title.group(1) == paper.url
+        links = re.findall(r'<a href="(https://arxiv.org/[^"]+)"[^>]*>(PDF|HTML)</a>',
+                           cell.group(0))
+        assert links == [(f"https://arxiv.org/pdf/{paper.arxiv_id}", "PDF"),
+                         (f"https://arxiv.org/html/{paper.arxiv_id}", "HTML")]
+        for url in (paper.url, *(url for url, _ in links)):
+            assert made.text.count(url) == 1, url
 
 
 def test_dates_are_kept_whole(sample: Issue, renderer: Renderer) -> None:
     """The date in the heading is one unbreakable span, so phones never split 2022-09-07."""
     html = renderer.render(sample, Variant("zh")).html
-    assert re.search(r'<h1[^>]*>AI 前沿论文速递 · <span class="nl-date" style="[^"]*white-space:'
-                     r'nowrap[^"]*">2022-09-07</span></h1>', html)
+    assert re.search(r'<h1[^>]*>arXiv AI 前沿论文速递 · <span class="nl-date" '
+                     r'style="[^"]*white-space:nowrap[^"]*">2022-09-07</span></h1>', html)

@@ -1,4 +1,5 @@
-"""`newsletter send-test`: editors get "[TEST]" messages; no campaign is created or touched."""
+"""`newsletter send-test`: editors get what readers get (the variant named in a header);
+no campaign is created or touched."""
 
 from __future__ import annotations
 
@@ -17,8 +18,7 @@ from typer.testing import CliRunner
 from newsletter.cli.main import app
 from newsletter.errors import TokenError
 from newsletter.issues.loader import load_issue
-from newsletter.rendering.wording import subject_line
-from newsletter.sending.editor_send import TEST_SUBSCRIBER_ID
+from newsletter.sending.editor_send import TEST_HEADER, TEST_SUBSCRIBER_ID
 from newsletter.store.db import open_database
 from newsletter.store.tables import campaigns
 from newsletter.tokens import Purpose, read_token
@@ -38,10 +38,11 @@ def unsubscribe_token(message: Any) -> str:
     return str(message["List-Unsubscribe"]).split("/unsubscribe/")[1].split(">")[0]
 
 
-def test_send_test_goes_to_the_editors_with_a_test_subject(
+def test_send_test_goes_to_the_editors_with_the_readers_subject(
     sample_issue_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Each editor gets the full issue as "[TEST] subject"; campaigns stay as they were."""
+    """Each editor gets the full issue under the subject readers see (a "[TEST]" prefix
+    scored in spam filters), marked in a header; campaigns stay as they were."""
     monkeypatch.setenv("NEWSLETTER_EDITORS", json.dumps(EDITORS))
     readers = subscribe(os.environ["NEWSLETTER_DATABASE_URL"], 7)
     issue = load_issue(sample_issue_path)
@@ -51,7 +52,8 @@ def test_send_test_goes_to_the_editors_with_a_test_subject(
     assert result.exit_code == 0, result.output
     messages = outbox(tmp_path / "outbox")
     assert sorted(m["To"] for m in messages) == sorted(EDITORS)
-    assert {m["Subject"] for m in messages} == {f"[TEST] {subject_line(issue.title)}"}
+    assert {m["Subject"] for m in messages} == {issue.title}
+    assert {m[TEST_HEADER] for m in messages} == {"both:*"}
     assert campaign_rows() == [] and delivery_rows(os.environ["NEWSLETTER_DATABASE_URL"]) == []
     for message in messages:
         token = unsubscribe_token(message)
@@ -65,7 +67,8 @@ def test_send_test_goes_to_the_editors_with_a_test_subject(
 def test_send_test_to_given_addresses_with_every_variant_in_use(
     sample_issue_path: Path, tmp_path: Path
 ) -> None:
-    """--all-variants sends one "[TEST variant]" message per variant subscribers receive."""
+    """--all-variants sends one message per variant subscribers receive, each named in
+    the X-Newsletter-Test header, with the subject readers of that variant get."""
     readers = subscribe(os.environ["NEWSLETTER_DATABASE_URL"], 14)
     in_use = Counter(r.expected_variant for r in readers if r.expects_issue)
     issue = load_issue(sample_issue_path)
@@ -77,10 +80,9 @@ def test_send_test_to_given_addresses_with_every_variant_in_use(
     assert result.exit_code == 0, result.output
     messages = outbox(tmp_path / "outbox")
     assert {m["To"] for m in messages} == {"proof@example.net"}
-    subjects = sorted(str(m["Subject"]) for m in messages)
+    subjects = sorted((str(m[TEST_HEADER]), str(m["Subject"])) for m in messages)
     expected = sorted(
-        f"[TEST {key}] {issue.title_en if key.startswith('en:') else subject_line(issue.title)}"
-        for key in in_use
+        (key, issue.title_en if key.startswith("en:") else issue.title) for key in in_use
     )
     assert subjects == expected
     assert len(in_use) >= 4

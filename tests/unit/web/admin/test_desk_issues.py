@@ -91,7 +91,7 @@ def outbox_messages(site: DeskSite) -> list[email.message.EmailMessage]:
     found = []
     for path in site.outbox.glob("*.eml"):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if "[TEST" in str(message["Subject"]):
+        if message["X-Newsletter-Test"]:  # send-test's mark (the subject is the readers')
             assert isinstance(message, email.message.EmailMessage)
             found.append(message)
     return found
@@ -226,7 +226,9 @@ def test_a_pasted_digest_becomes_an_issue(desk: tuple[DeskSite, str], issues: Pa
         "digest_date": "2022-09-10"})
     query = back(answer, "2022-09-10")
     assert "date 2022-09-10 as given" in query["done"]
-    assert "title: AI 前沿论文速递 · 2022-09-10" in (issues / "2022-09-10.yaml").read_text("utf-8")
+    written = (issues / "2022-09-10.yaml").read_text("utf-8")
+    assert "title: arXiv AI 前沿论文速递 · 2022-09-10" in written
+    assert "title_en: AI papers on arXiv · 2022-09-10" in written
     assert ("new issue", "2022-09-10", "from a digest (The pasted text)") in audit_actions(db)
 
 
@@ -329,7 +331,7 @@ def test_the_checks_fragment_lists_findings_with_their_place_and_the_sizes(
 def test_send_test_goes_to_the_signed_in_editor_or_every_editor(
     db: Database, tmp_path: Path, issues: Path,
 ) -> None:
-    """A [TEST] message in the outbox for the editor; with all_editors, for each; audited."""
+    """A test message in the outbox for the editor; with all_editors, for each; audited."""
     with signed_in(db, tmp_path, issues, editors=(EDITOR, OTHER)) as (site, csrf):
         query = back(site.client.post(f"/admin/issues/{DATE}/send-test", data={"csrf": csrf}))
         assert query == {"sent": "1"}
