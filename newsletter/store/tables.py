@@ -243,3 +243,26 @@ schedules = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("started_at", UTCDateTime()),
 )
+
+# -- issue 21: each reader's own newsletter ----------------------------------------------
+
+# A reader's frequency, paper limit and follows (``model/editions.py``); no row is the
+# default (daily, every paper, no follows), so most readers need none. ``paused_until`` is
+# an ISO date, compared as text with an issue's date: a pause that has ended is daily.
+reader_preferences = Table(
+    "reader_preferences",
+    metadata,
+    Column(
+        "subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    # daily, weekly, paused
+    Column("frequency", String(8), nullable=False),
+    # 0 = Monday ... 6 = Sunday, for weekly readers.
+    Column("weekday", Integer),
+    Column("paused_until", String(10)),
+    # 10, 5 or 3; NULL for every paper.
+    Column("max_papers", Integer),
+    # The follows' ``;``-separated text form (``author:NAME; affiliation:NAME; keyword``).
+    Column("follows", Text, nullable=False, server_default=""),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -6,6 +6,7 @@ writes them, are kept; other columns are ignored). Categories are codes
 separated by spaces, ``;``, ``|`` or ``,`` (empty means every category); language is
 zh, en or both (empty means both). When the file has a ``status`` column (an export does),
 rows marked unsubscribed, bounced or complained become suppressions instead of subscribers.
+The columns ``frequency``, ``max_papers`` and ``follows`` are described in ``csv_editions``.
 
 The store knows nothing of issues: the caller passes the category codes readers may
 choose (``newsletter.issues.categories.available_categories``), and a row naming any other code
@@ -17,40 +18,31 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from collections import deque
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TextIO
 
 from newsletter.errors import ImportFileError, InvalidAddressError, InvalidPreferencesError
 from newsletter.model.addresses import normalize_email
+from newsletter.model.editions import ReaderPreferences
 from newsletter.model.subscribers import (
     NewSubscriber,
     Subscriber,
     check_preferences,
 )
+from newsletter.store.editions import PreferenceStore
 from newsletter.store.subscribers import SubscriberStore
+from newsletter.subscribers.csv_editions import EDITION_COLUMNS, edition_cells, read_edition_cells
+from newsletter.subscribers.csv_records import BadRow, records
 from newsletter.vocabulary import SUPPRESSED_STATUSES, SubscriberStatus
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_COLUMNS = (
-    "email", "categories", "language", "status", "source", "created_at", "confirmed_at"
-)  # fmt: skip
+    "email", "categories", "language", "status", "source", "created_at", "confirmed_at",
+    *EDITION_COLUMNS)  # fmt: skip
 _SEPARATORS = re.compile(r"[\s;|,]+")
 BATCH_SIZE = 1000
-MAX_RECORD_LINES = 10  # a quoted cell may hold line breaks, but not more than this many
-
-
-@dataclass(frozen=True)
-class BadRow:
-    """A row that was not imported: its line number in the file and why."""
-
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
 
 
 @dataclass
@@ -95,78 +87,6 @@ def parse_categories(cell: str) -> frozenset[str]:
     return frozenset(code.upper() for code in _SEPARATORS.split(cell) if code)
 
 
-def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]] | BadRow]:
-    """CSV records with the line each starts on; a quote left open is a bad line.
-
-    A quoted cell may span lines, but no more than :data:`MAX_RECORD_LINES`: an unmatched
-    double quote would otherwise swallow every row after it into one cell. Its line is
-    reported (with the span it would have taken) and the lines after it are read anew.
-    """
-    source = iter(lines)
-    again: deque[tuple[int, str]] = deque()
-    count = 0
-
-    def take() -> tuple[int, str]:
-        nonlocal count
-        if again:
-            return again.popleft()
-        line = next(source)
-        count += 1
-        return count, line
-
-    while True:
-        try:
-            buffer = [take()]
-        except StopIteration:
-            return
-        start = buffer[0][0]
-        text = buffer[0][1]
-        while text.count('"') % 2 and len(buffer) < MAX_RECORD_LINES:
-            try:
-                buffer.append(take())
-            except StopIteration:
-                break
-            text += buffer[-1][1]
-        if text.count('"') % 2:
-            span = _open_quote_span(start, buffer, source, again)
-            yield BadRow(start, f'an unmatched double quote (") would run from here over '
-                         f"{span}; this line was skipped and the lines after it read as rows")
-            again.extendleft(reversed(buffer[1:]))
-            continue
-        try:
-            record = next(csv.reader([text]), [])
-        except csv.Error as error:
-            yield BadRow(start, f"unreadable CSV: {error}")
-            continue
-        yield start, record
-
-
-def _open_quote_span(
-    start: int, buffer: list[tuple[int, str]], source: Iterator[str],
-    again: deque[tuple[int, str]],
-) -> str:
-    """``lines 5-5511 (5,507 lines)``: how far an open quote at ``start`` would reach (to
-    the next quote that closes it, or the end of the file). Lines read ahead are kept."""
-    quotes = sum(line.count('"') for _, line in buffer)
-    end = buffer[-1][0]
-    ahead: list[tuple[int, str]] = list(again)
-    for number, line in ahead:
-        quotes += line.count('"')
-        end = number
-        if quotes % 2 == 0:
-            break
-    else:
-        for line in source:
-            end += 1
-            ahead.append((end, line))
-            quotes += line.count('"')
-            if quotes % 2 == 0:
-                break
-    again.clear()
-    again.extend(ahead)
-    return f"lines {start}-{end} ({end - start + 1:,} lines)"
-
-
 def read_rows(
     lines: Iterable[str], known: Collection[str] | None = None
 ) -> Iterator[NewSubscriber | _Suppress | BadRow]:
@@ -184,7 +104,7 @@ def _numbered_rows(
     """:func:`read_rows`, each row with the line it starts on."""
     known_set = None if known is None else frozenset(known)
     columns: dict[str, int] | None = None
-    for item in _records(lines):
+    for item in records(lines):
         if isinstance(item, BadRow):
             yield item.line, item
             continue
@@ -225,6 +145,7 @@ def _check_row(
         email = normalize_email(cell("email"))
         categories = parse_categories(cell("categories"))
         _, language = check_preferences(categories, cell("language").lower() or "both")
+        preferences = read_edition_cells(cell)
     except (InvalidAddressError, InvalidPreferencesError) as error:
         return BadRow(line, str(error))
     try:
@@ -246,7 +167,7 @@ def _check_row(
             line,
             f"status {status!r}: only active rows are imported (pending ones never confirmed)",
         )
-    return NewSubscriber(email, categories, language, created_at, confirmed_at)
+    return NewSubscriber(email, categories, language, created_at, confirmed_at, preferences)
 
 
 def _when(cell: str) -> dt.datetime | None:
@@ -368,12 +289,15 @@ def preview_csv(
     return preview
 
 
-def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
+def export_csv(subscribers: Iterable[Subscriber], out: TextIO,
+               preferences: Mapping[int, ReaderPreferences] | None = None) -> int:
     """Write subscribers as CSV (header first) to ``out``; how many rows were written.
 
-    Every cell that a spreadsheet would take for a formula is prefixed with a single quote.
-    The file imports back unchanged (see :func:`import_csv`).
+    ``preferences``: each reader's chosen frequency, paper limit and follows (missing: the
+    default). Every cell that a spreadsheet would take for a formula is prefixed with a
+    single quote. The file imports back unchanged (see :func:`import_csv`).
     """
+    chosen = preferences or {}
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
@@ -386,6 +310,7 @@ def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
             sub.source,
             sub.created_at.isoformat(),
             sub.confirmed_at.isoformat() if sub.confirmed_at else "",
+            *edition_cells(chosen.get(sub.id)),
         )
         writer.writerow([neutralise(value) for value in row])
         count += 1
@@ -396,4 +321,4 @@ def export_subscribers(
     store: SubscriberStore, out: TextIO, status: SubscriberStatus | None = None
 ) -> int:
     """Export the store's subscribers (with ``status`` when given) to ``out``."""
-    return export_csv(store.list(status), out)
+    return export_csv(store.list(status), out, PreferenceStore(store.db).chosen())

@@ -24,6 +24,7 @@ from newsletter.feedback.sns import Fetcher
 from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database
+from newsletter.store.editions import PreferenceStore
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.tokens import Purpose
 from newsletter.transports import Transport
@@ -32,6 +33,7 @@ from newsletter.web.admin.routes import desk_app
 from newsletter.web.archive_routes import ArchiveRoutes
 from newsletter.web.base_path import BasePath
 from newsletter.web.clients import ProxyHeaders, parse_networks
+from newsletter.web.delivery import DeliveryRoutes
 from newsletter.web.limits import BodyLimit
 from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
@@ -86,9 +88,10 @@ def create_app(
     pages = Pages(site.templates_dir, settings.base_path())
     if limiter is None:
         limiter = RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
-    readers = SubscriptionRoutes(
-        site.issues_dir, wiring.subscriptions(settings, store, transport, clock), pages, limiter
-    )
+    subscriptions = wiring.subscriptions(settings, store, transport, clock)
+    readers = SubscriptionRoutes(site.issues_dir, subscriptions, pages, limiter)
+    # Issue 21: the reader's frequency, paper limit and follows.
+    delivery = DeliveryRoutes(subscriptions, PreferenceStore(db, clock), pages, clock)
     archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
 
     @asynccontextmanager
@@ -133,6 +136,8 @@ def create_app(
         Route("/unsubscribe/{token}", unsubscribe(readers.unsubscribe_post), methods=["POST"]),
         Route("/preferences/{token}", preferences(readers.preferences_get), methods=["GET"]),
         Route("/preferences/{token}", preferences(readers.preferences_post), methods=["POST"]),
+        Route("/preferences/{token}/delivery", preferences(delivery.get), methods=["GET"]),
+        Route("/preferences/{token}/delivery", preferences(delivery.post), methods=["POST"]),
         Route("/archive/", archive.archive_page, methods=["GET"]),
         Route("/archive/page/{number:int}/", archive.archive_page, methods=["GET"]),
         Route("/issues/", issues_index, methods=["GET"]),

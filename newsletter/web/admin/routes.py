@@ -12,6 +12,7 @@ from newsletter.web.admin import (
     issue_actions,
     issue_editor,
     issues,
+    reader_delivery,
     subscribers,
     suppressions,
 )
@@ -20,7 +21,7 @@ from newsletter.web.admin.parts import Desk
 
 # Each page group is a module with ``routes(desk) -> list[BaseRoute]``.
 GROUPS = (auth, dashboard, issues, issue_actions, issue_editor, campaigns, subscribers,
-          suppressions)
+          suppressions, reader_delivery)
 
 
 def desk_router(desk: Desk) -> Router:
