@@ -91,11 +91,14 @@ class Links:
 
 
 def select_papers(issue: Issue, variant: Variant) -> tuple[list[FeaturedPaper], list[NotablePaper]]:
-    """The featured and notable papers a variant receives, in issue order."""
-    return (
-        [p for p in issue.featured if variant.wants(p.category)],
-        [p for p in issue.notable if variant.wants(p.category)],
-    )
+    """The featured and notable papers a variant receives, in issue order; with a paper
+    limit (issue 21) the first ``max_papers`` of them, featured first."""
+    featured = [p for p in issue.featured if variant.wants(p.category)]
+    notable = [p for p in issue.notable if variant.wants(p.category)]
+    if variant.max_papers:
+        featured = featured[: variant.max_papers]
+        notable = notable[: variant.max_papers - len(featured)]
+    return featured, notable
 
 
 def _shorten(

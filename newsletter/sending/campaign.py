@@ -28,6 +28,7 @@ from newsletter.sending.config import SendConfig
 from newsletter.sending.engine import DeliveryRun
 from newsletter.sending.messages import CampaignMessages, render_missing
 from newsletter.sending.pacing import AdaptiveRate, TokenBucket
+from newsletter.sending.personal import Audience
 from newsletter.sending.plan import ProgressSink, RunConfig, plan_concurrency, plan_rate
 from newsletter.sending.report import IN_DOUBT_SHOWN, SendSummary, left_out_line, summarize
 from newsletter.store.campaigns import CampaignStore
@@ -84,6 +85,8 @@ class SendPlan:
     report: Report
     rendered: dict[str, RenderedIssue] = field(default_factory=dict)
     left_out: int = 0
+    # Issue 21: papers per email, and who waits for a weekly edition or a pause's end.
+    audience: Audience = field(default_factory=Audience)
 
     @property
     def date(self) -> str:
@@ -97,7 +100,8 @@ class SendPlan:
     def question(self) -> str:
         if self.campaign is None:
             note = f" ({left_out_line(self.left_out)})" if self.left_out else ""
-            return f"Send {self.date} to {self.recipients:,} subscribers?{note}"
+            extra = "".join(f"\n  {line}" for line in self.audience.lines())
+            return f"Send {self.date} to {self.recipients:,} subscribers?{note}{extra}"
         return (
             f"Continue sending {self.date} ({self.campaign.status}): "
             f"{self.recipients:,} of {self.campaign.total:,} deliveries left?"
@@ -161,9 +165,11 @@ class Campaigns:
         campaign = self.store.get(issue.date.isoformat())
         if campaign is None:
             categories = issue_categories(issue)
-            in_use = self.store.variant_counts(categories)
+            date = issue.date.isoformat()
+            in_use = self.store.variant_counts(categories, date)
             plan = SendPlan(issue, report.path, None, sum(in_use.values()), report,
-                            left_out=self.store.count_left_out(categories))
+                            left_out=self.store.count_left_out(categories, date),
+                            audience=Audience.of(in_use, *self.store.waiting_readers(date)))
             keys = list(in_use)
         else:
             counts = self.store.counts(campaign.id)
@@ -200,7 +206,7 @@ class Campaigns:
             store.accept_content(campaign.id, fingerprint)
         elif not created:
             check_unchanged(campaign, issue)
-        left_out = store.count_left_out(categories) if created else 0
+        left_out = store.count_left_out(categories, plan.date) if created else 0
         requeued = store.requeue_failed(campaign.id) if retry_failed else 0
         if enqueue_only:
             return SendSummary(campaign, store.counts(campaign.id), "enqueued", left_out=left_out)
@@ -210,6 +216,8 @@ class Campaigns:
                                rendered=plan.rendered)
         summary.left_out = left_out
         summary.requeued_failed = requeued
+        if created:
+            summary.audience = plan.audience.lines()
         return summary
 
     def process(
@@ -296,8 +304,10 @@ class Campaigns:
         reconciled = self.settle_in_doubt(campaign.id)
         if reconciled.requeued and campaign.status == "done":
             self.store.set_status(campaign.id, "sending")
-        return summarize(self.store, self.events, campaign.id, None, 0, reconciled,
-                         in_doubt_limit)
+        summary = summarize(self.store, self.events, campaign.id, None, 0, reconciled,
+                            in_doubt_limit)
+        summary.audience = Audience.of(self.store.deliveries_by_variant(campaign.id)).lines()
+        return summary
 
     def settle_in_doubt(self, campaign_id: int) -> Reconciled:
         """Under the reconcile policy, decide in-doubt deliveries from SES's events."""

@@ -10,7 +10,22 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 
 from newsletter.clock import utc_now
 from newsletter.errors import UnknownSubscriberError
@@ -18,7 +33,7 @@ from newsletter.model.editions import Frequency, ReaderPreferences, parse_follow
 from newsletter.store.base import Store
 from newsletter.store.db import Database
 from newsletter.store.rows import record_event
-from newsletter.store.tables import reader_preferences, subscribers
+from newsletter.store.tables import deliveries, reader_preferences, subscribers, suppressions
 
 _COLUMNS = (
     reader_preferences.c.subscriber_id,
@@ -114,3 +129,67 @@ class PreferenceStore(Store):
             )
             record_event(conn, subscriber_id, "delivery", status, status, what, now)
         return prefs
+
+
+# -- who gets what (the SQL the campaign snapshot and the plan share) --------------------
+
+
+def gets_daily(issue_date: str) -> ColumnElement[bool]:
+    """SQL: the reader (``subscribers`` outer-joined with ``reader_preferences``) gets the
+    daily issue of ``issue_date``: no row, daily, or a pause that ended by then."""
+    prefs = reader_preferences.c
+    return or_(
+        prefs.frequency.is_(None),
+        prefs.frequency == "daily",
+        and_(prefs.frequency == "paused", prefs.paused_until <= issue_date),
+    )
+
+
+def limit_suffix() -> ColumnElement[Any]:
+    """SQL: ``:N`` for a reader with a paper limit, "" otherwise (``Variant.key``'s tail)."""
+    limit = reader_preferences.c.max_papers
+    return case(
+        (limit.is_not(None), literal(":") + cast(limit, String)), else_=literal("")
+    )
+
+
+def with_preferences() -> Any:
+    """``subscribers`` LEFT JOIN ``reader_preferences``: every reader, with or without a row."""
+    return subscribers.outerjoin(
+        reader_preferences, reader_preferences.c.subscriber_id == subscribers.c.id
+    )
+
+
+def waiting_readers(engine: Engine, issue_date: str) -> tuple[dict[int, int], int]:
+    """Active, unsuppressed readers the daily issue of ``issue_date`` skips because of
+    their frequency: weekly readers per weekday (0 = Monday), and paused readers."""
+    prefs = reader_preferences.c
+    suppressed = exists().where(suppressions.c.email == subscribers.c.email)
+    query = (
+        select(prefs.frequency, prefs.weekday, func.count())
+        .select_from(with_preferences())
+        .where(subscribers.c.status == "active", ~suppressed, ~gets_daily(issue_date))
+        .group_by(prefs.frequency, prefs.weekday)
+    )
+    weekly: dict[int, int] = {}
+    paused = 0
+    with engine.connect() as conn:
+        for frequency, weekday, n in conn.execute(query).all():
+            if frequency == "weekly" and weekday is not None:
+                weekly[int(weekday)] = weekly.get(int(weekday), 0) + int(n)
+            else:
+                paused += int(n)
+    return dict(sorted(weekly.items())), paused
+
+
+def deliveries_by_variant(engine: Engine, campaign_id: int) -> dict[str, int]:
+    """How many deliveries of a campaign each variant key has."""
+    d = deliveries.c
+    query = (
+        select(d.variant, func.count())
+        .where(d.campaign_id == campaign_id)
+        .group_by(d.variant)
+        .order_by(d.variant)
+    )
+    with engine.connect() as conn:
+        return {str(key): int(n) for key, n in conn.execute(query).all()}

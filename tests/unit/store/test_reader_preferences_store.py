@@ -69,3 +69,30 @@ def test_imported_rows_keep_their_preferences_and_erasure_removes_them(db: Datab
     assert by_email == {"new@example.org": weekly}
     readers.remove("new@example.org")
     assert _rows(db) == 0
+
+
+def test_the_snapshot_leaves_out_weekly_and_paused_readers_and_keys_the_limit(
+    db: Database,
+) -> None:
+    """The daily snapshot takes daily readers and those whose pause ended by the issue's
+    day, each variant key ending in the paper limit; the plan's counts agree with it."""
+    from newsletter.store.campaigns import CampaignStore
+
+    readers, prefs = SubscriberStore(db, FakeClock(START)), PreferenceStore(db)
+    chosen = {
+        "daily@example.org": ("daily", ""), "five@example.org": ("daily", "5"),
+        "weekly@example.org": ("weekly:MON", ""), "paused@example.org": ("paused:2026-12-10", ""),
+        "back@example.org": ("paused:2026-12-09", "3"),
+    }
+    for address, (frequency, limit) in chosen.items():
+        reader = readers.add(address, status="active", language="zh", categories={"LG"})
+        prefs.set(reader.id, parse_preferences(frequency, limit, ""))
+    campaigns = CampaignStore(db, FakeClock(START))
+    assert campaigns.variant_counts(["LG"], "2026-12-09") == {
+        "zh:*": 1, "zh:*:3": 1, "zh:*:5": 1}
+    assert campaigns.waiting_readers("2026-12-09") == ({0: 1}, 1)
+    assert campaigns.count_left_out(["CV"], "2026-12-09") == 3
+    campaign, _ = campaigns.start("2026-12-09", "x.yaml", ["LG"])
+    assert campaign.total == 3
+    assert campaigns.deliveries_by_variant(campaign.id) == {
+        "zh:*": 1, "zh:*:3": 1, "zh:*:5": 1}
