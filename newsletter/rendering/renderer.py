@@ -23,6 +23,7 @@ from newsletter.cjk import CJK_TEXT_RE
 from newsletter.errors import RenderError
 from newsletter.issues.model import FeaturedPaper, Issue, NotablePaper
 from newsletter.rendering.cjk_wrap import wrap_items, wrap_text
+from newsletter.rendering.for_you import FOR_YOU_SLOT, take_for_you_slot
 from newsletter.rendering.inline import Inliner, inliner_for
 from newsletter.rendering.templates import templates_dir
 from newsletter.rendering.wording import label_html, label_text, subject_line
@@ -60,6 +61,9 @@ class RenderedIssue:
     shortened_to: int | None = None
     # The HTML's size before abstracts were cut to fit (0: nothing was cut).
     uncut_bytes: int = 0
+    # Issue 21: where each reader's "For you" block goes, as character offsets into
+    # ``html`` and ``text`` (None: the templates have no place for it).
+    for_you_at: tuple[int, int] | None = None
 
     @property
     def html_bytes(self) -> int:
@@ -291,6 +295,7 @@ class Renderer:
             "preheader": preheader,
             "urls": Links.for_issue(self.base_url, issue, variant),
             "limit": limit,
+            "for_you_slot": FOR_YOU_SLOT,
             **self._shared,
         }
 
@@ -327,8 +332,10 @@ class Renderer:
         except jinja2.TemplateError as err:
             raise RenderError(f"template error: {err}") from err
         html = compile_mjml(source, self.inliner)
+        html, text, for_you_at = take_for_you_slot(html, text)
         return RenderedIssue(
             variant=variant,
+            for_you_at=for_you_at,
             subject=str(context["subject_header"]),
             preheader=str(context["preheader"]),
             html=html,

@@ -28,7 +28,7 @@ from newsletter.sending.config import SendConfig
 from newsletter.sending.engine import DeliveryRun
 from newsletter.sending.messages import CampaignMessages, render_missing
 from newsletter.sending.pacing import AdaptiveRate, TokenBucket
-from newsletter.sending.personal import Audience
+from newsletter.sending.personal import Audience, PersonalMessages
 from newsletter.sending.plan import ProgressSink, RunConfig, plan_concurrency, plan_rate
 from newsletter.sending.report import IN_DOUBT_SHOWN, SendSummary, left_out_line, summarize
 from newsletter.store.campaigns import CampaignStore
@@ -260,8 +260,11 @@ class Campaigns:
                                       rendered or {}, config.size_limit_bytes)
             messages = CampaignMessages.encode(variants, self.sender, label, self.secret(),
                                                campaign_id)
+            # Issue 21: readers whose follows match papers get their "For you" block.
+            personal = PersonalMessages(messages, issue, variants, self.renderer, self.sender,
+                                        label, store.follows_of(campaign_id))
             run = DeliveryRun(
-                store, transport, messages, AdaptiveRate(TokenBucket(rate, wait=stop.wait), rate),
+                store, transport, personal, AdaptiveRate(TokenBucket(rate, wait=stop.wait), rate),
                 RunConfig(
                     campaign_id, worker_id, concurrency, campaign_tag=label,
                     in_doubt_policy=policy,

@@ -40,11 +40,16 @@ from newsletter.model.campaigns import (
     DeliveryCounts,
     DeliveryResult,
 )
+from newsletter.model.editions import Follow
 from newsletter.store import claims, reconcile
 from newsletter.store.audience import count_left_out, recipients_select
 from newsletter.store.base import Store
 from newsletter.store.db import Database
-from newsletter.store.editions import deliveries_by_variant, waiting_readers
+from newsletter.store.editions import (
+    deliveries_by_variant,
+    follows_of_campaign,
+    waiting_readers,
+)
 from newsletter.store.published import sent_issue_dates
 from newsletter.store.tables import campaigns, deliveries
 from newsletter.vocabulary import InDoubtPolicy
@@ -312,6 +317,10 @@ class CampaignStore(Store):
     def waiting_readers(self, issue_date: str) -> tuple[dict[int, int], int]:
         """Readers the daily issue skips by frequency; see :mod:`store.editions`."""
         return waiting_readers(self.engine, issue_date)
+
+    def follows_of(self, campaign_id: int) -> dict[int, tuple[Follow, ...]]:
+        """Unsent readers' follows; see :mod:`store.editions`."""
+        return follows_of_campaign(self.engine, campaign_id)
 
     def deliveries_by_variant(self, campaign_id: int) -> dict[str, int]:
         """Deliveries per variant key; see :mod:`store.editions`."""
