@@ -82,6 +82,12 @@ class Links:
     browser: str
     unsubscribe: str
     preferences: str
+    # Issue 21: ``{base}/feedback/{preferences token}/{date}``, before ``/{kind}/{paper}``.
+    feedback_base: str = ""
+
+    def feedback(self, arxiv_id: str, kind: str) -> str:
+        """The reader's "More like this" (``more``) or "Not for me" (``less``) link."""
+        return f"{self.feedback_base}/{kind}/{arxiv_id}"
 
     @classmethod
     def for_issue(cls, base_url: str, issue: Issue, variant: Variant = Variant()) -> Links:
@@ -91,6 +97,8 @@ class Links:
             browser=f"{base}/issues/{issue.date.isoformat()}{variant.browser_query()}",
             unsubscribe=f"{base}/unsubscribe/{placeholder(Purpose.UNSUBSCRIBE)}",
             preferences=f"{base}/preferences/{placeholder(Purpose.PREFERENCES)}",
+            feedback_base=f"{base}/feedback/{placeholder(Purpose.PREFERENCES)}/"
+                          f"{issue.date.isoformat()}",
         )
 
 
@@ -207,10 +215,15 @@ class Renderer:
         rendered = self._render(issue, variant, None)
         if size_limit is None or rendered.html_bytes <= size_limit:
             return rendered
+        # Issue 21: an email too big whole loses its per-paper feedback links first (some
+        # 500 bytes a paper); only then are abstracts cut, as they always were.
+        rendered = self._render(issue, variant, None, feedback=False)
+        if rendered.html_bytes <= size_limit:
+            return rendered
         uncut = rendered.html_bytes
         too_long: int | None = None
         for limit in _SHORTEN_STEPS:
-            rendered = self._render(issue, variant, limit)
+            rendered = self._render(issue, variant, limit, feedback=False)
             if rendered.html_bytes <= size_limit:
                 fits = self._longest_fit(issue, variant, size_limit, rendered, too_long)
                 return dataclasses.replace(fits, uncut_bytes=uncut)
@@ -235,7 +248,7 @@ class Renderer:
             return fits
         while too_long - low > 10:
             middle = (low + too_long) // 2
-            candidate = self._render(issue, variant, middle)
+            candidate = self._render(issue, variant, middle, feedback=False)
             if candidate.html_bytes <= size_limit:
                 fits, low = candidate, middle
             else:
@@ -296,6 +309,7 @@ class Renderer:
             "urls": Links.for_issue(self.base_url, issue, variant),
             "limit": limit,
             "for_you_slot": FOR_YOU_SLOT,
+            "feedback_links": True,
             **self._shared,
         }
 
@@ -324,8 +338,10 @@ class Renderer:
             raise RenderError(f"template error in email/{name}: {err}") from err
         return compile_mjml(source, self.inliner), text
 
-    def _render(self, issue: Issue, variant: Variant, limit: int | None) -> RenderedIssue:
-        context = self._context(issue, variant, limit)
+    def _render(
+        self, issue: Issue, variant: Variant, limit: int | None, feedback: bool = True
+    ) -> RenderedIssue:
+        context = {**self._context(issue, variant, limit), "feedback_links": feedback}
         try:
             source = self.env.get_template("email/issue.mjml.j2").render(context)
             text = self.env.get_template("email/issue.txt.j2").render(context)

@@ -266,3 +266,25 @@ reader_preferences = Table(
     Column("follows", Text, nullable=False, server_default=""),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# A reader's "More like this" (more) or "Not for me" (less) about one paper of one
+# campaign; the latest press counts. Counted per campaign and paper for its report.
+paper_feedback = Table(
+    "paper_feedback",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
+    Column(
+        "subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("arxiv_id", String(40), nullable=False),
+    # more, less
+    Column("kind", String(8), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(
+        "uq_paper_feedback_campaign_subscriber_paper",
+        "campaign_id", "subscriber_id", "arxiv_id", unique=True,
+    ),
+    Index("ix_paper_feedback_campaign_id_arxiv_id", "campaign_id", "arxiv_id"),
+    Index("ix_paper_feedback_subscriber_id", "subscriber_id"),
+)

@@ -36,6 +36,7 @@ from newsletter.web.clients import ProxyHeaders, parse_networks
 from newsletter.web.delivery import DeliveryRoutes
 from newsletter.web.limits import BodyLimit
 from newsletter.web.pages import Pages
+from newsletter.web.paper_feedback import FeedbackRoutes
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.sample_links import Endpoint, answering_test_links
 from newsletter.web.security import SecurityHeaders
@@ -92,6 +93,7 @@ def create_app(
     readers = SubscriptionRoutes(site.issues_dir, subscriptions, pages, limiter)
     # Issue 21: the reader's frequency, paper limit and follows.
     delivery = DeliveryRoutes(subscriptions, PreferenceStore(db, clock), pages, clock)
+    votes = FeedbackRoutes(wiring.paper_feedback(settings, db, clock), pages)
     archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
 
     @asynccontextmanager
@@ -138,6 +140,12 @@ def create_app(
         Route("/preferences/{token}", preferences(readers.preferences_post), methods=["POST"]),
         Route("/preferences/{token}/delivery", preferences(delivery.get), methods=["GET"]),
         Route("/preferences/{token}/delivery", preferences(delivery.post), methods=["POST"]),
+        Route("/feedback/{token}/{date}/follow/{paper:path}", preferences(votes.follow),
+              methods=["POST"]),
+        Route("/feedback/{token}/{date}/{kind}/{paper:path}", preferences(votes.get),
+              methods=["GET"]),
+        Route("/feedback/{token}/{date}/{kind}/{paper:path}", preferences(votes.post),
+              methods=["POST"]),
         Route("/archive/", archive.archive_page, methods=["GET"]),
         Route("/archive/page/{number:int}/", archive.archive_page, methods=["GET"]),
         Route("/issues/", issues_index, methods=["GET"]),
