@@ -201,3 +201,23 @@ def check_pause(frequency: Frequency, today: dt.date) -> None:
         raise InvalidPreferencesError("choose a day after today for the pause to end")
     if frequency.until - today > MAX_PAUSE:
         raise InvalidPreferencesError("a pause can last at most a year")
+
+
+# A weekly edition is a campaign of its own, beside the daily issue of the same day: its
+# key is "W" and the date's digits (campaigns.issue_date holds ten characters).
+WEEKLY_PREFIX = "W"
+
+
+def weekly_key(day: dt.date) -> str:
+    """The campaign key of the weekly edition dated ``day``: ``W20261206``."""
+    return f"{WEEKLY_PREFIX}{day:%Y%m%d}"
+
+
+def weekly_day(key: str) -> dt.date | None:
+    """The date of a weekly edition's campaign key, or None for any other key."""
+    if not (key.startswith(WEEKLY_PREFIX) and len(key) == 9 and key[1:].isdigit()):
+        return None
+    try:
+        return dt.datetime.strptime(key[1:], "%Y%m%d").date()
+    except ValueError:
+        return None

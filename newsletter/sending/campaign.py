@@ -254,7 +254,7 @@ class Campaigns:
             quota = transport.quota() if isinstance(transport, QuotaReporter) else None
             rate = plan_rate(config.max_send_rate, quota, config.rate_headroom)
             concurrency = plan_concurrency(rate, config.concurrency)
-            label = issue.date.isoformat()
+            label = campaign.issue_date  # the issue's date; a weekly edition's own key
             keys = store.variants(campaign_id, unsent_only=True)
             variants = render_missing(self.renderer, issue, keys,
                                       rendered or {}, config.size_limit_bytes)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, case, exists, false, func, literal, or_, select
 
-from newsletter.store.editions import gets_daily, limit_suffix, with_preferences
+from newsletter.store.editions import gets_issue, limit_suffix, with_preferences
 from newsletter.store.tables import subscribers, suppressions
 
 
@@ -56,14 +56,15 @@ def recipients_select(categories: Iterable[str], issue_date: str | None = None) 
     """SELECT subscriber id, email, variant of everyone an issue with ``categories`` goes to.
 
     Issue 21: the variant key ends in the reader's paper limit (``:N``); with ``issue_date``
-    only readers who get that day's daily issue (not weekly, not paused then) are chosen.
+    only readers who get that day's daily issue (not weekly, not paused then) are chosen,
+    or for a weekly edition's key (``W20261206``) the weekly readers of its weekday.
     """
     key, gets_it = variant_expression(categories)
     suppressed = exists().where(suppressions.c.email == subscribers.c.email)
     query = select(
         subscribers.c.id, subscribers.c.email, (key + limit_suffix()).label("variant")
     ).select_from(with_preferences()).where(subscribers.c.status == "active", gets_it, ~suppressed)
-    return query if issue_date is None else query.where(gets_daily(issue_date))
+    return query if issue_date is None else query.where(gets_issue(issue_date))
 
 
 def count_left_out(engine: Engine, categories: Iterable[str], issue_date: str | None = None) -> int:
@@ -81,6 +82,6 @@ def count_left_out(engine: Engine, categories: Iterable[str], issue_date: str | 
         .where(subscribers.c.status == "active", ~gets_it, ~suppressed)
     )
     if issue_date is not None:
-        query = query.where(gets_daily(issue_date))
+        query = query.where(gets_issue(issue_date))
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())

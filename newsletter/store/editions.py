@@ -29,7 +29,13 @@ from sqlalchemy import (
 
 from newsletter.clock import utc_now
 from newsletter.errors import InvalidPreferencesError, UnknownSubscriberError
-from newsletter.model.editions import Follow, Frequency, ReaderPreferences, parse_follows
+from newsletter.model.editions import (
+    Follow,
+    Frequency,
+    ReaderPreferences,
+    parse_follows,
+    weekly_day,
+)
 from newsletter.store.base import Store
 from newsletter.store.db import Database
 from newsletter.store.rows import record_event
@@ -143,6 +149,16 @@ def gets_daily(issue_date: str) -> ColumnElement[bool]:
         prefs.frequency == "daily",
         and_(prefs.frequency == "paused", prefs.paused_until <= issue_date),
     )
+
+
+def gets_issue(issue_date: str) -> ColumnElement[bool]:
+    """SQL: the reader gets the issue with this campaign key: for a weekly edition's key
+    (``W20261206``) the weekly readers of that weekday, else :func:`gets_daily`."""
+    day = weekly_day(issue_date)
+    if day is None:
+        return gets_daily(issue_date)
+    prefs = reader_preferences.c
+    return and_(prefs.frequency == "weekly", prefs.weekday == day.weekday())
 
 
 def limit_suffix() -> ColumnElement[Any]:

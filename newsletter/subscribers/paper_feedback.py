@@ -23,7 +23,7 @@ from newsletter.errors import (
 )
 from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Paper
-from newsletter.model.editions import Follow, ReaderPreferences, parse_follows
+from newsletter.model.editions import Follow, ReaderPreferences, parse_follows, weekly_key
 from newsletter.model.subscribers import Subscriber
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.editions import PreferenceStore
@@ -79,8 +79,11 @@ class PaperFeedback:
         subscriber = self.subscribers.get(subscriber_id)
         if subscriber is None:
             raise UnknownSubscriberError("this link is for an address no longer on the list")
-        campaign = self.campaigns.get(issue_date)
-        if campaign is None or not self.feedback.received(campaign.id, subscriber_id):
+        # The links of a weekly edition carry its date too: the reader got one of the two.
+        campaign = next((c for c in map(self.campaigns.get, _keys(issue_date))
+                         if c is not None and self.feedback.received(c.id, subscriber_id)),
+                        None)
+        if campaign is None:
             raise TokenError(_NOT_VALID)
         try:
             issue = load_issue(Path(campaign.issue_path))
@@ -91,7 +94,7 @@ class PaperFeedback:
             raise TokenError(_NOT_VALID)
         name = issue.categories[paper.category].label("both") if (
             paper.category in issue.categories) else ""
-        return FeedbackTarget(subscriber, campaign.id, issue_date, paper, name)
+        return FeedbackTarget(subscriber, campaign.id, campaign.issue_date, paper, name)
 
     def record(self, target: FeedbackTarget, kind: FeedbackKind) -> None:
         """Keep the reader's feedback on the paper (a later press replaces it)."""
@@ -124,3 +127,11 @@ class PaperFeedback:
                 prefs.frequency, prefs.max_papers, follows), "more like this")
             return Followed("author", value)
         return Followed(problem="choose one of the paper's authors or its category")
+
+
+def _keys(issue_date: str) -> list[str]:
+    """The campaign keys a link's date may name: the daily issue's, the weekly edition's."""
+    try:
+        return [issue_date, weekly_key(dt.date.fromisoformat(issue_date))]
+    except ValueError:
+        return []
