@@ -24,6 +24,7 @@ from newsletter.mail.message import (
     _B64_LINE,
     CRLF,
     MessageTemplate,
+    RawSlots,
     Recipient,
     Segment,
     Sender,
@@ -92,8 +93,8 @@ class _PersonalBody:
         rest = _base64_segments(after) if self.encoding == "base64" else _qp_segments(after)
         self.segments: list[Segment] = [header, *first, self._block, *rest]
 
-    def _block(self, values: Slots) -> bytes:
-        raw = _crlf(values.get(self.slot, ""))
+    def _block(self, values: RawSlots) -> bytes:
+        raw = values.get(self.slot, b"").replace(b"\r\n", b"\n").replace(b"\n", CRLF)
         if not raw:
             return b""
         if self.encoding == "base64":
@@ -102,7 +103,8 @@ class _PersonalBody:
         return encoded if encoded.endswith(b"\n") else encoded + b"=" + CRLF
 
     def fill(self, values: Slots) -> list[bytes]:
-        return [s if isinstance(s, bytes) else s(values) for s in self.segments]
+        raw = {slot: value.encode("utf-8") for slot, value in values.items()}
+        return [s if isinstance(s, bytes) else s(raw) for s in self.segments]
 
 
 class PersonalTemplate(MessageTemplate):
