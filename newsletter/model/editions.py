@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, get_args
 
 from newsletter.errors import InvalidPreferencesError
@@ -126,6 +127,12 @@ class Follow:
         return self.text if self.kind == "keyword" else f"{self.kind}:{self.text}"
 
 
+@lru_cache(maxsize=65_536)
+def _follow(item: str) -> Follow:
+    # Readers share follows ("diffusion"): a send reads each distinct one once.
+    return Follow.parse(item)
+
+
 def parse_follows(cell: str) -> tuple[Follow, ...]:
     """Follows from one ``;``-separated cell (or one per line), duplicates (ignoring case)
     dropped, in the order given. Raises :class:`InvalidPreferencesError` for a bad item or
@@ -135,7 +142,7 @@ def parse_follows(cell: str) -> tuple[Follow, ...]:
     for item in _FOLLOW_SEPARATOR.split(cell):
         if not item.strip():
             continue
-        follow = Follow.parse(item)
+        follow = _follow(item)
         key = (follow.kind, follow.text.casefold())
         if key not in seen:
             seen.add(key)

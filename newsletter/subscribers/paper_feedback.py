@@ -22,7 +22,8 @@ from newsletter.errors import (
     UnknownSubscriberError,
 )
 from newsletter.issues.loader import load_issue
-from newsletter.issues.model import Paper
+from newsletter.issues.model import Issue, Paper
+from newsletter.model.campaigns import Campaign
 from newsletter.model.editions import Follow, ReaderPreferences, parse_follows, weekly_key
 from newsletter.model.subscribers import Subscriber
 from newsletter.store.campaigns import CampaignStore
@@ -70,9 +71,9 @@ class PaperFeedback:
         self.preferences = preferences
         self.clock = clock
 
-    def target(self, token: str, issue_date: str, arxiv_id: str) -> FeedbackTarget:
-        """The reader, campaign and paper a link names. Raises :class:`TokenError` for a
-        bad token, an issue that was not sent to the reader, or a paper not in it;
+    def issue(self, token: str, issue_date: str) -> tuple[Subscriber, Campaign, Issue]:
+        """The reader, and the campaign and issue a link names. Raises :class:`TokenError`
+        for a bad token or an issue that was not sent to the reader,
         :class:`UnknownSubscriberError` for an erased reader."""
         subscriber_id = read_token(self.secret, Purpose.PREFERENCES, token,
                                    now=self.clock().timestamp(), fallbacks=self.fallbacks)
@@ -89,6 +90,12 @@ class PaperFeedback:
             issue = load_issue(Path(campaign.issue_path))
         except (IssueFileError, IssueValidationError) as err:
             raise TokenError("this issue is no longer available") from err
+        return subscriber, campaign, issue
+
+    def target(self, token: str, issue_date: str, arxiv_id: str) -> FeedbackTarget:
+        """The reader, campaign and paper a link names; raises as :meth:`issue` does, and
+        :class:`TokenError` for a paper not in the issue."""
+        subscriber, campaign, issue = self.issue(token, issue_date)
         paper = next((p for p in issue.papers if p.arxiv_id == arxiv_id), None)
         if paper is None:
             raise TokenError(_NOT_VALID)

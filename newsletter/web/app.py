@@ -140,6 +140,7 @@ def create_app(
         Route("/preferences/{token}", preferences(readers.preferences_post), methods=["POST"]),
         Route("/preferences/{token}/delivery", preferences(delivery.get), methods=["GET"]),
         Route("/preferences/{token}/delivery", preferences(delivery.post), methods=["POST"]),
+        Route("/feedback/{token}/{date}", preferences(votes.issue_page), methods=["GET"]),
         Route("/feedback/{token}/{date}/follow/{paper:path}", preferences(votes.follow),
               methods=["POST"]),
         Route("/feedback/{token}/{date}/{kind}/{paper:path}", preferences(votes.get),

@@ -3,7 +3,8 @@
 ``/feedback/{token}/{date}/{more|less}/{paper}``: GET shows a page with one button (link
 scanners follow GETs and must record nothing); POST records and, for "More like this",
 offers to follow the paper's authors or its category, each with one press
-(``/feedback/{token}/{date}/follow/{paper}``).
+(``/feedback/{token}/{date}/follow/{paper}``). ``/feedback/{token}/{date}`` lists every
+paper with both buttons: the plain-text part links there once instead of twice a paper.
 """
 
 from __future__ import annotations
@@ -61,6 +62,20 @@ class FeedbackRoutes:
             "chosen_all": not target.subscriber.categories,
         }
         return self.pages.render(request, "feedback", context, headers=PRIVATE)
+
+    async def issue_page(self, request: Request) -> Response:
+        """Every paper of the reader's email with its two buttons (the plain-text part's
+        one feedback link leads here)."""
+        params = request.path_params
+        found = await self._run(request, self.feedback.issue, params["token"], params["date"])
+        if isinstance(found, Response):
+            return found
+        subscriber, _campaign, issue = found
+        papers = [p for p in issue.papers
+                  if not subscriber.categories or p.category in subscriber.categories]
+        context = {"page_title": "反馈 Feedback", "papers": papers,
+                   "base": request.url.path.rstrip("/")}
+        return self.pages.render(request, "feedback_issue", context, headers=PRIVATE)
 
     async def get(self, request: Request) -> Response:
         target = await self._target(request)

@@ -68,12 +68,13 @@ def _day_issue(sample: Issue, n: int) -> Issue:
                                      "title_en": f"AI Paper Digest · {DAYS[n]}"})
 
 
-def _received(outbox: Path, keys: dict[int, str]) -> dict[str, dict[str, tuple[list[str],
-                                                                            list[tuple[str, str]],
-                                                                            str]]]:
+Received = tuple[list[str], list[tuple[str, str]], str, str]
+
+
+def _received(outbox: Path, keys: dict[int, str]) -> dict[str, dict[str, Received]]:
     """Per reader, per campaign key: the arXiv ids of the email (in order), its For-you
-    entries (arXiv id, what matched) and its plain text."""
-    found: dict[str, dict[str, tuple[list[str], list[tuple[str, str]], str]]] = defaultdict(dict)
+    entries (arXiv id, what matched), its plain text and its HTML."""
+    found: dict[str, dict[str, Received]] = defaultdict(dict)
     for path in outbox.glob("*.eml"):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert isinstance(message, EmailMessage)
@@ -86,7 +87,8 @@ def _received(outbox: Path, keys: dict[int, str]) -> dict[str, dict[str, tuple[l
                              block.group(1)) if block else []
         key = keys[campaign_id]
         assert key not in found[str(message["To"])], "a reader got an issue twice"
-        found[str(message["To"])][key] = (ids, entries, text)
+        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        found[str(message["To"])][key] = (ids, entries, text, html)
     return found
 
 
@@ -163,8 +165,8 @@ def test_every_reader_gets_what_their_preferences_say(
         assert sorted(i for i, _ in dean) == sorted(by_day[d][1] for d in daily[1:])
 
         # "Not for me": a GET changes nothing; the button press is recorded.
-        text = got["wed@example.org"]["W20220907"][2]
-        link = re.search(r"https://news\.example\.org(/feedback/\S+/less/\S+)", text)
+        html = got["wed@example.org"]["W20220907"][3]
+        link = re.search(r'href="https://news\.example\.org(/feedback/[^"]+/less/[^"]+)"', html)
         assert link is not None
         weekly = CampaignStore(db).get("W20220907")
         assert weekly is not None

@@ -55,8 +55,10 @@ def links(db: Database, tmp_path: Path, sample_issue_path: Path,
         text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         in_html = [m.replace("&amp;", "&") for m in re.findall(
             r'href="https://news\.example\.org(/feedback/[^"]+)"', html)]
-        assert in_html == LINK.findall(text)
-        found[str(message["To"])] = in_html
+        # The plain text links once, to the page of every paper with its buttons.
+        [in_text] = LINK.findall(text)
+        assert in_html[0].startswith(in_text + "/more/")
+        found[str(message["To"])] = [in_text, *in_html]
     return found
 
 
@@ -73,7 +75,7 @@ def test_a_get_records_nothing_and_the_button_press_does(
     """Every paper has both links, different per reader; a GET (what link scanners do)
     shows a button and records nothing; the POST records; a later press replaces it; the
     counts per paper are what a report shows."""
-    a, b = links["a@example.org"], links["b@example.org"]
+    (a_page, *a), (_, *b) = links["a@example.org"], links["b@example.org"]
     assert len(a) == 2 * 2 and len(b) == 2 * 9  # a chose CV: two papers
     assert a[0].endswith("/2022-09-07/more/2209.01540") and a[1].endswith("/less/2209.01540")
     assert a[0].split("/")[2] != b[0].split("/")[2]  # the token is the reader's own
@@ -90,6 +92,12 @@ def test_a_get_records_nothing_and_the_button_press_does(
     client.post(a[0])
     client.post(next(link for link in b if link.endswith("/more/2209.01540")))
     assert votes.counts(campaign.id) == {"2209.01540": {"more": 2, "less": 0}}
+    listing = client.get(a_page)
+    assert listing.status_code == 200 and votes.counts(campaign.id)["2209.01540"]["more"] == 2
+    actions = re.findall(r'<form method="post" action="([^"]+)"', listing.text)
+    assert actions == a  # a's two papers, each with both buttons
+    client.post(actions[3])
+    assert votes.counts(campaign.id)["2209.02136"] == {"more": 0, "less": 1}
 
 
 def test_more_like_this_offers_one_press_follows(
@@ -97,7 +105,7 @@ def test_more_like_this_offers_one_press_follows(
 ) -> None:
     """After "More like this" each author and (for a reader of some categories only) the
     paper's category can be followed with one press; following twice says so."""
-    more = links["a@example.org"][2]  # the second CV paper: H Tang, N Sebe
+    more = links["a@example.org"][3]  # the second CV paper: H Tang, N Sebe
     answer = client.post(more)
     assert 'value="author:H Tang"' in answer.text and 'value="category:CV"' in answer.text
     follow = more.replace("/more/", "/follow/")
@@ -109,7 +117,7 @@ def test_more_like_this_offers_one_press_follows(
     assert "already follow" in client.post(follow, data={"follow": "category:CV"}).text
     refused = client.post(follow, data={"follow": "author:Somebody Else"})
     assert "Not followed" in refused.text
-    all_b = client.post(links["b@example.org"][0])
+    all_b = client.post(links["b@example.org"][1])
     assert 'value="category:' not in all_b.text
 
 
@@ -118,7 +126,7 @@ def test_links_for_other_readers_papers_or_issues_are_refused(
 ) -> None:
     """A paper not in the issue, an issue never sent, another purpose's token or a
     tampered token: the same 400 page, nothing recorded."""
-    good = links["a@example.org"][0]
+    good = links["a@example.org"][1]
     token = good.split("/")[2]
     bad = [
         good.replace("2209.01540", "2209.99999"),
