@@ -109,6 +109,10 @@ class PreferenceStore(Store):
             rows = conn.execute(select(*_COLUMNS).order_by(reader_preferences.c.subscriber_id))
             return {int(row[0]): preferences_of(row[1:]) for row in rows}
 
+    def weekly_readers(self) -> dict[int, int]:
+        """Active, unsuppressed weekly readers per weekday; see :func:`weekly_readers`."""
+        return weekly_readers(self.engine)
+
     def set(
         self, subscriber_id: int, prefs: ReaderPreferences, reason: str = "preferences"
     ) -> ReaderPreferences:
@@ -242,3 +246,17 @@ def _stored_follows(cell: str) -> tuple[Follow, ...]:
         return parse_follows(cell)
     except InvalidPreferencesError:
         return ()
+
+
+def weekly_readers(engine: Engine) -> dict[int, int]:
+    """Active, unsuppressed weekly readers per weekday (0 = Monday)."""
+    prefs = reader_preferences.c
+    suppressed = exists().where(suppressions.c.email == subscribers.c.email)
+    query = (
+        select(prefs.weekday, func.count())
+        .select_from(with_preferences())
+        .where(subscribers.c.status == "active", ~suppressed, prefs.frequency == "weekly")
+        .group_by(prefs.weekday)
+    )
+    with engine.connect() as conn:
+        return {int(day): int(n) for day, n in conn.execute(query).all() if day is not None}

@@ -15,13 +15,14 @@ from newsletter.web.admin import (
     reader_delivery,
     subscribers,
     suppressions,
+    weekly,
 )
 from newsletter.web.admin.guard import DeskGuard
 from newsletter.web.admin.parts import Desk
 
 # Each page group is a module with ``routes(desk) -> list[BaseRoute]``.
 GROUPS = (auth, dashboard, issues, issue_actions, issue_editor, campaigns, subscribers,
-          suppressions, reader_delivery)
+          suppressions, reader_delivery, weekly)
 
 
 def desk_router(desk: Desk) -> Router:
