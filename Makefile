@@ -52,6 +52,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/papers.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/editions.py
 
 clean:
 	rm -rf $(VENV) build demo outbox *.db

@@ -47,23 +47,32 @@ def language_problem(value: object) -> str:
 
 @dataclass(frozen=True, order=True)
 class Variant:
-    """What a group of subscribers receives: a language and a set of categories (empty = all)."""
+    """What a group of subscribers receives: a language and a set of categories (empty = all).
+
+    ``max_papers`` (issue 21): at most this many papers, featured first (0: every paper);
+    one of a small fixed set, so that the number of variants stays bounded.
+    """
 
     language: Language = "both"
     categories: frozenset[str] = field(default_factory=frozenset)
+    max_papers: int = 0
 
     @property
     def key(self) -> str:
         cats = ",".join(sorted(self.categories)) or "*"
-        return f"{self.language}:{cats}"
+        limit = f":{self.max_papers}" if self.max_papers else ""
+        return f"{self.language}:{cats}{limit}"
 
     @classmethod
     def from_key(cls, key: str) -> Variant:
-        language, _, cats = key.partition(":")
+        language, _, rest = key.partition(":")
         if language not in LANGUAGES:
             raise ValueError(f"unknown language in variant key {key!r}")
+        cats, _, limit = rest.partition(":")
+        if limit and not limit.isdigit():
+            raise ValueError(f"unknown paper limit in variant key {key!r}")
         chosen = frozenset() if cats in ("", "*") else frozenset(cats.split(","))
-        return cls(language, chosen)
+        return cls(language, chosen, int(limit or 0))
 
     def wants(self, category: str) -> bool:
         return not self.categories or category in self.categories

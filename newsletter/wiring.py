@@ -35,11 +35,14 @@ from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database
 from newsletter.store.db import open_database as open_store_database
 from newsletter.store.desk import DeskStore
+from newsletter.store.editions import PreferenceStore
 from newsletter.store.events import EventStore, HealthLimits
 from newsletter.store.hygiene import HygieneStore
+from newsletter.store.paper_feedback import PaperFeedbackStore
 from newsletter.store.prune import EventPruner, Pruned
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.workers import WorkerRegistry
+from newsletter.subscribers.paper_feedback import PaperFeedback
 from newsletter.subscribers.workflow import ActionLog, ConfirmationMailer, Store, Subscriptions
 from newsletter.transports import MAX_CONCURRENCY, Transport
 from newsletter.transports.outbox import OutboxTransport
@@ -366,3 +369,18 @@ def prune_events(settings: Settings, clock: Callable[[], dt.datetime] = utc_now)
     before = clock() - dt.timedelta(days=settings.event_retention_days)
     with database(settings, create=False) as db:
         return EventPruner(db).prune(before, pause=0.05)
+# -- issue 21: each reader's own newsletter ----------------------------------------------
+
+
+def paper_feedback(
+    settings: Settings, db: Database, clock: Callable[[], dt.datetime] = utc_now
+) -> PaperFeedback:
+    """The "More like this" / "Not for me" links' service over ``db``.
+
+    Raises :class:`ConfigurationError` when the secret key is unsafe.
+    """
+    return PaperFeedback(
+        settings.signing_key(), settings.verification_keys(), SubscriberStore(db, clock),
+        CampaignStore(db, clock), PaperFeedbackStore(db, clock), PreferenceStore(db, clock),
+        clock,
+    )

@@ -16,6 +16,7 @@ from newsletter.cli.api import api_token_app
 from newsletter.cli.delivery import COMMANDS as DELIVERY_COMMANDS
 from newsletter.cli.editing import COMMANDS as EDITING_COMMANDS
 from newsletter.cli.editing import OPTIONS as EDITING_OPTIONS
+from newsletter.cli.editions import COMMANDS as EDITION_COMMANDS
 from newsletter.cli.events import events_app
 from newsletter.cli.help import COMMAND
 from newsletter.cli.issues import COMMANDS as ISSUE_COMMANDS
@@ -85,6 +86,7 @@ def _global(
 
 _COMMANDS: dict[str, Callable[..., None]] = {
     **ISSUE_COMMANDS, **EDITING_COMMANDS, "serve": serve, "site": site, **DELIVERY_COMMANDS,
+    **EDITION_COMMANDS,  # issue 21: newsletter weekly
 }
 for _name, _command in _COMMANDS.items():
     app.command(_name, **{**COMMAND, **EDITING_OPTIONS.get(_name, {})})(_command)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from newsletter.errors import InvalidPreferencesError
+from newsletter.model.editions import ReaderPreferences
 from newsletter.vocabulary import (
     CATEGORY_CODE,
     LANGUAGES,
@@ -74,6 +75,8 @@ class NewSubscriber:
     # Kept from an export when moving a list; the time of the import when None.
     created_at: dt.datetime | None = None
     confirmed_at: dt.datetime | None = None
+    # Issue 21: frequency, paper limit and follows (a CSV's columns); the default is none.
+    preferences: ReaderPreferences = field(default_factory=ReaderPreferences)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from newsletter.errors import RenderError
 from newsletter.issues.model import FeaturedPaper, Issue, NotablePaper
 from newsletter.rendering.cjk_wrap import wrap_items, wrap_list, wrap_text
 from newsletter.rendering.filters import is_cut, keep_dates, shorten
+from newsletter.rendering.for_you import FOR_YOU_SLOT, take_for_you_slot
 from newsletter.rendering.inline import Inliner, inliner_for
 from newsletter.rendering.links import (
     arxiv_html_url,
@@ -77,6 +78,9 @@ class RenderedIssue:
     shortened_to: int | None = None
     # The HTML's size before abstracts were cut to fit (0: nothing was cut).
     uncut_bytes: int = 0
+    # Issue 21: where each reader's "For you" block goes, as character offsets into
+    # ``html`` and ``text`` (None: the templates have no place for it).
+    for_you_at: tuple[int, int] | None = None
 
     @property
     def html_bytes(self) -> int:
@@ -96,6 +100,12 @@ class Links:
     browser: str
     unsubscribe: str
     preferences: str
+    # Issue 21: ``{base}/feedback/{preferences token}/{date}``, before ``/{kind}/{paper}``.
+    feedback_base: str = ""
+
+    def feedback(self, arxiv_id: str, kind: str) -> str:
+        """The reader's "More like this" (``more``) or "Not for me" (``less``) link."""
+        return f"{self.feedback_base}/{kind}/{arxiv_id}"
 
     @classmethod
     def for_issue(cls, base_url: str, issue: Issue, variant: Variant = Variant()) -> Links:
@@ -105,15 +115,20 @@ class Links:
             browser=issue_page_url(base, issue.date, variant),
             unsubscribe=f"{base}/unsubscribe/{placeholder(Purpose.UNSUBSCRIBE)}",
             preferences=f"{base}/preferences/{placeholder(Purpose.PREFERENCES)}",
+            feedback_base=f"{base}/feedback/{placeholder(Purpose.PREFERENCES)}/"
+                          f"{issue.date.isoformat()}",
         )
 
 
 def select_papers(issue: Issue, variant: Variant) -> tuple[list[FeaturedPaper], list[NotablePaper]]:
-    """The featured and notable papers a variant receives, in issue order."""
-    return (
-        [p for p in issue.featured if variant.wants(p.category)],
-        [p for p in issue.notable if variant.wants(p.category)],
-    )
+    """The featured and notable papers a variant receives, in issue order; with a paper
+    limit (issue 21) the first ``max_papers`` of them, featured first."""
+    featured = [p for p in issue.featured if variant.wants(p.category)]
+    notable = [p for p in issue.notable if variant.wants(p.category)]
+    if variant.max_papers:
+        featured = featured[: variant.max_papers]
+        notable = notable[: variant.max_papers - len(featured)]
+    return featured, notable
 
 
 def _footers(issue: Issue, language: Language) -> list[tuple[str, str]]:
@@ -203,10 +218,15 @@ class Renderer:
         rendered = self._render(issue, variant, None)
         if size_limit is None or rendered.html_bytes <= size_limit:
             return rendered
+        # Issue 21: an email too big whole loses its per-paper feedback links first (some
+        # 500 bytes a paper); only then are abstracts cut, as they always were.
+        rendered = self._render(issue, variant, None, feedback=False)
+        if rendered.html_bytes <= size_limit:
+            return rendered
         uncut = rendered.html_bytes
         too_long: int | None = None
         for limit in _SHORTEN_STEPS:
-            rendered = self._render(issue, variant, limit)
+            rendered = self._render(issue, variant, limit, feedback=False)
             if rendered.html_bytes <= size_limit:
                 fits = self._longest_fit(issue, variant, size_limit, rendered, too_long)
                 return dataclasses.replace(fits, uncut_bytes=uncut)
@@ -231,7 +251,7 @@ class Renderer:
             return fits
         while too_long - low > 10:
             middle = (low + too_long) // 2
-            candidate = self._render(issue, variant, middle)
+            candidate = self._render(issue, variant, middle, feedback=False)
             if candidate.html_bytes <= size_limit:
                 fits, low = candidate, middle
             else:
@@ -297,6 +317,8 @@ class Renderer:
             "html_url": arxiv_html_url,
             "paper_page": lambda paper: paper_page_url(self.base_url, issue.date, paper, variant),
             "limit": limit,
+            "for_you_slot": FOR_YOU_SLOT,
+            "feedback_links": True,
             **self._shared,
         }
 
@@ -336,16 +358,20 @@ class Renderer:
             raise RenderError(f"template error in email/{name}: {err}") from err
         return compile_mjml(source, self.inliner), text
 
-    def _render(self, issue: Issue, variant: Variant, limit: int | None) -> RenderedIssue:
-        context = self._context(issue, variant, limit)
+    def _render(
+        self, issue: Issue, variant: Variant, limit: int | None, feedback: bool = True
+    ) -> RenderedIssue:
+        context = {**self._context(issue, variant, limit), "feedback_links": feedback}
         try:
             source = self.env.get_template("email/issue.mjml.j2").render(context)
             text = self.env.get_template("email/issue.txt.j2").render(context)
         except jinja2.TemplateError as err:
             raise RenderError(f"template error: {err}") from err
         html = compile_mjml(source, self.inliner)
+        html, text, for_you_at = take_for_you_slot(html, text)
         return RenderedIssue(
             variant=variant,
+            for_you_at=for_you_at,
             subject=str(context["subject"]),
             preheader=str(context["preheader"]),
             html=html,

@@ -30,6 +30,7 @@ from newsletter.sending.config import SendConfig
 from newsletter.sending.engine import DeliveryRun
 from newsletter.sending.messages import CampaignMessages, render_missing
 from newsletter.sending.pacing import AdaptiveRate, TokenBucket
+from newsletter.sending.personal import Audience, PersonalMessages
 from newsletter.sending.plan import (
     ProgressSink,
     RetryPolicy,
@@ -93,6 +94,8 @@ class SendPlan:
     report: Report
     rendered: dict[str, RenderedIssue] = field(default_factory=dict)
     left_out: int = 0
+    # Issue 21: papers per email, and who waits for a weekly edition or a pause's end.
+    audience: Audience = field(default_factory=Audience)
 
     @property
     def date(self) -> str:
@@ -106,7 +109,8 @@ class SendPlan:
     def question(self) -> str:
         if self.campaign is None:
             note = f" ({left_out_line(self.left_out)})" if self.left_out else ""
-            return f"Send {self.date} to {self.recipients:,} subscribers?{note}"
+            extra = "".join(f"\n  {line}" for line in self.audience.lines())
+            return f"Send {self.date} to {self.recipients:,} subscribers?{note}{extra}"
         return (
             f"Continue sending {self.date} ({self.campaign.status}): "
             f"{self.recipients:,} of {self.campaign.total:,} deliveries left?"
@@ -170,9 +174,11 @@ class Campaigns:
         campaign = self.store.get(issue.date.isoformat())
         if campaign is None:
             categories = issue_categories(issue)
-            in_use = self.store.variant_counts(categories)
+            date = issue.date.isoformat()
+            in_use = self.store.variant_counts(categories, date)
             plan = SendPlan(issue, report.path, None, sum(in_use.values()), report,
-                            left_out=self.store.count_left_out(categories))
+                            left_out=self.store.count_left_out(categories, date),
+                            audience=Audience.of(in_use, *self.store.waiting_readers(date)))
             keys = list(in_use)
         else:
             counts = self.store.counts(campaign.id)
@@ -224,7 +230,7 @@ class Campaigns:
             max_bounce_rate or (limits.max_bounce_rate if created else None),
             max_complaint_rate or (limits.max_complaint_rate if created else None),
         )
-        left_out = store.count_left_out(categories) if created else 0
+        left_out = store.count_left_out(categories, plan.date) if created else 0
         requeued = store.requeue_failed(campaign.id) if retry_failed else 0
         if enqueue_only:
             return SendSummary(campaign, store.counts(campaign.id), "enqueued", left_out=left_out)
@@ -234,6 +240,8 @@ class Campaigns:
                                rendered=plan.rendered)
         summary.left_out = left_out
         summary.requeued_failed = requeued
+        if created:
+            summary.audience = plan.audience.lines()
         return summary
 
     def process(
@@ -269,31 +277,47 @@ class Campaigns:
             transport = self.transport()
             quota = transport.quota() if isinstance(transport, QuotaReporter) else None
             rate = plan_rate(config.max_send_rate, quota, config.rate_headroom)
+            # Issue 21: readers whose follows match papers get their "For you" block, spliced
+            # per reader into single messages; a bulk call shares one body among its readers,
+            # so a campaign with follows goes the single way.
+            follows = store.follows_of(campaign_id)
             # issue #23: a bulk transport sends up to max_entries readers per call.
-            bulk = transport if isinstance(transport, BulkTransport) else None
+            bulk = transport if isinstance(transport, BulkTransport) and not follows else None
             per_call = bulk.max_entries if bulk is not None else 1
             concurrency = plan_concurrency(rate / per_call, config.concurrency)
-            label = issue.date.isoformat()
+            label = campaign.issue_date  # the issue's date; a weekly edition's own key
             keys = store.variants(campaign_id, unsent_only=True)
             variants = render_missing(self.renderer, issue, keys,
                                       rendered or {}, config.size_limit_bytes)
-            encode = CampaignMessages.encode if bulk is None else BulkMessages.encode
-            messages = encode(variants, self.sender, label, self.secret(), campaign_id)
-            engine = DeliveryRun if bulk is None else BatchRun
-            run = engine(
-                store, transport, messages,  # type: ignore[arg-type]
-                AdaptiveRate(TokenBucket(rate, wait=stop.wait), rate),
-                RunConfig(
-                    campaign_id, worker_id, concurrency, campaign_tag=label,
-                    in_doubt_policy=policy,
-                    daily_budget=quota.remaining_24_hours if quota is not None else None,
-                    heartbeat_seconds=HEARTBEAT_SECONDS,
-                    retry=RetryPolicy(window=config.retry_seconds,
-                                      brake_after=config.brake_after),
-                ),
-                heartbeat=lambda: registry.heartbeat(worker_id, campaign_id),
-                stop=stop,
+            run_config = RunConfig(
+                campaign_id, worker_id, concurrency, campaign_tag=label,
+                in_doubt_policy=policy,
+                daily_budget=quota.remaining_24_hours if quota is not None else None,
+                heartbeat_seconds=HEARTBEAT_SECONDS,
+                retry=RetryPolicy(window=config.retry_seconds, brake_after=config.brake_after),
             )
+
+            def heartbeat() -> int:
+                return registry.heartbeat(worker_id, campaign_id)
+
+            if bulk is None:
+                messages = CampaignMessages.encode(variants, self.sender, label, self.secret(),
+                                                   campaign_id)
+                personal = PersonalMessages(messages, issue, variants, self.renderer,
+                                            self.sender, label, follows)
+                run: DeliveryRun | BatchRun = DeliveryRun(
+                    store, transport, personal,
+                    AdaptiveRate(TokenBucket(rate, wait=stop.wait), rate), run_config,
+                    heartbeat=heartbeat, stop=stop,
+                )
+            else:
+                bulk_messages = BulkMessages.encode(variants, self.sender, label, self.secret(),
+                                                    campaign_id)
+                run = BatchRun(
+                    store, bulk, bulk_messages,
+                    AdaptiveRate(TokenBucket(rate, wait=stop.wait), rate), run_config,
+                    heartbeat=heartbeat, stop=stop,
+                )
             if progress is None:
                 result = run.run()
             else:
@@ -327,8 +351,10 @@ class Campaigns:
         reconciled = self.settle_in_doubt(campaign.id)
         if reconciled.requeued and campaign.status == "done":
             self.store.set_status(campaign.id, "sending")
-        return summarize(self.store, self.events, campaign.id, None, 0, reconciled,
-                         in_doubt_limit)
+        summary = summarize(self.store, self.events, campaign.id, None, 0, reconciled,
+                            in_doubt_limit)
+        summary.audience = Audience.of(self.store.deliveries_by_variant(campaign.id)).lines()
+        return summary
 
     def settle_in_doubt(self, campaign_id: int) -> Reconciled:
         """Under the reconcile policy, decide in-doubt deliveries from SES's events."""

@@ -33,6 +33,8 @@ class SendSummary:
     reconciled: Reconciled = field(default_factory=Reconciled)
     health: CampaignHealth = field(default_factory=CampaignHealth)
     requeued_failed: int = 0
+    # Issue 21: who gets how many papers, who waits for a weekly edition or a pause.
+    audience: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -54,6 +56,7 @@ class SendSummary:
             "in_doubt_listed": len(self.in_doubt),
             "reconciled": asdict(self.reconciled),
             "ses_events": asdict(self.health),
+            "audience": self.audience,
             "exit_code": self.exit_code,
         }
 
@@ -88,6 +91,7 @@ class SendSummary:
             )
         if self.left_out:
             out.append(left_out_line(self.left_out))
+        out += self.audience
         if self.recovered:
             out.append(f"{self.recovered:,} deliveries left in flight by a stopped sender "
                        "were settled by the in-doubt policy")

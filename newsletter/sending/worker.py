@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from newsletter.editing.weekly import weekly_path
 from newsletter.errors import (
     CampaignError,
     DatabaseError,
@@ -20,8 +21,10 @@ from newsletter.issues.files import file_name
 from newsletter.issues.loader import load_issue
 from newsletter.model.campaigns import Campaign
 from newsletter.model.outages import OutageBackoff
+from newsletter.model.editions import weekly_day
 from newsletter.sending.campaign import Campaigns, ProgressFactory, check_unchanged
 from newsletter.sending.report import SendSummary, eventful, summarize
+from newsletter.sending.weekly import plan_weekly
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +182,10 @@ def _start(campaigns: Campaigns, due: DueSchedule) -> str:
     if existing is not None:
         # `send` or the desk's "Send now" came first: the normal rules apply to it.
         return f"its campaign was already started ({existing.status}); nothing more to start"
-    plan = campaigns.plan(_schedule_ref(due, campaigns.config.issues_dir))
+    day = weekly_day(due.issue_date)
+    # Issue 21: a scheduled weekly edition is planned as the week's best of its day.
+    plan = (plan_weekly(campaigns, day) if day is not None
+            else campaigns.plan(_schedule_ref(due, campaigns.config.issues_dir)))
     if plan.date != due.issue_date:
         raise CampaignError(f"{plan.path} is the issue of {plan.date}, not of {due.issue_date}")
     summary = campaigns.send(plan, enqueue_only=True)
@@ -209,4 +215,7 @@ def _campaign_issue_path(campaign: Campaign, issues_dir: Path) -> Path:
     recorded = Path(campaign.issue_path)
     if recorded.exists():
         return recorded
+    day = weekly_day(campaign.issue_date)
+    if day is not None:
+        return weekly_path(issues_dir, day)
     return issues_dir / file_name(campaign.issue_date)

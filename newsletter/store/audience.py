@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, case, exists, false, func, literal, or_, select
 
+from newsletter.store.editions import gets_issue, limit_suffix, with_preferences
 from newsletter.store.tables import subscribers, suppressions
 
 
@@ -51,27 +52,36 @@ def _concat(parts: list[ColumnElement[Any]]) -> ColumnElement[Any]:
     return result
 
 
-def recipients_select(categories: Iterable[str]) -> Any:
-    """SELECT subscriber id, email, variant of everyone an issue with ``categories`` goes to."""
+def recipients_select(categories: Iterable[str], issue_date: str | None = None) -> Any:
+    """SELECT subscriber id, email, variant of everyone an issue with ``categories`` goes to.
+
+    Issue 21: the variant key ends in the reader's paper limit (``:N``); with ``issue_date``
+    only readers who get that day's daily issue (not weekly, not paused then) are chosen,
+    or for a weekly edition's key (``W20261206``) the weekly readers of its weekday.
+    """
     key, gets_it = variant_expression(categories)
     suppressed = exists().where(suppressions.c.email == subscribers.c.email)
-    return select(subscribers.c.id, subscribers.c.email, key.label("variant")).where(
-        subscribers.c.status == "active", gets_it, ~suppressed
-    )
+    query = select(
+        subscribers.c.id, subscribers.c.email, (key + limit_suffix()).label("variant")
+    ).select_from(with_preferences()).where(subscribers.c.status == "active", gets_it, ~suppressed)
+    return query if issue_date is None else query.where(gets_issue(issue_date))
 
 
-def count_left_out(engine: Engine, categories: Iterable[str]) -> int:
+def count_left_out(engine: Engine, categories: Iterable[str], issue_date: str | None = None) -> int:
     """How many active, unsuppressed subscribers an issue with ``categories`` would skip.
 
     These chose only categories with no paper in the issue; one SQL count, the exact
-    complement (among active, unsuppressed subscribers) of the campaign snapshot's rule.
+    complement (among active, unsuppressed subscribers who get that day's daily issue,
+    when ``issue_date`` is given) of the campaign snapshot's rule.
     """
     _, gets_it = variant_expression(categories)
     suppressed = exists().where(suppressions.c.email == subscribers.c.email)
     query = (
         select(func.count())
-        .select_from(subscribers)
+        .select_from(with_preferences())
         .where(subscribers.c.status == "active", ~gets_it, ~suppressed)
     )
+    if issue_date is not None:
+        query = query.where(gets_issue(issue_date))
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, insert, select
 
 from newsletter.model.addresses import email_hash
 from newsletter.model.subscribers import AddManyResult, NewSubscriber, Source
+from newsletter.store.editions import insert_preferences
 from newsletter.store.tables import subscriber_events, subscribers, suppressions
 from newsletter.store.webhook_outbox import subscribers_created
 
@@ -50,10 +51,13 @@ now: dt.datetime,
         }
         for row in unique.values()
     ]
-    ids = list(conn.execute(
+    ids = builtins.list(conn.execute(
         insert(subscribers).returning(subscribers.c.id, sort_by_parameter_order=True),
         values,
     ).scalars())
+    # Issue 21: a row's frequency, paper limit and follows (from CSV) go with it.
+    chosen = (row.preferences for row in unique.values())
+    insert_preferences(conn, zip(ids, chosen, strict=True), now)
     conn.execute(
         insert(subscriber_events),
         [

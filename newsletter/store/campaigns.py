@@ -40,10 +40,16 @@ from newsletter.model.campaigns import (
     DeliveryCounts,
     DeliveryResult,
 )
+from newsletter.model.editions import Follow
 from newsletter.store import claims, reconcile
 from newsletter.store.audience import count_left_out, recipients_select
 from newsletter.store.base import Store
 from newsletter.store.db import Database
+from newsletter.store.editions import (
+    deliveries_by_variant,
+    follows_of_campaign,
+    waiting_readers,
+)
 from newsletter.store.published import sent_issue_dates
 from newsletter.store.tables import campaigns, deliveries
 from newsletter.store.webhook_outbox import campaign_event
@@ -92,15 +98,19 @@ class CampaignStore(Store):
             ).all()
         return [_campaign(row) for row in rows]
 
-    def count_recipients(self, categories: Iterable[str]) -> int:
-        """How many subscribers a snapshot taken now would include."""
-        query = select(func.count()).select_from(recipients_select(categories).subquery())
+    def count_recipients(self, categories: Iterable[str], issue_date: str | None = None) -> int:
+        """How many subscribers a snapshot taken now would include (of the daily issue of
+        ``issue_date``, when given: weekly and paused readers left out)."""
+        query = select(func.count()).select_from(
+            recipients_select(categories, issue_date).subquery())
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def variant_counts(self, categories: Iterable[str]) -> dict[str, int]:
+    def variant_counts(
+        self, categories: Iterable[str], issue_date: str | None = None
+    ) -> dict[str, int]:
         """Recipients a snapshot taken now would include, per variant key, in key order."""
-        inner = recipients_select(categories).subquery()
+        inner = recipients_select(categories, issue_date).subquery()
         query = (
             select(inner.c.variant, func.count())
             .group_by(inner.c.variant)
@@ -143,7 +153,7 @@ class CampaignStore(Store):
                     )
                     .returning(campaigns.c.id)
                 ).scalar_one()
-                chosen = recipients_select(cats).subquery()
+                chosen = recipients_select(cats, issue_date).subquery()
                 rows = select(
                     literal(campaign_id).label("campaign_id"),
                     chosen.c.id,
@@ -340,9 +350,21 @@ class CampaignStore(Store):
         """Failed deliveries queued again and the campaign reopened; how many."""
         return reconcile.requeue_failed(self.engine, campaign_id)
 
-    def count_left_out(self, categories: Iterable[str]) -> int:
+    def count_left_out(self, categories: Iterable[str], issue_date: str | None = None) -> int:
         """Active readers an issue with ``categories`` skips; see :mod:`store.audience`."""
-        return count_left_out(self.engine, categories)
+        return count_left_out(self.engine, categories, issue_date)
+
+    def waiting_readers(self, issue_date: str) -> tuple[dict[int, int], int]:
+        """Readers the daily issue skips by frequency; see :mod:`store.editions`."""
+        return waiting_readers(self.engine, issue_date)
+
+    def follows_of(self, campaign_id: int) -> dict[int, tuple[Follow, ...]]:
+        """Unsent readers' follows; see :mod:`store.editions`."""
+        return follows_of_campaign(self.engine, campaign_id)
+
+    def deliveries_by_variant(self, campaign_id: int) -> dict[str, int]:
+        """Deliveries per variant key; see :mod:`store.editions`."""
+        return deliveries_by_variant(self.engine, campaign_id)
 
     def sent_issue_dates(self) -> frozenset[str]:
         """Dates of the campaigns that sent something; see :mod:`store.published`."""

@@ -6,6 +6,7 @@ writes them, are kept; other columns are ignored). Categories are codes
 separated by spaces, ``;``, ``|`` or ``,`` (empty means every category); language is
 zh, en or both (empty means both). When the file has a ``status`` column (an export does),
 rows marked unsubscribed, bounced or complained become suppressions instead of subscribers.
+The columns ``frequency``, ``max_papers`` and ``follows`` are described in ``csv_editions``.
 
 The store knows nothing of issues: the caller passes the category codes readers may
 choose (``newsletter.issues.categories.available_categories``), and a row naming any other code
@@ -17,26 +18,29 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TextIO
 
 from newsletter.errors import ImportFileError, InvalidAddressError, InvalidPreferencesError
 from newsletter.model.addresses import normalize_email
+from newsletter.model.editions import ReaderPreferences
 from newsletter.model.subscribers import (
     NewSubscriber,
     Subscriber,
     check_preferences,
 )
+from newsletter.store.editions import PreferenceStore
 from newsletter.store.subscribers import SubscriberStore
+from newsletter.subscribers.csv_editions import EDITION_COLUMNS, edition_cells, read_edition_cells
 from newsletter.subscribers.csv_records import BadRow, records
 from newsletter.vocabulary import SUPPRESSED_STATUSES, SubscriberStatus
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_COLUMNS = (
-    "email", "categories", "language", "status", "source", "created_at", "confirmed_at"
-)  # fmt: skip
+    "email", "categories", "language", "status", "source", "created_at", "confirmed_at",
+    *EDITION_COLUMNS)  # fmt: skip
 _SEPARATORS = re.compile(r"[\s;|,]+")
 BATCH_SIZE = 1000
 
@@ -146,6 +150,7 @@ def _check_row(
         email = normalize_email(cell("email"))
         categories = parse_categories(cell("categories"))
         _, language = check_preferences(categories, cell("language").lower() or "both")
+        preferences = read_edition_cells(cell)
     except (InvalidAddressError, InvalidPreferencesError) as error:
         return BadRow(line, str(error))
     try:
@@ -167,7 +172,7 @@ def _check_row(
             line,
             f"status {status!r}: only active rows are imported (pending ones never confirmed)",
         )
-    return NewSubscriber(email, categories, language, created_at, confirmed_at)
+    return NewSubscriber(email, categories, language, created_at, confirmed_at, preferences)
 
 
 def _when(cell: str) -> dt.datetime | None:
@@ -289,12 +294,15 @@ def preview_csv(
     return preview
 
 
-def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
+def export_csv(subscribers: Iterable[Subscriber], out: TextIO,
+               preferences: Mapping[int, ReaderPreferences] | None = None) -> int:
     """Write subscribers as CSV (header first) to ``out``; how many rows were written.
 
-    Every cell that a spreadsheet would take for a formula is prefixed with a single quote.
-    The file imports back unchanged (see :func:`import_csv`).
+    ``preferences``: each reader's chosen frequency, paper limit and follows (missing: the
+    default). Every cell that a spreadsheet would take for a formula is prefixed with a
+    single quote. The file imports back unchanged (see :func:`import_csv`).
     """
+    chosen = preferences or {}
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
@@ -307,6 +315,7 @@ def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
             sub.source,
             sub.created_at.isoformat(),
             sub.confirmed_at.isoformat() if sub.confirmed_at else "",
+            *edition_cells(chosen.get(sub.id)),
         )
         writer.writerow([neutralise(value) for value in row])
         count += 1
@@ -317,4 +326,4 @@ def export_subscribers(
     store: SubscriberStore, out: TextIO, status: SubscriberStatus | None = None
 ) -> int:
     """Export the store's subscribers (with ``status`` when given) to ``out``."""
-    return export_csv(store.list(status), out)
+    return export_csv(store.list(status), out, PreferenceStore(store.db).chosen())

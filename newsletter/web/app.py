@@ -32,6 +32,7 @@ from newsletter.store.db import Database
 from newsletter.store.feeds import FeedStore
 from newsletter.store.hygiene import HygieneStore
 from newsletter.store.papers import PaperStore
+from newsletter.store.editions import PreferenceStore
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.tokens import Purpose
 from newsletter.transports import Transport
@@ -41,9 +42,11 @@ from newsletter.web.api_routes import api_app
 from newsletter.web.archive_routes import ArchiveRoutes
 from newsletter.web.base_path import BasePath
 from newsletter.web.clients import ProxyHeaders, parse_networks
+from newsletter.web.delivery import DeliveryRoutes
 from newsletter.web.keep import KeepRoutes
 from newsletter.web.limits import BodyLimit
 from newsletter.web.pages import Pages
+from newsletter.web.paper_feedback import FeedbackRoutes
 from newsletter.web.paper_routes import PaperRoutes
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.sample_links import Endpoint, answering_test_links
@@ -96,12 +99,15 @@ def create_app(
     if limiter is None:
         limiter = RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
     archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
+    subscriptions = wiring.subscriptions(settings, store, transport, clock,
+                                         ReaderActions(db, clock))
     readers = SubscriptionRoutes(
-        archive.archive.reader_categories,
-        wiring.subscriptions(settings, store, transport, clock, ReaderActions(db, clock)),
-        pages, limiter,
+        archive.archive.reader_categories, subscriptions, pages, limiter,
         welcome=wiring_api.welcomes(settings, db, transport, clock).send,  # issue 22
     )
+    # Issue 21: the reader's frequency, paper limit and follows.
+    delivery = DeliveryRoutes(subscriptions, PreferenceStore(db, clock), pages, clock)
+    votes = FeedbackRoutes(wiring.paper_feedback(settings, db, clock), pages)
     keeping = KeepRoutes(HygieneStore(db, clock), pages, secret, clock,
                          settings.verification_keys())
 
@@ -181,6 +187,15 @@ def create_app(
         Route("/preferences/{token}", preferences(readers.preferences_post), methods=["POST"]),
         Route("/keep/{token}", keeping.keep_get, methods=["GET"]),
         Route("/keep/{token}", keeping.keep_post, methods=["POST"]),
+        Route("/preferences/{token}/delivery", preferences(delivery.get), methods=["GET"]),
+        Route("/preferences/{token}/delivery", preferences(delivery.post), methods=["POST"]),
+        Route("/feedback/{token}/{date}", preferences(votes.issue_page), methods=["GET"]),
+        Route("/feedback/{token}/{date}/follow/{paper:path}", preferences(votes.follow),
+              methods=["POST"]),
+        Route("/feedback/{token}/{date}/{kind}/{paper:path}", preferences(votes.get),
+              methods=["GET"]),
+        Route("/feedback/{token}/{date}/{kind}/{paper:path}", preferences(votes.post),
+              methods=["POST"]),
         Route("/archive/", archive.archive_page, methods=["GET"]),
         Route("/archive/page/{number}/", archive.archive_page, methods=["GET"]),
         Route("/issues/", issues_index, methods=["GET"]),

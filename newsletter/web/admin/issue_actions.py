@@ -78,7 +78,8 @@ def variant_words(key: str) -> str:
     """``zh:CV`` -> "Chinese, CV"; ``both:*`` -> "Chinese and English, all categories"."""
     variant = Variant.from_key(key)
     chosen = ", ".join(sorted(variant.categories)) or "all categories"
-    return f"{LANGUAGE_NAMES[variant.language]}, {chosen}"
+    limit = f", at most {variant.max_papers} papers" if variant.max_papers else ""
+    return f"{LANGUAGE_NAMES[variant.language]}, {chosen}{limit}"
 
 
 def field_anchor(field: str, codes: list[str]) -> str:
@@ -283,7 +284,7 @@ def routes(desk: Desk) -> list[BaseRoute]:
             plan = desk.campaigns.plan(str(path))
         except NewsletterError as err:
             return {"refused": str(err).replace(f"{issues_dir}/", ""), "status": 409}
-        counts = desk.campaigns.store.variant_counts(issue_categories(plan.issue))
+        counts = desk.campaigns.store.variant_counts(issue_categories(plan.issue), date)
         rows = [(key, variant_words(key), plan.rendered[key].subject, n)
                 for key, n in counts.items()]
         scheduled = next((s for s in desk.store.scheduled()
@@ -305,7 +306,8 @@ def routes(desk: Desk) -> list[BaseRoute]:
         if refused:
             return "error", refused
         issue = report_of(path).issue
-        if issue is None or not desk.campaigns.store.count_recipients(issue_categories(issue)):
+        if issue is None or not desk.campaigns.store.count_recipients(
+                issue_categories(issue), date):
             return "error", "No reader would receive it; nothing was sent."
         if not desk.store.schedule(date, str(path.resolve()), desk.clock(),
                                    str(request.state.editor)):

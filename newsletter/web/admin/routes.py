@@ -14,15 +14,17 @@ from newsletter.web.admin import (
     issue_editor,
     issues,
     reports,
+    reader_delivery,
     subscribers,
     suppressions,
+    weekly,
 )
 from newsletter.web.admin.guard import DeskGuard
 from newsletter.web.admin.parts import Desk
 
 # Each page group is a module with ``routes(desk) -> list[BaseRoute]``.
 GROUPS = (auth, dashboard, issues, issue_actions, issue_editor, campaigns, subscribers,
-          suppressions, reports, integrations)
+          suppressions, reports, integrations, reader_delivery, weekly)
 
 
 def desk_router(desk: Desk) -> Router:

@@ -23,7 +23,7 @@ import re
 import secrets
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -39,10 +39,13 @@ from starlette.routing import BaseRoute, Route
 from newsletter.errors import ImportFileError, InvalidAddressError, UnknownSubscriberError
 from newsletter.issues.categories import available_categories
 from newsletter.model.addresses import normalize_email
+from newsletter.model.editions import ReaderPreferences
 from newsletter.model.subscribers import Subscriber
+from newsletter.store.editions import PreferenceStore
 from newsletter.store.readers import EVERY_CATEGORY, ReaderFilter, ReaderQueries
 from newsletter.subscribers.csv_io import export_csv, import_csv, preview_csv
 from newsletter.vocabulary import CATEGORY_CODE, LANGUAGES, SUBSCRIBER_STATUSES
+from newsletter.web.admin import reader_delivery
 from newsletter.web.admin.parts import Desk
 from newsletter.web.admin.suppressions import SUPPRESSION_REASONS, when_in
 from newsletter.web.security import PRIVATE
@@ -56,6 +59,7 @@ DONE = {
     "suppressed": "Suppressed: this address is never mailed again.",
     "erased": "Erased: only a hash of the address is kept, so it can never be added again.",
     "discarded": "The uploaded file was discarded; nothing was imported.",
+    **reader_delivery.DONE,
 }
 ERRORS = {
     "gone": "That reader no longer exists (erased?).",
@@ -65,6 +69,7 @@ ERRORS = {
     "no-file": "Choose a CSV file to upload.",
     "expired": "That upload is gone (applied, discarded or over an hour old); upload it again.",
     "unreadable": "That file cannot be imported; nothing was imported.",
+    **reader_delivery.ERRORS,
 }
 
 
@@ -125,14 +130,15 @@ class Uploads:
                 continue
 
 
-def csv_chunks(readers: Iterable[Subscriber], size: int = 2000) -> Iterator[str]:
+def csv_chunks(readers: Iterable[Subscriber], size: int = 2000,
+               preferences: Mapping[int, ReaderPreferences] | None = None) -> Iterator[str]:
     """The export of ``newsletter subscribers export`` (:func:`export_csv`), in pieces."""
     source = iter(readers)
     header = ""
     while True:
         batch = list(islice(source, size))
         out = io.StringIO()
-        export_csv(batch, out)
+        export_csv(batch, out, preferences)
         text = out.getvalue()
         if not header:
             header = text[:text.index("\n") + 1]
@@ -220,6 +226,7 @@ def routes(desk: Desk) -> list[BaseRoute]:
             "ses": queries().ses_events([d.id for d in shown]),
             "issue_of": {d.id: d.issue_date for d in shown},
             "suppression": desk.subscribers.suppression(reader.email),
+            **reader_delivery.delivery_view(desk, subscriber_id),
         }
 
     async def reader(request: Request) -> Response:
@@ -282,7 +289,8 @@ def routes(desk: Desk) -> list[BaseRoute]:
         await run_in_threadpool(desk.audit, request, "export readers", status or "all", "CSV")
         name = f"subscribers-{desk.clock().date().isoformat()}.csv"
         return StreamingResponse(
-            csv_chunks(desk.subscribers.list(status)),
+            csv_chunks(desk.subscribers.list(status), preferences=await run_in_threadpool(
+                PreferenceStore(desk.subscribers.db).chosen)),
             media_type="text/csv; charset=utf-8",
             headers={**PRIVATE, "Content-Disposition": f'attachment; filename="{name}"'})
 
