@@ -12,7 +12,7 @@ read as a placeholder or a helper. So the content is written into the template w
   reads ``\\{{`` as an escaped placeholder, other implementations do not, so no
   placeholder we write ever follows a backslash.
 
-The headers every reader's copy shares (List-Id, List-Unsubscribe-Post, Feedback-ID,
+The headers every reader's copy shares (List-Id, List-Unsubscribe-Post,
 Reply-To) are template headers; the two that name the reader (List-Unsubscribe,
 X-Newsletter-Delivery) are replacement headers of the reader's entry.
 ``tests/unit/sending/test_bulk_same_message.py`` checks that a reader's message parses
@@ -32,7 +32,6 @@ from newsletter.mail.message import (
     check_header,
     encode_address,
     encode_header,
-    feedback_id,
 )
 from newsletter.model.bulk import BulkContent, BulkEntry, Pairs
 from newsletter.rendering.renderer import RenderedIssue
@@ -92,7 +91,6 @@ class BulkTemplate:
         headers = [
             ("List-Id", one_line(encode_header(check_header("List-Id", sender.list_id)))),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-            ("Feedback-ID", check_header("Feedback-ID", feedback_id(campaign, rendered, sender))),
         ]
         if sender.reply_to:
             headers.append(("Reply-To", one_line(encode_address(sender.reply_to))))

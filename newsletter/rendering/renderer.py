@@ -21,6 +21,7 @@ from markupsafe import Markup
 from newsletter.cjk import CJK_TEXT_RE
 from newsletter.errors import RenderError
 from newsletter.issues.model import FeaturedPaper, Issue, NotablePaper
+from newsletter.issues.papers import anchor as paper_anchor
 from newsletter.rendering.cjk_wrap import wrap_items, wrap_list, wrap_text
 from newsletter.rendering.filters import is_cut, keep_dates, shorten
 from newsletter.rendering.for_you import FOR_YOU_SLOT, take_for_you_slot
@@ -29,7 +30,6 @@ from newsletter.rendering.links import (
     arxiv_html_url,
     arxiv_pdf_url,
     issue_page_url,
-    paper_anchor,
     paper_page_url,
 )
 from newsletter.rendering.templates import templates_dir

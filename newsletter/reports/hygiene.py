@@ -24,7 +24,6 @@ from typing import Protocol
 from newsletter.errors import CampaignError
 from newsletter.mail.message import Sender, check_header
 from newsletter.rendering.renderer import Renderer
-from newsletter.rendering.wording import subject_line
 from newsletter.store.hygiene import Reader
 from newsletter.tokens import Purpose, make_token, read_token
 from newsletter.transports import Transport
@@ -136,7 +135,7 @@ class KeepMailer:
         msg = EmailMessage(policy=SMTP)
         msg["From"] = self.sender.from_address
         msg["To"] = check_header("To", reader.email)
-        msg["Subject"] = subject_line(subject)
+        msg["Subject"] = subject
         msg["Date"] = format_datetime(when)
         msg["Message-ID"] = make_msgid(domain=self.sender.domain)
         msg["List-Id"] = self.sender.list_id

@@ -61,6 +61,7 @@ class _Pending:
     entry: BulkEntry
     tries: int = 0
     throttles: int = 0
+    since: float = 0.0  # when its first transient failure happened (monotonic)
 
 
 class BatchRun(DeliveryRun):
@@ -120,7 +121,7 @@ class BatchRun(DeliveryRun):
 
     def _put(self, outcomes: list[DeliveryResult]) -> None:
         for outcome in outcomes:
-            self._outcomes.put(outcome)
+            self._recorder.put(outcome)
 
     def _take(self, wanted: int) -> list[Claim]:
         with self._claim_lock:
@@ -201,10 +202,13 @@ class BatchRun(DeliveryRun):
                 else:
                     again.append(item)
             elif isinstance(result, InDoubtTransportError) and self.policy != "resend":
-                done.append(DeliveryResult(claim.id, "in_doubt", error=str(result)))
+                done.append(self._brake(
+                    DeliveryResult(claim.id, "in_doubt", error=str(result)), result))
             elif isinstance(result, TransientTransportError):  # in doubt too, under "resend"
                 item.tries += 1
-                if item.tries >= self.retry.attempts:
+                item.since = item.since or time.monotonic()
+                if (item.tries >= self.retry.attempts
+                        and time.monotonic() - item.since >= self.retry.window):
                     done.append(self._defer(claim, result))
                 else:
                     again.append(item)
@@ -223,7 +227,7 @@ class BatchRun(DeliveryRun):
         if succeeded:
             self.rate.on_success()
             with self._lock:
-                self._deferrals_in_row = 0
+                self._failed_in_row = 0
         if self.stop.is_set() and again:
             done += self._release(again)
             again = []

@@ -20,8 +20,8 @@ from newsletter.errors import (
 from newsletter.issues.files import file_name
 from newsletter.issues.loader import load_issue
 from newsletter.model.campaigns import Campaign
-from newsletter.model.outages import OutageBackoff
 from newsletter.model.editions import weekly_day
+from newsletter.model.outages import OutageBackoff
 from newsletter.sending.campaign import Campaigns, ProgressFactory, check_unchanged
 from newsletter.sending.report import SendSummary, eventful, summarize
 from newsletter.sending.weekly import plan_weekly

@@ -416,6 +416,7 @@ UNDECLARED_TABLES = {
                          "paper_fts_docsize", "paper_fts_config"}),
     "postgresql": frozenset(),
 }
+
 # -- issue 22: welcome emails, API tokens, outgoing webhooks -------------------------------
 
 # One welcome email per reader, ever: the row is written in the transaction that confirms
@@ -482,6 +483,8 @@ webhook_messages = Table(
     Index("ix_webhook_messages_status_next_attempt_at", "status", "next_attempt_at"),
     Index("uq_webhook_messages_endpoint_id_message_id", "endpoint_id", "message_id",
           unique=True),
+)
+
 # -- issue 21: each reader's own newsletter ----------------------------------------------
 
 # A reader's frequency, paper limit and follows (``model/editions.py``); no row is the

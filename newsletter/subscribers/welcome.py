@@ -27,7 +27,6 @@ from newsletter.errors import (
 from newsletter.mail.message import Sender, check_header
 from newsletter.model.subscribers import Subscriber
 from newsletter.rendering.renderer import Renderer
-from newsletter.rendering.wording import subject_line
 from newsletter.subscribers.choices import Choices, describe_choices
 from newsletter.tokens import Purpose, make_token
 from newsletter.transports import Transport
@@ -83,7 +82,7 @@ class WelcomeMailer:
         msg = EmailMessage(policy=SMTP)
         msg["From"] = self.sender.from_address
         msg["To"] = check_header("To", reader.email)
-        msg["Subject"] = subject_line(subject)
+        msg["Subject"] = subject
         msg["Date"] = format_datetime(when)
         msg["Message-ID"] = make_msgid(domain=self.sender.domain)
         msg["Auto-Submitted"] = "auto-generated"

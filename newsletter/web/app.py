@@ -29,10 +29,10 @@ from newsletter.settings import Settings
 from newsletter.store.actions import ReaderActions
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database
+from newsletter.store.editions import PreferenceStore
 from newsletter.store.feeds import FeedStore
 from newsletter.store.hygiene import HygieneStore
 from newsletter.store.papers import PaperStore
-from newsletter.store.editions import PreferenceStore
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.tokens import Purpose
 from newsletter.transports import Transport

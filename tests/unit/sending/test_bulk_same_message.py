@@ -29,7 +29,7 @@ FIXED_TIME = 1_700_000_000.0
 # Content that looks like template syntax must reach readers as written.
 HOSTILE_TITLE = r"MO2 {{#each readers}}{{name}}{{/each}} \{{u}} \\{{{p}}} {{{lb}}} }} {"
 READER_HEADERS = ("From", "To", "Subject", "Reply-To", "List-Id", "List-Unsubscribe",
-                  "List-Unsubscribe-Post", "Feedback-ID", "X-Newsletter-Delivery",
+                  "List-Unsubscribe-Post", "X-Newsletter-Delivery",
                   "MIME-Version")
 
 
