@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from newsletter.errors import ConfigurationError
 from newsletter.model.keys import MAKE_KEY, guessable_reason
+from newsletter.model.site import web_origin
 from newsletter.rendering.renderer import DEFAULT_TITLE_EN
 from newsletter.vocabulary import InDoubtPolicy
 
@@ -111,29 +112,14 @@ class Settings(BaseSettings):
     webhooks_retry_seconds: float = Field(5.0, gt=0)  # the first retry's delay; doubles
     webhooks_timeout: float = Field(10.0, gt=0)  # seconds an endpoint has to answer
 
-    @field_validator("embed_origins", mode="before")
-    @classmethod
-    def _split_origins(cls, value: Any) -> Any:
-        return cls._split_list(value)
-
     @field_validator("embed_origins")
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:
-        """Each an origin as browsers send it: ``https://blog.example.org`` (no path)."""
-        checked = []
-        for entry in value:
-            parts = urlsplit(entry.strip())
-            if (parts.scheme not in ("http", "https") or not parts.hostname
-                    or parts.path not in ("", "/") or parts.query or parts.username):
-                raise ValueError(
-                    f"{entry[:80]!r} is not an origin; write scheme://host[:port], e.g. "
-                    "https://blog.example.org,https://lab.example.edu"
-                )
-            checked.append(f"{parts.scheme}://{parts.netloc.lower()}")
-        return checked
+        return [web_origin(entry) for entry in value]
 
     @field_validator(
-        "editors", "sns_topic_arns", "trusted_proxies", "secret_key_fallbacks", mode="before"
+        "editors", "sns_topic_arns", "trusted_proxies", "secret_key_fallbacks", "embed_origins",
+        mode="before",
     )
     @classmethod
     def _split_list(cls, value: Any) -> Any:

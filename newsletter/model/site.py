@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 
@@ -32,3 +33,16 @@ class SiteConfig:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def web_origin(entry: str) -> str:
+    """``entry`` as browsers send an origin (``https://blog.example.org``, no path), or
+    ValueError saying how to write one."""
+    parts = urlsplit(entry.strip())
+    if (parts.scheme not in ("http", "https") or not parts.hostname
+            or parts.path not in ("", "/") or parts.query or parts.username):
+        raise ValueError(
+            f"{entry[:80]!r} is not an origin; write scheme://host[:port], e.g. "
+            "https://blog.example.org,https://lab.example.edu"
+        )
+    return f"{parts.scheme}://{parts.netloc.lower()}"

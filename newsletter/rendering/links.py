@@ -9,9 +9,11 @@ issue's web page at the paper's anchor.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from newsletter.issues.model import Paper
+from newsletter.issues.model import Issue, Paper
 from newsletter.issues.papers import anchor as paper_anchor
+from newsletter.tokens import Purpose, placeholder
 from newsletter.vocabulary import Variant
 
 ARXIV = "https://arxiv.org"
@@ -35,3 +37,30 @@ def issue_page_url(base_url: str, date: dt.date, variant: Variant = Variant()) -
 def paper_page_url(base_url: str, date: dt.date, paper: Paper, variant: Variant = Variant()) -> str:
     """Our page for the whole of ``paper``: for now the issue's web page at its anchor."""
     return f"{issue_page_url(base_url, date, variant)}#{paper_anchor(paper)}"
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where the links in a rendered issue point; per-recipient ones hold placeholders."""
+
+    browser: str
+    unsubscribe: str
+    preferences: str
+    # Issue 21: ``{base}/feedback/{preferences token}/{date}``, before ``/{kind}/{paper}``.
+    feedback_base: str = ""
+
+    def feedback(self, arxiv_id: str, kind: str) -> str:
+        """The reader's "More like this" (``more``) or "Not for me" (``less``) link."""
+        return f"{self.feedback_base}/{kind}/{arxiv_id}"
+
+    @classmethod
+    def for_issue(cls, base_url: str, issue: Issue, variant: Variant = Variant()) -> Links:
+        """The links of ``issue``; "view in browser" opens the reader's own variant."""
+        base = base_url.rstrip("/")
+        return cls(
+            browser=issue_page_url(base, issue.date, variant),
+            unsubscribe=f"{base}/unsubscribe/{placeholder(Purpose.UNSUBSCRIBE)}",
+            preferences=f"{base}/preferences/{placeholder(Purpose.PREFERENCES)}",
+            feedback_base=f"{base}/feedback/{placeholder(Purpose.PREFERENCES)}/"
+                          f"{issue.date.isoformat()}",
+        )

@@ -27,14 +27,13 @@ from newsletter.rendering.filters import is_cut, keep_dates, shorten
 from newsletter.rendering.for_you import FOR_YOU_SLOT, take_for_you_slot
 from newsletter.rendering.inline import Inliner, inliner_for
 from newsletter.rendering.links import (
+    Links,
     arxiv_html_url,
     arxiv_pdf_url,
-    issue_page_url,
     paper_page_url,
 )
 from newsletter.rendering.templates import templates_dir
 from newsletter.rendering.wording import label_html, label_text
-from newsletter.tokens import Purpose, placeholder
 from newsletter.vocabulary import Language, Variant
 
 DEFAULT_TEMPLATES = templates_dir()
@@ -91,33 +90,6 @@ class RenderedIssue:
     def uncut_html_bytes(self) -> int:
         """How big the HTML is with whole abstracts (what preflight compares with Gmail's)."""
         return self.uncut_bytes or self.html_bytes
-
-
-@dataclass(frozen=True)
-class Links:
-    """Where the links in a rendered issue point; per-recipient ones hold placeholders."""
-
-    browser: str
-    unsubscribe: str
-    preferences: str
-    # Issue 21: ``{base}/feedback/{preferences token}/{date}``, before ``/{kind}/{paper}``.
-    feedback_base: str = ""
-
-    def feedback(self, arxiv_id: str, kind: str) -> str:
-        """The reader's "More like this" (``more``) or "Not for me" (``less``) link."""
-        return f"{self.feedback_base}/{kind}/{arxiv_id}"
-
-    @classmethod
-    def for_issue(cls, base_url: str, issue: Issue, variant: Variant = Variant()) -> Links:
-        """The links of ``issue``; "view in browser" opens the reader's own variant."""
-        base = base_url.rstrip("/")
-        return cls(
-            browser=issue_page_url(base, issue.date, variant),
-            unsubscribe=f"{base}/unsubscribe/{placeholder(Purpose.UNSUBSCRIBE)}",
-            preferences=f"{base}/preferences/{placeholder(Purpose.PREFERENCES)}",
-            feedback_base=f"{base}/feedback/{placeholder(Purpose.PREFERENCES)}/"
-                          f"{issue.date.isoformat()}",
-        )
 
 
 def select_papers(issue: Issue, variant: Variant) -> tuple[list[FeaturedPaper], list[NotablePaper]]:

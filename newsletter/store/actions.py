@@ -17,7 +17,8 @@ from sqlalchemy import Connection, insert, select
 from newsletter.clock import utc_now
 from newsletter.store.base import Store
 from newsletter.store.db import Database
-from newsletter.store.tables import campaigns, deliveries, reader_actions
+from newsletter.store.tables import campaigns, deliveries
+from newsletter.store.tables_activity import reader_actions
 
 # A token is signed after its delivery is claimed; allow for clocks a little apart.
 CLAIM_SLACK = dt.timedelta(seconds=2)

@@ -17,7 +17,7 @@ from newsletter.clock import utc_now
 from newsletter.errors import ApiError
 from newsletter.store.base import Store
 from newsletter.store.db import Database
-from newsletter.store.tables import api_tokens
+from newsletter.store.tables_api import api_tokens
 
 TOKEN_PREFIX = "nl_"  # noqa: S105 (a prefix that makes leaked tokens easy to spot)
 # last_used_at is written at most this often per token: one write a minute, not a request.

@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select
 from newsletter.clock import utc_now
 from newsletter.store.base import Store
 from newsletter.store.db import Database
-from newsletter.store.tables import dead_letters
+from newsletter.store.tables_activity import dead_letters
 
 MAX_REASON = 2000
 

@@ -39,7 +39,8 @@ from newsletter.model.editions import (
 from newsletter.store.base import Store
 from newsletter.store.db import Database
 from newsletter.store.rows import record_event
-from newsletter.store.tables import deliveries, reader_preferences, subscribers, suppressions
+from newsletter.store.tables import deliveries, subscribers, suppressions
+from newsletter.store.tables_editions import reader_preferences
 
 _COLUMNS = (
     reader_preferences.c.subscriber_id,

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from newsletter.clock import utc_now
 from newsletter.store.base import Store
 from newsletter.store.db import Database
-from newsletter.store.tables import event_feeds
+from newsletter.store.tables_activity import event_feeds
 
 # A feed that has not beaten for this long is not believed to be running.
 STALE_AFTER = dt.timedelta(seconds=90)

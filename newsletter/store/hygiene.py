@@ -20,14 +20,8 @@ from sqlalchemy import delete, func, insert, select, update
 from newsletter.clock import utc_now
 from newsletter.store.base import Store
 from newsletter.store.rows import record_event
-from newsletter.store.tables import (
-    campaign_counts,
-    campaigns,
-    deliveries,
-    delivery_activity,
-    reengagements,
-    subscribers,
-)
+from newsletter.store.tables import campaigns, deliveries, subscribers
+from newsletter.store.tables_activity import campaign_counts, delivery_activity, reengagements
 
 
 @dataclass(frozen=True)

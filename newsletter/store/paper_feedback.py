@@ -15,7 +15,8 @@ from sqlalchemy import and_, delete, exists, func, insert, select
 from newsletter.clock import utc_now
 from newsletter.store.base import Store
 from newsletter.store.db import Database
-from newsletter.store.tables import deliveries, paper_feedback
+from newsletter.store.tables import deliveries
+from newsletter.store.tables_editions import paper_feedback
 
 FeedbackKind = Literal["more", "less"]
 FEEDBACK_KINDS: tuple[FeedbackKind, ...] = get_args(FeedbackKind)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.sql import Select
 
 from newsletter.model.papers import QueryPart, query_parts
-from newsletter.store.tables import papers
+from newsletter.store.tables_papers import papers
 
 CANDIDATES = 1000  # papers whose titles match, ranked by their titles
 OTHER_CANDIDATES = 500  # other matches, ranked by everything

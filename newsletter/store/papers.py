@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from newsletter.model.papers import Appearance, PaperRecord, SearchPage, merge, terms
 from newsletter.store.base import Store
 from newsletter.store.paper_search import search_papers
-from newsletter.store.tables import paper_appearances, paper_issues, papers
+from newsletter.store.tables_papers import paper_appearances, paper_issues, papers
 
 _CHUNK = 500  # bound values per IN list
 _BULK = 5000  # papers in one change from which PostgreSQL's search indexes are rebuilt

@@ -15,12 +15,8 @@ from sqlalchemy import func, select
 
 from newsletter.model.reports import Counts, LinkRow
 from newsletter.store.base import Store
-from newsletter.store.tables import (
-    campaign_counts,
-    campaign_links,
-    deliveries,
-    reader_actions,
-)
+from newsletter.store.tables import deliveries
+from newsletter.store.tables_activity import campaign_counts, campaign_links, reader_actions
 
 _COUNTED = ("delivered", "bounced", "complained", "opened_unique", "opened_machine",
             "clicked_unique", "clicks_total")

@@ -33,7 +33,7 @@ from newsletter.model.engagement import (
     is_machine_open,
 )
 from newsletter.model.events import SesEvent
-from newsletter.store.tables import (
+from newsletter.store.tables_activity import (
     campaign_counts,
     campaign_links,
     delivery_activity,

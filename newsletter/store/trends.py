@@ -15,7 +15,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from newsletter.model.reports import CampaignLine, Day, Trends
 from newsletter.store.base import Store
-from newsletter.store.tables import campaign_counts, campaigns, subscriber_events
+from newsletter.store.tables import campaigns, subscriber_events
+from newsletter.store.tables_activity import campaign_counts
 
 INACTIVE_REASON = "inactive"  # how the sunset rule's unsubscribes begin their reason
 

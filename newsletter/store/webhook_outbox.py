@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from newsletter.store.tables import campaigns, subscribers, webhook_endpoints, webhook_messages
+from newsletter.store.tables import campaigns, subscribers
+from newsletter.store.tables_api import webhook_endpoints, webhook_messages
 
 # A subscriber's new status -> the event that tells of it (see subscriber_event).
 _STATUS_EVENTS = {

@@ -18,7 +18,7 @@ from newsletter.clock import utc_now
 from newsletter.model.webhooks import Endpoint, Message
 from newsletter.store.base import Store
 from newsletter.store.db import Database
-from newsletter.store.tables import webhook_endpoints, webhook_messages
+from newsletter.store.tables_api import webhook_endpoints, webhook_messages
 
 
 def _endpoint(row: Row[Any], pending: int = 0, failed: int = 0) -> Endpoint:

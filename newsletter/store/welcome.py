@@ -18,7 +18,7 @@ from sqlalchemy import Connection, insert, select, update
 from newsletter.clock import utc_now
 from newsletter.store.base import Store
 from newsletter.store.db import Database
-from newsletter.store.tables import welcome_emails
+from newsletter.store.tables_api import welcome_emails
 
 
 def queue_welcome(conn: Connection, subscriber_id: int, now: dt.datetime) -> bool:

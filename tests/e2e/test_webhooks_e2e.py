@@ -25,7 +25,7 @@ from support.servers import serve
 from support.webhook_receiver import Receiver
 
 from newsletter.store.db import Database, make_engine
-from newsletter.store.tables import webhook_messages
+from newsletter.store.tables_api import webhook_messages
 
 pytestmark = pytest.mark.e2e
 

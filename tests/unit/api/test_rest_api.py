@@ -29,7 +29,7 @@ from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database, open_database
 from newsletter.store.desk import DeskStore
 from newsletter.store.subscribers import SubscriberStore
-from newsletter.store.tables import api_tokens
+from newsletter.store.tables_api import api_tokens
 from newsletter.transports.outbox import OutboxTransport
 from newsletter.web.app import create_app
 

@@ -15,7 +15,7 @@ from newsletter.model.subscribers import NewSubscriber
 from newsletter.store.db import Database, make_engine, upgrade
 from newsletter.store.editions import PreferenceStore
 from newsletter.store.subscribers import SubscriberStore
-from newsletter.store.tables import reader_preferences
+from newsletter.store.tables_editions import reader_preferences
 
 START = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
 

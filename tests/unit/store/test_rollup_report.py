@@ -22,7 +22,8 @@ from newsletter.store.db import Database, open_database, upgrade
 from newsletter.store.events import EventStore, Received
 from newsletter.store.prune import EventPruner
 from newsletter.store.reports import ReportStore
-from newsletter.store.tables import delivery_activity, ses_events
+from newsletter.store.tables import ses_events
+from newsletter.store.tables_activity import delivery_activity
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ses"
 SAMPLE = Path(__file__).resolve().parents[3] / "issues" / "2022-09-07.yaml"

@@ -14,7 +14,7 @@ from newsletter.errors import ApiError
 from newsletter.store.api_tokens import ApiTokenStore
 from newsletter.store.db import Database, make_engine, upgrade
 from newsletter.store.subscribers import SubscriberStore
-from newsletter.store.tables import api_tokens
+from newsletter.store.tables_api import api_tokens
 from newsletter.store.webhooks import WebhookStore
 from newsletter.store.welcome import WelcomeStore
 

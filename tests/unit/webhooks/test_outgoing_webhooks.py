@@ -24,7 +24,7 @@ from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database, open_database
 from newsletter.store.subscribers import SubscriberStore
-from newsletter.store.tables import webhook_messages
+from newsletter.store.tables_api import webhook_messages
 from newsletter.store.webhooks import WebhookStore
 from newsletter.webhooks.dispatch import GIVE_UP_AFTER, Webhooks
 from newsletter.webhooks.endpoints import add_endpoint

@@ -1,0 +1,125 @@
+"""What happened to deliveries after they left: SES feeds and dead letters (issue 25), events
+rolled up into what readers did (issue 17).
+
+On the ``metadata`` of ``tables.py``, which imports this module.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, String, Table, Text
+
+from newsletter.store.tables import Id, UTCDateTime, metadata, subscriber_events
+
+# -- issue 25: exactly once under every fault ---------------------------------------------
+
+# Queue messages that could not be used (not JSON, forged, unreadable, refused by the
+# database), set aside with the reason instead of blocking or crashing the poller. The body
+# is kept as received (UTF-8 bytes: NUL characters and all).
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False, index=True),
+)
+
+# The consumers of SES events (`events poll`, the webhook in `serve`), each beating while it
+# runs: in-doubt deliveries are resent only when a feed is current past them. ``current_to``
+# is the watermark (every event SES published before it has been received): for the SQS
+# poller, when it last found the queue empty; for the webhook, now while it runs (it receives
+# only what SNS pushes while it is up: ``covers_from`` is when it started).
+event_feeds = Table(
+    "event_feeds",
+    metadata,
+    Column("name", String(300), primary_key=True),
+    Column("covers_from", UTCDateTime()),
+    Column("current_to", UTCDateTime()),
+    Column("heartbeat_at", UTCDateTime(), nullable=False),
+)
+# -- issue 17: what readers did ------------------------------------------------------------
+# SES's Delivery, Bounce, Complaint, Open and Click events rolled up as they are applied:
+# one row per delivery SES told us about, per-campaign counters by variant, per-link
+# counters and who clicked which link. The raw rows in ``ses_events`` can then be pruned.
+delivery_activity = Table(
+    "delivery_activity",
+    metadata,
+    Column("delivery_id", Id, primary_key=True, autoincrement=False),
+    Column("campaign_id", Id, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Column("bounced", Integer, nullable=False, default=0),
+    Column("complained", Integer, nullable=False, default=0),
+    Column("opened_at", UTCDateTime),  # the first open by a reader
+    Column("machine_opened_at", UTCDateTime),  # the first open by a machine (proxy, scanner)
+    Column("opens", Integer, nullable=False, default=0),
+    Column("clicked_at", UTCDateTime),
+    Column("clicks", Integer, nullable=False, default=0),
+)
+
+# Per campaign and variant: deliveries delivered, bounced, complained, opened by a reader,
+# opened by machines only, clicked; and every open and click.
+campaign_counts = Table(
+    "campaign_counts",
+    metadata,
+    Column("campaign_id", Id, primary_key=True, autoincrement=False),
+    Column("variant", String(220), primary_key=True),
+    Column("delivered", BigInteger, nullable=False, default=0),
+    Column("bounced", BigInteger, nullable=False, default=0),
+    Column("complained", BigInteger, nullable=False, default=0),
+    Column("opened_unique", BigInteger, nullable=False, default=0),
+    Column("opened_machine", BigInteger, nullable=False, default=0),
+    Column("clicked_unique", BigInteger, nullable=False, default=0),
+    Column("opens_total", BigInteger, nullable=False, default=0),
+    Column("clicks_total", BigInteger, nullable=False, default=0),
+)
+
+# Per campaign and link: a paper (by arXiv id), the archive, a reader's page, another URL.
+campaign_links = Table(
+    "campaign_links",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", Id, nullable=False),
+    # paper, archive, preferences, unsubscribe, keep, other
+    Column("kind", String(16), nullable=False),
+    Column("key", String(300), nullable=False),
+    Column("clicks", BigInteger, nullable=False, default=0),
+    Column("readers", BigInteger, nullable=False, default=0),
+    Index("uq_campaign_links_campaign_id_key", "campaign_id", "key", unique=True),
+)
+
+# Which delivery clicked which link, and how often: what makes ``readers`` exact.
+delivery_links = Table(
+    "delivery_links",
+    metadata,
+    Column("delivery_id", Id, primary_key=True, autoincrement=False),
+    Column("link_id", Id, primary_key=True, autoincrement=False),
+    Column("clicks", Integer, nullable=False, default=0),
+)
+
+# What a reader did through the links of one issue: unsubscribe, preferences, keep
+# (pressed "Keep me subscribed"). Bounces and complaints are SES's, counted apart.
+reader_actions = Table(
+    "reader_actions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", Id),
+    Column("delivery_id", Id),
+    Column("subscriber_id", Id, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_reader_actions_campaign_id_action", "campaign_id", "action"),
+    Index("ix_reader_actions_subscriber_id", "subscriber_id"),
+)
+
+# The sunset rule's re-engagement emails: when a reader was asked, and whether they kept on.
+reengagements = Table(
+    "reengagements",
+    metadata,
+    Column("subscriber_id", Id, primary_key=True, autoincrement=False),
+    Column("asked_at", UTCDateTime, nullable=False),
+    Column("kept_at", UTCDateTime),
+)
+
+# Trends read subscriber history by day; pruning reads events by age.
+Index("ix_subscriber_events_created_at", subscriber_events.c.created_at)
