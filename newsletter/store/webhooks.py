@@ -157,3 +157,11 @@ class WebhookStore(Store):
             return [(r.message_id, r.event_type, r.status, int(r.attempts), r.last_error)
                     for r in conn.execute(select(webhook_messages)
                                           .where(m.endpoint_id == endpoint_id).order_by(m.id))]
+
+    def prune(self, before: dt.datetime) -> int:
+        """Forget messages delivered before ``before``; how many."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(delete(webhook_messages).where(
+                webhook_messages.c.status == "delivered",
+                webhook_messages.c.delivered_at < before,
+            )).rowcount)

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 GIVE_UP_AFTER = dt.timedelta(hours=24)
 MAX_DELAY = dt.timedelta(hours=2)
+KEEP_DELIVERED = dt.timedelta(days=7)  # delivered messages are forgotten after this
+PRUNE_EVERY = dt.timedelta(hours=1)
 
 
 class Outbox(Protocol):
@@ -31,6 +33,7 @@ class Outbox(Protocol):
     def delivered(self, row_id: int) -> None: ...
     def retry(self, row_id: int, at: dt.datetime, error: str) -> None: ...
     def give_up(self, row_id: int, endpoint_id: int, error: str, reason: str) -> None: ...
+    def prune(self, before: dt.datetime) -> int: ...
 
 
 class Poster(Protocol):
@@ -49,9 +52,15 @@ class Webhooks:
         self.first_retry = dt.timedelta(seconds=first_retry)
         # Held longer than an attempt can take; after a crash, another worker takes over.
         self.lease = dt.timedelta(seconds=2 * timeout + 5)
+        self._pruned: dt.datetime | None = None
 
     def drain(self, limit: int = 50) -> int:
-        """Attempt up to ``limit`` due messages; how many were delivered."""
+        """Attempt up to ``limit`` due messages; how many were delivered. Once an hour,
+        messages delivered more than :data:`KEEP_DELIVERED` ago are forgotten."""
+        now = self.clock()
+        if self._pruned is None or now - self._pruned >= PRUNE_EVERY:
+            self._pruned = now
+            self.outbox.prune(now - KEEP_DELIVERED)
         return sum(self.deliver(message) for message in self.outbox.claim(self.lease, limit))
 
     def deliver(self, message: Message) -> bool:

@@ -33,10 +33,13 @@ def routes(desk: Desk) -> list[BaseRoute]:
     def hooks() -> WebhookStore:
         return WebhookStore(desk.subscribers.db, desk.clock)
 
+    @functools.cache
+    def tokens() -> ApiTokenStore:
+        return ApiTokenStore(desk.subscribers.db, desk.clock)
+
     async def show(request: Request, status: int = 200, **extra: Any) -> Response:
         found = await run_in_threadpool(
-            lambda: {"endpoints": hooks().all(),
-                     "tokens": ApiTokenStore(desk.subscribers.db).all()})
+            lambda: {"endpoints": hooks().all(), "tokens": tokens().all()})
         context: dict[str, Any] = {
             "page_title": "Integrations", "section": "integrations",
             "snippet": snippet(desk.site.base_url), "origins": desk.embed_origins,

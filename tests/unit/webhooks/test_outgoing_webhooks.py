@@ -255,3 +255,22 @@ def test_redirects_are_not_followed(db: Database) -> None:
         assert status == "pending" and error.startswith("HTTP 302")
     finally:
         receiver.stop()
+
+
+def test_delivered_messages_are_forgotten_after_a_week(db: Database, receiver: Receiver
+                                                       ) -> None:
+    clock = FakeClock(START)
+    endpoint = endpoint_for(receiver, db, ("subscriber.created",), clock)
+    store = SubscriberStore(db, clock)
+    store.add("old@example.org")
+    hooks = sender(db, clock)
+    assert hooks.drain() == 1
+    clock.advance(days=6, hours=23)
+    store.add("new@example.org")
+    receiver.answer = lambda n: 500  # the new one waits
+    hooks.drain()
+    assert len(WebhookStore(db).messages(endpoint)) == 2  # not a week yet
+    clock.advance(hours=2)
+    hooks.drain()
+    assert [m[1:3] for m in WebhookStore(db).messages(endpoint)] == [
+        ("subscriber.created", "pending")]  # the delivered one of a week ago is gone
