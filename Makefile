@@ -45,6 +45,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/site.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/desk.py
+	$(BIN)/python bench/webhook_flood.py
 
 clean:
 	rm -rf $(VENV) build demo outbox *.db
