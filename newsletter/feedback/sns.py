@@ -124,8 +124,9 @@ def parse_envelope(body: str | bytes) -> dict[str, Any]:
     """The JSON object of an SNS message (not yet verified); :class:`WebhookError` if none.
 
     An envelope is flat: every field is a string but ``MessageAttributes`` (an object of
-    objects of strings). Its shape is checked field by field, so a big body of nested
-    lists is refused without walking it.
+    objects of strings). That shape is checked on the raw bytes first (:data:`_ENVELOPE`),
+    so a big body of numbers or nested lists, which anyone may post, is refused before
+    anything is built, and then field by field on what was parsed.
     """
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     if not _ENVELOPE.fullmatch(raw):
