@@ -53,6 +53,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/papers.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/editions.py
+	$(BIN)/python bench/webhook_flood.py
 
 clean:
 	rm -rf $(VENV) build demo outbox *.db

@@ -44,6 +44,10 @@ from newsletter.store.events import ApplyResult, Received
 
 log = logging.getLogger(__name__)
 MAX_GROUP = 200  # requests applied in one transaction, at most
+# Webhook bodies up to this size are verified on the event loop (well under a millisecond);
+# bigger ones, which anyone may post, in BIG_BODY_THREADS threads of their own.
+ON_LOOP_BYTES = 16 * 1024
+BIG_BODY_THREADS = 2
 LINGER = 0.002  # seconds a group may wait for the last cycle's callers to come back
 # SQS keeps a message up to 14 days; a verified envelope that waited in our own queue is
 # not a replay (the queue policy decides who may write to it), so it is not refused as
@@ -312,17 +316,27 @@ def _applied(received: Received, result: ApplyResult) -> FeedbackOutcome:
 class WebhookIntake:
     """The webhook's way through the pipeline, for an asyncio server.
 
-    A request is verified and read on the event loop (a few hundred microseconds of CPU;
-    only a certificate not seen before is fetched in a worker thread) and its event joins
-    the next ``GroupCommit``: no request holds a thread of its own.
+    A small request (most SES events are a few KB) is verified and read on the event loop
+    (a few hundred microseconds of CPU; only a certificate not seen before is fetched in a
+    worker thread) and its event joins the next ``GroupCommit``: no request holds a thread
+    of its own. A body over :data:`ON_LOOP_BYTES`, which anyone may post, is parsed and
+    verified by one of :data:`BIG_BODY_THREADS` threads of its own, so a flood of them
+    waits there instead of holding up every other route on the loop.
     """
 
     def __init__(self, feedback: Feedback) -> None:
         self.feedback = feedback
         self.group = GroupCommit(feedback.sink)
+        self._big = ThreadPoolExecutor(BIG_BODY_THREADS, thread_name_prefix="webhook-big")
 
     async def receive(self, body: bytes) -> FeedbackOutcome:
         """What became of one POST body; ``WebhookError`` when it must be refused (403)."""
+        if len(body) > ON_LOOP_BYTES:
+            loop = asyncio.get_running_loop()
+            checked = await loop.run_in_executor(self._big, self.feedback.check_webhook, body)
+            if isinstance(checked, FeedbackOutcome):
+                return checked
+            return _applied(checked, await self.group.apply([checked]))
         try:
             checked = self.feedback.check_webhook(body, fetch=False)
         except CertificateNotCached:

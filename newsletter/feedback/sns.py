@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 import re
 import threading
 import time
@@ -26,8 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from newsletter.errors import CertificateUnavailableError, SesEventError, WebhookError
-from newsletter.feedback.ses_events import load_json_object
+from newsletter.errors import CertificateUnavailableError, WebhookError
 
 
 class CertificateNotCached(Exception):
@@ -104,12 +104,55 @@ def string_to_sign(payload: Mapping[str, Any]) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
+# The shape of an SNS envelope, checked on the raw bytes: an object of at most 32 fields
+# whose values are strings, but MessageAttributes: an object of at most 16 objects of at
+# most 16 strings each. Possessive quantifiers: a failed match never backtracks, so the
+# check is linear in the body.
+_STRING = rb'"(?:[^"\\]++|\\.)*+"'
+_FLAT = rb"\{\s*+(?:" + _STRING + rb"\s*+:\s*+" + _STRING + rb"\s*+(?:,\s*+" + _STRING + (
+    rb"\s*+:\s*+" + _STRING + rb"\s*+){0,15}+)?\}")
+_ATTRIBUTES = rb"\{\s*+(?:" + _STRING + rb"\s*+:\s*+" + _FLAT + rb"\s*+(?:,\s*+" + (
+    _STRING + rb"\s*+:\s*+" + _FLAT + rb"\s*+){0,15}+)?\}")
+_VALUE = rb"(?:" + _STRING + rb"|" + _ATTRIBUTES + rb")"
+_ENVELOPE = re.compile(
+    rb"\s*+\{\s*+" + _STRING + rb"\s*+:\s*+" + _VALUE + rb"\s*+(?:,\s*+" + _STRING
+    + rb"\s*+:\s*+" + _VALUE + rb"\s*+){0,31}+\}\s*+"
+)
+
+
 def parse_envelope(body: str | bytes) -> dict[str, Any]:
-    """The JSON object of an SNS message (not yet verified); :class:`WebhookError` if none."""
+    """The JSON object of an SNS message (not yet verified); :class:`WebhookError` if none.
+
+    An envelope is flat: every field is a string but ``MessageAttributes`` (an object of
+    objects of strings). That shape is checked on the raw bytes first (:data:`_ENVELOPE`),
+    so a big body of numbers or nested lists, which anyone may post, is refused before
+    anything is built, and then field by field on what was parsed.
+    """
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if not _ENVELOPE.fullmatch(raw):
+        # Refused before any object is built: parsing a 256 KB list of numbers costs
+        # tens of milliseconds, a failed match here microseconds.
+        raise WebhookError("the body is not an SNS envelope (a flat JSON object of strings)")
     try:
-        return load_json_object(body, "the body")
-    except SesEventError as err:
-        raise WebhookError(str(err)) from err
+        data = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise WebhookError("the body is not JSON") from err
+    if not isinstance(data, dict):
+        raise WebhookError("the body is not a JSON object")
+    for key, value in data.items():
+        if key == "MessageAttributes":
+            if not isinstance(value, dict) or not all(
+                isinstance(a, dict) and all(isinstance(v, str) for v in a.values())
+                for a in value.values()
+            ):
+                raise WebhookError("MessageAttributes is not an object of attributes")
+        elif not isinstance(value, str):
+            raise WebhookError(f"the field {str(key)[:40]!r} is not a string, as SNS sends")
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def verify_sns(
