@@ -163,7 +163,7 @@ def run(database_url: str, issues_dir: Path, ids: list[str], args: argparse.Name
         client = TestClient(app, follow_redirects=False)
         # Reading and validating the files (the archive's cache keeps them), then the
         # index, as the first request after a start does both.
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         Archive(wiring.site_config(get_settings()), lambda: frozenset(),
                 lambda: now[0]).published()
         figures["read"] = time.perf_counter() - started
@@ -171,6 +171,7 @@ def run(database_url: str, issues_dir: Path, ids: list[str], args: argparse.Name
         assert client.get("/search", params={"q": "x"}).status_code == 200
         figures["index"] = time.perf_counter() - started
         figures["build"] = figures["read"] + figures["index"]
+        figures["build cpu"] = time.process_time() - cpu
         if db.dialect == "postgresql":
             with db.engine.begin() as conn:
                 conn.execute(text("ANALYZE"))
@@ -281,7 +282,8 @@ def main() -> int:
             ok = figures[what] <= TARGETS[what]
             failed |= not ok
             label = (f"build ({figures['read']:.1f} s reading and validating the files, "
-                     f"{figures['index']:.1f} s indexing)" if what == "build" else what)
+                     f"{figures['index']:.1f} s indexing; {figures['build cpu']:.1f} s of "
+                     "this process's CPU time)" if what == "build" else what)
             rows.append(f"| {name} | {label} | {figures[what]:.2f} s | | "
                         f"{TARGETS[what]:.0f} s | {'ok' if ok else 'FAIL'} |")
     size_ok = size <= 2_000_000
