@@ -29,6 +29,8 @@ _ID_OR_LINK = re.compile(
 )
 _HAN_RUN = re.compile(f"[{IDEOGRAPHS}]+")
 _TERM = re.compile(f"([{IDEOGRAPHS}]+)|([^\\W_{IDEOGRAPHS}]+)")
+_HAN_SPLIT = re.compile(f"([{IDEOGRAPHS}]+)")
+_WORD = re.compile(f"[^\\W_{IDEOGRAPHS}]+")
 MAX_QUERY_TERMS = 12  # more terms than this in a query are ignored
 SECTIONS = ("featured", "notable")
 
@@ -61,14 +63,15 @@ def terms(text: str) -> list[str]:
     ``"深度学习 for Graphs"`` -> ``["深度", "度学", "学习", "for", "graphs"]``. A run of one
     Chinese character is that character.
     """
-    found: list[str] = []
-    for han, word in _TERM.findall(fold(text)):
-        if word:
-            found.append(word)
-        elif len(han) > 1:
+    pieces = _HAN_SPLIT.split(fold(text))  # other text, a Chinese run, other text, ...
+    found = _WORD.findall(pieces[0])
+    for n in range(1, len(pieces), 2):
+        han = pieces[n]
+        if len(han) > 1:
             found += map(operator.add, han, han[1:])
         else:
             found.append(han)
+        found += _WORD.findall(pieces[n + 1])
     return found
 
 

@@ -8,7 +8,8 @@ nothing. Titles weigh most, then authors and affiliations, then abstracts and su
 Ranking every match of a common word among 100,000 papers costs more than a page may
 take, so results come in two tiers: papers whose titles match (at most
 :data:`CANDIDATES`, the most recently indexed), then the others (at most
-:data:`OTHER_CANDIDATES`), each tier ranked within itself.
+:data:`OTHER_CANDIDATES`: on SQLite the most recently indexed, on PostgreSQL the first
+the index gives), each tier ranked within itself.
 """
 
 from __future__ import annotations
@@ -56,32 +57,36 @@ def _filters(category: str | None, year: int | None, alias: str) -> tuple[str, d
 
 def _ranked_sqlite(conn: Connection, parts: list[QueryPart], titles: bool,
                    category: str | None, year: int | None, need: int) -> list[int]:
-    match = fts5_query(parts)
-    if titles:
-        match = f"title : ({match})"
+    fts = "paper_title_fts" if titles else "paper_fts"
+    rank = "bm25(paper_title_fts)" if titles else "bm25(paper_fts, 10.0, 4.0, 1.0)"
     where, params = _filters(category, year, "p")
-    join = " JOIN papers p ON p.id = paper_fts.rowid" if where else ""
-    # Only our own fixed pieces are put into the text; every value is a bound parameter.
+    join = f" JOIN papers p ON p.id = {fts}.rowid" if where else ""
+    # FTS5 walks the matches newest first and stops at the cap; only fixed pieces of ours
+    # are put into the text, every value is bound.
     return list(conn.execute(text(
-        "SELECT id FROM (SELECT paper_fts.rowid AS id, bm25(paper_fts, 10.0, 4.0, 1.0) AS "  # noqa: S608
-        f"score FROM paper_fts{join} WHERE paper_fts MATCH :match{where} "
-        "ORDER BY paper_fts.rowid DESC LIMIT :cap) ORDER BY score, id DESC LIMIT :need"),
-        {"match": match, "cap": CANDIDATES if titles else OTHER_CANDIDATES, "need": need,
-         **params}).scalars())
+        f"SELECT id FROM (SELECT {fts}.rowid AS id, {rank} AS score FROM {fts}{join} "  # noqa: S608
+        f"WHERE {fts} MATCH :match{where} ORDER BY {fts}.rowid DESC LIMIT :cap) "
+        "ORDER BY score, id DESC LIMIT :need"),
+        {"match": fts5_query(parts), "cap": CANDIDATES if titles else OTHER_CANDIDATES,
+         "need": need, **params}).scalars())
 
 
 def _ranked_postgresql(conn: Connection, parts: list[QueryPart], titles: bool,
                        category: str | None, year: int | None, need: int) -> list[int]:
     where, params = _filters(category, year, "papers")
-    vector = "title_search" if titles else "search"
     # The planner does not count what reading each long tsvector costs: for a common word it
     # would filter the table (or walk the primary key backwards) reading every vector, ten
     # times slower than the GIN index, which answers without reading them. Hence no
-    # sequential scan, and an ORDER BY the index cannot give; only the candidates are read.
+    # sequential scan, and no ORDER BY the primary key could give; only the candidates are
+    # read. Title matches are few: the newest come first. The other matches of a common
+    # word can be tens of thousands: the first the index gives are taken, unsorted.
     conn.execute(text("SET LOCAL enable_seqscan = off"))
-    return list(conn.execute(text(  # fixed pieces only; every value is bound
-        f"SELECT c.id FROM (SELECT id FROM papers WHERE {vector} @@ CAST(:query AS tsquery)"  # noqa: S608
-        f"{where} ORDER BY id + 0 DESC LIMIT :cap) c JOIN papers p ON p.id = c.id "
+    vector = "title_search" if titles else "search"
+    order = " ORDER BY id + 0 DESC" if titles else ""
+    candidates = (f"SELECT id FROM papers WHERE {vector} @@ CAST(:query AS tsquery)"  # noqa: S608
+                  f"{where}{order} LIMIT :cap")
+    return list(conn.execute(text(
+        f"SELECT c.id FROM ({candidates}) c JOIN papers p ON p.id = c.id "  # noqa: S608
         f"ORDER BY ts_rank(p.{vector}, CAST(:query AS tsquery)) DESC, c.id DESC LIMIT :need"),
         {"query": tsquery_text(parts), "cap": CANDIDATES if titles else OTHER_CANDIDATES,
          "need": need, **params}).scalars())

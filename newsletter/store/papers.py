@@ -143,9 +143,10 @@ class PaperStore(Store):
         sqlite = self.db.dialect == "sqlite"
         for chunk in _chunks(ids):
             if sqlite:
-                conn.execute(text("DELETE FROM paper_fts WHERE rowid IN (SELECT id FROM "
-                                  "papers WHERE arxiv_id IN :ids)").bindparams(
-                    bindparam("ids", expanding=True)), {"ids": list(chunk)})
+                for fts in ("paper_fts", "paper_title_fts"):
+                    conn.execute(text(f"DELETE FROM {fts} WHERE rowid IN (SELECT id FROM "  # noqa: S608
+                                      "papers WHERE arxiv_id IN :ids)").bindparams(
+                        bindparam("ids", expanding=True)), {"ids": list(chunk)})
             conn.execute(delete(papers).where(papers.c.arxiv_id.in_(chunk)))
             records = [merged[key] for key in chunk if key in merged]
             if not records:
@@ -169,11 +170,13 @@ class PaperStore(Store):
             if sqlite:
                 ids_of = dict(conn.execute(select(papers.c.arxiv_id, papers.c.id).where(
                     papers.c.arxiv_id.in_(list(cut)))).all())
+                values = [{"id": ids_of[key], "title": " ".join(found[0]),
+                           "people": " ".join(found[1]), "body": " ".join(found[2])}
+                          for key, found in cut.items()]
                 conn.execute(text("INSERT INTO paper_fts(rowid, title, people, body) "
-                                  "VALUES (:id, :title, :people, :body)"), [
-                    {"id": ids_of[key], "title": " ".join(found[0]),
-                     "people": " ".join(found[1]), "body": " ".join(found[2])}
-                    for key, found in cut.items()])
+                                  "VALUES (:id, :title, :people, :body)"), values)
+                conn.execute(text("INSERT INTO paper_title_fts(rowid, title) "
+                                  "VALUES (:id, :title)"), values)
 
     def get(self, arxiv_id: str) -> PaperRecord | None:
         """The paper ``arxiv_id`` (as :func:`paper_key` gives it), or None."""

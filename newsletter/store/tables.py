@@ -262,3 +262,42 @@ from newsletter.store import (  # noqa: E402, F401
     tables_editions,
     tables_papers,
 )
+
+# Each paper as one issue gave it (JSON of a one-appearance PaperRecord).
+paper_appearances = Table(
+    "paper_appearances",
+    metadata,
+    Column("arxiv_id", String(40), primary_key=True),
+    Column("issue_date", String(10), primary_key=True, index=True),
+    Column("data", Text, nullable=False),
+)
+
+# One row per paper: every appearance merged (JSON of a PaperRecord), and what search
+# filters on. ``search`` is the weighted full-text vector on PostgreSQL; SQLite searches
+# the FTS5 tables ``paper_fts`` and ``paper_title_fts`` instead (rowid = ``papers.id``),
+# made by migration 0009 since SQLAlchemy cannot declare a virtual table.
+papers = Table(
+    "papers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("arxiv_id", String(40), nullable=False, unique=True),
+    Column("category", String(32), nullable=False, index=True),
+    Column("first_date", String(10), nullable=False),
+    Column("last_date", String(10), nullable=False, index=True),
+    Column("year", Integer, nullable=False, index=True),
+    Column("data", Text, nullable=False),
+    Column("search", TSVECTOR().with_variant(Text(), "sqlite")),
+    # The titles alone, so that search can take the papers whose titles match first.
+    Column("title_search", TSVECTOR().with_variant(Text(), "sqlite")),
+)
+Index("ix_papers_search", papers.c.search, postgresql_using="gin").ddl_if(dialect="postgresql")
+Index("ix_papers_title_search", papers.c.title_search,
+      postgresql_using="gin").ddl_if(dialect="postgresql")
+
+# Tables the migrations make that SQLAlchemy cannot declare, per backend: SQLite's FTS5
+# table and the shadow tables FTS5 keeps its index in.
+UNDECLARED_TABLES = {
+    "sqlite": frozenset(f"{table}{shadow}" for table in ("paper_fts", "paper_title_fts")
+                        for shadow in ("", "_data", "_idx", "_content", "_docsize", "_config")),
+    "postgresql": frozenset(),
+}
