@@ -2,8 +2,8 @@
 
 One place for each, so the templates never build a URL themselves. ``paper_page_url`` is
 where "read more" after a shortened abstract goes: our own page with the whole Chinese
-summary (arXiv has none of it). Until every paper has a page of its own, that is the
-issue's web page at the paper's anchor.
+summary (arXiv has none of it): ``/papers/<ID>``, which ``serve`` and the static site
+both have for every paper of a published issue.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from newsletter.issues.model import Issue, Paper
-from newsletter.issues.papers import anchor as paper_anchor
+from newsletter.model.papers import paper_key
 from newsletter.tokens import Purpose, placeholder
 from newsletter.vocabulary import Variant
 
@@ -34,9 +34,10 @@ def issue_page_url(base_url: str, date: dt.date, variant: Variant = Variant()) -
     return f"{base_url.rstrip('/')}/issues/{date.isoformat()}{variant.browser_query()}"
 
 
-def paper_page_url(base_url: str, date: dt.date, paper: Paper, variant: Variant = Variant()) -> str:
-    """Our page for the whole of ``paper``: for now the issue's web page at its anchor."""
-    return f"{issue_page_url(base_url, date, variant)}#{paper_anchor(paper)}"
+def paper_page_url(base_url: str, paper: Paper) -> str:
+    """Our page for the whole of ``paper`` (both titles, the whole Chinese summary and
+    abstract, citations): ``/papers/<ID>``, whatever version the issue names."""
+    return f"{base_url.rstrip('/')}/papers/{paper_key(paper.arxiv_id) or paper.arxiv_id}"
 
 
 @dataclass(frozen=True)

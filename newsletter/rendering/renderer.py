@@ -287,7 +287,7 @@ class Renderer:
             "anchor": paper_anchor,
             "pdf_url": arxiv_pdf_url,
             "html_url": arxiv_html_url,
-            "paper_page": lambda paper: paper_page_url(self.base_url, issue.date, paper, variant),
+            "paper_page": lambda paper: paper_page_url(self.base_url, paper),
             "limit": limit,
             "for_you_slot": FOR_YOU_SLOT,
             "feedback_links": True,

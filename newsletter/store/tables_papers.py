@@ -32,8 +32,8 @@ paper_appearances = Table(
 
 # One row per paper: every appearance merged (JSON of a PaperRecord), and what search
 # filters on. ``search`` is the weighted full-text vector on PostgreSQL; SQLite searches
-# the FTS5 table ``paper_fts`` instead (rowid = ``papers.id``), made by migration 0009
-# since SQLAlchemy cannot declare a virtual table.
+# the FTS5 tables ``paper_fts`` and ``paper_title_fts`` instead (rowid = ``papers.id``),
+# made by migration 0009 since SQLAlchemy cannot declare a virtual table.
 papers = Table(
     "papers",
     metadata,
@@ -55,7 +55,7 @@ Index("ix_papers_title_search", papers.c.title_search,
 # Tables the migrations make that SQLAlchemy cannot declare, per backend: SQLite's FTS5
 # table and the shadow tables FTS5 keeps its index in.
 UNDECLARED_TABLES = {
-    "sqlite": frozenset({"paper_fts", "paper_fts_data", "paper_fts_idx", "paper_fts_content",
-                         "paper_fts_docsize", "paper_fts_config"}),
+    "sqlite": frozenset(f"{table}{shadow}" for table in ("paper_fts", "paper_title_fts")
+                        for shadow in ("", "_data", "_idx", "_content", "_docsize", "_config")),
     "postgresql": frozenset(),
 }
