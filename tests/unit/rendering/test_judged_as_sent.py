@@ -104,7 +104,7 @@ def test_read_more_opens_our_page_for_the_paper(sample: Issue, renderer: Rendere
     made = renderer.render(issue, Variant("both"), 100_000)
     more = re.findall(r'<a href="([^"]+)"[^>]*>read more</a>', made.html)
     assert more == [paper_page_url(BASE_URL, p) for p in issue.featured]
-    assert more[0] == f"{BASE_URL}/issues/2022-09-07#arxiv-2209.10000"
+    assert more[0] == f"{BASE_URL}/papers/2209.10000"
     for paper in issue.featured:
         assert made.text.count(paper_page_url(BASE_URL, paper)) == 1
         assert html_links(made)[paper.url] == 1
