@@ -81,7 +81,7 @@ class BatchRun(DeliveryRun):
     # -- the sender loop -------------------------------------------------------------
 
     def _send_loop(self) -> None:
-        while not self.stop.is_set():
+        while not (self.stop.is_set() or self._exhausted):
             wanted = self.entries_per_call
             # The tokens first (one per recipient), then the claim just before they are
             # due: a claimed row goes to the transport at once, and the call leaves on
