@@ -12,8 +12,9 @@ read as a placeholder or a helper. So the content is written into the template w
   reads ``\\{{`` as an escaped placeholder, other implementations do not, so no
   placeholder we write ever follows a backslash.
 
-The headers every reader's copy shares (List-Id, List-Unsubscribe-Post,
-Reply-To) are template headers; the two that name the reader (List-Unsubscribe,
+The headers every reader's copy shares (those ``mail.message.MessageTemplate`` writes
+once per variant: List-Id, List-Unsubscribe-Post, Reply-To, and whatever it
+adds later) are template headers; the two that name the reader (List-Unsubscribe,
 X-Newsletter-Delivery) are replacement headers of the reader's entry.
 ``tests/unit/sending/test_bulk_same_message.py`` checks that a reader's message parses
 the same as the one ``mail.message`` builds for the single-message path.
@@ -27,11 +28,10 @@ import re
 from newsletter.errors import HeaderInjectionError
 from newsletter.mail.message import (
     SLOT_PLACEHOLDERS,
+    MessageTemplate,
     Recipient,
     Sender,
     check_header,
-    encode_address,
-    encode_header,
 )
 from newsletter.model.bulk import BulkContent, BulkEntry, Pairs
 from newsletter.rendering.renderer import RenderedIssue
@@ -77,10 +77,25 @@ def one_line(value: str) -> str:
     return re.sub(r"\r\n[ \t]+", " ", value)
 
 
+# Headers SES writes itself from the call (the From address, the subject, the MIME parts).
+SES_MADE = frozenset({"from", "subject", "mime-version", "content-type"})
+
+
+def shared_headers(template: MessageTemplate) -> Pairs:
+    """The headers a single-path message of ``template`` gives every reader, unfolded."""
+    block = template.fixed_headers.decode("ascii")
+    lines = re.split(r"\r\n(?![ \t])", block.rstrip("\r\n"))
+    return tuple((name, one_line(value.strip())) for name, _, value in
+                 (line.partition(":") for line in lines))
+
+
 class BulkTemplate:
     """One variant's ``BulkContent`` (built once) and each reader's ``BulkEntry``."""
 
-    def __init__(self, rendered: RenderedIssue, sender: Sender, campaign: str) -> None:
+    def __init__(
+        self, rendered: RenderedIssue, sender: Sender, campaign: str,
+        single: MessageTemplate | None = None,
+    ) -> None:
         self.sender = sender
         subject, lit_subject = to_template(rendered.subject)
         text, lit_text = to_template(
@@ -88,14 +103,12 @@ class BulkTemplate:
         )
         html, lit_html = to_template(rendered.html)
         self.literal = lit_subject or lit_text or lit_html
-        headers = [
-            ("List-Id", one_line(encode_header(check_header("List-Id", sender.list_id)))),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-        ]
-        if sender.reply_to:
-            headers.append(("Reply-To", one_line(encode_address(sender.reply_to))))
+        # The headers every copy shares are the single path's, as it encodes them: a header
+        # added there reaches bulk readers too.
+        shared = shared_headers(single or MessageTemplate(rendered, sender, campaign))
+        headers = [(name, value) for name, value in shared if name.lower() not in SES_MADE]
         self.content = BulkContent(
-            from_address=one_line(encode_address(sender.from_address)),
+            from_address=dict(shared)["From"],
             subject=subject,
             text=text,
             html=html,

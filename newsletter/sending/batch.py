@@ -78,11 +78,13 @@ class BatchRun(DeliveryRun):
         # How long claiming and building a call's entries takes (moving average, seconds):
         # the claim starts that long before the call's tokens are due.
         self._lead = 0.02
+        self._gate = threading.Lock()
+        self._next_send = 0.0  # monotonic: the earliest the next call may leave
 
     # -- the sender loop -------------------------------------------------------------
 
     def _send_loop(self) -> None:
-        while not self.stop.is_set():
+        while not (self.stop.is_set() or self._exhausted):
             wanted = self.entries_per_call
             # The tokens first (one per recipient), then the claim just before they are
             # due: a claimed row goes to the transport at once, and the call leaves on
@@ -113,6 +115,20 @@ class BatchRun(DeliveryRun):
                 if content is not None and pending:
                     outcomes += self._send(content, pending)
                 self._put(outcomes)
+
+    def _spaced(self, entries: int) -> bool:
+        """Wait, if need be, so that calls leave at least their tokens' time apart.
+
+        The bucket spaces the tokens; a call that leaves late (its thread waited for a
+        core) would reach SES just before the next punctual one, and a second could then
+        hold more recipients than the rate. So each call also waits for the one before it
+        plus that call's share of a second. True when the run stops meanwhile.
+        """
+        with self._gate:
+            now = time.monotonic()
+            at = max(now, self._next_send)
+            self._next_send = at + entries / self.rate.rate
+        return self._sleep_until(at)
 
     def _sleep_until(self, moment: float) -> bool:
         """Wait until ``moment`` (monotonic); True when the run stops meanwhile."""
@@ -162,6 +178,8 @@ class BatchRun(DeliveryRun):
                 return outcomes + self._release(pending)
             have_tokens = False
             try:
+                if self._spaced(len(pending)):
+                    return outcomes + self._release(pending)
                 results = self.bulk.send_bulk(content, [p.entry for p in pending])
             except AccountPausedError as err:
                 self._pause(str(err))

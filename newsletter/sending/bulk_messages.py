@@ -43,7 +43,8 @@ class BulkMessages:
     ) -> BulkMessages:
         """Each rendered variant as an inline template (and as a single-message template)."""
         single = CampaignMessages.encode(rendered, sender, label, secret, campaign_id)
-        templates = {key: BulkTemplate(r, sender, label) for key, r in rendered.items()}
+        templates = {key: BulkTemplate(r, sender, label, single.templates[key])
+                     for key, r in rendered.items()}
         return cls(single, templates, label)
 
     def build(self, claim: Claim) -> bytes:

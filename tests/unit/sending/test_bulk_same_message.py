@@ -30,7 +30,7 @@ FIXED_TIME = 1_700_000_000.0
 HOSTILE_TITLE = r"MO2 {{#each readers}}{{name}}{{/each}} \{{u}} \\{{{p}}} {{{lb}}} }} {"
 READER_HEADERS = ("From", "To", "Subject", "Reply-To", "List-Id", "List-Unsubscribe",
                   "List-Unsubscribe-Post", "X-Newsletter-Delivery",
-                  "MIME-Version")
+                  "MIME-Version", "Content-Language")
 
 
 @dataclass

@@ -57,7 +57,7 @@ def test_template_text_renders_back_to_the_content(content: str) -> None:
 @pytest.fixture(scope="module")
 def template() -> BulkTemplate:
     settings = Settings(
-        secret_key="test-secret-key-0123456789abcdef", base_url="https://news.example.org",
+        secret_key="test-secret-key-070e317f7717c7082cd5db78", base_url="https://news.example.org",
         reply_to="Editors <e@news.example.org>", unsubscribe_mailto="leave@news.example.org",
         from_address="AI 论文速递 <digest@news.example.org>",
     )
