@@ -19,7 +19,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from newsletter.errors import ConfigurationError
-from newsletter.rendering.renderer import DEFAULT_TITLE_EN
+from newsletter.rendering.wording import DEFAULT_TITLE_EN
 from newsletter.vocabulary import InDoubtPolicy
 
 # Keys that must never protect a real deployment: documentation examples and the demo's.
