@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 from newsletter.errors import ConfigurationError
 from newsletter.model.keys import MAKE_KEY, guessable_reason
 from newsletter.model.site import web_origin
-from newsletter.rendering.renderer import DEFAULT_TITLE_EN
+from newsletter.rendering.wording import DEFAULT_TITLE_EN
 from newsletter.vocabulary import InDoubtPolicy
 
 # Keys that must never protect a real deployment: documentation examples and the demo's.

@@ -149,8 +149,8 @@ def check(
         err.print(str(finding), markup=False)
     for key, size in report.sizes.items():
         if key.endswith(":*"):
-            out.print(f"{key} {size:>9,} bytes of HTML (Gmail clips above "
-                      f"{settings.size_limit_bytes:,})", markup=False)
+            out.print(f"{key} {size:>9,} bytes of HTML as sent (the limit, under Gmail's "
+                      f"102 KB clip: {settings.size_limit_bytes:,})", markup=False)
     summary = f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
     if report.errors:
         raise fail(summary)

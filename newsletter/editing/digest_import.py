@@ -25,8 +25,8 @@ from newsletter.errors import DigestFormatError, IssueValidationError
 from newsletter.issues.files import DATE
 from newsletter.issues.loader import parse_issue
 from newsletter.issues.model import Issue
-from newsletter.rendering.renderer import DEFAULT_TITLE_EN
 from newsletter.rendering.typeset import typeset_issue_data
+from newsletter.rendering.wording import DEFAULT_TITLE_EN
 
 _PAPER_FIELD = re.compile(r"^(featured|notable)\[(\d+)\]")
 MAX_DIGEST_BYTES = 1024 * 1024  # a day's digest is about 20 KB; the issue file's own limit

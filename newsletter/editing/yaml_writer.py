@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from newsletter.errors import IssueProblem, IssueValidationError
-from newsletter.rendering.renderer import DEFAULT_TITLE_EN
+from newsletter.rendering.wording import DEFAULT_TITLE_EN
 
 WIDTH = 100
 # Always folded: the prose fields. Any other string is folded only when its line would be

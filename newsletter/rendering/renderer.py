@@ -33,7 +33,7 @@ from newsletter.rendering.links import (
     paper_page_url,
 )
 from newsletter.rendering.templates import templates_dir
-from newsletter.rendering.wording import label_html, label_text
+from newsletter.rendering.wording import DEFAULT_TITLE_EN, label_html, label_text
 from newsletter.vocabulary import Language, Variant
 
 DEFAULT_TEMPLATES = templates_dir()
@@ -51,8 +51,6 @@ PREHEADER_CHARS = 140
 # Abstract lengths tried, longest first, when an issue is too big for Gmail.
 _SHORTEN_STEPS = (1200, 900, 700, 500, 350, 250, 160, 100, 60)
 _DOCTYPE = "<!doctype html>"
-# The English subject and heading of an issue without ``title_en`` ({date}: YYYY-MM-DD).
-DEFAULT_TITLE_EN = "AI papers on arXiv · {date}"
 
 
 def sent_bytes(part: str) -> int:

@@ -11,6 +11,9 @@ from markupsafe import Markup, escape
 
 from newsletter.vocabulary import Language
 
+# The English subject and heading of an issue without ``title_en`` ({date}: YYYY-MM-DD).
+DEFAULT_TITLE_EN = "AI papers on arXiv · {date}"
+
 # key -> (Chinese, English)
 LABELS: dict[str, tuple[str, str]] = {
     "view": ("在浏览器中查看", "View in browser"),

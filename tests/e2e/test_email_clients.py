@@ -154,11 +154,15 @@ def test_hidden_text_stays_hidden_in_any_client(browser: Any, htmls: dict[str, s
     client = Client(browser, mode).show(htmls[case], 375)
     try:
         shown = client.page.eval_on_selector_all(
-            ".nl-card", "els => els.map(e => e.innerText).join('\\n')"
+            ".nl-paper", "els => els.map(e => e.innerText).join('\\n')"
+        )
+        contents = client.page.eval_on_selector_all(
+            ".nl-contents", "els => els.map(e => e.innerText).join('\\n')"
         )
         for paper in issue.papers:
             if variant.wants(paper.category):
                 assert shown.count(paper.title) == 1, (paper.title, mode)
+                assert contents.count(paper.title) <= 1, (paper.title, mode)
         preheader = client.page.eval_on_selector(
             "body div[style*='max-height']", "e => e.getBoundingClientRect().height"
         )
