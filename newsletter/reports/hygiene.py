@@ -125,7 +125,8 @@ class KeepMailer:
         unsubscribe = self.sender.unsubscribe_url(
             make_token(self.secret, Purpose.UNSUBSCRIBE, reader.id, stamp))
         name = parseaddr(self.sender.from_address)[0] or "Newsletter"
-        subject = f"{name}：还想继续收到吗？/ Still want the digest?"
+        # A statement, not a question: filters score subjects that end with "?" (rspamd).
+        subject = f"{name}：请确认是否继续订阅 / Tell us to keep sending the digest"
         html, text = self.renderer.render_email("keep", {
             "lang": "zh-CN", "subject": subject,
             "preheader": "按一下按钮继续订阅 · One press keeps you subscribed",

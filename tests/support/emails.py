@@ -178,7 +178,7 @@ def confirmation_message(language: str, when: dt.datetime = WHEN) -> bytes:
     return mailer.build("reader@example.com", confirm, choices, when)
 
 
-def welcome_message(language: str) -> bytes:
+def welcome_message(language: str, when: dt.datetime | None = None) -> bytes:
     """The welcome email (issue 22) for a reader of ``language``, after an issue went out."""
     from newsletter.model.subscribers import Subscriber
     from newsletter.subscribers.welcome import WelcomeLinks, WelcomeMailer
@@ -193,7 +193,18 @@ def welcome_message(language: str) -> bytes:
         unsubscribe=f"{base}/unsubscribe/{make_token(TEST_SECRET, Purpose.UNSUBSCRIBE, 1)}",
         archive=f"{base}/archive/", latest_issue=f"{base}/issues/2022-09-07",
     )
-    return mailer.build(reader, links, WHEN)
+    return mailer.build(reader, links, when or dt.datetime.now(dt.UTC))
+
+
+def keep_message() -> bytes:
+    """The sunset rule's re-engagement email (issue 17), as `newsletter hygiene` sends it."""
+    from newsletter.reports.hygiene import KeepMailer
+    from newsletter.store.hygiene import Reader
+
+    settings = get_settings()
+    mailer = KeepMailer(wiring.renderer(settings), wiring.sender(settings), TEST_SECRET,
+                        settings.base_url, issues=5, grace_days=14)
+    return mailer.build(Reader(1, "reader@example.com"), dt.datetime.now(dt.UTC))
 
 
 def sign_in_message() -> bytes:
@@ -215,6 +226,7 @@ BUILDERS: dict[str, Callable[[], bytes]] = {
     "welcome-zh": lambda: welcome_message("zh"),
     "welcome-en": lambda: welcome_message("en"),
     "welcome-both": lambda: welcome_message("both"),
+    "keep": keep_message,
 }
 NOT_TRANSACTIONAL = {"issue", "parts"}
 
@@ -225,7 +237,7 @@ def transactional_names() -> list[str]:
                    for p in (templates_dir() / "email").glob("*.mjml.j2"))
     names: list[str] = []
     for name in found:
-        if name in NOT_TRANSACTIONAL:
+        if name in NOT_TRANSACTIONAL or name.startswith("_"):  # _name: a partial
             continue
         known = [key for key in BUILDERS if key == name or key.startswith(f"{name}-")]
         names += known or [name]
