@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # how many deliveries in a row may fail (deferred or in doubt) before the run pauses.
     send_retry_seconds: float = Field(15.0, ge=0, le=600)
     send_brake_after: int = Field(10, ge=1)
+    # Milliseconds each web sign-up takes on the sign-up thread, whatever the address (the
+    # time after a sign-up must not tell whether the address is known).
+    signup_slot_ms: int = Field(100, ge=0, le=5000)
 
     @field_validator(
         "editors", "sns_topic_arns", "trusted_proxies", "secret_key_fallbacks", mode="before"

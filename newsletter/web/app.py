@@ -26,6 +26,7 @@ from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database
 from newsletter.store.feeds import FeedStore
+from newsletter.store.signup_queue import SignupQueueStore
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.tokens import Purpose
 from newsletter.transports import Transport
@@ -89,7 +90,8 @@ def create_app(
     if limiter is None:
         limiter = RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
     readers = SubscriptionRoutes(
-        site.issues_dir, wiring.subscriptions(settings, store, transport, clock), pages, limiter
+        site.issues_dir, wiring.subscriptions(settings, store, transport, clock), pages, limiter,
+        SignupQueueStore(db, clock), settings.signup_slot_ms / 1000,
     )
     archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
 

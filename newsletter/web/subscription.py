@@ -37,7 +37,7 @@ from newsletter.web.clients import rate_key
 from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.security import PRIVATE, form_ok, form_token, mask, with_form_cookie
-from newsletter.web.signups import SignupQueue
+from newsletter.web.signups import SLOT, Admission, QueueStore, SignupQueue
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,13 +61,13 @@ class SubscriptionRoutes:
 
     def __init__(
         self, issues_dir: Path, subscriptions: Subscriptions, pages: Pages,
-        limiter: RateLimiter,
+        limiter: RateLimiter, queue: QueueStore | None = None, slot: float = SLOT,
     ) -> None:
         self.issues_dir = issues_dir
         self.subs = subscriptions
         self.pages = pages
         self.limiter = limiter
-        self.signups = SignupQueue(self._subscribe)
+        self.signups = SignupQueue(self._subscribe, queue, slot=slot)
 
     async def categories(self) -> dict[str, CategoryName]:
         # Reads issue files (cached by mtime): off the event loop.
@@ -140,7 +140,11 @@ class SubscriptionRoutes:
         # The work happens on the sign-up thread: the page and the server's speed after it
         # are the same whether the address is new, pending, active or suppressed. "Check
         # your inbox" is promised only once the sign-up is queued.
-        if not self.signups.put(address, choices):
+        admitted = await run_in_threadpool(self.signups.put, address, choices, client)
+        if admitted is Admission.SOURCE_FULL:
+            # This client's sign-ups already wait in the queue; it may send more later.
+            return self.pages.message(request, "limited", 429, {"Retry-After": RETRY_AFTER})
+        if not admitted:
             return self.unavailable(request)
         return self.pages.message(request, "sent")
 
