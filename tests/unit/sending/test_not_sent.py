@@ -152,16 +152,22 @@ def test_a_three_second_burst_of_503s_is_ridden_out_within_the_run(
 
 
 class DownFor:
-    """The outbox behind an SES that answers 5xx to everything for its first ``seconds``."""
+    """The outbox behind an SES that answers 5xx to everything for ``seconds`` from the
+    first call."""
 
     name = "down-for"
 
     def __init__(self, directory: Path, seconds: float) -> None:
         self.outbox = OutboxTransport(directory)
-        self.until = time.monotonic() + seconds
+        self.seconds = seconds
+        self.until: float | None = None
         self.failures = 0
+        self.lock = threading.Lock()
 
     def send(self, raw: bytes, to: str) -> str:
+        with self.lock:
+            if self.until is None:
+                self.until = time.monotonic() + self.seconds
         if time.monotonic() < self.until:
             self.failures += 1
             raise TransientTransportError("SES failed: ServiceUnavailable (503)")
