@@ -47,6 +47,7 @@ SUBSCRIBE_LIMIT = 10  # POSTs per client address ...
 SUBSCRIBE_WINDOW = 600.0  # ... per this many seconds
 # Seconds a request waits for a locked or unreachable database before answering 503.
 DATABASE_TIMEOUT = 3.0
+WEBHOOK_BEAT = 2.0  # seconds between the webhook's event-feed heartbeats
 # Desk forms carry whole issues and CSV files; only signed-in editors get past the guard.
 DESK_BODY_LIMIT = 8 * 1024 * 1024
 
@@ -96,8 +97,10 @@ def create_app(
     archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
 
     # Issue 25: while the webhook runs, in-doubt deliveries may be decided by its events.
-    feed = Heartbeat(FeedStore(db, clock), feed_name("webhook"), durable=False, clock=clock) \
-        if settings.sns_topic_arns else None
+    # Its watermark is "now" at each beat, so it beats often: a send resumed seconds after
+    # a crash can then settle the messages that were in flight.
+    feed = Heartbeat(FeedStore(db, clock), feed_name("webhook"), durable=False, clock=clock,
+                     interval=WEBHOOK_BEAT) if settings.sns_topic_arns else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
