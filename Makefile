@@ -44,6 +44,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/site.py
 	$(BIN)/python bench/events.py
+	$(BIN)/python bench/signups.py
 	$(BIN)/python bench/desk.py
 
 clean:
