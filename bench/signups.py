@@ -18,6 +18,7 @@ There is no target: the figures say what the durable queue costs a sign-up.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import statistics
@@ -106,7 +107,7 @@ def main() -> int:
         ends = [time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) + int(m.group(2))
                 / 1000 for m in re.finditer(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) INFO "
                                             r"web sign-up", (root / "serve.log").read_text())]
-    gaps = [b - a for a, b in zip(ends, ends[1:], strict=False)][1:]
+    gaps = [b - a for a, b in itertools.pairwise(ends)][1:]
     for kind, values in answers.items():
         print(f"POST /subscribe, {kind} addresses: median {statistics.median(values):.1f} ms, "
               f"p95 {percentile(values, 0.95):.1f} ms")
