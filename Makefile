@@ -48,6 +48,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/site.py
 	$(BIN)/python bench/events.py
+	$(BIN)/python bench/signups.py
 	$(BIN)/python bench/desk.py
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/papers.py

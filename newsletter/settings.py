@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:
         return [web_origin(entry) for entry in value]
+    # Milliseconds each web sign-up takes on the sign-up thread, whatever the address (the
+    # time after a sign-up must not tell whether the address is known).
+    signup_slot_ms: int = Field(100, ge=0, le=5000)
 
     @field_validator(
         "editors", "sns_topic_arns", "trusted_proxies", "secret_key_fallbacks", "embed_origins",

@@ -47,9 +47,11 @@ def poll(
     """Apply SES events from an SQS queue: bounces, complaints, and the sends that settle
     in-doubt deliveries under the reconcile policy.
 
-    Messages may be SNS envelopes (verified against NEWSLETTER_SNS_TOPIC_ARNS) or raw SES
-    JSON (SNS raw message delivery; the queue policy is then the trust boundary). A message
-    is deleted only after it was applied; one that cannot be read stays in the queue.
+    Messages may be SNS envelopes (verified against NEWSLETTER_SNS_TOPIC_ARNS) or, only
+    when no topic is set, raw SES JSON (SNS raw message delivery; the queue policy is then
+    the trust boundary). A message is deleted only after it was applied, or set aside with
+    the reason when it cannot be used (see `newsletter events dead-letters`); the others
+    of its batch are applied all the same.
     Without --once, an outage of the queue or the database is logged and waited out
     (growing pauses up to a minute). Stops cleanly on SIGTERM/Ctrl-C.
 

@@ -120,6 +120,11 @@ class GroupCommit:
                         self._thread, self.sink.apply, [i for batch, _ in work for i in batch]
                     )
                 except BaseException as err:  # every caller of the group gets the failure
+                    if _data_fault(err) and len(work) > 1:
+                        # Maybe one request's event (a NUL on PostgreSQL): each alone, so a
+                        # bad one never takes the others with it (issue 25).
+                        await self._one_by_one(work)
+                        continue
                     for _, future in work:
                         if not future.done():
                             future.set_exception(err)
@@ -137,6 +142,25 @@ class GroupCommit:
             # In the same step as the last look at ``_pending``: a caller arriving after
             # it always starts a new drainer.
             self._drainer = None
+
+
+    async def _one_by_one(
+        self, work: list[tuple[Sequence[Received], asyncio.Future[ApplyResult]]]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        for batch, future in work:
+            try:
+                result = await loop.run_in_executor(self._thread, self.sink.apply, list(batch))
+            except Exception as err:
+                if not future.done():
+                    future.set_exception(err)
+            else:
+                if not future.done():
+                    future.set_result(result)
+
+
+def _data_fault(err: BaseException) -> bool:
+    return isinstance(err, DATA_FAULTS) and not isinstance(err, DatabaseUnavailableError)
 
 
 class SnsVerifier:

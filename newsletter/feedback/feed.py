@@ -36,8 +36,9 @@ def feed_name(kind: str, where: str = "") -> str:
 
 class Heartbeat:
     """Beats for one consumer every ``interval`` seconds on a thread of its own, from
-    ``with`` to its end (and once more then). A beat that fails is logged, not raised: the
-    feed then looks stale, which only delays resending."""
+    ``with`` to its end (a durable one once more then, with its last watermark). A beat
+    that fails is logged, not raised: the feed then looks stale, which only delays
+    resending."""
 
     def __init__(self, sink: FeedSink, name: str, *, durable: bool,
                  interval: float = INTERVAL, clock: Callable[[], dt.datetime] = utc_now) -> None:
@@ -75,7 +76,8 @@ class Heartbeat:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
-        self.beat()
+        if self.durable:  # the poller's last watermark; a stopped webhook vouches for nothing
+            self.beat()
 
     def __enter__(self) -> Heartbeat:
         self.start()

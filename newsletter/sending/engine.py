@@ -304,7 +304,7 @@ class DeliveryRun:
                     resent = True
                 tries, since = tries + 1, since or time.monotonic()
                 if not self._try_again(tries, since):
-                    return self._defer(claim, err)
+                    return self._defer(claim, err, resent)
             except PermanentTransportError as err:
                 return DeliveryResult(claim.id, "failed", error=str(err))
             except AccountPausedError as err:
@@ -331,9 +331,10 @@ class DeliveryRun:
             raise _Stop
         return True
 
-    def _defer(self, claim: Claim, err: Exception) -> DeliveryResult:
+    def _defer(self, claim: Claim, err: Exception, resent: bool = False) -> DeliveryResult:
         return self._brake(DeliveryResult(
-            claim.id, "queued", error=f"deferred: {err}", not_before=self.now() + self.retry.defer
+            claim.id, "queued", error=f"deferred: {err}", not_before=self.now() + self.retry.defer,
+            resent=resent,
         ), err)
 
     def _brake(self, outcome: DeliveryResult, err: Exception) -> DeliveryResult:
@@ -350,7 +351,8 @@ class DeliveryRun:
                 "for the issue again (or Resume on the desk) once SES can be reached"
             )
         if outcome.status == "queued":
-            return DeliveryResult(outcome.delivery_id, "queued", error=outcome.error)
+            return DeliveryResult(outcome.delivery_id, "queued", error=outcome.error,
+                                  resent=outcome.resent)
         return outcome
 
     # -- heartbeat -------------------------------------------------------------------

@@ -144,6 +144,7 @@ def record(
             "b_error": r.error,
             "b_not_before": r.not_before,
             "b_worker": worker_id,
+            "b_resent": int(r.resent),
         }
         for r in results
         if r.status != "sent"
@@ -183,6 +184,8 @@ def record(
                     status=bindparam("b_status"),
                     error=bindparam("b_error"),
                     not_before=bindparam("b_not_before"),
+                    # Tried after a lost answer, then deferred: its next send may be a second.
+                    resends=deliveries.c.resends + bindparam("b_resent"),
                 ),
                 others,
             )

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.clock import utc_now
@@ -50,23 +51,25 @@ class FeedStore(Store):
     def beat(self, name: str, *, covers_from: dt.datetime | None,
              current_to: dt.datetime | None) -> None:
         """Record that ``name`` runs; its watermark only ever moves forward."""
-        values = {"heartbeat_at": self.clock(), "covers_from": covers_from}
+        f = event_feeds.c
+        values: dict[str, Any] = {"heartbeat_at": self.clock(), "covers_from": covers_from}
+        if current_to is not None:
+            values["current_to"] = case(
+                (or_(f.current_to.is_(None), f.current_to < current_to), current_to),
+                else_=f.current_to)
+        # Writes only, the update first: on SQLite a transaction that reads before it writes
+        # fails at once when another process wrote meanwhile.
         with self.engine.begin() as conn:
-            old = conn.execute(select(event_feeds.c.current_to)
-                               .where(event_feeds.c.name == name)).first()
-            if old is not None:
-                if current_to is not None and (old[0] is None or current_to > old[0]):
-                    values["current_to"] = current_to
-                conn.execute(update(event_feeds).where(event_feeds.c.name == name)
-                             .values(**values))
+            if conn.execute(update(event_feeds).where(f.name == name).values(**values)).rowcount:
                 return
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(event_feeds).values(name=name, current_to=current_to,
-                                                            **values))
-            except IntegrityError:  # another process of the same name came first
-                conn.execute(update(event_feeds).where(event_feeds.c.name == name)
-                             .values(**values))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(event_feeds).values(
+                    name=name, heartbeat_at=values["heartbeat_at"], covers_from=covers_from,
+                    current_to=current_to))
+        except IntegrityError:  # another process of the same name came first
+            with self.engine.begin() as conn:
+                conn.execute(update(event_feeds).where(f.name == name).values(**values))
 
     def all(self) -> list[Feed]:
         with self.engine.connect() as conn:

@@ -102,8 +102,11 @@ def reconcile(
     in_doubt = and_(deliveries.c.campaign_id == campaign_id, deliveries.c.status == "in_doubt")
     unnamed = and_(in_doubt, ~anything, deliveries.c.claimed_at.is_not(None),
                    deliveries.c.claimed_at <= now - after)
-    with engine.begin() as conn:
+    # Read apart from the writes below: on SQLite a write transaction that reads first
+    # fails at once ("database is locked") when another process wrote meanwhile.
+    with engine.connect() as conn:
         known = feeds(conn)
+    with engine.begin() as conn:
         current = [f for f in known if f.live(now) and f.current_to is not None]
         covered = or_(false(), *[
             and_(deliveries.c.claimed_at <= f.current_to - after,  # type: ignore[operator]

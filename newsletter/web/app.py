@@ -33,6 +33,7 @@ from newsletter.store.editions import PreferenceStore
 from newsletter.store.feeds import FeedStore
 from newsletter.store.hygiene import HygieneStore
 from newsletter.store.papers import PaperStore
+from newsletter.store.signup_queue import SignupQueueStore
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.tokens import Purpose
 from newsletter.transports import Transport
@@ -60,6 +61,7 @@ SUBSCRIBE_LIMIT = 10  # POSTs per client address ...
 SUBSCRIBE_WINDOW = 600.0  # ... per this many seconds
 # Seconds a request waits for a locked or unreachable database before answering 503.
 DATABASE_TIMEOUT = 3.0
+WEBHOOK_BEAT = 2.0  # seconds between the webhook's event-feed heartbeats
 # Desk forms carry whole issues and CSV files; only signed-in editors get past the guard.
 DESK_BODY_LIMIT = 8 * 1024 * 1024
 
@@ -103,6 +105,7 @@ def create_app(
                                          ReaderActions(db, clock))
     readers = SubscriptionRoutes(
         archive.archive.reader_categories, subscriptions, pages, limiter,
+        queue=SignupQueueStore(db, clock), slot=settings.signup_slot_ms / 1000,
         welcome=wiring_api.welcomes(settings, db, transport, clock).send,  # issue 22
     )
     # Issue 21: the reader's frequency, paper limit and follows.
@@ -112,8 +115,10 @@ def create_app(
                          settings.verification_keys())
 
     # Issue 25: while the webhook runs, in-doubt deliveries may be decided by its events.
-    feed = Heartbeat(FeedStore(db, clock), feed_name("webhook"), durable=False, clock=clock) \
-        if settings.sns_topic_arns else None
+    # Its watermark is "now" at each beat, so it beats often: a send resumed seconds after
+    # a crash can then settle the messages that were in flight.
+    feed = Heartbeat(FeedStore(db, clock), feed_name("webhook"), durable=False, clock=clock,
+                     interval=WEBHOOK_BEAT) if settings.sns_topic_arns else None
     papers = PaperRoutes(archive, PaperStore(db))  # issue 20: paper pages and search
 
     @asynccontextmanager

@@ -37,7 +37,7 @@ from newsletter.web.clients import rate_key
 from newsletter.web.pages import Pages
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.security import PRIVATE, form_ok, form_token, mask, with_form_cookie
-from newsletter.web.signups import SignupQueue
+from newsletter.web.signups import SLOT, Admission, QueueStore, SignupQueue
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,6 +63,7 @@ class SubscriptionRoutes:
         self, categories: Callable[[], Mapping[str, CategoryName]],
         subscriptions: Subscriptions, pages: Pages, limiter: RateLimiter,
         welcome: Callable[[int], object] | None = None,
+        queue: QueueStore | None = None, slot: float = SLOT,
     ) -> None:
         self._categories = categories
         # Sends a confirmed reader's queued welcome email after the page is answered.
@@ -70,7 +71,7 @@ class SubscriptionRoutes:
         self.subs = subscriptions
         self.pages = pages
         self.limiter = limiter
-        self.signups = SignupQueue(self._subscribe)
+        self.signups = SignupQueue(self._subscribe, queue, slot=slot)
 
     async def categories(self) -> Mapping[str, CategoryName]:
         """The categories readers may choose (those of the published issues)."""
@@ -148,7 +149,11 @@ class SubscriptionRoutes:
         # The work happens on the sign-up thread: the page and the server's speed after it
         # are the same whether the address is new, pending, active or suppressed. "Check
         # your inbox" is promised only once the sign-up is queued.
-        if not self.signups.put(address, choices):
+        admitted = await run_in_threadpool(self.signups.put, address, choices, client)
+        if admitted is Admission.SOURCE_FULL:
+            # This client's sign-ups already wait in the queue; it may send more later.
+            return self.pages.message(request, "limited", 429, {"Retry-After": RETRY_AFTER})
+        if not admitted:
             return self.unavailable(request)
         return self.pages.message(request, "sent")
 

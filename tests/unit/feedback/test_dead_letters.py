@@ -8,8 +8,10 @@ test CA.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,13 @@ from typer.testing import CliRunner
 
 from newsletter import wiring
 from newsletter.cli.main import app
+from newsletter.feedback.apply import GroupCommit
+from newsletter.feedback.ses_events import event_from
 from newsletter.feedback.sqs import poll
 from newsletter.settings import Settings
 from newsletter.store.db import Database, open_database, upgrade
 from newsletter.store.dead_letters import DeadLetterStore
+from newsletter.store.events import ApplyResult, EventStore, Received
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import ses_events
 
@@ -160,3 +165,49 @@ def test_raw_ses_json_is_refused_when_sns_topics_are_configured(
     assert listed.exit_code == 0, listed.output
     assert "1 dead letters" in listed.output
     assert "only SNS envelopes that verify" in listed.output and "victim@" in listed.output
+
+
+class Gated:
+    """The real store, whose first apply waits until the test opens the gate (so that the
+    other requests gather into one group behind it)."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def apply(self, batch: Sequence[Received]) -> ApplyResult:
+        if not self.entered.is_set():
+            self.entered.set()
+            self.gate.wait(10)
+        return self.store.apply(batch)
+
+
+def test_a_bad_webhook_event_fails_alone_not_with_its_group(postgres_url: str) -> None:
+    """Eight webhook requests applied as one group on PostgreSQL, one with a NUL in its
+    address: the seven others are applied, only that request fails."""
+    upgrade(postgres_url)
+    db = open_database(postgres_url)
+    try:
+        store = EventStore(db)
+        sink = Gated(store)
+        group = GroupCommit(sink)
+        events = [Received(event_from(send_event(n))) for n in range(7)]
+        events.insert(3, Received(event_from(bounce("nul\x00@example.org"))))
+
+        async def all_at_once() -> list[Any]:
+            first = asyncio.ensure_future(group.apply([events[0]]))
+            assert await asyncio.to_thread(sink.entered.wait, 10)
+            rest = [asyncio.ensure_future(group.apply([e])) for e in events[1:]]
+            while len(group._pending) < len(rest):
+                await asyncio.sleep(0.01)
+            sink.gate.set()
+            return list(await asyncio.gather(first, *rest, return_exceptions=True))
+
+        outcomes = asyncio.run(all_at_once())
+        failed = [n for n, o in enumerate(outcomes) if isinstance(o, Exception)]
+        assert failed == [3]
+        assert "NUL" in str(outcomes[3])
+        assert stored(db) == 7
+    finally:
+        db.close()

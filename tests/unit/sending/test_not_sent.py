@@ -152,16 +152,22 @@ def test_a_three_second_burst_of_503s_is_ridden_out_within_the_run(
 
 
 class DownFor:
-    """The outbox behind an SES that answers 5xx to everything for its first ``seconds``."""
+    """The outbox behind an SES that answers 5xx to everything for ``seconds`` from the
+    first call."""
 
     name = "down-for"
 
     def __init__(self, directory: Path, seconds: float) -> None:
         self.outbox = OutboxTransport(directory)
-        self.until = time.monotonic() + seconds
+        self.seconds = seconds
+        self.until: float | None = None
         self.failures = 0
+        self.lock = threading.Lock()
 
     def send(self, raw: bytes, to: str) -> str:
+        with self.lock:
+            if self.until is None:
+                self.until = time.monotonic() + self.seconds
         if time.monotonic() < self.until:
             self.failures += 1
             raise TransientTransportError("SES failed: ServiceUnavailable (503)")
@@ -217,3 +223,46 @@ def test_the_brake_pauses_after_so_many_failed_deliveries_in_a_row(
     assert (counts.queued, counts.in_doubt, counts.sending) == (count, 0, 0)
     store.resume(campaign_id)
     assert store.counts(campaign_id).deferred == 0  # resumed: every one is due now
+
+
+class LosesFirstAnswer:
+    """The outbox, except that the first send to ``address`` loses its answer (it may or
+    may not have been delivered: here it was)."""
+
+    name = "loses-first-answer"
+
+    def __init__(self, directory: Path, address: str) -> None:
+        self.outbox = OutboxTransport(directory)
+        self.address = address
+        self.lost = False
+
+    def send(self, raw: bytes, to: str) -> str:
+        message_id = self.outbox.send(raw, to)
+        if to == self.address and not self.lost:
+            self.lost = True
+            raise InDoubtTransportError("no answer from SES; the message may have been sent")
+        return message_id
+
+
+def test_a_resend_after_a_lost_answer_is_counted_as_a_possible_duplicate(
+    tmp_path: Path, sample_issue_path: Path
+) -> None:
+    """Under "resend" a lost answer is retried and sent; the count of readers who may have
+    two copies says 1 (and here the reader really has two)."""
+    url = os.environ["NEWSLETTER_DATABASE_URL"]
+    first = next(r for r in subscribe(url, 14) if r.expects_issue)
+    db = open_database(url)
+    store = CampaignStore(db)
+    campaign, _ = store.start("2022-09-07", str(sample_issue_path), ["CL", "CV", "LG"])
+    transport = LosesFirstAnswer(tmp_path / "outbox", first.email)
+    messages = campaign_messages(get_settings(), load_issue(sample_issue_path),
+                                 store.variants(campaign.id), campaign.id)
+    DeliveryRun(store, transport, messages, AdaptiveRate(TokenBucket(1000), 1000),
+                RunConfig(campaign.id, "w", concurrency=2, in_doubt_policy="resend",
+                          retry=RetryPolicy(base_delay=0.001))).run()
+
+    counts = store.counts(campaign.id)
+    assert transport.lost and counts.in_doubt == 0
+    assert counts.maybe_twice == 1
+    assert Counter(str(m["To"]) for m in outbox(tmp_path / "outbox"))[first.email] == 2
+    db.close()

@@ -48,6 +48,21 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "signup_queue",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True,
+                  nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("categories", sa.String(length=200), nullable=False),
+        sa.Column("language", sa.String(length=4), nullable=False),
+        sa.Column("source", sa.String(length=64), nullable=False),
+        sa.Column("created_at", newsletter.store.tables.UTCDateTime(timezone=True),
+                  nullable=False),
+        sa.Column("taken_until", newsletter.store.tables.UTCDateTime(timezone=True),
+                  nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_signup_queue")),
+    )
+    op.create_index(op.f("ix_signup_queue_source"), "signup_queue", ["source"], unique=False)
     op.add_column("campaigns", sa.Column("max_bounce_rate", sa.Float(), nullable=True))
     op.add_column("campaigns", sa.Column("max_complaint_rate", sa.Float(), nullable=True))
     op.add_column("deliveries",
@@ -55,6 +70,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_signup_queue_source"), table_name="signup_queue")
+    op.drop_table("signup_queue")
     with op.batch_alter_table("deliveries") as batch:
         batch.drop_column("resends")
     with op.batch_alter_table("campaigns") as batch:
