@@ -8,6 +8,7 @@ never per recipient: per-recipient links are placeholders filled by ``message.py
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from collections.abc import Iterable, Mapping
@@ -90,11 +91,13 @@ class Links:
         return f"{self.feedback_base}/{kind}/{arxiv_id}"
 
     @classmethod
-    def for_issue(cls, base_url: str, issue: Issue, variant: Variant = Variant()) -> Links:
-        """The links of ``issue``; "view in browser" opens the reader's own variant."""
+    def for_issue(cls, base_url: str, issue: Issue, variant: Variant = Variant(),
+                  section: str = "issues") -> Links:
+        """The links of ``issue``; "view in browser" opens the reader's own variant (under
+        ``/weekly/`` for a weekly edition, issue 21)."""
         base = base_url.rstrip("/")
         return cls(
-            browser=f"{base}/issues/{issue.date.isoformat()}{variant.browser_query()}",
+            browser=f"{base}/{section}/{issue.date.isoformat()}{variant.browser_query()}",
             unsubscribe=f"{base}/unsubscribe/{placeholder(Purpose.UNSUBSCRIBE)}",
             preferences=f"{base}/preferences/{placeholder(Purpose.PREFERENCES)}",
             feedback_base=f"{base}/feedback/{placeholder(Purpose.PREFERENCES)}/"
@@ -190,6 +193,14 @@ class Renderer:
         self.env.filters["wrap"] = wrap_text
         self.env.filters["wrap_items"] = wrap_items
         self.env.filters["keep_dates"] = _keep_dates
+        # Where "view in browser" leads: /issues/DATE, or /weekly/DATE (issue 21).
+        self.browser_section = "issues"
+
+    def for_section(self, section: str) -> Renderer:
+        """This renderer (templates, CSS, caches shared) for the pages under ``/{section}/``."""
+        twin = copy.copy(self)
+        twin.browser_section = section
+        return twin
 
     @cached_property
     def _inline_css(self) -> str:
@@ -306,7 +317,7 @@ class Renderer:
             "subject": subject,
             "subject_header": subject_line(subject),
             "preheader": preheader,
-            "urls": Links.for_issue(self.base_url, issue, variant),
+            "urls": Links.for_issue(self.base_url, issue, variant, self.browser_section),
             "limit": limit,
             "for_you_slot": FOR_YOU_SLOT,
             "feedback_links": True,

@@ -23,6 +23,7 @@ from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
 from newsletter.mail.message import Sender
 from newsletter.model.campaigns import Campaign
+from newsletter.model.editions import weekly_day
 from newsletter.rendering.renderer import RenderedIssue, Renderer
 from newsletter.sending.config import SendConfig
 from newsletter.sending.engine import DeliveryRun
@@ -256,12 +257,15 @@ class Campaigns:
             concurrency = plan_concurrency(rate, config.concurrency)
             label = campaign.issue_date  # the issue's date; a weekly edition's own key
             keys = store.variants(campaign_id, unsent_only=True)
-            variants = render_missing(self.renderer, issue, keys,
+            # Issue 21: a weekly edition's "view in browser" opens /weekly/DATE.
+            renderer = (self.renderer.for_section("weekly")
+                        if weekly_day(campaign.issue_date) else self.renderer)
+            variants = render_missing(renderer, issue, keys,
                                       rendered or {}, config.size_limit_bytes)
             messages = CampaignMessages.encode(variants, self.sender, label, self.secret(),
                                                campaign_id)
             # Issue 21: readers whose follows match papers get their "For you" block.
-            personal = PersonalMessages(messages, issue, variants, self.renderer, self.sender,
+            personal = PersonalMessages(messages, issue, variants, renderer, self.sender,
                                         label, store.follows_of(campaign_id))
             run = DeliveryRun(
                 store, transport, personal, AdaptiveRate(TokenBucket(rate, wait=stop.wait), rate),

@@ -42,6 +42,7 @@ from newsletter.web.sample_links import Endpoint, answering_test_links
 from newsletter.web.security import SecurityHeaders
 from newsletter.web.subscription import SubscriptionRoutes
 from newsletter.web.webhook import ses_webhook
+from newsletter.web.weekly_archive import WeeklyArchiveRoutes
 
 SUBSCRIBE_LIMIT = 10  # POSTs per client address ...
 SUBSCRIBE_WINDOW = 600.0  # ... per this many seconds
@@ -95,6 +96,7 @@ def create_app(
     delivery = DeliveryRoutes(subscriptions, PreferenceStore(db, clock), pages, clock)
     votes = FeedbackRoutes(wiring.paper_feedback(settings, db, clock), pages)
     archive = ArchiveRoutes(site, CampaignStore(db), pages, clock)
+    weekly = WeeklyArchiveRoutes(site, CampaignStore(db), pages, clock)  # issue 21
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
@@ -153,6 +155,10 @@ def create_app(
         Route("/issues", issues_index, methods=["GET"]),
         Route("/issues/{date}", archive.issue, methods=["GET"]),
         Route("/feed.xml", archive.feed, methods=["GET"]),
+        Route("/weekly/", weekly.archive_page, methods=["GET"]),
+        Route("/weekly/page/{number:int}/", weekly.archive_page, methods=["GET"]),
+        Route("/weekly/feed.xml", weekly.feed, methods=["GET"]),
+        Route("/weekly/{date}", weekly.issue, methods=["GET"]),
         Route("/feeds/{code}.xml", archive.category_feed, methods=["GET"]),
         Mount("/static", StaticFiles(directory=static), name="static"),
         Route("/healthz", healthz, methods=["GET"]),
