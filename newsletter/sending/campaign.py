@@ -304,7 +304,8 @@ class Campaigns:
         events received so far. The summary names up to ``in_doubt_limit`` in-doubt
         deliveries (None: every one).
         """
-        date = self.issue_date(ref)
+        # A weekly edition's campaign is named by its key (W20261206, issue 21).
+        date = ref if weekly_day(ref) else self.issue_date(ref)
         campaign = self.store.get(date)
         if campaign is None:
             raise CampaignError(f"no campaign for {date}; start one with: newsletter send {ref}")

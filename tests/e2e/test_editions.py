@@ -121,6 +121,8 @@ def test_every_reader_gets_what_their_preferences_say(
             assert "campaign W2022090" in result.output
         again = CliRunner().invoke(cli, ["weekly", "2022-09-07", "--send", "--yes"])
         assert again.exit_code == 0 and "0 queued" in again.output  # exactly once
+        status = CliRunner().invoke(cli, ["status", "W20220907"])
+        assert status.exit_code == 0 and "campaign W20220907: done; 1 deliveries" in status.output
         keys = {c.id: c.issue_date for c in CampaignStore(db).recent()}
         got = _received(Path(settings.outbox_dir), keys)
         daily = [str(d) for d in DAYS]
