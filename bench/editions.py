@@ -50,7 +50,7 @@ from newsletter.store.tables import deliveries
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE.parent / "issues" / "2022-09-07.yaml"
-SECRET = "bench-secret-key-0123456789abcdef"
+SECRET = "bench-secret-key-5f1c9a83d2e04b7766a1c0e9"
 BUILD_TARGET = 5_000.0  # messages/s
 SNAPSHOT_TARGET = 10.0  # s
 WEEKLY_TARGET = 2.0  # s

@@ -14,7 +14,7 @@ from newsletter import wiring
 from newsletter.cli.delivery import _print_summary, _progress, stop_on_signals
 from newsletter.cli.output import err, fail, out, reported
 from newsletter.editing import build as editor
-from newsletter.editing.weekly import write_weekly
+from newsletter.editing.weekly import clicks_by_paper, week_days, write_weekly
 from newsletter.model.editions import weekly_key
 from newsletter.sending.weekly import plan_weekly
 from newsletter.settings import get_settings
@@ -57,7 +57,9 @@ def weekly(
             if started is not None:
                 raise fail(f"the week's best of {day} is already being sent "
                            f"({started.status}); it is not built again")
-            path, issue = write_weekly(campaigns.config.issues_dir, day, overwrite=True)
+            clicks = clicks_by_paper(campaigns.store.clicks_by_link(
+                d.isoformat() for d in week_days(day)))
+            path, issue = write_weekly(campaigns.config.issues_dir, day, clicks, overwrite=True)
             out.print(f"{path}: {len(issue.featured)} featured and {len(issue.notable)} "
                       "notable papers", markup=False)
         plan = plan_weekly(campaigns, day)

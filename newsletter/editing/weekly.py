@@ -20,7 +20,13 @@ from newsletter.editing.yaml_writer import issue_yaml, write_new_file
 from newsletter.errors import IssueFileError
 from newsletter.issues.files import file_name
 from newsletter.issues.loader import load_issue
-from newsletter.issues.model import FeaturedPaper, Issue, NotablePaper
+from newsletter.issues.model import (
+    FeaturedPaper,
+    Issue,
+    NotablePaper,
+    arxiv_abs_url,
+    arxiv_id,
+)
 
 WEEK = 7
 WEEKLY_DIR = "weekly"
@@ -87,6 +93,18 @@ def build_weekly(issues: Sequence[Issue], day: dt.date,
         featured=featured_list, notable=notable_list,
         footer=newest.footer, footer_en=newest.footer_en,
     )
+
+
+def clicks_by_paper(by_link: Mapping[str, int]) -> dict[str, int]:
+    """Readers' clicks per arXiv id, from clicks per link (other links are left out)."""
+    found: dict[str, int] = {}
+    for link, n in by_link.items():
+        try:
+            paper = arxiv_id(arxiv_abs_url(link))
+        except ValueError:
+            continue
+        found[paper] = found.get(paper, 0) + n
+    return found
 
 
 def weekly_path(issues_dir: Path, day: dt.date) -> Path:

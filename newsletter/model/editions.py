@@ -178,6 +178,10 @@ class ReaderPreferences:
     def is_default(self) -> bool:
         return self == ReaderPreferences()
 
+    def on(self, day: dt.date) -> ReaderPreferences:
+        """These preferences as they apply on ``day``: a pause that ended is daily."""
+        return ReaderPreferences(self.frequency.on(day), self.max_papers, self.follows)
+
     def follows_cell(self) -> str:
         """The follows as one ``;``-separated cell (the CSV and stored form)."""
         return "; ".join(str(f) for f in self.follows)

@@ -55,11 +55,13 @@ class Links:
         return f"{self.feedback_base}/{kind}/{arxiv_id}"
 
     @classmethod
-    def for_issue(cls, base_url: str, issue: Issue, variant: Variant = Variant()) -> Links:
-        """The links of ``issue``; "view in browser" opens the reader's own variant."""
+    def for_issue(cls, base_url: str, issue: Issue, variant: Variant = Variant(),
+                  section: str = "issues") -> Links:
+        """The links of ``issue``; "view in browser" opens the reader's own variant (under
+        ``/weekly/`` for a weekly edition, issue 21)."""
         base = base_url.rstrip("/")
         return cls(
-            browser=issue_page_url(base, issue.date, variant),
+            browser=f"{base}/{section}/{issue.date.isoformat()}{variant.browser_query()}",
             unsubscribe=f"{base}/unsubscribe/{placeholder(Purpose.UNSUBSCRIBE)}",
             preferences=f"{base}/preferences/{placeholder(Purpose.PREFERENCES)}",
             feedback_base=f"{base}/feedback/{placeholder(Purpose.PREFERENCES)}/"

@@ -8,6 +8,7 @@ never per recipient: per-recipient links are placeholders filled by ``message.py
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -163,6 +164,14 @@ class Renderer:
         self.env.filters["wrap_list"] = wrap_list
         self.env.filters["keep_dates"] = keep_dates
         self.env.tests["cut"] = is_cut
+        # Where "view in browser" leads: /issues/DATE, or /weekly/DATE (issue 21).
+        self.browser_section = "issues"
+
+    def for_section(self, section: str) -> Renderer:
+        """This renderer (templates, CSS, caches shared) for the pages under ``/{section}/``."""
+        twin = copy.copy(self)
+        twin.browser_section = section
+        return twin
 
     @cached_property
     def _inline_css(self) -> str:
@@ -281,7 +290,7 @@ class Renderer:
             "footers": _footers(issue, variant.language),
             "subject": subject,
             "preheader": preheader,
-            "urls": Links.for_issue(self.base_url, issue, variant),
+            "urls": Links.for_issue(self.base_url, issue, variant, self.browser_section),
             "anchor": paper_anchor,
             "pdf_url": arxiv_pdf_url,
             "html_url": arxiv_html_url,

@@ -23,6 +23,7 @@ from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
 from newsletter.mail.message import Sender
 from newsletter.model.campaigns import Campaign
+from newsletter.model.editions import weekly_day
 from newsletter.rendering.renderer import RenderedIssue, Renderer
 from newsletter.sending.batch import BatchRun
 from newsletter.sending.bulk_messages import BulkMessages
@@ -287,7 +288,10 @@ class Campaigns:
             concurrency = plan_concurrency(rate / per_call, config.concurrency)
             label = campaign.issue_date  # the issue's date; a weekly edition's own key
             keys = store.variants(campaign_id, unsent_only=True)
-            variants = render_missing(self.renderer, issue, keys,
+            # Issue 21: a weekly edition's "view in browser" opens /weekly/DATE.
+            renderer = (self.renderer.for_section("weekly")
+                        if weekly_day(campaign.issue_date) else self.renderer)
+            variants = render_missing(renderer, issue, keys,
                                       rendered or {}, config.size_limit_bytes)
             run_config = RunConfig(
                 campaign_id, worker_id, concurrency, campaign_tag=label,
@@ -303,7 +307,7 @@ class Campaigns:
             if bulk is None:
                 messages = CampaignMessages.encode(variants, self.sender, label, self.secret(),
                                                    campaign_id)
-                personal = PersonalMessages(messages, issue, variants, self.renderer,
+                personal = PersonalMessages(messages, issue, variants, renderer,
                                             self.sender, label, follows)
                 run: DeliveryRun | BatchRun = DeliveryRun(
                     store, transport, personal,
@@ -344,7 +348,8 @@ class Campaigns:
         events received so far. The summary names up to ``in_doubt_limit`` in-doubt
         deliveries (None: every one).
         """
-        date = self.issue_date(ref)
+        # A weekly edition's campaign is named by its key (W20261206, issue 21).
+        date = ref if weekly_day(ref) else self.issue_date(ref)
         campaign = self.store.get(date)
         if campaign is None:
             raise CampaignError(f"no campaign for {date}; start one with: newsletter send {ref}")

@@ -11,12 +11,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from newsletter.editing.weekly import weekly_path
+from newsletter.editing.preflight import IssueSource, preflight
+from newsletter.editing.weekly import WEEKLY_DIR, weekly_path
 from newsletter.errors import IssueFileError
 from newsletter.model.editions import WEEKDAYS, weekly_key
+from newsletter.rendering.renderer import Renderer
 from newsletter.sending.campaign import Campaigns, SendPlan, issue_categories
 from newsletter.sending.messages import render_missing
 from newsletter.sending.personal import Audience
+
+
+def weekly_renderer(renderer: Renderer) -> Renderer:
+    """``renderer`` for a weekly edition: "view in browser" opens ``/weekly/DATE``."""
+    return renderer.for_section(WEEKLY_DIR)
 
 
 @dataclass
@@ -49,7 +56,8 @@ def plan_weekly(campaigns: Campaigns, day: dt.date) -> WeeklyPlan:
     if not path.exists():
         raise IssueFileError(f"{path} does not exist; build it first: "
                              f"newsletter weekly {day} --build")
-    report = campaigns.check(str(path))
+    renderer = weekly_renderer(campaigns.renderer)
+    report = preflight(IssueSource.read(path), renderer, campaigns.checks)
     report.raise_for_errors()
     issue = report.issue
     assert issue is not None  # an invalid file is a preflight error
@@ -67,6 +75,6 @@ def plan_weekly(campaigns: Campaigns, day: dt.date) -> WeeklyPlan:
         plan = WeeklyPlan(issue, report.path, campaign, counts.open + counts.in_doubt, report,
                           key=key)
         keys = store.variants(campaign.id, unsent_only=True)
-    plan.rendered = render_missing(campaigns.renderer, issue, keys, report.rendered,
+    plan.rendered = render_missing(renderer, issue, keys, report.rendered,
                                    campaigns.config.size_limit_bytes)
     return plan

@@ -46,6 +46,7 @@ from newsletter.store.audience import count_left_out, recipients_select
 from newsletter.store.base import Store
 from newsletter.store.db import Database
 from newsletter.store.editions import (
+    clicks_by_link,
     deliveries_by_variant,
     follows_of_campaign,
     waiting_readers,
@@ -361,6 +362,10 @@ class CampaignStore(Store):
     def follows_of(self, campaign_id: int) -> dict[int, tuple[Follow, ...]]:
         """Unsent readers' follows; see :mod:`store.editions`."""
         return follows_of_campaign(self.engine, campaign_id)
+
+    def clicks_by_link(self, issue_dates: Iterable[str]) -> dict[str, int]:
+        """Readers who clicked each link in these campaigns; see :mod:`store.editions`."""
+        return clicks_by_link(self.engine, issue_dates)
 
     def deliveries_by_variant(self, campaign_id: int) -> dict[str, int]:
         """Deliveries per variant key; see :mod:`store.editions`."""

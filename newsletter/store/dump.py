@@ -34,14 +34,19 @@ from newsletter.store.tables import (
     subscribers,
     suppressions,
 )
+from newsletter.store.tables_editions import paper_feedback, reader_preferences
 
 FORMAT = "newsletter-dump"
 VERSION = 1
 # Parents before children, so foreign keys hold while importing.
 # ses_events: the soft-bounce count and campaign health come from them.
+# reader_preferences and paper_feedback (issue 21): readers' own choices and feedback.
 TABLES: tuple[Table, ...] = (
     subscribers, subscriber_events, suppressions, campaigns, deliveries, ses_events,
+    reader_preferences, paper_feedback,
 )
+# Tables whose ids are handed out by the database (reader_preferences is keyed by reader).
+_COUNTED = tuple(table for table in TABLES if "id" in table.c)
 _BY_NAME = {table.name: table for table in TABLES}
 _ORDER = {table.name: index for index, table in enumerate(TABLES)}
 _BATCH = 1000
@@ -68,12 +73,13 @@ def export_dump(db: Database, out: TextIO) -> DumpCounts:
         header = {
             "format": FORMAT, "version": VERSION, "schema": current_revision(db.engine),
             "exported_at": dt.datetime.now(dt.UTC).isoformat(),
-            "next_ids": {table.name: _next_id(conn, table) for table in TABLES},
+            "next_ids": {table.name: _next_id(conn, table) for table in _COUNTED},
         }
         out.write(json.dumps(header) + "\n")
         for table in TABLES:
             counts.rows[table.name] = 0
-            for row in conn.execute(select(table).order_by(table.c.id)).mappings():
+            order = table.primary_key.columns
+            for row in conn.execute(select(table).order_by(*order)).mappings():
                 line = {"table": table.name, "row": {k: _encode(v) for k, v in row.items()}}
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
                 counts.rows[table.name] += 1
@@ -119,7 +125,7 @@ def import_dump(db: Database, lines: Iterable[str]) -> DumpCounts:
             if len(pending[name]) >= _BATCH:
                 flush(name)
         flush(TABLES[-1].name)
-        for table in TABLES:
+        for table in _COUNTED:
             _set_next_id(conn, table, next_ids.get(table.name, 1))
     return counts
 

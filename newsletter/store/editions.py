@@ -39,7 +39,7 @@ from newsletter.model.editions import (
 from newsletter.store.base import Store
 from newsletter.store.db import Database
 from newsletter.store.rows import record_event
-from newsletter.store.tables import deliveries, subscribers, suppressions
+from newsletter.store.tables import campaigns, deliveries, ses_events, subscribers, suppressions
 from newsletter.store.tables_editions import reader_preferences
 
 _COLUMNS = (
@@ -261,3 +261,15 @@ def weekly_readers(engine: Engine) -> dict[int, int]:
     )
     with engine.connect() as conn:
         return {int(day): int(n) for day, n in conn.execute(query).all() if day is not None}
+
+
+def clicks_by_link(engine: Engine, issue_dates: Iterable[str]) -> dict[str, int]:
+    """Readers who clicked each link (SES click events) in the campaigns of these keys."""
+    query = (
+        select(ses_events.c.detail, func.count(ses_events.c.email.distinct()))
+        .join_from(ses_events, campaigns, campaigns.c.id == ses_events.c.campaign_id)
+        .where(ses_events.c.kind == "click", campaigns.c.issue_date.in_(list(issue_dates)))
+        .group_by(ses_events.c.detail)
+    )
+    with engine.connect() as conn:
+        return {str(link): int(n) for link, n in conn.execute(query).all() if link}

@@ -54,6 +54,7 @@ from newsletter.web.sample_links import Endpoint, answering_test_links
 from newsletter.web.security import SecurityHeaders
 from newsletter.web.subscription import RETRY_AFTER, SubscriptionRoutes
 from newsletter.web.webhook import ses_webhook
+from newsletter.web.weekly_archive import WeeklyArchiveRoutes
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ def create_app(
     feed = Heartbeat(FeedStore(db, clock), feed_name("webhook"), durable=False, clock=clock,
                      interval=WEBHOOK_BEAT) if settings.sns_topic_arns else None
     papers = PaperRoutes(archive, PaperStore(db))  # issue 20: paper pages and search
+    weekly = WeeklyArchiveRoutes(site, CampaignStore(db), pages, clock)  # issue 21
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
@@ -207,6 +209,10 @@ def create_app(
         Route("/issues", issues_index, methods=["GET"]),
         Route("/issues/{date}", archive.issue, methods=["GET"]),
         Route("/feed.xml", archive.feed, methods=["GET"]),
+        Route("/weekly/", weekly.archive_page, methods=["GET"]),
+        Route("/weekly/page/{number}/", weekly.archive_page, methods=["GET"]),
+        Route("/weekly/feed.xml", weekly.feed, methods=["GET"]),
+        Route("/weekly/{date}", weekly.issue, methods=["GET"]),
         Route("/feeds/{code}.xml", archive.category_feed, methods=["GET"]),
         Route("/papers/{rest:path}", papers.paper, methods=["GET"]),
         Route("/search", papers.search, methods=["GET"]),

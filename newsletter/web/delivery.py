@@ -74,7 +74,8 @@ class DeliveryRoutes:
         if isinstance(subscriber, Response):
             return subscriber
         prefs = await run_in_threadpool(self.store.get, subscriber.id)
-        return self._page(request, subscriber, DeliveryForm.of(prefs))
+        # A pause that has ended shows as what it is now: daily.
+        return self._page(request, subscriber, DeliveryForm.of(prefs.on(self.clock().date())))
 
     async def post(self, request: Request) -> Response:
         subscriber = await self._subscriber(request)

@@ -19,6 +19,7 @@ from collections import defaultdict
 from email.message import EmailMessage
 from pathlib import Path
 
+import feedparser
 import pytest
 from starlette.testclient import TestClient
 from support.sending import send_issue
@@ -120,6 +121,8 @@ def test_every_reader_gets_what_their_preferences_say(
             assert "campaign W2022090" in result.output
         again = CliRunner().invoke(cli, ["weekly", "2022-09-07", "--send", "--yes"])
         assert again.exit_code == 0 and "0 queued" in again.output  # exactly once
+        status = CliRunner().invoke(cli, ["status", "W20220907"])
+        assert status.exit_code == 0 and "campaign W20220907: done; 1 deliveries" in status.output
         keys = {c.id: c.issue_date for c in CampaignStore(db).recent()}
         got = _received(Path(settings.outbox_dir), keys)
         daily = [str(d) for d in DAYS]
@@ -175,6 +178,21 @@ def test_every_reader_gets_what_their_preferences_say(
             assert client.get(link.group(1)).status_code == 200
             assert votes.counts(weekly.id) == {}
             assert client.post(link.group(1)).status_code == 200
+
+            # Its own archive page (the email's "view in browser") and feed entry.
+            assert "https://news.example.org/weekly/2022-09-07" in html
+            page = client.get("/weekly/2022-09-07")
+            assert page.status_code == 200 and "本周精选 · Week of 2022-09-07" in page.text
+            assert all(f"arxiv.org/abs/{i}" in page.text for i in ids)
+            assert "Week of 2022-09-05" in client.get("/weekly/").text
+            feed = feedparser.parse(client.get("/weekly/feed.xml").content)
+            assert not feed.bozo
+            assert [e.link for e in feed.entries] == [
+                "https://news.example.org/weekly/2022-09-07",
+                "https://news.example.org/weekly/2022-09-05"]
+            assert client.get("/weekly/2022-09-06").status_code == 404
+            daily_page = client.get("/issues/2022-09-07")
+            assert "本周精选" not in daily_page.text and "2209.61947" in daily_page.text
         assert votes.counts(weekly.id) == {ids[0]: {"more": 0, "less": 1}}
     finally:
         db.close()

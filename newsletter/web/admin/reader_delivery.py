@@ -31,7 +31,7 @@ ERRORS = {
 
 def delivery_view(desk: Desk, subscriber_id: int) -> dict[str, object]:
     """What the reader's page shows of their delivery choices, and the form's options."""
-    prefs = PreferenceStore(desk.subscribers.db).get(subscriber_id)
+    prefs = PreferenceStore(desk.subscribers.db).get(subscriber_id).on(desk.clock().date())
     return {"delivery": DeliveryForm.of(prefs), "delivery_prefs": prefs,
             "weekday_codes": WEEKDAYS, "max_choices": MAX_PAPERS_CHOICES}
 

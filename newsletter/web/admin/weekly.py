@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from newsletter.editing.weekly import weekly_path, write_weekly
+from newsletter.editing.weekly import clicks_by_paper, week_days, weekly_path, write_weekly
 from newsletter.errors import NewsletterError
 from newsletter.model.editions import WEEKDAYS, weekly_key
 from newsletter.store.editions import PreferenceStore
@@ -72,7 +72,9 @@ def routes(desk: Desk) -> list[BaseRoute]:
         if desk.campaigns.store.get(weekly_key(day)) is not None:
             return "!started"
         try:
-            _path, issue = write_weekly(issues_dir, day, overwrite=True)
+            clicks = clicks_by_paper(desk.campaigns.store.clicks_by_link(
+                d.isoformat() for d in week_days(day)))
+            _path, issue = write_weekly(issues_dir, day, clicks, overwrite=True)
         except NewsletterError:
             return "!cannot-build"
         desk.audit(request, "build weekly", day.isoformat(),

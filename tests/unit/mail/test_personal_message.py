@@ -20,7 +20,7 @@ from newsletter.tokens import Purpose, make_token
 from newsletter.vocabulary import Variant
 
 SENDER = Sender("AI Digest <digest@example.org>", "https://news.example.org", "digest.example.org")
-SECRET = "test-secret-key-0123456789abcdef"
+SECRET = "test-secret-key-070e317f7717c7082cd5db78"
 
 
 def _recipient(n: int, html: str, text: str) -> PersonalRecipient:

@@ -14,9 +14,13 @@ from typer.testing import CliRunner
 
 from newsletter.cli.main import app
 from newsletter.errors import SuppressedAddressError
+from newsletter.model.editions import parse_preferences
 from newsletter.settings import get_settings
+from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database, open_database, upgrade
 from newsletter.store.dump import TABLES
+from newsletter.store.editions import PreferenceStore
+from newsletter.store.paper_feedback import PaperFeedbackStore
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.transports.outbox import OutboxTransport
 
@@ -26,7 +30,8 @@ T0 = dt.datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)
 def tables(db: Database) -> dict[str, list[dict[str, Any]]]:
     with db.engine.connect() as conn:
         return {
-            t.name: [dict(r) for r in conn.execute(select(t).order_by(t.c.id)).mappings()]
+            t.name: [dict(r) for r in conn.execute(
+                select(t).order_by(*t.primary_key.columns)).mappings()]
             for t in TABLES
         }
 
@@ -45,6 +50,18 @@ def populate(url: str, tmp_path: Path, sample_issue_path: Path) -> None:
     finally:
         db.close()
     send_issue(get_settings(), str(sample_issue_path), transport=OutboxTransport(tmp_path / "o"))
+    db = open_database(url)
+    try:  # issue 21: a reader's own choices and their feedback on a paper travel too
+        reader = SubscriberStore(db).find("active@example.org")
+        assert reader is not None
+        PreferenceStore(db, clock=lambda: T0).set(
+            reader.id, parse_preferences("weekly:TUE", "3", "author:Y Bengio; 扩散模型"))
+        campaign = CampaignStore(db).get("2022-09-07")
+        assert campaign is not None
+        PaperFeedbackStore(db, clock=lambda: T0).record(campaign.id, reader.id, "2209.01947",
+                                                        "less")
+    finally:
+        db.close()
 
 
 def test_export_then_import_into_postgresql_is_lossless(
@@ -71,6 +88,7 @@ def test_export_then_import_into_postgresql_is_lossless(
         assert {k: len(v) for k, v in moved.items()} == {k: len(v) for k, v in original.items()}
         assert moved == original
         assert len(moved["suppressions"]) == 3  # unsubscribed, bounced, erased (hash only)
+        assert len(moved["reader_preferences"]) == len(moved["paper_feedback"]) == 1
         store = SubscriberStore(after)
         for blocked in ("bounced@example.org", "erased@example.org"):
             with pytest.raises(SuppressedAddressError):

@@ -92,3 +92,13 @@ def test_bad_posts_change_nothing_and_say_why(client: TestClient, db: Database) 
     assert 'id="max_papers-error"' in limit.text
     assert "&lt;b&gt;a;b&lt;/b&gt;" in follow.text and "<b>a;b" not in follow.text
     assert PreferenceStore(db).get(reader.id) == ReaderPreferences()
+
+
+def test_a_pause_that_ended_shows_as_daily(client: TestClient, db: Database) -> None:
+    """A pause that ended yesterday is shown as daily (what the reader gets now), so saving
+    the page again is not refused for a date in the past."""
+    reader, path = _reader(db)
+    PreferenceStore(db).set(reader.id, parse_preferences("paused:2026-12-06", "5", ""))
+    page = client.get(path)
+    assert re.search(r'value="daily" id="freq-daily" checked', page.text)
+    assert re.search(r'value="5" id="max-5" checked', page.text)
