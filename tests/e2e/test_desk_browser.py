@@ -358,6 +358,7 @@ def test_axe_finds_nothing_serious_on_any_desk_page(desk_server: DeskServer,
             "reader": reader_path,
             "suppressions": "/admin/suppressions",
             "audit log": "/admin/audit",
+            "trends": "/admin/trends",
         }
         for name, path in pages.items():
             answer = page.goto(desk.url + path)
