@@ -329,3 +329,18 @@ reengagements = Table(
 
 # Trends read subscriber history by day; pruning reads events by age.
 Index("ix_subscriber_events_created_at", subscriber_events.c.created_at)
+
+# The trends' figures of each finished UTC day, counted once from ``subscriber_events``
+# (a day that is over does not change); today is always counted afresh.
+trend_days = Table(
+    "trend_days",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("signups", Integer, nullable=False, default=0),
+    Column("confirmations", Integer, nullable=False, default=0),
+    Column("added", Integer, nullable=False, default=0),
+    Column("left_reader", Integer, nullable=False, default=0),
+    Column("left_bounce", Integer, nullable=False, default=0),
+    Column("left_complaint", Integer, nullable=False, default=0),
+    Column("left_inactive", Integer, nullable=False, default=0),
+)
