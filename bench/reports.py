@@ -422,8 +422,8 @@ def render(n: int, written: int, made: float, report_times: list[float],
         f"{'PASS' if kept / 1e6 <= TARGETS['mb_per_million'] else 'FAIL'} |",
         f"| everything within the retention window (all event rows kept, no payloads but "
         f"bounces' and complaints') | {mb(within)} MB | (reported) | |",
-        f"| `ses_events` past the retention window ({len(growth)} days of {growth[0][0]:,} "
-        "events, each day pruning the day before) | "
+        f"| `ses_events` past the retention window ({len(growth)} simulated days, each "
+        f"pruning the day before; {growth[0][0]:,} rows after the first; sizes after each) | "
         f"{', '.join(mb(s) + ' MB' for _, s in growth)} | flat | "
         f"{'PASS' if flat else 'FAIL'} |",
         f"| applying Delivery, Open and Click events with the roll-up (`events poll`, "
