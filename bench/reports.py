@@ -83,6 +83,36 @@ def vacuum(url: str, table: str = "", full: bool = False) -> None:
         engine.dispose()
 
 
+def without_indexes(url: str, tables: tuple[str, ...]) -> Callable[[], None]:
+    """Drop the secondary indexes and unique constraints of ``tables`` (a bulk load builds
+    them once at the end, much faster than row by row); returns what puts them back."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            names = {"tables": list(tables)}
+            constraints = conn.execute(text(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+                " FROM pg_constraint WHERE conrelid::regclass::text = ANY(:tables)"
+                " AND contype = 'u'"), names).all()
+            for table, name, _ in constraints:
+                conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+            indexes = conn.execute(text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(:tables)"
+                " AND schemaname = current_schema() AND indexname NOT LIKE 'pk_%'"),
+                names).all()
+            for name, _ in indexes:
+                conn.execute(text(f'DROP INDEX "{name}"'))
+    finally:
+        engine.dispose()
+
+    def restore() -> None:
+        sql(url, *(f'ALTER TABLE {t} ADD CONSTRAINT "{name}" {definition}'
+                   for t, name, definition in constraints),
+            *(definition for _, definition in indexes))
+
+    return restore
+
+
 def populate(url: str, n: int, total_events: int) -> int:
     """Readers, their history, 90 campaigns, the newest's deliveries and rolled-up events.
     Returns the number of ``ses_events`` rows written."""
@@ -94,6 +124,8 @@ def populate(url: str, n: int, total_events: int) -> int:
     # (two thirds; a third of them by machines) and clicks.
     extra = max(0, total_events - 2 * n)
     opens, clicks = extra * 2 // 3, extra - extra * 2 // 3
+    restore = without_indexes(url, ("subscribers", "subscriber_events", "deliveries",
+                                    "ses_events"))
     sql(url,
         "INSERT INTO subscribers (id, email, status, categories, language, source, created_at,"
         " updated_at, confirmed_at) SELECT g, 'reader' || g || '@example.com', 'active', '',"
@@ -147,6 +179,7 @@ def populate(url: str, n: int, total_events: int) -> int:
         sql(url, common, salt=f"{kind}{machine}", kind=kind, count=count, step=step,
             bounce_type=bounce_type, machine=machine, detail=detail, payload=payload, n=n)
         written += count
+    restore()
     # The roll-up those events make, as store/rollup.py writes it.
     sql(url,
         "INSERT INTO delivery_activity (delivery_id, campaign_id, delivered_at, bounced,"
@@ -357,10 +390,11 @@ def render(n: int, written: int, made: float, report_times: list[float],
     kept = sum(after.values()) * scale
     within = sum(before.values()) * scale
     report_s, trends_ms = max(report_times), max(trend_times) * 1000
-    # Flat: the last three days within 15% of each other (the first days grow while the
-    # freed pages are not yet reused).
-    last = [size for _, size in growth[-3:]]
-    flat = max(last) <= 1.15 * min(last)
+    # Flat: the last two days no more than 10% above the most of days 2-4 (the table holds
+    # up to two days between a day's insert and the prune, so sizes alternate; the first
+    # day starts from an empty table).
+    sizes_ = [size for _, size in growth]
+    flat = max(sizes_[-2:]) <= 1.10 * max(sizes_[1:4])
     lines = [
         f"Measured {when:%Y-%m-%d %H:%M} UTC by `bench/reports.py` on a shared 2-core machine "
         f"under load from other work ({cpu_model()}), PostgreSQL on loopback (the test "
@@ -388,8 +422,8 @@ def render(n: int, written: int, made: float, report_times: list[float],
         f"{'PASS' if kept / 1e6 <= TARGETS['mb_per_million'] else 'FAIL'} |",
         f"| everything within the retention window (all event rows kept, no payloads but "
         f"bounces' and complaints') | {mb(within)} MB | (reported) | |",
-        f"| `ses_events` past the retention window ({len(growth)} days of {growth[0][0]:,} "
-        "events, each day pruning the day before) | "
+        f"| `ses_events` past the retention window ({len(growth)} simulated days, each "
+        f"pruning the day before; {growth[0][0]:,} rows after the first; sizes after each) | "
         f"{', '.join(mb(s) + ' MB' for _, s in growth)} | flat | "
         f"{'PASS' if flat else 'FAIL'} |",
         f"| applying Delivery, Open and Click events with the roll-up (`events poll`, "

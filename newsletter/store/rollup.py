@@ -136,16 +136,23 @@ def _values(state: Engagement) -> dict[str, Any]:
 
 def _write_states(conn: Connection, targets: dict[int, Target], before: dict[int, Engagement],
                   after: dict[int, Engagement]) -> None:
-    """One statement for new and changed states: the rows are locked (or new, and a
-    concurrent insert of the same one fails the transaction, which is then run again)."""
-    rows = [{"delivery_id": i, "campaign_id": targets[i].campaign_id, **_values(after[i])}
-            for i in sorted(after) if after[i] != before.get(i)]
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":  # one statement over arrays, not one per row
-        conn.execute(_ACTIVITY_PG, {name: [r[name] for r in rows] for name in rows[0]})
-    else:
-        conn.execute(_statements(conn).activity, rows)
+    """Changed states over the rows ``_states`` locked; new ones by a plain INSERT, so that
+    a concurrent insert of the same delivery's state fails this transaction (which is then
+    run again and finds the row) instead of overwriting it."""
+    for rows, upsert in (
+        ([i for i in sorted(after) if i in before and after[i] != before[i]], True),
+        ([i for i in sorted(after) if i not in before], False),
+    ):
+        if not rows:
+            continue
+        values = [{"delivery_id": i, "campaign_id": targets[i].campaign_id, **_values(after[i])}
+                  for i in rows]
+        if conn.dialect.name == "postgresql":  # one statement over arrays, not one per row
+            statement = _ACTIVITY_PG if upsert else _NEW_ACTIVITY_PG
+            conn.execute(statement, {name: [v[name] for v in values] for name in values[0]})
+        else:
+            upserts = _statements(conn)
+            conn.execute(upserts.activity if upsert else upserts.new_activity, values)
 
 
 def _upsert(conn: Connection) -> Any:
@@ -229,6 +236,8 @@ _ACTIVITY_PG = text(  # built from our own column names: no input reaches it
     + ") ON CONFLICT (delivery_id) DO UPDATE SET "
     + ", ".join(f"{c.name} = excluded.{c.name}" for c in _STATE_COLUMNS)
 )
+_NEW_ACTIVITY_PG = text(  # the same, without ON CONFLICT
+    str(_ACTIVITY_PG.text).split(" ON CONFLICT", 1)[0])
 _CLICKED_PG = text(
     "INSERT INTO delivery_links (delivery_id, link_id, clicks) SELECT * FROM unnest("
     "CAST(:delivery_id AS bigint[]), CAST(:link_id AS bigint[]), CAST(:clicks AS integer[]))"
@@ -239,6 +248,7 @@ _CLICKED_PG = text(
 
 @dataclass(frozen=True)
 class _Upserts:
+    new_activity: Any
     activity: Any
     counts: Any
     clicked: Any
@@ -250,6 +260,7 @@ def _build(insert_: Any) -> _Upserts:
     clicked = insert_(delivery_links)
     c, d = campaign_counts.c, delivery_links.c
     return _Upserts(
+        insert_(delivery_activity),
         activity.on_conflict_do_update(
             index_elements=[_a.delivery_id],
             set_={col.name: activity.excluded[col.name] for col in _STATE_COLUMNS}),

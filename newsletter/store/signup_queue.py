@@ -18,7 +18,8 @@ from sqlalchemy import delete, func, insert, literal, or_, select, update
 from newsletter.clock import utc_now
 from newsletter.store.base import Store
 from newsletter.store.db import Database
-from newsletter.store.tables import UTCDateTime, signup_queue
+from newsletter.store.tables import UTCDateTime
+from newsletter.store.tables_activity import signup_queue
 
 LEASE = dt.timedelta(seconds=30)  # a sign-up takes well under a second
 Queued = Literal["queued", "source_full", "full"]

@@ -253,7 +253,6 @@ schedules = Table(
 )
 
 
-
 # The tables of later features, in modules of their own on this ``metadata``: imported
 # here so that every table is declared once this module is.
 from newsletter.store import (  # noqa: E402, F401
@@ -261,20 +260,4 @@ from newsletter.store import (  # noqa: E402, F401
     tables_api,
     tables_editions,
     tables_papers,
-)
-
-# Sign-ups answered "check your inbox" and not yet handled: kept here, not in memory, so a
-# restart or a crash of `serve` loses none. ``source`` is the client's rate-limit key (its
-# address, or its IPv6 /64), which bounds how much of the queue one source may hold;
-# ``taken_until`` is the lease of the process handling it.
-signup_queue = Table(
-    "signup_queue",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("email", String(320), nullable=False),
-    Column("categories", String(200), nullable=False),
-    Column("language", String(4), nullable=False),
-    Column("source", String(64), nullable=False, index=True),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Column("taken_until", UTCDateTime()),
 )

@@ -123,3 +123,34 @@ reengagements = Table(
 
 # Trends read subscriber history by day; pruning reads events by age.
 Index("ix_subscriber_events_created_at", subscriber_events.c.created_at)
+
+# Sign-ups answered "check your inbox" and not yet handled: kept here, not in memory, so a
+# restart or a crash of `serve` loses none. ``source`` is the client's rate-limit key (its
+# address, or its IPv6 /64), which bounds how much of the queue one source may hold;
+# ``taken_until`` is the lease of the process handling it.
+signup_queue = Table(
+    "signup_queue",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),
+    Column("categories", String(200), nullable=False),
+    Column("language", String(4), nullable=False),
+    Column("source", String(64), nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("taken_until", UTCDateTime()),
+)
+
+# The trends' figures of each finished UTC day, counted once from ``subscriber_events``
+# (a day that is over does not change); today is always counted afresh.
+trend_days = Table(
+    "trend_days",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("signups", Integer, nullable=False, default=0),
+    Column("confirmations", Integer, nullable=False, default=0),
+    Column("added", Integer, nullable=False, default=0),
+    Column("left_reader", Integer, nullable=False, default=0),
+    Column("left_bounce", Integer, nullable=False, default=0),
+    Column("left_complaint", Integer, nullable=False, default=0),
+    Column("left_inactive", Integer, nullable=False, default=0),
+)

@@ -360,6 +360,7 @@ def test_axe_finds_nothing_serious_on_any_desk_page(desk_server: DeskServer,
             "integrations": "/admin/integrations",  # issue 22
             "weekly editions": "/admin/weekly",  # issue 21
             "audit log": "/admin/audit",
+            "trends": "/admin/trends",
         }
         for name, path in pages.items():
             answer = page.goto(desk.url + path)

@@ -38,7 +38,7 @@ def routes(desk: Desk) -> list[BaseRoute]:
 
     def trends(days: int) -> dict[str, Any]:
         until = desk.clock().astimezone(dt.UTC).date()
-        found = TrendStore(store.db).trends(until - dt.timedelta(days=days - 1), until)
+        found = TrendStore(store.db, desk.clock).trends(until - dt.timedelta(days=days - 1), until)
         growth = [(d.day, d.confirmations + d.added, d.left) for d in found.days]
         return {
             "trends": found, "growth": growth,

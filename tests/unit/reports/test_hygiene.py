@@ -124,7 +124,7 @@ def test_the_sunset_rule_asks_the_inactive_and_unsubscribes_those_who_do_not_sta
     statuses = [people.find(a).status for a in readers]  # type: ignore[union-attr]
     assert statuses == ["active"] * 4 + ["unsubscribed"] * (len(readers) - 4)
     day = clock().date()
-    trends = TrendStore(db).trends(day, day)
+    trends = TrendStore(db, clock).trends(day, day)
     assert trends.days[0].left_inactive == len(readers) - 4
 
 

@@ -153,3 +153,49 @@ def test_prune_keeps_bounces_and_complaints_and_what_is_recent(db: Database) -> 
     assert json.loads(left["complaint"])["eventType"] == "Complaint"
     report = ReportStore(db).counts(cid)
     assert sum(c.delivered for c in report.values()) == 1  # the roll-up outlives the rows
+
+
+def test_concurrent_appliers_keep_the_counts_exact(postgres_url: str) -> None:
+    """Two processes' worth of appliers on the same deliveries at once (PostgreSQL): the
+    states are locked or their insert conflicts and is run again; nothing is lost or
+    counted twice."""
+    import threading
+
+    upgrade(postgres_url)
+    db = open_database(postgres_url)
+    try:
+        cid, ids = sent_campaign(db, 3)
+        stores = [EventStore(db, clock=lambda: NOW, base_url=BASE) for _ in range(2)]
+        errors: list[BaseException] = []
+        together = threading.Barrier(2, timeout=30)  # each batch starts at the same time
+
+        def work(n: int) -> None:
+            try:
+                for k in range(15):
+                    together.wait()
+                    stores[n].apply([
+                        Received(event("open", i, 4000 + 100 * k + n, userAgent=IPHONE))
+                        for i in ids
+                    ] + [Received(event("click", ids[k % 3], 5000 + 100 * k + n,
+                                        link=f"https://arxiv.org/abs/2209.0{1000 + n}"))])
+            except BaseException as err:  # reported below
+                errors.append(err)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        counts = ReportStore(db).counts(cid)
+        assert sum(c.opened_unique for c in counts.values()) == 3
+        assert sum(c.clicked_unique for c in counts.values()) == 3
+        assert sum(c.clicks_total for c in counts.values()) == 30
+        links = ReportStore(db).links(cid)
+        assert sorted((link.key, link.clicks, link.readers) for link in links) == [
+            ("2209.01000", 15, 3), ("2209.01001", 15, 3)]
+        with db.engine.connect() as conn:
+            opens = conn.execute(select(func.sum(delivery_activity.c.opens))).scalar_one()
+        assert opens == 2 * 15 * 3
+    finally:
+        db.close()

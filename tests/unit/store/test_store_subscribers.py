@@ -52,7 +52,7 @@ def _every_text_cell(db: Database) -> list[str]:
     with db.engine.connect() as conn:
         for table in metadata.sorted_tables:
             columns = [c for c in table.columns if isinstance(c.type, String | Text)]
-            if not columns:
+            if not columns:  # no text can hold an address (e.g. per-delivery counters)
                 continue
             for row in conn.execute(select(*columns)):
                 cells.extend(str(value) for value in row if value is not None)

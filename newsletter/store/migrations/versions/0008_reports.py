@@ -91,9 +91,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_subscriber_events_created_at", "subscriber_events", ["created_at"],
                     unique=False)
+    op.create_table(
+        "trend_days",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        *[sa.Column(name, sa.Integer(), nullable=False) for name in (
+            "signups", "confirmations", "added", "left_reader", "left_bounce",
+            "left_complaint", "left_inactive")],
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_trend_days")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("trend_days")
     op.drop_index("ix_subscriber_events_created_at", table_name="subscriber_events")
     op.drop_table("reengagements")
     op.drop_index("ix_reader_actions_subscriber_id", table_name="reader_actions")
