@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from support.env import SAMPLE_ISSUE
 
 # The "billion laughs": nine levels of nine aliases each, used as a field's value.
@@ -15,11 +17,13 @@ ALIAS_BOMB = "\n".join(
 ) + "\n"
 
 
-TITLE = "title: AI 前沿论文速递 · 2022-09-07"
-
-
 def hostile_files() -> dict[str, str]:
     sample = SAMPLE_ISSUE.read_text(encoding="utf-8")
+    # The sample's own title line, whatever it says (a fixed string would stop matching,
+    # and the hostile files would quietly be the sample, when its title changes).
+    title = re.search(r"^title: .*$", sample, re.M)
+    assert title is not None, f"{SAMPLE_ISSUE} has no title line"
+    TITLE = title.group(0)
     return {
         "alias-bomb": ALIAS_BOMB,
         "deep": "date: " + "[" * 5000 + "]" * 5000 + "\n",

@@ -110,7 +110,7 @@ def test_read_more_opens_our_page_for_the_paper(sample: Issue, renderer: Rendere
         assert html_links(made)[paper.url] == 1
     zh = renderer.render(issue, Variant("zh"), 100_000)
     assert zh.html.count(">阅读全文</a>") == 50
-    assert f"{BASE_URL}/issues/2022-09-07?lang=zh#arxiv-2209.10000" in zh.html
+    assert f"{BASE_URL}/papers/2209.10000" in zh.html
 
 
 def test_english_readers_of_an_imported_digest_get_english(renderer: Renderer) -> None:
