@@ -207,6 +207,7 @@ class BatchRun(DeliveryRun):
         done: list[DeliveryResult] = []
         backoff = 0.0
         succeeded = throttled = False
+        failure: Exception | None = None  # the call's first entry deferred or in doubt
         for item, result in zip(pending, results, strict=True):
             claim = item.claim
             if isinstance(result, str):
@@ -216,18 +217,20 @@ class BatchRun(DeliveryRun):
                 throttled = True
                 item.throttles += 1
                 if item.throttles >= self.retry.throttle_attempts:
-                    done.append(self._defer(claim, result))
+                    done.append(self._deferred(claim, result))
+                    failure = failure or result
                 else:
                     again.append(item)
             elif isinstance(result, InDoubtTransportError) and self.policy != "resend":
-                done.append(self._brake(
-                    DeliveryResult(claim.id, "in_doubt", error=str(result)), result))
+                done.append(DeliveryResult(claim.id, "in_doubt", error=str(result)))
+                failure = failure or result
             elif isinstance(result, TransientTransportError):  # in doubt too, under "resend"
                 item.tries += 1
                 item.since = item.since or time.monotonic()
                 if (item.tries >= self.retry.attempts
                         and time.monotonic() - item.since >= self.retry.window):
-                    done.append(self._defer(claim, result))
+                    done.append(self._deferred(claim, result))
+                    failure = failure or result
                 else:
                     again.append(item)
                     backoff = max(backoff, self.retry.backoff(item.tries, self.rng))
@@ -246,10 +249,22 @@ class BatchRun(DeliveryRun):
             self.rate.on_success()
             with self._lock:
                 self._failed_in_row = 0
+        if failure is not None and not succeeded:
+            # One call that failed is one failure in a row for the brake, however many
+            # readers it carried (a lost answer to 50 entries is not 50 failures).
+            self._brake(DeliveryResult(0, "in_doubt"), failure)
+            if self.result.paused_reason is not None:  # braked: deferred ones wait for resume
+                done = [DeliveryResult(o.delivery_id, "queued", error=o.error)
+                        if o.status == "queued" else o for o in done]
         if self.stop.is_set() and again:
             done += self._release(again)
             again = []
         return again, done, backoff
+
+    def _deferred(self, claim: Claim, err: Exception) -> DeliveryResult:
+        """Queued again after the retry policy's delay (the brake is counted per call)."""
+        return DeliveryResult(claim.id, "queued", error=f"deferred: {err}",
+                              not_before=self.now() + self.retry.defer)
 
     def _release(self, pending: Sequence[_Pending]) -> list[DeliveryResult]:
         """Entries not sent when the run stops: back to ``queued``."""
