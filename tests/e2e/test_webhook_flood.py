@@ -17,7 +17,9 @@ from support.flood import flooded, probe
 from support.servers import serve
 from support.sns import TOPIC
 
-pytestmark = pytest.mark.e2e  # a real `newsletter serve` process under load
+# A real `newsletter serve` process under load; it compares latencies, so `make test` runs
+# it alone after the parallel pass (serial).
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 PATHS = ["/subscribe", "/static/site.css"]
 
