@@ -23,11 +23,11 @@ demo-serve: $(BIN)/.installed
 postgres:
 	bash scripts/postgres.sh $(PG_PORT)
 
-# Three processes on two cores (most tests wait on subprocesses, servers and Chromium),
+# Four processes on two cores (most tests wait on subprocesses, servers and Chromium),
 # then the timing tests alone so that nothing else skews what they measure.
 test: $(BIN)/.installed
 	-bash scripts/postgres.sh $(PG_PORT)
-	$(BIN)/pytest -q -n 3 -m "not serial"
+	$(BIN)/pytest -q -n 4 -m "not serial"
 	$(BIN)/pytest -q -m serial
 
 # The quick loop while editing: everything but whole-process and browser tests.
