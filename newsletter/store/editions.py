@@ -39,7 +39,8 @@ from newsletter.model.editions import (
 from newsletter.store.base import Store
 from newsletter.store.db import Database
 from newsletter.store.rows import record_event
-from newsletter.store.tables import campaigns, deliveries, ses_events, subscribers, suppressions
+from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions
+from newsletter.store.tables_activity import campaign_links
 from newsletter.store.tables_editions import reader_preferences
 
 _COLUMNS = (
@@ -264,12 +265,15 @@ def weekly_readers(engine: Engine) -> dict[int, int]:
 
 
 def clicks_by_link(engine: Engine, issue_dates: Iterable[str]) -> dict[str, int]:
-    """Readers who clicked each link (SES click events) in the campaigns of these keys."""
+    """Readers who clicked each paper in the campaigns of these keys, by the paper's
+    abstract link: the roll-up's per-link counters (issue 17), which outlive the raw click
+    events (a matched click keeps neither its link nor its reader)."""
     query = (
-        select(ses_events.c.detail, func.count(ses_events.c.email.distinct()))
-        .join_from(ses_events, campaigns, campaigns.c.id == ses_events.c.campaign_id)
-        .where(ses_events.c.kind == "click", campaigns.c.issue_date.in_(list(issue_dates)))
-        .group_by(ses_events.c.detail)
+        select(campaign_links.c.key, func.sum(campaign_links.c.readers))
+        .join_from(campaign_links, campaigns, campaigns.c.id == campaign_links.c.campaign_id)
+        .where(campaign_links.c.kind == "paper", campaigns.c.issue_date.in_(list(issue_dates)))
+        .group_by(campaign_links.c.key)
     )
     with engine.connect() as conn:
-        return {str(link): int(n) for link, n in conn.execute(query).all() if link}
+        return {f"https://arxiv.org/abs/{key}": int(n)
+                for key, n in conn.execute(query).all() if key and n}

@@ -15,7 +15,8 @@ from newsletter.issues.loader import load_issue
 from newsletter.issues.model import Issue
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database, make_engine, upgrade
-from newsletter.store.tables import campaigns, ses_events
+from newsletter.store.tables import campaigns
+from newsletter.store.tables_activity import campaign_links
 
 END = dt.date(2022, 9, 7)
 NOW = dt.datetime(2022, 9, 7, 8, 0, tzinfo=dt.UTC)
@@ -65,23 +66,22 @@ def db(database_url: str) -> Iterator[Database]:
     opened.close()
 
 
-def test_clicks_come_from_the_weeks_ses_click_events(db: Database) -> None:
-    """Click events of the week's campaigns count once per reader and paper; links that
-    are not arXiv papers and other weeks' campaigns are left out."""
+def test_clicks_come_from_the_weeks_rolled_up_link_counters(db: Database) -> None:
+    """Readers per paper come from the roll-up's per-link counters of the week's campaigns
+    (raw click events keep no link once matched); links that are not papers and other
+    weeks' campaigns are left out, and a paper clicked in two issues adds up."""
     with db.engine.begin() as conn:
-        for id_, date in ((1, "2022-09-06"), (2, "2022-08-01")):
+        for id_, date in ((1, "2022-09-06"), (2, "2022-08-01"), (3, "2022-09-05")):
             conn.execute(insert(campaigns).values(id=id_, issue_date=date, issue_path="x",
                                                   status="done", total=1, created_at=NOW))
         rows = [
-            (1, "a@example.org", "https://arxiv.org/abs/2209.01947"),
-            (1, "a@example.org", "https://arxiv.org/abs/2209.01947"),  # the same reader
-            (1, "b@example.org", "https://arxiv.org/abs/2209.01947"),
-            (1, "b@example.org", "https://news.example.org/archive/"),
-            (2, "c@example.org", "https://arxiv.org/abs/2209.02606"),
+            (1, "paper", "2209.01947", 3, 2),
+            (3, "paper", "2209.01947", 1, 1),
+            (1, "archive", "https://news.example.org/archive/", 1, 1),
+            (2, "paper", "2209.02606", 4, 4),
         ]
-        for n, (campaign, email, link) in enumerate(rows):
-            conn.execute(insert(ses_events).values(
-                event_key=f"k{n}", kind="click", campaign_id=campaign, email=email,
-                detail=link, received_at=NOW, payload="{}"))
+        for campaign, kind, key, clicks, readers in rows:
+            conn.execute(insert(campaign_links).values(
+                campaign_id=campaign, kind=kind, key=key, clicks=clicks, readers=readers))
     by_link = CampaignStore(db).clicks_by_link(d.isoformat() for d in week_days(END))
-    assert clicks_by_paper(by_link) == {"2209.01947": 2}
+    assert clicks_by_paper(by_link) == {"2209.01947": 3}
