@@ -1,7 +1,7 @@
 """each reader's own newsletter: frequency, max papers, follows, per-paper feedback (issue 21)
 
 Revision ID: 0013
-Revises: 0012
+Revises: 0011
 Create Date: 2026-12-06 08:30:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 import newsletter.store.tables
 
 revision = "0013"
-down_revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
