@@ -15,12 +15,10 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, make_msgid
 
 from newsletter.errors import InvalidAddressError, TransportError
-from newsletter.mail.message import Sender, check_header
+from newsletter.mail.message import Sender
+from newsletter.mail.transactional import transactional_message
 from newsletter.model.addresses import normalize_email
 from newsletter.rendering.renderer import Renderer
 from newsletter.store.desk import DeskStore
@@ -100,16 +98,8 @@ class SignIn:
             "sign_in_url": self.link_url(secret),
             "valid_minutes": minutes,
         })
-        msg = EmailMessage(policy=SMTP)
-        msg["From"] = self.sender.from_address
-        msg["To"] = check_header("To", to)
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(self.clock())
-        msg["Message-ID"] = make_msgid(domain=self.sender.domain)
-        msg["Auto-Submitted"] = "auto-generated"
-        msg.set_content(text, subtype="plain", charset="utf-8")
-        msg.add_alternative(html, subtype="html", charset="utf-8")
-        return msg.as_bytes()
+        return transactional_message(self.sender, to, subject, self.clock(), html, text,
+                                     reply_to=False)
 
     def link_is_live(self, secret: str) -> bool:
         """Whether a link could sign in now (the page with the button is shown for it)."""

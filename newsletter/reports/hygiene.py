@@ -16,13 +16,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import parseaddr
 from typing import Protocol
 
 from newsletter.errors import CampaignError
-from newsletter.mail.message import Sender, check_header
+from newsletter.mail.message import Sender
+from newsletter.mail.transactional import transactional_message
 from newsletter.rendering.renderer import Renderer
 from newsletter.store.hygiene import Reader
 from newsletter.tokens import Purpose, make_token, read_token
@@ -133,20 +132,8 @@ class KeepMailer:
             "keep_url": keep, "unsubscribe_url": unsubscribe, "issues": self.issues,
             "grace_days": self.grace_days,
         })
-        msg = EmailMessage(policy=SMTP)
-        msg["From"] = self.sender.from_address
-        msg["To"] = check_header("To", reader.email)
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(when)
-        msg["Message-ID"] = make_msgid(domain=self.sender.domain)
-        msg["List-Id"] = self.sender.list_id
-        msg["List-Unsubscribe"] = f"<{unsubscribe}>"
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        if self.sender.reply_to:
-            msg["Reply-To"] = self.sender.reply_to
-        msg.set_content(text, subtype="plain", charset="utf-8")
-        msg.add_alternative(html, subtype="html", charset="utf-8")
-        return msg.as_bytes()
+        return transactional_message(self.sender, reader.email, subject, when, html, text,
+                                     unsubscribe_url=unsubscribe)
 
 
 def keep(token: str, secret: str, data: HygieneData, clock: Callable[[], dt.datetime],

@@ -13,9 +13,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import parseaddr
 from typing import Protocol
 
 from newsletter.errors import (
@@ -24,7 +22,8 @@ from newsletter.errors import (
     PermanentTransportError,
     RenderError,
 )
-from newsletter.mail.message import Sender, check_header
+from newsletter.mail.message import Sender
+from newsletter.mail.transactional import transactional_message
 from newsletter.model.subscribers import Subscriber
 from newsletter.rendering.renderer import Renderer
 from newsletter.subscribers.choices import Choices, describe_choices
@@ -79,23 +78,8 @@ class WelcomeMailer:
                 "choices": describe_choices(Choices(reader.categories, language), language),
             },
         )
-        msg = EmailMessage(policy=SMTP)
-        msg["From"] = self.sender.from_address
-        msg["To"] = check_header("To", reader.email)
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(when)
-        msg["Message-ID"] = make_msgid(domain=self.sender.domain)
-        msg["Auto-Submitted"] = "auto-generated"
-        msg["List-Id"] = check_header("List-Id", self.sender.list_id)
-        mailto = (f", <mailto:{check_header('mailto', self.sender.unsubscribe_mailto)}"
-                  "?subject=unsubscribe>" if self.sender.unsubscribe_mailto else "")
-        msg["List-Unsubscribe"] = f"<{check_header('URL', links.unsubscribe)}>{mailto}"
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        if self.sender.reply_to:
-            msg["Reply-To"] = self.sender.reply_to
-        msg.set_content(text, subtype="plain", charset="utf-8")
-        msg.add_alternative(html, subtype="html", charset="utf-8")
-        return msg.as_bytes()
+        return transactional_message(self.sender, reader.email, subject, when, html, text,
+                                     unsubscribe_url=links.unsubscribe)
 
 
 class Outbox(Protocol):

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Sequence
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import parseaddr
 from enum import StrEnum
 from typing import Protocol
 
@@ -35,7 +33,8 @@ from newsletter.errors import (
     SuppressedAddressError,
     UnknownSubscriberError,
 )
-from newsletter.mail.message import Sender, check_header
+from newsletter.mail.message import Sender
+from newsletter.mail.transactional import transactional_message
 from newsletter.model.subscribers import (
     Event,
     Source,
@@ -144,19 +143,7 @@ class ConfirmationMailer:
                 "choices": describe_choices(choices, language),
             },
         )
-        msg = EmailMessage(policy=SMTP)
-        msg["From"] = self.sender.from_address
-        msg["To"] = check_header("To", to)
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(when)
-        msg["Message-ID"] = make_msgid(domain=self.sender.domain)
-        # RFC 3834: sent by a program in answer to a request; discourages auto-replies.
-        msg["Auto-Submitted"] = "auto-generated"
-        if self.sender.reply_to:
-            msg["Reply-To"] = self.sender.reply_to
-        msg.set_content(text, subtype="plain", charset="utf-8")
-        msg.add_alternative(html, subtype="html", charset="utf-8")
-        return msg.as_bytes()
+        return transactional_message(self.sender, to, subject, when, html, text)
 
 
 class Subscriptions:
