@@ -13,6 +13,7 @@ from newsletter.clock import utc_now
 from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.web.static_site import build_site
+from newsletter.web.weekly_archive import weekly_sent
 
 
 def site(
@@ -22,6 +23,8 @@ def site(
     ] = Path("site"),
 ) -> None:
     """Write the archive pages, issue pages and Atom feeds as static files for any web host.
+
+    The weekly editions sent go under weekly/, with their own feed.
 
     Publishes what `newsletter serve` publishes: sent issues, and with
     NEWSLETTER_ARCHIVE_UNSENT=true unsent ones whose date has passed. Links are built
@@ -33,8 +36,10 @@ def site(
     settings = get_settings()
     with reported():
         with wiring.database(settings, create=False) as db:
-            sent = CampaignStore(db).sent_issue_dates()
-        report = build_site(wiring.site_config(settings), out_dir, sent, utc_now())
+            campaigns = CampaignStore(db)
+            sent = campaigns.sent_issue_dates()
+            weekly = weekly_sent(campaigns)()
+        report = build_site(wiring.site_config(settings), out_dir, sent, utc_now(), weekly)
     out.print(
         f"{report.out}: {report.issues} issue(s), {report.files} files, "
         f"{report.bytes:,} bytes written; {report.removed} stale file(s) removed",

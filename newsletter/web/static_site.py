@@ -7,6 +7,7 @@ The same pages and feeds as ``newsletter serve``, laid out for any static web ho
     issues/<date>/zh/index.html, issues/<date>/en/index.html
     feed.xml, feeds/<CODE>.xml, static/site.css
     papers/<ID>/index.html, papers/<ID>.bib, papers/<ID>.ris, search/  (static_papers.py)
+    weekly/, weekly/<date>/, weekly/feed.xml  (the weekly editions, static_weekly.py)
 
 A static host cannot read ``?lang=...&categories=...``, so the "view in browser" link of
 an email shows the whole issue there, and the language switch links the folders above.
@@ -32,6 +33,7 @@ from newsletter.web.archive_pages import ArchivePages, SiteUrls
 from newsletter.web.feeds import category_feed, issues_feed
 from newsletter.web.site_files import MANIFEST, SiteFolder
 from newsletter.web.static_papers import write_papers
+from newsletter.web.static_weekly import write_weekly
 
 _LANGUAGE_FOLDERS: tuple[tuple[Language, str], ...] = (("both", ""), ("zh", "zh/"), ("en", "en/"))
 # Written into every build; a non-empty folder without it is not ours to clean.
@@ -94,11 +96,13 @@ def _remove_stale(folder: SiteFolder, before: list[str], written: set[str]) -> i
 
 
 def build_site(
-    site: SiteConfig, out: Path, sent_dates: frozenset[str], now: dt.datetime
+    site: SiteConfig, out: Path, sent_dates: frozenset[str], now: dt.datetime,
+    weekly_dates: frozenset[str] = frozenset(),
 ) -> SiteReport:
     """Write the archive of ``site.issues_dir`` as published at ``now`` into ``out``.
 
-    ``sent_dates`` are the dates whose campaigns sent them (``sent_issue_dates``).
+    ``sent_dates`` are the dates whose campaigns sent them (``sent_issue_dates``);
+    ``weekly_dates`` those of the weekly editions sent (``weekly_sent``).
     Raises :class:`SiteError` when ``out`` is a file or a folder holding other things, or
     a file cannot be written.
     """
@@ -129,6 +133,7 @@ def build_site(
                 html = pages.issue_page(published, issue, Variant(language))
                 write(f"issues/{date}/{folder}index.html", html)
         write_papers(write, published, pages)  # issue 20: papers/ and search/
+        write_weekly(write, site, weekly_dates, now)  # issue 21: weekly/
         write("feed.xml", issues_feed(published, urls, name, zone))
         for code in published.categories:
             feed = category_feed(published, code, urls, name, zone)

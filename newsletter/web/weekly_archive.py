@@ -27,7 +27,10 @@ class WeeklyUrls(SiteUrls):
         return f"{self.root}/weekly/" if page == 1 else f"{self.root}/weekly/page/{page}/"
 
     def issue(self, date: str, variant: Variant = Variant()) -> str:
-        return f"{self.root}/weekly/{date}{variant.browser_query()}"
+        if not self.static:
+            return f"{self.root}/weekly/{date}{variant.browser_query()}"
+        lang = "" if variant.language == "both" else f"{variant.language}/"
+        return f"{self.root}/weekly/{date}/{lang}"
 
     def feed(self) -> str:
         return f"{self.root}/weekly/feed.xml"

@@ -127,3 +127,41 @@ def test_a_folder_that_cannot_be_written_is_one_line(issues: Path, tmp_path: Pat
     code, output = build(out)
     assert code == 1
     assert "cannot write" in output and "Traceback" not in output
+
+
+def test_the_weekly_editions_sent_are_part_of_the_site(
+    issues: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sent weekly edition gets its pages (both languages), archive and feed under weekly/,
+    every link in them a written file; an edition built but not sent is not published."""
+    import datetime as dt
+
+    from newsletter.editing.weekly import write_weekly
+
+    base = "https://example.org/news"
+    monkeypatch.setenv("NEWSLETTER_BASE_URL", base)
+    for day in ("2022-09-05", "2022-09-06", "2022-09-07"):
+        write_issue(issues, day)
+        campaign(os.environ["NEWSLETTER_DATABASE_URL"], day, "done")
+    write_weekly(issues, dt.date(2022, 9, 7))
+    write_weekly(issues, dt.date(2022, 9, 6))  # built, never sent
+    campaign(os.environ["NEWSLETTER_DATABASE_URL"], "W20220907", "done")
+    out = tmp_path / "site"
+    code, output = build(out)
+    assert code == 0, output
+    for page in ("weekly/index.html", "weekly/2022-09-07/index.html",
+                 "weekly/2022-09-07/zh/index.html", "weekly/2022-09-07/en/index.html"):
+        assert (out / page).is_file(), page
+    assert not (out / "weekly/2022-09-06").exists()
+    weekly_links = [(page, link) for page, link in all_links(out)
+                    if page.is_relative_to(out / "weekly")]
+    assert weekly_links
+    for page, link in weekly_links:
+        if link.startswith("/"):
+            assert target(out, "/news", link) is not None, (page, link)
+    english = (out / "weekly/2022-09-07/en/index.html").read_text("utf-8")
+    assert 'href="/news/weekly/2022-09-07/zh/"' in english
+    feed = feedparser.parse((out / "weekly/feed.xml").read_bytes())
+    assert not feed.bozo
+    assert [entry.link for entry in feed.entries] == [f"{base}/weekly/2022-09-07/"]
+    assert target(out, "/news", feed.entries[0].link) is not None
