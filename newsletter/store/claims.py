@@ -165,7 +165,7 @@ def record(
                 )
                 .values(
                     status="sent",
-                    provider_id=bindparam("b_provider"),
+                    provider_id=bindparam("b_provider", type_=deliveries.c.provider_id.type),
                     sent_at=bindparam("b_now"),
                     error=None,
                     resends=deliveries.c.resends + bindparam("b_resent"),

@@ -40,7 +40,7 @@ from newsletter.store.event_rows import event_row, insert_events
 from newsletter.store.event_rows import normal as _normal
 from newsletter.store.rollup import LinkCache, Target, roll_up
 from newsletter.store.rows import suppress_address
-from newsletter.store.tables import campaigns, deliveries, ses_events
+from newsletter.store.tables import campaigns, deliveries, ses_events, subscribers
 
 # Events that prove SES accepted the message for delivery.
 ACCEPTED_KINDS = ("send", "delivery", "bounce", "complaint", "delivery_delay", "open", "click")
@@ -316,9 +316,15 @@ _d = deliveries.c
 _DELIVERIES_BY_ID = select(_d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at).where(
     _d.id.in_(bindparam("ids", expanding=True))
 )
-_DELIVERIES_BY_MESSAGE = select(
-    _d.provider_id, _d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at
-).where(_d.provider_id.in_(bindparam("mids", expanding=True)))
+# SES's message id has no index of its own (issue 17: it was a fifth of the bytes of a
+# delivery): the reader's address finds their deliveries (the unique index of the
+# subscriber's address, then ``uq_deliveries_subscriber_campaign``), the id picks the one.
+_DELIVERIES_BY_MESSAGE = (
+    select(_d.provider_id, _d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at)
+    .select_from(deliveries.join(subscribers, subscribers.c.id == _d.subscriber_id))
+    .where(subscribers.c.email.in_(bindparam("emails", expanding=True)),
+           _d.provider_id.in_(bindparam("mids", expanding=True)))
+)
 _CONFIRM_SENT = (
     update(deliveries)
     .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "in_doubt")
@@ -326,7 +332,8 @@ _CONFIRM_SENT = (
         status="sent",
         error=None,
         sent_at=func.coalesce(deliveries.c.sent_at, bindparam("b_now")),
-        provider_id=func.coalesce(deliveries.c.provider_id, bindparam("b_mid")),
+        provider_id=func.coalesce(
+            deliveries.c.provider_id, bindparam("b_mid", type_=deliveries.c.provider_id.type)),
     )
 )
 _REJECTED = (
@@ -365,12 +372,23 @@ def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, Match]:
         elif event.ses_message_id:
             by_message.setdefault(event.ses_message_id, []).append(event)
     if by_message:
-        rows: Any = conn.execute(_DELIVERIES_BY_MESSAGE, {"mids": list(by_message)}).all()
+        emails = sorted({_normal(a) for events_ in by_message.values() for e in events_
+                         for a in _addressed(e)})
+        rows: Any = conn.execute(_DELIVERIES_BY_MESSAGE,
+                                 {"mids": list(by_message), "emails": emails}).all() if emails else []
         for provider_id, delivery_id, campaign_id, status, variant, sent_at in rows:
             for event in by_message.get(str(provider_id), []):
                 found[id(event)] = Match(int(delivery_id), int(campaign_id), str(status),
                                          str(variant), sent_at)
     return found
+
+
+def _addressed(event: SesEvent) -> list[str]:
+    """The addresses the message of ``event`` went to: its recipients and the mail's."""
+    mail = event.raw.get("mail")
+    destination = mail.get("destination") if isinstance(mail, dict) else None
+    listed = [a for a in destination if isinstance(a, str)] if isinstance(destination, list) else []
+    return [*event.recipients, *listed]
 
 
 def _target(match: Match) -> Target:

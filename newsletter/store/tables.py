@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import (
     BigInteger,
@@ -12,11 +13,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 
@@ -52,6 +56,50 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class MessageId(TypeDecorator[str]):
+    """SES's message id, kept in half the bytes on every backend.
+
+    SES names a message ``<16 hex>-<UUID>-<6 digits>`` (60 characters); such an id is stored
+    as 28 bytes (a marker, the hex digits as bytes, the digits as a 3-byte number), anything
+    else as a marker and its UTF-8 bytes. Equal ids are equal bytes, so lookups work as on
+    the text; every id reads back as the exact string given.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else pack_message_id(value)
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
+        return None if value is None else unpack_message_id(bytes(value))
+
+
+_SES_MESSAGE_ID = re.compile(
+    r"([0-9a-f]{16})-([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})"
+    r"-(\d{6})"
+)
+_PACKED, _PLAIN = b"\x01", b"\x00"
+
+
+def pack_message_id(value: str) -> bytes:
+    """The stored form of a message id (see :class:`MessageId`)."""
+    match = _SES_MESSAGE_ID.fullmatch(value)
+    if match is None:
+        return _PLAIN + value.encode("utf-8")
+    *hexes, digits = match.groups()
+    return _PACKED + bytes.fromhex("".join(hexes)) + int(digits).to_bytes(3, "big")
+
+
+def unpack_message_id(value: bytes) -> str:
+    """The message id a stored value was made from."""
+    if value[:1] != _PACKED:
+        return value[1:].decode("utf-8")
+    raw = value[1:25].hex()
+    parts = (raw[:16], raw[16:24], raw[24:28], raw[28:32], raw[32:36], raw[36:48])
+    return "-".join((*parts, f"{int.from_bytes(value[25:28], 'big'):06d}"))
 
 
 subscribers = Table(
@@ -127,33 +175,52 @@ campaigns = Table(
     Column("max_complaint_rate", Float),
 )
 
+# Issue 17: about 300 bytes a delivery with its events (PostgreSQL), so the columns are in
+# the order that packs (8-byte ones first, then 4, 2, then text), the reader's engagement
+# is on the row itself (no second row and key per delivery) and only the indexes something
+# reads are kept. ``ix_deliveries_claimable`` holds only rows still to be settled, so it
+# is empty once a campaign is done; SES's message id is looked up through the reader
+# (``uq_deliveries_subscriber_campaign``), not by an index of its own.
 deliveries = Table(
     "deliveries",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
     Column("subscriber_id", Id, nullable=False),
-    Column("email", String(320), nullable=False),
-    Column("variant", String(220), nullable=False),
-    # queued, sending, sent, failed, in_doubt, skipped
-    Column("status", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("claimed_by", String(64)),
     Column("claimed_at", UTCDateTime),
     Column("sent_at", UTCDateTime),
-    Column("provider_id", String(200)),
-    Column("error", Text),
     # A delivery deferred after transient failures is not claimed again before this time.
     Column("not_before", UTCDateTime),
+    # What SES said happened (issue 17, rolled up by store/rollup.py): the first delivery,
+    # open by a reader, open by a machine (proxy, scanner) and click.
+    Column("delivered_at", UTCDateTime),
+    Column("opened_at", UTCDateTime),
+    Column("machine_opened_at", UTCDateTime),
+    Column("clicked_at", UTCDateTime),
+    Column("opens", Integer, nullable=False, server_default="0"),
+    Column("clicks", Integer, nullable=False, server_default="0"),
+    Column("attempts", SmallInteger, nullable=False, default=0),
     # Issue 25: how often it was sent again after an attempt that may have reached SES (the
     # "resend" policy); a sent delivery with resends > 0 may have reached its reader twice.
-    Column("resends", Integer, nullable=False, server_default="0"),
-    Index("ix_deliveries_campaign_status_id", "campaign_id", "status", "id"),
-    # The desk's per-variant counts of a campaign (index-only on PostgreSQL).
+    Column("resends", SmallInteger, nullable=False, server_default="0"),
+    Column("bounced", SmallInteger, nullable=False, server_default="0"),
+    Column("complained", SmallInteger, nullable=False, server_default="0"),
+    # queued, sending, sent, failed, in_doubt, skipped
+    Column("status", String(16), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("variant", String(220), nullable=False),
+    # The worker sending it; cleared once the outcome is known.
+    Column("claimed_by", String(64)),
+    Column("provider_id", MessageId),
+    Column("error", Text),
+    Index("ix_deliveries_claimable", "campaign_id", "id",
+          postgresql_where=text("status IN ('queued', 'sending', 'in_doubt')"),
+          sqlite_where=text("status IN ('queued', 'sending', 'in_doubt')")),
+    # Counts by status and variant (index-only on PostgreSQL), and the rows of one status.
     Index("ix_deliveries_campaign_status_variant", "campaign_id", "status", "variant"),
-    Index("uq_deliveries_campaign_subscriber", "campaign_id", "subscriber_id", unique=True),
-    # SES events that carry neither our tag nor our header are matched by SES's message id.
-    Index("ix_deliveries_provider_id", "provider_id"),
+    # Exactly once per reader and campaign; a reader's deliveries (the desk, SES events
+    # matched by message id through the reader's address).
+    Index("uq_deliveries_subscriber_campaign", "subscriber_id", "campaign_id", unique=True),
 )
 
 # Processes that send. A claim by a worker without a recent heartbeat is stale (in doubt);

@@ -1,0 +1,87 @@
+"""Issue 17's storage: migration 0014 keeps every delivery and its engagement, both ways;
+SES message ids are stored packed and read back exactly; events still find a delivery by
+SES's message id alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from alembic import command
+from sqlalchemy import select, text
+
+from newsletter.store.db import alembic_config, make_engine, open_database, upgrade
+from newsletter.store.tables import deliveries, pack_message_id, unpack_message_id
+
+SES_ID = "0100018c2b5e6f7a-1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d-000123"
+OTHER_ID = "<moto-id-Ünï@example.com>"
+AT = "2022-09-07 06:00:00+00:00"
+
+
+@pytest.mark.parametrize("value", [SES_ID, OTHER_ID, "", "0100018C2B5E6F7A-1A2B3C4D-5E6F"
+                                   "-7A8B-9C0D-1E2F3A4B5C6D-000000"])
+def test_message_ids_pack_and_read_back_exactly(value: str) -> None:
+    packed = pack_message_id(value)
+    assert unpack_message_id(packed) == value
+    if value == SES_ID:
+        assert len(packed) == 28  # against 60 characters of text
+
+
+def _at(revision: str, url: str) -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def test_0014_folds_the_engagement_into_deliveries_and_back(database_url: str) -> None:
+    _at("0013", database_url)
+    engine = make_engine(database_url)
+    when = AT if engine.dialect.name == "postgresql" else "2022-09-07 06:00:00.000000"
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO campaigns (id, issue_date, issue_path, status, paused_reason, total,"
+            " created_at, content_sha256) VALUES (1, '2022-09-07', 'x', 'done', '', 3, :at, '')"),
+            {"at": when})
+        conn.execute(text(
+            "INSERT INTO deliveries (id, campaign_id, subscriber_id, email, variant, status,"
+            " attempts, claimed_by, sent_at, provider_id, resends) VALUES"
+            " (5, 1, 50, 'a@example.com', 'both:*', 'sent', 1, 'w1', :at, :ses, 0),"
+            " (6, 1, 60, 'b@example.com', 'en:CV', 'sent', 2, 'w1', :at, :other, 1),"
+            " (7, 1, 70, 'c@example.com', 'en:CV', 'queued', 0, NULL, NULL, NULL, 0)"),
+            {"at": when, "ses": SES_ID, "other": OTHER_ID})
+        conn.execute(text(
+            "INSERT INTO delivery_activity (delivery_id, campaign_id, delivered_at, bounced,"
+            " complained, opened_at, machine_opened_at, opens, clicked_at, clicks)"
+            " VALUES (5, 1, :at, 0, 1, :at, NULL, 3, :at, 2)"), {"at": when})
+    engine.dispose()
+
+    upgrade(database_url)
+    db = open_database(database_url)
+    d = deliveries.c
+    with db.engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(deliveries).order_by(d.id))}
+    assert sorted(rows) == [5, 6, 7]
+    five, six, seven = rows[5], rows[6], rows[7]
+    assert (five.provider_id, six.provider_id, seven.provider_id) == (SES_ID, OTHER_ID, None)
+    assert (five.opens, five.clicks, five.complained, five.bounced) == (3, 2, 1, 0)
+    assert five.delivered_at == dt.datetime(2022, 9, 7, 6, tzinfo=dt.UTC)
+    assert five.machine_opened_at is None
+    assert (six.opens, six.delivered_at, six.resends, six.attempts) == (0, None, 1, 2)
+    assert (seven.status, seven.email, seven.variant) == ("queued", "c@example.com", "en:CV")
+    with db.engine.begin() as conn:  # new ids follow the copied ones
+        new_id = conn.execute(deliveries.insert().values(
+            campaign_id=1, subscriber_id=80, email="d@example.com", variant="x",
+            status="queued", attempts=0).returning(d.id)).scalar_one()
+        stored = conn.execute(text("SELECT provider_id FROM deliveries WHERE id = 5")).scalar()
+    assert new_id == 8
+    assert bytes(stored) == pack_message_id(SES_ID)  # packed in SQL as in Python
+    db.close()
+
+    command.downgrade(alembic_config(database_url), "0013")
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        back = conn.execute(text("SELECT id, provider_id, resends FROM deliveries ORDER BY id")).all()
+        activity = conn.execute(text(
+            "SELECT delivery_id, opens, clicks, complained FROM delivery_activity")).all()
+    engine.dispose()
+    assert [tuple(r) for r in back] == [(5, SES_ID, 0), (6, OTHER_ID, 1), (7, None, 0),
+                                        (8, None, 0)]
+    assert [tuple(r) for r in activity] == [(5, 3, 2, 1)]
