@@ -374,8 +374,8 @@ def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, Match]:
     if by_message:
         emails = sorted({_normal(a) for events_ in by_message.values() for e in events_
                          for a in _addressed(e)})
-        rows: Any = conn.execute(_DELIVERIES_BY_MESSAGE,
-                                 {"mids": list(by_message), "emails": emails}).all() if emails else []
+        params = {"mids": list(by_message), "emails": emails}
+        rows: Any = conn.execute(_DELIVERIES_BY_MESSAGE, params).all() if emails else []
         for provider_id, delivery_id, campaign_id, status, variant, sent_at in rows:
             for event in by_message.get(str(provider_id), []):
                 found[id(event)] = Match(int(delivery_id), int(campaign_id), str(status),

@@ -5,17 +5,28 @@ SES's message id alone."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
 from sqlalchemy import select, text
+from support.delivery import ISSUE_CATEGORIES, subscribe
 
+from newsletter.feedback.ses_events import event_from
+from newsletter.model.campaigns import DeliveryResult
+from newsletter.model.events import SesEvent
+from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import alembic_config, make_engine, open_database, upgrade
-from newsletter.store.tables import deliveries, pack_message_id, unpack_message_id
+from newsletter.store.events import EventStore, Received
+from newsletter.store.tables import deliveries, pack_message_id, ses_events, unpack_message_id
 
 SES_ID = "0100018c2b5e6f7a-1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d-000123"
 OTHER_ID = "<moto-id-Ünï@example.com>"
 AT = "2022-09-07 06:00:00+00:00"
+NOW = dt.datetime(2022, 9, 7, 6, 0, tzinfo=dt.UTC)
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ses"
 
 
 @pytest.mark.parametrize("value", [SES_ID, OTHER_ID, "", "0100018C2B5E6F7A-1A2B3C4D-5E6F"
@@ -78,10 +89,46 @@ def test_0014_folds_the_engagement_into_deliveries_and_back(database_url: str) -
     command.downgrade(alembic_config(database_url), "0013")
     engine = make_engine(database_url)
     with engine.connect() as conn:
-        back = conn.execute(text("SELECT id, provider_id, resends FROM deliveries ORDER BY id")).all()
+        back = conn.execute(text(
+            "SELECT id, provider_id, resends FROM deliveries ORDER BY id")).all()
         activity = conn.execute(text(
             "SELECT delivery_id, opens, clicks, complained FROM delivery_activity")).all()
     engine.dispose()
     assert [tuple(r) for r in back] == [(5, SES_ID, 0), (6, OTHER_ID, 1), (7, None, 0),
                                         (8, None, 0)]
     assert [tuple(r) for r in activity] == [(5, 3, 2, 1)]
+
+
+def _untagged(kind: str, message_id: str, address: str) -> SesEvent:
+    """An SES event with neither our tag nor our header: only SES's message id names it."""
+    data: dict[str, Any] = json.loads((FIXTURES / f"event_{kind}.json").read_text("utf-8"))
+    data["mail"]["messageId"] = message_id
+    data["mail"]["destination"] = [address]
+    data["mail"]["tags"].pop("nl_delivery", None)
+    return event_from(data)
+
+
+def test_an_event_without_our_tag_finds_its_delivery_by_message_id(database_url: str) -> None:
+    """Through the reader's address (any case) and the packed id; a stranger's address or
+    another id matches nothing."""
+    upgrade(database_url)
+    db = open_database(database_url)
+    subscribe(db.url, 3)
+    store = CampaignStore(db, lambda: NOW)
+    started, _ = store.start("2022-09-07", "issues/2022-09-07.yaml", ISSUE_CATEGORIES)
+    a, b, _c = store.claim(started.id, "w", 3)
+    ids = {a.id: SES_ID, b.id: SES_ID.replace("000123", "000124")}
+    store.record("w", [DeliveryResult(i, "sent", provider_id=p) for i, p in ids.items()])
+    events = EventStore(db, clock=lambda: NOW)
+    result = events.apply([Received(_untagged("delivery", SES_ID, a.email.upper())),
+                           Received(_untagged("open", ids[b.id], "someone@example.net")),
+                           Received(_untagged("open", SES_ID[:-1] + "9", a.email))])
+    assert (result.stored, result.unmatched) == (3, 2)
+    with db.engine.connect() as conn:
+        delivered = dict(conn.execute(select(deliveries.c.id, deliveries.c.delivered_at)
+                                      .where(deliveries.c.id.in_(ids))).all())
+        kept = dict(conn.execute(select(ses_events.c.kind, ses_events.c.delivery_id)
+                                 .where(ses_events.c.kind == "delivery")).all())
+    assert delivered[a.id] is not None and delivered[b.id] is None
+    assert kept == {"delivery": a.id}
+    db.close()
