@@ -8,8 +8,8 @@ gets, by set-based SQL (``INSERT ... SELECT`` over ``generate_series``; minutes,
   delivery per reader (seven variants; SES-length message ids);
 - that campaign's SES events as ``EventStore.apply`` leaves them (``--events``, 3,000,000):
   ``ses_events`` rows with no payload for Send, Delivery, Open and Click, with the JSON
-  payload for bounces (2%) and complaints (0.1%); the rolled-up state: ``delivery_activity``
-  per delivery, ``campaign_counts`` per variant, ``campaign_links`` per paper and link and
+  payload for bounces (2%) and complaints (0.1%); the rolled-up state: each delivery's on
+  its ``deliveries`` row, ``campaign_counts`` per variant, ``campaign_links`` per paper and link and
   ``delivery_links`` per reader and link.
 
 Then it times, with the project's own code: ``campaign_report`` (what ``newsletter report
