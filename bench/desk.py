@@ -126,7 +126,7 @@ def populate(url: str, readers: int) -> tuple[int, int]:
         for n, (sid, email, variant) in enumerate(active):
             status = "failed" if n % 997 == 0 else "sent"
             deliveries.write(f"{campaign_id}\t{sid}\t{email}\t{variant}\t{status}\t1\t"
-                             f"{CREATED}\tses-{sid}\n")
+                             f"{CREATED}\t\\\\x00{f'ses-{sid}'.encode().hex()}\n")  # packed
         deliveries.seek(0)
         with cursor.copy("COPY deliveries (campaign_id, subscriber_id, email, variant, status, "  # type: ignore[attr-defined]
                          "attempts, sent_at, provider_id) FROM STDIN") as copy:

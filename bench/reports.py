@@ -31,7 +31,6 @@ import datetime as dt
 import itertools
 import json
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -54,6 +53,7 @@ from newsletter.store.campaigns import CampaignStore  # noqa: E402
 from newsletter.store.db import make_engine, open_database, upgrade  # noqa: E402
 from newsletter.store.prune import EventPruner  # noqa: E402
 from newsletter.store.reports import ReportStore  # noqa: E402
+from newsletter.store.tables import worker_key  # noqa: E402
 from newsletter.store.trends import TrendStore  # noqa: E402
 
 ISSUE = ROOT / "issues" / "2022-09-07.yaml"
@@ -173,7 +173,7 @@ def populate(url: str, n: int, total_events: int) -> int:
         " CASE WHEN g % 5 = 1 THEN now() - interval '50 minutes' END,"
         " (g % 5 = 1)::int FROM generate_series(1, :n) g",
         "SELECT setval(pg_get_serial_sequence('deliveries', 'id'), :n)", n=n,
-        worker=f"{socket.gethostname()[:40]}-12345-0a1b2c3d")
+        worker=worker_key("ip-172-31-20-145.eu-west-1.compute.internal"[:40] + ":12345:0a1b2c3d"))
     # ses_events as apply() stores them: the key, the delivery, no payload once rolled up.
     # (Rolled-up kinds keep neither SES's message id nor the address: event_rows.py.)
     common = ("INSERT INTO ses_events (event_key, kind, ses_message_id, delivery_id,"  # noqa: S608  (our own constants)

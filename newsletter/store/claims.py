@@ -16,7 +16,13 @@ from typing import Any
 from sqlalchemy import Engine, Integer, bindparam, exists, or_, select, update
 
 from newsletter.model.campaigns import Claim, DeliveryResult
-from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions
+from newsletter.store.tables import (
+    campaigns,
+    deliveries,
+    subscribers,
+    suppressions,
+    worker_key,
+)
 
 SKIPPED_REASON = (
     "not sent: the reader unsubscribed, bounced, complained or was suppressed after the "
@@ -107,7 +113,8 @@ def claim(
     if limit <= 0:
         return []
     skip, take = _claim_statements()
-    params = {"c_campaign": campaign_id, "c_now": now, "c_limit": limit, "c_worker": worker_id}
+    params = {"c_campaign": campaign_id, "c_now": now, "c_limit": limit,
+              "c_worker": worker_key(worker_id)}
     while True:
         with engine.begin() as conn:
             skipped = conn.execute(skip, params).rowcount
@@ -143,7 +150,7 @@ def record(
             "b_status": r.status,
             "b_error": r.error,
             "b_not_before": r.not_before,
-            "b_worker": worker_id,
+            "b_worker": worker_key(worker_id),
             "b_resent": int(r.resent),
         }
         for r in results

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, and_, exists, false, func, or_, select, true, upd
 
 from newsletter.store.events import ACCEPTED_KINDS
 from newsletter.store.feeds import Feed, feeds
-from newsletter.store.tables import campaigns, deliveries, ses_events
+from newsletter.store.tables import campaigns, deliveries, ses_events, worker_key
 from newsletter.vocabulary import InDoubtPolicy
 
 STOPPED = "the sending process stopped while this message was in flight"
@@ -36,7 +36,7 @@ def recover(
     again: at most once; "reconcile" then asks SES's events); with "resend" they go back
     to ``queued``, and so do earlier in-doubt ones (at least once).
     """
-    live = sorted(set(live_workers))
+    live = sorted({worker_key(w) for w in live_workers})
     orphaned = and_(
         deliveries.c.campaign_id == campaign_id,
         deliveries.c.status == "sending",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 
 from sqlalchemy import (
@@ -75,6 +76,13 @@ class MessageId(TypeDecorator[str]):
 
     def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
         return None if value is None else unpack_message_id(bytes(value))
+
+
+def worker_key(worker_id: str) -> int:
+    """How ``deliveries.claimed_by`` names a worker: the first 8 bytes of the MD5 of its id,
+    as a signed 64-bit number (migration 0014 computes the same in SQL)."""
+    digest = hashlib.md5(worker_id.encode("utf-8"), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 _SES_MESSAGE_ID = re.compile(
@@ -187,6 +195,8 @@ deliveries = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
     Column("subscriber_id", Id, nullable=False),
+    # The worker that claimed it last, by ``worker_key`` (8 bytes, not its 50-character id).
+    Column("claimed_by", BigInteger),
     Column("claimed_at", UTCDateTime),
     Column("sent_at", UTCDateTime),
     # A delivery deferred after transient failures is not claimed again before this time.
@@ -209,8 +219,6 @@ deliveries = Table(
     Column("status", String(16), nullable=False),
     Column("email", String(320), nullable=False),
     Column("variant", String(220), nullable=False),
-    # The worker sending it; cleared once the outcome is known.
-    Column("claimed_by", String(64)),
     Column("provider_id", MessageId),
     Column("error", Text),
     Index("ix_deliveries_claimable", "campaign_id", "id",

@@ -20,7 +20,13 @@ from newsletter.model.events import SesEvent
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import alembic_config, make_engine, open_database, upgrade
 from newsletter.store.events import EventStore, Received
-from newsletter.store.tables import deliveries, pack_message_id, ses_events, unpack_message_id
+from newsletter.store.tables import (
+    deliveries,
+    pack_message_id,
+    ses_events,
+    unpack_message_id,
+    worker_key,
+)
 
 SES_ID = "0100018c2b5e6f7a-1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d-000123"
 OTHER_ID = "<moto-id-Ünï@example.com>"
@@ -76,6 +82,7 @@ def test_0014_folds_the_engagement_into_deliveries_and_back(database_url: str) -
     assert five.delivered_at == dt.datetime(2022, 9, 7, 6, tzinfo=dt.UTC)
     assert five.machine_opened_at is None
     assert (six.opens, six.delivered_at, six.resends, six.attempts) == (0, None, 1, 2)
+    assert (five.claimed_by, seven.claimed_by) == (worker_key("w1"), None)  # same in SQL
     assert (seven.status, seven.email, seven.variant) == ("queued", "c@example.com", "en:CV")
     with db.engine.begin() as conn:  # new ids follow the copied ones
         new_id = conn.execute(deliveries.insert().values(
@@ -90,12 +97,13 @@ def test_0014_folds_the_engagement_into_deliveries_and_back(database_url: str) -
     engine = make_engine(database_url)
     with engine.connect() as conn:
         back = conn.execute(text(
-            "SELECT id, provider_id, resends FROM deliveries ORDER BY id")).all()
+            "SELECT id, provider_id, resends, claimed_by FROM deliveries ORDER BY id")).all()
         activity = conn.execute(text(
             "SELECT delivery_id, opens, clicks, complained FROM delivery_activity")).all()
     engine.dispose()
-    assert [tuple(r) for r in back] == [(5, SES_ID, 0), (6, OTHER_ID, 1), (7, None, 0),
-                                        (8, None, 0)]
+    key = str(worker_key("w1"))  # no live worker has it: a row left claimed is orphaned
+    assert [tuple(r) for r in back] == [(5, SES_ID, 0, key), (6, OTHER_ID, 1, key),
+                                        (7, None, 0, None), (8, None, 0, None)]
     assert [tuple(r) for r in activity] == [(5, 3, 2, 1)]
 
 

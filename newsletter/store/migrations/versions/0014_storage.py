@@ -2,7 +2,8 @@
 
 ``deliveries`` is rebuilt (its rows copied, ids and all): the columns in the order that
 packs on PostgreSQL, ``delivery_activity`` folded into it (one row and key per delivery
-instead of two), SES's message id kept as bytes (28 for SES's 60-character ids), the claim
+instead of two), SES's message id kept as bytes (28 for SES's 60-character ids), the
+claiming worker as an 8-byte key of its id (``worker_key``), the claim
 index partial (only rows still to settle), the unique index led by the reader (it also
 finds a reader's deliveries: SES events matched by message id go through it) and no index
 of the message id.
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import newsletter.store.tables
-from newsletter.store.tables import pack_message_id, unpack_message_id
+from newsletter.store.tables import pack_message_id, unpack_message_id, worker_key
 
 revision = "0014"
 down_revision = "0013"
@@ -30,14 +31,15 @@ Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 CLAIMABLE = "status IN ('queued', 'sending', 'in_doubt')"
 # The columns both shapes have, and the engagement columns delivery_activity had.
 SHARED = ("id", "campaign_id", "subscriber_id", "claimed_at", "sent_at", "not_before",
-          "attempts", "resends", "status", "email", "variant", "claimed_by", "error")
+          "attempts", "resends", "status", "email", "variant", "error")
 ENGAGEMENT = ("delivered_at", "opened_at", "machine_opened_at", "clicked_at", "opens",
               "clicks", "bounced", "complained")
 OLD_INDEXES = ("ix_deliveries_campaign_status_id", "ix_deliveries_campaign_status_variant",
                "uq_deliveries_campaign_subscriber", "ix_deliveries_provider_id")
 NEW_INDEXES = ("ix_deliveries_claimable", "ix_deliveries_campaign_status_variant",
                "uq_deliveries_subscriber_campaign")
-# PostgreSQL packs an SES message id in SQL as pack_message_id does in Python.
+# How each backend turns the old columns into the new (and back): PostgreSQL in SQL, as
+# pack_message_id and worker_key do in Python; SQLite through those very functions.
 _PACK_PG = (
     "CASE WHEN provider_id IS NULL THEN NULL"
     " WHEN provider_id ~ '^[0-9a-f]{16}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}"
@@ -46,6 +48,32 @@ _PACK_PG = (
     " || substring(int4send(right(provider_id, 6)::int) from 2 for 3)"
     " ELSE '\\x00'::bytea || convert_to(provider_id, 'UTF8') END"
 )
+_UNPACK_PG = (
+    "CASE WHEN provider_id IS NULL THEN NULL WHEN get_byte(provider_id, 0) = 1 THEN"
+    " encode(substring(provider_id from 2 for 8), 'hex') || '-' || regexp_replace("
+    "encode(substring(provider_id from 10 for 16), 'hex'),"
+    " '^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\1-\\2-\\3-\\4-\\5') || '-' ||"
+    " lpad(((get_byte(provider_id, 25) << 16) + (get_byte(provider_id, 26) << 8)"
+    " + get_byte(provider_id, 27))::text, 6, '0')"
+    " ELSE convert_from(substring(provider_id from 2), 'UTF8') END"
+)
+_KEY_PG = "('x' || substr(md5(claimed_by), 1, 16))::bit(64)::bigint"
+
+
+def _sqlite_functions() -> bool:
+    """Give SQLite the Python conversions; whether this is PostgreSQL (which needs none)."""
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        return True
+    raw = bind.connection.driver_connection
+    assert raw is not None
+    raw.create_function("nl_pack", 1, lambda v: None if v is None else pack_message_id(v),
+                        deterministic=True)
+    raw.create_function("nl_unpack", 1, lambda v: None if v is None else unpack_message_id(v),
+                        deterministic=True)
+    raw.create_function("nl_key", 1, lambda v: None if v is None else worker_key(v),
+                        deterministic=True)
+    return False
 
 
 def _when(name: str) -> sa.Column[object]:
@@ -74,22 +102,6 @@ def _ids_follow(table: str) -> None:
                    f" coalesce((SELECT max(id) FROM {table}), 0) + 1, false)")
 
 
-def _repack(unpacked: bool) -> None:
-    """SQLite: message ids turned from text to bytes (or back) in Python, in batches."""
-    bind = op.get_bind()
-    done = -1
-    while True:
-        rows = bind.execute(sa.text(
-            "SELECT id, provider_id FROM deliveries WHERE provider_id IS NOT NULL AND id > :done"
-            " ORDER BY id LIMIT 5000"), {"done": done}).all()
-        if not rows:
-            return
-        bind.execute(sa.text("UPDATE deliveries SET provider_id = :p WHERE id = :i"), [
-            {"i": i, "p": unpack_message_id(bytes(p)) if unpacked else pack_message_id(str(p))}
-            for i, p in rows])
-        done = rows[-1][0]
-
-
 def upgrade() -> None:
     _set_aside("deliveries", OLD_INDEXES)
     op.create_table(
@@ -97,6 +109,7 @@ def upgrade() -> None:
         sa.Column("id", Id, autoincrement=True, nullable=False),
         sa.Column("campaign_id", Id, nullable=False),
         sa.Column("subscriber_id", Id, nullable=False),
+        sa.Column("claimed_by", sa.BigInteger(), nullable=True),
         _when("claimed_at"), _when("sent_at"), _when("not_before"),
         _when("delivered_at"), _when("opened_at"), _when("machine_opened_at"), _when("clicked_at"),
         sa.Column("opens", sa.Integer(), server_default="0", nullable=False),
@@ -108,25 +121,23 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("variant", sa.String(length=220), nullable=False),
-        sa.Column("claimed_by", sa.String(length=64), nullable=True),
         sa.Column("provider_id", sa.LargeBinary(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"],
                                 name=op.f("fk_deliveries_campaign_id_campaigns")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
     )
-    postgres = op.get_bind().dialect.name == "postgresql"
+    postgres = _sqlite_functions()
     engagement = ", ".join(f"coalesce(a.{c}, 0)" if c in ("opens", "clicks", "bounced",
                                                            "complained") else f"a.{c}"
                            for c in ENGAGEMENT)
     op.execute(
-        f"INSERT INTO deliveries ({', '.join(SHARED)}, {', '.join(ENGAGEMENT)}, provider_id)"  # noqa: S608  (our own constants)
-        f" SELECT {', '.join('d.' + c for c in SHARED)}, {engagement},"
-        f" {_PACK_PG if postgres else 'provider_id'}"
+        f"INSERT INTO deliveries ({', '.join(SHARED)}, {', '.join(ENGAGEMENT)}, provider_id,"  # noqa: S608  (our own constants)
+        f" claimed_by) SELECT {', '.join('d.' + c for c in SHARED)}, {engagement},"
+        f" {_PACK_PG if postgres else 'nl_pack(provider_id)'},"
+        f" {_KEY_PG if postgres else 'nl_key(claimed_by)'}"
         " FROM deliveries_old d LEFT JOIN delivery_activity a ON a.delivery_id = d.id"
     )
-    if not postgres:
-        _repack(unpacked=False)
     _ids_follow("deliveries")
     op.drop_table("deliveries_old")
     op.drop_table("delivery_activity")
@@ -140,7 +151,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     _set_aside("deliveries", NEW_INDEXES)
-    postgres = op.get_bind().dialect.name == "postgresql"
+    postgres = _sqlite_functions()
     op.create_table(
         "deliveries",
         sa.Column("id", Id, autoincrement=True, nullable=False),
@@ -160,18 +171,11 @@ def downgrade() -> None:
                                 name=op.f("fk_deliveries_campaign_id_campaigns")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
     )
-    unpack = ("CASE WHEN provider_id IS NULL THEN NULL WHEN get_byte(provider_id, 0) = 1 THEN"
-              " encode(substring(provider_id from 2 for 8), 'hex') || '-' || regexp_replace("
-              "encode(substring(provider_id from 10 for 16), 'hex'),"
-              " '^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\1-\\2-\\3-\\4-\\5') || '-' ||"
-              " lpad(((get_byte(provider_id, 25) << 16) + (get_byte(provider_id, 26) << 8)"
-              " + get_byte(provider_id, 27))::text, 6, '0')"
-              " ELSE convert_from(substring(provider_id from 2), 'UTF8') END")
-    op.execute(f"INSERT INTO deliveries ({', '.join(SHARED)}, provider_id)"  # noqa: S608  (our own constants)
-               f" SELECT {', '.join(SHARED)}, {unpack if postgres else 'provider_id'}"
-               " FROM deliveries_old")
-    if not postgres:
-        _repack(unpacked=True)
+    # A worker is named by its key from here on: no live worker has it, so a row still
+    # claimed is settled as orphaned, as it must be after a downgrade (workers stopped).
+    op.execute(f"INSERT INTO deliveries ({', '.join(SHARED)}, provider_id, claimed_by)"  # noqa: S608  (our own constants)
+               f" SELECT {', '.join(SHARED)}, {_UNPACK_PG if postgres else 'nl_unpack(provider_id)'},"
+               " CAST(claimed_by AS TEXT) FROM deliveries_old")
     _ids_follow("deliveries")
     op.create_table(
         "delivery_activity",
