@@ -51,9 +51,9 @@ from report import cpu_model, markers, write_section  # noqa: E402
 from newsletter.reports.campaign import campaign_report  # noqa: E402
 from newsletter.store.campaigns import CampaignStore  # noqa: E402
 from newsletter.store.db import make_engine, open_database, upgrade  # noqa: E402
+from newsletter.store.packing import pack_payload, worker_key  # noqa: E402
 from newsletter.store.prune import EventPruner  # noqa: E402
 from newsletter.store.reports import ReportStore  # noqa: E402
-from newsletter.store.tables import worker_key  # noqa: E402
 from newsletter.store.trends import TrendStore  # noqa: E402
 
 ISSUE = ROOT / "issues" / "2022-09-07.yaml"
@@ -196,7 +196,8 @@ def populate(url: str, n: int, total_events: int) -> int:
         ("click", clicks, 5, "", 0, "https://arxiv.org/abs/2209.01234", ""),
     ):
         sql(url, common, salt=f"{kind}{machine}", kind=kind, count=count, step=step,
-            bounce_type=bounce_type, machine=machine, detail=detail, payload=payload, n=n)
+            bounce_type=bounce_type, machine=machine, detail=detail,
+            payload=pack_payload(payload), n=n)  # stored compressed, as Payload writes it
         written += count
     restore()
     # The per-link roll-up those events make, as store/rollup.py writes it.

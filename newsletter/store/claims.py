@@ -16,13 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, Integer, bindparam, exists, or_, select, update
 
 from newsletter.model.campaigns import Claim, DeliveryResult
-from newsletter.store.tables import (
-    campaigns,
-    deliveries,
-    subscribers,
-    suppressions,
-    worker_key,
-)
+from newsletter.store.packing import worker_key
+from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions
 
 SKIPPED_REASON = (
     "not sent: the reader unsubscribed, bounced, complained or was suppressed after the "

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, text
 
 from newsletter.model.events import SesEvent
+from newsletter.store.packing import pack_payload
 from newsletter.store.tables import ses_events
 
 # Rolled into the delivery's state and the counters: no payload kept once matched.
@@ -57,7 +58,7 @@ def normal(address: str) -> str:
 _TYPES = {"event_key": "text", "sns_message_id": "text", "kind": "text",
           "ses_message_id": "text", "delivery_id": "bigint", "campaign_id": "bigint",
           "email": "text", "bounce_type": "text", "machine": "integer", "detail": "text",
-          "occurred_at": "timestamptz", "received_at": "timestamptz", "payload": "text"}
+          "occurred_at": "timestamptz", "received_at": "timestamptz", "payload": "bytea"}
 # PostgreSQL: a batch in one statement over arrays (an executemany is a statement per row).
 _INSERT_PG = text(  # built from our own column names: no input reaches it
     f"INSERT INTO ses_events ({', '.join(_TYPES)}) SELECT * FROM unnest("  # noqa: S608
@@ -68,7 +69,9 @@ _INSERT = insert(ses_events)
 
 def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert ``event_row`` rows; a key already stored raises ``IntegrityError``."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_INSERT_PG, {name: [r[name] for r in rows] for name in _TYPES})
+    if conn.dialect.name == "postgresql":  # a text() statement: the payloads packed here
+        params = {name: [r[name] for r in rows] for name in _TYPES}
+        params["payload"] = [pack_payload(p) for p in params["payload"]]
+        conn.execute(_INSERT_PG, params)
     else:
         conn.execute(_INSERT, rows)

@@ -21,7 +21,8 @@ from sqlalchemy import Engine, and_, exists, false, func, or_, select, true, upd
 
 from newsletter.store.events import ACCEPTED_KINDS
 from newsletter.store.feeds import Feed, feeds
-from newsletter.store.tables import campaigns, deliveries, ses_events, worker_key
+from newsletter.store.packing import worker_key
+from newsletter.store.tables import campaigns, deliveries, ses_events
 from newsletter.vocabulary import InDoubtPolicy
 
 STOPPED = "the sending process stopped while this message was in flight"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
 
 from sqlalchemy import (
     BigInteger,
@@ -14,7 +12,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -24,6 +21,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
+
+from newsletter.store.packing import MessageId, Payload
 
 metadata = MetaData(
     naming_convention={
@@ -57,57 +56,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-class MessageId(TypeDecorator[str]):
-    """SES's message id, kept in half the bytes on every backend.
-
-    SES names a message ``<16 hex>-<UUID>-<6 digits>`` (60 characters); such an id is stored
-    as 28 bytes (a marker, the hex digits as bytes, the digits as a 3-byte number), anything
-    else as a marker and its UTF-8 bytes. Equal ids are equal bytes, so lookups work as on
-    the text; every id reads back as the exact string given.
-    """
-
-    impl = LargeBinary
-    cache_ok = True
-
-    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
-        return None if value is None else pack_message_id(value)
-
-    def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
-        return None if value is None else unpack_message_id(bytes(value))
-
-
-def worker_key(worker_id: str) -> int:
-    """How ``deliveries.claimed_by`` names a worker: the first 8 bytes of the MD5 of its id,
-    as a signed 64-bit number (migration 0014 computes the same in SQL)."""
-    digest = hashlib.md5(worker_id.encode("utf-8"), usedforsecurity=False).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-_SES_MESSAGE_ID = re.compile(
-    r"([0-9a-f]{16})-([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})"
-    r"-(\d{6})"
-)
-_PACKED, _PLAIN = b"\x01", b"\x00"
-
-
-def pack_message_id(value: str) -> bytes:
-    """The stored form of a message id (see :class:`MessageId`)."""
-    match = _SES_MESSAGE_ID.fullmatch(value)
-    if match is None:
-        return _PLAIN + value.encode("utf-8")
-    *hexes, digits = match.groups()
-    return _PACKED + bytes.fromhex("".join(hexes)) + int(digits).to_bytes(3, "big")
-
-
-def unpack_message_id(value: bytes) -> str:
-    """The message id a stored value was made from."""
-    if value[:1] != _PACKED:
-        return value[1:].decode("utf-8")
-    raw = value[1:25].hex()
-    parts = (raw[:16], raw[16:24], raw[24:28], raw[28:32], raw[32:36], raw[36:48])
-    return "-".join((*parts, f"{int.from_bytes(value[25:28], 'big'):06d}"))
 
 
 subscribers = Table(
@@ -267,7 +215,8 @@ ses_events = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("occurred_at", UTCDateTime),
     Column("received_at", UTCDateTime, nullable=False),
-    Column("payload", Text, nullable=False),
+    # Kept for bounces and complaints (and unmatched events): compressed (store/packing.py).
+    Column("payload", Payload, nullable=False),
     Index("ix_ses_events_campaign_id_kind", "campaign_id", "kind"),
     Index("ix_ses_events_email_kind", "email", "kind"),
 )

@@ -20,19 +20,15 @@ from newsletter.model.events import SesEvent
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import alembic_config, make_engine, open_database, upgrade
 from newsletter.store.events import EventStore, Received
-from newsletter.store.tables import (
-    deliveries,
-    pack_message_id,
-    ses_events,
-    unpack_message_id,
-    worker_key,
-)
+from newsletter.store.packing import pack_message_id, unpack_message_id, worker_key
+from newsletter.store.tables import deliveries, ses_events
 
 SES_ID = "0100018c2b5e6f7a-1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d-000123"
 OTHER_ID = "<moto-id-Ünï@example.com>"
 AT = "2022-09-07 06:00:00+00:00"
 NOW = dt.datetime(2022, 9, 7, 6, 0, tzinfo=dt.UTC)
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ses"
+PAYLOAD = (FIXTURES / "event_bounce.json").read_text("utf-8")
 
 
 @pytest.mark.parametrize("value", [SES_ID, OTHER_ID, "", "0100018C2B5E6F7A-1A2B3C4D-5E6F"
@@ -68,6 +64,10 @@ def test_0014_folds_the_engagement_into_deliveries_and_back(database_url: str) -
             "INSERT INTO delivery_activity (delivery_id, campaign_id, delivered_at, bounced,"
             " complained, opened_at, machine_opened_at, opens, clicked_at, clicks)"
             " VALUES (5, 1, :at, 0, 1, :at, NULL, 3, :at, 2)"), {"at": when})
+        conn.execute(text(
+            "INSERT INTO ses_events (event_key, kind, email, bounce_type, machine, detail,"
+            " received_at, payload) VALUES ('k1', 'bounce', '', '', 0, '', :at, :payload)"),
+            {"at": when, "payload": PAYLOAD})
     engine.dispose()
 
     upgrade(database_url)
@@ -89,8 +89,15 @@ def test_0014_folds_the_engagement_into_deliveries_and_back(database_url: str) -
             campaign_id=1, subscriber_id=80, email="d@example.com", variant="x",
             status="queued", attempts=0).returning(d.id)).scalar_one()
         stored = conn.execute(text("SELECT provider_id FROM deliveries WHERE id = 5")).scalar()
+        conn.execute(ses_events.insert().values(
+            event_key="k2", kind="complaint", email="", bounce_type="", machine=0, detail="",
+            received_at=NOW, payload=PAYLOAD))
+        payloads = dict(conn.execute(select(ses_events.c.event_key, ses_events.c.payload)).all())
+        raw = conn.execute(text("SELECT payload FROM ses_events WHERE event_key = 'k2'")).scalar()
     assert new_id == 8
     assert bytes(stored) == pack_message_id(SES_ID)  # packed in SQL as in Python
+    assert payloads == {"k1": PAYLOAD, "k2": PAYLOAD}  # the older one as it was written
+    assert len(bytes(raw)) < len(PAYLOAD.encode()) // 2  # the new one compressed
     db.close()
 
     command.downgrade(alembic_config(database_url), "0013")
@@ -100,7 +107,9 @@ def test_0014_folds_the_engagement_into_deliveries_and_back(database_url: str) -
             "SELECT id, provider_id, resends, claimed_by FROM deliveries ORDER BY id")).all()
         activity = conn.execute(text(
             "SELECT delivery_id, opens, clicks, complained FROM delivery_activity")).all()
+        old_payloads = dict(conn.execute(text("SELECT event_key, payload FROM ses_events")).all())
     engine.dispose()
+    assert old_payloads == {"k1": PAYLOAD, "k2": PAYLOAD}
     key = str(worker_key("w1"))  # no live worker has it: a row left claimed is orphaned
     assert [tuple(r) for r in back] == [(5, SES_ID, 0, key), (6, OTHER_ID, 1, key),
                                         (7, None, 0, None), (8, None, 0, None)]

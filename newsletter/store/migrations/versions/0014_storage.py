@@ -6,7 +6,8 @@ instead of two), SES's message id kept as bytes (28 for SES's 60-character ids),
 claiming worker as an 8-byte key of its id (``worker_key``), the claim
 index partial (only rows still to settle), the unique index led by the reader (it also
 finds a reader's deliveries: SES events matched by message id go through it) and no index
-of the message id.
+of the message id. ``ses_events.payload`` becomes bytes: new payloads are stored compressed
+(``store/packing.py``), older ones stay as they were written and read back the same.
 
 Revision ID: 0014
 Revises: 0013
@@ -20,7 +21,12 @@ import sqlalchemy as sa
 from alembic import op
 
 import newsletter.store.tables
-from newsletter.store.tables import pack_message_id, unpack_message_id, worker_key
+from newsletter.store.packing import (
+    pack_message_id,
+    unpack_message_id,
+    unpack_payload,
+    worker_key,
+)
 
 revision = "0014"
 down_revision = "0013"
@@ -57,7 +63,7 @@ _UNPACK_PG = (
     " + get_byte(provider_id, 27))::text, 6, '0')"
     " ELSE convert_from(substring(provider_id from 2), 'UTF8') END"
 )
-_KEY_PG = "('x' || substr(md5(claimed_by), 1, 16))::bit(64)::bigint"
+_KEY_PG = "(('x' || substr(md5(claimed_by), 1, 16))::bit(64) >> 1)::bigint"
 
 
 def _sqlite_functions() -> bool:
@@ -147,9 +153,35 @@ def upgrade() -> None:
                     ["campaign_id", "status", "variant"])
     op.create_index("uq_deliveries_subscriber_campaign", "deliveries",
                     ["subscriber_id", "campaign_id"], unique=True)
+    if postgres:
+        op.execute("ALTER TABLE ses_events ALTER COLUMN payload TYPE bytea"
+                   " USING convert_to(payload, 'UTF8')")
+    else:
+        with op.batch_alter_table("ses_events") as batch:
+            batch.alter_column("payload", type_=sa.LargeBinary(), existing_type=sa.Text(),
+                               existing_nullable=False)
+
+
+def _payloads_as_text() -> None:
+    """ses_events.payload back to text: compressed ones unpacked in Python, in batches."""
+    op.add_column("ses_events", sa.Column("payload_text", sa.Text(), nullable=True))
+    bind = op.get_bind()
+    done = -1
+    while rows := bind.execute(sa.text(
+            "SELECT id, payload FROM ses_events WHERE id > :done ORDER BY id LIMIT 2000"),
+            {"done": done}).all():
+        bind.execute(sa.text("UPDATE ses_events SET payload_text = :p WHERE id = :i"), [
+            {"i": i, "p": p if isinstance(p, str) else unpack_payload(bytes(p))}
+            for i, p in rows])
+        done = rows[-1][0]
+    with op.batch_alter_table("ses_events") as batch:
+        batch.drop_column("payload")
+        batch.alter_column("payload_text", new_column_name="payload", nullable=False,
+                           existing_type=sa.Text())
 
 
 def downgrade() -> None:
+    _payloads_as_text()
     _set_aside("deliveries", NEW_INDEXES)
     postgres = _sqlite_functions()
     op.create_table(
