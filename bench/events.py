@@ -65,7 +65,7 @@ from newsletter.settings import Settings  # noqa: E402
 from newsletter.store.campaigns import CampaignStore  # noqa: E402
 from newsletter.store.db import Database, make_engine, open_database, upgrade  # noqa: E402
 from newsletter.store.events import EventStore  # noqa: E402
-from newsletter.store.tables import deliveries  # noqa: E402
+from newsletter.store.tables import deliveries, subscribers  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ISSUE = ROOT / "issues" / "2022-09-07.yaml"
@@ -139,7 +139,9 @@ def campaign(url: str, readers: int, date: str) -> tuple[Database, list[tuple[in
     store = CampaignStore(db)
     started, _ = store.start(date, str(ISSUE), ["CL", "CV", "LG"])
     with db.engine.begin() as conn:
-        rows = conn.execute(select(deliveries.c.id, deliveries.c.email)
+        rows = conn.execute(select(deliveries.c.id, subscribers.c.email)  # the reader's
+                            .join_from(deliveries, subscribers,
+                                       subscribers.c.id == deliveries.c.subscriber_id)
                             .where(deliveries.c.campaign_id == started.id)).all()
         # SES's message id is stored packed (issue 17's MessageId): written through its type.
         conn.execute(update(deliveries).where(deliveries.c.id == bindparam("b_id"))

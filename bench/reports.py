@@ -157,11 +157,10 @@ def populate(url: str, n: int, total_events: int) -> int:
     # Deliveries sent, with the state the roll-up leaves on them (store/rollup.py) and
     # SES-format message ids (60 characters; stored packed, as MessageId packs them).
     sql(url,
-        "INSERT INTO deliveries (id, campaign_id, subscriber_id, email, variant, status,"  # noqa: S608  (our own constants)
+        "INSERT INTO deliveries (id, campaign_id, subscriber_id, variant, status,"  # noqa: S608  (our own constants)
         " attempts, claimed_by, claimed_at, sent_at, provider_id, delivered_at, bounced,"
         " complained, opened_at, machine_opened_at, opens, clicked_at, clicks) SELECT g,"
         " (SELECT id FROM campaigns WHERE issue_date = '2022-09-07'), g,"
-        " 'reader' || g || '@example.com',"
         " (ARRAY['both:*','zh:*','en:*','en:CL,LG','zh:CV','both:LG','en:CV'])[1 + g % 7],"
         " 'sent', 1, :worker, now() - interval '2 hours', now() - interval '2 hours',"
         " '\\x01'::bytea || decode(" + HEX + ", 'hex') || '\\x000000'::bytea,"
@@ -180,7 +179,8 @@ def populate(url: str, n: int, total_events: int) -> int:
               " campaign_id, email, bounce_type, machine, detail, occurred_at, received_at,"
               " payload) SELECT md5(:salt || g) || md5(g || :salt), :kind,"
               " CASE WHEN :payload <> '' THEN " + SES_ID + " END,"
-              " d.id, d.campaign_id, CASE WHEN :payload <> '' THEN d.email ELSE '' END,"
+              " d.id, d.campaign_id,"
+              " CASE WHEN :payload <> '' THEN 'reader' || d.id || '@example.com' ELSE '' END,"
               " :bounce_type, :machine, :detail,"
               " now() - interval '40 days', now() - interval '40 days', :payload"
               " FROM generate_series(1, :count) g"

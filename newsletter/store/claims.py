@@ -30,7 +30,8 @@ def _opted_out() -> Any:
     active = exists().where(
         subscribers.c.id == deliveries.c.subscriber_id, subscribers.c.status == "active"
     )
-    suppressed = exists().where(suppressions.c.email == deliveries.c.email)
+    suppressed = exists().where(subscribers.c.id == deliveries.c.subscriber_id,
+                                suppressions.c.email == subscribers.c.email)
     return or_(~active, suppressed)
 
 
@@ -83,7 +84,9 @@ def _claim_statements() -> tuple[Any, Any]:
         .returning(
             deliveries.c.id,
             deliveries.c.subscriber_id,
-            deliveries.c.email,
+            # The reader's address (deliveries keep none of their own since issue 17).
+            select(subscribers.c.email).where(subscribers.c.id == deliveries.c.subscriber_id)
+            .scalar_subquery(),
             deliveries.c.variant,
         )
     )

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Table, func, insert, select, text
 from newsletter.errors import ImportFileError
 from newsletter.store.db import Database, current_revision
 from newsletter.store.dump_checks import RowChecker, check_next_ids
+from newsletter.store.packing import worker_key
 from newsletter.store.tables import (
     campaigns,
     deliveries,
@@ -151,7 +152,7 @@ def _row(number: int, line: str, checker: RowChecker) -> tuple[str, dict[str, An
         if not isinstance(item, dict) or not isinstance(item.get("row"), dict):
             raise ValueError('not {"table": NAME, "row": {...}}')
         table = _BY_NAME[item["table"]]
-        raw = item["row"]
+        raw = _from_older(table.name, item["row"])
         unknown = set(raw) - set(table.c.keys())
         if unknown:
             raise ValueError(f"unknown columns {', '.join(sorted(unknown))}")
@@ -161,6 +162,17 @@ def _row(number: int, line: str, checker: RowChecker) -> tuple[str, dict[str, An
         return table.name, checker.check(number, table, raw)
     except ValueError as err:
         raise ImportFileError(f"line {number}: {table.name}: {str(err)[:300]}") from None
+
+
+def _from_older(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A row of a dump made before migration 0014 as this schema has it: a delivery kept
+    its reader's address (now the subscriber's alone) and its worker's id (now a key)."""
+    if table != "deliveries":
+        return row
+    row = {name: value for name, value in row.items() if name != "email"}
+    if isinstance(row.get("claimed_by"), str):
+        row["claimed_by"] = worker_key(row["claimed_by"])
+    return row
 
 
 def _next_id(conn: Connection, table: Table) -> int:

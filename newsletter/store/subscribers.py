@@ -275,9 +275,9 @@ class SubscriberStore(ConfirmationRecords):
         """Erase an address: delete its subscriber, keep only its hash as a suppression.
 
         The subscriber's events stay without the link to them, the suppression loses the
-        plain address and its detail, deliveries lose the address and queued ones are
-        cancelled. The hash blocks the address from being added or imported again. Returns
-        whether a subscriber was deleted (the hash is kept either way).
+        plain address and its detail, deliveries lose the address (the subscriber's) and
+        queued ones are cancelled. The hash blocks the address from being added or imported
+        again. Returns whether a subscriber was deleted (the hash is kept either way).
         Raises :class:`InvalidAddressError`.
         """
         normal = normalize_email(email)
@@ -301,9 +301,6 @@ class SubscriberStore(ConfirmationRecords):
                     update(deliveries)
                     .where(deliveries.c.subscriber_id == row.id, deliveries.c.status == "queued")
                     .values(status="failed", error="subscriber erased before sending")
-                )
-                conn.execute(
-                    update(deliveries).where(deliveries.c.subscriber_id == row.id).values(email="")
                 )
                 conn.execute(delete(subscribers).where(subscribers.c.id == row.id))
             if suppression_key(conn, normal) is None:

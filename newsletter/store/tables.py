@@ -133,10 +133,11 @@ campaigns = Table(
 
 # Issue 17: about 300 bytes a delivery with its events (PostgreSQL), so the columns are in
 # the order that packs (8-byte ones first, then 4, 2, then text), the reader's engagement
-# is on the row itself (no second row and key per delivery) and only the indexes something
-# reads are kept. ``ix_deliveries_claimable`` holds only rows still to be settled, so it
-# is empty once a campaign is done; SES's message id is looked up through the reader
-# (``uq_deliveries_subscriber_campaign``), not by an index of its own.
+# is on the row itself (no second row and key per delivery), the address is the reader's
+# (``subscribers.email``, which never changes; gone when they are erased), and only the
+# indexes something reads are kept. ``ix_deliveries_claimable`` holds only rows still to
+# be settled, so it is empty once a campaign is done; SES's message id is looked up through
+# the reader (``uq_deliveries_subscriber_campaign``), not by an index of its own.
 deliveries = Table(
     "deliveries",
     metadata,
@@ -165,7 +166,6 @@ deliveries = Table(
     Column("complained", SmallInteger, nullable=False, server_default="0"),
     # queued, sending, sent, failed, in_doubt, skipped
     Column("status", String(16), nullable=False),
-    Column("email", String(320), nullable=False),
     Column("variant", String(220), nullable=False),
     Column("provider_id", MessageId),
     Column("error", Text),

@@ -5,6 +5,7 @@ SES's message id alone."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from newsletter.model.campaigns import DeliveryResult
 from newsletter.model.events import SesEvent
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import alembic_config, make_engine, open_database, upgrade
+from newsletter.store.dump import export_dump, import_dump
 from newsletter.store.events import EventStore, Received
 from newsletter.store.packing import pack_message_id, unpack_message_id, worker_key
 from newsletter.store.tables import deliveries, ses_events
@@ -83,10 +85,10 @@ def test_0014_folds_the_engagement_into_deliveries_and_back(database_url: str) -
     assert five.machine_opened_at is None
     assert (six.opens, six.delivered_at, six.resends, six.attempts) == (0, None, 1, 2)
     assert (five.claimed_by, seven.claimed_by) == (worker_key("w1"), None)  # same in SQL
-    assert (seven.status, seven.email, seven.variant) == ("queued", "c@example.com", "en:CV")
+    assert (seven.status, seven.variant) == ("queued", "en:CV")
     with db.engine.begin() as conn:  # new ids follow the copied ones
         new_id = conn.execute(deliveries.insert().values(
-            campaign_id=1, subscriber_id=80, email="d@example.com", variant="x",
+            campaign_id=1, subscriber_id=80, variant="x",
             status="queued", attempts=0).returning(d.id)).scalar_one()
         stored = conn.execute(text("SELECT provider_id FROM deliveries WHERE id = 5")).scalar()
         conn.execute(ses_events.insert().values(
@@ -104,15 +106,17 @@ def test_0014_folds_the_engagement_into_deliveries_and_back(database_url: str) -
     engine = make_engine(database_url)
     with engine.connect() as conn:
         back = conn.execute(text(
-            "SELECT id, provider_id, resends, claimed_by FROM deliveries ORDER BY id")).all()
+            "SELECT id, provider_id, resends, claimed_by, email FROM deliveries ORDER BY id"
+        )).all()
         activity = conn.execute(text(
             "SELECT delivery_id, opens, clicks, complained FROM delivery_activity")).all()
         old_payloads = dict(conn.execute(text("SELECT event_key, payload FROM ses_events")).all())
     engine.dispose()
     assert old_payloads == {"k1": PAYLOAD, "k2": PAYLOAD}
     key = str(worker_key("w1"))  # no live worker has it: a row left claimed is orphaned
-    assert [tuple(r) for r in back] == [(5, SES_ID, 0, key), (6, OTHER_ID, 1, key),
-                                        (7, None, 0, None), (8, None, 0, None)]
+    # The address comes back from the reader (none here: no subscriber rows).
+    assert [tuple(r) for r in back] == [(5, SES_ID, 0, key, ""), (6, OTHER_ID, 1, key, ""),
+                                        (7, None, 0, None, ""), (8, None, 0, None, "")]
     assert [tuple(r) for r in activity] == [(5, 3, 2, 1)]
 
 
@@ -149,3 +153,30 @@ def test_an_event_without_our_tag_finds_its_delivery_by_message_id(database_url:
     assert delivered[a.id] is not None and delivered[b.id] is None
     assert kept == {"delivery": a.id}
     db.close()
+
+
+def test_a_dump_made_before_0014_still_imports(tmp_path: Path) -> None:
+    """Its deliveries carry the reader's address (now the subscriber's alone) and the
+    worker's id (now its key); both are taken as this schema has them."""
+    source = open_database(f"sqlite:///{tmp_path / 'a.db'}")
+    subscribe(source.url, 2)
+    store = CampaignStore(source, lambda: NOW)
+    started, _ = store.start("2022-09-07", "issues/2022-09-07.yaml", ISSUE_CATEGORIES)
+    claims = store.claim(started.id, "host:1:ab", 2)
+    store.record("host:1:ab", [DeliveryResult(c.id, "sent", provider_id=SES_ID) for c in claims])
+    out = io.StringIO()
+    export_dump(source, out)
+    source.close()
+    lines = []
+    for line in out.getvalue().splitlines():
+        item = json.loads(line)
+        if item.get("table") == "deliveries":  # as 0013's export wrote it
+            item["row"] |= {"email": "x@example.org", "claimed_by": "host:1:ab"}
+        lines.append(json.dumps(item))
+    target = open_database(f"sqlite:///{tmp_path / 'b.db'}")
+    counts = import_dump(target, lines)
+    with target.engine.connect() as conn:
+        rows = conn.execute(select(deliveries.c.claimed_by, deliveries.c.provider_id)).all()
+    target.close()
+    assert counts.rows["deliveries"] == 2
+    assert [tuple(r) for r in rows] == [(worker_key("host:1:ab"), SES_ID)] * 2

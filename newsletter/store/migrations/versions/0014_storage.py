@@ -3,7 +3,9 @@
 ``deliveries`` is rebuilt (its rows copied, ids and all): the columns in the order that
 packs on PostgreSQL, ``delivery_activity`` folded into it (one row and key per delivery
 instead of two), SES's message id kept as bytes (28 for SES's 60-character ids), the
-claiming worker as an 8-byte key of its id (``worker_key``), the claim
+claiming worker as an 8-byte key of its id (``worker_key``), no copy of the reader's
+address (``subscribers.email``, which never changes, is the address; an erased reader's
+deliveries had lost theirs), the claim
 index partial (only rows still to settle), the unique index led by the reader (it also
 finds a reader's deliveries: SES events matched by message id go through it) and no index
 of the message id. ``ses_events.payload`` becomes bytes: new payloads are stored compressed
@@ -37,7 +39,7 @@ Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 CLAIMABLE = "status IN ('queued', 'sending', 'in_doubt')"
 # The columns both shapes have, and the engagement columns delivery_activity had.
 SHARED = ("id", "campaign_id", "subscriber_id", "claimed_at", "sent_at", "not_before",
-          "attempts", "resends", "status", "email", "variant", "error")
+          "attempts", "resends", "status", "variant", "error")
 ENGAGEMENT = ("delivered_at", "opened_at", "machine_opened_at", "clicked_at", "opens",
               "clicks", "bounced", "complained")
 OLD_INDEXES = ("ix_deliveries_campaign_status_id", "ix_deliveries_campaign_status_variant",
@@ -125,7 +127,6 @@ def upgrade() -> None:
         sa.Column("bounced", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("complained", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("variant", sa.String(length=220), nullable=False),
         sa.Column("provider_id", sa.LargeBinary(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
@@ -205,9 +206,11 @@ def downgrade() -> None:
     )
     # A worker is named by its key from here on: no live worker has it, so a row still
     # claimed is settled as orphaned, as it must be after a downgrade (workers stopped).
-    op.execute(f"INSERT INTO deliveries ({', '.join(SHARED)}, provider_id, claimed_by)"  # noqa: S608  (our own constants)
-               f" SELECT {', '.join(SHARED)}, {_UNPACK_PG if postgres else 'nl_unpack(provider_id)'},"
-               " CAST(claimed_by AS TEXT) FROM deliveries_old")
+    op.execute(f"INSERT INTO deliveries ({', '.join(SHARED)}, provider_id, claimed_by, email)"  # noqa: S608  (our own constants)
+               f" SELECT {', '.join('d.' + c for c in SHARED)},"
+               f" {_UNPACK_PG if postgres else 'nl_unpack(provider_id)'},"
+               " CAST(claimed_by AS TEXT), coalesce(s.email, '') FROM deliveries_old d"
+               " LEFT JOIN subscribers s ON s.id = d.subscriber_id")
     _ids_follow("deliveries")
     op.create_table(
         "delivery_activity",
