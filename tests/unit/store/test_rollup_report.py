@@ -109,7 +109,7 @@ def test_events_roll_up_into_exact_counts_and_paper_rows(db: Database) -> None:
         "opened_machine", "clicked_unique", "clicks_total", "unsubscribed",
         "preferences_changed", "by_variant", "papers"]
     assert data["papers"][0] == {"arxiv_id": "2209.01234", "title": top.title, "clicks": 3,
-                                 "readers": 2}
+                                 "readers": 2, "more_like_this": 0, "not_for_me": 0}
     assert counts_csv(report).splitlines()[1].startswith("2022-09-07,all,4,4,4,0,0,2,1,3,6")
     assert "paper,2209.01234" in papers_csv(report)
     with db.engine.connect() as conn:
