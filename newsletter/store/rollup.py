@@ -33,6 +33,7 @@ from newsletter.model.engagement import (
     is_machine_open,
 )
 from newsletter.model.events import SesEvent
+from newsletter.store.pg_rows import recordset, rows_json
 from newsletter.store.tables import deliveries
 from newsletter.store.tables_activity import campaign_counts, campaign_links, delivery_links
 
@@ -137,9 +138,9 @@ def _write_states(conn: Connection, before: dict[int, Engagement],
     rows = [i for i in sorted(after) if after[i] != before.get(i)]
     if not rows:
         return
-    if conn.dialect.name == "postgresql":  # one statement over arrays, not one per row
+    if conn.dialect.name == "postgresql":  # one statement, not one per row
         values = [{"id": i, **_values(after[i])} for i in rows]
-        conn.execute(_STATES_PG, {name: [v[name] for v in values] for name in values[0]})
+        conn.execute(_STATES_PG, {"rows": rows_json(values, list(_STATE_TYPES))})
     else:
         conn.execute(_WRITE_STATE, [{"b_id": i, **{f"b_{k}": v for k, v in
                                                     _values(after[i]).items()}} for i in rows])
@@ -185,9 +186,9 @@ def _add_clicks(conn: Connection, clicks: Counter[tuple[int, int, Link]],
     }
     ordered = sorted(pairs.items())
     if conn.dialect.name == "postgresql":
-        conn.execute(_CLICKED_PG, {"delivery_id": [a for (a, _), _ in ordered],
-                                   "link_id": [b for (_, b), _ in ordered],
-                                   "clicks": [n for _, n in ordered]})
+        conn.execute(_CLICKED_PG, {"rows": rows_json(
+            [{"delivery_id": a, "link_id": b, "clicks": n} for (a, b), n in ordered],
+            ["delivery_id", "link_id", "clicks"])})
     else:
         conn.execute(_statements(conn).clicked,
                      [{"delivery_id": a, "link_id": b, "clicks": n} for (a, b), n in ordered])
@@ -227,14 +228,13 @@ _STATE_TYPES = {"id": "bigint", "delivered_at": "timestamptz", "bounced": "small
 _STATES_PG = text(  # built from our own column names: no input reaches it
     "UPDATE deliveries SET "  # noqa: S608
     + ", ".join(f"{c.name} = v.{c.name}" for c in _STATE_COLUMNS)
-    + " FROM unnest("
-    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _STATE_TYPES.items())
-    + f") AS v({', '.join(_STATE_TYPES)}) WHERE deliveries.id = v.id"
+    + f" FROM {recordset(_STATE_TYPES)} WHERE deliveries.id = v.id"
 )
 _CLICKED_PG = text(
-    "INSERT INTO delivery_links (delivery_id, link_id, clicks) SELECT * FROM unnest("
-    "CAST(:delivery_id AS bigint[]), CAST(:link_id AS bigint[]), CAST(:clicks AS integer[]))"
-    " ON CONFLICT (delivery_id, link_id) DO UPDATE"
+    "INSERT INTO delivery_links (delivery_id, link_id, clicks)"
+    " SELECT delivery_id, link_id, clicks FROM "
+    + recordset({"delivery_id": "bigint", "link_id": "bigint", "clicks": "integer"})
+    + " ON CONFLICT (delivery_id, link_id) DO UPDATE"
     " SET clicks = delivery_links.clicks + excluded.clicks"
 )
 
