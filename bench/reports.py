@@ -33,9 +33,8 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import events as events_bench  # noqa: E402
+from apply_rate import PLANS, Rate, measure  # noqa: E402
 from desk import drop_schema, fresh_schema  # noqa: E402
 from report import cpu_model, markers, write_section  # noqa: E402
 
@@ -284,51 +283,6 @@ def flat_growth(url: str, per_day: int, days: int) -> list[tuple[int, int]]:
     return found
 
 
-def mixed_events(rows: list[tuple[int, str]], count: int, salt: str) -> Iterator[dict[str, Any]]:
-    """Delivery, then Open, then Click events for the deliveries: what the roll-up does."""
-    n = 0
-    for kind in ("Delivery", "Open", "Click") * max(1, count // max(1, len(rows))):
-        for delivery_id, email in rows:
-            if n >= count:
-                return
-            n += 1
-            mail = {"timestamp": "2022-09-07T06:00:00.000Z", "messageId": f"{salt}-{n}",
-                    "destination": [email], "tags": {"nl_delivery": [str(delivery_id)]}}
-            part: dict[str, Any] = {"timestamp": f"2022-09-07T0{6 + n % 3}:00:0{n % 10}.000Z"}
-            if kind == "Delivery":
-                part.update(recipients=[email], smtpResponse="250 ok")
-            elif kind == "Open":
-                part.update(userAgent=UA, ipAddress="192.0.2.1")
-            else:
-                part.update(link=f"https://arxiv.org/abs/2209.0{1000 + n % 30}",
-                            userAgent=UA, ipAddress="192.0.2.1")
-            yield {"eventType": kind, "mail": mail, kind.lower(): part}
-
-
-def apply_rate(base: str, readers: int, count: int,
-               roll_up: bool = True) -> tuple[float, int, float]:
-    """(one sender's msg/s, events applied, events/s through SQS), with the roll-up or,
-    for comparison, without it."""
-    import newsletter.store.events as store_events
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench-reports-"))
-    send = events_bench.send_rate(tmp, readers)
-    url, schema = fresh_schema(base)
-    real = store_events.roll_up
-    try:
-        db, rows = events_bench.campaign(url, readers, "2022-09-07")
-        db.close()
-        events_bench.settle(url)
-        events_bench.events = mixed_events  # type: ignore[assignment]
-        if not roll_up:
-            store_events.roll_up = lambda *args, **kwargs: {}  # type: ignore[assignment]
-        applied, rate = events_bench.sqs_rate("sim", url, rows, count)
-    finally:
-        store_events.roll_up = real
-        drop_schema(base, schema)
-    return send, applied, rate
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=1_000_000)
@@ -374,16 +328,28 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         drop_schema(args.database_url, schema)
     readers, count = (1_000, 3_000) if args.quick else (3_000, 9_000)
-    send, applied, rate = apply_rate(args.database_url, readers, count)
-    bare = apply_rate(args.database_url, readers, count, roll_up=False)
+    send, rates = measure(args.database_url, readers, count, PLANS)
     block = render(n, written, made, report_times, trend_times, before, after, deleted,
-                   batches, prune_s, longest, growth, send, applied, rate, when,
-                   report.totals.as_json(), bare)
+                   batches, prune_s, longest, growth, send, rates, when,
+                   report.totals.as_json())
     print(block)
     if not args.no_write:
         begin, end = markers("reports.py")
         write_section("reports.py", "What readers did", f"{begin}\n{block}\n{end}")
     return 0
+
+
+def apply_row(rate: Rate, send: float) -> str:
+    """A row of the table for one ``bench/apply_rate.py`` rate; judged with the roll-up."""
+    ratio = rate.per_second / send
+    judged = "PASS" if ratio >= TARGETS["apply_x"] else "FAIL"
+    return (f"| applying Delivery, Open and Click events "
+            f"{'with' if rate.roll_up else 'without'} the roll-up (`events poll`, "
+            f"{rate.pollers} process{'es sharing the queue' if rate.pollers > 1 else ''}, "
+            f"simulated SQS at 20 ms, {rate.applied:,} events; client CPU "
+            f"{rate.cpu_ms_per_event:.2f} ms an event) | {rate.per_second:,.0f} events/s = "
+            f"{ratio:.1f}x one sender ({send:,.0f} msg/s) | "
+            + (f">= 3x | {judged} |" if rate.roll_up else "(reported) | |"))
 
 
 def mb(value: float) -> str:
@@ -393,9 +359,8 @@ def mb(value: float) -> str:
 def render(n: int, written: int, made: float, report_times: list[float],
            trend_times: list[float], before: dict[str, int], after: dict[str, int],
            deleted: int, batches: int, prune_s: float, longest: float,
-           growth: list[tuple[int, int]], send: float, applied: int, rate: float,
-           when: dt.datetime, totals: dict[str, int],
-           bare: tuple[float, int, float]) -> str:
+           growth: list[tuple[int, int]], send: float, rates: list[Rate],
+           when: dt.datetime, totals: dict[str, int]) -> str:
     scale = 1_000_000 / n
     events_kept = sum(v for t, v in after.items() if t != "deliveries") * scale
     kept = sum(after.values()) * scale
@@ -436,12 +401,7 @@ def render(n: int, written: int, made: float, report_times: list[float],
         f"pruning the day before; {growth[0][0]:,} rows after the first; sizes after each) | "
         f"{', '.join(mb(s) + ' MB' for _, s in growth)} | flat | "
         f"{'PASS' if flat else 'FAIL'} |",
-        f"| applying Delivery, Open and Click events with the roll-up (`events poll`, "
-        f"simulated SQS at 20 ms, {applied:,} events) | {rate:,.0f} events/s = "
-        f"{rate / send:.1f}x one sender ({send:,.0f} msg/s) | >= 3x | "
-        f"{'PASS' if rate / send >= TARGETS['apply_x'] else 'FAIL'} |",
-        f"| the same events without the roll-up, for comparison | {bare[2]:,.0f} events/s = "
-        f"{bare[2] / bare[0]:.1f}x one sender ({bare[0]:,.0f} msg/s) | (reported) | |",
+        *(apply_row(rate, send) for rate in rates),
         "",
         "Bytes by table (MB), within retention and after `db prune` (VACUUM FULL of "
         f"`ses_events` after the prune; for {n:,} deliveries):",

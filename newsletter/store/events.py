@@ -161,23 +161,22 @@ class EventStore(Store):
                     candidates.append(item)
                     fates.append(None)
             matched = _match(conn, [r.event for r in candidates])
-            rows = []
-            for item in candidates:
-                found = matched.get(id(item.event))
-                rows.append(event_row(item.event, item.sns_message_id,
-                                      found.delivery_id if found else None,
-                                      found.campaign_id if found else None, now))
+            rows = [event_row(item.event, item.sns_message_id,
+                              found.delivery_id if found else None,
+                              found.campaign_id if found else None, now)
+                    for item in candidates for found in [matched.get(id(item.event))]]
             inserted = insert_events(conn, rows) if rows else set()
             fresh = [item for item in candidates if item.event.key in inserted]
             # Stored before: the same SNS message again (an SNS message is one event, so
             # its key was stored with it), else the same event in another message.
             old = [item for item in candidates if item.event.key not in inserted]
             replayed = _stored_sns(conn, [r.sns_message_id for r in old if r.sns_message_id])
-            verdicts = iter([
+            verdicts: list[Fate] = [
                 "stored" if item.event.key in inserted
                 else "replayed" if item.sns_message_id in replayed else "duplicate"
-                for item in candidates])
-            result.fates = [fate or next(verdicts) for fate in fates]
+                for item in candidates]
+            later = iter(verdicts)
+            result.fates = [next(later) if fate is None else fate for fate in fates]
             result.replayed = result.fates.count("replayed")
             result.duplicates = result.fates.count("duplicate")
             result.stored = len(fresh)
