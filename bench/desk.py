@@ -123,12 +123,12 @@ def populate(url: str, readers: int) -> tuple[int, int]:
         )
         campaign_id = int(cursor.fetchone()[0])
         deliveries = io.StringIO()
-        for n, (sid, email, variant) in enumerate(active):
+        for n, (sid, _email, variant) in enumerate(active):
             status = "failed" if n % 997 == 0 else "sent"
-            deliveries.write(f"{campaign_id}\t{sid}\t{email}\t{variant}\t{status}\t1\t"
-                             f"{CREATED}\tses-{sid}\n")
+            deliveries.write(f"{campaign_id}\t{sid}\t{variant}\t{status}\t1\t"
+                             f"{CREATED}\t\\\\x00{f'ses-{sid}'.encode().hex()}\n")  # packed
         deliveries.seek(0)
-        with cursor.copy("COPY deliveries (campaign_id, subscriber_id, email, variant, status, "  # type: ignore[attr-defined]
+        with cursor.copy("COPY deliveries (campaign_id, subscriber_id, variant, status, "  # type: ignore[attr-defined]
                          "attempts, sent_at, provider_id) FROM STDIN") as copy:
             copy.write(deliveries.read())
         cursor.execute("ANALYZE")

@@ -46,7 +46,7 @@ from newsletter.sending.personal import PersonalMessages
 from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database, make_engine, upgrade
-from newsletter.store.tables import deliveries
+from newsletter.store.tables import deliveries, subscribers
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE.parent / "issues" / "2022-09-07.yaml"
@@ -158,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         loading = time.perf_counter() - started
         with db.engine.connect() as conn:
             claims = [Claim(int(i), int(s), str(e), str(v)) for i, s, e, v in conn.execute(
-                select(deliveries.c.id, deliveries.c.subscriber_id, deliveries.c.email,
+                select(deliveries.c.id, deliveries.c.subscriber_id, subscribers.c.email,
                        deliveries.c.variant)
+                .join_from(deliveries, subscribers, subscribers.c.id == deliveries.c.subscriber_id)
                 .where(deliveries.c.campaign_id == campaign.id).order_by(deliveries.c.id))]
         db.close()
         messages = PersonalMessages(base, issue, rendered, renderer, sender,

@@ -49,7 +49,7 @@ from typing import Any
 import boto3
 import httpx
 from population import populate
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -65,7 +65,7 @@ from newsletter.settings import Settings  # noqa: E402
 from newsletter.store.campaigns import CampaignStore  # noqa: E402
 from newsletter.store.db import Database, make_engine, open_database, upgrade  # noqa: E402
 from newsletter.store.events import EventStore  # noqa: E402
-from newsletter.store.tables import deliveries  # noqa: E402
+from newsletter.store.tables import deliveries, subscribers  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ISSUE = ROOT / "issues" / "2022-09-07.yaml"
@@ -139,10 +139,15 @@ def campaign(url: str, readers: int, date: str) -> tuple[Database, list[tuple[in
     store = CampaignStore(db)
     started, _ = store.start(date, str(ISSUE), ["CL", "CV", "LG"])
     with db.engine.begin() as conn:
-        conn.execute(update(deliveries).where(deliveries.c.campaign_id == started.id)
-                     .values(status="sent", provider_id=deliveries.c.id))
-        rows = conn.execute(select(deliveries.c.id, deliveries.c.email)
+        rows = conn.execute(select(deliveries.c.id, subscribers.c.email)  # the reader's
+                            .join_from(deliveries, subscribers,
+                                       subscribers.c.id == deliveries.c.subscriber_id)
                             .where(deliveries.c.campaign_id == started.id)).all()
+        # SES's message id is stored packed (issue 17's MessageId): written through its type.
+        conn.execute(update(deliveries).where(deliveries.c.id == bindparam("b_id"))
+                     .values(status="sent", provider_id=bindparam(
+                         "b_mid", type_=deliveries.c.provider_id.type)),
+                     [{"b_id": i, "b_mid": str(i)} for i, _ in rows])
     return db, [(int(i), str(e)) for i, e in rows]
 
 

@@ -8,8 +8,8 @@ gets, by set-based SQL (``INSERT ... SELECT`` over ``generate_series``; minutes,
   delivery per reader (seven variants; SES-length message ids);
 - that campaign's SES events as ``EventStore.apply`` leaves them (``--events``, 3,000,000):
   ``ses_events`` rows with no payload for Send, Delivery, Open and Click, with the JSON
-  payload for bounces (2%) and complaints (0.1%); the rolled-up state: ``delivery_activity``
-  per delivery, ``campaign_counts`` per variant, ``campaign_links`` per paper and link and
+  payload for bounces (2%) and complaints (0.1%); the rolled-up state: each delivery's on
+  its ``deliveries`` row, ``campaign_counts`` per variant, ``campaign_links`` per paper and link and
   ``delivery_links`` per reader and link.
 
 Then it times, with the project's own code: ``campaign_report`` (what ``newsletter report
@@ -33,9 +33,8 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +43,14 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import events as events_bench  # noqa: E402
+from apply_rate import PLANS, Rate, measure  # noqa: E402
 from desk import drop_schema, fresh_schema  # noqa: E402
 from report import cpu_model, markers, write_section  # noqa: E402
 
 from newsletter.reports.campaign import campaign_report  # noqa: E402
 from newsletter.store.campaigns import CampaignStore  # noqa: E402
 from newsletter.store.db import make_engine, open_database, upgrade  # noqa: E402
+from newsletter.store.packing import pack_payload, worker_key  # noqa: E402
 from newsletter.store.prune import EventPruner  # noqa: E402
 from newsletter.store.reports import ReportStore  # noqa: E402
 from newsletter.store.trends import TrendStore  # noqa: E402
@@ -58,8 +58,13 @@ from newsletter.store.trends import TrendStore  # noqa: E402
 ISSUE = ROOT / "issues" / "2022-09-07.yaml"
 FIXTURES = ROOT / "tests" / "fixtures" / "ses"
 TARGETS = {"report_s": 2.0, "trends_ms": 500.0, "mb_per_million": 300.0, "apply_x": 3.0}
-TABLES = ("deliveries", "delivery_activity", "delivery_links", "campaign_links",
+TABLES = ("deliveries", "delivery_links", "campaign_links",
           "campaign_counts", "reader_actions", "ses_events")
+# SES's message id of delivery d (60 characters: 16 hex, a UUID, 6 digits), as hex and text.
+HEX = "md5(g::text) || substr(md5('x' || g), 1, 16)"
+SES_ID = ("(SELECT substr(h, 1, 16) || '-' || substr(h, 17, 8) || '-' || substr(h, 25, 4)"  # noqa: S608  (our own constants)
+          " || '-' || substr(h, 29, 4) || '-' || substr(h, 33, 4) || '-' || substr(h, 37, 12)"
+          " || '-000000' FROM (SELECT " + HEX.replace("g", "d.id") + " AS h) x)")
 UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
       "(KHTML, like Gecko) Mobile/15E148")
 
@@ -148,21 +153,34 @@ def populate(url: str, n: int, total_events: int) -> int:
         " now() - d * interval '1 day' - interval '2 hours',"
         " now() - d * interval '1 day' - interval '1 hour', '' FROM generate_series(0, 89) d",
         n=n, issue=str(ISSUE))
+    # Deliveries sent, with the state the roll-up leaves on them (store/rollup.py) and
+    # SES-format message ids (60 characters; stored packed, as MessageId packs them).
     sql(url,
-        "INSERT INTO deliveries (id, campaign_id, subscriber_id, email, variant, status,"
-        " attempts, claimed_by, claimed_at, sent_at, provider_id) SELECT g,"
+        "INSERT INTO deliveries (id, campaign_id, subscriber_id, variant, status,"  # noqa: S608  (our own constants)
+        " attempts, claimed_by, claimed_at, sent_at, provider_id, delivered_at, bounced,"
+        " complained, opened_at, machine_opened_at, opens, clicked_at, clicks) SELECT g,"
         " (SELECT id FROM campaigns WHERE issue_date = '2022-09-07'), g,"
-        " 'reader' || g || '@example.com',"
         " (ARRAY['both:*','zh:*','en:*','en:CL,LG','zh:CV','both:LG','en:CV'])[1 + g % 7],"
-        " 'sent', 1, 'worker-1', now() - interval '2 hours', now() - interval '2 hours',"
-        " '0100018c' || md5(g::text) || '-' || substr(md5('x' || g), 1, 8) || '-000000'"
-        " FROM generate_series(1, :n) g",
-        "SELECT setval(pg_get_serial_sequence('deliveries', 'id'), :n)", n=n)
+        " 'sent', 1, :worker, now() - interval '2 hours', now() - interval '2 hours',"
+        " '\\x01'::bytea || decode(" + HEX + ", 'hex') || '\\x000000'::bytea,"
+        " CASE WHEN g % 50 <> 1 THEN now() - interval '2 hours' END,"
+        " (g % 50 = 1)::int, (g % 997 = 1)::int,"
+        " CASE WHEN g % 3 = 1 THEN now() - interval '1 hour' END,"
+        " CASE WHEN g % 7 = 1 THEN now() - interval '2 hours' + interval '30 seconds' END,"
+        " (g % 3 = 1)::int + (g % 7 = 1)::int,"
+        " CASE WHEN g % 5 = 1 THEN now() - interval '50 minutes' END,"
+        " (g % 5 = 1)::int FROM generate_series(1, :n) g",
+        "SELECT setval(pg_get_serial_sequence('deliveries', 'id'), :n)", n=n,
+        worker=worker_key("ip-172-31-20-145.eu-west-1.compute.internal"[:40] + ":12345:0a1b2c3d"))
     # ses_events as apply() stores them: the key, the delivery, no payload once rolled up.
-    common = ("INSERT INTO ses_events (event_key, kind, ses_message_id, delivery_id,"
+    # (Rolled-up kinds keep neither SES's message id nor the address: event_rows.py.)
+    common = ("INSERT INTO ses_events (event_key, kind, ses_message_id, delivery_id,"  # noqa: S608  (our own constants)
               " campaign_id, email, bounce_type, machine, detail, occurred_at, received_at,"
-              " payload) SELECT md5(:salt || g) || md5(g || :salt), :kind, d.provider_id,"
-              " d.id, d.campaign_id, d.email, :bounce_type, :machine, :detail,"
+              " payload) SELECT md5(:salt || g) || md5(g || :salt), :kind,"
+              " CASE WHEN :payload <> '' THEN " + SES_ID + " END,"
+              " d.id, d.campaign_id,"
+              " CASE WHEN :payload <> '' THEN 'reader' || d.id || '@example.com' ELSE '' END,"
+              " :bounce_type, :machine, :detail,"
               " now() - interval '40 days', now() - interval '40 days', :payload"
               " FROM generate_series(1, :count) g"
               " JOIN deliveries d ON d.id = 1 + ((g * :step) % :n)")
@@ -177,34 +195,26 @@ def populate(url: str, n: int, total_events: int) -> int:
         ("click", clicks, 5, "", 0, "https://arxiv.org/abs/2209.01234", ""),
     ):
         sql(url, common, salt=f"{kind}{machine}", kind=kind, count=count, step=step,
-            bounce_type=bounce_type, machine=machine, detail=detail, payload=payload, n=n)
+            bounce_type=bounce_type, machine=machine, detail=detail,
+            payload=pack_payload(payload), n=n)  # stored compressed, as Payload writes it
         written += count
     restore()
-    # The roll-up those events make, as store/rollup.py writes it.
+    # The per-link roll-up those events make, as store/rollup.py writes it.
     sql(url,
-        "INSERT INTO delivery_activity (delivery_id, campaign_id, delivered_at, bounced,"
-        " complained, opened_at, machine_opened_at, opens, clicked_at, clicks)"
-        " SELECT d.id, d.campaign_id, CASE WHEN d.id % 50 <> 1 THEN d.sent_at END,"
-        " (d.id % 50 = 1)::int, (d.id % 997 = 1)::int,"
-        " CASE WHEN d.id % 3 = 1 THEN d.sent_at + interval '1 hour' END,"
-        " CASE WHEN d.id % 7 = 1 THEN d.sent_at + interval '30 seconds' END,"
-        " (d.id % 3 = 1)::int + (d.id % 7 = 1)::int,"
-        " CASE WHEN d.id % 5 = 1 THEN d.sent_at + interval '70 minutes' END,"
-        " (d.id % 5 = 1)::int FROM deliveries d",
         "INSERT INTO campaign_links (campaign_id, kind, key, clicks, readers)"
         " SELECT c.id, 'paper', '2209.0' || (1000 + p), 0, 0 FROM campaigns c,"
         " generate_series(1, 30) p WHERE c.issue_date = '2022-09-07'",
         "INSERT INTO delivery_links (delivery_id, link_id, clicks)"
-        " SELECT a.delivery_id, l.id, 1 FROM delivery_activity a JOIN campaign_links l"
-        " ON l.campaign_id = a.campaign_id AND l.key = '2209.0' || (1000 + a.delivery_id % 30)"
+        " SELECT a.id, l.id, 1 FROM deliveries a JOIN campaign_links l"
+        " ON l.campaign_id = a.campaign_id AND l.key = '2209.0' || (1000 + a.id % 30)"
         " WHERE a.clicked_at IS NOT NULL",
         "UPDATE campaign_links l SET clicks = s.n, readers = s.n FROM (SELECT link_id,"
         " count(*) n FROM delivery_links GROUP BY link_id) s WHERE s.link_id = l.id",
-        "INSERT INTO campaign_counts SELECT d.campaign_id, d.variant,"
+        "INSERT INTO campaign_counts SELECT a.campaign_id, a.variant,"
         " count(a.delivered_at), sum(a.bounced), sum(a.complained), count(a.opened_at),"
         " count(*) FILTER (WHERE a.opened_at IS NULL AND a.machine_opened_at IS NOT NULL),"
-        " count(a.clicked_at), sum(a.opens), sum(a.clicks) FROM deliveries d"
-        " JOIN delivery_activity a ON a.delivery_id = d.id GROUP BY d.campaign_id, d.variant",
+        " count(a.clicked_at), sum(a.opens), sum(a.clicks) FROM deliveries a"
+        " GROUP BY a.campaign_id, a.variant",
         "INSERT INTO campaign_counts SELECT c.id, 'both:*', :n - :n / 50, :n / 50, :n / 1000,"
         " :n / 3, :n / 21, :n / 5, :n / 2, :n / 5 FROM campaigns c"
         " WHERE c.issue_date <> '2022-09-07'",
@@ -273,51 +283,6 @@ def flat_growth(url: str, per_day: int, days: int) -> list[tuple[int, int]]:
     return found
 
 
-def mixed_events(rows: list[tuple[int, str]], count: int, salt: str) -> Iterator[dict[str, Any]]:
-    """Delivery, then Open, then Click events for the deliveries: what the roll-up does."""
-    n = 0
-    for kind in ("Delivery", "Open", "Click") * max(1, count // max(1, len(rows))):
-        for delivery_id, email in rows:
-            if n >= count:
-                return
-            n += 1
-            mail = {"timestamp": "2022-09-07T06:00:00.000Z", "messageId": f"{salt}-{n}",
-                    "destination": [email], "tags": {"nl_delivery": [str(delivery_id)]}}
-            part: dict[str, Any] = {"timestamp": f"2022-09-07T0{6 + n % 3}:00:0{n % 10}.000Z"}
-            if kind == "Delivery":
-                part.update(recipients=[email], smtpResponse="250 ok")
-            elif kind == "Open":
-                part.update(userAgent=UA, ipAddress="192.0.2.1")
-            else:
-                part.update(link=f"https://arxiv.org/abs/2209.0{1000 + n % 30}",
-                            userAgent=UA, ipAddress="192.0.2.1")
-            yield {"eventType": kind, "mail": mail, kind.lower(): part}
-
-
-def apply_rate(base: str, readers: int, count: int,
-               roll_up: bool = True) -> tuple[float, int, float]:
-    """(one sender's msg/s, events applied, events/s through SQS), with the roll-up or,
-    for comparison, without it."""
-    import newsletter.store.events as store_events
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench-reports-"))
-    send = events_bench.send_rate(tmp, readers)
-    url, schema = fresh_schema(base)
-    real = store_events.roll_up
-    try:
-        db, rows = events_bench.campaign(url, readers, "2022-09-07")
-        db.close()
-        events_bench.settle(url)
-        events_bench.events = mixed_events  # type: ignore[assignment]
-        if not roll_up:
-            store_events.roll_up = lambda *args, **kwargs: {}  # type: ignore[assignment]
-        applied, rate = events_bench.sqs_rate("sim", url, rows, count)
-    finally:
-        store_events.roll_up = real
-        drop_schema(base, schema)
-    return send, applied, rate
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=1_000_000)
@@ -363,16 +328,28 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         drop_schema(args.database_url, schema)
     readers, count = (1_000, 3_000) if args.quick else (3_000, 9_000)
-    send, applied, rate = apply_rate(args.database_url, readers, count)
-    bare = apply_rate(args.database_url, readers, count, roll_up=False)
+    send, rates = measure(args.database_url, readers, count, PLANS)
     block = render(n, written, made, report_times, trend_times, before, after, deleted,
-                   batches, prune_s, longest, growth, send, applied, rate, when,
-                   report.totals.as_json(), bare)
+                   batches, prune_s, longest, growth, send, rates, when,
+                   report.totals.as_json())
     print(block)
     if not args.no_write:
         begin, end = markers("reports.py")
         write_section("reports.py", "What readers did", f"{begin}\n{block}\n{end}")
     return 0
+
+
+def apply_row(rate: Rate, send: float) -> str:
+    """A row of the table for one ``bench/apply_rate.py`` rate; judged with the roll-up."""
+    ratio = rate.per_second / send
+    judged = "PASS" if ratio >= TARGETS["apply_x"] else "FAIL"
+    return (f"| applying Delivery, Open and Click events "
+            f"{'with' if rate.roll_up else 'without'} the roll-up (`events poll`, "
+            f"{rate.pollers} process{'es sharing the queue' if rate.pollers > 1 else ''}, "
+            f"simulated SQS at 20 ms, {rate.applied:,} events; client CPU "
+            f"{rate.cpu_ms_per_event:.2f} ms an event) | {rate.per_second:,.0f} events/s = "
+            f"{ratio:.1f}x one sender ({send:,.0f} msg/s) | "
+            + (f">= 3x | {judged} |" if rate.roll_up else "(reported) | |"))
 
 
 def mb(value: float) -> str:
@@ -382,9 +359,8 @@ def mb(value: float) -> str:
 def render(n: int, written: int, made: float, report_times: list[float],
            trend_times: list[float], before: dict[str, int], after: dict[str, int],
            deleted: int, batches: int, prune_s: float, longest: float,
-           growth: list[tuple[int, int]], send: float, applied: int, rate: float,
-           when: dt.datetime, totals: dict[str, int],
-           bare: tuple[float, int, float]) -> str:
+           growth: list[tuple[int, int]], send: float, rates: list[Rate],
+           when: dt.datetime, totals: dict[str, int]) -> str:
     scale = 1_000_000 / n
     events_kept = sum(v for t, v in after.items() if t != "deliveries") * scale
     kept = sum(after.values()) * scale
@@ -413,25 +389,19 @@ def render(n: int, written: int, made: float, report_times: list[float],
         f"| trends over 90 days (`TrendStore.trends`), worst of 5 | {trends_ms:,.0f} ms "
         f"(median {statistics.median(trend_times) * 1000:,.0f}) | <= 500 ms | "
         f"{'PASS' if trends_ms <= TARGETS['trends_ms'] else 'FAIL'} |",
-        f"| bytes per 1,000,000 deliveries of their events after roll-up and prune (the "
-        f"per-delivery state, links, counters, bounces and complaints) | {mb(events_kept)} MB "
-        f"| <= 300 MB | "
-        f"{'PASS' if events_kept / 1e6 <= TARGETS['mb_per_million'] else 'FAIL'} |",
-        f"| the same with the `deliveries` table itself (issue 6's, unchanged here) | "
-        f"{mb(kept)} MB | <= 300 MB | "
+        f"| bytes per 1,000,000 deliveries including their events after roll-up and prune "
+        f"(`deliveries` with each one's engagement, links, counters, bounces and "
+        f"complaints; heap, indexes and TOAST) | {mb(kept)} MB | <= 300 MB | "
         f"{'PASS' if kept / 1e6 <= TARGETS['mb_per_million'] else 'FAIL'} |",
+        f"| of which not in `deliveries` (links, counters, kept event rows) | "
+        f"{mb(events_kept)} MB | (reported) | |",
         f"| everything within the retention window (all event rows kept, no payloads but "
         f"bounces' and complaints') | {mb(within)} MB | (reported) | |",
         f"| `ses_events` past the retention window ({len(growth)} simulated days, each "
         f"pruning the day before; {growth[0][0]:,} rows after the first; sizes after each) | "
         f"{', '.join(mb(s) + ' MB' for _, s in growth)} | flat | "
         f"{'PASS' if flat else 'FAIL'} |",
-        f"| applying Delivery, Open and Click events with the roll-up (`events poll`, "
-        f"simulated SQS at 20 ms, {applied:,} events) | {rate:,.0f} events/s = "
-        f"{rate / send:.1f}x one sender ({send:,.0f} msg/s) | >= 3x | "
-        f"{'PASS' if rate / send >= TARGETS['apply_x'] else 'FAIL'} |",
-        f"| the same events without the roll-up, for comparison | {bare[2]:,.0f} events/s = "
-        f"{bare[2] / bare[0]:.1f}x one sender ({bare[0]:,.0f} msg/s) | (reported) | |",
+        *(apply_row(rate, send) for rate in rates),
         "",
         "Bytes by table (MB), within retention and after `db prune` (VACUUM FULL of "
         f"`ses_events` after the prune; for {n:,} deliveries):",
@@ -443,8 +413,8 @@ def render(n: int, written: int, made: float, report_times: list[float],
         "",
         f"`db prune` deleted {deleted:,} rows in {batches:,} batches of 5,000 in {prune_s:.1f} s "
         f"(longest batch {longest * 1000:,.0f} ms: no lock is held longer); bounces and "
-        "complaints stay with their payloads. `deliveries` itself is most of what is left: "
-        "the roll-up adds the per-delivery state and the per-link rows.",
+        "complaints stay with their payloads. `deliveries` itself is most of what is left "
+        "(since migration 0014 it also holds each delivery's engagement).",
     ]
     return "\n".join(lines)
 

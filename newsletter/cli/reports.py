@@ -109,9 +109,10 @@ def _print_report(r: CampaignReport) -> None:
         for key, c in sorted(r.by_variant.items()):
             lines.append(f"  {key:<24} {c.sent:>7,} {c.delivered:>7,} {c.opened_unique:>7,} "
                          f"{c.clicked_unique:>7,} {c.unsubscribed:>5,}")
-    lines.append("papers: readers / clicks")
+    lines.append('papers: readers / clicks / "More like this" / "Not for me"')
     for p in r.papers:
-        lines.append(f"  {p.readers:>7,} {p.clicks:>7,}  {p.arxiv_id:<16} {p.title[:60]}")
+        lines.append(f"  {p.readers:>7,} {p.clicks:>7,} {p.more_like_this:>5,} {p.not_for_me:>5,}"
+                     f"  {p.arxiv_id:<16} {p.title[:60]}")
     if r.links:
         lines.append("other links: readers / clicks")
         for link in r.links:

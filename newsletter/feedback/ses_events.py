@@ -60,9 +60,17 @@ def load_json_object(text: str | bytes, what: str) -> dict[str, Any]:
         raise SesEventError(f"{what} is not JSON") from err
     if not isinstance(data, dict):
         raise SesEventError(f"{what} is not a JSON object")
-    if depth(data) > MAX_DEPTH:
+    # Each level opens a bracket: a text with few of them (most events) needs no walk.
+    if _brackets(text) > MAX_DEPTH and depth(data) > MAX_DEPTH:
         raise SesEventError(f"{what} nests deeper than {MAX_DEPTH} levels")
     return data
+
+
+def _brackets(text: str | bytes) -> int:
+    """Opening brackets in ``text`` (those in strings too): at least its nesting depth."""
+    if isinstance(text, bytes):
+        return text.count(b"{") + text.count(b"[")
+    return text.count("{") + text.count("[")
 
 
 def _no_constant(name: str) -> Any:

@@ -49,6 +49,15 @@ _PROXY_AGENTS = re.compile(
 
 
 @dataclass(frozen=True)
+class LinkAction:
+    """A reader's action through a link of ours signed at ``issued`` (unsubscribe,
+    preferences, keep): attributed to the issue whose message carried the link."""
+
+    issued: dt.datetime
+    action: str
+
+
+@dataclass(frozen=True)
 class Link:
     """What a clicked URL was: its kind, and the key of its per-campaign counter."""
 

@@ -48,12 +48,15 @@ class Counts:
 
 @dataclass(frozen=True)
 class PaperRow:
-    """One paper of the issue: clicks on its links, and how many readers clicked them."""
+    """One paper of the issue: clicks on its links, how many readers clicked them, and how
+    many pressed "More like this" and "Not for me" under it (issue 21's feedback)."""
 
     arxiv_id: str
     title: str
     clicks: int = 0
     readers: int = 0
+    more_like_this: int = 0
+    not_for_me: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,8 +1,9 @@
 """One issue's report: the counters, with each paper's title from the issue file.
 
 Every paper of the issue has a row (a paper nobody clicked shows 0), then any other paper
-readers reached from the message; rows are sorted by readers, then clicks, then the
-issue's order.
+readers reached from the message or gave feedback on; rows are sorted by readers, then
+clicks, then the issue's order. Each row also counts the readers who pressed "More like
+this" and "Not for me" under the paper (issue 21).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Campaigns(Protocol):
 class Figures(Protocol):
     def counts(self, campaign_id: int) -> dict[str, Counts]: ...
     def links(self, campaign_id: int) -> list[LinkRow]: ...
+    def feedback(self, campaign_id: int) -> dict[str, dict[str, int]]: ...
 
 
 def issue_date(ref: str, issues_dir: Path) -> str:
@@ -53,7 +55,8 @@ def campaign_report(ref: str, campaigns: Campaigns, figures: Figures, issues_dir
     return CampaignReport(
         issue=date, status=campaign.status, started_at=campaign.created_at,
         finished_at=campaign.finished_at, totals=totals, by_variant=by_variant,
-        papers=paper_rows(named, [link for link in links if link.kind == "paper"]),
+        papers=paper_rows(named, [link for link in links if link.kind == "paper"],
+                          figures.feedback(campaign.id)),
         links=[link for link in links if link.kind != "paper"],
     )
 
@@ -67,12 +70,16 @@ def issue_titles(path: str) -> dict[str, str]:
     return {paper.arxiv_id: paper.title for paper in issue.papers}
 
 
-def paper_rows(titles: dict[str, str], clicked: list[LinkRow]) -> list[PaperRow]:
+def paper_rows(titles: dict[str, str], clicked: list[LinkRow],
+               feedback: dict[str, dict[str, int]] | None = None) -> list[PaperRow]:
     order = {arxiv_id: n for n, arxiv_id in enumerate(titles)}
     counts = {link.key: link for link in clicked}
-    ids = [*titles, *(key for key in counts if key not in titles)]
+    pressed = feedback or {}
+    ids = list(dict.fromkeys([*titles, *counts, *pressed]))
     rows = [PaperRow(i, titles.get(i, ""), counts[i].clicks if i in counts else 0,
-                     counts[i].readers if i in counts else 0) for i in ids]
+                     counts[i].readers if i in counts else 0,
+                     pressed.get(i, {}).get("more", 0), pressed.get(i, {}).get("less", 0))
+            for i in ids]
     return sorted(rows, key=lambda r: (-r.readers, -r.clicks, order.get(r.arxiv_id, len(order))))
 
 

@@ -52,7 +52,7 @@ from newsletter.store.editions import (
     waiting_readers,
 )
 from newsletter.store.published import sent_issue_dates
-from newsletter.store.tables import campaigns, deliveries
+from newsletter.store.tables import campaigns, deliveries, subscribers
 from newsletter.store.webhook_outbox import campaign_event
 from newsletter.vocabulary import InDoubtPolicy
 
@@ -158,7 +158,6 @@ class CampaignStore(Store):
                 rows = select(
                     literal(campaign_id).label("campaign_id"),
                     chosen.c.id,
-                    chosen.c.email,
                     chosen.c.variant,
                     literal("queued").label("status"),
                     literal(0).label("attempts"),
@@ -167,7 +166,7 @@ class CampaignStore(Store):
                 ).order_by(chosen.c.variant, chosen.c.id)
                 conn.execute(
                     insert(deliveries).from_select(
-                        ["campaign_id", "subscriber_id", "email", "variant", "status", "attempts"],
+                        ["campaign_id", "subscriber_id", "variant", "status", "attempts"],
                         rows,
                     )
                 )
@@ -323,7 +322,9 @@ class CampaignStore(Store):
     def in_doubt(self, campaign_id: int, limit: int | None = 100) -> list[tuple[int, str, str]]:
         """Up to ``limit`` (None: all) in-doubt deliveries as (id, email, reason), by id."""
         query = (
-            select(deliveries.c.id, deliveries.c.email, deliveries.c.error)
+            select(deliveries.c.id, func.coalesce(subscribers.c.email, ""), deliveries.c.error)
+            .select_from(deliveries.outerjoin(subscribers,
+                                              subscribers.c.id == deliveries.c.subscriber_id))
             .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == "in_doubt")
             .order_by(deliveries.c.id)
             .limit(limit)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, Integer, bindparam, exists, or_, select, update
 
 from newsletter.model.campaigns import Claim, DeliveryResult
+from newsletter.store.packing import worker_key
 from newsletter.store.tables import campaigns, deliveries, subscribers, suppressions
 
 SKIPPED_REASON = (
@@ -29,7 +30,8 @@ def _opted_out() -> Any:
     active = exists().where(
         subscribers.c.id == deliveries.c.subscriber_id, subscribers.c.status == "active"
     )
-    suppressed = exists().where(suppressions.c.email == deliveries.c.email)
+    suppressed = exists().where(subscribers.c.id == deliveries.c.subscriber_id,
+                                suppressions.c.email == subscribers.c.email)
     return or_(~active, suppressed)
 
 
@@ -82,7 +84,9 @@ def _claim_statements() -> tuple[Any, Any]:
         .returning(
             deliveries.c.id,
             deliveries.c.subscriber_id,
-            deliveries.c.email,
+            # The reader's address (deliveries keep none of their own since issue 17).
+            select(subscribers.c.email).where(subscribers.c.id == deliveries.c.subscriber_id)
+            .scalar_subquery(),
             deliveries.c.variant,
         )
     )
@@ -107,7 +111,8 @@ def claim(
     if limit <= 0:
         return []
     skip, take = _claim_statements()
-    params = {"c_campaign": campaign_id, "c_now": now, "c_limit": limit, "c_worker": worker_id}
+    params = {"c_campaign": campaign_id, "c_now": now, "c_limit": limit,
+              "c_worker": worker_key(worker_id)}
     while True:
         with engine.begin() as conn:
             skipped = conn.execute(skip, params).rowcount
@@ -143,7 +148,7 @@ def record(
             "b_status": r.status,
             "b_error": r.error,
             "b_not_before": r.not_before,
-            "b_worker": worker_id,
+            "b_worker": worker_key(worker_id),
             "b_resent": int(r.resent),
         }
         for r in results
@@ -165,7 +170,7 @@ def record(
                 )
                 .values(
                     status="sent",
-                    provider_id=bindparam("b_provider"),
+                    provider_id=bindparam("b_provider", type_=deliveries.c.provider_id.type),
                     sent_at=bindparam("b_now"),
                     error=None,
                     resends=deliveries.c.resends + bindparam("b_resent"),

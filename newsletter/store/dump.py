@@ -3,9 +3,15 @@
 Everything that matters travels: subscribers (with their ids, which signed links name,
 and every timestamp), their event log, every suppression (including erased addresses,
 kept only as a hash, and bounced addresses with no subscriber row), campaigns and
-deliveries, the SES events (soft-bounce counts and campaign health come from them), and
-the highest id ever handed out, so that an erased subscriber's id is
-never reused after the move. Worker heartbeats are not moved: they describe processes.
+deliveries (with what readers did with each), the SES events (soft-bounce counts and
+campaign health come from them), what readers did per issue (issue 17's counters, links,
+clicks, actions through links and re-engagement asks), readers' own choices and feedback
+(issue 21), welcome emails, API tokens (their hashes only) and webhook endpoints (with the
+secret that signs for them) and messages (issue 22), and the highest id ever handed out,
+so that an erased subscriber's id is never reused after the move. Not moved: worker
+heartbeats and event feeds (they describe processes), trend days (counted again from the
+subscriber events), the desk's sign-in links and sessions, dead letters, the sign-up queue.
+A dump made before these tables travelled imports as before (their rows are simply absent).
 
 Format: the first line is a header ``{"format": "newsletter-dump", "version": 1, ...}``;
 each further line is ``{"table": NAME, "row": {COLUMN: VALUE}}`` with datetimes as ISO 8601.
@@ -26,6 +32,7 @@ from sqlalchemy import Connection, Table, func, insert, select, text
 from newsletter.errors import ImportFileError
 from newsletter.store.db import Database, current_revision
 from newsletter.store.dump_checks import RowChecker, check_next_ids
+from newsletter.store.packing import worker_key
 from newsletter.store.tables import (
     campaigns,
     deliveries,
@@ -34,6 +41,19 @@ from newsletter.store.tables import (
     subscribers,
     suppressions,
 )
+from newsletter.store.tables_activity import (
+    campaign_counts,
+    campaign_links,
+    delivery_links,
+    reader_actions,
+    reengagements,
+)
+from newsletter.store.tables_api import (
+    api_tokens,
+    webhook_endpoints,
+    webhook_messages,
+    welcome_emails,
+)
 from newsletter.store.tables_editions import paper_feedback, reader_preferences
 
 FORMAT = "newsletter-dump"
@@ -41,9 +61,12 @@ VERSION = 1
 # Parents before children, so foreign keys hold while importing.
 # ses_events: the soft-bounce count and campaign health come from them.
 # reader_preferences and paper_feedback (issue 21): readers' own choices and feedback.
+# Issue 17's per-issue figures, issue 22's welcome outbox, API tokens and webhooks.
 TABLES: tuple[Table, ...] = (
     subscribers, subscriber_events, suppressions, campaigns, deliveries, ses_events,
     reader_preferences, paper_feedback,
+    campaign_counts, campaign_links, delivery_links, reader_actions, reengagements,
+    welcome_emails, api_tokens, webhook_endpoints, webhook_messages,
 )
 # Tables whose ids are handed out by the database (reader_preferences is keyed by reader).
 _COUNTED = tuple(table for table in TABLES if "id" in table.c)
@@ -151,7 +174,7 @@ def _row(number: int, line: str, checker: RowChecker) -> tuple[str, dict[str, An
         if not isinstance(item, dict) or not isinstance(item.get("row"), dict):
             raise ValueError('not {"table": NAME, "row": {...}}')
         table = _BY_NAME[item["table"]]
-        raw = item["row"]
+        raw = _from_older(table.name, item["row"])
         unknown = set(raw) - set(table.c.keys())
         if unknown:
             raise ValueError(f"unknown columns {', '.join(sorted(unknown))}")
@@ -161,6 +184,17 @@ def _row(number: int, line: str, checker: RowChecker) -> tuple[str, dict[str, An
         return table.name, checker.check(number, table, raw)
     except ValueError as err:
         raise ImportFileError(f"line {number}: {table.name}: {str(err)[:300]}") from None
+
+
+def _from_older(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A row of a dump made before migration 0014 as this schema has it: a delivery kept
+    its reader's address (now the subscriber's alone) and its worker's id (now a key)."""
+    if table != "deliveries":
+        return row
+    row = {name: value for name, value in row.items() if name != "email"}
+    if isinstance(row.get("claimed_by"), str):
+        row["claimed_by"] = worker_key(row["claimed_by"])
+    return row
 
 
 def _next_id(conn: Connection, table: Table) -> int:

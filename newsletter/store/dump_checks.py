@@ -106,8 +106,8 @@ _VALUE_CHECKS: dict[str, dict[str, Callable[[Any], None]]] = {
     "suppressions": {"email_hash": _hex64, "email": _address},
     "campaigns": {"issue_date": _issue_date, "status": _one_of(get_args(CampaignStatus)),
                   "content_sha256": _digest_or_empty},
-    "deliveries": {"subscriber_id": _subscriber_id, "email": _address,
-                   "status": _one_of(_DELIVERY_STATUSES)},
+    "deliveries": {"subscriber_id": _subscriber_id, "status": _one_of(_DELIVERY_STATUSES)},
+    "api_tokens": {"token_hash": _hex64},
     "ses_events": {"event_key": _hex64, "kind": _one_of(get_args(EventKind))},
 }
 
@@ -182,13 +182,17 @@ class RowChecker:
         return row
 
     def _unique(self, number: int, table: Table, row: Mapping[str, Any]) -> None:
-        for column in table.c:
-            if not (column.primary_key or column.unique) or row.get(column.name) is None:
+        # A primary key of several columns is unique as a whole (campaign and variant, say).
+        key = [c.name for c in table.primary_key.columns]
+        keys = [tuple(key)] if len(key) > 1 else []
+        keys += [(c.name,) for c in table.c if (c.primary_key and len(key) == 1) or c.unique]
+        for names in keys:
+            if any(row.get(name) is None for name in names):
                 continue
-            seen = self._seen.setdefault((table.name, column.name), {})
-            value = row[column.name]
+            seen = self._seen.setdefault((table.name, ", ".join(names)), {})
+            value = row[names[0]] if len(names) == 1 else tuple(row[n] for n in names)
             if value in seen:
-                raise ValueError(f"{column.name}: {_short(value)} is already on line "
+                raise ValueError(f"{', '.join(names)}: {_short(value)} is already on line "
                                  f"{seen[value]}; keep one of them")
             seen[value] = number
 

@@ -15,9 +15,12 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, text
+from sqlalchemy.dialects import sqlite
 
 from newsletter.model.events import SesEvent
+from newsletter.store.packing import pack_payload
+from newsletter.store.pg_rows import recordset, rows_json
 from newsletter.store.tables import ses_events
 
 # Rolled into the delivery's state and the counters: no payload kept once matched.
@@ -57,18 +60,30 @@ def normal(address: str) -> str:
 _TYPES = {"event_key": "text", "sns_message_id": "text", "kind": "text",
           "ses_message_id": "text", "delivery_id": "bigint", "campaign_id": "bigint",
           "email": "text", "bounce_type": "text", "machine": "integer", "detail": "text",
-          "occurred_at": "timestamptz", "received_at": "timestamptz", "payload": "text"}
-# PostgreSQL: a batch in one statement over arrays (an executemany is a statement per row).
+          "occurred_at": "timestamptz", "received_at": "timestamptz", "payload": "bytea"}
+# PostgreSQL: a batch in one statement (an executemany is a statement per row), the rows
+# as one JSON parameter (store/pg_rows.py), in key order: two appliers with common keys
+# wait for each other in the same order, so cannot deadlock. A key already stored, or
+# being stored by another transaction, is skipped (once that transaction has ended): an
+# event is never stored or applied twice.
 _INSERT_PG = text(  # built from our own column names: no input reaches it
-    f"INSERT INTO ses_events ({', '.join(_TYPES)}) SELECT * FROM unnest("  # noqa: S608
-    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _TYPES.items()) + ")"
+    f"INSERT INTO ses_events ({', '.join(_TYPES)}) SELECT {', '.join(_TYPES)} "  # noqa: S608
+    f"FROM {recordset(_TYPES)} ORDER BY event_key"
+    " ON CONFLICT (event_key) DO NOTHING RETURNING event_key"
 )
-_INSERT = insert(ses_events)
+_INSERT = (sqlite.insert(ses_events).on_conflict_do_nothing(index_elements=["event_key"])
+           .returning(ses_events.c.event_key))
 
 
-def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert ``event_row`` rows; a key already stored raises ``IntegrityError``."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_INSERT_PG, {name: [r[name] for r in rows] for name in _TYPES})
-    else:
-        conn.execute(_INSERT, rows)
+def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the ``event_row`` rows whose key is not stored yet; the keys inserted.
+
+    One statement for the batch: whether an event is new is decided by the unique index
+    on its key, not by a look beforehand that another applier could overtake.
+    """
+    if conn.dialect.name == "postgresql":  # a text() statement: the payloads packed here
+        packed = [{**r, "payload": pack_payload(r["payload"])} for r in rows]
+        return {str(k) for k in conn.execute(
+            _INSERT_PG, {"rows": rows_json(packed, list(_TYPES))}).scalars()}
+    rows = sorted(rows, key=lambda r: str(r["event_key"]))
+    return {str(k) for k in conn.execute(_INSERT, rows).scalars()}

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, bindparam, func, select, union_all, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from newsletter.clock import utc_now
@@ -40,7 +40,7 @@ from newsletter.store.event_rows import event_row, insert_events
 from newsletter.store.event_rows import normal as _normal
 from newsletter.store.rollup import LinkCache, Target, roll_up
 from newsletter.store.rows import suppress_address
-from newsletter.store.tables import campaigns, deliveries, ses_events
+from newsletter.store.tables import campaigns, deliveries, ses_events, subscribers
 
 # Events that prove SES accepted the message for delivery.
 ACCEPTED_KINDS = ("send", "delivery", "bounce", "complaint", "delivery_delay", "open", "click")
@@ -118,10 +118,12 @@ class EventStore(Store):
             try:
                 result, touched = self._apply(batch)
             except (IntegrityError, OperationalError) as err:
-                # Another process stored one of these events between our look and our
-                # insert (the second pass sees a duplicate), or, on SQLite, wrote since our
-                # read began (a busy snapshot): once more, from the start.
-                if isinstance(err, OperationalError) and self.engine.dialect.name != "sqlite":
+                # Another process wrote what we were writing (a suppression, say), or, on
+                # SQLite, wrote since our read began (a busy snapshot), or, on PostgreSQL,
+                # the transaction was chosen to end a deadlock: once more, from the start
+                # (it was rolled back: nothing of it counted).
+                if isinstance(err, OperationalError) and not (
+                        self.engine.dialect.name == "sqlite" or _rolled_back(err)):
                     raise
                 result, touched = self._apply(batch)
         # Only bounces and complaints can push a rate over its limit; the check counts every
@@ -141,35 +143,46 @@ class EventStore(Store):
         result = ApplyResult()
         now = self.clock()
         with self.engine.begin() as conn:
-            keys, replays = _known(conn, batch)
-            fresh: list[Received] = []
+            # The batch's own repeats are known here; the rest by the unique index of the
+            # key as they are inserted: one statement, and exact against other appliers.
+            keys: set[str] = set()
+            replays: set[str] = set()
+            fates: list[Fate | None] = []
+            candidates: list[Received] = []
             for item in batch:
                 if item.sns_message_id is not None and item.sns_message_id in replays:
-                    result.replayed += 1
-                    result.fates.append("replayed")
+                    fates.append("replayed")
                 elif item.event.key in keys:
-                    result.duplicates += 1
-                    result.fates.append("duplicate")
+                    fates.append("duplicate")
                 else:
                     keys.add(item.event.key)
                     if item.sns_message_id is not None:
                         replays.add(item.sns_message_id)
-                    fresh.append(item)
-                    result.fates.append("stored")
+                    candidates.append(item)
+                    fates.append(None)
+            matched = _match(conn, [r.event for r in candidates])
+            rows = [event_row(item.event, item.sns_message_id,
+                              found.delivery_id if found else None,
+                              found.campaign_id if found else None, now)
+                    for item in candidates for found in [matched.get(id(item.event))]]
+            inserted = insert_events(conn, rows) if rows else set()
+            fresh = [item for item in candidates if item.event.key in inserted]
+            # Stored before: the same SNS message again (an SNS message is one event, so
+            # its key was stored with it), else the same event in another message.
+            old = [item for item in candidates if item.event.key not in inserted]
+            replayed = _stored_sns(conn, [r.sns_message_id for r in old if r.sns_message_id])
+            verdicts: list[Fate] = [
+                "stored" if item.event.key in inserted
+                else "replayed" if item.sns_message_id in replayed else "duplicate"
+                for item in candidates]
+            later = iter(verdicts)
+            result.fates = [next(later) if fate is None else fate for fate in fates]
+            result.replayed = result.fates.count("replayed")
+            result.duplicates = result.fates.count("duplicate")
+            result.stored = len(fresh)
+            result.unmatched = sum(id(item.event) not in matched for item in fresh)
             if not fresh:
                 return result, set()
-            matched = _match(conn, [r.event for r in fresh])
-            rows = []
-            for item in fresh:
-                event = item.event
-                found = matched.get(id(event))
-                if found is None:
-                    result.unmatched += 1
-                rows.append(event_row(event, item.sns_message_id,
-                                      found.delivery_id if found else None,
-                                      found.campaign_id if found else None, now))
-            insert_events(conn, rows)
-            result.stored = len(rows)
             links = roll_up(conn, [(item.event, _target(m)) for item in fresh
                                    if (m := matched.get(id(item.event))) is not None],
                             self.base_url, self._links)
@@ -177,7 +190,8 @@ class EventStore(Store):
             for item in fresh:
                 result.suppressed += self._suppress(conn, item.event, now)
         self._links.update(links)  # committed: the link ids are there for good
-        touched = {m.campaign_id for m in matched.values()}
+        touched = {m.campaign_id for item in fresh
+                   if (m := matched.get(id(item.event))) is not None}
         return result, touched
 
     def _settle_deliveries(self, conn: Connection, fresh: Sequence[Received],
@@ -301,24 +315,22 @@ class EventStore(Store):
 # The statements of the hot path, built once: a webhook event or an SQS batch runs each of
 # them, and building a statement costs more than SQLite takes to execute it.
 _e = ses_events.c
-_KNOWN_KEYS = select(_e.event_key, _e.sns_message_id).where(
-    _e.event_key.in_(bindparam("keys", expanding=True))
-)
-# Two index lookups appended rather than one OR: PostgreSQL plans and runs it in about half
-# the time (0.28 against 0.51 ms at 10,000 events); a row found twice changes nothing.
-_KNOWN_KEYS_OR_SNS = union_all(
-    _KNOWN_KEYS,
-    select(_e.event_key, _e.sns_message_id).where(
-        _e.sns_message_id.in_(bindparam("sns", expanding=True))
-    ),
+_STORED_SNS = select(_e.sns_message_id).where(
+    _e.sns_message_id.in_(bindparam("sns", expanding=True))
 )
 _d = deliveries.c
 _DELIVERIES_BY_ID = select(_d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at).where(
     _d.id.in_(bindparam("ids", expanding=True))
 )
-_DELIVERIES_BY_MESSAGE = select(
-    _d.provider_id, _d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at
-).where(_d.provider_id.in_(bindparam("mids", expanding=True)))
+# SES's message id has no index of its own (issue 17: it was a fifth of the bytes of a
+# delivery): the reader's address finds their deliveries (the unique index of the
+# subscriber's address, then ``uq_deliveries_subscriber_campaign``), the id picks the one.
+_DELIVERIES_BY_MESSAGE = (
+    select(_d.provider_id, _d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at)
+    .select_from(deliveries.join(subscribers, subscribers.c.id == _d.subscriber_id))
+    .where(subscribers.c.email.in_(bindparam("emails", expanding=True)),
+           _d.provider_id.in_(bindparam("mids", expanding=True)))
+)
 _CONFIRM_SENT = (
     update(deliveries)
     .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "in_doubt")
@@ -326,7 +338,8 @@ _CONFIRM_SENT = (
         status="sent",
         error=None,
         sent_at=func.coalesce(deliveries.c.sent_at, bindparam("b_now")),
-        provider_id=func.coalesce(deliveries.c.provider_id, bindparam("b_mid")),
+        provider_id=func.coalesce(
+            deliveries.c.provider_id, bindparam("b_mid", type_=deliveries.c.provider_id.type)),
     )
 )
 _REJECTED = (
@@ -336,18 +349,16 @@ _REJECTED = (
 )
 
 
-def _known(conn: Connection, batch: Sequence[Received]) -> tuple[set[str], set[str]]:
-    """Of the batch's event keys and SNS MessageIds, those already stored: one query."""
-    keys = list({r.event.key for r in batch})
-    sns = list({r.sns_message_id for r in batch if r.sns_message_id})
-    query = _KNOWN_KEYS_OR_SNS if sns else _KNOWN_KEYS
-    found_keys: set[str] = set()
-    found_sns: set[str] = set()
-    for key, sns_id in conn.execute(query, {"keys": keys, "sns": sns}):
-        found_keys.add(str(key))
-        if sns_id is not None:
-            found_sns.add(str(sns_id))
-    return found_keys & set(keys), found_sns & set(sns)
+def _rolled_back(err: OperationalError) -> bool:
+    """Whether PostgreSQL ended the transaction to resolve a deadlock or a conflict."""
+    return str(getattr(err.orig, "sqlstate", "") or "").startswith("40")
+
+
+def _stored_sns(conn: Connection, sns: list[str]) -> set[str]:
+    """Of these SNS MessageIds, those stored (with an event): one query, none for none."""
+    if not sns:
+        return set()
+    return {str(i) for i in conn.execute(_STORED_SNS, {"sns": sorted(set(sns))}).scalars()}
 
 
 def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, Match]:
@@ -365,12 +376,23 @@ def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, Match]:
         elif event.ses_message_id:
             by_message.setdefault(event.ses_message_id, []).append(event)
     if by_message:
-        rows: Any = conn.execute(_DELIVERIES_BY_MESSAGE, {"mids": list(by_message)}).all()
+        emails = sorted({_normal(a) for events_ in by_message.values() for e in events_
+                         for a in _addressed(e)})
+        params = {"mids": list(by_message), "emails": emails}
+        rows: Any = conn.execute(_DELIVERIES_BY_MESSAGE, params).all() if emails else []
         for provider_id, delivery_id, campaign_id, status, variant, sent_at in rows:
             for event in by_message.get(str(provider_id), []):
                 found[id(event)] = Match(int(delivery_id), int(campaign_id), str(status),
                                          str(variant), sent_at)
     return found
+
+
+def _addressed(event: SesEvent) -> list[str]:
+    """The addresses the message of ``event`` went to: its recipients and the mail's."""
+    mail = event.raw.get("mail")
+    destination = mail.get("destination") if isinstance(mail, dict) else None
+    listed = [a for a in destination if isinstance(a, str)] if isinstance(destination, list) else []
+    return [*event.recipients, *listed]
 
 
 def _target(match: Match) -> Target:

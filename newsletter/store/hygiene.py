@@ -21,7 +21,7 @@ from newsletter.clock import utc_now
 from newsletter.store.base import Store
 from newsletter.store.rows import record_event
 from newsletter.store.tables import campaigns, deliveries, subscribers
-from newsletter.store.tables_activity import campaign_counts, delivery_activity, reengagements
+from newsletter.store.tables_activity import campaign_counts, reengagements
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,12 @@ class HygieneStore(Store):
     def inactive(self, campaign_ids: list[int], since: dt.datetime) -> list[Reader]:
         """Active readers sent every one of these campaigns who neither opened nor clicked
         any, never asked yet or who kept on before ``since``."""
-        d, a, s, r = deliveries.c, delivery_activity.c, subscribers.c, reengagements.c
-        signs = (func.count(a.opened_at) + func.count(a.machine_opened_at)
-                 + func.count(a.clicked_at))
+        d, s, r = deliveries.c, subscribers.c, reengagements.c
+        signs = (func.count(d.opened_at) + func.count(d.machine_opened_at)
+                 + func.count(d.clicked_at))
         query = (
             select(s.id, s.email)
             .select_from(deliveries.join(subscribers, s.id == d.subscriber_id)
-                         .outerjoin(delivery_activity, a.delivery_id == d.id)
                          .outerjoin(reengagements, r.subscriber_id == s.id))
             .where(d.campaign_id.in_(campaign_ids), d.status == "sent", s.status == "active",
                    (r.subscriber_id.is_(None)) | (r.kept_at < since))

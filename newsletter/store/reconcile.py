@@ -21,7 +21,8 @@ from sqlalchemy import Engine, and_, exists, false, func, or_, select, true, upd
 
 from newsletter.store.events import ACCEPTED_KINDS
 from newsletter.store.feeds import Feed, feeds
-from newsletter.store.tables import campaigns, deliveries, ses_events
+from newsletter.store.packing import worker_key
+from newsletter.store.tables import campaigns, deliveries, ses_events, subscribers
 from newsletter.vocabulary import InDoubtPolicy
 
 STOPPED = "the sending process stopped while this message was in flight"
@@ -36,7 +37,7 @@ def recover(
     again: at most once; "reconcile" then asks SES's events); with "resend" they go back
     to ``queued``, and so do earlier in-doubt ones (at least once).
     """
-    live = sorted(set(live_workers))
+    live = sorted({worker_key(w) for w in live_workers})
     orphaned = and_(
         deliveries.c.campaign_id == campaign_id,
         deliveries.c.status == "sending",
@@ -135,7 +136,8 @@ def requeue_failed(engine: Engine, campaign_id: int) -> int:
         moved = conn.execute(
             update(deliveries)
             .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == "failed",
-                   deliveries.c.email != "")  # erased readers stay failed
+                   exists().where(subscribers.c.id == deliveries.c.subscriber_id))  # erased
+            # readers stay failed
             .values(status="queued", error=None, not_before=None)
         ).rowcount
         if moved:

@@ -3,7 +3,8 @@
 Recipients and sent come from the deliveries' (campaign, status, variant) index, read
 index-only on PostgreSQL; delivered, bounced, complained, opens and clicks from
 ``campaign_counts``; papers and links from ``campaign_links``; unsubscribes and preference
-changes from ``reader_actions`` (distinct readers). No query reads ``ses_events``.
+changes from ``reader_actions`` (distinct readers); readers' feedback on each paper from
+``paper_feedback`` (``store/paper_feedback.py``). No query reads ``ses_events``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 
 from newsletter.model.reports import Counts, LinkRow
 from newsletter.store.base import Store
+from newsletter.store.paper_feedback import PaperFeedbackStore
 from newsletter.store.tables import deliveries
 from newsletter.store.tables_activity import campaign_counts, campaign_links, reader_actions
 
@@ -64,3 +66,8 @@ class ReportStore(Store):
                 .order_by(c.readers.desc(), c.clicks.desc(), c.key)
             ).all()
         return [LinkRow(str(k), str(key), int(n), int(r)) for k, key, n, r in rows]
+
+    def feedback(self, campaign_id: int) -> dict[str, dict[str, int]]:
+        """Per paper: readers who pressed "More like this" (``more``) and "Not for me"
+        (``less``)."""
+        return PaperFeedbackStore(self.db).counts(campaign_id)

@@ -2,15 +2,15 @@
 
 ``EventStore.apply`` calls :func:`roll_up` in its transaction with the events it has just
 stored (a duplicate or replayed event never gets here, so nothing counts twice). For every
-delivery the batch is about, the current state (``delivery_activity``, locked on
+delivery the batch is about, the current state (its row in ``deliveries``, locked on
 PostgreSQL) and the batch's events make a new state; ``campaign_counts`` moves by the
 difference of the delivery's 0/1 flags before and after (``Engagement.flags``), so a
 counter is exact however the events of one delivery are spread over batches.
 Clicks go to ``campaign_links`` (per paper or link) and ``delivery_links`` (who clicked
 which link), where a delivery's first click on a link adds one reader.
 
-Two appliers inserting the state of one delivery at once conflict on its primary key; the
-caller runs the whole batch again (``EventStore.apply``), which then finds the row.
+Two appliers with events of one delivery take its row's lock in turn (in id order, so
+they cannot deadlock on each other); the second reads the state the first wrote.
 """
 
 from __future__ import annotations
@@ -33,12 +33,9 @@ from newsletter.model.engagement import (
     is_machine_open,
 )
 from newsletter.model.events import SesEvent
-from newsletter.store.tables_activity import (
-    campaign_counts,
-    campaign_links,
-    delivery_activity,
-    delivery_links,
-)
+from newsletter.store.pg_rows import recordset, rows_json
+from newsletter.store.tables import deliveries
+from newsletter.store.tables_activity import campaign_counts, campaign_links, delivery_links
 
 # The kinds that change a delivery's state; Send only proves SES took it (``sent``).
 ROLLED_KINDS = frozenset({"delivery", "bounce", "complaint", "open", "click"})
@@ -83,7 +80,7 @@ def roll_up(conn: Connection, events: Sequence[tuple[SesEvent, Target]],
             count["clicks_total"] += 1
             clicks[(target.campaign_id, target.delivery_id,
                     classify_link(event.detail, base_url))] += 1
-    _write_states(conn, targets, before, after)
+    _write_states(conn, before, after)
     for delivery_id, target in targets.items():
         old = before.get(delivery_id, Engagement()).flags()
         new = after[delivery_id].flags()
@@ -111,7 +108,7 @@ def _step(state: Engagement, event: SesEvent, target: Target) -> Engagement:
     return state.merged(clicks=state.clicks + 1, clicked_at=earliest(state.clicked_at, when))
 
 
-_a = delivery_activity.c
+_a = deliveries.c
 _STATE_COLUMNS = (_a.delivered_at, _a.bounced, _a.complained, _a.opened_at,
                   _a.machine_opened_at, _a.opens, _a.clicked_at, _a.clicks)
 
@@ -134,25 +131,19 @@ def _values(state: Engagement) -> dict[str, Any]:
     }
 
 
-def _write_states(conn: Connection, targets: dict[int, Target], before: dict[int, Engagement],
+def _write_states(conn: Connection, before: dict[int, Engagement],
                   after: dict[int, Engagement]) -> None:
-    """Changed states over the rows ``_states`` locked; new ones by a plain INSERT, so that
-    a concurrent insert of the same delivery's state fails this transaction (which is then
-    run again and finds the row) instead of overwriting it."""
-    for rows, upsert in (
-        ([i for i in sorted(after) if i in before and after[i] != before[i]], True),
-        ([i for i in sorted(after) if i not in before], False),
-    ):
-        if not rows:
-            continue
-        values = [{"delivery_id": i, "campaign_id": targets[i].campaign_id, **_values(after[i])}
-                  for i in rows]
-        if conn.dialect.name == "postgresql":  # one statement over arrays, not one per row
-            statement = _ACTIVITY_PG if upsert else _NEW_ACTIVITY_PG
-            conn.execute(statement, {name: [v[name] for v in values] for name in values[0]})
-        else:
-            upserts = _statements(conn)
-            conn.execute(upserts.activity if upsert else upserts.new_activity, values)
+    """The changed states, over the rows ``_states`` locked (a delivery an event was
+    matched to has its row; one deleted since changes nothing)."""
+    rows = [i for i in sorted(after) if after[i] != before.get(i)]
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":  # one statement, not one per row
+        values = [{"id": i, **_values(after[i])} for i in rows]
+        conn.execute(_STATES_PG, {"rows": rows_json(values, list(_STATE_TYPES))})
+    else:
+        conn.execute(_WRITE_STATE, [{"b_id": i, **{f"b_{k}": v for k, v in
+                                                    _values(after[i]).items()}} for i in rows])
 
 
 def _upsert(conn: Connection) -> Any:
@@ -195,9 +186,9 @@ def _add_clicks(conn: Connection, clicks: Counter[tuple[int, int, Link]],
     }
     ordered = sorted(pairs.items())
     if conn.dialect.name == "postgresql":
-        conn.execute(_CLICKED_PG, {"delivery_id": [a for (a, _), _ in ordered],
-                                   "link_id": [b for (_, b), _ in ordered],
-                                   "clicks": [n for _, n in ordered]})
+        conn.execute(_CLICKED_PG, {"rows": rows_json(
+            [{"delivery_id": a, "link_id": b, "clicks": n} for (a, b), n in ordered],
+            ["delivery_id", "link_id", "clicks"])})
     else:
         conn.execute(_statements(conn).clicked,
                      [{"delivery_id": a, "link_id": b, "clicks": n} for (a, b), n in ordered])
@@ -214,8 +205,8 @@ def _add_clicks(conn: Connection, clicks: Counter[tuple[int, int, Link]],
 
 # The statements of the hot path, built once (building one costs more than SQLite takes
 # to run it): per dialect for the upserts, whose syntax is the dialect's own.
-_STATES = select(_a.delivery_id, *_STATE_COLUMNS).where(
-    _a.delivery_id.in_(bindparam("ids", expanding=True)))
+_STATES = select(_a.id, *_STATE_COLUMNS).where(
+    _a.id.in_(bindparam("ids", expanding=True)))
 _STATES_LOCKED = _STATES.with_for_update()
 _CLICKED = select(delivery_links.c.delivery_id, delivery_links.c.link_id).where(
     delivery_links.c.delivery_id.in_(bindparam("ids", expanding=True)))
@@ -226,44 +217,39 @@ _ADD_TO_LINK = (
 )
 
 
-_STATE_TYPES = {"delivery_id": "bigint", "campaign_id": "bigint", "delivered_at": "timestamptz",
-                "bounced": "integer", "complained": "integer", "opened_at": "timestamptz",
+_WRITE_STATE = (
+    update(deliveries).where(_a.id == bindparam("b_id"))
+    .values({c.name: bindparam(f"b_{c.name}") for c in _STATE_COLUMNS})
+)
+_STATE_TYPES = {"id": "bigint", "delivered_at": "timestamptz", "bounced": "smallint",
+                "complained": "smallint", "opened_at": "timestamptz",
                 "machine_opened_at": "timestamptz", "opens": "integer",
                 "clicked_at": "timestamptz", "clicks": "integer"}
-_ACTIVITY_PG = text(  # built from our own column names: no input reaches it
-    f"INSERT INTO delivery_activity ({', '.join(_STATE_TYPES)}) SELECT * FROM unnest("  # noqa: S608
-    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _STATE_TYPES.items())
-    + ") ON CONFLICT (delivery_id) DO UPDATE SET "
-    + ", ".join(f"{c.name} = excluded.{c.name}" for c in _STATE_COLUMNS)
+_STATES_PG = text(  # built from our own column names: no input reaches it
+    "UPDATE deliveries SET "  # noqa: S608
+    + ", ".join(f"{c.name} = v.{c.name}" for c in _STATE_COLUMNS)
+    + f" FROM {recordset(_STATE_TYPES)} WHERE deliveries.id = v.id"
 )
-_NEW_ACTIVITY_PG = text(  # the same, without ON CONFLICT
-    str(_ACTIVITY_PG.text).split(" ON CONFLICT", 1)[0])
-_CLICKED_PG = text(
-    "INSERT INTO delivery_links (delivery_id, link_id, clicks) SELECT * FROM unnest("
-    "CAST(:delivery_id AS bigint[]), CAST(:link_id AS bigint[]), CAST(:clicks AS integer[]))"
-    " ON CONFLICT (delivery_id, link_id) DO UPDATE"
+_CLICKED_PG = text(  # built from our own column names: no input reaches it
+    "INSERT INTO delivery_links (delivery_id, link_id, clicks)"  # noqa: S608
+    " SELECT delivery_id, link_id, clicks FROM "
+    + recordset({"delivery_id": "bigint", "link_id": "bigint", "clicks": "integer"})
+    + " ON CONFLICT (delivery_id, link_id) DO UPDATE"
     " SET clicks = delivery_links.clicks + excluded.clicks"
 )
 
 
 @dataclass(frozen=True)
 class _Upserts:
-    new_activity: Any
-    activity: Any
     counts: Any
     clicked: Any
 
 
 def _build(insert_: Any) -> _Upserts:
-    activity = insert_(delivery_activity)
     counts = insert_(campaign_counts)
     clicked = insert_(delivery_links)
     c, d = campaign_counts.c, delivery_links.c
     return _Upserts(
-        insert_(delivery_activity),
-        activity.on_conflict_do_update(
-            index_elements=[_a.delivery_id],
-            set_={col.name: activity.excluded[col.name] for col in _STATE_COLUMNS}),
         counts.on_conflict_do_update(
             index_elements=[c.campaign_id, c.variant],
             set_={name: c[name] + counts.excluded[name] for name in COUNTERS}),

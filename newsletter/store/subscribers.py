@@ -25,6 +25,7 @@ from newsletter.errors import (
     UnknownSubscriberError,
 )
 from newsletter.model.addresses import email_hash, normalize_email
+from newsletter.model.engagement import LinkAction
 from newsletter.model.subscribers import (
     SOURCES,
     AddManyResult,
@@ -36,6 +37,7 @@ from newsletter.model.subscribers import (
     check_preferences,
     check_status,
 )
+from newsletter.store.actions import record_action
 from newsletter.store.bulk import insert_active
 from newsletter.store.confirmations import ConfirmationRecords
 from newsletter.store.db import Database
@@ -68,9 +70,8 @@ _SUBSCRIBER_COLUMNS = (
 def _subscriber(row: Sequence[Any]) -> Subscriber:
     id_, email, status, cats, language, source, created, updated, confirmed, sent = row
     categories = frozenset(cats.split(",")) if cats else frozenset()
-    return Subscriber(
-        id_, email, status, categories, language, source, created, updated, confirmed, sent
-    )
+    return Subscriber(id_, email, status, categories, language, source, created, updated,
+                      confirmed, sent)
 
 
 def _suppression(row: Row[Any]) -> Suppression:
@@ -201,7 +202,7 @@ class SubscriberStore(ConfirmationRecords):
         return found
 
     def set_status(self, subscriber_id: int, status: SubscriberStatus, reason: str,
-                   *, welcome: bool = False) -> Subscriber:
+                   *, welcome: bool = False, attribute: LinkAction | None = None) -> Subscriber:
         """Change the status, record an event, and keep the suppression list in step.
 
         A suppressed status (unsubscribed, bounced, complained) adds a suppression. Moving back
@@ -209,7 +210,9 @@ class SubscriberStore(ConfirmationRecords):
         suppression (they re-subscribe with double opt-in); becoming active lifts it. Any
         other suppression raises :class:`SuppressedAddressError`. Setting the current status
         again changes nothing. With ``welcome``, becoming active queues the reader's welcome
-        email in the same transaction (once per reader). Raises :class:`UnknownSubscriberError`.
+        email in the same transaction (once per reader); with ``attribute``, a change is
+        attributed to the issue whose link was used, in it too (``store/actions.py``).
+        Raises :class:`UnknownSubscriberError`.
         """
         check_status(status)
         now = self._clock()
@@ -239,17 +242,15 @@ class SubscriberStore(ConfirmationRecords):
             record_event(conn, subscriber_id, "status", current.status, status, reason, now)
             if welcome and status == "active":
                 queue_welcome(conn, subscriber_id, now)
+            if attribute is not None:
+                record_action(conn, subscriber_id, attribute, now)
         return self._must_get(subscriber_id)
 
-    def set_preferences(
-        self,
-        subscriber_id: int,
-        *,
-        categories: Collection[str],
-        language: str,
-        reason: str = "preferences",
-    ) -> Subscriber:
-        """Replace categories and language; record a ``preferences`` event.
+    def set_preferences(self, subscriber_id: int, *, categories: Collection[str], language: str,
+                        reason: str = "preferences",
+                        attribute: LinkAction | None = None) -> Subscriber:
+        """Replace categories and language; record a ``preferences`` event. With
+        ``attribute``, a change (not the same choices again) is attributed as in ``set_status``.
 
         Raises :class:`InvalidPreferencesError` and :class:`UnknownSubscriberError`.
         """
@@ -265,15 +266,18 @@ class SubscriberStore(ConfirmationRecords):
             what = f"{reason} (language {checked_language}, categories {stored or 'all'})"
             status = current.status
             record_event(conn, subscriber_id, "preferences", status, status, what, now)
+            if attribute and (frozenset(stored.split(",")) - {""}, checked_language) != (
+                    current.categories, current.language):
+                record_action(conn, subscriber_id, attribute, now)
         return self._must_get(subscriber_id)
 
     def remove(self, email: str) -> bool:
         """Erase an address: delete its subscriber, keep only its hash as a suppression.
 
         The subscriber's events stay without the link to them, the suppression loses the
-        plain address and its detail, deliveries lose the address and queued ones are
-        cancelled. The hash blocks the address from being added or imported again. Returns
-        whether a subscriber was deleted (the hash is kept either way).
+        plain address and its detail, deliveries lose the address (the subscriber's) and
+        queued ones are cancelled. The hash blocks the address from being added or imported
+        again. Returns whether a subscriber was deleted (the hash is kept either way).
         Raises :class:`InvalidAddressError`.
         """
         normal = normalize_email(email)
@@ -297,9 +301,6 @@ class SubscriberStore(ConfirmationRecords):
                     update(deliveries)
                     .where(deliveries.c.subscriber_id == row.id, deliveries.c.status == "queued")
                     .values(status="failed", error="subscriber erased before sending")
-                )
-                conn.execute(
-                    update(deliveries).where(deliveries.c.subscriber_id == row.id).values(email="")
                 )
                 conn.execute(delete(subscribers).where(subscribers.c.id == row.id))
             if suppression_key(conn, normal) is None:

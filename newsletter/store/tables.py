@@ -13,12 +13,16 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
+
+from newsletter.store.packing import MessageId, Payload
 
 metadata = MetaData(
     naming_convention={
@@ -127,33 +131,52 @@ campaigns = Table(
     Column("max_complaint_rate", Float),
 )
 
+# Issue 17: about 300 bytes a delivery with its events (PostgreSQL), so the columns are in
+# the order that packs (8-byte ones first, then 4, 2, then text), the reader's engagement
+# is on the row itself (no second row and key per delivery), the address is the reader's
+# (``subscribers.email``, which never changes; gone when they are erased), and only the
+# indexes something reads are kept. ``ix_deliveries_claimable`` holds only rows still to
+# be settled, so it is empty once a campaign is done; SES's message id is looked up through
+# the reader (``uq_deliveries_subscriber_campaign``), not by an index of its own.
 deliveries = Table(
     "deliveries",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
     Column("subscriber_id", Id, nullable=False),
-    Column("email", String(320), nullable=False),
-    Column("variant", String(220), nullable=False),
-    # queued, sending, sent, failed, in_doubt, skipped
-    Column("status", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("claimed_by", String(64)),
+    # The worker that claimed it last, by ``worker_key`` (8 bytes, not its 50-character id).
+    Column("claimed_by", BigInteger),
     Column("claimed_at", UTCDateTime),
     Column("sent_at", UTCDateTime),
-    Column("provider_id", String(200)),
-    Column("error", Text),
     # A delivery deferred after transient failures is not claimed again before this time.
     Column("not_before", UTCDateTime),
+    # What SES said happened (issue 17, rolled up by store/rollup.py): the first delivery,
+    # open by a reader, open by a machine (proxy, scanner) and click.
+    Column("delivered_at", UTCDateTime),
+    Column("opened_at", UTCDateTime),
+    Column("machine_opened_at", UTCDateTime),
+    Column("clicked_at", UTCDateTime),
+    Column("opens", Integer, nullable=False, server_default="0"),
+    Column("clicks", Integer, nullable=False, server_default="0"),
+    Column("attempts", SmallInteger, nullable=False, default=0),
     # Issue 25: how often it was sent again after an attempt that may have reached SES (the
     # "resend" policy); a sent delivery with resends > 0 may have reached its reader twice.
-    Column("resends", Integer, nullable=False, server_default="0"),
-    Index("ix_deliveries_campaign_status_id", "campaign_id", "status", "id"),
-    # The desk's per-variant counts of a campaign (index-only on PostgreSQL).
+    Column("resends", SmallInteger, nullable=False, server_default="0"),
+    Column("bounced", SmallInteger, nullable=False, server_default="0"),
+    Column("complained", SmallInteger, nullable=False, server_default="0"),
+    # queued, sending, sent, failed, in_doubt, skipped
+    Column("status", String(16), nullable=False),
+    Column("variant", String(220), nullable=False),
+    Column("provider_id", MessageId),
+    Column("error", Text),
+    Index("ix_deliveries_claimable", "campaign_id", "id",
+          postgresql_where=text("status IN ('queued', 'sending', 'in_doubt')"),
+          sqlite_where=text("status IN ('queued', 'sending', 'in_doubt')")),
+    # Counts by status and variant (index-only on PostgreSQL), and the rows of one status.
     Index("ix_deliveries_campaign_status_variant", "campaign_id", "status", "variant"),
-    Index("uq_deliveries_campaign_subscriber", "campaign_id", "subscriber_id", unique=True),
-    # SES events that carry neither our tag nor our header are matched by SES's message id.
-    Index("ix_deliveries_provider_id", "provider_id"),
+    # Exactly once per reader and campaign; a reader's deliveries (the desk, SES events
+    # matched by message id through the reader's address).
+    Index("uq_deliveries_subscriber_campaign", "subscriber_id", "campaign_id", unique=True),
 )
 
 # Processes that send. A claim by a worker without a recent heartbeat is stale (in doubt);
@@ -192,7 +215,8 @@ ses_events = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("occurred_at", UTCDateTime),
     Column("received_at", UTCDateTime, nullable=False),
-    Column("payload", Text, nullable=False),
+    # Kept for bounces and complaints (and unmatched events): compressed (store/packing.py).
+    Column("payload", Payload, nullable=False),
     Index("ix_ses_events_campaign_id_kind", "campaign_id", "kind"),
     Index("ix_ses_events_email_kind", "email", "kind"),
 )

@@ -40,23 +40,9 @@ event_feeds = Table(
 )
 # -- issue 17: what readers did ------------------------------------------------------------
 # SES's Delivery, Bounce, Complaint, Open and Click events rolled up as they are applied:
-# one row per delivery SES told us about, per-campaign counters by variant, per-link
-# counters and who clicked which link. The raw rows in ``ses_events`` can then be pruned.
-delivery_activity = Table(
-    "delivery_activity",
-    metadata,
-    Column("delivery_id", Id, primary_key=True, autoincrement=False),
-    Column("campaign_id", Id, nullable=False),
-    Column("delivered_at", UTCDateTime),
-    Column("bounced", Integer, nullable=False, default=0),
-    Column("complained", Integer, nullable=False, default=0),
-    Column("opened_at", UTCDateTime),  # the first open by a reader
-    Column("machine_opened_at", UTCDateTime),  # the first open by a machine (proxy, scanner)
-    Column("opens", Integer, nullable=False, default=0),
-    Column("clicked_at", UTCDateTime),
-    Column("clicks", Integer, nullable=False, default=0),
-)
-
+# each delivery's own state is on its row in ``deliveries`` (``delivered_at`` ...
+# ``complained``); here per-campaign counters by variant, per-link counters and who clicked
+# which link. The raw rows in ``ses_events`` can then be pruned.
 # Per campaign and variant: deliveries delivered, bounced, complained, opened by a reader,
 # opened by machines only, clicked; and every open and click.
 campaign_counts = Table(

@@ -35,6 +35,7 @@ from newsletter.errors import (
 )
 from newsletter.mail.message import Sender
 from newsletter.mail.transactional import transactional_message
+from newsletter.model.engagement import LinkAction
 from newsletter.model.subscribers import (
     Event,
     Source,
@@ -76,10 +77,12 @@ class Store(Protocol):
         reason: str = ...,
     ) -> Subscriber: ...
     def set_status(
-        self, subscriber_id: int, status: SubscriberStatus, reason: str, *, welcome: bool = ...
+        self, subscriber_id: int, status: SubscriberStatus, reason: str, *, welcome: bool = ...,
+        attribute: LinkAction | None = ...,
     ) -> Subscriber: ...
     def set_preferences(
-        self, subscriber_id: int, *, categories: Collection[str], language: str, reason: str = ...
+        self, subscriber_id: int, *, categories: Collection[str], language: str, reason: str = ...,
+        attribute: LinkAction | None = ...,
     ) -> Subscriber: ...
     def claim_confirmation(
         self, subscriber_id: int, now: dt.datetime, resend_after: dt.timedelta,
@@ -97,7 +100,11 @@ class Store(Protocol):
 
 
 class ActionLog(Protocol):
-    """Where a reader's action through an issue's link is recorded (``store/actions.py``)."""
+    """Where a reader's action through an issue's link is recorded (``store/actions.py``).
+
+    Given to :class:`Subscriptions`, it turns attribution on; the subscriber store writes
+    the action in the transaction of the change itself (``attribute=``), so an unsubscribe
+    or a preference change is never kept without it, nor it without the change."""
 
     def record(self, subscriber_id: int, issued: dt.datetime, action: str) -> int | None: ...
 
@@ -305,9 +312,9 @@ class Subscriptions:
         except UnknownSubscriberError:
             return None
         if subscriber.status in ("active", "pending"):
-            left = self.store.set_status(subscriber.id, "unsubscribed", reason)
-            self._record(subscriber.id, Purpose.UNSUBSCRIBE, token, "unsubscribe")
-            return left
+            return self.store.set_status(
+                subscriber.id, "unsubscribed", reason,
+                attribute=self._attribution(Purpose.UNSUBSCRIBE, token, "unsubscribe"))
         return subscriber
 
     def issued(self, purpose: Purpose, token: str) -> dt.datetime:
@@ -317,9 +324,9 @@ class Subscriptions:
                                       fallbacks=self.fallbacks)
         return dt.datetime.fromtimestamp(issued, dt.UTC)
 
-    def _record(self, subscriber_id: int, purpose: Purpose, token: str, action: str) -> None:
-        if self.actions is not None:
-            self.actions.record(subscriber_id, self.issued(purpose, token), action)
+    def _attribution(self, purpose: Purpose, token: str, action: str) -> LinkAction | None:
+        """What the store records with the change, in its transaction (with ``actions``)."""
+        return None if self.actions is None else LinkAction(self.issued(purpose, token), action)
 
     def unsubscribe_target(self, token: str) -> Subscriber | None:
         """Check an unsubscribe token without acting on it (for the page with the button).
@@ -344,9 +351,8 @@ class Subscriptions:
             categories=choices.categories,
             language=choices.language,
             reason="preferences page",
+            attribute=self._attribution(Purpose.PREFERENCES, token, "preferences"),
         )
-        if (updated.categories, updated.language) != (subscriber.categories, subscriber.language):
-            self._record(subscriber.id, Purpose.PREFERENCES, token, "preferences")
         return updated
 
     def _subscriber(self, purpose: Purpose, token: str, max_age: int | None = None) -> Subscriber:

@@ -7,13 +7,13 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from newsletter.errors import AccountPausedError
 from newsletter.model.subscribers import NewSubscriber
 from newsletter.store.db import open_database, upgrade
 from newsletter.store.subscribers import SubscriberStore
-from newsletter.store.tables import deliveries
+from newsletter.store.tables import deliveries, subscribers
 from newsletter.transports.outbox import OutboxTransport
 
 # The sample issue has papers in CL, CV and LG; its legend also names AS and RO.
@@ -71,10 +71,16 @@ def subscribe(url: str, count: int, prefix: str = "reader") -> list[Reader]:
 
 
 def delivery_rows(url: str) -> list[dict[str, object]]:
+    """Every delivery, with its reader's address as ``email`` ("" once erased)."""
     db = open_database(url)
+    email = func.coalesce(subscribers.c.email, "").label("email")
     try:
         with db.engine.connect() as conn:
-            rows = conn.execute(select(deliveries).order_by(deliveries.c.id)).mappings().all()
+            rows = conn.execute(
+                select(deliveries, email)
+                .select_from(deliveries.outerjoin(
+                    subscribers, subscribers.c.id == deliveries.c.subscriber_id))
+                .order_by(deliveries.c.id)).mappings().all()
     finally:
         db.close()
     return [dict(r) for r in rows]

@@ -18,6 +18,7 @@ from newsletter.model.campaigns import DeliveryResult
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import open_database
 from newsletter.store.events import EventStore, Received
+from newsletter.store.paper_feedback import PaperFeedbackStore
 
 SAMPLE = Path(__file__).resolve().parents[3] / "issues" / "2022-09-07.yaml"
 
@@ -51,6 +52,11 @@ def sent() -> int:
             received("click", ids[0], link="https://arxiv.org/pdf/2209.01234v2",
                      ipAddress="192.0.2.7"),
         ])
+        # Issue 21's feedback under the papers: two readers, one changing their mind.
+        feedback = PaperFeedbackStore(db)
+        feedback.record(campaign.id, claims[0].subscriber_id, "2209.01234", "less")
+        feedback.record(campaign.id, claims[0].subscriber_id, "2209.01234", "more")
+        feedback.record(campaign.id, claims[1].subscriber_id, "2209.01234", "less")
         return len(ids)
     finally:
         db.close()
@@ -62,7 +68,7 @@ def test_the_table_csv_and_json_say_the_same(sent: int) -> None:
     assert table.exit_code == 0, table.output
     assert f"  sent              {sent:>9,}" in table.stdout
     assert "  opened                    2" in table.stdout
-    assert "        1       2  2209.01234" in table.stdout
+    assert "        1       2     1     1  2209.01234" in table.stdout
     figures = list(csv.DictReader(io.StringIO(runner.invoke(
         app, ["report", "2022-09-07", "--csv"]).stdout)))
     data = json.loads(runner.invoke(app, ["report", str(SAMPLE), "--json"]).stdout)
@@ -72,6 +78,11 @@ def test_the_table_csv_and_json_say_the_same(sent: int) -> None:
     assert (data["clicked_unique"], data["clicks_total"]) == (1, 2)
     papers = runner.invoke(app, ["report", "2022-09-07", "--csv", "--papers"]).stdout
     assert papers.splitlines()[1].startswith("2022-09-07,paper,2209.01234,")
+    assert papers.splitlines()[0].endswith(",clicks,readers,more_like_this,not_for_me")
+    assert papers.splitlines()[1].endswith(",2,1,1,1")
+    top = data["papers"][0]
+    assert (top["arxiv_id"], top["more_like_this"], top["not_for_me"]) == ("2209.01234", 1, 1)
+    assert all((p["more_like_this"], p["not_for_me"]) == (0, 0) for p in data["papers"][1:])
 
 
 def test_trends_since_a_date(sent: int) -> None:

@@ -203,7 +203,6 @@ def test_remove_erases_everything_but_the_hash(store: SubscriberStore, db: Datab
                 {
                     "campaign_id": campaign_id,
                     "subscriber_id": s.id,
-                    "email": s.email,
                     "variant": "both:*",
                     "status": "queued",
                 }

@@ -1,0 +1,196 @@
+"""Benchmark: Delivery, Open and Click events applied with the roll-up through `events poll`.
+
+Issue 17's figure "applying events keeps the rate the last issue reached (at least 3x one
+sending process), with the roll-up included", measured apart from the rest of
+``bench/reports.py`` (which calls it for its table) so that it can be re-run alone. On
+PostgreSQL (a schema of its own), against ``tests/support/sqs_sim.py`` at 20 ms a call:
+
+- one poller (``poll`` in this process, as ``events poll --once``: 8 receivers, one
+  applier thread, deletes in other threads), with the roll-up and without it;
+- two pollers, each a process of its own sharing the queue (forked after the queue was
+  filled; they start together), with the roll-up: events/s from their start to the end
+  of the last;
+- the client CPU per event (this process, or the pollers' own), which survives a loaded
+  machine better than the wall-clock rate;
+- one sender's rate (``bench/events.py``'s ``send``) for the ratio.
+
+    NEWSLETTER_TEST_POSTGRES_URL=... .venv/bin/python bench/apply_rate.py [--events N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import events as events_bench  # noqa: E402
+from desk import drop_schema, fresh_schema  # noqa: E402
+
+from newsletter import wiring  # noqa: E402
+from newsletter.feedback.sqs import poll  # noqa: E402
+from newsletter.settings import Settings  # noqa: E402
+
+UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+      "(KHTML, like Gecko) Mobile/15E148")
+
+
+@dataclass(frozen=True)
+class Rate:
+    pollers: int
+    roll_up: bool
+    applied: int
+    seconds: float
+    cpu_s: float  # the pollers' own CPU time (user + system)
+
+    @property
+    def per_second(self) -> float:
+        return self.applied / self.seconds
+
+    @property
+    def cpu_ms_per_event(self) -> float:
+        return 1000 * self.cpu_s / self.applied
+
+
+def mixed_events(rows: list[tuple[int, str]], count: int, salt: str) -> Iterator[dict[str, Any]]:
+    """Delivery, then Open, then Click events for the deliveries: what the roll-up does."""
+    n = 0
+    for kind in ("Delivery", "Open", "Click") * max(1, count // max(1, len(rows))):
+        for delivery_id, email in rows:
+            if n >= count:
+                return
+            n += 1
+            mail = {"timestamp": "2022-09-07T06:00:00.000Z", "messageId": f"{salt}-{n}",
+                    "destination": [email], "tags": {"nl_delivery": [str(delivery_id)]}}
+            part: dict[str, Any] = {"timestamp": f"2022-09-07T0{6 + n % 3}:00:0{n % 10}.000Z"}
+            if kind == "Delivery":
+                part.update(recipients=[email], smtpResponse="250 ok")
+            elif kind == "Open":
+                part.update(userAgent=UA, ipAddress="192.0.2.1")
+            else:
+                part.update(link=f"https://arxiv.org/abs/2209.0{1000 + n % 30}",
+                            userAgent=UA, ipAddress="192.0.2.1")
+            yield {"eventType": kind, "mail": mail, kind.lower(): part}
+
+
+def _poller(url: str, endpoint: str, queue: str, start: Any, out: Any) -> None:
+    """One ``events poll --once`` (a forked process): (applied, started, ended, CPU s)."""
+    settings = Settings(database_url=url, sqs_endpoint_url=endpoint, ses_region="us-east-1")
+    sqs_queue = wiring.sqs_queue(settings, queue)
+    with wiring.database(settings) as db:
+        feedback = wiring.feedback(settings, db)
+        start.wait()
+        began, cpu = time.monotonic(), time.process_time()
+        result = poll(sqs_queue, feedback, once=True, wait=0)
+        out.put((result.applied, began, time.monotonic(), time.process_time() - cpu))
+
+
+def drain(url: str, rows: list[tuple[int, str]], count: int, pollers: int,
+          roll_up: bool) -> Rate:
+    """Fill a simulated SQS queue with ``count`` events, then drain it with ``pollers``."""
+    import newsletter.store.events as store_events
+
+    real = store_events.roll_up
+    if not roll_up:  # the comparison: everything else as it is
+        store_events.roll_up = lambda *args, **kwargs: {}  # type: ignore[assignment]
+    try:
+        with events_bench.sqs_server("sim", events_bench.SQS_LATENCY) as endpoint:
+            for key, value in events_bench.AWS.items():
+                os.environ.setdefault(key, value)
+            sqs = boto3.session.Session().client("sqs", region_name="us-east-1",
+                                                 endpoint_url=endpoint)
+            queue = sqs.create_queue(QueueName="ses-events")["QueueUrl"]
+            pending = [json.dumps(e) for e in mixed_events(rows, count, f"apply-{pollers}")]
+            for first in range(0, len(pending), 10):
+                entries: Any = [{"Id": str(i), "MessageBody": body}
+                                for i, body in enumerate(pending[first:first + 10])]
+                sqs.send_message_batch(QueueUrl=queue, Entries=entries)
+            if pollers == 1:
+                settings = Settings(database_url=url, sqs_endpoint_url=endpoint,
+                                    ses_region="us-east-1")
+                with wiring.database(settings) as db:
+                    feedback = wiring.feedback(settings, db)
+                    sqs_queue = wiring.sqs_queue(settings, queue)
+                    began, cpu = time.perf_counter(), time.process_time()
+                    result = poll(sqs_queue, feedback, once=True, wait=0)
+                    return Rate(1, roll_up, result.applied, time.perf_counter() - began,
+                                time.process_time() - cpu)
+            fork = multiprocessing.get_context("fork")
+            start, out = fork.Event(), fork.Queue()
+            procs = [fork.Process(target=_poller, args=(url, endpoint, queue, start, out))
+                     for _ in range(pollers)]
+            for proc in procs:
+                proc.start()
+            time.sleep(2.0)  # each has opened its database and queue
+            start.set()
+            found = [out.get(timeout=600) for _ in procs]
+            for proc in procs:
+                proc.join()
+            began = min(f[1] for f in found)
+            ended = max(f[2] for f in found)
+            return Rate(pollers, roll_up, sum(f[0] for f in found), ended - began,
+                        sum(f[3] for f in found))
+    finally:
+        store_events.roll_up = real
+
+
+def measure(base: str, readers: int, count: int, plans: list[tuple[int, bool]],
+            progress: Callable[[str], None] = print) -> tuple[float, list[Rate]]:
+    """(one sender's msg/s, a rate per (pollers, roll-up) plan), each plan on a fresh
+    campaign of ``readers`` deliveries in a schema of its own."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-apply-"))
+    send = events_bench.send_rate(tmp, readers)
+    progress(f"one sender: {send:,.0f} msg/s")
+    rates = []
+    for pollers, roll_up in plans:
+        url, schema = fresh_schema(base)
+        try:
+            db, rows = events_bench.campaign(url, readers, "2022-09-07")
+            db.close()
+            events_bench.settle(url)
+            rate = drain(url, rows, count, pollers, roll_up)
+        finally:
+            drop_schema(base, schema)
+        progress(describe(rate, send))
+        rates.append(rate)
+    return send, rates
+
+
+def describe(rate: Rate, send: float) -> str:
+    return (f"{rate.pollers} poller{'s' if rate.pollers > 1 else ''}, "
+            f"{'with' if rate.roll_up else 'without'} the roll-up: {rate.applied:,} events "
+            f"in {rate.seconds:.1f} s = {rate.per_second:,.0f} events/s = "
+            f"{rate.per_second / send:.1f}x one sender; client CPU "
+            f"{rate.cpu_ms_per_event:.3f} ms an event")
+
+
+PLANS = [(1, True), (1, False), (2, True)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readers", type=int, default=3_000)
+    parser.add_argument("--events", type=int, default=9_000)
+    parser.add_argument("--database-url", default=os.environ.get("NEWSLETTER_TEST_POSTGRES_URL"))
+    args = parser.parse_args(argv)
+    if not args.database_url:
+        parser.error("no PostgreSQL: pass --database-url or set NEWSLETTER_TEST_POSTGRES_URL")
+    measure(args.database_url, args.readers, args.events, PLANS)
+    print(f"load average {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} cores")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
