@@ -11,8 +11,6 @@ from newsletter import wiring
 from newsletter.cli.output import out, reported
 from newsletter.clock import utc_now
 from newsletter.settings import get_settings
-from newsletter.store.campaigns import CampaignStore
-from newsletter.web.static_site import build_site
 
 
 def site(
@@ -32,6 +30,9 @@ def site(
     """
     settings = get_settings()
     with reported():
+        from newsletter.store.campaigns import CampaignStore
+        from newsletter.web.static_site import build_site
+
         with wiring.database(settings, create=False) as db:
             sent = CampaignStore(db).sent_issue_dates()
         report = build_site(wiring.site_config(settings), out_dir, sent, utc_now())
