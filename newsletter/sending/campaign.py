@@ -320,7 +320,7 @@ class Campaigns:
                 run = BatchRun(
                     store, bulk, bulk_messages,
                     AdaptiveRate(TokenBucket(rate, wait=stop.wait), rate), run_config,
-                    heartbeat=heartbeat, stop=stop,
+                    heartbeat=heartbeat, stop=stop, pace=registry.reserve,
                 )
             if progress is None:
                 result = run.run()

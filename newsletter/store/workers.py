@@ -7,9 +7,10 @@ need not wait out the lease). Dead workers' rows are deleted, and the deliveries
 in ``sending`` are then settled by ``CampaignStore.recover``.
 
 Live workers that are working on a campaign split the account's send rate equally: each
-learns the count from its own heartbeat. A worker that stalls longer than the lease is
-taken for dead; its in-flight messages become in doubt, and "sent" still wins if it
-reports one later.
+learns the count from its own heartbeat. Bulk senders instead take each call's slot from
+one schedule in the database (``reserve``), so their calls interleave evenly (issue 23).
+A worker that stalls longer than the lease is taken for dead; its in-flight messages
+become in doubt, and "sent" still wins if it reports one later.
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ import datetime as dt
 import os
 import secrets
 import socket
+import time
 from collections.abc import Callable
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from newsletter.clock import utc_now
+from newsletter.errors import StoreError
 from newsletter.store.base import Store
 from newsletter.store.db import Database
 from newsletter.store.tables import workers
+from newsletter.store.tables_sending import send_pace
 
 LEASE = dt.timedelta(seconds=30)
 HEARTBEAT_SECONDS = 2.0
@@ -58,6 +63,7 @@ class WorkerRegistry(Store):
         self.lease = lease
         self.host = (host or socket.gethostname())[:255]
         self.alive = alive
+        self.wall = time.time  # the shared schedule's clock (POSIX seconds, every host's)
 
     def register(self, pid: int | None = None) -> str:
         """Add a worker row for this process; return its id (host:pid:random)."""
@@ -121,3 +127,32 @@ class WorkerRegistry(Store):
             with self.engine.begin() as conn:
                 conn.execute(delete(workers).where(workers.c.id.in_(dead)))
         return {str(wid) for wid, *_ in rows} - set(dead)
+
+    def reserve(self, seconds: float, name: str = "ses") -> float:
+        """Take the next ``seconds`` of the shared send schedule ``name``; return when they
+        start (POSIX seconds: now, or later when other calls hold the time before).
+
+        One UPDATE: concurrent workers (and threads) each get their own slot, one after
+        another. The row is made on first use.
+        """
+        for _ in range(2):
+            now = self.wall()
+            start = case((send_pace.c.next_at > now, send_pace.c.next_at), else_=now)
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # A slot lost in a crash costs nothing; waiting for the WAL's flush on
+                    # every call serialised all workers behind the disk.
+                    conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                after = conn.execute(
+                    update(send_pace).where(send_pace.c.name == name)
+                    .values(next_at=start + seconds).returning(send_pace.c.next_at)
+                ).scalar()
+            if after is not None:
+                return float(after) - seconds
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(send_pace).values(name=name, next_at=now + seconds))
+                return now
+            except IntegrityError:  # another worker made it meanwhile: take a slot after it
+                continue
+        raise StoreError(f"the send schedule {name!r} could not be read or made")

@@ -8,8 +8,10 @@ rules to an entry as to a single send).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -22,6 +24,9 @@ from newsletter.errors import (
 from newsletter.model.bulk import BulkContent, BulkEntry, Pairs
 from newsletter.transports.bulk import EntryResult
 from newsletter.transports.ses import SesTransport, classify_client_error, translate
+
+if TYPE_CHECKING:
+    from mypy_boto3_sesv2 import SESV2Client
 
 # SES's limit of entries per SendBulkEmail call.
 MAX_ENTRIES = 50
@@ -134,15 +139,35 @@ class SesBulkTransport(SesTransport):
 
     max_entries = MAX_ENTRIES
 
-    def send_bulk(self, content: BulkContent, entries: Sequence[BulkEntry]) -> list[EntryResult]:
+    def __init__(self, client: SESV2Client, configuration_set: str | None = None) -> None:
+        super().__init__(client, configuration_set)
+        self._leave_at = threading.local()
+        # botocore's last step before the request goes on the wire: there it waits for
+        # its moment, serialised and signed (``leave_at``; botocore sends when it returns
+        # None).
+        client.meta.events.register("before-send.sesv2.SendBulkEmail", self._hold)
+
+    def _hold(self, **_: Any) -> None:
+        moment = getattr(self._leave_at, "moment", None)
+        if moment is not None:
+            delay = moment - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+    def send_bulk(
+        self, content: BulkContent, entries: Sequence[BulkEntry], leave_at: float | None = None
+    ) -> list[EntryResult]:
         """One SendBulkEmail call for up to 50 entries; see ``transports.bulk``."""
         if not 0 < len(entries) <= self.max_entries:
             raise PermanentTransportError(
                 f"a bulk call takes 1 to {self.max_entries} entries, not {len(entries)}")
         request = build_bulk_request(content, entries, self.configuration_set)
+        self._leave_at.moment = leave_at
         try:
             response = self.client.send_bulk_email(**request)
         except (ClientError, BotoCoreError) as err:
             raise call_error(err, entries, self.region, self.endpoint) from err
+        finally:
+            self._leave_at.moment = None
         return parse_bulk_response(dict(response), entries)
 

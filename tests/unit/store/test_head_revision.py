@@ -13,7 +13,7 @@ from newsletter.store.db import HEAD_REVISION, current_revision, head_revision, 
 
 def test_head_revision_constant_is_the_newest_migration() -> None:
     """A new migration without a new HEAD_REVISION fails here, not in a reader's send."""
-    assert HEAD_REVISION == head_revision()
+    assert head_revision() == HEAD_REVISION
 
 
 def test_current_revision_reads_the_version_table(tmp_path: Path) -> None:
