@@ -16,13 +16,15 @@ become in doubt, and "sent" still wins if it reports one later.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import secrets
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import case, delete, func, insert, select, text, update
+from sqlalchemy import Float, String, bindparam, case, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.clock import utc_now
@@ -34,6 +36,22 @@ from newsletter.store.tables_sending import send_pace
 
 LEASE = dt.timedelta(seconds=30)
 HEARTBEAT_SECONDS = 2.0
+
+
+_NO_FLUSH = text("SET LOCAL synchronous_commit TO OFF")
+
+
+@functools.cache
+def _take_slot() -> Any:
+    """The schedule's one statement, built once: next_at = max(next_at, now) + seconds."""
+    now = bindparam("p_now", type_=Float())
+    start = case((send_pace.c.next_at > now, send_pace.c.next_at), else_=now)
+    return (
+        update(send_pace)
+        .where(send_pace.c.name == bindparam("p_name", type_=String()))
+        .values(next_at=start + bindparam("p_seconds", type_=Float()))
+        .returning(send_pace.c.next_at)
+    )
 
 
 def pid_alive(pid: int) -> bool:
@@ -137,15 +155,13 @@ class WorkerRegistry(Store):
         """
         for _ in range(2):
             now = self.wall()
-            start = case((send_pace.c.next_at > now, send_pace.c.next_at), else_=now)
             with self.engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
                     # A slot lost in a crash costs nothing; waiting for the WAL's flush on
                     # every call serialised all workers behind the disk.
-                    conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                    conn.execute(_NO_FLUSH)
                 after = conn.execute(
-                    update(send_pace).where(send_pace.c.name == name)
-                    .values(next_at=start + seconds).returning(send_pace.c.next_at)
+                    _take_slot(), {"p_name": name, "p_now": now, "p_seconds": seconds}
                 ).scalar()
             if after is not None:
                 return float(after) - seconds
