@@ -145,7 +145,10 @@ class SesBulkTransport(SesTransport):
         # botocore's last step before the request goes on the wire: there it waits for
         # its moment, serialised and signed (``leave_at``; botocore sends when it returns
         # None).
-        client.meta.events.register("before-send.sesv2.SendBulkEmail", self._hold)
+        events = getattr(getattr(client, "meta", None), "events", None)
+        self._in_botocore = events is not None  # else (a stand-in client) wait before it
+        if events is not None:
+            events.register("before-send.sesv2.SendBulkEmail", self._hold)
 
     def _hold(self, **_: Any) -> None:
         moment = getattr(self._leave_at, "moment", None)
@@ -163,6 +166,8 @@ class SesBulkTransport(SesTransport):
                 f"a bulk call takes 1 to {self.max_entries} entries, not {len(entries)}")
         request = build_bulk_request(content, entries, self.configuration_set)
         self._leave_at.moment = leave_at
+        if not self._in_botocore:
+            self._hold()
         try:
             response = self.client.send_bulk_email(**request)
         except (ClientError, BotoCoreError) as err:
