@@ -141,8 +141,9 @@ def transport(settings: Settings) -> Transport:
         connections = max(MAX_CONCURRENCY, settings.send_concurrency)
         client = ses_client(aws_config(settings), connections, validate=not settings.ses_bulk)
         # issue #23: campaigns in bulk calls unless NEWSLETTER_SES_BULK=false.
-        chosen = SesBulkTransport if settings.ses_bulk else SesTransport
-        return chosen(client, settings.ses_configuration_set)
+        if settings.ses_bulk:
+            return SesBulkTransport(client, settings.ses_configuration_set, unvalidated=True)
+        return SesTransport(client, settings.ses_configuration_set)
     return OutboxTransport(settings.outbox_dir)
 
 

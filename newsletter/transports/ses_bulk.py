@@ -8,6 +8,7 @@ rules to an entry as to a single send).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Sequence
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 # SES's limit of entries per SendBulkEmail call.
 MAX_ENTRIES = 50
+ENTRIES = "BulkEmailEntries"
+_LIFTED = "newsletter_bulk_entries"  # where a call's entries wait in botocore's context
 
 # Entry status -> (the error code it stands for, HTTP status) for classify_client_error.
 ENTRY_STATUS: dict[str, tuple[str, int]] = {
@@ -134,12 +137,42 @@ def call_error(err: ClientError | BotoCoreError, entries: Sequence[BulkEntry],
     return translate(err, "\0", region=region, endpoint=endpoint)
 
 
+def lift_entries(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    """botocore's ``before-parameter-build``: keep the call's entries out of the serializer."""
+    entries = params.pop(ENTRIES, None)
+    if entries is not None:
+        context[_LIFTED] = entries
+
+
+def splice_entries(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    """botocore's ``before-call`` (the request serialised, not yet signed): the entries
+    lifted by ``lift_entries`` join the JSON body as the serializer would have written them
+    (its rest-json body is ``json.dumps`` of the parameters, strings and lists as given)."""
+    entries = context.pop(_LIFTED, None)
+    if entries is None:
+        return
+    body = params["body"]
+    member = b'"' + ENTRIES.encode() + b'": ' + json.dumps(entries).encode()
+    if body in (b"", b"{}"):
+        params["body"] = b"{" + member + b"}"
+        params["headers"].setdefault("Content-Type", "application/json")
+    elif body.endswith(b"}"):
+        params["body"] = body[:-1] + b", " + member + b"}"
+    else:  # not botocore's JSON object: nothing is sent that SES would misread
+        raise PermanentTransportError(f"unexpected SendBulkEmail body from botocore: {body[:40]!r}")
+
+
 class SesBulkTransport(SesTransport):
     """``SesTransport`` (single messages: send-test, transactional mail) plus ``send_bulk``."""
 
     max_entries = MAX_ENTRIES
 
-    def __init__(self, client: SESV2Client, configuration_set: str | None = None) -> None:
+    def __init__(
+        self, client: SESV2Client, configuration_set: str | None = None, *,
+        unvalidated: bool = False,
+    ) -> None:
+        """``unvalidated``: the client skips parameter validation (``aws.ses_client`` with
+        ``validate=False``), so the entries may skip botocore's serializer too."""
         super().__init__(client, configuration_set)
         self._leave_at = threading.local()
         # botocore's last step before the request goes on the wire: there it waits for
@@ -149,6 +182,14 @@ class SesBulkTransport(SesTransport):
         self._in_botocore = events is not None  # else (a stand-in client) wait before it
         if events is not None:
             events.register("before-send.sesv2.SendBulkEmail", self._hold)
+            if unvalidated:
+                # The entries skip botocore's serializer (issue #23: about 40 % of a call's
+                # CPU, 21 function calls per entry to copy plain strings and lists into
+                # the same JSON): they are lifted out of the parameters before it runs and
+                # written into the serialised body, as ``json.dumps`` as it would write
+                # them, before the request is signed. The content is serialised by botocore.
+                events.register("before-parameter-build.sesv2.SendBulkEmail", lift_entries)
+                events.register("before-call.sesv2.SendBulkEmail", splice_entries)
 
     def _hold(self, **_: Any) -> None:
         moment = getattr(self._leave_at, "moment", None)
