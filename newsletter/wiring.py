@@ -140,8 +140,7 @@ def transport(settings: Settings) -> Transport:
 
         connections = max(MAX_CONCURRENCY, settings.send_concurrency)
         client = ses_client(aws_config(settings), connections, validate=not settings.ses_bulk)
-        # issue #23: campaigns in bulk calls unless NEWSLETTER_SES_BULK=false.
-        if settings.ses_bulk:
+        if settings.ses_bulk:  # issue #23: campaigns in bulk calls unless NEWSLETTER_SES_BULK=false
             return SesBulkTransport(client, settings.ses_configuration_set, unvalidated=True)
         return SesTransport(client, settings.ses_configuration_set)
     return OutboxTransport(settings.outbox_dir)
