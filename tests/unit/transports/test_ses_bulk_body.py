@@ -14,12 +14,16 @@ from support.env import SAMPLE_ISSUE
 from support.ses_sim import SesSimulator
 
 from newsletter import wiring
-from newsletter.errors import PermanentTransportError
 from newsletter.issues.loader import load_issue
 from newsletter.mail.bulk import BulkTemplate
 from newsletter.mail.message import Recipient
 from newsletter.settings import Settings
-from newsletter.transports.ses_bulk import SesBulkTransport, build_bulk_request, splice_entries
+from newsletter.transports.ses_bulk import (
+    SesBulkTransport,
+    build_bulk_request,
+    json_body,
+    json_head,
+)
 from newsletter.vocabulary import Variant
 
 
@@ -64,29 +68,26 @@ def test_the_body_sent_is_the_one_botocore_serialises(
     sent: list[Any] = []
     ses.meta.events.register("before-send.sesv2.SendBulkEmail",
                              lambda request, **_: sent.append(request))
-    made = entries(template, 50)
     bulk = SesBulkTransport(ses, "newsletter", unvalidated=not validate)
-    results = bulk.send_bulk(template.content, made)
-    assert all(isinstance(r, str) for r in results)  # the simulator took all 50
+    made = entries(template, 70)
+    calls = [made[:50], made[50:]]  # the second call: the variant's JSON written before
+    for call in calls:
+        results = bulk.send_bulk(template.content, call)
+        assert len(results) == len(call) and all(isinstance(r, str) for r in results)
     operation = ses.meta.service_model.operation_model("SendBulkEmail")
-    expected = ses._serializer.serialize_to_request(
-        build_bulk_request(template.content, made, "newsletter"), operation)
-    (request,) = sent
-    # Unvalidated, the entries were written last (botocore keeps their place).
-    body = request.body
-    lifted = body.rindex(b'"BulkEmailEntries"') > body.rindex(b'"ConfigurationSetName"')
-    assert lifted is not validate
-    assert json.loads(request.body) == json.loads(expected["body"])
-    assert request.headers["Content-Type"] == b"application/json"
-    assert int(request.headers["Content-Length"]) == len(request.body)
-    assert sim.stats()["unique_recipients"] == 50
+    for call, request in zip(calls, sent, strict=True):
+        expected = ses._serializer.serialize_to_request(
+            build_bulk_request(template.content, call, "newsletter"), operation)
+        body = request.body
+        # Unvalidated, the body is ours: the entries last (botocore keeps their place).
+        lifted = body.rindex(b'"BulkEmailEntries"') > body.rindex(b'"ConfigurationSetName"')
+        assert lifted is not validate
+        assert json.loads(body) == json.loads(expected["body"])
+        assert request.headers["Content-Type"] == b"application/json"
+        assert int(request.headers["Content-Length"]) == len(body)
+    assert sim.stats()["unique_recipients"] == 70
 
 
-def test_a_body_that_is_not_a_json_object_is_refused() -> None:
-    params: dict[str, Any] = {"body": b"<xml/>", "headers": {}}
-    with pytest.raises(PermanentTransportError):
-        splice_entries(params, {"newsletter_bulk_entries": [{"a": "b"}]})
-    empty: dict[str, Any] = {"body": b"", "headers": {}}
-    splice_entries(empty, {"newsletter_bulk_entries": [{"a": "b"}]})
-    assert json.loads(empty["body"]) == {"BulkEmailEntries": [{"a": "b"}]}
-    assert empty["headers"]["Content-Type"] == "application/json"
+def test_the_body_of_a_request_without_other_members_is_json() -> None:
+    head = json_head({"BulkEmailEntries": []})
+    assert json.loads(json_body(head, [{"a": "b"}])) == {"BulkEmailEntries": [{"a": "b"}]}
