@@ -40,6 +40,7 @@ from newsletter.sending.plan import (
     plan_rate,
 )
 from newsletter.sending.report import IN_DOUBT_SHOWN, SendSummary, left_out_line, summarize
+from newsletter.sending.shared_rate import SharedRate
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.events import EventStore
 from newsletter.store.reconcile import Reconciled
@@ -308,9 +309,11 @@ class Campaigns:
             personal = PersonalMessages(messages, issue, variants, renderer,
                                         self.sender, label, follows)
             if bulk is None:
+                # One message at a time, its token from the schedule bulk workers use.
+                shared = SharedRate(TokenBucket(rate, wait=stop.wait), rate, registry.reserve,
+                                    stop.wait)
                 run: DeliveryRun | BatchRun = DeliveryRun(
-                    store, transport, personal,
-                    AdaptiveRate(TokenBucket(rate, wait=stop.wait), rate), run_config,
+                    store, transport, personal, shared, run_config,
                     heartbeat=heartbeat, stop=stop,
                 )
             else:
