@@ -15,7 +15,10 @@ MaxSendRate = R through GetAccount. Runs, each on a fresh database of distinct r
 - ``boto3``: a bare boto3 ``send_email`` loop over pre-built messages (16 threads, one
   client, the messages built before the clock starts): CPU per message of botocore alone.
 - ``workers``: the snapshot taken with ``send --enqueue-only`` on PostgreSQL, then two
-  ``newsletter worker --once`` processes sharing it (and the rate: each takes half).
+  ``newsletter worker --once`` processes sharing it (and the account's rate, through the
+  send schedule in the database).
+- ``foryou``: ``bulk`` with a third of the readers following 5 topics each (issue 21's
+  pool, ``bench/editions.py``): their "For you" blocks go as template data of their entries.
 
 Per run: sustained rate (accepted after the first second, by the simulator's clock), %
 of R, lost (readers never accepted), duplicates, % of calls throttled, bytes SES received
@@ -28,8 +31,10 @@ per accepted message, CPU per message. Prints PASS/FAIL against the issue's targ
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -41,10 +46,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from editions import POOL
 from population import generate, populate
 from send import SAMPLE, Simulator, client, engine_env, messages, sustained_rate
 from sqlalchemy import insert, text
 
+import newsletter
 from newsletter.store.db import make_engine, upgrade
 from newsletter.store.tables import subscribers
 
@@ -122,6 +129,19 @@ def database(url: str, readers: int) -> None:
     engine.dispose()
 
 
+def add_follows(url: str, readers: int, every: int = 3, seed: int = 23) -> int:
+    """5 follows from issue 21's pool for every ``every``-th reader; how many got them."""
+    rng = random.Random(seed)
+    rows = [{"s": sid, "f": "; ".join(rng.sample(POOL, 5))}
+            for sid in range(1, readers + 1, every)]
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO reader_preferences (subscriber_id, frequency, follows, "
+                          "updated_at) VALUES (:s, 'daily', :f, '2022-09-01')"), rows)
+    engine.dispose()
+    return len(rows)
+
+
 def states(url: str) -> dict[str, int]:
     engine = make_engine(url)
     with engine.connect() as conn:
@@ -132,18 +152,20 @@ def states(url: str) -> dict[str, int]:
 
 
 def run_send(sim: Simulator, rate: float, readers: int, workdir: Path, name: str,
-             extra: dict[str, str]) -> Result:
+             extra: dict[str, str], follows: bool = False) -> Result:
     """``newsletter send`` as a subprocess; CPU of it and its children."""
     sim.reset(rate)
     url = f"sqlite:///{workdir / f'{name}.db'}"
     database(url, readers)
+    following = add_follows(url, readers) if follows else 0
     env = engine_env(sim.url, url, workdir / "outbox") | extra
     before, sys0, started = children_cpu(), children_sys(), time.monotonic()
     done = subprocess.run([str(NEWSLETTER), "send", str(SAMPLE), "--yes"], env=env,
                           cwd=workdir, capture_output=True, text=True, timeout=600)
     wall, cpu = time.monotonic() - started, children_cpu() - before
     note = (f"exit {done.returncode}; {load()}; sys {children_sys() - sys0:.1f} s of "
-            f"{cpu:.1f} s CPU; deliveries {states(url)}")
+            f"{cpu:.1f} s CPU; deliveries {states(url)}"
+            + (f"; {following:,} readers with follows" if follows else ""))
     if done.returncode:
         note += f"; {done.stdout[-400:]} {done.stderr[-400:]}"
     return result(name, sim, readers, cpu, wall, rate, note)
@@ -206,7 +228,7 @@ def report(results: list[Result]) -> None:
               f"{r.throttled_share:>6.1%}{r.bytes_in / max(1, r.accepted):>8.0f}"
               f"{r.cpu_ms:>11.3f}{r.wall:>7.1f}  {r.note}")
     for r in results:
-        if r.name not in ("bulk", "2 workers"):
+        if r.name not in ("bulk", "2 workers", "foryou"):
             continue
         checks = [
             (r.sustained >= RATE_TARGET * r.rate, f"sustained {r.sustained / r.rate:.1%} of R"),
@@ -225,9 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--single-readers", type=int, default=3_000)
     parser.add_argument("--rate", type=float, default=2_500.0)
     parser.add_argument("--headroom", default="0.03")
-    parser.add_argument("--only", default="bulk,single,boto3,workers")
+    parser.add_argument("--only", default="bulk,single,boto3,workers,foryou")
     args = parser.parse_args(argv)
     wanted = args.only.split(",")
+    # Measured as installed: pip byte-compiles a package when it installs it, so start-up
+    # loads bytecode. A checkout run with PYTHONDONTWRITEBYTECODE=1 would otherwise compile
+    # every module from source in every run (about 0.1 s of CPU a send).
+    compileall.compile_dir(str(Path(newsletter.__file__).parent), quiet=1)
     os.environ["BENCH_HEADROOM"] = args.headroom
     extra = {"NEWSLETTER_SEND_RATE_HEADROOM": args.headroom}
     results: list[Result] = []
@@ -242,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
                                         extra | {"NEWSLETTER_SES_BULK": "false"}))
             if "boto3" in wanted:
                 results.append(run_boto3(sim, 100_000.0, args.single_readers))
+            if "foryou" in wanted:
+                results.append(run_send(sim, args.rate, args.readers, work, "foryou", extra,
+                                        follows=True))
             postgres = os.environ.get("NEWSLETTER_TEST_POSTGRES_URL")
             if "workers" in wanted and postgres:
                 results.append(run_workers(sim, args.rate, args.readers, postgres))

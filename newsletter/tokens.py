@@ -8,6 +8,7 @@ lets message building splice tokens into pre-encoded bodies (see ``message.py``)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import time
@@ -39,9 +40,19 @@ class Purpose(StrEnum):
 class _Signer(TimestampSigner):
     # itsdangerous reads time.time() itself; ``now`` lets callers (and tests) pass a clock.
     now: float | None = None
+    _derived: bytes | None = None
 
     def get_timestamp(self) -> int:
         return int(time.time() if self.now is None else self.now)
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        # The signing key derived from the newest secret is the same for every token, so
+        # it is derived once per signer (issue #23: a bulk send signs two tokens a reader).
+        if secret_key is not None:
+            return super().derive_key(secret_key)
+        if self._derived is None:
+            self._derived = super().derive_key()
+        return self._derived
 
 
 def _signer(secret: str, purpose: Purpose, now: float | None = None) -> _Signer:
@@ -50,6 +61,13 @@ def _signer(secret: str, purpose: Purpose, now: float | None = None) -> _Signer:
     signer = _Signer(secret, salt=f"newsletter.{purpose.value}", digest_method=hashlib.sha256)
     signer.now = now
     return signer
+
+
+@functools.lru_cache(maxsize=16)
+def _current_signer(secret: str, purpose: Purpose) -> _Signer:
+    """One signer per key and purpose for tokens issued now, shared by every thread (its
+    ``now`` stays None; a signer is not changed once made)."""
+    return _signer(secret, purpose)
 
 
 def make_token(secret: str, purpose: Purpose, subscriber_id: int, now: float | None = None) -> str:
@@ -61,7 +79,8 @@ def make_token(secret: str, purpose: Purpose, subscriber_id: int, now: float | N
     """
     if not 0 < subscriber_id < 16**_ID_WIDTH:
         raise ValueError(f"subscriber id out of range: {subscriber_id}")
-    full = _signer(secret, purpose, now).sign(f"{subscriber_id:0{_ID_WIDTH}x}").decode("ascii")
+    signer = _current_signer(secret, purpose) if now is None else _signer(secret, purpose, now)
+    full = signer.sign(f"{subscriber_id:0{_ID_WIDTH}x}").decode("ascii")
     token = full[: len(full) - (_FULL_SIGNATURE_LENGTH - _SIGNATURE_LENGTH)]
     assert len(token) == TOKEN_LENGTH, token
     return token

@@ -12,40 +12,37 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newsletter.aws import AwsConfig, ses_client, sqs_client
 from newsletter.clock import utc_now
-from newsletter.desk.signin import DeskConfig, SignIn
-from newsletter.editing.build import Workbench
 from newsletter.editing.preflight import PreflightConfig
 from newsletter.errors import ConfigurationError
-from newsletter.feedback.apply import Feedback, SnsVerifier
-from newsletter.feedback.fetch import pinned_fetcher
-from newsletter.feedback.sns import Fetcher
-from newsletter.feedback.sqs import SqsQueue
 from newsletter.mail.message import Sender
-from newsletter.model.addresses import normalize_email
 from newsletter.model.site import SiteConfig, site_name
 from newsletter.rendering.renderer import DEFAULT_TEMPLATES, Renderer
-from newsletter.reports.hygiene import Hygiene, KeepMailer, Rules
 from newsletter.sending.campaign import Campaigns
 from newsletter.sending.config import SendConfig
 from newsletter.settings import Settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.db import Database
 from newsletter.store.db import open_database as open_store_database
-from newsletter.store.desk import DeskStore
-from newsletter.store.editions import PreferenceStore
 from newsletter.store.events import EventStore, HealthLimits
-from newsletter.store.hygiene import HygieneStore
-from newsletter.store.paper_feedback import PaperFeedbackStore
-from newsletter.store.prune import EventPruner, Pruned
-from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.workers import WorkerRegistry
-from newsletter.subscribers.paper_feedback import PaperFeedback
-from newsletter.subscribers.workflow import ActionLog, ConfirmationMailer, Store, Subscriptions
 from newsletter.transports import MAX_CONCURRENCY, Transport
 from newsletter.transports.outbox import OutboxTransport
+
+if TYPE_CHECKING:  # the rest where it is built: `newsletter send` loads the send path only
+    from newsletter.desk.signin import SignIn
+    from newsletter.editing.build import Workbench
+    from newsletter.feedback.apply import Feedback
+    from newsletter.feedback.sns import Fetcher
+    from newsletter.feedback.sqs import SqsQueue
+    from newsletter.reports.hygiene import Hygiene, Rules
+    from newsletter.store.desk import DeskStore
+    from newsletter.store.prune import Pruned
+    from newsletter.subscribers.paper_feedback import PaperFeedback
+    from newsletter.subscribers.workflow import ActionLog, Store, Subscriptions
 
 # -- the database -----------------------------------------------------------------------
 
@@ -143,9 +140,9 @@ def transport(settings: Settings) -> Transport:
 
         connections = max(MAX_CONCURRENCY, settings.send_concurrency)
         client = ses_client(aws_config(settings), connections, validate=not settings.ses_bulk)
-        # issue #23: campaigns in bulk calls unless NEWSLETTER_SES_BULK=false.
-        chosen = SesBulkTransport if settings.ses_bulk else SesTransport
-        return chosen(client, settings.ses_configuration_set)
+        if settings.ses_bulk:  # issue #23: campaigns in bulk calls unless NEWSLETTER_SES_BULK=false
+            return SesBulkTransport(client, settings.ses_configuration_set, unvalidated=True)
+        return SesTransport(client, settings.ses_configuration_set)
     return OutboxTransport(settings.outbox_dir)
 
 
@@ -154,6 +151,7 @@ def transport(settings: Settings) -> Transport:
 
 def workbench(settings: Settings) -> Workbench:
     """What ``build`` works with; samples are signed with the key, or a throwaway one."""
+    from newsletter.editing.build import Workbench
     return Workbench(
         renderer=renderer(settings),
         sender=sender(settings),
@@ -248,6 +246,7 @@ def event_store(
 
 def cert_fetcher(settings: Settings) -> Fetcher:
     """Fetches SNS signing certificates and subscription confirmations (pinned to AWS)."""
+    from newsletter.feedback.fetch import pinned_fetcher
     return pinned_fetcher(settings.sns_cert_host_for_tests)
 
 
@@ -263,6 +262,7 @@ def feedback(
     none, only raw SES JSON is accepted (from SQS, whose queue policy is then the trust
     boundary).
     """
+    from newsletter.feedback.apply import Feedback, SnsVerifier
     verifier = None
     if settings.sns_topic_arns:
         verifier = SnsVerifier(fetch or cert_fetcher(settings), frozenset(settings.sns_topic_arns),
@@ -272,6 +272,7 @@ def feedback(
 
 def sqs_queue(settings: Settings, queue_url: str | None = None) -> SqsQueue:
     """The queue SES events arrive on; ``ConfigurationError`` without a URL."""
+    from newsletter.feedback.sqs import SqsQueue
     url = queue_url or settings.sqs_queue_url
     if not url:
         raise ConfigurationError("no SQS queue: pass --queue-url or set NEWSLETTER_SQS_QUEUE_URL")
@@ -291,6 +292,9 @@ def desk_sign_in(
 
     Raises :class:`ConfigurationError` when the secret key is unsafe.
     """
+    from newsletter.desk.signin import DeskConfig, SignIn
+    from newsletter.model.addresses import normalize_email
+    from newsletter.store.desk import DeskStore
     editors = frozenset(normalize_email(address) for address in settings.editors)
     config = DeskConfig(editors, settings.base_url, settings.signing_key())
     made: Callable[[], Transport] = (
@@ -303,6 +307,7 @@ def desk_sign_in(
 def schedules(db: Database, clock: Callable[[], dt.datetime] = utc_now) -> DeskStore:
     """The sends scheduled from the desk (and its audit log), for ``worker`` and
     ``send --today``; ``clock`` decides which are due."""
+    from newsletter.store.desk import DeskStore
     return DeskStore(db, clock)
 
 
@@ -334,6 +339,7 @@ def subscriptions(
 
     Raises :class:`ConfigurationError` when the secret key is unsafe.
     """
+    from newsletter.subscribers.workflow import ConfirmationMailer, Subscriptions
     return Subscriptions(
         store=store,
         transport=chosen_transport or transport(settings),
@@ -355,6 +361,9 @@ def hygiene(
     chosen_transport: Transport | None = None, *, sending: bool = False,
 ) -> Hygiene:
     """List hygiene over ``db``; with ``sending``, able to mail re-engagement emails."""
+    from newsletter.reports.hygiene import Hygiene, KeepMailer
+    from newsletter.store.hygiene import HygieneStore
+    from newsletter.store.subscribers import SubscriberStore
     people = HygieneStore(db, clock), SubscriberStore(db, clock)
     if not sending:  # a dry run: no key, no renderer, no transport needed
         return Hygiene(*people, rules, clock)
@@ -366,6 +375,7 @@ def hygiene(
 def prune_events(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -> Pruned:
     """SES event rows past ``NEWSLETTER_EVENT_RETENTION_DAYS`` deleted in short batches,
     bounces and complaints kept (``worker`` calls this once an hour)."""
+    from newsletter.store.prune import EventPruner
     before = clock() - dt.timedelta(days=settings.event_retention_days)
     with database(settings, create=False) as db:
         return EventPruner(db).prune(before, pause=0.05)
@@ -379,6 +389,10 @@ def paper_feedback(
 
     Raises :class:`ConfigurationError` when the secret key is unsafe.
     """
+    from newsletter.store.editions import PreferenceStore
+    from newsletter.store.paper_feedback import PaperFeedbackStore
+    from newsletter.store.subscribers import SubscriberStore
+    from newsletter.subscribers.paper_feedback import PaperFeedback
     return PaperFeedback(
         settings.signing_key(), settings.verification_keys(), SubscriberStore(db, clock),
         CampaignStore(db, clock), PaperFeedbackStore(db, clock), PreferenceStore(db, clock),

@@ -12,12 +12,12 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Annotated
 
 import typer
 
-from newsletter import wiring, wiring_api
+from newsletter import wiring
 from newsletter.cli.output import err, fail, log_line, out, reported
 from newsletter.cli.progress import LogProgress, RichProgress, make_progress
 from newsletter.clock import utc_now
@@ -26,7 +26,7 @@ from newsletter.sending import drains, schedule
 from newsletter.sending import editor_send as editor_sends
 from newsletter.sending import worker as workers
 from newsletter.sending.report import IN_DOUBT_SHOWN, SendSummary
-from newsletter.settings import get_settings
+from newsletter.settings import Settings, get_settings
 
 EXACTLY_ONCE_HINT = (
     "note: no SES event source is configured, so a message in flight when sending stops is "
@@ -274,6 +274,16 @@ def send_test(
         raise typer.Exit(1)
 
 
+def _outbox_drains(
+    settings: Settings,
+) -> AbstractContextManager[list[tuple[str, Callable[[], int]]]]:
+    """``wiring_api.outbox_drains``, imported only by the worker: the API's parts are
+    not part of ``send``'s start-up (issue #23)."""
+    from newsletter import wiring_api
+
+    return wiring_api.outbox_drains(settings)
+
+
 def worker(
     issue: Annotated[
         str | None, typer.Option("--issue", help="Only this issue (file or date).", metavar="ISSUE")
@@ -303,7 +313,7 @@ def worker(
         reported(), stop_on_signals() as stop,
         wiring.scheduled_sending(settings, clock=lambda: utc_now()) as (campaigns, schedules),
         # issue 22: welcome emails and webhooks are drained on a thread beside sending.
-        wiring_api.outbox_drains(settings) as outboxes, drains.draining(outboxes, stop),
+        _outbox_drains(settings) as outboxes, drains.draining(outboxes, stop),
     ):
         summaries = workers.run_worker(
             campaigns, issue_ref=issue, once=once, poll_seconds=poll,

@@ -7,18 +7,19 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from newsletter import wiring
 from newsletter.cli.help import Command
 from newsletter.cli.output import err, fail, out, reported
-from newsletter.editing.arxiv import ArxivClient, ArxivPaper, new_draft
-from newsletter.editing.digest_import import import_digest
 from newsletter.editing.preflight import IssueSource, preflight
 from newsletter.issues.files import is_date, resolve
 from newsletter.settings import get_settings
+
+if TYPE_CHECKING:  # imported by the commands that use them, not at every start-up
+    from newsletter.editing.arxiv import ArxivPaper
 
 _SEPARATORS = re.compile(r"[\s,]+")
 
@@ -55,6 +56,8 @@ def import_digest_command(
     """
     settings = get_settings()
     with reported():
+        from newsletter.editing.digest_import import import_digest
+
         result = import_digest(
             source, out=output, date=_date(date, "--date") if date is not None else None,
             issues_dir=settings.issues_dir,
@@ -118,6 +121,8 @@ def new(
     day = _date(date, "DATE")
     with reported():
         settings = get_settings()
+        from newsletter.editing.arxiv import ArxivClient, new_draft
+
         draft = new_draft(
             ArxivClient(settings.arxiv_api_url), settings.issues_dir, day, _ids(arxiv),
             _ids(notable), out=output,

@@ -11,9 +11,6 @@ from newsletter import wiring
 from newsletter.cli.output import out, reported
 from newsletter.clock import utc_now
 from newsletter.settings import get_settings
-from newsletter.store.campaigns import CampaignStore
-from newsletter.web.static_site import build_site
-from newsletter.web.weekly_archive import weekly_sent
 
 
 def site(
@@ -35,6 +32,10 @@ def site(
     """
     settings = get_settings()
     with reported():
+        from newsletter.store.campaigns import CampaignStore
+        from newsletter.web.static_site import build_site
+        from newsletter.web.weekly_archive import weekly_sent
+
         with wiring.database(settings, create=False) as db:
             campaigns = CampaignStore(db)
             sent = campaigns.sent_issue_dates()

@@ -16,12 +16,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from queue import SimpleQueue
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from newsletter.clock import utc_now
 from newsletter.errors import DatabaseError, QueueError
-from newsletter.feedback.apply import Feedback
 from newsletter.model.outages import OutageBackoff
+
+if TYPE_CHECKING:  # the pipeline is handed in; `newsletter --help` need not load it
+    from newsletter.feedback.apply import Feedback
 
 log = logging.getLogger(__name__)
 BATCH = 10  # SQS's most messages per ReceiveMessage

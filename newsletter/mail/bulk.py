@@ -10,7 +10,12 @@ read as a placeholder or a helper. So the content is written into the template w
   contain one; it reaches readers as written);
 - a backslash just before a placeholder as ``{{{bs}}}`` (value ``\\``): Handlebars.js
   reads ``\\{{`` as an escaped placeholder, other implementations do not, so no
-  placeholder we write ever follows a backslash.
+  placeholder we write ever follows a backslash;
+- with ``blocks`` (a campaign in which readers have follows, issue 21), the place of the
+  reader's "For you" block as ``{{{fh}}}`` in the HTML and ``{{{ft}}}`` in the text: each
+  entry's data holds its block, HTML already escaped where it quotes the reader's words,
+  inserted as it is (triple braces: neither part is HTML-escaped again, and a value is
+  never read as a template, so a ``{{`` in it reaches the reader as written).
 
 The headers every reader's copy shares (those ``mail.message.MessageTemplate`` writes
 once per variant: List-Id, List-Unsubscribe-Post, Reply-To, and whatever it
@@ -41,6 +46,7 @@ SLOT_KEYS = {"unsubscribe": "u", "preferences": "p"}
 LITERAL_OPEN = "lb"
 BACKSLASH = "bs"
 LITERALS = {LITERAL_OPEN: "{{", BACKSLASH: "\\"}
+BLOCK_KEYS = ("fh", "ft")  # the reader's "For you" block: HTML, text
 _SPECIAL = re.compile(
     "|".join([re.escape("{{"), *(re.escape(p) for p in SLOT_PLACEHOLDERS.values())])
 )
@@ -72,6 +78,20 @@ def to_template(content: str) -> tuple[str, bool]:
     return "".join(out), literal
 
 
+def with_block(content: str, at: int | None, key: str) -> tuple[str, bool]:
+    """``content`` as template text (``to_template``) with ``{{{key}}}`` at offset ``at``
+    (None: no block). Raises ``ValueError`` when a neighbour of the place would join the
+    placeholder (a ``{``, ``}`` or backslash): the place is our templates' choice."""
+    if at is None:
+        return to_template(content)
+    before, after = content[:at], content[at:]
+    if before.endswith(("{", "\\")) or after.startswith("}"):
+        raise ValueError(f"the block's place at {at} touches template syntax: "
+                         f"{content[max(0, at - 10):at + 10]!r}")
+    (head, lit_head), (tail, lit_tail) = to_template(before), to_template(after)
+    return head + "{{{" + key + "}}}" + tail, lit_head or lit_tail
+
+
 def one_line(value: str) -> str:
     """A header value as SES takes it in a template: RFC 2047-encoded, never folded."""
     return re.sub(r"\r\n[ \t]+", " ", value)
@@ -94,14 +114,17 @@ class BulkTemplate:
 
     def __init__(
         self, rendered: RenderedIssue, sender: Sender, campaign: str,
-        single: MessageTemplate | None = None,
+        single: MessageTemplate | None = None, *, blocks: bool = False,
     ) -> None:
         self.sender = sender
+        at_html, at_text = rendered.for_you_at if blocks and rendered.for_you_at else (None, None)
+        self.blocks = at_html is not None
         subject, lit_subject = to_template(rendered.subject)
-        text, lit_text = to_template(
-            rendered.text if rendered.text.endswith("\n") else rendered.text + "\n"
+        text, lit_text = with_block(
+            rendered.text if rendered.text.endswith("\n") else rendered.text + "\n",
+            at_text, BLOCK_KEYS[1],
         )
-        html, lit_html = to_template(rendered.html)
+        html, lit_html = with_block(rendered.html, at_html, BLOCK_KEYS[0])
         self.literal = lit_subject or lit_text or lit_html
         # The headers every copy shares are the single path's, as it encodes them: a header
         # added there reaches bulk readers too.
@@ -120,8 +143,11 @@ class BulkTemplate:
             if sender.unsubscribe_mailto else ""
         )
 
-    def entry(self, recipient: Recipient, tags: Pairs = ()) -> BulkEntry:
-        """The reader's entry: address, tokens as template data, the headers naming them."""
+    def entry(
+        self, recipient: Recipient, tags: Pairs = (), block: tuple[str, str] = ("", "")
+    ) -> BulkEntry:
+        """The reader's entry: address, tokens (and with ``blocks`` the reader's (html,
+        text) "For you" block) as template data, the headers naming them."""
         to = check_header("To", recipient.address)
         if not to.isascii():
             raise HeaderInjectionError(
@@ -130,6 +156,9 @@ class BulkTemplate:
         delivery_id = check_header("X-Newsletter-Delivery", recipient.delivery_id)
         unsubscribe = self.sender.unsubscribe_url(recipient.unsubscribe_token)
         data = {"u": recipient.unsubscribe_token, "p": recipient.preferences_token}
+        if self.blocks:
+            # Every key the template names, empty for a reader without a block.
+            data.update(zip(BLOCK_KEYS, block, strict=True))
         if self.literal:
             # Entries' data replaces the template's, so the literals go in each.
             data.update(LITERALS)

@@ -13,6 +13,11 @@ is judged by the rules of a single send (``sending.engine``):
   "skip" and "reconcile" (SES's events settle them), tried again under "resend";
 - permanent: ``failed`` with the reason; not built: ``failed``, it never left;
 - account-level: the campaign pauses, entries not sent go back to ``queued``.
+
+With ``pace`` (``WorkerRegistry.reserve``: a send schedule in the database), each call's
+slot comes from the schedule every worker shares, at the account's whole rate: calls of
+several workers then leave evenly spaced, as one process's would. Without it, a worker
+paces alone at its share of the rate (the ceiling divided by the live workers).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +43,10 @@ from newsletter.model.campaigns import Claim, DeliveryResult
 from newsletter.sending.bulk_messages import BulkMessages
 from newsletter.sending.engine import DeliveryRun, _one_line
 from newsletter.transports.bulk import BulkTransport, EntryResult
+
+# Seconds a transport may take to build and sign a call before it leaves (botocore's
+# serialising of 50 entries, a few milliseconds); the claim starts earlier by as much.
+SERIALIZING = 0.015
 
 
 def entries_per_call(rate: float, most: int) -> int:
@@ -68,15 +77,20 @@ class BatchRun(DeliveryRun):
     """A ``DeliveryRun`` whose senders send ``transport.max_entries`` readers per call."""
 
     def __init__(self, store: Any, transport: BulkTransport, messages: BulkMessages,
-                 *args: Any, **kwargs: Any) -> None:
+                 *args: Any, pace: Callable[[float], float] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(store, transport, messages, *args, **kwargs)  # type: ignore[arg-type]
+        self.pace = pace
+        # The shared schedule is in POSIX seconds (every host's clock), the waits in
+        # monotonic ones: converted by one offset, so that spacing survives conversion.
+        self._posix_offset = time.time() - time.monotonic()
         self.bulk = transport
         self.bulk_messages = messages
         most = min(transport.max_entries, self.batch_size)
         self.entries_per_call = entries_per_call(self.ceiling, most)
         self._claim_lock = threading.Lock()
         # How long claiming and building a call's entries takes (moving average, seconds):
-        # the claim starts that long before the call's tokens are due.
+        # the claim starts that long, plus SERIALIZING, before the call's tokens are due.
         self._lead = 0.02
         self._gate = threading.Lock()
         self._next_send = 0.0  # monotonic: the earliest the next call may leave
@@ -89,8 +103,14 @@ class BatchRun(DeliveryRun):
             # The tokens first (one per recipient), then the claim just before they are
             # due: a claimed row goes to the transport at once, and the call leaves on
             # time (a late call followed by a punctual one would exceed SES's rate).
-            due = time.monotonic() + self.rate.reserve(wanted)
-            if self._sleep_until(due - self._lead):
+            try:
+                due = self._due(wanted)
+            except Exception as err:  # the shared schedule could not be read: stop, once
+                with self._lock:
+                    self.result.error = self.result.error or _one_line(err)
+                self.halt("the database failed")
+                return
+            if self._sleep_until(due - self._lead - SERIALIZING):
                 return
             started = time.monotonic()
             try:
@@ -107,28 +127,56 @@ class BatchRun(DeliveryRun):
                 groups.setdefault(claim.variant, []).append(claim)
             prepared = [self._prepare(group) for group in groups.values()]
             self._lead = 0.8 * self._lead + 0.2 * (time.monotonic() - started)
-            if self._sleep_until(due):
+            if self.stop.is_set():
                 for outcomes, pending, _ in prepared:
                     self._put(outcomes + self._release(pending))
                 return
             for outcomes, pending, content in prepared:
                 if content is not None and pending:
-                    outcomes += self._send(content, pending)
+                    outcomes += self._send(content, pending, due)
                 self._put(outcomes)
 
-    def _spaced(self, entries: int) -> bool:
-        """Wait, if need be, so that calls leave at least their tokens' time apart.
+    def _due(self, count: int) -> float:
+        """When (monotonic) the tokens of a call of ``count`` recipients are due."""
+        if self.pace is None:
+            return time.monotonic() + self.rate.reserve(count)
+        interval = 1.0 / self.rate.rate
+        start = self.pace(count * interval)  # POSIX seconds, on the shared schedule
+        return start + (count - 1) * interval - self._posix_offset
+
+    def _beat(self) -> None:
+        if self.pace is None:
+            super()._beat()
+            return
+        # The shared schedule splits the rate among the workers: the heartbeat only keeps
+        # this worker alive, and the ceiling stays the account's.
+        assert self.heartbeat is not None
+        try:
+            self.heartbeat()
+        except Exception as err:
+            if self.progress is not None:
+                self.progress.note(f"heartbeat failed: {err}")
+
+    def _spaced(self, entries: int, due: float) -> float:
+        """When (monotonic) a call of ``entries`` whose tokens are ``due`` may leave.
 
         The bucket spaces the tokens; a call that leaves late (its thread waited for a
         core) would reach SES just before the next punctual one, and a second could then
         hold more recipients than the rate. So each call also waits for the one before it
-        plus that call's share of a second. True when the run stops meanwhile.
+        plus that call's share of a second.
         """
         with self._gate:
-            now = time.monotonic()
-            at = max(now, self._next_send)
-            self._next_send = at + entries / self.rate.rate
-        return self._sleep_until(at)
+            at = max(due, self._next_send)
+            self._next_send = max(at, time.monotonic()) + entries / self.rate.rate
+        return at
+
+    def _acquire(self, count: int) -> bool:
+        """Wait for ``count`` tokens (a retried call's); False when the run stops."""
+        try:
+            due = self._due(count)
+        except Exception:  # the shared schedule could not be read: pace alone meanwhile
+            return self.rate.acquire(count)
+        return not self._sleep_until(due)
 
     def _sleep_until(self, moment: float) -> bool:
         """Wait until ``moment`` (monotonic); True when the run stops meanwhile."""
@@ -169,18 +217,24 @@ class BatchRun(DeliveryRun):
                       for p in pending]
             return outcomes + failed, [], None
 
-    def _send(self, content: BulkContent, pending: list[_Pending]) -> list[DeliveryResult]:
-        """Send ``pending`` (their tokens taken) until each has its outcome."""
+    def _send(
+        self, content: BulkContent, pending: list[_Pending], due: float
+    ) -> list[DeliveryResult]:
+        """Send ``pending`` (their tokens taken, due at ``due``) until each has its
+        outcome. The request is handed over before it is due: the transport builds and
+        signs it, then holds it until ``leave_at`` (building it after the moment made the
+        call's arrival at SES as late as the thread's wait for the interpreter)."""
         outcomes: list[DeliveryResult] = []
         have_tokens = True  # the send loop took them before claiming
         while pending:
-            if self.stop.is_set() or not (have_tokens or self.rate.acquire(len(pending))):
+            if self.stop.is_set() or not (have_tokens or self._acquire(len(pending))):
                 return outcomes + self._release(pending)
+            if not have_tokens:
+                due = time.monotonic()
             have_tokens = False
             try:
-                if self._spaced(len(pending)):
-                    return outcomes + self._release(pending)
-                results = self.bulk.send_bulk(content, [p.entry for p in pending])
+                results = self.bulk.send_bulk(content, [p.entry for p in pending],
+                                              leave_at=self._spaced(len(pending), due))
             except AccountPausedError as err:
                 self._pause(str(err))
                 return outcomes + self._release(pending)

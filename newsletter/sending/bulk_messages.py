@@ -1,7 +1,9 @@
 """Per-delivery bulk entries: each variant's inline template built once, readers as data.
 
 ``BulkMessages`` is also a ``MessageSource``: ``build`` gives the whole single message
-(``CampaignMessages``), for a transport or a retry that sends one message at a time.
+(``CampaignMessages``, or with ``personal`` the reader's own with their "For you" block),
+for a transport or a retry that sends one message at a time. With ``personal`` (a campaign
+in which readers have follows), each entry carries the reader's block as template data.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from newsletter.model.campaigns import Claim
 from newsletter.model.events import CAMPAIGN_TAG, DELIVERY_TAG
 from newsletter.rendering.renderer import RenderedIssue
 from newsletter.sending.messages import CampaignMessages
+from newsletter.sending.personal import PersonalMessages
 from newsletter.tokens import Purpose, make_token
 
 
@@ -27,10 +30,12 @@ class BulkMessages:
         single: CampaignMessages,
         templates: dict[str, BulkTemplate],
         campaign_tag: str | None,
+        personal: PersonalMessages | None = None,
     ) -> None:
         self.single = single
         self.templates = templates
         self.campaign_tag = campaign_tag
+        self.personal = personal
 
     @classmethod
     def encode(
@@ -47,8 +52,20 @@ class BulkMessages:
                      for key, r in rendered.items()}
         return cls(single, templates, label)
 
+    @classmethod
+    def for_campaign(
+        cls, personal: PersonalMessages, sender: Sender, label: str, *, blocks: bool
+    ) -> BulkMessages:
+        """Each variant of ``personal`` as an inline template; with ``blocks`` (some reader
+        has follows) with a place for the reader's "For you" block (issue 21), filled per
+        entry from ``personal``."""
+        single = personal.base
+        templates = {key: BulkTemplate(r, sender, label, single.templates[key], blocks=blocks)
+                     for key, r in personal.rendered.items()}
+        return cls(single, templates, label, personal)
+
     def build(self, claim: Claim) -> bytes:
-        return self.single.build(claim)
+        return (self.personal or self.single).build(claim)
 
     def content(self, variant: str) -> BulkContent:
         return self._template(variant, None).content
@@ -73,4 +90,5 @@ class BulkMessages:
         tags = [(DELIVERY_TAG, str(claim.id))]
         if self.campaign_tag:
             tags.append((CAMPAIGN_TAG, self.campaign_tag))
-        return template.entry(recipient, tuple(tags))
+        block = self.personal.block(claim) if self.personal and template.blocks else None
+        return template.entry(recipient, tuple(tags), block or ("", ""))

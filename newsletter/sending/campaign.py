@@ -40,6 +40,7 @@ from newsletter.sending.plan import (
     plan_rate,
 )
 from newsletter.sending.report import IN_DOUBT_SHOWN, SendSummary, left_out_line, summarize
+from newsletter.sending.shared_rate import SharedRate
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.events import EventStore
 from newsletter.store.reconcile import Reconciled
@@ -279,11 +280,10 @@ class Campaigns:
             quota = transport.quota() if isinstance(transport, QuotaReporter) else None
             rate = plan_rate(config.max_send_rate, quota, config.rate_headroom)
             # Issue 21: readers whose follows match papers get their "For you" block, spliced
-            # per reader into single messages; a bulk call shares one body among its readers,
-            # so a campaign with follows goes the single way.
+            # per reader into single messages, or as template data of their bulk entry.
             follows = store.follows_of(campaign_id)
             # issue #23: a bulk transport sends up to max_entries readers per call.
-            bulk = transport if isinstance(transport, BulkTransport) and not follows else None
+            bulk = transport if isinstance(transport, BulkTransport) else None
             per_call = bulk.max_entries if bulk is not None else 1
             concurrency = plan_concurrency(rate / per_call, config.concurrency)
             label = campaign.issue_date  # the issue's date; a weekly edition's own key
@@ -304,23 +304,24 @@ class Campaigns:
             def heartbeat() -> int:
                 return registry.heartbeat(worker_id, campaign_id)
 
+            messages = CampaignMessages.encode(variants, self.sender, label, self.secret(),
+                                               campaign_id)
+            personal = PersonalMessages(messages, issue, variants, renderer,
+                                        self.sender, label, follows)
             if bulk is None:
-                messages = CampaignMessages.encode(variants, self.sender, label, self.secret(),
-                                                   campaign_id)
-                personal = PersonalMessages(messages, issue, variants, renderer,
-                                            self.sender, label, follows)
+                # One message at a time, its token from the schedule bulk workers use.
+                shared = SharedRate(TokenBucket(rate, wait=stop.wait), rate, registry.reserve,
+                                    stop.wait)
                 run: DeliveryRun | BatchRun = DeliveryRun(
-                    store, transport, personal,
-                    AdaptiveRate(TokenBucket(rate, wait=stop.wait), rate), run_config,
+                    store, transport, personal, shared, run_config,
                     heartbeat=heartbeat, stop=stop,
                 )
             else:
-                bulk_messages = BulkMessages.encode(variants, self.sender, label, self.secret(),
-                                                    campaign_id)
                 run = BatchRun(
-                    store, bulk, bulk_messages,
+                    store, bulk,
+                    BulkMessages.for_campaign(personal, self.sender, label, blocks=bool(follows)),
                     AdaptiveRate(TokenBucket(rate, wait=stop.wait), rate), run_config,
-                    heartbeat=heartbeat, stop=stop,
+                    heartbeat=heartbeat, stop=stop, pace=registry.reserve,
                 )
             if progress is None:
                 result = run.run()

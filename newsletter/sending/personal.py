@@ -126,13 +126,21 @@ class PersonalMessages:
             Matcher(paper_texts(self.issue, variant)),
         )
 
-    def build(self, claim: Claim) -> bytes:
+    def block(self, claim: Claim) -> tuple[str, str] | None:
+        """The claim's reader's (html, text) "For you" block; None when they get none."""
         follows = self.follows.get(claim.subscriber_id)
         personal = self._variant(claim.variant) if follows else None
         chosen = personal.matcher.chosen(follows) if personal and follows else []
         if personal is None or not chosen:
+            return None
+        return personal.parts.block(chosen)
+
+    def build(self, claim: Claim) -> bytes:
+        block = self.block(claim)
+        personal = self._variant(claim.variant) if block is not None else None
+        if block is None or personal is None:
             return self.base.build(claim)
-        html, text = personal.parts.block(chosen)
+        html, text = block
         secret = self.base.secret
         recipient = PersonalRecipient(
             address=claim.email,

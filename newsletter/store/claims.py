@@ -13,7 +13,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Integer, bindparam, exists, or_, select, update
+from sqlalchemy import Dialect, Engine, Integer, bindparam, exists, or_, select, update
 
 from newsletter.model.campaigns import Claim, DeliveryResult
 from newsletter.store.packing import worker_key
@@ -126,6 +126,64 @@ def claim(
     )
 
 
+def _sent_update() -> Any:
+    return (
+        update(deliveries)
+        .where(
+            deliveries.c.id == bindparam("b_id", type_=deliveries.c.id.type),
+            # Not IN (...): an expanding parameter cannot be used with executemany.
+            or_(
+                deliveries.c.status == "sending",
+                deliveries.c.status == "in_doubt",
+                deliveries.c.status == "queued",
+            ),
+        )
+        .values(
+            status="sent",
+            provider_id=bindparam("b_provider", type_=deliveries.c.provider_id.type),
+            sent_at=bindparam("b_now", type_=deliveries.c.sent_at.type),
+            error=None,
+            resends=deliveries.c.resends + bindparam("b_resent", type_=Integer),
+        )
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _sent_statement(dialect: Dialect) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    """The "sent" UPDATE as the driver takes it: its SQL, the parameter order of a
+    positional paramstyle (None for a named one), and every parameter's bind processor."""
+    compiled = _sent_update().compile(dialect=dialect)
+    processors = {}
+    for bind, name in compiled.bind_names.items():
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        processors[name] = process if process is not None else _as_is
+    order = tuple(compiled.positiontup or ()) if compiled.positional else None
+    constants = {name: bind.effective_value for bind, name in compiled.bind_names.items()
+                 if not name.startswith("b_")}
+    return compiled.string, order, {"constants": constants, **processors}
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _driver_rows(
+    rows: list[dict[str, Any]], now: dt.datetime, order: tuple[str, ...] | None,
+    bound: dict[str, Any],
+) -> list[Any]:
+    """``rows`` bound as SQLAlchemy would bind them, the constants and the time once."""
+    processors = {name: fn for name, fn in bound.items() if name != "constants"}
+    fixed = {name: processors[name](value) for name, value in bound["constants"].items()}
+    fixed["b_now"] = processors["b_now"](now)
+    out: list[Any] = []
+    for row in rows:
+        values = dict(fixed)
+        for name, value in row.items():
+            values[name] = processors[name](value)
+        out.append(tuple(values[name] for name in order) if order is not None else values)
+    return out
+
+
 def record(
     engine: Engine, now: dt.datetime, worker_id: str, results: Sequence[DeliveryResult]
 ) -> None:
@@ -137,8 +195,7 @@ def record(
     if not results:
         return
     sent = [
-        {"b_id": r.delivery_id, "b_provider": r.provider_id, "b_now": now,
-         "b_resent": int(r.resent)}
+        {"b_id": r.delivery_id, "b_provider": r.provider_id, "b_resent": int(r.resent)}
         for r in results
         if r.status == "sent"
     ]
@@ -156,27 +213,11 @@ def record(
     ]
     with engine.begin() as conn:
         if sent:
-            conn.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.id == bindparam("b_id"),
-                    # Not IN (...): an expanding parameter cannot be used with
-                    # executemany, which this is whenever the batch holds two or more.
-                    or_(
-                        deliveries.c.status == "sending",
-                        deliveries.c.status == "in_doubt",
-                        deliveries.c.status == "queued",
-                    ),
-                )
-                .values(
-                    status="sent",
-                    provider_id=bindparam("b_provider", type_=deliveries.c.provider_id.type),
-                    sent_at=bindparam("b_now"),
-                    error=None,
-                    resends=deliveries.c.resends + bindparam("b_resent"),
-                ),
-                sent,
-            )
+            # The statement compiled once per dialect, its rows handed to the driver as
+            # they are: SQLAlchemy's per-row parameter processing of an executemany cost
+            # more than the UPDATE itself (issue #23: a bulk send records 2,500 rows/s).
+            sql, order, bound = _sent_statement(engine.dialect)
+            conn.exec_driver_sql(sql, _driver_rows(sent, now, order, bound))
         if others:
             conn.execute(
                 update(deliveries)

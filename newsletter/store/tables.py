@@ -284,4 +284,5 @@ from newsletter.store import (  # noqa: E402, F401
     tables_api,
     tables_editions,
     tables_papers,
+    tables_sending,
 )

@@ -7,28 +7,51 @@ need not wait out the lease). Dead workers' rows are deleted, and the deliveries
 in ``sending`` are then settled by ``CampaignStore.recover``.
 
 Live workers that are working on a campaign split the account's send rate equally: each
-learns the count from its own heartbeat. A worker that stalls longer than the lease is
-taken for dead; its in-flight messages become in doubt, and "sent" still wins if it
-reports one later.
+learns the count from its own heartbeat. Bulk senders instead take each call's slot from
+one schedule in the database (``reserve``), so their calls interleave evenly (issue 23).
+A worker that stalls longer than the lease is taken for dead; its in-flight messages
+become in doubt, and "sent" still wins if it reports one later.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import secrets
 import socket
+import time
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Float, String, bindparam, case, delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from newsletter.clock import utc_now
+from newsletter.errors import StoreError
 from newsletter.store.base import Store
 from newsletter.store.db import Database
 from newsletter.store.tables import workers
+from newsletter.store.tables_sending import send_pace
 
 LEASE = dt.timedelta(seconds=30)
 HEARTBEAT_SECONDS = 2.0
+
+
+_NO_FLUSH = text("SET LOCAL synchronous_commit TO OFF")
+
+
+@functools.cache
+def _take_slot() -> Any:
+    """The schedule's one statement, built once: next_at = max(next_at, now) + seconds."""
+    now = bindparam("p_now", type_=Float())
+    start = case((send_pace.c.next_at > now, send_pace.c.next_at), else_=now)
+    return (
+        update(send_pace)
+        .where(send_pace.c.name == bindparam("p_name", type_=String()))
+        .values(next_at=start + bindparam("p_seconds", type_=Float()))
+        .returning(send_pace.c.next_at)
+    )
 
 
 def pid_alive(pid: int) -> bool:
@@ -58,6 +81,7 @@ class WorkerRegistry(Store):
         self.lease = lease
         self.host = (host or socket.gethostname())[:255]
         self.alive = alive
+        self.wall = time.time  # the shared schedule's clock (POSIX seconds, every host's)
 
     def register(self, pid: int | None = None) -> str:
         """Add a worker row for this process; return its id (host:pid:random)."""
@@ -121,3 +145,30 @@ class WorkerRegistry(Store):
             with self.engine.begin() as conn:
                 conn.execute(delete(workers).where(workers.c.id.in_(dead)))
         return {str(wid) for wid, *_ in rows} - set(dead)
+
+    def reserve(self, seconds: float, name: str = "ses") -> float:
+        """Take the next ``seconds`` of the shared send schedule ``name``; return when they
+        start (POSIX seconds: now, or later when other calls hold the time before).
+
+        One UPDATE: concurrent workers (and threads) each get their own slot, one after
+        another. The row is made on first use.
+        """
+        for _ in range(2):
+            now = self.wall()
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # A slot lost in a crash costs nothing; waiting for the WAL's flush on
+                    # every call serialised all workers behind the disk.
+                    conn.execute(_NO_FLUSH)
+                after = conn.execute(
+                    _take_slot(), {"p_name": name, "p_now": now, "p_seconds": seconds}
+                ).scalar()
+            if after is not None:
+                return float(after) - seconds
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(send_pace).values(name=name, next_at=now + seconds))
+                return now
+            except IntegrityError:  # another worker made it meanwhile: take a slot after it
+                continue
+        raise StoreError(f"the send schedule {name!r} could not be read or made")

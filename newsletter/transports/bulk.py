@@ -4,7 +4,9 @@
 entry met (``newsletter.errors``: the same classes a single send raises). An error of the
 whole call is raised instead: ``ThrottledError``, ``TransientTransportError``,
 ``InDoubtTransportError`` (the answer was lost: any entry may have been sent),
-``PermanentTransportError`` or ``AccountPausedError``.
+``PermanentTransportError`` or ``AccountPausedError``. ``leave_at`` (``time.monotonic()``)
+is the moment before which the call must not reach the provider: the transport prepares it
+and waits, so that the call leaves on time however long preparing took.
 """
 
 from __future__ import annotations
@@ -25,5 +27,6 @@ class BulkTransport(Protocol):
     max_entries: int
 
     def send_bulk(
-        self, content: BulkContent, entries: Sequence[BulkEntry]
+        self, content: BulkContent, entries: Sequence[BulkEntry],
+        leave_at: float | None = None,
     ) -> list[EntryResult]: ...

@@ -80,7 +80,8 @@ class Transport:
     def send(self, raw: bytes, to: str) -> str:
         raise AssertionError("campaigns go in bulk calls")
 
-    def send_bulk(self, content: BulkContent, entries: Sequence[BulkEntry]) -> list[EntryResult]:
+    def send_bulk(self, content: BulkContent, entries: Sequence[BulkEntry],
+                  leave_at: float | None = None) -> list[EntryResult]:
         with self.lock:
             self.calls.append([e.to for e in entries])
             number = len(self.calls)

@@ -19,8 +19,10 @@ from support.env import SAMPLE_ISSUE, TEST_SECRET, use_loopback_ses
 from support.sending import send_issue
 from support.ses_sim import SesSimulator
 
+from newsletter.model.editions import parse_preferences
 from newsletter.settings import Settings
-from newsletter.store.db import upgrade
+from newsletter.store.db import open_database, upgrade
+from newsletter.store.editions import PreferenceStore
 from newsletter.tokens import make_token
 
 pytestmark = pytest.mark.e2e  # two whole campaigns
@@ -28,6 +30,11 @@ pytestmark = pytest.mark.e2e  # two whole campaigns
 FIXED_TIME = 1_700_000_000.0
 # Content that looks like template syntax must reach readers as written.
 HOSTILE_TITLE = r"MO2 {{#each readers}}{{name}}{{/each}} \{{u}} \\{{{p}}} {{{lb}}} }} {"
+# Issue 21's "For you" on the bulk path: readers with follows (the first two, "both" and
+# "zh"; the hostile MO2 title among their matches) get their block as template data.
+FOLLOWS = {"reader0000@example.com": "MO2; gflownets; author:y bengio",
+           "reader0001@example.com": "稀疏专家; Transformers"}
+FOR_YOU = ("For you", "为你推荐")
 READER_HEADERS = ("From", "To", "Subject", "Reply-To", "List-Id", "List-Unsubscribe",
                   "List-Unsubscribe-Post", "X-Newsletter-Delivery",
                   "MIME-Version", "Content-Language")
@@ -59,6 +66,7 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sent]:
         fixed = functools.partial(make_token, now=FIXED_TIME)
         monkeypatch.setattr("newsletter.sending.messages.make_token", fixed)
         monkeypatch.setattr("newsletter.sending.bulk_messages.make_token", fixed)
+        monkeypatch.setattr("newsletter.sending.personal.make_token", fixed)
         issue = hostile_issue(tmp_path)
         start = sim.bytes_received
         single = send_through(sim, monkeypatch, tmp_path, issue, bulk=False)
@@ -87,7 +95,15 @@ def send_through(
     upgrade(url)
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", url)
     monkeypatch.setenv("NEWSLETTER_SES_BULK", "true" if bulk else "false")
-    subscribe(url, 7)
+    readers = subscribe(url, 7)
+    db = open_database(url)
+    try:
+        for reader in readers:
+            if reader.email in FOLLOWS:
+                PreferenceStore(db).set(
+                    reader.id, parse_preferences("daily", "", FOLLOWS[reader.email]))
+    finally:
+        db.close()
     before = sim.bulk_calls
     kept = len(sim.messages)
     summary = send_issue(Settings(), str(issue))
@@ -106,8 +122,11 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     html = message.get_body(("html",))
     assert text is not None and html is not None
     # Line breaks in text parts are CRLF on the wire (MIME's canonical form): our encoder
-    # keeps them inside base64, SES's decodes to LF; readers' clients show both alike.
-    return tuple(str(p.get_content()).replace("\r\n", "\n") for p in (text, html))  # type: ignore[return-value]
+    # keeps them inside base64, SES's decodes to LF; readers' clients show both alike. A
+    # "For you" block spliced into a base64 body is padded with spaces before a line break
+    # (mail/personal.py), which neither HTML nor plain text shows: dropped here alike.
+    return tuple(re.sub(r" +\n", "\n", str(p.get_content()).replace("\r\n", "\n"))  # type: ignore[return-value]
+                 for p in (text, html))
 
 
 def links(html: str, text: str) -> list[str]:
@@ -125,6 +144,22 @@ def test_a_readers_message_is_the_same_through_both_paths(sent: Sent) -> None:
         found = links(html, text)
         assert found == links(*reversed(parts(reference)))
         assert any("/unsubscribe/" in link for link in found)
+
+
+def test_readers_with_follows_get_their_for_you_block_through_bulk_calls(sent: Sent) -> None:
+    """The block, the same on both paths above, goes in bulk entries; the others have none."""
+    for address, message in sent.bulk.items():
+        text, html = parts(message)
+        has_block = any(heading in text for heading in FOR_YOU)
+        assert has_block is (address in FOLLOWS), address
+        if address in FOLLOWS:
+            assert "matches" in text or "匹配" in text
+    # A matched paper's hostile title inside the block (template data, not template) reaches
+    # the reader as written, in the text and, escaped once, in the HTML.
+    text, html = parts(sent.bulk["reader0000@example.com"])
+    block = text[text.index("For you"):text.index("=" * 20)]
+    assert " ".join(HOSTILE_TITLE.split()) in " ".join(block.split())
+    assert html.count(html_escape(HOSTILE_TITLE, quote=False)) >= 2  # block and list
 
 
 def test_content_that_looks_like_a_template_reaches_readers_as_written(sent: Sent) -> None:
