@@ -32,6 +32,35 @@ def _timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
 # The loader that turns the node tree into data: the safe one, with those dates as text.
 _IssueLoader: type[yaml.SafeLoader] = type("_IssueLoader", (_Loader,), {})
 _IssueLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
+class DuplicateKey(yaml.YAMLError):
+    """A mapping names a key twice (raised by :func:`load_unique` only)."""
+
+
+class _UniqueLoader(_IssueLoader):
+    """The issue loader that refuses a mapping naming a key twice, as :class:`LineIndex`
+    would report it. It may refuse more (a key that a merge ``<<`` repeats): its callers
+    then take the slow path, which tells the two apart."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        names = [str(key.value) for key, _ in node.value] if isinstance(
+            node, yaml.MappingNode) else []
+        if len(set(names)) != len(names):
+            raise DuplicateKey(f"a key given twice, line {node.start_mark.line + 1}")
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+
+def load_unique(text: str) -> Any:
+    """The Python data of ``text``, as :func:`compose` gives it, without keeping the node
+    tree; raises yaml.YAMLError, and :class:`DuplicateKey` when a mapping names a key twice."""
+    loader = _UniqueLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]
+
+
 # A field path in the file: ("featured", 1, "url") is shown as featured[1].url.
 Loc = tuple[str | int, ...]
 

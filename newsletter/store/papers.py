@@ -142,12 +142,15 @@ class PaperStore(Store):
         with its JSON when known already); an id not in ``merged`` is gone."""
         sqlite = self.db.dialect == "sqlite"
         for chunk in _chunks(ids):
-            if sqlite:
+            # Only papers indexed before have rows to drop (none, when building anew).
+            old = conn.execute(select(papers.c.id).where(papers.c.arxiv_id.in_(chunk))
+                               ).scalars().all()
+            if old and sqlite:
                 for fts in ("paper_fts", "paper_title_fts"):
-                    conn.execute(text(f"DELETE FROM {fts} WHERE rowid IN (SELECT id FROM "  # noqa: S608
-                                      "papers WHERE arxiv_id IN :ids)").bindparams(
-                        bindparam("ids", expanding=True)), {"ids": list(chunk)})
-            conn.execute(delete(papers).where(papers.c.arxiv_id.in_(chunk)))
+                    conn.execute(text(f"DELETE FROM {fts} WHERE rowid IN :ids").bindparams(  # noqa: S608
+                        bindparam("ids", expanding=True)), {"ids": list(old)})
+            if old:
+                conn.execute(delete(papers).where(papers.c.id.in_(old)))
             records = [merged[key] for key in chunk if key in merged]
             if not records:
                 continue
@@ -170,13 +173,14 @@ class PaperStore(Store):
             if sqlite:
                 ids_of = dict(conn.execute(select(papers.c.arxiv_id, papers.c.id).where(
                     papers.c.arxiv_id.in_(list(cut)))).all())
-                values = [{"id": ids_of[key], "title": " ".join(found[0]),
-                           "people": " ".join(found[1]), "body": " ".join(found[2])}
-                          for key, found in cut.items()]
-                conn.execute(text("INSERT INTO paper_fts(rowid, title, people, body) "
-                                  "VALUES (:id, :title, :people, :body)"), values)
-                conn.execute(text("INSERT INTO paper_title_fts(rowid, title) "
-                                  "VALUES (:id, :title)"), values)
+                # Plain tuples to the driver: SQLAlchemy's work per row would cost more
+                # than FTS5's own for these two statements.
+                values = [(ids_of[key], " ".join(found[0]), " ".join(found[1]),
+                           " ".join(found[2])) for key, found in cut.items()]
+                conn.exec_driver_sql("INSERT INTO paper_fts(rowid, title, people, body) "
+                                     "VALUES (?, ?, ?, ?)", values)
+                conn.exec_driver_sql("INSERT INTO paper_title_fts(rowid, title) VALUES (?, ?)",
+                                     [value[:2] for value in values])
 
     def get(self, arxiv_id: str) -> PaperRecord | None:
         """The paper ``arxiv_id`` (as :func:`paper_key` gives it), or None."""
