@@ -182,6 +182,17 @@ class PaperStore(Store):
                 conn.exec_driver_sql("INSERT INTO paper_title_fts(rowid, title) VALUES (?, ?)",
                                      [value[:2] for value in values])
 
+    def clear(self) -> None:
+        """Drop every paper and issue from the index (to build it anew)."""
+        with self.engine.begin() as conn:
+            if self.db.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('newsletter papers'))"))
+            else:
+                for fts in ("paper_fts", "paper_title_fts"):
+                    conn.execute(text(f"DELETE FROM {fts}"))  # noqa: S608
+            for table in (papers, paper_appearances, paper_issues):
+                conn.execute(delete(table))
+
     def get(self, arxiv_id: str) -> PaperRecord | None:
         """The paper ``arxiv_id`` (as :func:`paper_key` gives it), or None."""
         with self.engine.connect() as conn:
