@@ -38,17 +38,20 @@ class DuplicateKey(yaml.YAMLError):
     """A mapping names a key twice (raised by :func:`load_unique` only)."""
 
 
-class _UniqueLoader(_IssueLoader):
-    """The issue loader that refuses a mapping naming a key twice, as :class:`LineIndex`
-    would report it. It may refuse more (a key that a merge ``<<`` repeats): its callers
-    then take the slow path, which tells the two apart."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        names = [str(key.value) for key, _ in node.value] if isinstance(
-            node, yaml.MappingNode) else []
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.Node, deep: bool = False) -> Any:
+    """The issue loader's mapping, refused when it names a key twice as :class:`LineIndex`
+    reports it: after merges (``<<``) are flattened into it, as the full reading walks
+    the tree only after constructing it. Flattening twice changes nothing."""
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        names = [str(key.value) for key, _ in node.value]
         if len(set(names)) != len(names):
             raise DuplicateKey(f"a key given twice, line {node.start_mark.line + 1}")
-        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+    return _IssueLoader.construct_mapping(loader, node, deep)  # type: ignore[arg-type]
+
+
+_UniqueLoader: type[yaml.SafeLoader] = type(
+    "_UniqueLoader", (_IssueLoader,), {"construct_mapping": _unique_mapping})
 
 
 def load_unique(text: str) -> Any:
@@ -58,7 +61,7 @@ def load_unique(text: str) -> Any:
     try:
         return loader.get_single_data()
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
 
 
 # A field path in the file: ("featured", 1, "url") is shown as featured[1].url.

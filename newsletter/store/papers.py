@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, cast, delete, insert, select, text
@@ -72,6 +74,66 @@ def tsvector_text(fields: Sequence[list[str]]) -> str:
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Papers to write: the identifiers whose rows go, the ``papers`` rows that replace
+    them, and (SQLite) each new paper's search text by field, as FTS5 stores it."""
+
+    ids: Sequence[str]
+    rows: list[dict[str, object]]
+    search: dict[str, tuple[str, str, str]]
+
+
+def _batch(ids: Sequence[str], merged: Mapping[str, tuple[PaperRecord, str | None]],
+           sqlite: bool) -> _Batch:
+    """The rows of ``ids`` (no database work)."""
+    records = [merged[key] for key in ids if key in merged]
+    cut = {r.arxiv_id: [terms(f) for f in r.search_fields()] for r, _ in records}
+    rows: list[dict[str, object]] = [
+        {"arxiv_id": r.arxiv_id, "category": r.category,
+         "first_date": r.first_date.isoformat(), "last_date": r.last_date.isoformat(),
+         "year": r.first_date.year, "data": data or to_json(r)} for r, data in records]
+    if not sqlite:
+        for row in rows:
+            found = cut[str(row["arxiv_id"])]
+            row["search_text"] = tsvector_text(found)
+            row["title_text"] = tsvector_text(found[:1])
+        return _Batch(ids, rows, {})
+    return _Batch(ids, rows, {key: (" ".join(found[0]), " ".join(found[1]),
+                                    " ".join(found[2])) for key, found in cut.items()})
+
+
+def _write(conn: Connection, batch: _Batch, sqlite: bool) -> None:
+    """Drop the rows of ``batch.ids`` and write the batch's."""
+    # Only papers indexed before have rows to drop (none, when building anew).
+    old = conn.execute(select(papers.c.id).where(papers.c.arxiv_id.in_(batch.ids))
+                       ).scalars().all()
+    if old and sqlite:
+        for fts in ("paper_fts", "paper_title_fts"):
+            conn.execute(text(f"DELETE FROM {fts} WHERE rowid IN :ids").bindparams(  # noqa: S608
+                bindparam("ids", expanding=True)), {"ids": list(old)})
+    if old:
+        conn.execute(delete(papers).where(papers.c.id.in_(old)))
+    if not batch.rows:
+        return
+    statement = insert(papers)
+    if not sqlite:
+        statement = statement.values(
+            search=cast(bindparam("search_text"), TSVECTOR),
+            title_search=cast(bindparam("title_text"), TSVECTOR))
+    conn.execute(statement, batch.rows)
+    if sqlite:
+        ids_of = dict(conn.execute(select(papers.c.arxiv_id, papers.c.id).where(
+            papers.c.arxiv_id.in_(list(batch.search)))).all())
+        # Plain tuples to the driver: SQLAlchemy's work per row would cost more than
+        # FTS5's own for these two statements.
+        values = [(ids_of[key], *fields) for key, fields in batch.search.items()]
+        conn.exec_driver_sql("INSERT INTO paper_fts(rowid, title, people, body) "
+                             "VALUES (?, ?, ?, ?)", values)
+        conn.exec_driver_sql("INSERT INTO paper_title_fts(rowid, title) VALUES (?, ?)",
+                             [value[:2] for value in values])
 
 
 class PaperStore(Store):
@@ -141,46 +203,22 @@ class PaperStore(Store):
         """Replace the ``papers`` rows (and search rows) of ``ids`` with ``merged`` (each
         with its JSON when known already); an id not in ``merged`` is gone."""
         sqlite = self.db.dialect == "sqlite"
-        for chunk in _chunks(ids):
-            # Only papers indexed before have rows to drop (none, when building anew).
-            old = conn.execute(select(papers.c.id).where(papers.c.arxiv_id.in_(chunk))
-                               ).scalars().all()
-            if old and sqlite:
-                for fts in ("paper_fts", "paper_title_fts"):
-                    conn.execute(text(f"DELETE FROM {fts} WHERE rowid IN :ids").bindparams(  # noqa: S608
-                        bindparam("ids", expanding=True)), {"ids": list(old)})
-            if old:
-                conn.execute(delete(papers).where(papers.c.id.in_(old)))
-            records = [merged[key] for key in chunk if key in merged]
-            if not records:
-                continue
-            cut = {r.arxiv_id: [terms(f) for f in r.search_fields()] for r, _ in records}
-            rows = [{"arxiv_id": r.arxiv_id, "category": r.category,
-                     "first_date": r.first_date.isoformat(),
-                     "last_date": r.last_date.isoformat(), "year": r.first_date.year,
-                     "data": data or to_json(r)} for r, data in records]
-            if not sqlite:
-                for row in rows:
-                    found = cut[str(row["arxiv_id"])]
-                    row["search_text"] = tsvector_text(found)
-                    row["title_text"] = tsvector_text(found[:1])
-            statement = insert(papers)
-            if not sqlite:
-                statement = statement.values(
-                    search=cast(bindparam("search_text"), TSVECTOR),
-                    title_search=cast(bindparam("title_text"), TSVECTOR))
-            conn.execute(statement, rows)
-            if sqlite:
-                ids_of = dict(conn.execute(select(papers.c.arxiv_id, papers.c.id).where(
-                    papers.c.arxiv_id.in_(list(cut)))).all())
-                # Plain tuples to the driver: SQLAlchemy's work per row would cost more
-                # than FTS5's own for these two statements.
-                values = [(ids_of[key], " ".join(found[0]), " ".join(found[1]),
-                           " ".join(found[2])) for key, found in cut.items()]
-                conn.exec_driver_sql("INSERT INTO paper_fts(rowid, title, people, body) "
-                                     "VALUES (?, ?, ?, ?)", values)
-                conn.exec_driver_sql("INSERT INTO paper_title_fts(rowid, title) VALUES (?, ?)",
-                                     [value[:2] for value in values])
+        if len(ids) <= _CHUNK:
+            _write(conn, _batch(ids, merged, sqlite), sqlite)
+            return
+        # Preparing a batch (cutting terms, JSON) is Python's work; writing it is mostly
+        # the database's (FTS5 cutting and indexing the text, PostgreSQL parsing vectors),
+        # done without the GIL. So one thread writes a batch while this one prepares the
+        # next, on the one connection and in its transaction: never both at once.
+        with ThreadPoolExecutor(1, thread_name_prefix="paper-index") as writer:
+            pending: Future[None] | None = None
+            for chunk in _chunks(ids):
+                batch = _batch(chunk, merged, sqlite)
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(_write, conn, batch, sqlite)
+            if pending is not None:
+                pending.result()
 
     def clear(self) -> None:
         """Drop every paper and issue from the index (to build it anew)."""
