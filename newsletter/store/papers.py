@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +74,41 @@ def tsvector_text(fields: Sequence[list[str]]) -> str:
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+class _Writes:
+    """Database writes of one change, run one at a time in a thread of their own while
+    the caller prepares the next (cutting terms and making JSON is Python's work; the
+    writing is mostly the database's, FTS5 cutting and indexing text or PostgreSQL parsing
+    vectors, done without the GIL). The writes share the caller's connection and
+    transaction: the caller does not use it until :meth:`wait` returned. Not ``threaded``,
+    each write runs at once, in the caller's thread (a small change)."""
+
+    def __init__(self, threaded: bool) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="paper-index") if threaded \
+            else None
+        self._last: Future[object] | None = None
+
+    def submit(self, write: Callable[..., object], *args: object) -> None:
+        """Start ``write(*args)`` once the last write is done (raising its error)."""
+        if self._pool is None:
+            write(*args)
+            return
+        self.wait()
+        self._last = self._pool.submit(write, *args)
+
+    def wait(self) -> None:
+        """Wait for the last write; raise its error."""
+        last, self._last = self._last, None
+        if last is not None:
+            last.result()
+
+    def __enter__(self) -> _Writes:
+        return self
+
+    def __exit__(self, *failed: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # a write still running ends before the rollback
 
 
 @dataclass(frozen=True)
@@ -160,7 +195,7 @@ class PaperStore(Store):
                 fresh.setdefault(paper.arxiv_id, []).append(paper)
                 rows.append({"arxiv_id": paper.arxiv_id, "issue_date": date,
                              "data": to_json(paper)})
-        with self.engine.begin() as conn:
+        with self.engine.begin() as conn, _Writes(len(fresh) > _CHUNK) as writes:
             bulk = self.db.dialect == "postgresql" and len(rows) >= _BULK
             if self.db.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('newsletter papers'))"))
@@ -184,41 +219,23 @@ class PaperStore(Store):
                     record = from_json(row)
                     fresh.setdefault(record.arxiv_id, []).append(record)
             if rows:
-                conn.execute(insert(paper_appearances), rows)
+                writes.submit(conn.execute, insert(paper_appearances), rows)
             if changed:
-                conn.execute(insert(paper_issues), [
+                writes.submit(conn.execute, insert(paper_issues), [
                     {"issue_date": date, "version": version}
                     for date, (version, _) in changed.items()])
             once = {row["arxiv_id"]: row["data"] for row in rows}
-            self._replace(conn, ids, {key: (merge(found), once.get(key) if len(found) == 1
-                                            else None) for key, found in fresh.items()})
+            merged = {key: (merge(found), once.get(key) if len(found) == 1 else None)
+                      for key, found in fresh.items()}
+            sqlite = self.db.dialect == "sqlite"
+            for chunk in _chunks(ids):
+                writes.submit(_write, conn, _batch(chunk, merged, sqlite), sqlite)
+            writes.wait()
             if bulk:
                 conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
                 for index in _SEARCH_INDEXES:
                     index.create(conn)
         return len(ids)
-
-    def _replace(self, conn: Connection, ids: Sequence[str],
-                 merged: Mapping[str, tuple[PaperRecord, str | None]]) -> None:
-        """Replace the ``papers`` rows (and search rows) of ``ids`` with ``merged`` (each
-        with its JSON when known already); an id not in ``merged`` is gone."""
-        sqlite = self.db.dialect == "sqlite"
-        if len(ids) <= _CHUNK:
-            _write(conn, _batch(ids, merged, sqlite), sqlite)
-            return
-        # Preparing a batch (cutting terms, JSON) is Python's work; writing it is mostly
-        # the database's (FTS5 cutting and indexing the text, PostgreSQL parsing vectors),
-        # done without the GIL. So one thread writes a batch while this one prepares the
-        # next, on the one connection and in its transaction: never both at once.
-        with ThreadPoolExecutor(1, thread_name_prefix="paper-index") as writer:
-            pending: Future[None] | None = None
-            for chunk in _chunks(ids):
-                batch = _batch(chunk, merged, sqlite)
-                if pending is not None:
-                    pending.result()
-                pending = writer.submit(_write, conn, batch, sqlite)
-            if pending is not None:
-                pending.result()
 
     def clear(self) -> None:
         """Drop every paper and issue from the index (to build it anew)."""
