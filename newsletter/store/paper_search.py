@@ -8,8 +8,8 @@ nothing. Titles weigh most, then authors and affiliations, then abstracts and su
 Ranking every match of a common word among 100,000 papers costs more than a page may
 take, so results come in two tiers: papers whose titles match (at most
 :data:`CANDIDATES`, the most recently indexed), then the others (at most
-:data:`OTHER_CANDIDATES`, on SQLite the most recently indexed; on PostgreSQL
-:data:`PG_OTHER_CANDIDATES`, the first the index gives), each tier ranked within itself.
+:data:`OTHER_CANDIDATES`: on SQLite the most recently indexed, on PostgreSQL the first
+the index gives), each tier ranked within itself.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from newsletter.store.tables_papers import papers
 
 CANDIDATES = 1000  # papers whose titles match, ranked by their titles
 OTHER_CANDIDATES = 500  # other matches, ranked by everything
-PG_OTHER_CANDIDATES = 200  # the same on PostgreSQL (see _ranked_postgresql)
-# A page further on than a tier's candidates takes as many as it needs.
 
 
 def fts5_query(parts: list[QueryPart]) -> str:
@@ -69,8 +67,7 @@ def _ranked_sqlite(conn: Connection, parts: list[QueryPart], titles: bool,
         f"SELECT id FROM (SELECT {fts}.rowid AS id, {rank} AS score FROM {fts}{join} "  # noqa: S608
         f"WHERE {fts} MATCH :match{where} ORDER BY {fts}.rowid DESC LIMIT :cap) "
         "ORDER BY score, id DESC LIMIT :need"),
-        {"match": fts5_query(parts),
-         "cap": max(need, CANDIDATES if titles else OTHER_CANDIDATES),
+        {"match": fts5_query(parts), "cap": CANDIDATES if titles else OTHER_CANDIDATES,
          "need": need, **params}).scalars())
 
 
@@ -80,11 +77,10 @@ def _ranked_postgresql(conn: Connection, parts: list[QueryPart], titles: bool,
     # The planner does not count what reading each long tsvector costs: for a common word it
     # would filter the table (or walk the primary key backwards) reading every vector, ten
     # times slower than the GIN index, which answers without reading them. Hence no
-    # sequential scan, and no ORDER BY the primary key could give; only the candidates' vectors
-    # are read (ranked as the rows come, not looked up again). Title matches are few: the
-    # newest come first. The other matches of a common word can be tens of thousands: the
-    # first the index gives are taken, unsorted; fewer than on SQLite, since ranking each
-    # reads its whole vector from TOAST.
+    # sequential scan, and no ORDER BY the primary key could give; only the candidates'
+    # vectors are read, and ranked as they come (not looked up again). Title matches are
+    # few: the newest come first. The other matches of a common word can be tens of
+    # thousands: the first the index gives are taken, unsorted.
     conn.execute(text("SET LOCAL enable_seqscan = off"))
     vector = "title_search" if titles else "search"
     order = " ORDER BY id + 0 DESC" if titles else ""
@@ -93,8 +89,7 @@ def _ranked_postgresql(conn: Connection, parts: list[QueryPart], titles: bool,
     return list(conn.execute(text(
         f"SELECT c.id FROM ({candidates}) c "  # noqa: S608
         "ORDER BY ts_rank(c.vector, CAST(:query AS tsquery)) DESC, c.id DESC LIMIT :need"),
-        {"query": tsquery_text(parts),
-         "cap": max(need, CANDIDATES if titles else PG_OTHER_CANDIDATES),
+        {"query": tsquery_text(parts), "cap": CANDIDATES if titles else OTHER_CANDIDATES,
          "need": need, **params}).scalars())
 
 
