@@ -264,6 +264,7 @@ def main() -> int:
     write = not args.no_write and args.issues == 3000
     rng = random.Random(20)
     results: dict[str, dict[str, float]] = {}
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-papers-") as tmp:
         folder = Path(tmp) / "issues"
         started = time.perf_counter()
@@ -320,6 +321,10 @@ def main() -> int:
         f"{'ok' if size_ok else 'FAIL'} |",
     ])
     print(table)
+    kinds = "Search p95 by kind of query: " + "; ".join(
+        f"{name} " + ", ".join(f"{kind} {figures[f'search p95 {kind}']:.1f}" for kind in KINDS)
+        for name, figures in results.items()) + " (ms)."
+    print(kinds)
     papers = int(next(iter(results.values()))["papers"])
     hits = next(iter(results.values()))["search hits"]
     if write:
@@ -328,8 +333,9 @@ def main() -> int:
             f"{begin}\n`bench/papers.py`, {dt.date.today().isoformat()}: {papers:,} papers in "
             f"{args.issues:,} generated issue files, {args.requests} timed requests of each "
             f"kind through the web app in-process ({hits:.0%} of the searches found "
-            f"something), on a shared 2-core machine under load from other work "
-            f"({cpu_model()}).\n\n{table}\n{end}"))
+            f"something), on {os.cpu_count()} cores ({cpu_model()}), load average (1 min) "
+            f"{load_start:.1f} at the start and {os.getloadavg()[0]:.1f} at the end (other "
+            f"work on the machine, when above 0).\n\n{table}\n\n{kinds}\n{end}"))
     return 1 if failed else 0
 
 
