@@ -31,7 +31,7 @@ def test_worker_processes_read_what_one_process_reads(
         files: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """Two worker processes give, in order, the same issues and the same problems (the
     file named with its line) as a loop here."""
-    monkeypatch.setattr(many, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(many, "PARALLEL_FROM", 1000)
     monkeypatch.setattr(many, "CHUNK", 2)
     here = [load_one(path) for path in files]
     there = load_many(files, workers=2)
@@ -46,7 +46,7 @@ def test_a_pool_that_cannot_start_reads_here(
         caplog: pytest.LogCaptureFixture) -> None:
     """When worker processes cannot be started (a limit on processes, say), the files are
     read in this process all the same, with a warning."""
-    monkeypatch.setattr(many, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(many, "PARALLEL_FROM", 1000)
 
     def no_processes(*args: object, **kwargs: object) -> None:
         raise OSError(11, "Resource temporarily unavailable")
@@ -58,11 +58,11 @@ def test_a_pool_that_cannot_start_reads_here(
 
 def test_few_files_or_one_core_are_read_here(
         files: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Below PARALLEL_FROM files, or with one core, no process is started."""
+    """Below PARALLEL_FROM bytes of files, or with one core, no process is started."""
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("no worker process should start")
 
     monkeypatch.setattr(many, "ProcessPoolExecutor", refuse)
     assert load_many(files) == [load_one(path) for path in files]
-    monkeypatch.setattr(many, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(many, "PARALLEL_FROM", 1000)
     assert load_many(files, workers=1) == [load_one(path) for path in files]
