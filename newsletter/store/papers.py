@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, cast, delete, insert, select, text
-from sqlalchemy.dialects.postgresql import TSVECTOR
+import psycopg
+from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
 from newsletter.model.papers import Appearance, PaperRecord, SearchPage, merge, terms
 from newsletter.store.base import Store
@@ -164,22 +164,40 @@ def _write(conn: Connection, batch: _Batch, sqlite: bool) -> None:
         conn.execute(delete(papers).where(papers.c.id.in_(old)))
     if not batch.rows:
         return
-    statement = insert(papers)
     if not sqlite:
-        statement = statement.values(
-            search=cast(bindparam("search_text"), TSVECTOR),
-            title_search=cast(bindparam("title_text"), TSVECTOR))
-    conn.execute(statement, batch.rows)
-    if sqlite:
-        ids_of = dict(conn.execute(select(papers.c.arxiv_id, papers.c.id).where(
-            papers.c.arxiv_id.in_(list(batch.search)))).all())
-        # Plain tuples to the driver: SQLAlchemy's work per row would cost more than
-        # FTS5's own for these two statements.
-        values = [(ids_of[key], *fields) for key, fields in batch.search.items()]
-        conn.exec_driver_sql("INSERT INTO paper_fts(rowid, title, people, body) "
-                             "VALUES (?, ?, ?, ?)", values)
-        conn.exec_driver_sql("INSERT INTO paper_title_fts(rowid, title) VALUES (?, ?)",
-                             [value[:2] for value in values])
+        _copy(conn, "papers", _PAPER_COLUMNS, batch.rows)
+        return
+    conn.execute(insert(papers), batch.rows)
+    ids_of = dict(conn.execute(select(papers.c.arxiv_id, papers.c.id).where(
+        papers.c.arxiv_id.in_(list(batch.search)))).all())
+    # Plain tuples to the driver: SQLAlchemy's work per row would cost more than FTS5's
+    # own for these two statements.
+    values = [(ids_of[key], *fields) for key, fields in batch.search.items()]
+    conn.exec_driver_sql("INSERT INTO paper_fts(rowid, title, people, body) "
+                         "VALUES (?, ?, ?, ?)", values)
+    conn.exec_driver_sql("INSERT INTO paper_title_fts(rowid, title) VALUES (?, ?)",
+                         [value[:2] for value in values])
+
+
+def _copy(conn: Connection, table: str, columns: Mapping[str, str],
+          rows: Sequence[Mapping[str, object]]) -> None:
+    """Write ``rows`` into ``table`` with PostgreSQL's COPY (``columns``: each column and
+    the key of its value in a row), in the connection's transaction: no statement per
+    batch of rows for SQLAlchemy to compile and bind, and the server's input functions
+    read the text directly (``tsvector`` literals included)."""
+    keys = list(columns.values())
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)  # the PostgreSQL driver of make_engine
+    with driver.cursor() as cursor, cursor.copy(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # fixed names
+        for row in rows:
+            copy.write_row([row[key] for key in keys])
+
+
+_PAPER_COLUMNS = {"arxiv_id": "arxiv_id", "category": "category", "first_date": "first_date",
+                  "last_date": "last_date", "year": "year", "data": "data",
+                  "search": "search_text", "title_search": "title_text"}
+_APPEARANCE_COLUMNS = {"arxiv_id": "arxiv_id", "issue_date": "issue_date", "data": "data"}
 
 
 class PaperStore(Store):
@@ -229,7 +247,9 @@ class PaperStore(Store):
                         paper_appearances.c.arxiv_id.in_(chunk))).scalars():
                     record = from_json(row)
                     fresh.setdefault(record.arxiv_id, []).append(record)
-            if rows:
+            if rows and self.db.dialect == "postgresql":
+                writes.submit(_copy, conn, "paper_appearances", _APPEARANCE_COLUMNS, rows)
+            elif rows:
                 writes.submit(conn.execute, insert(paper_appearances), rows)
             if changed:
                 writes.submit(conn.execute, insert(paper_issues), [
