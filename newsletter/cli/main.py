@@ -21,6 +21,7 @@ from newsletter.cli.events import events_app
 from newsletter.cli.help import COMMAND
 from newsletter.cli.issues import COMMANDS as ISSUE_COMMANDS
 from newsletter.cli.output import configure_logging, fail, out
+from newsletter.cli.papers import papers_app
 from newsletter.cli.reports import hygiene, prune, report
 from newsletter.cli.site import site
 from newsletter.cli.subscribers import db_app, subscribers_app, suppressions_app
@@ -100,6 +101,7 @@ app.add_typer(suppressions_app, name="suppressions")
 app.add_typer(events_app, name="events")
 app.add_typer(api_token_app, name="api-token")  # issue 22
 app.add_typer(webhooks_app, name="webhooks")  # issue 22
+app.add_typer(papers_app, name="papers")  # issue 20
 
 
 def main() -> None:

@@ -23,7 +23,15 @@ from newsletter.issues.friendly import friendly
 from newsletter.issues.limits import MAX_FILE_BYTES, limit_problem, shown, size_problem
 from newsletter.issues.model import ArxivUrl, CategoryCode, Issue, arxiv_id
 from newsletter.issues.problems import file_problem
-from newsletter.issues.yaml_source import RAW_CONTROL, LineIndex, Loc, compose, dotted, raw_controls
+from newsletter.issues.yaml_source import (
+    RAW_CONTROL,
+    LineIndex,
+    Loc,
+    compose,
+    dotted,
+    load_unique,
+    raw_controls,
+)
 from newsletter.issues.yaml_syntax import syntax_problem
 
 # A paper as the cross-field checks see it: where it is, its category code and its
@@ -171,7 +179,33 @@ class Document:
 
 def parse_issue(text: str, path: str = "<string>") -> Issue:
     """Parse and validate issue YAML; raise :class:`IssueValidationError` with every problem."""
-    return parse_document(text, path).issue
+    issue = _clean_issue(text, path)
+    return issue if issue is not None else parse_document(text, path).issue
+
+
+def _clean_issue(text: str, path: str) -> Issue | None:
+    """The issue of ``text`` when it has no problem at all, else None.
+
+    The quick way for the files that are fine, which is nearly all of them: the same
+    checks in the same order as :func:`parse_document` (the limits before anything is
+    built), but without the node tree and line numbers that only a problem needs. Any
+    doubt gives None, and :func:`parse_document` then finds and locates every problem.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if RAW_CONTROL.search(text) or limit_problem(text, path) is not None:
+        return None
+    try:
+        data = load_unique(text)
+        if not isinstance(data, dict):
+            return None
+        issue = Issue.model_validate(data)
+    except (yaml.YAMLError, ValidationError, ValueError, TypeError, RecursionError):
+        return None
+    if _cross_checks(issue.categories, _model_refs(issue)):
+        return None
+    if path.endswith(SUFFIX) and Path(path).name != file_name(issue.date):
+        return None
+    return issue
 
 
 def parse_document(text: str, path: str = "<string>") -> Document:

@@ -23,7 +23,8 @@ def issue_papers(issue: Issue) -> list[PaperRecord]:
     found: dict[str, PaperRecord] = {}
     for section, listed in (("featured", issue.featured), ("notable", issue.notable)):
         for position, paper in enumerate(listed):
-            key = paper_key(paper.arxiv_id) or paper.arxiv_id
+            given = paper.arxiv_id
+            key = paper_key(given) or given
             if key in found:
                 continue
             featured = paper if isinstance(paper, FeaturedPaper) else None

@@ -32,6 +32,38 @@ def _timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
 # The loader that turns the node tree into data: the safe one, with those dates as text.
 _IssueLoader: type[yaml.SafeLoader] = type("_IssueLoader", (_Loader,), {})
 _IssueLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
+class DuplicateKey(yaml.YAMLError):
+    """A mapping names a key twice (raised by :func:`load_unique` only)."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.Node, deep: bool = False) -> Any:
+    """The issue loader's mapping, refused when it names a key twice as :class:`LineIndex`
+    reports it: after merges (``<<``) are flattened into it, as the full reading walks
+    the tree only after constructing it. Flattening twice changes nothing."""
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        names = [str(key.value) for key, _ in node.value]
+        if len(set(names)) != len(names):
+            raise DuplicateKey(f"a key given twice, line {node.start_mark.line + 1}")
+    return _IssueLoader.construct_mapping(loader, node, deep)  # type: ignore[arg-type]
+
+
+_UniqueLoader: type[yaml.SafeLoader] = type(
+    "_UniqueLoader", (_IssueLoader,), {"construct_mapping": _unique_mapping})
+
+
+def load_unique(text: str) -> Any:
+    """The Python data of ``text``, as :func:`compose` gives it, without keeping the node
+    tree; raises yaml.YAMLError, and :class:`DuplicateKey` when a mapping names a key twice."""
+    loader = _UniqueLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 # A field path in the file: ("featured", 1, "url") is shown as featured[1].url.
 Loc = tuple[str | int, ...]
 

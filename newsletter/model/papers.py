@@ -181,7 +181,10 @@ def merge(entries: Iterable[PaperRecord]) -> PaperRecord:
     """One record from the records of one paper in several issues (each with its
     appearances): the newest appearance's text, the newest featured abstract and summary,
     every appearance oldest first."""
-    ordered = sorted(entries, key=lambda r: (r.appearances[0].date, r.appearances[0].section))
+    records = list(entries)
+    if len(records) == 1 and len(records[0].appearances) == 1:
+        return records[0]  # a paper of one issue, as most are: nothing to merge
+    ordered = sorted(records, key=lambda r: (r.appearances[0].date, r.appearances[0].section))
     newest = ordered[-1]
     featured = [r for r in ordered if r.abstract]
     texts = featured[-1] if featured else newest

@@ -77,17 +77,18 @@ def _ranked_postgresql(conn: Connection, parts: list[QueryPart], titles: bool,
     # The planner does not count what reading each long tsvector costs: for a common word it
     # would filter the table (or walk the primary key backwards) reading every vector, ten
     # times slower than the GIN index, which answers without reading them. Hence no
-    # sequential scan, and no ORDER BY the primary key could give; only the candidates are
-    # read. Title matches are few: the newest come first. The other matches of a common
-    # word can be tens of thousands: the first the index gives are taken, unsorted.
+    # sequential scan, and no ORDER BY the primary key could give; only the candidates'
+    # vectors are read, and ranked as they come (not looked up again). Title matches are
+    # few: the newest come first. The other matches of a common word can be tens of
+    # thousands: the first the index gives are taken, unsorted.
     conn.execute(text("SET LOCAL enable_seqscan = off"))
     vector = "title_search" if titles else "search"
     order = " ORDER BY id + 0 DESC" if titles else ""
-    candidates = (f"SELECT id FROM papers WHERE {vector} @@ CAST(:query AS tsquery)"  # noqa: S608
-                  f"{where}{order} LIMIT :cap")
+    candidates = (f"SELECT id, {vector} AS vector FROM papers "  # noqa: S608
+                  f"WHERE {vector} @@ CAST(:query AS tsquery){where}{order} LIMIT :cap")
     return list(conn.execute(text(
-        f"SELECT c.id FROM ({candidates}) c JOIN papers p ON p.id = c.id "  # noqa: S608
-        f"ORDER BY ts_rank(p.{vector}, CAST(:query AS tsquery)) DESC, c.id DESC LIMIT :need"),
+        f"SELECT c.id FROM ({candidates}) c "  # noqa: S608
+        "ORDER BY ts_rank(c.vector, CAST(:query AS tsquery)) DESC, c.id DESC LIMIT :need"),
         {"query": tsquery_text(parts), "cap": CANDIDATES if titles else OTHER_CANDIDATES,
          "need": need, **params}).scalars())
 

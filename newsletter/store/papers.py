@@ -9,12 +9,16 @@ appearances into ``papers`` and the search index, in one transaction. Searching 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, cast, delete, insert, select, text
-from sqlalchemy.dialects.postgresql import TSVECTOR
+import psycopg
+from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
 from newsletter.model.papers import Appearance, PaperRecord, SearchPage, merge, terms
 from newsletter.store.base import Store
@@ -53,25 +57,147 @@ def from_json(text_: str) -> PaperRecord:
     )
 
 
+@functools.cache
+def _positions(weight: str) -> list[str]:
+    """What follows each term in a ``tsvector`` literal, by position: ``"':7A '"`` (the
+    term's closing quote, its position and weight, the next term's opening quote)."""
+    return [f"':{n}{weight} '" for n in range(_MAX_POSITION + 1)]
+
+
 def tsvector_text(fields: Sequence[list[str]]) -> str:
     """The PostgreSQL ``tsvector`` literal of the terms of a record's search fields,
     weighted A (titles), B (authors, affiliations), C (the rest). Written as a literal
     rather than parsed by a text search configuration, so Chinese bigrams are kept whatever
     the server's locale; PostgreSQL merges the repeated lexemes. Terms are letters and
-    digits only (no quote)."""
-    pieces: list[str] = []
+    digits only (no quote). Joined in C from the terms and ready-made position strings:
+    a formatted string per term cost more than the rest of a paper's row."""
+    pieces: list[Iterable[str]] = []
     position = 0
     for weight, found in zip("ABC", fields, strict=False):
-        if position + len(found) > _MAX_POSITION:
-            found = found[: max(0, _MAX_POSITION - position)]
-        pieces += [f"'{term}':{n}{weight}" for n, term in enumerate(found, position + 1)]
+        found = found[: max(0, _MAX_POSITION - position)]
+        pieces.append(chain.from_iterable(zip(
+            found, _positions(weight)[position + 1 : position + 1 + len(found)], strict=True)))
         position += len(found)
-    return " ".join(pieces)
+    body = "".join(chain.from_iterable(pieces))
+    return "'" + body[:-2] if body else ""
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+class _Writes:
+    """Database writes of one change, run one at a time in a thread of their own while
+    the caller prepares the next (cutting terms and making JSON is Python's work; the
+    writing is mostly the database's, FTS5 cutting and indexing text or PostgreSQL parsing
+    vectors, done without the GIL). The writes share the caller's connection and
+    transaction: the caller does not use it until :meth:`wait` returned. Not ``threaded``,
+    each write runs at once, in the caller's thread (a small change)."""
+
+    def __init__(self, threaded: bool) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="paper-index") if threaded \
+            else None
+        self._last: Future[object] | None = None
+
+    def submit(self, write: Callable[..., object], *args: object) -> None:
+        """Start ``write(*args)`` once the last write is done (raising its error)."""
+        if self._pool is None:
+            write(*args)
+            return
+        self.wait()
+        self._last = self._pool.submit(write, *args)
+
+    def wait(self) -> None:
+        """Wait for the last write; raise its error."""
+        last, self._last = self._last, None
+        if last is not None:
+            last.result()
+
+    def __enter__(self) -> _Writes:
+        return self
+
+    def __exit__(self, *failed: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # a write still running ends before the rollback
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Papers to write: the identifiers whose rows go, the ``papers`` rows that replace
+    them, and (SQLite) each new paper's search text by field, as FTS5 stores it."""
+
+    ids: Sequence[str]
+    rows: list[dict[str, object]]
+    search: dict[str, tuple[str, str, str]]
+
+
+def _batch(ids: Sequence[str], merged: Mapping[str, tuple[PaperRecord, str | None]],
+           sqlite: bool) -> _Batch:
+    """The rows of ``ids`` (no database work)."""
+    records = [merged[key] for key in ids if key in merged]
+    cut = {r.arxiv_id: [terms(f) for f in r.search_fields()] for r, _ in records}
+    rows: list[dict[str, object]] = [
+        {"arxiv_id": r.arxiv_id, "category": r.category,
+         "first_date": r.first_date.isoformat(), "last_date": r.last_date.isoformat(),
+         "year": r.first_date.year, "data": data or to_json(r)} for r, data in records]
+    if not sqlite:
+        for row in rows:
+            found = cut[str(row["arxiv_id"])]
+            row["search_text"] = tsvector_text(found)
+            row["title_text"] = tsvector_text(found[:1])
+        return _Batch(ids, rows, {})
+    return _Batch(ids, rows, {key: (" ".join(found[0]), " ".join(found[1]),
+                                    " ".join(found[2])) for key, found in cut.items()})
+
+
+def _write(conn: Connection, batch: _Batch, sqlite: bool) -> None:
+    """Drop the rows of ``batch.ids`` and write the batch's."""
+    # Only papers indexed before have rows to drop (none, when building anew).
+    old = conn.execute(select(papers.c.id).where(papers.c.arxiv_id.in_(batch.ids))
+                       ).scalars().all()
+    if old and sqlite:
+        for fts in ("paper_fts", "paper_title_fts"):
+            conn.execute(text(f"DELETE FROM {fts} WHERE rowid IN :ids").bindparams(  # noqa: S608
+                bindparam("ids", expanding=True)), {"ids": list(old)})
+    if old:
+        conn.execute(delete(papers).where(papers.c.id.in_(old)))
+    if not batch.rows:
+        return
+    if not sqlite:
+        _copy(conn, "papers", _PAPER_COLUMNS, batch.rows)
+        return
+    conn.execute(insert(papers), batch.rows)
+    ids_of = dict(conn.execute(select(papers.c.arxiv_id, papers.c.id).where(
+        papers.c.arxiv_id.in_(list(batch.search)))).all())
+    # Plain tuples to the driver: SQLAlchemy's work per row would cost more than FTS5's
+    # own for these two statements.
+    values = [(ids_of[key], *fields) for key, fields in batch.search.items()]
+    conn.exec_driver_sql("INSERT INTO paper_fts(rowid, title, people, body) "
+                         "VALUES (?, ?, ?, ?)", values)
+    conn.exec_driver_sql("INSERT INTO paper_title_fts(rowid, title) VALUES (?, ?)",
+                         [value[:2] for value in values])
+
+
+def _copy(conn: Connection, table: str, columns: Mapping[str, str],
+          rows: Sequence[Mapping[str, object]]) -> None:
+    """Write ``rows`` into ``table`` with PostgreSQL's COPY (``columns``: each column and
+    the key of its value in a row), in the connection's transaction: no statement per
+    batch of rows for SQLAlchemy to compile and bind, and the server's input functions
+    read the text directly (``tsvector`` literals included)."""
+    keys = list(columns.values())
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)  # the PostgreSQL driver of make_engine
+    with driver.cursor() as cursor, cursor.copy(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # fixed names
+        for row in rows:
+            copy.write_row([row[key] for key in keys])
+
+
+_PAPER_COLUMNS = {"arxiv_id": "arxiv_id", "category": "category", "first_date": "first_date",
+                  "last_date": "last_date", "year": "year", "data": "data",
+                  "search": "search_text", "title_search": "title_text"}
+_APPEARANCE_COLUMNS = {"arxiv_id": "arxiv_id", "issue_date": "issue_date", "data": "data"}
 
 
 class PaperStore(Store):
@@ -98,7 +224,7 @@ class PaperStore(Store):
                 fresh.setdefault(paper.arxiv_id, []).append(paper)
                 rows.append({"arxiv_id": paper.arxiv_id, "issue_date": date,
                              "data": to_json(paper)})
-        with self.engine.begin() as conn:
+        with self.engine.begin() as conn, _Writes(len(fresh) > _CHUNK) as writes:
             bulk = self.db.dialect == "postgresql" and len(rows) >= _BULK
             if self.db.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('newsletter papers'))"))
@@ -121,62 +247,37 @@ class PaperStore(Store):
                         paper_appearances.c.arxiv_id.in_(chunk))).scalars():
                     record = from_json(row)
                     fresh.setdefault(record.arxiv_id, []).append(record)
-            if rows:
-                conn.execute(insert(paper_appearances), rows)
+            if rows and self.db.dialect == "postgresql":
+                writes.submit(_copy, conn, "paper_appearances", _APPEARANCE_COLUMNS, rows)
+            elif rows:
+                writes.submit(conn.execute, insert(paper_appearances), rows)
             if changed:
-                conn.execute(insert(paper_issues), [
+                writes.submit(conn.execute, insert(paper_issues), [
                     {"issue_date": date, "version": version}
                     for date, (version, _) in changed.items()])
             once = {row["arxiv_id"]: row["data"] for row in rows}
-            self._replace(conn, ids, {key: (merge(found), once.get(key) if len(found) == 1
-                                            else None) for key, found in fresh.items()})
+            merged = {key: (merge(found), once.get(key) if len(found) == 1 else None)
+                      for key, found in fresh.items()}
+            sqlite = self.db.dialect == "sqlite"
+            for chunk in _chunks(ids):
+                writes.submit(_write, conn, _batch(chunk, merged, sqlite), sqlite)
+            writes.wait()
             if bulk:
                 conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
                 for index in _SEARCH_INDEXES:
                     index.create(conn)
         return len(ids)
 
-    def _replace(self, conn: Connection, ids: Sequence[str],
-                 merged: Mapping[str, tuple[PaperRecord, str | None]]) -> None:
-        """Replace the ``papers`` rows (and search rows) of ``ids`` with ``merged`` (each
-        with its JSON when known already); an id not in ``merged`` is gone."""
-        sqlite = self.db.dialect == "sqlite"
-        for chunk in _chunks(ids):
-            if sqlite:
+    def clear(self) -> None:
+        """Drop every paper and issue from the index (to build it anew)."""
+        with self.engine.begin() as conn:
+            if self.db.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('newsletter papers'))"))
+            else:
                 for fts in ("paper_fts", "paper_title_fts"):
-                    conn.execute(text(f"DELETE FROM {fts} WHERE rowid IN (SELECT id FROM "  # noqa: S608
-                                      "papers WHERE arxiv_id IN :ids)").bindparams(
-                        bindparam("ids", expanding=True)), {"ids": list(chunk)})
-            conn.execute(delete(papers).where(papers.c.arxiv_id.in_(chunk)))
-            records = [merged[key] for key in chunk if key in merged]
-            if not records:
-                continue
-            cut = {r.arxiv_id: [terms(f) for f in r.search_fields()] for r, _ in records}
-            rows = [{"arxiv_id": r.arxiv_id, "category": r.category,
-                     "first_date": r.first_date.isoformat(),
-                     "last_date": r.last_date.isoformat(), "year": r.first_date.year,
-                     "data": data or to_json(r)} for r, data in records]
-            if not sqlite:
-                for row in rows:
-                    found = cut[str(row["arxiv_id"])]
-                    row["search_text"] = tsvector_text(found)
-                    row["title_text"] = tsvector_text(found[:1])
-            statement = insert(papers)
-            if not sqlite:
-                statement = statement.values(
-                    search=cast(bindparam("search_text"), TSVECTOR),
-                    title_search=cast(bindparam("title_text"), TSVECTOR))
-            conn.execute(statement, rows)
-            if sqlite:
-                ids_of = dict(conn.execute(select(papers.c.arxiv_id, papers.c.id).where(
-                    papers.c.arxiv_id.in_(list(cut)))).all())
-                values = [{"id": ids_of[key], "title": " ".join(found[0]),
-                           "people": " ".join(found[1]), "body": " ".join(found[2])}
-                          for key, found in cut.items()]
-                conn.execute(text("INSERT INTO paper_fts(rowid, title, people, body) "
-                                  "VALUES (:id, :title, :people, :body)"), values)
-                conn.execute(text("INSERT INTO paper_title_fts(rowid, title) "
-                                  "VALUES (:id, :title)"), values)
+                    conn.execute(text(f"DELETE FROM {fts}"))  # noqa: S608
+            for table in (papers, paper_appearances, paper_issues):
+                conn.execute(delete(table))
 
     def get(self, arxiv_id: str) -> PaperRecord | None:
         """The paper ``arxiv_id`` (as :func:`paper_key` gives it), or None."""

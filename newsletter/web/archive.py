@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from newsletter.errors import DatabaseError, IssueValidationError
+from newsletter.errors import DatabaseError
 from newsletter.issues.categories import DEFAULT_CATEGORIES
 from newsletter.issues.files import Fingerprint, fingerprint
-from newsletter.issues.loader import load_issue
+from newsletter.issues.many import load_many
 from newsletter.issues.model import CategoryName, Issue, Paper
 from newsletter.model.site import SiteConfig
 
@@ -89,18 +89,11 @@ _LOADED_MAX = 8192
 _LOADED_LOCK = threading.Lock()
 
 
-def _parse(path: Path) -> tuple[Issue | None, str | None]:
-    try:
-        return load_issue(path), None
-    except (IssueValidationError, OSError) as err:
-        return None, str(err)
-
-
 def _load_all(keys: list[tuple[Path, int, int]]) -> list[Issue | None]:
     """The issues of ``keys`` (path, size, mtime_ns), parsing those not parsed yet."""
     with _LOADED_LOCK:
         missing = [key for key in keys if key not in _LOADED]
-    parsed = {key: _parse(key[0]) for key in missing}
+    parsed = dict(zip(missing, load_many([key[0] for key in missing]), strict=True))
     with _LOADED_LOCK:
         for key, (issue, error) in parsed.items():
             if error is not None:

@@ -40,6 +40,14 @@ def sync(store: PaperStore, published: Published) -> SyncReport:
     return SyncReport(len(changed), len(removed), merged)
 
 
+def reindex(store: PaperStore, archive: Archive, full: bool = False) -> SyncReport:
+    """Bring the index up to the issues ``archive`` publishes now (their files read
+    again); with ``full``, drop the whole index first and build it anew."""
+    if full:
+        store.clear()
+    return sync(store, archive.published(fresh=True))
+
+
 class PaperIndex:
     """The index of the issues ``archive`` publishes, synced when that state changes.
 

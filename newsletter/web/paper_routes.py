@@ -108,8 +108,13 @@ class PaperRoutes:
             target = (self.urls.paper_file(key, suffix) if suffix
                       else self.urls.paper_page(key))
             return RedirectResponse(target, status_code=301)
-        published = await run_in_threadpool(self.index.current)
-        record = await run_in_threadpool(self.store.get, key)
+        return await run_in_threadpool(self._paper_response, request, key, suffix)
+
+    def _paper_response(self, request: Request, key: str, suffix: str) -> Response:
+        # The index check, the query and the page in one worker thread: each hop between
+        # the event loop and a thread is a wait for the scheduler on a busy machine.
+        published = self.index.current()
+        record = self.store.get(key)
         if record is None:
             return self.archive.not_found(request)
         if suffix:
@@ -117,19 +122,22 @@ class PaperRoutes:
             filename = key.replace("/", "-") + "." + suffix
             return Response(body, media_type=CITATION_TYPES[suffix], headers={
                 "Content-Disposition": f'attachment; filename="{filename}"'})
-        html = await run_in_threadpool(self.html.paper_page, published, record)
+        html = self.html.paper_page(published, record)
         return HTMLResponse(html, headers={"Content-Security-Policy": ARCHIVE_CSP})
 
     async def _search(self, request: Request) -> Response:
         form = search_form(dict(request.query_params))
-        await run_in_threadpool(self.index.current)
+        return await run_in_threadpool(self._search_response, form)
+
+    def _search_response(self, form: SearchForm) -> Response:
+        """The search page, or a redirect to the paper an arXiv ID or link names (one
+        worker thread, as for a paper page)."""
+        self.index.current()
         key = paper_key(form.query)
-        if key is not None and await run_in_threadpool(self.store.get, key) is not None:
+        if key is not None and self.store.get(key) is not None:
             return RedirectResponse(self.urls.paper_page(key), status_code=303)
         searched = bool(form.query.strip() or form.category or form.year)
-        found = await run_in_threadpool(
-            self.store.search, form.query, form.category, form.year, PAGE_SIZE,
-            (form.page - 1) * PAGE_SIZE) if searched else None
-        facets = await run_in_threadpool(self.index.facets)
-        html = await run_in_threadpool(self.html.search_page, form, found, facets)
+        found = self.store.search(form.query, form.category, form.year, PAGE_SIZE,
+                                  (form.page - 1) * PAGE_SIZE) if searched else None
+        html = self.html.search_page(form, found, self.index.facets())
         return HTMLResponse(html, headers={"Content-Security-Policy": SEARCH_CSP})

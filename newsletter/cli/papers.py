@@ -1,0 +1,47 @@
+"""``papers`` commands: the paper index behind ``/papers/<ID>`` and ``/search``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from newsletter import wiring
+from newsletter.cli.help import COMMAND
+from newsletter.cli.output import out, reported
+from newsletter.clock import utc_now
+from newsletter.settings import get_settings
+from newsletter.store.campaigns import CampaignStore
+from newsletter.store.papers import PaperStore
+from newsletter.web.archive import Archive
+from newsletter.web.paper_index import reindex
+
+papers_app = typer.Typer(
+    help="The paper index behind the paper pages (/papers/ID) and search (/search).",
+    no_args_is_help=True,
+)
+
+
+@papers_app.command("reindex", **COMMAND)
+def papers_reindex(
+    full: Annotated[
+        bool, typer.Option("--full", help="Drop the whole index first and build it anew.")
+    ] = False,
+) -> None:
+    """Bring the paper index up to the published issue files now.
+
+    `newsletter serve` keeps the index current by itself (a changed issue file is indexed
+    again within a second of the next request); this is for doing it by hand, say after
+    restoring a database or copying issue files in. Issue files whose size or time
+    changed since they were indexed are read and indexed again, and issues no longer
+    published are dropped; with --full every issue is.
+
+    Example: newsletter papers reindex --full
+    """
+    settings = get_settings()
+    with reported(), wiring.database(settings, create=False) as db:
+        archive = Archive(wiring.site_config(settings), CampaignStore(db).sent_issue_dates,
+                          utc_now)
+        report = reindex(PaperStore(db), archive, full=full)
+    out.print(f"paper index: {report.issues} issue(s) indexed, {report.removed} dropped, "
+              f"{report.papers} paper(s) written", markup=False)
