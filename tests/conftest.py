@@ -168,6 +168,30 @@ def chromium_path() -> str:
     return path
 
 
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Any]:
+    """Headless Chromium (playwright), one per test module: starting one costs ~1 s of CPU
+    and 2-4 s. Tests share nothing through it: ``browser.new_page()`` and
+    ``browser.new_context()`` each open a fresh context (own cookies, storage and cache).
+    Not per session: while playwright's sync API is open, its event loop counts as running
+    in this thread, so ``asyncio.run`` (and a second ``sync_playwright``) would fail in
+    every test that ran after the first browser test."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
 @pytest.fixture
 def web_server(tmp_path: Path) -> Iterator[WebServer]:
     """``newsletter serve`` as a real process on a free loopback port; BASE_URL points at it."""
