@@ -88,8 +88,8 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def _migrated_postgres() -> Iterator[tuple[str, str]]:
     """A PostgreSQL database at the newest migration, made once per session (per xdist
-    worker): the server's URL and the ``CREATE DATABASE`` clause that copies it. Copying a database
-    costs the server ~20 ms; migrating one ~0.3 s."""
+    worker): the server's URL and the ``CREATE DATABASE`` clause that copies it. Copying
+    a database costs the server ~20 ms; migrating one ~0.3 s."""
     base = _postgres_base_url()
     if base is None:
         pytest.skip("no PostgreSQL (set NEWSLETTER_TEST_POSTGRES_URL, or run make test)")
@@ -104,7 +104,7 @@ def _migrated_postgres() -> Iterator[tuple[str, str]]:
     upgrade(_on_database(base, template))
     yield base, f'TEMPLATE "{template}"{strategy}'
     with _postgres_admin(base) as admin:
-        admin.execute(f'DROP DATABASE "{template}"')
+        admin.execute(f'DROP DATABASE "{template}" WITH (FORCE)')
 
 
 def _postgres_admin(base: str) -> Any:
