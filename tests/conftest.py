@@ -68,7 +68,9 @@ def _postgres_base_url() -> str | None:
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh, empty schema in the test PostgreSQL, dropped afterwards."""
+    """A fresh, empty schema in the test PostgreSQL, dropped afterwards: for tests of what
+    happens before ``newsletter db upgrade``. A test that needs the tables takes
+    ``migrated_postgres_url`` (or ``database_url``), which migrates nothing per test."""
     base = _postgres_base_url()
     if base is None:
         pytest.skip("no PostgreSQL (set NEWSLETTER_TEST_POSTGRES_URL, or run make test)")
