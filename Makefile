@@ -7,6 +7,12 @@ export NEWSLETTER_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:$
 
 .PHONY: demo demo-serve test test-fast lint bench clean postgres
 
+# Compiled modules are kept between runs (__pycache__ is ignored by git). With
+# PYTHONDONTWRITEBYTECODE set, as some shells and images do, every test worker re-ran
+# pytest's assertion rewriting on all ~200 test modules (5 of its 8 s of collection) and
+# every `newsletter` process the e2e tests start compiled the package again.
+unexport PYTHONDONTWRITEBYTECODE
+
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip

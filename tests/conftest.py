@@ -68,7 +68,9 @@ def _postgres_base_url() -> str | None:
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh, empty schema in the test PostgreSQL, dropped afterwards."""
+    """A fresh, empty schema in the test PostgreSQL, dropped afterwards: for tests of what
+    happens before ``newsletter db upgrade``. A test that needs the tables takes
+    ``migrated_postgres_url`` (or ``database_url``), which migrates nothing per test."""
     base = _postgres_base_url()
     if base is None:
         pytest.skip("no PostgreSQL (set NEWSLETTER_TEST_POSTGRES_URL, or run make test)")
@@ -85,11 +87,74 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def _migrated_postgres() -> Iterator[tuple[str, str]]:
+    """A PostgreSQL database at the newest migration, made once per session (per xdist
+    worker): the server's URL and the ``CREATE DATABASE`` clause that copies it. Copying
+    a database costs the server ~20 ms; migrating one ~0.3 s."""
+    base = _postgres_base_url()
+    if base is None:
+        pytest.skip("no PostgreSQL (set NEWSLETTER_TEST_POSTGRES_URL, or run make test)")
+    from newsletter.store.db import upgrade
+
+    template = f"tpl_{uuid.uuid4().hex[:12]}"
+    with _postgres_admin(base) as admin:
+        admin.execute(f'CREATE DATABASE "{template}"')
+        # PostgreSQL 15 copies a small database fastest file by file (the test server
+        # runs with fsync=off, so the checkpoint that needs is cheap).
+        strategy = " STRATEGY FILE_COPY" if admin.info.server_version >= 150000 else ""
+    upgrade(_on_database(base, template))
+    yield base, f'TEMPLATE "{template}"{strategy}'
+    with _postgres_admin(base) as admin:
+        admin.execute(f'DROP DATABASE "{template}" WITH (FORCE)')
+
+
+def _postgres_admin(base: str) -> Any:
+    """An autocommit connection to the test server (CREATE DATABASE refuses transactions)."""
+    import psycopg
+
+    return psycopg.connect(base.replace("postgresql+psycopg://", "postgresql://"),
+                           autocommit=True)
+
+
+def _on_database(base: str, name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def migrated_postgres_url(_migrated_postgres: tuple[str, str]) -> Iterator[str]:
+    """A PostgreSQL database of its own, at the newest migration and empty, dropped
+    afterwards (a copy of the session's migrated template: no migration per test)."""
+    base, copy_clause = _migrated_postgres
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with _postgres_admin(base) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" {copy_clause}')
+    yield _on_database(base, name)
+    with _postgres_admin(base) as admin:
+        # FORCE: a connection a failed test left open must not keep the database.
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each store test runs on SQLite and on a real PostgreSQL."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, _migrated_sqlite: Path) -> str:
+    """Each store test runs on SQLite and on a real PostgreSQL: a database of its own at the
+    newest migration, with no rows (a copy of one migrated per session, so calling
+    ``upgrade`` on it changes nothing). ``empty_database_url`` has no tables at all."""
     if request.param == "sqlite":
+        shutil.copyfile(_migrated_sqlite, tmp_path / "store.db")
         return f"sqlite:///{tmp_path / 'store.db'}"
+    url: str = request.getfixturevalue("migrated_postgres_url")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite and PostgreSQL without any table (the schema ``newsletter db upgrade`` has not
+    made yet)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
 
@@ -103,6 +168,30 @@ def chromium_path() -> str:
             pytest.fail("Chromium is required but not installed")
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     return path
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Any]:
+    """Headless Chromium (playwright), one per test module: starting one costs ~1 s of CPU
+    and 2-4 s. Tests share nothing through it: ``browser.new_page()`` and
+    ``browser.new_context()`` each open a fresh context (own cookies, storage and cache).
+    Not per session: while playwright's sync API is open, its event loop counts as running
+    in this thread, so ``asyncio.run`` (and a second ``sync_playwright``) would fail in
+    every test that ran after the first browser test."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 @pytest.fixture
@@ -126,10 +215,23 @@ def moto_ses_url() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture
-def ses(moto_ses_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """A reset moto SES with the sender's domain verified; the settings choose it over HTTP."""
+@pytest.fixture(scope="session")
+def _moto_ses_admin(moto_ses_url: str) -> Any:
+    """The tests' own SES client for moto, made once (a new boto3 client loads and parses
+    the service's model again: ~0.1 s each)."""
     import boto3
+
+    return boto3.session.Session().client(
+        "sesv2", region_name="us-east-1", endpoint_url=moto_ses_url,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture
+def ses(
+    moto_ses_url: str, _moto_ses_admin: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Any:
+    """A reset moto SES with the sender's domain verified; the settings choose it over HTTP."""
     from support.moto_ses import SENDER_DOMAIN, SesServer
 
     use_loopback_ses(monkeypatch, tmp_path, moto_ses_url)
@@ -138,11 +240,30 @@ def ses(moto_ses_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> A
     monkeypatch.setenv("NEWSLETTER_SES_BULK", "false")
     server = SesServer(moto_ses_url)
     server.reset()
-    client = boto3.session.Session().client(
-        "sesv2", region_name="us-east-1", endpoint_url=moto_ses_url
-    )
-    client.create_email_identity(EmailIdentity=SENDER_DOMAIN)
+    _moto_ses_admin.create_email_identity(EmailIdentity=SENDER_DOMAIN)
     return server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cli_built_once() -> Iterator[None]:
+    """typer's ``CliRunner.invoke`` builds the whole click command tree from the Typer app
+    at every call (~40 ms for ours, and the quick loop invokes it ~500 times); the real
+    ``newsletter`` builds it once per process. Here each app's tree is built once per
+    session and reused, as a click command is made to be (each invocation still gets its
+    own click context, parsing and output)."""
+    import typer.testing
+    from typer.main import get_command
+
+    built: dict[int, tuple[Any, Any]] = {}  # id(app) -> (app, its command); app kept alive
+
+    def command(app: Any) -> Any:
+        if id(app) not in built:
+            built[id(app)] = (app, get_command(app))
+        return built[id(app)][1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(typer.testing, "_get_command", command)
+        yield
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

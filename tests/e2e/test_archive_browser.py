@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,10 +21,6 @@ from newsletter.issues.loader import load_issue
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 SENT = ("2022-09-05", "2022-09-06", "2022-09-07")
 UNSENT = "2022-09-08"
 FUTURE = "2099-01-01"
@@ -46,18 +41,6 @@ def archive(tmp_path: Path) -> dict[str, str]:
     for day in SENT:
         campaign(os.environ["NEWSLETTER_DATABASE_URL"], day, "done")
     return {**os.environ, "NEWSLETTER_ISSUES_DIR": str(issues)}
-
-
-@pytest.fixture
-def browser(chromium_path: str) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def check_feeds(base: str) -> None:

@@ -16,7 +16,7 @@ from support.delivery import outbox
 from support.env import TEST_SECRET, WebServer
 from support.servers import serve
 
-from newsletter.store.db import open_database, upgrade
+from newsletter.store.db import open_database
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.tables import subscribers
 from newsletter.tokens import Purpose, make_token
@@ -98,18 +98,18 @@ def test_a_sign_up_promised_during_an_outage_is_stored_afterwards(web_server: We
 
 
 def test_one_click_unsubscribe_with_a_locked_row_on_postgresql(
-    postgres_url: str, tmp_path: Path
+    migrated_postgres_url: str, tmp_path: Path
 ) -> None:
     """With the reader's row locked by another PostgreSQL transaction, one-click gets 503
     within seconds instead of waiting for the lock; after it is released a retry works."""
-    upgrade(postgres_url)
-    db = open_database(postgres_url)
+    db = open_database(migrated_postgres_url)
     try:
         store = SubscriberStore(db)
         reader = store.add("reader@example.org", status="active")
         path = f"/unsubscribe/{make_token(TEST_SECRET, Purpose.UNSUBSCRIBE, reader.id)}"
         one_click = {"List-Unsubscribe": "One-Click"}
-        with serve(tmp_path, tmp_path / "serve.log", NEWSLETTER_DATABASE_URL=postgres_url) as web:
+        with serve(tmp_path, tmp_path / "serve.log",
+                   NEWSLETTER_DATABASE_URL=migrated_postgres_url) as web:
             with db.engine.connect() as holder:
                 holder.execute(
                     select(subscribers.c.id).where(subscribers.c.id == reader.id)

@@ -32,14 +32,6 @@ from newsletter.store.subscribers import SubscriberStore
 pytestmark = pytest.mark.browser
 
 NEWSLETTER = str(Path(sys.executable).with_name("newsletter"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 EDITOR = "editor@example.org"
 READERS = ["ada@example.org", "grace@example.org", "edsger@example.org"]
 ZONE = ZoneInfo("Asia/Shanghai")  # NEWSLETTER_TIMEZONE's default
@@ -81,18 +73,6 @@ def desk_server(tmp_path: Path) -> Iterator[DeskServer]:
         with serve(tmp_path, tmp_path / "serve.log", **overrides) as web:
             env = {**os.environ, "NEWSLETTER_BASE_URL": web.url, **overrides}
             yield DeskServer(web, env, tmp_path, issues, arxiv)
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -27,8 +26,6 @@ import pytest
 from support.axe import AxeUnavailable, axe_source
 from support.emails import CASES, TRANSACTIONAL, cases, rendered, transactional_message
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 MODES = ("full", "no-style", "gmail")
 PHONE_AND_DESKTOP = (320, 375, 600)
 EVERY_WIDTH = (320, 375, 414, 600, 1024)
@@ -66,16 +63,6 @@ _UNSUPPORTED = """
   for (const sheet of document.styleSheets) clean(sheet);
 }
 """
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import email
 import email.policy
 import re
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
@@ -25,8 +24,6 @@ from newsletter.store.subscribers import SubscriberStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def static_site(root: Path) -> LoopbackServer:
@@ -70,18 +67,6 @@ def status_of(server: WebServer, address: str) -> str | None:
     finally:
         db.close()
     return None if found is None else found.status
-
-
-@pytest.fixture
-def browser(chromium_path: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_a_static_page_on_a_listed_origin_signs_up_and_an_unlisted_one_cannot(

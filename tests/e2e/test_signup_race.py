@@ -12,8 +12,6 @@ import httpx
 from support.delivery import outbox
 from support.servers import serve
 
-from newsletter.store.db import upgrade
-
 ADDRESS = "racer@example.org"
 
 
@@ -31,15 +29,14 @@ def sign_up(url: str, barrier_at: float) -> int:
 
 
 def test_ten_simultaneous_sign_ups_send_one_confirmation(
-    postgres_url: str, tmp_path: Path
+    migrated_postgres_url: str, tmp_path: Path
 ) -> None:
     """Ten sign-ups of one address at once, over three servers, send exactly one email."""
-    upgrade(postgres_url)
     outbox_dir = tmp_path / "outbox"
     with ExitStack() as stack:
         servers = [
             stack.enter_context(serve(tmp_path, tmp_path / f"serve{n}.log",
-                                      NEWSLETTER_DATABASE_URL=postgres_url,
+                                      NEWSLETTER_DATABASE_URL=migrated_postgres_url,
                                       NEWSLETTER_OUTBOX_DIR=str(outbox_dir)))
             for n in range(3)
         ]

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -22,8 +21,6 @@ pytestmark = pytest.mark.e2e
 
 LANGUAGES = ("zh", "en", "both")
 MAX_SCORE = 0.5
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def html_of(raw: bytes) -> str:
@@ -46,16 +43,6 @@ def test_spamassassin_scores_it_at_most_half_a_point(language: str) -> None:
     assert total, details[-2000:]
     assert re.search(r"^\s*-?\d+\.\d\s+[A-Z0-9_]+\s", details, re.M), "no rule ran at all"
     assert float(total[1]) <= MAX_SCORE, details
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 from typing import Any
 
@@ -68,6 +69,14 @@ def fetch(url: str) -> bytes:
     return CERT_PEM
 
 
+@functools.cache
+def _server_keys() -> tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey]:
+    """The test CA's key and the signing key, made once per process: a 2048-bit RSA key
+    takes ~50 ms to generate, and each server still gets its own certificate and address."""
+    return (rsa.generate_private_key(public_exponent=65537, key_size=2048),
+            rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+
 class CertificateServer:
     """A test CA's SNS signing certificate served over http on loopback.
 
@@ -80,9 +89,8 @@ class CertificateServer:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         now = dt.datetime.now(dt.UTC)
-        ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        ca_key, self.key = _server_keys()
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test SNS CA")])
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         leaf = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.test")]))

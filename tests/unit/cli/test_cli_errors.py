@@ -36,9 +36,10 @@ def failure(url: str, statement: str) -> SQLAlchemyError:
     raise AssertionError(f"{statement!r} did not fail")
 
 
-def test_a_missing_table_suggests_db_upgrade(database_url: str) -> None:
+def test_a_missing_table_suggests_db_upgrade(empty_database_url: str) -> None:
     """A query on a table the schema lacks suggests `newsletter db upgrade`."""
-    message = str(describe(failure(database_url, "SELECT id FROM campaigns"), database_url))
+    url = empty_database_url
+    message = str(describe(failure(url, "SELECT id FROM campaigns"), url))
     assert message.startswith("database error: ")
     assert "campaigns" in message
     assert message.endswith("the schema is out of date; run: newsletter db upgrade")

@@ -183,11 +183,10 @@ class Gated:
         return self.store.apply(batch)
 
 
-def test_a_bad_webhook_event_fails_alone_not_with_its_group(postgres_url: str) -> None:
+def test_a_bad_webhook_event_fails_alone_not_with_its_group(migrated_postgres_url: str) -> None:
     """Eight webhook requests applied as one group on PostgreSQL, one with a NUL in its
     address: the seven others are applied, only that request fails."""
-    upgrade(postgres_url)
-    db = open_database(postgres_url)
+    db = open_database(migrated_postgres_url)
     try:
         store = EventStore(db)
         sink = Gated(store)

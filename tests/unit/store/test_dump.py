@@ -17,7 +17,7 @@ from newsletter.errors import SuppressedAddressError
 from newsletter.model.editions import parse_preferences
 from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
-from newsletter.store.db import Database, open_database, upgrade
+from newsletter.store.db import Database, open_database
 from newsletter.store.dump import TABLES
 from newsletter.store.editions import PreferenceStore
 from newsletter.store.paper_feedback import PaperFeedbackStore
@@ -65,7 +65,8 @@ def populate(url: str, tmp_path: Path, sample_issue_path: Path) -> None:
 
 
 def test_export_then_import_into_postgresql_is_lossless(
-    tmp_path: Path, postgres_url: str, sample_issue_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, migrated_postgres_url: str, sample_issue_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Every row of every table arrives unchanged; erased and bounced addresses stay blocked;
     an erased subscriber's id is not reused."""
@@ -77,12 +78,11 @@ def test_export_then_import_into_postgresql_is_lossless(
     header = json.loads(dump.read_text("utf-8").splitlines()[0])
     assert (header["format"], header["version"]) == ("newsletter-dump", 1)
 
-    upgrade(postgres_url)
-    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", migrated_postgres_url)
     imported = CliRunner().invoke(app, ["db", "import", str(dump)])
     assert imported.exit_code == 0, imported.output + imported.stderr
 
-    before, after = open_database(sqlite_url), open_database(postgres_url)
+    before, after = open_database(sqlite_url), open_database(migrated_postgres_url)
     try:
         original, moved = tables(before), tables(after)
         assert {k: len(v) for k, v in moved.items()} == {k: len(v) for k, v in original.items()}

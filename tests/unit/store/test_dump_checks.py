@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli.main import app
 from newsletter.settings import get_settings
-from newsletter.store.db import open_database, upgrade
+from newsletter.store.db import open_database
 from newsletter.store.dump import TABLES
 from newsletter.tokens import NO_SUBSCRIBER_ID
 
@@ -118,11 +118,10 @@ def test_a_good_dump_still_imports(tmp_path: Path) -> None:
 
 
 def test_checks_hold_on_postgresql(
-    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, migrated_postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A NUL character (which PostgreSQL cannot store) is refused by line, not a traceback."""
-    upgrade(postgres_url)
-    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", migrated_postgres_url)
     rows = [GOOD, ("subscriber_events", {
         "id": 1, "subscriber_id": 1, "kind": "signup", "old_status": None,
         "new_status": "active", "reason": "a\x00b", "created_at": NOW})]

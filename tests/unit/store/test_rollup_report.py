@@ -155,14 +155,13 @@ def test_prune_keeps_bounces_and_complaints_and_what_is_recent(db: Database) -> 
     assert sum(c.delivered for c in report.values()) == 1  # the roll-up outlives the rows
 
 
-def test_concurrent_appliers_keep_the_counts_exact(postgres_url: str) -> None:
+def test_concurrent_appliers_keep_the_counts_exact(migrated_postgres_url: str) -> None:
     """Two processes' worth of appliers on the same deliveries at once (PostgreSQL): the
     states are locked or their insert conflicts and is run again; nothing is lost or
     counted twice."""
     import threading
 
-    upgrade(postgres_url)
-    db = open_database(postgres_url)
+    db = open_database(migrated_postgres_url)
     try:
         cid, ids = sent_campaign(db, 3)
         stores = [EventStore(db, clock=lambda: NOW, base_url=BASE) for _ in range(2)]

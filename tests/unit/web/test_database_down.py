@@ -15,7 +15,7 @@ from support.archive import campaign, write_issue
 from support.tcp_cut import Forwarder
 
 from newsletter.settings import get_settings
-from newsletter.store.db import open_database, upgrade
+from newsletter.store.db import open_database
 from newsletter.web.app import create_app
 
 
@@ -37,16 +37,15 @@ CLOCK = Clock()
 
 @pytest.fixture
 def site(
-    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, migrated_postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[TestClient, Forwarder]]:
-    upgrade(postgres_url)
     issues = tmp_path / "issues"
     write_issue(issues, "2022-09-07")
-    campaign(postgres_url, "2022-09-07", "done")
+    campaign(migrated_postgres_url, "2022-09-07", "done")
     monkeypatch.setenv("NEWSLETTER_ISSUES_DIR", str(issues))
-    target = urlsplit(postgres_url)
+    target = urlsplit(migrated_postgres_url)
     forwarder = Forwarder((target.hostname or "127.0.0.1", target.port or 5432))
-    db = open_database(forwarder.url_for(postgres_url), timeout=2, lock_timeout=2)
+    db = open_database(forwarder.url_for(migrated_postgres_url), timeout=2, lock_timeout=2)
     app = create_app(get_settings(), db=db, clock=CLOCK.now)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client, forwarder
