@@ -46,9 +46,9 @@ def _at(revision: str, url: str) -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-def test_0014_folds_the_engagement_into_deliveries_and_back(database_url: str) -> None:
-    _at("0013", database_url)
-    engine = make_engine(database_url)
+def test_0014_folds_the_engagement_into_deliveries_and_back(empty_database_url: str) -> None:
+    _at("0013", empty_database_url)
+    engine = make_engine(empty_database_url)
     when = AT if engine.dialect.name == "postgresql" else "2022-09-07 06:00:00.000000"
     with engine.begin() as conn:
         conn.execute(text(
@@ -72,8 +72,8 @@ def test_0014_folds_the_engagement_into_deliveries_and_back(database_url: str) -
             {"at": when, "payload": PAYLOAD})
     engine.dispose()
 
-    upgrade(database_url)
-    db = open_database(database_url)
+    upgrade(empty_database_url)
+    db = open_database(empty_database_url)
     d = deliveries.c
     with db.engine.connect() as conn:
         rows = {r.id: r for r in conn.execute(select(deliveries).order_by(d.id))}
@@ -102,8 +102,8 @@ def test_0014_folds_the_engagement_into_deliveries_and_back(database_url: str) -
     assert len(bytes(raw)) < len(PAYLOAD.encode()) // 2  # the new one compressed
     db.close()
 
-    command.downgrade(alembic_config(database_url), "0013")
-    engine = make_engine(database_url)
+    command.downgrade(alembic_config(empty_database_url), "0013")
+    engine = make_engine(empty_database_url)
     with engine.connect() as conn:
         back = conn.execute(text(
             "SELECT id, provider_id, resends, claimed_by, email FROM deliveries ORDER BY id"
