@@ -184,8 +184,7 @@ class BatchRun(DeliveryRun):
         return self.stop.wait(delay) if delay > 0 else self.stop.is_set()
 
     def _put(self, outcomes: list[DeliveryResult]) -> None:
-        for outcome in outcomes:
-            self._recorder.put(outcome)
+        self._recorder.put_many(outcomes)
 
     def _take(self, wanted: int) -> list[Claim]:
         with self._claim_lock:

@@ -1,6 +1,7 @@
 """The engine's recorder: one thread writes the senders' outcomes in batches.
 
-Senders put each outcome on a queue; the recorder takes whatever has gathered (up to 500)
+Senders put each outcome (a bulk sender: each call's outcomes at once) on a queue; the
+recorder takes whatever has gathered (up to 500 outcomes)
 and writes it in one transaction ("group commit"), then counts it in the run's result and
 on the progress sink. ``None`` on the queue ends it.
 """
@@ -30,10 +31,16 @@ class Recorder:
         self.lock = lock
         self.halt = halt
         self.progress = progress
-        self.outcomes: queue.Queue[DeliveryResult | None] = queue.Queue()
+        self.outcomes: queue.Queue[list[DeliveryResult] | None] = queue.Queue()
 
     def put(self, outcome: DeliveryResult | None) -> None:
-        self.outcomes.put(outcome)
+        self.outcomes.put(None if outcome is None else [outcome])
+
+    def put_many(self, outcomes: list[DeliveryResult]) -> None:
+        """A call's outcomes in one queue item (issue #23: a queue item per reader cost more
+        than its share of the write)."""
+        if outcomes:
+            self.outcomes.put(outcomes)
 
     def loop(self) -> None:
         finished = False
@@ -44,7 +51,7 @@ class Recorder:
                 if item is None:
                     finished = True
                 else:
-                    batch.append(item)
+                    batch.extend(item)
                 if finished or len(batch) >= BATCH:
                     break
                 try:
