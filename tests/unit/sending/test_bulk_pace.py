@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 
 import boto3
+import pytest
 from botocore.config import Config
 from support.ses_sim import SesSimulator
 
@@ -101,6 +102,7 @@ def worker(store: Store, transport: Transport, schedule: Schedule, name: str) ->
     )
 
 
+@pytest.mark.serial  # it bounds the wall time of a second's sending: run alone
 def test_two_workers_sharing_the_schedule_send_evenly_at_the_whole_rate() -> None:
     """Calls of both workers leave at least their recipients' share of a second apart,
     each reader is sent once, and neither worker halves the rate it paces at."""

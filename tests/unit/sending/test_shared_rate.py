@@ -52,6 +52,7 @@ def busiest_second(moments: list[tuple[float, int]]) -> int:
                for i, (start, _) in enumerate(moments))
 
 
+@pytest.mark.serial  # it counts sends per second of wall time: run alone
 def test_single_and_bulk_workers_sharing_the_schedule_stay_within_the_rate() -> None:
     """Two single-message workers and a bulk worker: no second holds more than the rate
     (plus one bulk call's readers), every reader is sent once, none paces at a share."""
