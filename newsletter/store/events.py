@@ -143,10 +143,12 @@ class EventStore(Store):
         result = ApplyResult()
         now = self.clock()
         with self.engine.begin() as conn:
-            # The batch's own repeats are known here; the rest by the unique index of the
-            # key as they are inserted: one statement, and exact against other appliers.
+            # An SNS message applied before is a replay whatever it holds now (it may be
+            # re-signed with other content); the batch's own repeats are known here; other
+            # events stored before, by the unique index of the key as they are inserted:
+            # exact against other appliers too.
             keys: set[str] = set()
-            replays: set[str] = set()
+            replays = _stored_sns(conn, [r.sns_message_id for r in batch if r.sns_message_id])
             fates: list[Fate | None] = []
             candidates: list[Received] = []
             for item in batch:
@@ -167,8 +169,7 @@ class EventStore(Store):
                     for item in candidates for found in [matched.get(id(item.event))]]
             inserted = insert_events(conn, rows) if rows else set()
             fresh = [item for item in candidates if item.event.key in inserted]
-            # Stored before: the same SNS message again (an SNS message is one event, so
-            # its key was stored with it), else the same event in another message.
+            # Stored meanwhile by another applier: the same SNS message, else the same event.
             old = [item for item in candidates if item.event.key not in inserted]
             replayed = _stored_sns(conn, [r.sns_message_id for r in old if r.sns_message_id])
             verdicts: list[Fate] = [
