@@ -1,0 +1,32 @@
+"""A claim walks the partial claim index in id order: it never sorts (or checks the opt-out
+of) every queued row of the campaign. On SQLite that needs the index's own predicate in
+the query; without it each 50-row claim of a 20,000-reader send sorted all 20,000 rows,
+and the whole send cost 2.6 times the CPU (bench/send.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from newsletter.store.claims import _claim_statements
+from newsletter.store.db import make_engine, upgrade
+
+
+def test_the_claim_uses_the_claim_index_without_sorting(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'plan.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        for statement in _claim_statements():
+            compiled = statement.compile(dialect=engine.dialect)
+            params = compiled.construct_params({
+                "c_campaign": 1, "c_now": dt.datetime(2026, 12, 6, tzinfo=dt.UTC),
+                "c_limit": 50, "c_worker": 7})
+            with engine.connect() as conn:
+                plan = [row[3] for row in conn.exec_driver_sql(
+                    f"EXPLAIN QUERY PLAN {compiled}",
+                    tuple(params[name] for name in compiled.positiontup or ())).all()]
+            assert any("USING INDEX ix_deliveries_claimable" in step for step in plan), plan
+            assert not any("TEMP B-TREE" in step for step in plan), plan
+    finally:
+        engine.dispose()
