@@ -149,6 +149,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, _migrated_sqlit
     return url
 
 
+@pytest.fixture
+def db(database_url: str) -> Iterator[Any]:
+    """The open ``Database`` of ``database_url`` (SQLite and PostgreSQL, at the newest
+    migration), closed afterwards. A test module may define its own ``db`` instead."""
+    from newsletter.store.db import open_database
+
+    db = open_database(database_url)
+    yield db
+    db.close()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """SQLite and PostgreSQL without any table (the schema ``newsletter db upgrade`` has not

@@ -5,28 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from support.clock import FakeClock
 from support.delivery import ISSUE_CATEGORIES, Reader, subscribe
 
 from newsletter.store.campaigns import CampaignStore, DeliveryResult
-from newsletter.store.db import Database, open_database, upgrade
+from newsletter.store.db import Database
 from newsletter.store.subscribers import SubscriberStore
 from newsletter.store.workers import WorkerRegistry
 from newsletter.vocabulary import Variant
 
 DATE = "2022-09-07"
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    if not database_url.startswith("sqlite"):
-        upgrade(database_url)
-    db = open_database(database_url)
-    yield db
-    db.close()
 
 
 def started(db: Database, readers: int = 70, clock: FakeClock | None = None) -> tuple[

@@ -5,27 +5,16 @@ PostgreSQL)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
-import pytest
 from support.delivery import ISSUE_CATEGORIES, subscribe
 
 from newsletter.store.campaigns import CampaignStore
-from newsletter.store.db import Database, open_database, upgrade
+from newsletter.store.db import Database
 from newsletter.store.feeds import STALE_AFTER, FeedStore
 from newsletter.store.reconcile import reconcile, recover
 
 NOW = dt.datetime(2022, 9, 7, 6, 0, tzinfo=dt.UTC)
 AFTER = dt.timedelta(seconds=900)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    if not database_url.startswith("sqlite"):
-        upgrade(database_url)
-    db = open_database(database_url)
-    yield db
-    db.close()
 
 
 def in_doubt(db: Database) -> tuple[CampaignStore, int]:

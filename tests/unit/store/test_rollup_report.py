@@ -5,11 +5,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 from support.delivery import ISSUE_CATEGORIES, subscribe
 
@@ -18,7 +16,7 @@ from newsletter.model.campaigns import DeliveryResult
 from newsletter.model.events import SesEvent
 from newsletter.reports.campaign import campaign_report, counts_csv, papers_csv
 from newsletter.store.campaigns import CampaignStore
-from newsletter.store.db import Database, open_database, upgrade
+from newsletter.store.db import Database, open_database
 from newsletter.store.events import EventStore, Received
 from newsletter.store.prune import EventPruner
 from newsletter.store.reports import ReportStore
@@ -28,15 +26,6 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ses"
 SAMPLE = Path(__file__).resolve().parents[3] / "issues" / "2022-09-07.yaml"
 NOW = dt.datetime(2022, 9, 7, 6, 0, tzinfo=dt.UTC)
 BASE = "https://news.example.org"
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    if not database_url.startswith("sqlite"):
-        upgrade(database_url)
-    db = open_database(database_url)
-    yield db
-    db.close()
 
 
 def stamp(seconds: float) -> str:

@@ -5,21 +5,11 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
 
 import pytest
 
-from newsletter.store.db import Database, open_database, upgrade
+from newsletter.store.db import Database
 from newsletter.store.workers import WorkerRegistry
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    if not database_url.startswith("sqlite"):
-        upgrade(database_url)
-    db = open_database(database_url)
-    yield db
-    db.close()
 
 
 class Wall:

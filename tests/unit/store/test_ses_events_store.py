@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from newsletter.feedback.ses_events import event_from
 from newsletter.model.campaigns import DeliveryResult
 from newsletter.model.events import SesEvent
 from newsletter.store.campaigns import CampaignStore
-from newsletter.store.db import Database, open_database, upgrade
+from newsletter.store.db import Database
 from newsletter.store.events import EventStore, HealthLimits, Received
 from newsletter.store.feeds import FeedStore
 from newsletter.store.reconcile import reconcile, recover, requeue_failed
@@ -27,15 +26,6 @@ from newsletter.store.tables import ses_events
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ses"
 NOW = dt.datetime(2022, 9, 7, 6, 0, tzinfo=dt.UTC)
 DATE = "2022-09-07"
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    if not database_url.startswith("sqlite"):
-        upgrade(database_url)
-    db = open_database(database_url)
-    yield db
-    db.close()
 
 
 def campaign(db: Database, readers: int = 20) -> tuple[CampaignStore, int]:
