@@ -1,7 +1,7 @@
 """Issue 25, item 3: `worker` and `events poll` outlive a 20 s PostgreSQL stop and an SQS
 outage: each says so in a line, waits, and carries on when the service is back.
 
-Real parts: a PostgreSQL server of this test's own (port 54340, stopped and started; the
+Real parts: a PostgreSQL server of this test's own (its own port, stopped and started; the
 shared one is never touched), the SQS simulator on a fixed loopback port (stopped, then a
 new one started on the same port), moto's SES, and `newsletter` processes.
 """
@@ -40,6 +40,7 @@ def postgres() -> Iterator[PostgresInstance]:
         yield server
     finally:
         server.stop()
+        server.remove()
 
 
 class SqsProcess:
@@ -138,7 +139,7 @@ def test_worker_and_poller_survive_a_postgres_stop_and_an_sqs_outage(
         sqs.send(bounce("early@x.org"))
         time.sleep(OUTAGE)
         assert alive(), logs()
-        postgres.start()
+        postgres.restart()
         sqs.send(bounce(readers[0].email))
         enqueued = subprocess.run([NEWSLETTER, "send", str(sample_issue_path), "--yes",
                                    "--enqueue-only"], env=env, capture_output=True, text=True,
