@@ -2,7 +2,7 @@
 outage: each says so in a line, waits, and carries on when the service is back.
 
 Real parts: a PostgreSQL server of this test's own (its own port, stopped and started; the
-shared one is never touched), the SQS simulator on a fixed loopback port (stopped, then a
+shared one is never touched), the SQS simulator on a loopback port of its own (stopped, then a
 new one started on the same port), moto's SES, and `newsletter` processes.
 """
 
@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 from support.delivery import delivery_rows, subscribe
-from support.postgres_instance import PostgresInstance
-from support.servers import free_port
+from support.postgres_instance import PostgresInstance, stable_port
 from support.ses_events import client
 
 from newsletter.store.db import open_database, upgrade
@@ -113,7 +112,7 @@ def test_worker_and_poller_survive_a_postgres_stop_and_an_sqs_outage(
     url = postgres.fresh_database()
     upgrade(url)
     readers = [r for r in subscribe(url, 20) if r.expects_issue]
-    port = free_port()
+    port = stable_port()  # the simulator starts again on it after the outage
     sqs = SqsProcess(port)
     queue = sqs.queue
     env = dict(os.environ, NEWSLETTER_DATABASE_URL=url, NEWSLETTER_SQS_QUEUE_URL=queue,

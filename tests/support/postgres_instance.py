@@ -26,8 +26,9 @@ import pytest
 PORTS = range(20000, 32000)  # below Linux's ephemeral range (32768-60999)
 
 
-def _free_port() -> int:
-    """A port in ``PORTS`` nothing is bound to now."""
+def stable_port() -> int:
+    """A port in ``PORTS`` nothing is bound to now: one no test's client socket can hold, so a
+    server may stop and start again on it."""
     for port in random.sample(PORTS, 50):
         with socket.socket() as probe:
             try:
@@ -52,7 +53,7 @@ class PostgresInstance:
             pytest.skip("no PostgreSQL server installed")
         self.bindir = bindir
         self.data = Path(f"/tmp/newsletter-pg-faults-{os.getpid()}")
-        self.port = _free_port()
+        self.port = stable_port()
 
     @property
     def url(self) -> str:
@@ -77,7 +78,7 @@ class PostgresInstance:
             started = self._pg_ctl_start(check=attempt == 2)
             if started.returncode == 0:
                 return
-            self.port = _free_port()
+            self.port = stable_port()
 
     def restart(self) -> None:
         """Start again after ``stop``, on the same port (clients keep their URL)."""
