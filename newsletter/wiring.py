@@ -270,19 +270,13 @@ def feedback(
     return Feedback(event_store(settings, db, clock), verifier)
 
 
-def sqs_queue(settings: Settings, queue_url: str | None = None,
-              receivers: int | None = None) -> SqsQueue:
-    """The queue SES events arrive on; ``ConfigurationError`` without a URL.
-
-    Its client pools a connection for each thread ``poll`` calls SQS from: ``receivers``
-    (``poll``'s own default when None) and as many deleters.
-    """
-    from newsletter.feedback.sqs import RECEIVERS, SqsQueue
+def sqs_queue(settings: Settings, queue_url: str | None = None) -> SqsQueue:
+    """The queue SES events arrive on; ``ConfigurationError`` without a URL."""
+    from newsletter.feedback.sqs import SqsQueue
     url = queue_url or settings.sqs_queue_url
     if not url:
         raise ConfigurationError("no SQS queue: pass --queue-url or set NEWSLETTER_SQS_QUEUE_URL")
-    connections = 2 * (receivers or RECEIVERS)
-    return SqsQueue(sqs_client(aws_config(settings), url, connections), url)
+    return SqsQueue(sqs_client(aws_config(settings), url), url)
 
 
 # -- the desk ---------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def poll(
     """
     settings = get_settings()
     with reported(), stop_on_signals() as stop:
-        queue = wiring.sqs_queue(settings, queue_url, receivers)
+        queue = wiring.sqs_queue(settings, queue_url)
         with wiring.database(settings, create=False) as db:
             feedback, dead = wiring.feedback(settings, db), DeadLetterStore(db)
             # The heartbeat tells `send` and `status` how current SES's news is.

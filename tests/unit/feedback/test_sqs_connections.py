@@ -37,7 +37,7 @@ def test_the_poller_reuses_its_sqs_connections(
                 {"Id": str(n), "MessageBody": send_event(n)} for n in range(first, first + 10)])
         settings = Settings(database_url=f"sqlite:///{tmp_path / 'q.db'}",
                             sqs_endpoint_url=sim.url, ses_region="us-east-1")
-        events = wiring.sqs_queue(settings, queue, receivers)
+        events = wiring.sqs_queue(settings, queue)
         with caplog.at_level(logging.WARNING, logger="urllib3"), \
                 wiring.database(settings) as db:
             result = poll(events, wiring.feedback(settings, db), once=True, wait=0,
