@@ -38,6 +38,7 @@ from newsletter.store.base import Store
 from newsletter.store.db import Database
 from newsletter.store.event_rows import event_row, insert_events, stored_sns
 from newsletter.store.event_rows import normal as _normal
+from newsletter.store.pg_rows import one_of_ids
 from newsletter.store.rollup import LinkCache, Target, roll_up
 from newsletter.store.rows import suppress_address
 from newsletter.store.tables import HAS_EMAIL, campaigns, deliveries, ses_events, subscribers
@@ -316,9 +317,9 @@ class EventStore(Store):
 # The statements of the hot path, built once: a webhook event or an SQS batch runs each of
 # them, and building a statement costs more than SQLite takes to execute it.
 _d = deliveries.c
-_DELIVERIES_BY_ID = select(_d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at).where(
-    _d.id.in_(bindparam("ids", expanding=True))
-)
+_BY_ID = select(_d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at)
+_DELIVERIES_BY_ID = _BY_ID.where(_d.id.in_(bindparam("ids", expanding=True)))
+_DELIVERIES_BY_ID_PG = _BY_ID.where(one_of_ids(_d.id, "ids"))  # prepared once
 # SES's message id has no index of its own (issue 17: it was a fifth of the bytes of a
 # delivery): the reader's address finds their deliveries (the unique index of the
 # subscriber's address, then ``uq_deliveries_subscriber_campaign``), the id picks the one.
@@ -357,7 +358,9 @@ def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, Match]:
     by_id: dict[int, Match] = {}
     if wanted:
         by_id = {int(i): Match(int(i), int(c), str(s), str(v), at)
-                 for i, c, s, v, at in conn.execute(_DELIVERIES_BY_ID, {"ids": wanted})}
+                 for i, c, s, v, at in conn.execute(
+                     _DELIVERIES_BY_ID_PG if conn.dialect.name == "postgresql"
+                     else _DELIVERIES_BY_ID, {"ids": wanted})}
     found: dict[int, Match] = {}
     by_message: dict[str, list[SesEvent]] = {}
     for event in events:
