@@ -265,7 +265,8 @@ def block(send: float, rates: list[Rate], load: float, cores: int) -> str:
     most = ("" if top is None else
             f"\n\nAt {top[0]:.3f} ms of CPU an event (client and database, with the "
             f"roll-up), {cores} cores apply at most {top[1]:,.0f} events/s = "
-            f"{top[1] / send:.1f}x one sender, however many pollers share them.")
+            f"{top[1] / send:.1f}x one sender, however many pollers share them (the "
+            f"simulated SQS's own CPU left out: SQS does not run on the pollers' machine).")
     return (
         f"Measured {when} by `bench/apply_rate.py` on {cores} cores ({cpu_model()}), load "
         f"average {load:.1f} at the end; PostgreSQL on loopback (the test instance), "
