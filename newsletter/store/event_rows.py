@@ -15,8 +15,9 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import Connection, String, any_, bindparam, select, text
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from newsletter.model.events import SesEvent
 from newsletter.store.packing import pack_payload
@@ -89,13 +90,17 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
     return {str(k) for k in conn.execute(_INSERT, rows).scalars()}
 
 
-# The partial index's predicate repeated, so that the index is used (``tables.HAS_SNS_ID``).
-_STORED_SNS = select(ses_events.c.sns_message_id).where(
-    ses_events.c.sns_message_id.in_(bindparam("sns", expanding=True)), text(HAS_SNS_ID))
+# The partial index's predicate repeated, so that the index is used (``tables.HAS_SNS_ID``);
+# on PostgreSQL the ids as one array, a statement text prepared once (``pg_rows``).
+_sns = ses_events.c.sns_message_id
+_STORED_SNS = select(_sns).where(_sns.in_(bindparam("sns", expanding=True)), text(HAS_SNS_ID))
+_STORED_SNS_PG = select(_sns).where(
+    _sns == any_(bindparam("sns", type_=ARRAY(String))), text(HAS_SNS_ID))
 
 
 def stored_sns(conn: Connection, sns: list[str]) -> set[str]:
     """Of these SNS MessageIds, those stored (with an event): one query, none for none."""
     if not sns:
         return set()
-    return {str(i) for i in conn.execute(_STORED_SNS, {"sns": sorted(set(sns))}).scalars()}
+    query = _STORED_SNS_PG if conn.dialect.name == "postgresql" else _STORED_SNS
+    return {str(i) for i in conn.execute(query, {"sns": sorted(set(sns))}).scalars()}
