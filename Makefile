@@ -57,6 +57,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/signups.py
 	$(BIN)/python bench/desk.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/apply_rate.py --write
 	$(BIN)/python bench/papers.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/editions.py

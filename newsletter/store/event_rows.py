@@ -15,13 +15,14 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, String, any_, bindparam, select, text
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from newsletter.model.events import SesEvent
 from newsletter.store.packing import pack_payload
 from newsletter.store.pg_rows import recordset, rows_json
-from newsletter.store.tables import ses_events
+from newsletter.store.tables import HAS_SNS_ID, ses_events
 
 # Rolled into the delivery's state and the counters: no payload kept once matched.
 UNKEPT_PAYLOADS = frozenset({"send", "delivery", "open", "click"})
@@ -87,3 +88,19 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
             _INSERT_PG, {"rows": rows_json(packed, list(_TYPES))}).scalars()}
     rows = sorted(rows, key=lambda r: str(r["event_key"]))
     return {str(k) for k in conn.execute(_INSERT, rows).scalars()}
+
+
+# The partial index's predicate repeated, so that the index is used (``tables.HAS_SNS_ID``);
+# on PostgreSQL the ids as one array, a statement text prepared once (``pg_rows``).
+_sns = ses_events.c.sns_message_id
+_STORED_SNS = select(_sns).where(_sns.in_(bindparam("sns", expanding=True)), text(HAS_SNS_ID))
+_STORED_SNS_PG = select(_sns).where(
+    _sns == any_(bindparam("sns", type_=ARRAY(String))), text(HAS_SNS_ID))
+
+
+def stored_sns(conn: Connection, sns: list[str]) -> set[str]:
+    """Of these SNS MessageIds, those stored (with an event): one query, none for none."""
+    if not sns:
+        return set()
+    query = _STORED_SNS_PG if conn.dialect.name == "postgresql" else _STORED_SNS
+    return {str(i) for i in conn.execute(query, {"sns": sorted(set(sns))}).scalars()}

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from newsletter.clock import utc_now
@@ -36,11 +36,12 @@ from newsletter.model.campaigns import CampaignHealth
 from newsletter.model.events import SesEvent, suppressions_for
 from newsletter.store.base import Store
 from newsletter.store.db import Database
-from newsletter.store.event_rows import event_row, insert_events
+from newsletter.store.event_rows import event_row, insert_events, stored_sns
 from newsletter.store.event_rows import normal as _normal
+from newsletter.store.pg_rows import one_of_ids
 from newsletter.store.rollup import LinkCache, Target, roll_up
 from newsletter.store.rows import suppress_address
-from newsletter.store.tables import campaigns, deliveries, ses_events, subscribers
+from newsletter.store.tables import HAS_EMAIL, campaigns, deliveries, ses_events, subscribers
 
 # Events that prove SES accepted the message for delivery.
 ACCEPTED_KINDS = ("send", "delivery", "bounce", "complaint", "delivery_delay", "open", "click")
@@ -148,7 +149,7 @@ class EventStore(Store):
             # events stored before, by the unique index of the key as they are inserted:
             # exact against other appliers too.
             keys: set[str] = set()
-            replays = _stored_sns(conn, [r.sns_message_id for r in batch if r.sns_message_id])
+            replays = stored_sns(conn, [r.sns_message_id for r in batch if r.sns_message_id])
             fates: list[Fate | None] = []
             candidates: list[Received] = []
             for item in batch:
@@ -171,7 +172,7 @@ class EventStore(Store):
             fresh = [item for item in candidates if item.event.key in inserted]
             # Stored meanwhile by another applier: the same SNS message, else the same event.
             old = [item for item in candidates if item.event.key not in inserted]
-            replayed = _stored_sns(conn, [r.sns_message_id for r in old if r.sns_message_id])
+            replayed = stored_sns(conn, [r.sns_message_id for r in old if r.sns_message_id])
             verdicts: list[Fate] = [
                 "stored" if item.event.key in inserted
                 else "replayed" if item.sns_message_id in replayed else "duplicate"
@@ -242,7 +243,7 @@ class EventStore(Store):
     def _soft_bounces(self, conn: Connection, address: str, now: dt.datetime) -> int:
         return int(conn.execute(
             select(func.count()).select_from(ses_events).where(
-                ses_events.c.email == _normal(address),
+                ses_events.c.email == _normal(address), text(HAS_EMAIL),  # its index
                 ses_events.c.kind == "bounce",
                 ses_events.c.bounce_type == "Transient",
                 ses_events.c.occurred_at >= now - SOFT_BOUNCE_WINDOW,
@@ -315,14 +316,10 @@ class EventStore(Store):
 
 # The statements of the hot path, built once: a webhook event or an SQS batch runs each of
 # them, and building a statement costs more than SQLite takes to execute it.
-_e = ses_events.c
-_STORED_SNS = select(_e.sns_message_id).where(
-    _e.sns_message_id.in_(bindparam("sns", expanding=True))
-)
 _d = deliveries.c
-_DELIVERIES_BY_ID = select(_d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at).where(
-    _d.id.in_(bindparam("ids", expanding=True))
-)
+_BY_ID = select(_d.id, _d.campaign_id, _d.status, _d.variant, _d.sent_at)
+_DELIVERIES_BY_ID = _BY_ID.where(_d.id.in_(bindparam("ids", expanding=True)))
+_DELIVERIES_BY_ID_PG = _BY_ID.where(one_of_ids(_d.id, "ids"))  # prepared once
 # SES's message id has no index of its own (issue 17: it was a fifth of the bytes of a
 # delivery): the reader's address finds their deliveries (the unique index of the
 # subscriber's address, then ``uq_deliveries_subscriber_campaign``), the id picks the one.
@@ -355,20 +352,15 @@ def _rolled_back(err: OperationalError) -> bool:
     return str(getattr(err.orig, "sqlstate", "") or "").startswith("40")
 
 
-def _stored_sns(conn: Connection, sns: list[str]) -> set[str]:
-    """Of these SNS MessageIds, those stored (with an event): one query, none for none."""
-    if not sns:
-        return set()
-    return {str(i) for i in conn.execute(_STORED_SNS, {"sns": sorted(set(sns))}).scalars()}
-
-
 def _match(conn: Connection, events: Sequence[SesEvent]) -> dict[int, Match]:
     """``id(event)`` -> its delivery, for every event we can place."""
     wanted = list({e.delivery_id for e in events if e.delivery_id is not None})
     by_id: dict[int, Match] = {}
     if wanted:
         by_id = {int(i): Match(int(i), int(c), str(s), str(v), at)
-                 for i, c, s, v, at in conn.execute(_DELIVERIES_BY_ID, {"ids": wanted})}
+                 for i, c, s, v, at in conn.execute(
+                     _DELIVERIES_BY_ID_PG if conn.dialect.name == "postgresql"
+                     else _DELIVERIES_BY_ID, {"ids": wanted})}
     found: dict[int, Match] = {}
     by_message: dict[str, list[SesEvent]] = {}
     for event in events:

@@ -33,7 +33,7 @@ from newsletter.model.engagement import (
     is_machine_open,
 )
 from newsletter.model.events import SesEvent
-from newsletter.store.pg_rows import recordset, rows_json
+from newsletter.store.pg_rows import one_of_ids, recordset, rows_json
 from newsletter.store.tables import deliveries
 from newsletter.store.tables_activity import campaign_counts, campaign_links, delivery_links
 
@@ -182,7 +182,8 @@ def _add_clicks(conn: Connection, clicks: Counter[tuple[int, int, Link]],
              for (campaign_id, delivery_id, link), n in clicks.items()}
     known = {
         (int(a), int(b)) for a, b in conn.execute(
-            _CLICKED, {"ids": sorted({p[0] for p in pairs})})
+            _CLICKED_ANY if conn.dialect.name == "postgresql" else _CLICKED,
+            {"ids": sorted({p[0] for p in pairs})})
     }
     ordered = sorted(pairs.items())
     if conn.dialect.name == "postgresql":
@@ -207,9 +208,12 @@ def _add_clicks(conn: Connection, clicks: Counter[tuple[int, int, Link]],
 # to run it): per dialect for the upserts, whose syntax is the dialect's own.
 _STATES = select(_a.id, *_STATE_COLUMNS).where(
     _a.id.in_(bindparam("ids", expanding=True)))
-_STATES_LOCKED = _STATES.with_for_update()
+# PostgreSQL: the ids as one array (``pg_rows.one_of_ids``), a statement prepared once.
+_STATES_LOCKED = select(_a.id, *_STATE_COLUMNS).where(one_of_ids(_a.id, "ids")).with_for_update()
 _CLICKED = select(delivery_links.c.delivery_id, delivery_links.c.link_id).where(
     delivery_links.c.delivery_id.in_(bindparam("ids", expanding=True)))
+_CLICKED_ANY = select(delivery_links.c.delivery_id, delivery_links.c.link_id).where(
+    one_of_ids(delivery_links.c.delivery_id, "ids"))
 _ADD_TO_LINK = (
     update(campaign_links).where(campaign_links.c.id == bindparam("b_id"))
     .values(clicks=campaign_links.c.clicks + bindparam("b_clicks"),
