@@ -15,7 +15,10 @@ PostgreSQL (a schema of its own), against ``tests/support/sqs_sim.py`` at 20 ms 
 - the database's CPU per event: the PostgreSQL backends serving the pollers' connections
   (found by their ``application_name``), read from ``/proc`` (the server runs on this
   machine; "n/a" when it does not);
-- one sender's rate (``bench/events.py``'s ``send``) for the ratio;
+- one sender's rate (``bench/events.py``'s ``send``) for the ratio: the bulk sender (50
+  readers a SendBulkEmail call, #23's default), and beside it the single-message sender
+  (one SendEmail a reader, ``NEWSLETTER_SES_BULK=false``), the sending process this
+  target was set against;
 - what this machine can do at most: its cores divided by the CPU an event takes, client and
   database together (with the roll-up, the most pollers' figure): more ``events poll``
   processes raise the rate until the cores are busy, and no further.
@@ -209,12 +212,15 @@ def drain(url: str, rows: list[tuple[int, str]], count: int, pollers: int,
 
 
 def measure(base: str, readers: int, count: int, plans: list[tuple[int, bool]],
-            progress: Callable[[str], None] = print) -> tuple[float, list[Rate]]:
-    """(one sender's msg/s, a rate per (pollers, roll-up) plan), each plan on a fresh
-    campaign of ``readers`` deliveries in a schema of its own."""
+            progress: Callable[[str], None] = print) -> tuple[float, float, list[Rate]]:
+    """(one bulk sender's msg/s, one single-message sender's msg/s, a rate per (pollers,
+    roll-up) plan), each plan on a fresh campaign of ``readers`` deliveries in a schema of
+    its own."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-apply-"))
     send = events_bench.send_rate(tmp, readers)
     progress(f"one sender: {send:,.0f} msg/s")
+    single = events_bench.send_rate(tmp, readers, bulk=False)
+    progress(f"one single-message sender: {single:,.0f} msg/s")
     rates = []
     for pollers, roll_up in plans:
         url, schema = fresh_schema(base)
@@ -225,9 +231,10 @@ def measure(base: str, readers: int, count: int, plans: list[tuple[int, bool]],
             rate = drain(url, rows, count, pollers, roll_up)
         finally:
             drop_schema(base, schema)
-        progress(describe(rate, send))
+        progress(describe(rate, send) + f" ({rate.per_second / single:.1f}x one "
+                 "single-message sender)")
         rates.append(rate)
-    return send, rates
+    return send, single, rates
 
 
 def describe(rate: Rate, send: float) -> str:
@@ -251,7 +258,7 @@ def ceiling(rates: list[Rate], cores: int) -> tuple[float, float] | None:
     return total, cores * 1000 / total
 
 
-def block(send: float, rates: list[Rate], load: float, cores: int) -> str:
+def block(send: float, single: float, rates: list[Rate], load: float, cores: int) -> str:
     """The BENCHMARKS.md block of this run."""
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     rows = []
@@ -260,7 +267,8 @@ def block(send: float, rates: list[Rate], load: float, cores: int) -> str:
         rows.append(
             f"| {rate.pollers} | {'with' if rate.roll_up else 'without'} | {rate.applied:,} "
             f"| {rate.per_second:,.0f} | {rate.per_second / send:.2f}x "
-            f"| {rate.cpu_ms_per_event:.3f} | {'n/a' if db is None else f'{db:.3f}'} |")
+            f"| {rate.per_second / single:.2f}x | {rate.cpu_ms_per_event:.3f} "
+            f"| {'n/a' if db is None else f'{db:.3f}'} |")
     top = ceiling(rates, cores)
     most = ("" if top is None else
             f"\n\nAt {top[0]:.3f} ms of CPU an event (client and database, with the "
@@ -271,9 +279,11 @@ def block(send: float, rates: list[Rate], load: float, cores: int) -> str:
         f"Measured {when} by `bench/apply_rate.py` on {cores} cores ({cpu_model()}), load "
         f"average {load:.1f} at the end; PostgreSQL on loopback (the test instance), "
         f"simulated SQS at 20 ms a call. One sender (`bench/events.py`'s, the bulk sender): "
-        f"{send:,.0f} msg/s; target: applying with the roll-up >= 3x that.\n\n"
-        "| pollers | roll-up | events | events/s | x one sender | client CPU ms/event "
-        "| database CPU ms/event |\n|---:|---|---:|---:|---:|---:|---:|\n"
+        f"{send:,.0f} msg/s; one single-message sender (one SendEmail a reader): "
+        f"{single:,.0f} msg/s. Target: applying with the roll-up >= 3x one sender.\n\n"
+        "| pollers | roll-up | events | events/s | x one sender (bulk) "
+        "| x one single-message sender | client CPU ms/event "
+        "| database CPU ms/event |\n|---:|---|---:|---:|---:|---:|---:|---:|\n"
         + "\n".join(rows) + most)
 
 
@@ -289,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("no PostgreSQL: pass --database-url or set NEWSLETTER_TEST_POSTGRES_URL")
-    send, rates = measure(args.database_url, args.readers, args.events, PLANS)
+    send, single, rates = measure(args.database_url, args.readers, args.events, PLANS)
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
     top = ceiling(rates, cores)
     if top is not None:
@@ -299,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         begin, end = markers("apply_rate.py")
         write_section("apply_rate.py", "What readers did",
-                      f"{begin}\n{block(send, rates, load, cores)}\n{end}")
+                      f"{begin}\n{block(send, single, rates, load, cores)}\n{end}")
     return 0
 
 

@@ -178,13 +178,15 @@ def events(rows: list[tuple[int, str]], count: int, salt: str) -> Iterator[dict[
 # -- send rate ------------------------------------------------------------------------
 
 
-def send_rate(tmp: Path, readers: int) -> float:
+def send_rate(tmp: Path, readers: int, bulk: bool = True) -> float:
+    """One `newsletter send`'s msg/s to ``readers`` through the SES simulator: the bulk
+    path (50 readers a call, the default) or, ``bulk=False``, one SendEmail a reader."""
     sim = subprocess.Popen([sys.executable, str(ROOT / "tests" / "support" / "ses_sim.py"),
                             "--rate", "100000", "--latency", "0.05"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert sim.stdout is not None
     url = sim.stdout.readline().strip().removeprefix("listening on ")
-    db_url = f"sqlite:///{tmp / 'send.db'}"
+    db_url = f"sqlite:///{tmp / ('send.db' if bulk else 'send-single.db')}"
     try:
         db = open_database(db_url)
         populate(db.engine, readers, varied=False)
@@ -193,6 +195,7 @@ def send_rate(tmp: Path, readers: int) -> float:
                    NEWSLETTER_TRANSPORT="ses", NEWSLETTER_SES_REGION="us-east-1",
                    NEWSLETTER_SES_ENDPOINT_URL=url, NEWSLETTER_MAX_SEND_RATE="100000",
                    NEWSLETTER_BASE_URL="https://news.example.org",
+                   NEWSLETTER_SES_BULK="true" if bulk else "false",
                    AWS_CONFIG_FILE=str(tmp / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp / "n"))
         done = subprocess.run([str(BIN / "newsletter"), "send", str(ISSUE), "--yes"], env=env,
                               capture_output=True, text=True, timeout=600, cwd=tmp)

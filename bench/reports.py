@@ -328,9 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         drop_schema(args.database_url, schema)
     readers, count = (1_000, 3_000) if args.quick else (3_000, 9_000)
-    send, rates = measure(args.database_url, readers, count, PLANS)
+    send, single, rates = measure(args.database_url, readers, count, PLANS)
     block = render(n, written, made, report_times, trend_times, before, after, deleted,
-                   batches, prune_s, longest, growth, send, rates, when,
+                   batches, prune_s, longest, growth, send, single, rates, when,
                    report.totals.as_json())
     print(block)
     if not args.no_write:
@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def apply_row(rate: Rate, send: float) -> str:
+def apply_row(rate: Rate, send: float, single: float) -> str:
     """A row of the table for one ``bench/apply_rate.py`` rate; judged with the roll-up."""
     ratio = rate.per_second / send
     judged = "PASS" if ratio >= TARGETS["apply_x"] else "FAIL"
@@ -348,7 +348,8 @@ def apply_row(rate: Rate, send: float) -> str:
             f"{rate.pollers} process{'es sharing the queue' if rate.pollers > 1 else ''}, "
             f"simulated SQS at 20 ms, {rate.applied:,} events; client CPU "
             f"{rate.cpu_ms_per_event:.2f} ms an event) | {rate.per_second:,.0f} events/s = "
-            f"{ratio:.1f}x one sender ({send:,.0f} msg/s) | "
+            f"{ratio:.1f}x one sender ({send:,.0f} msg/s, bulk); "
+            f"{rate.per_second / single:.1f}x one single-message sender ({single:,.0f} msg/s) | "
             + (f">= 3x | {judged} |" if rate.roll_up else "(reported) | |"))
 
 
@@ -359,7 +360,7 @@ def mb(value: float) -> str:
 def render(n: int, written: int, made: float, report_times: list[float],
            trend_times: list[float], before: dict[str, int], after: dict[str, int],
            deleted: int, batches: int, prune_s: float, longest: float,
-           growth: list[tuple[int, int]], send: float, rates: list[Rate],
+           growth: list[tuple[int, int]], send: float, single: float, rates: list[Rate],
            when: dt.datetime, totals: dict[str, int]) -> str:
     scale = 1_000_000 / n
     events_kept = sum(v for t, v in after.items() if t != "deliveries") * scale
@@ -401,7 +402,7 @@ def render(n: int, written: int, made: float, report_times: list[float],
         f"pruning the day before; {growth[0][0]:,} rows after the first; sizes after each) | "
         f"{', '.join(mb(s) + ' MB' for _, s in growth)} | flat | "
         f"{'PASS' if flat else 'FAIL'} |",
-        *(apply_row(rate, send) for rate in rates),
+        *(apply_row(rate, send, single) for rate in rates),
         "",
         "Bytes by table (MB), within retention and after `db prune` (VACUUM FULL of "
         f"`ses_events` after the prune; for {n:,} deliveries):",
