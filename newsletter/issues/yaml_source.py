@@ -7,6 +7,7 @@ every problem it reports.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -54,12 +55,23 @@ _UniqueLoader: type[yaml.SafeLoader] = type(
     "_UniqueLoader", (_IssueLoader,), {"construct_mapping": _unique_mapping})
 
 
-def load_unique(text: str) -> Any:
+class Unchecked(yaml.YAMLError):
+    """The node tree was not accepted by the check given to :func:`load_unique`."""
+
+
+def load_unique(text: str, accept: Callable[[yaml.Node], bool] | None = None) -> Any:
     """The Python data of ``text``, as :func:`compose` gives it, without keeping the node
-    tree; raises yaml.YAMLError, and :class:`DuplicateKey` when a mapping names a key twice."""
+    tree; raises yaml.YAMLError, and :class:`DuplicateKey` when a mapping names a key twice.
+    With ``accept``, the node tree is given to it before any data is built, and
+    :class:`Unchecked` is raised when it says False."""
     loader = _UniqueLoader(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if accept is not None and not accept(node):
+            raise Unchecked("the node tree was not accepted")
+        return loader.construct_document(node)
     finally:
         loader.dispose()
 
