@@ -63,7 +63,8 @@ def load_unique(text: str, accept: Callable[[yaml.Node], bool] | None = None) ->
     """The Python data of ``text``, as :func:`compose` gives it, without keeping the node
     tree; raises yaml.YAMLError, and :class:`DuplicateKey` when a mapping names a key twice.
     With ``accept``, the node tree is given to it before any data is built, and
-    :class:`Unchecked` is raised when it says False."""
+    :class:`Unchecked` is raised when it says False. A text without anchors and aliases
+    is built by :func:`_plain_data`, to the same data."""
     loader = _UniqueLoader(text)
     try:
         node = loader.get_single_node()
@@ -71,9 +72,49 @@ def load_unique(text: str, accept: Callable[[yaml.Node], bool] | None = None) ->
             return None
         if accept is not None and not accept(node):
             raise Unchecked("the node tree was not accepted")
+        if "&" not in text and "*" not in text:  # no anchor, no alias: no shared nodes
+            return _plain_data(loader, node)
         return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+_STR, _MAP, _SEQ = (f"tag:yaml.org,2002:{kind}" for kind in ("str", "map", "seq"))
+
+
+class _NotPlain(Exception):
+    """A mapping key that is not plain text (a merge ``<<``, a number, a collection)."""
+
+
+def _plain_data(loader: yaml.SafeLoader, root: yaml.Node) -> Any:
+    """The data of an alias-free node tree, as ``loader.construct_document`` builds it.
+
+    PyYAML's constructor spends most of the time of reading an issue on bookkeeping for
+    aliases and recursive structures that such a tree cannot have; here mappings,
+    sequences and text are built directly, every other scalar or collection by the
+    loader itself, and a tree with any key that is not text is left to the loader whole.
+    """
+    def build(node: yaml.Node) -> Any:
+        tag = node.tag
+        if tag == _STR and isinstance(node, yaml.ScalarNode):
+            return node.value
+        if tag == _SEQ and isinstance(node, yaml.SequenceNode):
+            return [build(item) for item in node.value]
+        if tag == _MAP and isinstance(node, yaml.MappingNode):
+            pairs = node.value
+            if any(key.tag != _STR or not isinstance(key, yaml.ScalarNode)
+                   for key, _ in pairs):
+                raise _NotPlain
+            data = {key.value: build(value) for key, value in pairs}
+            if len(data) != len(pairs):
+                raise DuplicateKey(f"a key given twice, line {node.start_mark.line + 1}")
+            return data
+        return loader.construct_object(node, deep=True)
+
+    try:
+        return build(root)
+    except _NotPlain:
+        return loader.construct_document(root)
 
 
 # A field path in the file: ("featured", 1, "url") is shown as featured[1].url.
