@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from newsletter.issues.limits import alias_free
+
 # Characters refused anywhere in the raw file. YAML itself rejects most C0 and C1
 # controls with an error that has no line number, and it treats NEL, LINE SEPARATOR
 # and PARAGRAPH SEPARATOR as line breaks, which would shift every line number after them.
@@ -72,7 +74,7 @@ def load_unique(text: str, accept: Callable[[yaml.Node], bool] | None = None) ->
             return None
         if accept is not None and not accept(node):
             raise Unchecked("the node tree was not accepted")
-        if "&" not in text and "*" not in text:  # no anchor, no alias: no shared nodes
+        if alias_free(text):  # no anchor, no alias: no node is shared
             return _plain_data(loader, node)
         return loader.construct_document(node)
     finally:
