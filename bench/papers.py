@@ -20,6 +20,7 @@ It also reports the size of the static site's search index for 10,000 papers. Ta
 
     .venv/bin/python bench/papers.py                 # 100,000 papers, writes BENCHMARKS.md
     .venv/bin/python bench/papers.py --issues 300    # 10,000 papers, nothing written
+    .venv/bin/python bench/papers.py --build-only --database sqlite   # the build alone
 """
 
 from __future__ import annotations
@@ -193,6 +194,8 @@ def run(database_url: str, issues_dir: Path, ids: list[str], args: argparse.Name
         figures["build"] = figures["read"] + figures["index"]
         figures["build cpu"] = time.process_time() - cpu
         figures["build workers cpu"] = children_cpu() - workers
+        if args.build_only:
+            return figures
         if db.dialect == "postgresql":
             with db.engine.begin() as conn:
                 conn.execute(text("ANALYZE"))
@@ -254,14 +257,31 @@ def static_index_size(issues_dir: Path, papers: int) -> tuple[int, int]:
     return len(records), len(search_index(records))
 
 
+def build_summary(results: dict[str, dict[str, float]]) -> int:
+    """Print the build figures alone (``--build-only``); 1 when one is over its target."""
+    failed = False
+    for name, figures in results.items():
+        ok = figures["build"] <= TARGETS["build"]
+        failed |= not ok
+        print(f"{name}: build {figures['build']:.2f} s ({'ok' if ok else 'FAIL'}): reading "
+              f"{figures['read']:.2f} s, indexing {figures['index']:.2f} s; CPU "
+              f"{figures['build cpu']:.1f} s in this process, "
+              f"{figures['build workers cpu']:.1f} s in the processes reading files")
+    return 1 if failed else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--issues", type=int, default=3000)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--postgres-url", default=os.environ.get("NEWSLETTER_TEST_POSTGRES_URL"))
     parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
+    parser.add_argument("--build-only", action="store_true",
+                        help="time the build alone (prints it, writes nothing)")
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     args = parser.parse_args()
-    write = not args.no_write and args.issues == 3000
+    write = (not args.no_write and args.issues == 3000 and not args.build_only
+             and args.database == "both")
     rng = random.Random(20)
     results: dict[str, dict[str, float]] = {}
     load_start = os.getloadavg()[0]
@@ -271,11 +291,13 @@ def main() -> int:
         ids = make_issues(folder, args.issues, rng)
         print(f"{len(ids):,} papers in {args.issues:,} issue files "
               f"({time.perf_counter() - started:.1f} s to write)", flush=True)
-        count, size = static_index_size(folder, 10_000)
-        print(f"static search index: {size:,} bytes for {count:,} papers", flush=True)
-        results["SQLite"] = run(f"sqlite:///{tmp}/papers.db", folder, ids, args)
-        print("SQLite", results["SQLite"], flush=True)
-        if args.postgres_url:
+        if not args.build_only:
+            count, size = static_index_size(folder, 10_000)
+            print(f"static search index: {size:,} bytes for {count:,} papers", flush=True)
+        if args.database in ("sqlite", "both"):
+            results["SQLite"] = run(f"sqlite:///{tmp}/papers.db", folder, ids, args)
+            print("SQLite", results["SQLite"], flush=True)
+        if args.postgres_url and args.database in ("postgresql", "both"):
             schema = f"bench_papers_{uuid.uuid4().hex[:10]}"
             admin = make_engine(args.postgres_url)
             with admin.begin() as conn:
@@ -283,14 +305,17 @@ def main() -> int:
             sep = "&" if "?" in args.postgres_url else "?"
             try:
                 url = f"{args.postgres_url}{sep}options=-csearch_path%3D{schema}"
-                for path in folder.glob("*.yaml"):  # a fresh version of every file
-                    os.utime(path)
+                if "SQLite" in results:
+                    for path in folder.glob("*.yaml"):  # a fresh version of every file
+                        os.utime(path)
                 results["PostgreSQL"] = run(url, folder, ids, args)
                 print("PostgreSQL", results["PostgreSQL"], flush=True)
             finally:
                 with admin.begin() as conn:
                     conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
                 admin.dispose()
+    if args.build_only:
+        return build_summary(results)
     rows = []
     failed = False
     for name, figures in results.items():

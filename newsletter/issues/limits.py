@@ -67,6 +67,42 @@ def limit_problem(text: str, path: str) -> IssueProblem | None:
         return None
 
 
+def alias_free(text: str) -> bool:
+    """Whether ``text`` surely has no anchor and no alias: neither ``&`` nor ``*`` is in it
+    (they may be in quoted text too; then this says no, which only costs time)."""
+    return "&" not in text and "*" not in text
+
+
+def tree_within_limits(root: yaml.Node) -> bool:
+    """For the node tree of an :func:`alias_free` text: True when that text is within
+    every limit :func:`limit_problem` checks but the size, which it then surely passes.
+
+    Without aliases every value is one node, so the tree (which libyaml composes without
+    expanding anything, and which cannot be deeper than its own limit) counts what the
+    event pass counts, at a tenth of its cost: depth, values, and the length of numbers
+    (any scalar resolved as a number, plain or tagged, is measured: stricter, never
+    looser). False means "not sure": :func:`limit_problem` then decides, and reports.
+    """
+    count = 0
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if isinstance(node, yaml.ScalarNode):
+            if len(node.value) > MAX_NUMBER_CHARS and node.tag in _NUMBER_TAGS:
+                return False
+            continue
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))
+        else:
+            stack.extend((item, depth + 1) for item in node.value)
+    return count <= MAX_VALUES
+
+
 def _is_number(value: str) -> bool:
     """Whether the loader would read the plain scalar ``value`` as a number."""
     tag = _resolver.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]

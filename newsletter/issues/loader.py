@@ -20,7 +20,14 @@ from pydantic import TypeAdapter, ValidationError
 from newsletter.errors import IssueProblem, IssueValidationError
 from newsletter.issues.files import SUFFIX, file_name
 from newsletter.issues.friendly import friendly
-from newsletter.issues.limits import MAX_FILE_BYTES, limit_problem, shown, size_problem
+from newsletter.issues.limits import (
+    MAX_FILE_BYTES,
+    alias_free,
+    limit_problem,
+    shown,
+    size_problem,
+    tree_within_limits,
+)
 from newsletter.issues.model import ArxivUrl, CategoryCode, Issue, arxiv_id
 from newsletter.issues.problems import file_problem
 from newsletter.issues.yaml_source import (
@@ -192,10 +199,15 @@ def _clean_issue(text: str, path: str) -> Issue | None:
     doubt gives None, and :func:`parse_document` then finds and locates every problem.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if RAW_CONTROL.search(text) or limit_problem(text, path) is not None:
+    if RAW_CONTROL.search(text) or size_problem(len(text.encode("utf-8")), path) is not None:
+        return None
+    # Without anchors and aliases the limits are checked on the node tree, which loading
+    # builds anyway, instead of in a pass of their own over the text.
+    quick = alias_free(text)
+    if not quick and limit_problem(text, path) is not None:
         return None
     try:
-        data = load_unique(text)
+        data = load_unique(text, tree_within_limits if quick else None)
         if not isinstance(data, dict):
             return None
         issue = Issue.model_validate(data)

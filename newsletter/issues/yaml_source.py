@@ -7,9 +7,12 @@ every problem it reports.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
+
+from newsletter.issues.limits import alias_free
 
 # Characters refused anywhere in the raw file. YAML itself rejects most C0 and C1
 # controls with an error that has no line number, and it treats NEL, LINE SEPARATOR
@@ -54,14 +57,66 @@ _UniqueLoader: type[yaml.SafeLoader] = type(
     "_UniqueLoader", (_IssueLoader,), {"construct_mapping": _unique_mapping})
 
 
-def load_unique(text: str) -> Any:
+class Unchecked(yaml.YAMLError):
+    """The node tree was not accepted by the check given to :func:`load_unique`."""
+
+
+def load_unique(text: str, accept: Callable[[yaml.Node], bool] | None = None) -> Any:
     """The Python data of ``text``, as :func:`compose` gives it, without keeping the node
-    tree; raises yaml.YAMLError, and :class:`DuplicateKey` when a mapping names a key twice."""
+    tree; raises yaml.YAMLError, and :class:`DuplicateKey` when a mapping names a key twice.
+    With ``accept``, the node tree is given to it before any data is built, and
+    :class:`Unchecked` is raised when it says False. A text without anchors and aliases
+    is built by :func:`_plain_data`, to the same data."""
     loader = _UniqueLoader(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if accept is not None and not accept(node):
+            raise Unchecked("the node tree was not accepted")
+        if alias_free(text):  # no anchor, no alias: no node is shared
+            return _plain_data(loader, node)
+        return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+_STR, _MAP, _SEQ = (f"tag:yaml.org,2002:{kind}" for kind in ("str", "map", "seq"))
+
+
+class _NotPlain(Exception):
+    """A mapping key that is not plain text (a merge ``<<``, a number, a collection)."""
+
+
+def _plain_data(loader: yaml.SafeLoader, root: yaml.Node) -> Any:
+    """The data of an alias-free node tree, as ``loader.construct_document`` builds it.
+
+    PyYAML's constructor spends most of the time of reading an issue on bookkeeping for
+    aliases and recursive structures that such a tree cannot have; here mappings,
+    sequences and text are built directly, every other scalar or collection by the
+    loader itself, and a tree with any key that is not text is left to the loader whole.
+    """
+    def build(node: yaml.Node) -> Any:
+        tag = node.tag
+        if tag == _STR and isinstance(node, yaml.ScalarNode):
+            return node.value
+        if tag == _SEQ and isinstance(node, yaml.SequenceNode):
+            return [build(item) for item in node.value]
+        if tag == _MAP and isinstance(node, yaml.MappingNode):
+            pairs = node.value
+            if any(key.tag != _STR or not isinstance(key, yaml.ScalarNode)
+                   for key, _ in pairs):
+                raise _NotPlain
+            data = {key.value: build(value) for key, value in pairs}
+            if len(data) != len(pairs):
+                raise DuplicateKey(f"a key given twice, line {node.start_mark.line + 1}")
+            return data
+        return loader.construct_object(node, deep=True)
+
+    try:
+        return build(root)
+    except _NotPlain:
+        return loader.construct_document(root)
 
 
 # A field path in the file: ("featured", 1, "url") is shown as featured[1].url.
