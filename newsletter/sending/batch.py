@@ -42,11 +42,13 @@ from newsletter.model.bulk import BulkContent, BulkEntry
 from newsletter.model.campaigns import Claim, DeliveryResult
 from newsletter.sending.bulk_messages import BulkMessages
 from newsletter.sending.engine import DeliveryRun, _one_line
-from newsletter.transports.bulk import BulkTransport, EntryResult
+from newsletter.transports.bulk import BulkTransport, EntryResult, Ready
 
 # Seconds a transport may take to build and sign a call before it leaves (botocore's
 # serialising of 50 entries, a few milliseconds); the claim starts earlier by as much.
 SERIALIZING = 0.015
+# New slots a late call may take (``BatchRun._departure``) before it leaves however late.
+RENEWALS = 3
 
 
 def entries_per_call(rate: float, most: int) -> int:
@@ -170,6 +172,38 @@ class BatchRun(DeliveryRun):
             self._next_send = max(at, time.monotonic()) + entries / self.rate.rate
         return at
 
+    def _departure(self, entries: int, due: float, at: float) -> Ready:
+        """What the transport asks once the call of ``entries`` (its slot due at ``due``,
+        spaced to leave at ``at``) is built and signed, and after each wait: the moment to
+        wait for, or None to go.
+
+        A call that could leave only more than one slot (its recipients' share of a second)
+        after its slot's time takes a new slot and waits for that. Sent late on its old
+        slot, or on a moment this worker's spacing pushed past it, it reached SES in the
+        same second as the calls of the slots after it, which another worker sent on time
+        (issue #23's throttled calls of two workers: late from a slow claim, a thread's
+        wait for a core, or catching up behind such a call). Its old slot goes unused. A
+        call goes however late after ``RENEWALS`` new slots, when the run stops, or when
+        the schedule cannot be read (the send loop stops at its next slot).
+        """
+        renewed = 0
+
+        def ready() -> float | None:
+            nonlocal due, at, renewed
+            now = time.monotonic()
+            if (max(now, at) - due > entries / self.rate.rate and renewed < RENEWALS
+                    and not self.stop.is_set()):
+                try:
+                    due = self._due(entries)
+                except Exception:
+                    return None
+                at, renewed = self._spaced(entries, due), renewed + 1
+                with self._lock:
+                    self.result.late_calls += 1
+            return at if at > now else None
+
+        return ready
+
     def _acquire(self, count: int) -> bool:
         """Wait for ``count`` tokens (a retried call's); False when the run stops."""
         try:
@@ -222,7 +256,8 @@ class BatchRun(DeliveryRun):
         """Send ``pending`` (their tokens taken, due at ``due``) until each has its
         outcome. The request is handed over before it is due: the transport builds and
         signs it, then holds it until ``leave_at`` (building it after the moment made the
-        call's arrival at SES as late as the thread's wait for the interpreter)."""
+        call's arrival at SES as late as the thread's wait for the interpreter), or until
+        a new slot when it was ready too late (``_departure``)."""
         outcomes: list[DeliveryResult] = []
         have_tokens = True  # the send loop took them before claiming
         while pending:
@@ -232,8 +267,9 @@ class BatchRun(DeliveryRun):
                 due = time.monotonic()
             have_tokens = False
             try:
-                results = self.bulk.send_bulk(content, [p.entry for p in pending],
-                                              leave_at=self._spaced(len(pending), due))
+                at = self._spaced(len(pending), due)
+                results = self.bulk.send_bulk(content, [p.entry for p in pending], leave_at=at,
+                                              ready=self._departure(len(pending), due, at))
             except AccountPausedError as err:
                 self._pause(str(err))
                 return outcomes + self._release(pending)

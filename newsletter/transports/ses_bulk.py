@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from newsletter.errors import (
     TransportError,
 )
 from newsletter.model.bulk import BulkContent, BulkEntry, Pairs
-from newsletter.transports.bulk import EntryResult
+from newsletter.transports.bulk import EntryResult, Ready, hold
 from newsletter.transports.ses import SesTransport, classify_client_error, translate
 
 if TYPE_CHECKING:
@@ -206,14 +205,11 @@ class SesBulkTransport(SesTransport):
         take_results(response_dict, customized_response_dict)
 
     def _hold(self, **_: Any) -> None:
-        moment = getattr(self._call, "moment", None)
-        if moment is not None:
-            delay = moment - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+        hold(getattr(self._call, "moment", None), getattr(self._call, "ready", None))
 
     def send_bulk(
-        self, content: BulkContent, entries: Sequence[BulkEntry], leave_at: float | None = None
+        self, content: BulkContent, entries: Sequence[BulkEntry],
+        leave_at: float | None = None, ready: Ready | None = None,
     ) -> list[EntryResult]:
         """One SendBulkEmail call for up to 50 entries; see ``transports.bulk``."""
         if not 0 < len(entries) <= self.max_entries:
@@ -235,7 +231,7 @@ class SesBulkTransport(SesTransport):
                 head = self._heads[content] = json_head(request)
             self._call.body = json_body(head, request[ENTRIES])
             params = {"FromEmailAddress": request["FromEmailAddress"]}
-        self._call.moment = leave_at
+        self._call.moment, self._call.ready = leave_at, ready
         if not self._in_botocore:
             self._hold()
         try:
@@ -243,6 +239,6 @@ class SesBulkTransport(SesTransport):
         except (ClientError, BotoCoreError) as err:
             raise call_error(err, entries, self.region, self.endpoint) from err
         finally:
-            self._call.moment = self._call.body = None
+            self._call.moment = self._call.ready = self._call.body = None
         return parse_bulk_response(dict(response), entries)
 
