@@ -1,9 +1,10 @@
-"""A bulk call ready too late for its slot takes a new one (``BatchRun._departure``, issue #23):
+"""A bulk call ready too late for its slot takes a new one (``sending.departures``, issue #23):
 sent on its old slot, it reached SES in the same second as the calls of the slots after it,
 which the other worker sent on time, and that second held more than the rate."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Sequence
@@ -92,3 +93,20 @@ def test_a_call_ready_too_late_takes_a_new_slot_and_no_second_holds_more_than_th
     late = runs[0].result.late_calls + runs[1].result.late_calls
     assert runs[0].result.late_calls >= 2
     assert schedule.slots >= len(transport.calls) + late
+
+
+@pytest.mark.serial  # it measures the spacing of calls in wall time: run alone
+def test_alone_on_the_schedule_a_late_call_keeps_its_slot_and_the_calls_their_spacing(
+) -> None:
+    """No other worker takes slots: nothing can come between this worker's calls, so a
+    stalled call does not give up its slot; the calls after it wait for it instead."""
+    store, transport, schedule = Store(1_000), Departures(), Counted()
+    run = worker(store, transport, schedule, "w0")
+    run.bulk_messages = Stalling()
+    run.run()
+    assert len(store.recorded) == 1_000
+    assert run.result.late_calls == 0
+    assert schedule.slots - len(transport.calls) <= run.concurrency  # a last one, unused
+    left = sorted(at for at, _ in transport.calls)
+    assert min(b - a for a, b in itertools.pairwise(left)) >= 50 / RATE - 0.002
+    assert busiest_second(transport.calls) <= RATE + 50
