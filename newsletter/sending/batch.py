@@ -207,9 +207,10 @@ class BatchRun(DeliveryRun):
                 due = time.monotonic()
             have_tokens = False
             try:
+                at = self.departures.spaced(len(pending), due)
                 results = self.bulk.send_bulk(
-                    content, [p.entry for p in pending], leave_at=self.departures.spaced(due),
-                    ready=self.departures.departure(len(pending), due))
+                    content, [p.entry for p in pending], leave_at=at,
+                    ready=self.departures.departure(len(pending), due, at))
             except AccountPausedError as err:
                 self._pause(str(err))
                 return outcomes + self._release(pending)

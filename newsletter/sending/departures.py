@@ -6,8 +6,7 @@ its readers shortly before the slot (``claim_at``), and hands the call to the tr
 which builds and signs it and then asks ``departure`` when it may leave:
 
 - each call leaves no sooner than this worker's previous one plus that call's share of a
-  second, counted from when it left: alone on the schedule, a worker's calls never come
-  closer than the rate however late they are;
+  second (``spaced``);
 - when other workers take slots of the schedule too (``shared``), a call that could leave
   only more than one slot (its recipients' share of a second) after its slot's time takes
   a new slot and waits for that. Sent late on its old slot, or on a moment this worker's
@@ -100,44 +99,40 @@ class Departures:
         """Claiming and building a call's entries took ``took`` seconds."""
         self.lead = 0.8 * self.lead + 0.2 * took
 
-    def spaced(self, due: float) -> float:
-        """When (monotonic) a call whose slot is ``due`` may leave: not before this
-        worker's previous call left plus that call's share of a second."""
+    def spaced(self, entries: int, due: float) -> float:
+        """When (monotonic) a call of ``entries`` whose slot is ``due`` may leave: not
+        before this worker's previous call plus that call's share of a second. A call that
+        leaves late (its thread waited for a core) would otherwise reach SES just before
+        the next punctual one, and a second could hold more recipients than the rate."""
         with self._gate:
-            return max(due, self._next_send)
+            at = max(due, self._next_send)
+            self._next_send = max(at, time.monotonic()) + entries / self.rate.rate
+        return at
 
-    def departure(self, entries: int, due: float) -> Ready:
-        """What the transport asks once the call of ``entries`` (its slot due at ``due``)
-        is built and signed, and after each wait: the moment to wait for, or None to go
-        (see the module's docstring). A call goes however late after ``RENEWALS`` new
-        slots, when the run stops, or when the schedule cannot be read (the send loop
-        stops at its next slot)."""
+    def departure(self, entries: int, due: float, at: float) -> Ready:
+        """What the transport asks once the call of ``entries`` (its slot due at ``due``,
+        to leave at ``at``: ``spaced``) is built and signed, and after each wait: the
+        moment to wait for, or None to go (see the module's docstring). A call goes
+        however late after ``RENEWALS`` new slots, when the run stops, or when the schedule
+        cannot be read (the send loop stops at its next slot)."""
         renewed = 0
         asked = False
 
         def ready() -> float | None:
-            nonlocal due, renewed, asked
-            slot = entries / self.rate.rate
+            nonlocal due, at, renewed, asked
             now = time.monotonic()
             if not asked:
                 asked = True
                 self._ready_at(now - due)
-            with self._gate:
-                at = max(due, self._next_send)
-                late = (max(now, at) - due > slot and renewed < RENEWALS
-                        and not self.stop.is_set() and self.shared())
-                if not late and at <= now:  # it leaves: the next one a share of a second on
-                    self._next_send = now + slot
+            if (max(now, at) - due > entries / self.rate.rate and renewed < RENEWALS
+                    and not self.stop.is_set() and self.shared()):
+                try:
+                    due = at = self.due(entries)
+                except Exception:
                     return None
-            if not late:
-                return at
-            try:
-                due = self.due(entries)
-            except Exception:
-                return None
-            renewed += 1
-            self.on_late()
-            return due
+                renewed += 1
+                self.on_late()
+            return at if at > now else None
 
         return ready
 

