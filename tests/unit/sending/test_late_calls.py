@@ -14,12 +14,14 @@ from test_shared_rate import busiest_second
 
 from newsletter.model.bulk import BulkContent, BulkEntry
 from newsletter.model.campaigns import Claim
+from newsletter.sending.departures import Departures
+from newsletter.sending.pacing import AdaptiveRate, TokenBucket
 from newsletter.transports.bulk import EntryResult, Ready, hold
 
 STALL = 0.25  # seconds: five slots of a 50-reader call at 1,000/s
 
 
-class Departures:
+class Calls:
     """Holds each call as ``SesBulkTransport`` does (``hold``); notes when it left."""
 
     name = "scripted"
@@ -74,7 +76,7 @@ class Counted(Schedule):
 @pytest.mark.serial  # it counts recipients per second of wall time: run alone
 def test_a_call_ready_too_late_takes_a_new_slot_and_no_second_holds_more_than_the_rate(
 ) -> None:
-    store, transport, schedule = Store(2_000), Departures(), Counted()
+    store, transport, schedule = Store(2_000), Calls(), Counted()
     runs = [worker(store, transport, schedule, f"w{i}") for i in range(2)]
     runs[0].bulk_messages = Stalling()
     threads = [threading.Thread(target=r.run) for r in runs]
@@ -99,7 +101,7 @@ def test_alone_on_the_schedule_a_late_call_keeps_its_slot() -> None:
     """No other worker takes slots: nothing comes between this worker's calls, so a stalled
     call does not give up its slot (a new one costs rate); the calls after it are spaced
     after it."""
-    store, transport, schedule = Store(1_000), Departures(), Counted()
+    store, transport, schedule = Store(1_000), Calls(), Counted()
     run = worker(store, transport, schedule, "w0")
     run.bulk_messages = Stalling()
     run.run()
@@ -107,3 +109,21 @@ def test_alone_on_the_schedule_a_late_call_keeps_its_slot() -> None:
     assert run.result.late_calls == 0
     assert schedule.slots - len(transport.calls) <= run.concurrency  # a last one, unused
     assert busiest_second(transport.calls) <= RATE + 50
+
+
+def test_claims_start_earlier_after_a_call_was_ready_late_and_come_back_slowly() -> None:
+    """A call ready 80 ms after its slot: the next claims start 80 ms (and the aimed-for
+    margin) earlier at once; while calls are ready early, that lead shrinks back."""
+    rate = AdaptiveRate(TokenBucket(RATE), RATE)
+    departures = Departures(rate, None, threading.Event())
+    usual = departures.claim_at(100.0)
+    now = time.monotonic()
+    assert departures.departure(50, now - 0.08, now - 0.08)() is None  # late: it goes
+    assert departures.claim_at(100.0) <= usual - 0.08
+    shrinking = []
+    for _ in range(100):  # ready 20 ms early (10 more than aimed for): 1 ms less a call
+        now = time.monotonic()
+        departures.departure(50, now + 0.02, now + 0.02)()
+        shrinking.append(departures.claim_at(100.0))
+    assert shrinking[0] < shrinking[1] < shrinking[2]
+    assert shrinking[-1] == pytest.approx(usual)
