@@ -102,6 +102,12 @@ class Simulator:
     def stats(self) -> dict[str, Any]:
         return self._call("/_sim/stats")
 
+    def calls(self) -> list[list[Any]]:
+        """Every send call: [POSIX time admitted or refused, first recipient, recipients,
+        accepted] (issue #23's bulk bench: the busiest second)."""
+        calls: list[list[Any]] = self._call("/_sim/calls")["calls"]
+        return calls
+
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(10)

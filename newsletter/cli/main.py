@@ -5,6 +5,7 @@ Each command is a thin wrapper over one library call (see the command modules).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -105,4 +106,8 @@ app.add_typer(papers_app, name="papers")  # issue 20
 
 
 def main() -> None:
+    # What the imports made lives as long as the process: moved out of the collector's
+    # way, full collections no longer walk it again (issue #23: 13 % less CPU for a
+    # 20,000-reader bulk send, `bench/send.py --bulk`).
+    gc.freeze()
     app()

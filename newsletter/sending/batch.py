@@ -41,12 +41,9 @@ from newsletter.errors import (
 from newsletter.model.bulk import BulkContent, BulkEntry
 from newsletter.model.campaigns import Claim, DeliveryResult
 from newsletter.sending.bulk_messages import BulkMessages
+from newsletter.sending.departures import Departures
 from newsletter.sending.engine import DeliveryRun, _one_line
 from newsletter.transports.bulk import BulkTransport, EntryResult
-
-# Seconds a transport may take to build and sign a call before it leaves (botocore's
-# serialising of 50 entries, a few milliseconds); the claim starts earlier by as much.
-SERIALIZING = 0.015
 
 
 def entries_per_call(rate: float, most: int) -> int:
@@ -81,19 +78,13 @@ class BatchRun(DeliveryRun):
                  **kwargs: Any) -> None:
         super().__init__(store, transport, messages, *args, **kwargs)  # type: ignore[arg-type]
         self.pace = pace
-        # The shared schedule is in POSIX seconds (every host's clock), the waits in
-        # monotonic ones: converted by one offset, so that spacing survives conversion.
-        self._posix_offset = time.time() - time.monotonic()
         self.bulk = transport
         self.bulk_messages = messages
         most = min(transport.max_entries, self.batch_size)
         self.entries_per_call = entries_per_call(self.ceiling, most)
         self._claim_lock = threading.Lock()
-        # How long claiming and building a call's entries takes (moving average, seconds):
-        # the claim starts that long, plus SERIALIZING, before the call's tokens are due.
-        self._lead = 0.02
-        self._gate = threading.Lock()
-        self._next_send = 0.0  # monotonic: the earliest the next call may leave
+        # Each call's slot, when its claim starts and when it leaves (``sending.departures``).
+        self.departures = Departures(self.rate, pace, self.stop, self._late_call)
 
     # -- the sender loop -------------------------------------------------------------
 
@@ -104,13 +95,13 @@ class BatchRun(DeliveryRun):
             # due: a claimed row goes to the transport at once, and the call leaves on
             # time (a late call followed by a punctual one would exceed SES's rate).
             try:
-                due = self._due(wanted)
+                due = self.departures.due(wanted)
             except Exception as err:  # the shared schedule could not be read: stop, once
                 with self._lock:
                     self.result.error = self.result.error or _one_line(err)
                 self.halt("the database failed")
                 return
-            if self._sleep_until(due - self._lead - SERIALIZING):
+            if self._sleep_until(self.departures.claim_at(due)):
                 return
             started = time.monotonic()
             try:
@@ -126,7 +117,7 @@ class BatchRun(DeliveryRun):
             for claim in claims:
                 groups.setdefault(claim.variant, []).append(claim)
             prepared = [self._prepare(group) for group in groups.values()]
-            self._lead = 0.8 * self._lead + 0.2 * (time.monotonic() - started)
+            self.departures.learn(time.monotonic() - started)
             if self.stop.is_set():
                 for outcomes, pending, _ in prepared:
                     self._put(outcomes + self._release(pending))
@@ -135,14 +126,6 @@ class BatchRun(DeliveryRun):
                 if content is not None and pending:
                     outcomes += self._send(content, pending, due)
                 self._put(outcomes)
-
-    def _due(self, count: int) -> float:
-        """When (monotonic) the tokens of a call of ``count`` recipients are due."""
-        if self.pace is None:
-            return time.monotonic() + self.rate.reserve(count)
-        interval = 1.0 / self.rate.rate
-        start = self.pace(count * interval)  # POSIX seconds, on the shared schedule
-        return start + (count - 1) * interval - self._posix_offset
 
     def _beat(self) -> None:
         if self.pace is None:
@@ -157,23 +140,14 @@ class BatchRun(DeliveryRun):
             if self.progress is not None:
                 self.progress.note(f"heartbeat failed: {err}")
 
-    def _spaced(self, entries: int, due: float) -> float:
-        """When (monotonic) a call of ``entries`` whose tokens are ``due`` may leave.
-
-        The bucket spaces the tokens; a call that leaves late (its thread waited for a
-        core) would reach SES just before the next punctual one, and a second could then
-        hold more recipients than the rate. So each call also waits for the one before it
-        plus that call's share of a second.
-        """
-        with self._gate:
-            at = max(due, self._next_send)
-            self._next_send = max(at, time.monotonic()) + entries / self.rate.rate
-        return at
+    def _late_call(self) -> None:
+        with self._lock:
+            self.result.late_calls += 1
 
     def _acquire(self, count: int) -> bool:
         """Wait for ``count`` tokens (a retried call's); False when the run stops."""
         try:
-            due = self._due(count)
+            due = self.departures.due(count)
         except Exception:  # the shared schedule could not be read: pace alone meanwhile
             return self.rate.acquire(count)
         return not self._sleep_until(due)
@@ -222,7 +196,8 @@ class BatchRun(DeliveryRun):
         """Send ``pending`` (their tokens taken, due at ``due``) until each has its
         outcome. The request is handed over before it is due: the transport builds and
         signs it, then holds it until ``leave_at`` (building it after the moment made the
-        call's arrival at SES as late as the thread's wait for the interpreter)."""
+        call's arrival at SES as late as the thread's wait for the interpreter), or until
+        a new slot when it was ready too late (``sending.departures``)."""
         outcomes: list[DeliveryResult] = []
         have_tokens = True  # the send loop took them before claiming
         while pending:
@@ -232,8 +207,10 @@ class BatchRun(DeliveryRun):
                 due = time.monotonic()
             have_tokens = False
             try:
-                results = self.bulk.send_bulk(content, [p.entry for p in pending],
-                                              leave_at=self._spaced(len(pending), due))
+                at = self.departures.spaced(len(pending), due)
+                results = self.bulk.send_bulk(
+                    content, [p.entry for p in pending], leave_at=at,
+                    ready=self.departures.departure(len(pending), due, at))
             except AccountPausedError as err:
                 self._pause(str(err))
                 return outcomes + self._release(pending)

@@ -110,6 +110,7 @@ class RunResult:
     deferred: int = 0
     released: int = 0
     throttled: int = 0
+    late_calls: int = 0  # bulk calls ready too late for their slot, sent on a new one (#23)
     paused_reason: str | None = None
     stopped_reason: str | None = None
     error: str | None = None

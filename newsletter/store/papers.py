@@ -18,7 +18,6 @@ from itertools import chain
 from typing import Any
 
 import orjson
-import psycopg
 from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
 from newsletter.model.papers import Appearance, PaperRecord, SearchPage, merge, terms
@@ -193,6 +192,8 @@ def _copy(conn: Connection, table: str, columns: Mapping[str, str],
     the key of its value in a row), in the connection's transaction: no statement per
     batch of rows for SQLAlchemy to compile and bind, and the server's input functions
     read the text directly (``tsvector`` literals included)."""
+    import psycopg  # here: a send on SQLite need not load the PostgreSQL driver (#23)
+
     keys = list(columns.values())
     driver = conn.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)  # the PostgreSQL driver of make_engine

@@ -6,18 +6,39 @@ whole call is raised instead: ``ThrottledError``, ``TransientTransportError``,
 ``InDoubtTransportError`` (the answer was lost: any entry may have been sent),
 ``PermanentTransportError`` or ``AccountPausedError``. ``leave_at`` (``time.monotonic()``)
 is the moment before which the call must not reach the provider: the transport prepares it
-and waits, so that the call leaves on time however long preparing took.
+and waits, so that the call leaves on time however long preparing took. ``ready``, when
+given, replaces it: asked once the call is built and signed, and again after each wait, it
+gives the moment to wait for, or None to let the call go (``hold``); so the moment may
+change while the call waits (a call ready too late for its slot takes a new one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from newsletter.errors import TransportError
 from newsletter.model.bulk import BulkContent, BulkEntry
 
 EntryResult = str | TransportError
+# Asked when a call is ready to leave: the moment (monotonic) to wait for, or None: go.
+Ready = Callable[[], float | None]
+
+
+def hold(leave_at: float | None, ready: Ready | None = None,
+         sleep: Callable[[float], object] = time.sleep) -> None:
+    """Wait until ``leave_at`` (monotonic; None: no wait), or with ``ready`` until it
+    gives None (see the module's docstring)."""
+    if ready is None:
+        delay = 0.0 if leave_at is None else leave_at - time.monotonic()
+        if delay > 0:
+            sleep(delay)
+        return
+    while (moment := ready()) is not None:
+        delay = moment - time.monotonic()
+        if delay > 0:
+            sleep(delay)
 
 
 @runtime_checkable
@@ -28,5 +49,5 @@ class BulkTransport(Protocol):
 
     def send_bulk(
         self, content: BulkContent, entries: Sequence[BulkEntry],
-        leave_at: float | None = None,
+        leave_at: float | None = None, ready: Ready | None = None,
     ) -> list[EntryResult]: ...

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from newsletter.errors import (
     TransportError,
 )
 from newsletter.model.bulk import BulkContent, BulkEntry, Pairs
-from newsletter.transports.bulk import EntryResult
+from newsletter.transports.bulk import EntryResult, Ready, hold
 from newsletter.transports.ses import SesTransport, classify_client_error, translate
 
 if TYPE_CHECKING:
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
 # SES's limit of entries per SendBulkEmail call.
 MAX_ENTRIES = 50
 ENTRIES = "BulkEmailEntries"
+RESULTS = "BulkEmailEntryResults"
 
 # Entry status -> (the error code it stands for, HTTP status) for classify_client_error.
 ENTRY_STATUS: dict[str, tuple[str, int]] = {
@@ -92,7 +92,7 @@ def build_bulk_request(
 
 def entry_result(result: dict[str, Any], to: str) -> EntryResult:
     """One ``BulkEmailEntryResult`` as a message id or our error (pure)."""
-    status = str(result.get("Status", ""))
+    status = str(result.get("Status") or "")  # a null member is absent, as botocore reads it
     message = str(result.get("Error") or status or "no status")
     if status == "SUCCESS":
         message_id = result.get("MessageId")
@@ -112,7 +112,7 @@ def parse_bulk_response(
     response: dict[str, Any], entries: Sequence[BulkEntry]
 ) -> list[EntryResult]:
     """Each entry's result, in order; an entry SES gave no result for is in doubt (pure)."""
-    results = response.get("BulkEmailEntryResults")
+    results = response.get(RESULTS)
     if not isinstance(results, list):
         raise InDoubtTransportError(f"SES answered SendBulkEmail without results: {response!r}")
     out: list[EntryResult] = []
@@ -149,6 +149,27 @@ def json_body(head: bytes, entries: list[dict[str, Any]]) -> bytes:
     return head + b'"' + ENTRIES.encode() + b'": ' + json.dumps(entries).encode() + b"}"
 
 
+def take_results(response_dict: dict[str, Any], customized: dict[str, Any]) -> None:
+    """A successful answer's entry results read from its JSON as they are, before botocore
+    parses it (its ``before-parse`` event): botocore's parser then reads an empty body.
+
+    botocore walked the answer's shapes member by member (issue #23: about a fifth of a
+    call's CPU, 50 structures of three strings); ``entry_result`` reads the same three
+    members of each result. An error, or a body that is not such an answer, is left to
+    botocore's parser untouched (an answer without results is then in doubt, as before).
+    """
+    if response_dict.get("status_code", 500) >= 300:
+        return
+    try:
+        answer = json.loads(response_dict.get("body") or b"")
+    except ValueError:
+        return
+    results = answer.get(RESULTS) if isinstance(answer, dict) else None
+    if isinstance(results, list) and all(isinstance(r, dict) for r in results):
+        customized[RESULTS] = results
+        response_dict["body"] = b"{}"
+
+
 class SesBulkTransport(SesTransport):
     """``SesTransport`` (single messages: send-test, transactional mail) plus ``send_bulk``."""
 
@@ -172,21 +193,23 @@ class SesBulkTransport(SesTransport):
         if events is not None:
             events.register("before-send.sesv2.SendBulkEmail", self._hold)
             events.register("before-call.sesv2.SendBulkEmail", self._body)
+            events.register("before-parse.sesv2.SendBulkEmail", self._results)
 
     def _body(self, params: dict[str, Any], **_: Any) -> None:
         body = getattr(self._call, "body", None)
         if body is not None:
             params["body"] = body  # serialised, not yet signed: botocore signs this one
 
+    def _results(self, response_dict: dict[str, Any],
+                 customized_response_dict: dict[str, Any], **_: Any) -> None:
+        take_results(response_dict, customized_response_dict)
+
     def _hold(self, **_: Any) -> None:
-        moment = getattr(self._call, "moment", None)
-        if moment is not None:
-            delay = moment - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+        hold(getattr(self._call, "moment", None), getattr(self._call, "ready", None))
 
     def send_bulk(
-        self, content: BulkContent, entries: Sequence[BulkEntry], leave_at: float | None = None
+        self, content: BulkContent, entries: Sequence[BulkEntry],
+        leave_at: float | None = None, ready: Ready | None = None,
     ) -> list[EntryResult]:
         """One SendBulkEmail call for up to 50 entries; see ``transports.bulk``."""
         if not 0 < len(entries) <= self.max_entries:
@@ -208,7 +231,7 @@ class SesBulkTransport(SesTransport):
                 head = self._heads[content] = json_head(request)
             self._call.body = json_body(head, request[ENTRIES])
             params = {"FromEmailAddress": request["FromEmailAddress"]}
-        self._call.moment = leave_at
+        self._call.moment, self._call.ready = leave_at, ready
         if not self._in_botocore:
             self._hold()
         try:
@@ -216,6 +239,6 @@ class SesBulkTransport(SesTransport):
         except (ClientError, BotoCoreError) as err:
             raise call_error(err, entries, self.region, self.endpoint) from err
         finally:
-            self._call.moment = self._call.body = None
+            self._call.moment = self._call.ready = self._call.body = None
         return parse_bulk_response(dict(response), entries)
 

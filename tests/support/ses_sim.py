@@ -30,7 +30,9 @@ sender under test)::
 
 prints ``listening on http://127.0.0.1:PORT`` and serves until killed. Two extra routes
 control it: ``GET /_sim/stats`` (the recorded figures as JSON) and ``POST /_sim/reset``
-with ``{"max_send_rate": R}`` (forget everything, start again with rate R).
+with ``{"max_send_rate": R}`` (forget everything, start again with rate R); ``GET
+/_sim/calls`` lists every send call as [POSIX time admitted or refused, first recipient,
+recipients, accepted].
 """
 
 from __future__ import annotations
@@ -136,6 +138,9 @@ class SesSimulator(LoopbackServer):
             self.bulk_calls = 0
             self.account_calls = 0
             self.bytes_received = 0
+            # Per send call: (POSIX time it was admitted or refused, first recipient,
+            # recipients, accepted): GET /_sim/calls, to line calls up with senders' logs.
+            self.call_log: list[tuple[float, str, int, bool]] = []
             self.messages: list[Rendered] = []
             self._failures: dict[str, list[str]] = {}
             self._lose = 0
@@ -158,12 +163,14 @@ class SesSimulator(LoopbackServer):
             self._lose -= 1
             return True
 
-    def _admit(self, count: int) -> float:
+    def _admit(self, count: int, first: str = "") -> float:
         """Count ``count`` recipients against the sliding-second rate; 429 if too many."""
         now = self.clock()
         while self._window and self._window[0] <= now - WINDOW:
             self._window.popleft()
-        if len(self._window) + count > self.max_send_rate:
+        accepted = len(self._window) + count <= self.max_send_rate
+        self.call_log.append((time.time(), first, count, accepted))
+        if not accepted:
             self.throttled += 1
             raise _Error(429, "TooManyRequestsException", "Maximum sending rate exceeded.")
         self._window.extend([now] * count)
@@ -175,7 +182,7 @@ class SesSimulator(LoopbackServer):
         message_id = f"sim-{uuid.uuid4().hex}"
         with self._lock:
             self.calls += 1
-            now = self._admit(1)
+            now = self._admit(1, addresses[0] if addresses else "")
             self.accepted_at.append(now - self.started)
             self.recipients.update(addresses)
             if self.keep_messages:
@@ -196,7 +203,8 @@ class SesSimulator(LoopbackServer):
         with self._lock:
             self.calls += 1
             self.bulk_calls += 1
-            now = self._admit(len(entries))
+            first = (entries[0].get("Destination") or {}).get("ToAddresses") or [""]
+            now = self._admit(len(entries), str(first[0]).lower())
             for entry in entries:
                 to = [a.lower() for a in (entry.get("Destination") or {}).get("ToAddresses", [])]
                 queued = self._failures.get(to[0] if to else "", [])
@@ -280,6 +288,11 @@ def _handler_for(sim: SesSimulator) -> type[BaseHTTPRequestHandler]:
                 body = self._body()
                 if method == "GET" and path == "/_sim/stats":
                     self._answer(200, sim.stats())
+                    return
+                if method == "GET" and path == "/_sim/calls":
+                    with sim._lock:
+                        calls = list(sim.call_log)
+                    self._answer(200, {"calls": calls})
                     return
                 if method == "POST" and path == "/_sim/reset":
                     sim.reset(float(body.get("max_send_rate", sim.max_send_rate)))

@@ -22,7 +22,7 @@ from newsletter.model.campaigns import Claim, DeliveryResult
 from newsletter.sending.batch import BatchRun
 from newsletter.sending.pacing import AdaptiveRate, TokenBucket
 from newsletter.sending.plan import RetryPolicy, RunConfig
-from newsletter.transports.bulk import EntryResult
+from newsletter.transports.bulk import EntryResult, Ready
 
 CONTENT = BulkContent("n@example.org", "s", "t", "h", ())
 FAST = RetryPolicy(attempts=3, throttle_attempts=3, base_delay=0.0, max_delay=0.0)
@@ -81,7 +81,8 @@ class Transport:
         raise AssertionError("campaigns go in bulk calls")
 
     def send_bulk(self, content: BulkContent, entries: Sequence[BulkEntry],
-                  leave_at: float | None = None) -> list[EntryResult]:
+                  leave_at: float | None = None,
+                  ready: Ready | None = None) -> list[EntryResult]:
         with self.lock:
             self.calls.append([e.to for e in entries])
             number = len(self.calls)

@@ -18,7 +18,7 @@ from newsletter.model.campaigns import Claim, DeliveryResult
 from newsletter.sending.batch import BatchRun
 from newsletter.sending.pacing import AdaptiveRate, TokenBucket
 from newsletter.sending.plan import RetryPolicy, RunConfig
-from newsletter.transports.bulk import EntryResult
+from newsletter.transports.bulk import EntryResult, Ready
 from newsletter.transports.ses_bulk import SesBulkTransport
 
 CONTENT = BulkContent("n@example.org", "s {{{u}}}", "t", "<p>h</p>", ())
@@ -71,7 +71,8 @@ class Transport:
         raise AssertionError("campaigns go in bulk calls")
 
     def send_bulk(self, content: BulkContent, entries: Sequence[BulkEntry],
-                  leave_at: float | None = None) -> list[EntryResult]:
+                  leave_at: float | None = None,
+                  ready: Ready | None = None) -> list[EntryResult]:
         assert leave_at is not None
         with self.lock:
             self.calls.append((leave_at, len(entries)))

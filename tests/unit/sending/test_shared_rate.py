@@ -15,7 +15,7 @@ from newsletter.sending.engine import DeliveryRun
 from newsletter.sending.pacing import TokenBucket
 from newsletter.sending.plan import RetryPolicy, RunConfig
 from newsletter.sending.shared_rate import SharedRate
-from newsletter.transports.bulk import EntryResult
+from newsletter.transports.bulk import EntryResult, Ready
 
 
 class Moments(Transport):
@@ -27,7 +27,8 @@ class Moments(Transport):
         return f"m-{to}"
 
     def send_bulk(self, content: BulkContent, entries: Sequence[BulkEntry],
-                  leave_at: float | None = None) -> list[EntryResult]:
+                  leave_at: float | None = None,
+                  ready: Ready | None = None) -> list[EntryResult]:
         assert leave_at is not None
         delay = leave_at - time.monotonic()
         if delay > 0:
