@@ -121,8 +121,11 @@ def test_two_workers_sharing_the_schedule_send_evenly_at_the_whole_rate() -> Non
     assert all(r.rate.ceiling == RATE for r in runs)  # the heartbeat's 2 did not halve it
     calls = sorted(transport.calls)
     assert sum(n for _, n in calls) == 1_000
+    # Each run converts the shared schedule's POSIX times to monotonic ones with an offset
+    # it reads once (time.time() - time.monotonic()); two runs' offsets differ by the few
+    # microseconds between their reads, so spacing holds to 0.1 ms, not to 1 us.
     for (at, n), (following, _) in itertools.pairwise(calls):
-        assert following - at >= n / RATE - 1e-6
+        assert following - at >= n / RATE - 1e-4
     # 1,000 recipients at 1,000/s: about a second, not two (as two halves would take).
     assert 0.9 <= calls[-1][0] - calls[0][0] + calls[-1][1] / RATE <= 1.3
     assert elapsed < 2.0
