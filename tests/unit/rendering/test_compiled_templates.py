@@ -48,16 +48,6 @@ def test_an_edited_template_is_compiled_again(tmp_path: Path) -> None:
     assert environment(tmp_path, shared, "/a").get_template("page.html.j2").render() == "new /a"
 
 
-def test_environments_with_other_options_do_not_share(tmp_path: Path) -> None:
-    """Autoescaping is compiled into the code: an environment without it has its own cache."""
-    (tmp_path / "page.html.j2").write_text("{{ name }}", "utf-8")
-    escaping = environment(tmp_path, SharedCompiledTemplates(), "/")
-    plain = jinja2.Environment(loader=jinja2.FileSystemLoader(tmp_path),
-                               bytecode_cache=SharedCompiledTemplates())
-    assert escaping.get_template("page.html.j2").render(name="<b>") == "&lt;b&gt;"
-    assert plain.get_template("page.html.j2").render(name="<b>") == "<b>"
-
-
 def test_two_renderers_render_their_own_links_from_shared_code(
     sample_issue_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
