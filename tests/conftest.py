@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,22 @@ def _isolated_env(
     shutil.copyfile(_migrated_sqlite, tmp_path / "test.db")
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{tmp_path / 'test.db'}")
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def migrated_sqlite(tmp_path: Path, _migrated_sqlite: Path) -> Callable[[str], str]:
+    """Makes SQLite databases in the test's folder: ``migrated_sqlite("a.db")`` is the URL of
+    a new file of that name at the newest migration, with no rows (a copy of the session's
+    migrated database: the same as what ``open_database`` makes of a new file, without
+    running every migration again)."""
+
+    def make(name: str) -> str:
+        path = tmp_path / name
+        assert not path.exists(), f"{path} exists already"
+        shutil.copyfile(_migrated_sqlite, path)
+        return f"sqlite:///{path}"
+
+    return make
 
 
 @pytest.fixture
