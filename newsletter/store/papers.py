@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
 from newsletter.model.papers import Appearance, PaperRecord, SearchPage, merge, terms
@@ -185,6 +184,8 @@ def _copy(conn: Connection, table: str, columns: Mapping[str, str],
     the key of its value in a row), in the connection's transaction: no statement per
     batch of rows for SQLAlchemy to compile and bind, and the server's input functions
     read the text directly (``tsvector`` literals included)."""
+    import psycopg  # loaded by the PostgreSQL dialect anyway; SQLite never needs it
+
     keys = list(columns.values())
     driver = conn.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)  # the PostgreSQL driver of make_engine
