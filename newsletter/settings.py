@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -355,14 +356,20 @@ def _guessable(key: str) -> str | None:
 
 
 def get_settings() -> Settings:
-    """Read the settings now (no caching: tests and the CLI change the environment).
-
-    Raises :class:`ConfigurationError` with one line per invalid variable.
-    """
-    try:
-        return Settings()
+    """Read the settings: a copy of the last read while the ``NEWSLETTER_*`` variables and
+    ``./.env`` are unchanged. Raises :class:`ConfigurationError`, one line per bad variable."""
+    dotenv = Path(".env")
+    env = sorted((k, v) for k, v in os.environ.items() if k[:11].upper() == "NEWSLETTER_")
+    key = repr((env, os.getcwd(), dotenv.is_file() and dotenv.read_bytes()))
+    try:  # reading them costs ~20 ms a time
+        return _read(key).model_copy()
     except (ValidationError, SettingsError) as error:
         raise configuration_error(error) from None
+
+
+@functools.lru_cache(maxsize=8)
+def _read(_key: str) -> Settings:
+    return Settings()  # the key holds all that Settings() reads
 
 
 # Values never echoed back in an error message.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,22 @@ def _isolated_env(
     shutil.copyfile(_migrated_sqlite, tmp_path / "test.db")
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{tmp_path / 'test.db'}")
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def migrated_sqlite(tmp_path: Path, _migrated_sqlite: Path) -> Callable[[str], str]:
+    """Makes SQLite databases in the test's folder: ``migrated_sqlite("a.db")`` is the URL of
+    a new file of that name at the newest migration, with no rows (a copy of the session's
+    migrated database: the same as what ``open_database`` makes of a new file, without
+    running every migration again)."""
+
+    def make(name: str) -> str:
+        path = tmp_path / name
+        assert not path.exists(), f"{path} exists already"
+        shutil.copyfile(_migrated_sqlite, path)
+        return f"sqlite:///{path}"
+
+    return make
 
 
 @pytest.fixture
@@ -87,11 +104,43 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+class _PostgresCopies:
+    """Copies of the migrated template database, each made while the test before it runs.
+
+    ``CREATE DATABASE ... TEMPLATE`` waits for a checkpoint of the whole server: ~20 ms on
+    a quiet machine, a quarter of a second when other tests keep the server busy. One copy
+    is made ahead in a background thread, so a test that takes one rarely waits for it.
+    """
+
+    def __init__(self, base: str, copy_clause: str) -> None:
+        self.base = base
+        self.copy_clause = copy_clause
+        self.maker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-copy")
+        self.next: Future[str] = self.maker.submit(self._create)
+
+    def _create(self) -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with _postgres_admin(self.base) as admin:
+            admin.execute(f'CREATE DATABASE "{name}" {self.copy_clause}')
+        return name
+
+    def take(self) -> str:
+        """A database of its own (the caller drops it); the next copy starts at once."""
+        ready, self.next = self.next, self.maker.submit(self._create)
+        return ready.result()
+
+    def close(self) -> None:
+        try:
+            _drop_database(self.base, self.next.result())
+        finally:
+            self.maker.shutdown()
+
+
 @pytest.fixture(scope="session")
-def _migrated_postgres() -> Iterator[tuple[str, str]]:
+def _migrated_postgres() -> Iterator[tuple[str, _PostgresCopies]]:
     """A PostgreSQL database at the newest migration, made once per session (per xdist
-    worker): the server's URL and the ``CREATE DATABASE`` clause that copies it. Copying
-    a database costs the server ~20 ms; migrating one ~0.3 s."""
+    worker): the server's URL, and copies of it to hand out. Copying a database costs the
+    server ~20 ms; migrating one ~0.3 s."""
     base = _postgres_base_url()
     if base is None:
         pytest.skip("no PostgreSQL (set NEWSLETTER_TEST_POSTGRES_URL, or run make test)")
@@ -104,9 +153,12 @@ def _migrated_postgres() -> Iterator[tuple[str, str]]:
         # runs with fsync=off, so the checkpoint that needs is cheap).
         strategy = " STRATEGY FILE_COPY" if admin.info.server_version >= 150000 else ""
     upgrade(_on_database(base, template))
-    yield base, f'TEMPLATE "{template}"{strategy}'
-    with _postgres_admin(base) as admin:
-        admin.execute(f'DROP DATABASE "{template}" WITH (FORCE)')
+    copies = _PostgresCopies(base, f'TEMPLATE "{template}"{strategy}')
+    try:
+        yield base, copies
+    finally:
+        copies.close()
+        _drop_database(base, template)
 
 
 def _postgres_admin(base: str) -> Any:
@@ -117,6 +169,12 @@ def _postgres_admin(base: str) -> Any:
                            autocommit=True)
 
 
+def _drop_database(base: str, name: str) -> None:
+    with _postgres_admin(base) as admin:
+        # FORCE: a connection a failed test left open must not keep the database.
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 def _on_database(base: str, name: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -124,17 +182,13 @@ def _on_database(base: str, name: str) -> str:
 
 
 @pytest.fixture
-def migrated_postgres_url(_migrated_postgres: tuple[str, str]) -> Iterator[str]:
+def migrated_postgres_url(_migrated_postgres: tuple[str, _PostgresCopies]) -> Iterator[str]:
     """A PostgreSQL database of its own, at the newest migration and empty, dropped
     afterwards (a copy of the session's migrated template: no migration per test)."""
-    base, copy_clause = _migrated_postgres
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with _postgres_admin(base) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" {copy_clause}')
+    base, copies = _migrated_postgres
+    name = copies.take()
     yield _on_database(base, name)
-    with _postgres_admin(base) as admin:
-        # FORCE: a connection a failed test left open must not keep the database.
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    _drop_database(base, name)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -24,6 +24,7 @@ from newsletter.errors import RenderError
 from newsletter.issues.model import FeaturedPaper, Issue, NotablePaper
 from newsletter.issues.papers import anchor as paper_anchor
 from newsletter.rendering.cjk_wrap import wrap_items, wrap_list, wrap_text
+from newsletter.rendering.compiled import SharedCompiledTemplates
 from newsletter.rendering.filters import is_cut, keep_dates, shorten
 from newsletter.rendering.for_you import FOR_YOU_SLOT, take_for_you_slot
 from newsletter.rendering.inline import Inliner, inliner_for
@@ -38,6 +39,8 @@ from newsletter.rendering.wording import DEFAULT_TITLE_EN, label_html, label_tex
 from newsletter.vocabulary import Language, Variant
 
 DEFAULT_TEMPLATES = templates_dir()
+# Every renderer's environment has the same options: they share compiled templates.
+_COMPILED = SharedCompiledTemplates()
 FONT_STACK = (
     "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, "
     "'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', "
@@ -157,6 +160,7 @@ class Renderer:
             ),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
+            bytecode_cache=_COMPILED,
         )
         self.env.filters["shorten"] = shorten
         self.env.filters["wrap"] = wrap_text

@@ -90,9 +90,24 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str) -> None:
     """Apply every migration not yet applied (``newsletter db upgrade``)."""
+    if _at_head(url):
+        return  # alembic would load all the migration scripts to find nothing to do
     from alembic import command
 
     command.upgrade(alembic_config(url), "head")
+
+
+def _at_head(url: str) -> bool:
+    """Whether the database is at :data:`HEAD_REVISION`; False when that cannot be read
+    (alembic then tells what is wrong, as before)."""
+    try:
+        engine = make_engine(url)
+        try:
+            return current_revision(engine) == HEAD_REVISION
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, SchemaOutOfDateError):
+        return False
 
 
 def head_revision() -> str | None:

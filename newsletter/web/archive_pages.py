@@ -19,6 +19,7 @@ import jinja2
 from newsletter.issues.model import FeaturedPaper, Issue, Paper
 from newsletter.issues.papers import anchor as paper_anchor
 from newsletter.model.papers import paper_key
+from newsletter.rendering.compiled import SharedCompiledTemplates
 from newsletter.rendering.renderer import select_papers
 from newsletter.vocabulary import CATEGORY_CODE, LANGUAGES, Language, Variant
 from newsletter.web.archive import Published
@@ -29,6 +30,8 @@ LANGUAGE_LABELS: tuple[tuple[Language, str], ...] = (
     ("en", "English · 英文"),
 )
 _CACHE_SIZE = 256
+# Every site's archive pages have the same options: they share compiled templates.
+_COMPILED = SharedCompiledTemplates()
 
 
 def variant_from_query(params: Mapping[str, str]) -> Variant:
@@ -117,6 +120,7 @@ class ArchivePages:
             # Rendered pages are cached anyway, so a template edit needs a restart; without
             # this every render would stat both template files (3,000 times for a site).
             auto_reload=False,
+            bytecode_cache=_COMPILED,
         )
         self.env.globals.update(
             urls=urls, root=urls.root, site_name=name, anchor=paper_anchor, paper_key=paper_key,

@@ -12,7 +12,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from newsletter.rendering.compiled import SharedCompiledTemplates
 from newsletter.web.security import PRIVATE
+
+# Every app's pages have the same options: they share compiled templates.
+_COMPILED = SharedCompiledTemplates()
 
 
 class Pages:
@@ -24,6 +28,7 @@ class Pages:
             loader=jinja2.FileSystemLoader(templates_dir),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
+            bytecode_cache=_COMPILED,
         )
         env.globals["root"] = root
         self.templates = Jinja2Templates(env=env)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -131,7 +130,7 @@ def test_poison_messages_beside_300_good_ones_leave_the_300_applied(
 
 
 def test_raw_ses_json_is_refused_when_sns_topics_are_configured(
-    sqs: SqsSimulator, certs: CertificateServer, tmp_path: Path,
+    sqs: SqsSimulator, certs: CertificateServer, migrated_sqlite: Callable[[str], str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A forged raw complaint in the queue suppresses nobody when topics are set; the same
@@ -143,7 +142,7 @@ def test_raw_ses_json_is_refused_when_sns_topics_are_configured(
         "mail": {"messageId": "ses-forged", "destination": ["victim@example.org"]}}
     signed = certs.sign(notification(bounce("real@example.org"), "sns-1")).decode()
     queue = fill(sqs, [json.dumps(forged), signed])
-    url = f"sqlite:///{tmp_path / 'q.db'}"
+    url = migrated_sqlite("q.db")
     settings = Settings(database_url=url, sns_topic_arns=[TOPIC],
                         sns_cert_host_for_tests=certs.host, sqs_endpoint_url=sqs.url,
                         ses_region="us-east-1")

@@ -7,8 +7,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -54,10 +53,12 @@ async def queued_behind_the_first(group: GroupCommit, sink: Gated,
     return list(await asyncio.gather(first, *others))
 
 
-def test_callers_arriving_during_a_commit_share_the_next_one(tmp_path: Path) -> None:
+def test_callers_arriving_during_a_commit_share_the_next_one(
+    migrated_sqlite: Callable[[str], str],
+) -> None:
     """While one apply runs, the next 7 callers wait and are applied in one group, in a
     thread that is not the event loop's."""
-    db = open_database(f"sqlite:///{tmp_path / 'g.db'}")
+    db = open_database(migrated_sqlite("g.db"))
     sink = Gated(EventStore(db))
     results = asyncio.run(queued_behind_the_first(
         GroupCommit(sink), sink, [[received(n)] for n in range(8)]))
@@ -68,9 +69,11 @@ def test_callers_arriving_during_a_commit_share_the_next_one(tmp_path: Path) -> 
     db.close()
 
 
-def test_each_caller_of_a_group_learns_what_became_of_its_own_event(tmp_path: Path) -> None:
+def test_each_caller_of_a_group_learns_what_became_of_its_own_event(
+    migrated_sqlite: Callable[[str], str],
+) -> None:
     """A duplicate and a new event committed together: each caller gets its own fate."""
-    db = open_database(f"sqlite:///{tmp_path / 'g.db'}")
+    db = open_database(migrated_sqlite("g.db"))
     sink = Gated(EventStore(db))
     first, again, new = asyncio.run(queued_behind_the_first(
         GroupCommit(sink), sink, [[received(0)], [received(0)], [received(1), received(2)]]))
@@ -80,9 +83,9 @@ def test_each_caller_of_a_group_learns_what_became_of_its_own_event(tmp_path: Pa
     db.close()
 
 
-def test_a_cancelled_caller_does_not_break_its_group(tmp_path: Path) -> None:
+def test_a_cancelled_caller_does_not_break_its_group(migrated_sqlite: Callable[[str], str]) -> None:
     """A request that goes away while its group is applied: the others still get theirs."""
-    db = open_database(f"sqlite:///{tmp_path / 'g.db'}")
+    db = open_database(migrated_sqlite("g.db"))
     sink = Gated(EventStore(db))
     group = GroupCommit(sink)
 
@@ -121,10 +124,10 @@ def test_a_failed_group_fails_every_caller_in_it() -> None:
         asyncio.run(GroupCommit(Broken()).apply([received(9)]))
 
 
-def test_a_group_holds_at_most_max_group_requests(tmp_path: Path) -> None:
+def test_a_group_holds_at_most_max_group_requests(migrated_sqlite: Callable[[str], str]) -> None:
     """250 requests queued behind a commit are applied as 200 and then 50: a flood of
     requests does not make one transaction without bound."""
-    db = open_database(f"sqlite:///{tmp_path / 'g.db'}")
+    db = open_database(migrated_sqlite("g.db"))
     sink = Gated(EventStore(db))
     results = asyncio.run(queued_behind_the_first(
         GroupCommit(sink), sink, [[received(n)] for n in range(MAX_GROUP + 51)]))

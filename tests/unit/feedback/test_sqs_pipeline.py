@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 import pytest
 from sqlalchemy import func, select
@@ -74,8 +73,8 @@ class Slow:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return open_database(f"sqlite:///{tmp_path / 'p.db'}")
+def db(migrated_sqlite: Callable[[str], str]) -> Database:
+    return open_database(migrated_sqlite("p.db"))
 
 
 def stored(db: Database) -> int:

@@ -5,7 +5,7 @@ ones kept."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def sqs_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
 
 
 def test_raw_and_verified_envelopes_are_applied_and_bad_messages_kept(
-    sqs_url: str, certs: CertificateServer, tmp_path: Path
+    sqs_url: str, certs: CertificateServer, migrated_sqlite: Callable[[str], str]
 ) -> None:
     """A signed SNS envelope is applied and deleted; raw SES JSON (not trusted while SNS
     topics are configured: issue 24), a forged envelope and garbage stay queued (no
@@ -62,7 +62,7 @@ def test_raw_and_verified_envelopes_are_applied_and_bad_messages_kept(
                  certs.sign(notification(bounce("wrapped@example.com"), "sns-1")).decode(),
                  json.dumps(forged), "not json"):
         sqs.send_message(QueueUrl=queue, MessageBody=body)
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'q.db'}", sns_topic_arns=[TOPIC],
+    settings = Settings(database_url=migrated_sqlite("q.db"), sns_topic_arns=[TOPIC],
                         sns_cert_host_for_tests=certs.host, sqs_endpoint_url=sqs_url,
                         ses_region="us-east-1")
 

@@ -6,15 +6,16 @@ and the whole send cost 2.6 times the CPU (bench/send.py)."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+from collections.abc import Callable
 
 from newsletter.store.claims import _claim_statements
-from newsletter.store.db import make_engine, upgrade
+from newsletter.store.db import make_engine
 
 
-def test_the_claim_uses_the_claim_index_without_sorting(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'plan.db'}"
-    upgrade(url)
+def test_the_claim_uses_the_claim_index_without_sorting(
+    migrated_sqlite: Callable[[str], str],
+) -> None:
+    url = migrated_sqlite("plan.db")
     engine = make_engine(url)
     try:
         for statement in _claim_statements():

@@ -15,7 +15,7 @@ from newsletter.feedback.ses_events import event_from
 from newsletter.model.campaigns import DeliveryResult
 from newsletter.reports.campaign import campaign_report
 from newsletter.store.campaigns import CampaignStore
-from newsletter.store.db import Database, open_database, upgrade
+from newsletter.store.db import Database, open_database
 from newsletter.store.events import EventStore, Received
 from newsletter.store.reports import ReportStore
 from newsletter.store.tables import deliveries, ses_events
@@ -46,9 +46,10 @@ def sent(db: Database, readers: int) -> list[int]:
     return [c.id for c in claims]
 
 
-def test_the_same_events_applied_at_once_by_two_appliers_count_once(postgres_url: str) -> None:
-    upgrade(postgres_url)
-    db = open_database(postgres_url)
+def test_the_same_events_applied_at_once_by_two_appliers_count_once(
+    migrated_postgres_url: str,
+) -> None:
+    db = open_database(migrated_postgres_url)
     try:
         ids = sent(db, 6)
         rounds = [

@@ -7,6 +7,7 @@ import copy
 import datetime as dt
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from newsletter.model.campaigns import DeliveryResult
 from newsletter.store.actions import ReaderActions
 from newsletter.store.api_tokens import ApiTokenStore
 from newsletter.store.campaigns import CampaignStore
-from newsletter.store.db import Database, open_database, upgrade
+from newsletter.store.db import Database, open_database
 from newsletter.store.dump import TABLES, export_dump, import_dump
 from newsletter.store.events import EventStore, Received
 from newsletter.store.subscribers import SubscriberStore
@@ -76,15 +77,16 @@ def _tables(db: Database) -> dict[str, list[dict[str, Any]]]:
             select(t).order_by(*t.primary_key.columns)).mappings()] for t in TABLES}
 
 
-def test_the_newer_tables_travel_unchanged(tmp_path: Path, postgres_url: str) -> None:
-    source = open_database(f"sqlite:///{tmp_path / 'list.db'}")
+def test_the_newer_tables_travel_unchanged(
+    migrated_sqlite: Callable[[str], str], migrated_postgres_url: str
+) -> None:
+    source = open_database(migrated_sqlite("list.db"))
     token = _populate(source)
     out = io.StringIO()
     written = export_dump(source, out)
     assert all(written.rows[name] > 0 for name in NEWER), written.rows
 
-    upgrade(postgres_url)
-    target = open_database(postgres_url)
+    target = open_database(migrated_postgres_url)
     try:
         read = import_dump(target, out.getvalue().splitlines())
         assert {k: n for k, n in read.rows.items() if n} == {
@@ -100,16 +102,18 @@ def test_the_newer_tables_travel_unchanged(tmp_path: Path, postgres_url: str) ->
         target.close()
 
 
-def test_a_repeated_composite_key_is_refused_by_its_line(tmp_path: Path) -> None:
+def test_a_repeated_composite_key_is_refused_by_its_line(
+    migrated_sqlite: Callable[[str], str],
+) -> None:
     """Rows of one campaign differ by variant; the same (campaign, variant) twice does not."""
-    source = open_database(f"sqlite:///{tmp_path / 'list.db'}")
+    source = open_database(migrated_sqlite("list.db"))
     _populate(source)
     out = io.StringIO()
     export_dump(source, out)
     source.close()
     lines = out.getvalue().splitlines()
     first = next(n for n, line in enumerate(lines) if '"campaign_counts"' in line)
-    target = open_database(f"sqlite:///{tmp_path / 'copy.db'}")
+    target = open_database(migrated_sqlite("copy.db"))
     with pytest.raises(ImportFileError, match=rf"line {len(lines) + 1}: campaign_counts: "
                                               r"campaign_id, variant: .* is already on line"):
         import_dump(target, [*lines, lines[first]])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -155,10 +156,10 @@ def test_an_event_without_our_tag_finds_its_delivery_by_message_id(database_url:
     db.close()
 
 
-def test_a_dump_made_before_0014_still_imports(tmp_path: Path) -> None:
+def test_a_dump_made_before_0014_still_imports(migrated_sqlite: Callable[[str], str]) -> None:
     """Its deliveries carry the reader's address (now the subscriber's alone) and the
     worker's id (now its key); both are taken as this schema has them."""
-    source = open_database(f"sqlite:///{tmp_path / 'a.db'}")
+    source = open_database(migrated_sqlite("a.db"))
     subscribe(source.url, 2)
     store = CampaignStore(source, lambda: NOW)
     started, _ = store.start("2022-09-07", "issues/2022-09-07.yaml", ISSUE_CATEGORIES)
@@ -173,7 +174,7 @@ def test_a_dump_made_before_0014_still_imports(tmp_path: Path) -> None:
         if item.get("table") == "deliveries":  # as 0013's export wrote it
             item["row"] |= {"email": "x@example.org", "claimed_by": "host:1:ab"}
         lines.append(json.dumps(item))
-    target = open_database(f"sqlite:///{tmp_path / 'b.db'}")
+    target = open_database(migrated_sqlite("b.db"))
     counts = import_dump(target, lines)
     with target.engine.connect() as conn:
         rows = conn.execute(select(deliveries.c.claimed_by, deliveries.c.provider_id)).all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,8 +34,8 @@ GOOD_AND_BAD = (
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SubscriberStore]:
-    db = open_database(f"sqlite:///{tmp_path / 'csv.db'}")
+def store(migrated_sqlite: Callable[[str], str]) -> Iterator[SubscriberStore]:
+    db = open_database(migrated_sqlite("csv.db"))
     yield SubscriberStore(db)
     db.close()
 
@@ -223,14 +223,14 @@ def test_a_stray_quote_swallows_no_rows(store: SubscriberStore) -> None:
 
 
 def test_the_csv_round_trip_keeps_dates_and_quoted_addresses(
-    store: SubscriberStore, tmp_path: Path
+    store: SubscriberStore, migrated_sqlite: Callable[[str], str]
 ) -> None:
     """Export then import keeps created_at, confirmed_at and addresses starting with a quote."""
     for address in ("'quote@example.org", "'=both@example.org", "plain@example.org"):
         store.add(address, categories={"LG"}, language="zh", status="active")
     out = io.StringIO()
     export_subscribers(store, out)
-    db = open_database(f"sqlite:///{tmp_path / 'copy.db'}")
+    db = open_database(migrated_sqlite("copy.db"))
     try:
         fresh = SubscriberStore(db)
         report = import_csv(fresh, io.StringIO(out.getvalue()))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -28,8 +27,8 @@ ROWS = (
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    opened = open_database(f"sqlite:///{tmp_path / 'csv.db'}")
+def db(migrated_sqlite: Callable[[str], str]) -> Iterator[Database]:
+    opened = open_database(migrated_sqlite("csv.db"))
     yield opened
     opened.close()
 
@@ -60,7 +59,7 @@ def test_import_reads_the_three_columns_and_reports_bad_cells(db: Database) -> N
 
 
 def test_export_writes_the_columns_and_imports_back_unchanged(
-    db: Database, tmp_path: Path,
+    db: Database, migrated_sqlite: Callable[[str], str],
 ) -> None:
     """The export has the columns ``frequency``, ``max_papers`` (empty for all) and
     ``follows`` (``;``-separated); importing it into an empty list gives the same choices."""
@@ -74,7 +73,7 @@ def test_export_writes_the_columns_and_imports_back_unchanged(
                                                        "author:Kaiming He; diffusion")
     assert (rows["plain@example.org"]["frequency"], rows["plain@example.org"]["max_papers"],
             rows["plain@example.org"]["follows"]) == ("daily", "", "")
-    other = open_database(f"sqlite:///{tmp_path / 'other.db'}")
+    other = open_database(migrated_sqlite("other.db"))
     try:
         again = import_csv(SubscriberStore(other), io.StringIO(out.getvalue()))
         assert again.imported == 4 and not again.bad

@@ -8,8 +8,7 @@ imported or reported with its line and the reason.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -19,8 +18,8 @@ from newsletter.subscribers.csv_io import import_csv
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SubscriberStore]:
-    db = open_database(f"sqlite:///{tmp_path / 'csv.db'}")
+def store(migrated_sqlite: Callable[[str], str]) -> Iterator[SubscriberStore]:
+    db = open_database(migrated_sqlite("csv.db"))
     yield SubscriberStore(db)
     db.close()
 
