@@ -13,7 +13,10 @@ which builds and signs it and then asks ``departure`` when it may leave:
   spacing pushed past it, it reached SES in the same second as the calls of the slots
   after it, which the other worker sent on time: a two-worker run's throttled calls were
   all such calls, late from start-up, a slow claim or a thread's wait for a core, or
-  catching up behind one at the whole rate. The slot it leaves unused is lost.
+  catching up behind one at the whole rate. The slot it leaves unused is lost, and so is
+  its place in this worker's spacing: the calls after it are spaced after the one before
+  it (kept, a late call's spacing pushed each of the next few calls more than a slot past
+  its own slot, and each of them took a new slot too).
 
 Claims start as long before the slot as claiming and building took lately (``learn``), and
 earlier still by how late calls were ready beyond that (``_ready_at``: fast when they are
@@ -62,6 +65,9 @@ class Departures:
         self.slack = 0.0
         self._gate = threading.Lock()
         self._next_send = 0.0  # monotonic: the earliest the next call may leave
+        # The last call spaced: when it was to leave, the earliest the next may leave
+        # after it, and that earliest before it was spaced (``_unspace``).
+        self._spacing = (math.nan, math.nan, 0.0)
         # The schedule as this worker saw it: where its own slots end (POSIX), and when
         # (monotonic) it last found another worker's slots between them.
         self._pace_lock = threading.Lock()
@@ -106,8 +112,20 @@ class Departures:
         the next punctual one, and a second could hold more recipients than the rate."""
         with self._gate:
             at = max(due, self._next_send)
-            self._next_send = max(at, time.monotonic()) + entries / self.rate.rate
+            before, self._next_send = (
+                self._next_send, max(at, time.monotonic()) + entries / self.rate.rate)
+            self._spacing = (at, self._next_send, before)
         return at
+
+    def _unspace(self, at: float) -> None:
+        """The call spaced to leave at ``at`` takes a new slot: it does not leave then, so
+        the calls after it are spaced after the one before it. Only while no later call
+        was spaced after it (the usual case: the next call is spaced when it is handed over,
+        after this one was built and signed); otherwise they keep their places."""
+        with self._gate:
+            spaced_at, end, before = self._spacing
+            if spaced_at == at and self._next_send == end:
+                self._next_send = before
 
     def departure(self, entries: int, due: float, at: float) -> Ready:
         """What the transport asks once the call of ``entries`` (its slot due at ``due``,
@@ -127,9 +145,11 @@ class Departures:
             if (max(now, at) - due > entries / self.rate.rate and renewed < RENEWALS
                     and not self.stop.is_set() and self.shared()):
                 try:
-                    due = at = self.due(entries)
+                    new = self.due(entries)
                 except Exception:
                     return None
+                self._unspace(at)
+                due = at = new
                 renewed += 1
                 self.on_late()
             return at if at > now else None

@@ -127,3 +127,39 @@ def test_claims_start_earlier_after_a_call_was_ready_late_and_come_back_slowly()
         shrinking.append(departures.claim_at(100.0))
     assert shrinking[0] < shrinking[1] < shrinking[2]
     assert shrinking[-1] == pytest.approx(usual)
+
+
+class Taken:
+    """A shared schedule on which another worker takes a slot after each of this one's
+    (POSIX seconds, as ``WorkerRegistry.reserve`` answers)."""
+
+    def __init__(self) -> None:
+        self.end = time.time() + 0.05
+
+    def __call__(self, seconds: float) -> float:
+        start = max(self.end, time.time())
+        self.end = start + 2 * seconds  # this slot, then the other worker's
+        return start
+
+
+@pytest.mark.serial  # a call is made 0.45 s late by sleeping: run alone
+def test_a_call_that_takes_a_new_slot_leaves_no_spacing_behind_for_the_next() -> None:
+    """At 250 recipients a second a 50-recipient call's slot is 0.2 s, and this worker's
+    slots are 0.4 s apart (the other worker's between them). The first call is ready 0.45 s
+    late and takes a new slot. The second, ready 0.05 s after its own slot, goes: spaced
+    after the first call's old moment (0.65 s after it), it was pushed 0.25 s past its
+    slot and took a new slot too, and so on down the line."""
+    rate = AdaptiveRate(TokenBucket(250.0), 250.0)
+    late: list[int] = []
+    departures = Departures(rate, Taken(), threading.Event(), on_late=lambda: late.append(1))
+    first, second = departures.due(50), departures.due(50)
+    assert second - first == pytest.approx(0.4, abs=0.01)
+    assert departures.shared()
+    time.sleep(max(0.0, first + 0.45 - time.monotonic()))
+    ready = departures.departure(50, first, departures.spaced(50, first))
+    assert ready() is not None  # a new slot, to wait for
+    assert len(late) == 1
+    at = departures.spaced(50, second)
+    assert at == second
+    assert departures.departure(50, second, at)() is None  # it goes now
+    assert len(late) == 1
