@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 
 import pytest
-from test_bulk_pace import RATE, Messages, Schedule, Store, worker
+from test_bulk_pace import RATE, Messages, Schedule, Store, Transport, worker
 from test_shared_rate import busiest_second
 
 from newsletter.model.bulk import BulkContent, BulkEntry
@@ -21,18 +21,8 @@ from newsletter.transports.bulk import EntryResult, Ready, hold
 STALL = 0.25  # seconds: five slots of a 50-reader call at 1,000/s
 
 
-class Calls:
+class Calls(Transport):
     """Holds each call as ``SesBulkTransport`` does (``hold``); notes when it left."""
-
-    name = "scripted"
-    max_entries = 50
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[float, int]] = []
-        self.lock = threading.Lock()
-
-    def send(self, raw: bytes, to: str) -> str:
-        raise AssertionError("campaigns go in bulk calls")
 
     def send_bulk(self, content: BulkContent, entries: Sequence[BulkEntry],
                   leave_at: float | None = None,
