@@ -84,8 +84,11 @@ def _ranked_postgresql(conn: Connection, parts: list[QueryPart], titles: bool,
     conn.execute(text("SET LOCAL enable_seqscan = off"))
     vector = "title_search" if titles else "search"
     order = " ORDER BY id + 0 DESC" if titles else ""
+    match = f"{vector} @@ CAST(:query AS tsquery)"
+    if not titles:  # the vectors' index is two halves (tables_papers): one arm for each
+        match = f"(({match} AND id % 2 = 0) OR ({match} AND id % 2 = 1))"
     candidates = (f"SELECT id, {vector} AS vector FROM papers "  # noqa: S608
-                  f"WHERE {vector} @@ CAST(:query AS tsquery){where}{order} LIMIT :cap")
+                  f"WHERE {match}{where}{order} LIMIT :cap")
     return list(conn.execute(text(
         f"SELECT c.id FROM ({candidates}) c "  # noqa: S608
         "ORDER BY ts_rank(c.vector, CAST(:query AS tsquery)) DESC, c.id DESC LIMIT :need"),

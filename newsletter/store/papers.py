@@ -21,13 +21,13 @@ import orjson
 from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
 from newsletter.model.papers import Appearance, PaperRecord, SearchPage, merge, terms
+from newsletter.store import paper_indexes
 from newsletter.store.base import Store
 from newsletter.store.paper_search import search_papers
 from newsletter.store.tables_papers import paper_appearances, paper_issues, papers
 
 _CHUNK = 500  # bound values per IN list
 _BULK = 5000  # papers in one change from which PostgreSQL's search indexes are rebuilt
-_SEARCH_INDEXES = [index for index in papers.indexes if "search" in (index.name or "")]
 _MAX_POSITION = 16383  # PostgreSQL's largest position in a tsvector
 
 
@@ -210,6 +210,18 @@ _SQLITE_PAPER_COLUMNS = ("arxiv_id", "category", "first_date", "last_date", "yea
 _APPEARANCE_COLUMNS = {"arxiv_id": "arxiv_id", "issue_date": "issue_date", "data": "data"}
 
 
+def _unlock(lead: Connection) -> None:
+    """Let go of the session lock of :meth:`PaperStore.apply`; a connection that cannot
+    is thrown away rather than returned to the pool still holding it."""
+    try:
+        lead.rollback()
+        lead.execute(text("SELECT pg_advisory_unlock(hashtext('newsletter papers'))"))
+        lead.commit()
+    except Exception:
+        lead.invalidate()
+        raise
+
+
 class PaperStore(Store):
     """The paper index in the database."""
 
@@ -223,10 +235,39 @@ class PaperStore(Store):
               removed: Iterable[str] = ()) -> int:
         """Replace the papers of each issue in ``changed`` (date -> (version, the papers of
         that issue, one appearance each)) and drop the issues in ``removed``, in one
-        transaction. Returns how many papers were merged again."""
+        transaction. Returns how many papers were merged again.
+
+        On PostgreSQL a change of :data:`_BULK` papers or more drops the search indexes
+        first and builds them again afterwards, on two connections (``paper_indexes``);
+        any change first builds the ones a dead process left missing."""
         dates = sorted({*changed, *removed})
-        if not dates:
-            return 0
+        if self.db.dialect != "postgresql":
+            if not dates:
+                return 0
+            with self.engine.begin() as conn:
+                return self._change(conn, changed, dates)
+        with self.engine.connect() as lead:
+            lead.execute(text(paper_indexes.LOCK.format(kind="")))
+            lead.commit()
+            try:
+                paper_indexes.repair(self.engine, lead)
+                if not dates:
+                    return 0
+                if sum(len(found) for _, found in changed.values()) < _BULK:
+                    with lead.begin():
+                        return self._change(lead, changed, dates)
+                with lead.begin():
+                    paper_indexes.drop(lead)
+                with lead.begin():
+                    merged = self._change(lead, changed, dates)
+                paper_indexes.build(self.engine, paper_indexes.SEARCH_INDEXES)
+                return merged
+            finally:
+                _unlock(lead)
+
+    def _change(self, conn: Connection, changed: Mapping[str, tuple[str, Sequence[PaperRecord]]],
+                dates: Sequence[str]) -> int:
+        """:meth:`apply` in ``conn``'s transaction."""
         fresh: dict[str, list[PaperRecord]] = {}
         rows = []
         for date, (_, found) in changed.items():
@@ -234,15 +275,7 @@ class PaperStore(Store):
                 fresh.setdefault(paper.arxiv_id, []).append(paper)
                 rows.append({"arxiv_id": paper.arxiv_id, "issue_date": date,
                              "data": to_json(paper)})
-        with self.engine.begin() as conn, _Writes(len(fresh) > _CHUNK) as writes:
-            bulk = self.db.dialect == "postgresql" and len(rows) >= _BULK
-            if self.db.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('newsletter papers'))"))
-            if bulk:
-                # Building a GIN index at once is many times faster than growing it row by
-                # row; searches wait for this transaction either way.
-                for index in _SEARCH_INDEXES:
-                    index.drop(conn)
+        with _Writes(len(fresh) > _CHUNK) as writes:
             touched = set(fresh)
             for chunk in _chunks(dates):
                 touched.update(conn.execute(select(paper_appearances.c.arxiv_id).where(
@@ -272,17 +305,13 @@ class PaperStore(Store):
             for chunk in _chunks(ids):
                 writes.submit(_write, conn, _batch(chunk, merged, sqlite), sqlite)
             writes.wait()
-            if bulk:
-                conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
-                for index in _SEARCH_INDEXES:
-                    index.create(conn)
         return len(ids)
 
     def clear(self) -> None:
         """Drop every paper and issue from the index (to build it anew)."""
         with self.engine.begin() as conn:
             if self.db.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('newsletter papers'))"))
+                conn.execute(text(paper_indexes.LOCK.format(kind="_xact")))
             else:
                 for fts in ("paper_fts", "paper_title_fts"):
                     conn.execute(text(f"DELETE FROM {fts}"))  # noqa: S608

@@ -1,0 +1,72 @@
+"""PostgreSQL's search indexes of the paper index, built on both cores (issue 20).
+
+A GIN index grows row by row many times slower than it is built at once, and PostgreSQL
+15 builds one on a single core. So the index of whole vectors is two, each over half the
+papers (``id % 2``), and a large change (the first build, ``papers reindex --full``):
+
+1. drops the search indexes in a short transaction of its own;
+2. writes its papers in another, while searches go on over the old papers (without the
+   indexes: slower answers, the same results);
+3. builds the indexes again from two connections at once.
+
+A session advisory lock (:data:`LOCK`) holds other changes of the index off meanwhile;
+small changes take it for their transaction. A process that died between 1 and 3 left
+indexes missing: the next change of the index, in any process, builds them first
+(:func:`repair`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import Connection, Engine, Index, text
+
+from newsletter.store.tables_papers import papers
+
+LOCK = "SELECT pg_advisory{kind}_lock(hashtext('newsletter papers'))"
+BUILDERS = 2  # connections that build indexes at once (cores PostgreSQL may use)
+# The search indexes, the two halves of the big one first: each is built on the next
+# free connection, so the small title index waits for whichever half ends first.
+SEARCH_INDEXES: Sequence[Index] = sorted(
+    (index for index in papers.indexes if "search" in (index.name or "")),
+    key=lambda index: "title" in str(index.name))
+
+
+def missing(conn: Connection) -> list[Index]:
+    """The search indexes the database does not have."""
+    present = set(conn.execute(text(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+        "AND tablename = 'papers'")).scalars())
+    return [index for index in SEARCH_INDEXES if index.name not in present]
+
+
+def drop(conn: Connection) -> None:
+    """Drop the search indexes (in ``conn``'s transaction: commit it soon, it locks out
+    searches until then)."""
+    for index in SEARCH_INDEXES:
+        index.drop(conn, checkfirst=True)
+
+
+def build(engine: Engine, indexes: Sequence[Index]) -> None:
+    """Create ``indexes``, :data:`BUILDERS` at a time, each in a transaction of its own."""
+    if not indexes:
+        return
+    with ThreadPoolExecutor(min(BUILDERS, len(indexes)),
+                            thread_name_prefix="paper-index-build") as pool:
+        for done in [pool.submit(_create, engine, index) for index in indexes]:
+            done.result()
+
+
+def _create(engine: Engine, index: Index) -> None:
+    with engine.begin() as conn:
+        # Memory for one build, freed when it ends; beyond this the build spills to disk.
+        conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+        index.create(conn, checkfirst=True)
+
+
+def repair(engine: Engine, lead: Connection) -> None:
+    """Build the search indexes that are missing (``lead`` holds the session lock)."""
+    with lead.begin():
+        absent = missing(lead)
+    build(engine, absent)
