@@ -2,86 +2,34 @@
 
 Filled issue by issue (:meth:`PaperStore.apply`): the papers an issue gave are kept per
 issue (``paper_appearances``), and every paper they touch is merged again from all of its
-appearances into ``papers`` and the search index, in one transaction. Searching is in
-:mod:`newsletter.store.paper_search`.
+appearances into ``papers`` and the search index, in one transaction. The rows are made
+in :mod:`newsletter.store.paper_rows` (in worker processes, for a large change), the
+PostgreSQL search indexes kept in :mod:`newsletter.store.paper_indexes`, and searching is
+in :mod:`newsletter.store.paper_search`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from itertools import chain
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
-from newsletter.model.papers import Appearance, PaperRecord, SearchPage, merge, terms
+from newsletter.model.papers import PaperRecord, SearchPage, merge
 from newsletter.store import paper_indexes
 from newsletter.store.base import Store
+from newsletter.store.paper_rows import (
+    Prepared,
+    from_json,
+    prepare_all,
+    to_json,
+)
 from newsletter.store.paper_search import search_papers
 from newsletter.store.tables_papers import paper_appearances, paper_issues, papers
 
 _CHUNK = 500  # bound values per IN list
 _BULK = 5000  # papers in one change from which PostgreSQL's search indexes are rebuilt
-_MAX_POSITION = 16383  # PostgreSQL's largest position in a tsvector
-
-
-def to_json(record: PaperRecord) -> str:
-    data: dict[str, Any] = {
-        "arxiv_id": record.arxiv_id, "category": record.category, "title": record.title,
-        "title_zh": record.title_zh, "authors": list(record.authors),
-        "authors_truncated": record.authors_truncated,
-        "affiliations": list(record.affiliations), "abstract": record.abstract,
-        "summary_zh": record.summary_zh,
-        "appearances": [[a.date.isoformat(), a.section, a.position, a.anchor]
-                        for a in record.appearances],
-    }
-    # orjson: the same compact JSON (characters as UTF-8, not escaped) several times
-    # faster than the standard library's encoder, which cost a tenth of a build.
-    return orjson.dumps(data).decode("utf-8")
-
-
-def from_json(text_: str) -> PaperRecord:
-    data = json.loads(text_)
-    return PaperRecord(
-        arxiv_id=data["arxiv_id"], category=data["category"], title=data["title"],
-        title_zh=data["title_zh"], authors=tuple(data["authors"]),
-        authors_truncated=data["authors_truncated"],
-        affiliations=tuple(data["affiliations"]), abstract=data["abstract"],
-        summary_zh=data["summary_zh"],
-        appearances=tuple(Appearance(dt.date.fromisoformat(d), s, p, a)
-                          for d, s, p, a in data["appearances"]),
-    )
-
-
-@functools.cache
-def _positions(weight: str) -> list[str]:
-    """What follows each term in a ``tsvector`` literal, by position: ``"':7A '"`` (the
-    term's closing quote, its position and weight, the next term's opening quote)."""
-    return [f"':{n}{weight} '" for n in range(_MAX_POSITION + 1)]
-
-
-def tsvector_text(fields: Sequence[list[str]]) -> str:
-    """The PostgreSQL ``tsvector`` literal of the terms of a record's search fields,
-    weighted A (titles), B (authors, affiliations), C (the rest). Written as a literal
-    rather than parsed by a text search configuration, so Chinese bigrams are kept whatever
-    the server's locale; PostgreSQL merges the repeated lexemes. Terms are letters and
-    digits only (no quote). Joined in C from the terms and ready-made position strings:
-    a formatted string per term cost more than the rest of a paper's row."""
-    pieces: list[Iterable[str]] = []
-    position = 0
-    for weight, found in zip("ABC", fields, strict=False):
-        found = found[: max(0, _MAX_POSITION - position)]
-        pieces.append(chain.from_iterable(zip(
-            found, _positions(weight)[position + 1 : position + 1 + len(found)], strict=True)))
-        position += len(found)
-    body = "".join(chain.from_iterable(pieces))
-    return "'" + body[:-2] if body else ""
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -124,57 +72,27 @@ class _Writes:
             self._pool.shutdown(wait=True)  # a write still running ends before the rollback
 
 
-@dataclass(frozen=True)
-class _Batch:
-    """Papers to write: the identifiers whose rows go, the ``papers`` rows that replace
-    them, and (SQLite) each new paper's search text by field, as FTS5 stores it."""
-
-    ids: Sequence[str]
-    rows: list[dict[str, object]]
-    search: dict[str, tuple[str, str, str]]
-
-
-def _batch(ids: Sequence[str], merged: Mapping[str, tuple[PaperRecord, str | None]],
-           sqlite: bool) -> _Batch:
-    """The rows of ``ids`` (no database work)."""
-    records = [merged[key] for key in ids if key in merged]
-    cut = {r.arxiv_id: [terms(f) for f in r.search_fields()] for r, _ in records}
-    rows: list[dict[str, object]] = [
-        {"arxiv_id": r.arxiv_id, "category": r.category,
-         "first_date": r.first_date.isoformat(), "last_date": r.last_date.isoformat(),
-         "year": r.first_date.year, "data": data or to_json(r)} for r, data in records]
-    if not sqlite:
-        for row in rows:
-            found = cut[str(row["arxiv_id"])]
-            row["search_text"] = tsvector_text(found)
-            row["title_text"] = tsvector_text(found[:1])
-        return _Batch(ids, rows, {})
-    return _Batch(ids, rows, {key: (" ".join(found[0]), " ".join(found[1]),
-                                    " ".join(found[2])) for key, found in cut.items()})
-
-
-def _write(conn: Connection, batch: _Batch, sqlite: bool) -> None:
-    """Drop the rows of ``batch.ids`` and write the batch's."""
+def _write(conn: Connection, ids: Sequence[str], batch: Prepared, sqlite: bool) -> None:
+    """Drop the rows of ``ids`` and write the batch's."""
     # Only papers indexed before have rows to drop (none, when building anew).
-    old = conn.execute(select(papers.c.id).where(papers.c.arxiv_id.in_(batch.ids))
-                       ).scalars().all()
+    old = conn.execute(select(papers.c.id).where(papers.c.arxiv_id.in_(ids))).scalars().all()
     if old and sqlite:
         for fts in ("paper_fts", "paper_title_fts"):
             conn.execute(text(f"DELETE FROM {fts} WHERE rowid IN :ids").bindparams(  # noqa: S608
                 bindparam("ids", expanding=True)), {"ids": list(old)})
     if old:
         conn.execute(delete(papers).where(papers.c.id.in_(old)))
-    if not batch.rows:
-        return
     if not sqlite:
-        _copy(conn, "papers", _PAPER_COLUMNS, batch.rows)
+        if batch.copy:
+            _copy_text(conn, "papers", _PAPER_COLUMNS, batch.copy)
+        return
+    if not batch.rows:
         return
     # Plain tuples to the driver, as for FTS5 below: SQLAlchemy's work per row, in this
     # thread, would hold the interpreter while the caller prepares the next batch.
     conn.exec_driver_sql(
         f"INSERT INTO papers ({', '.join(_SQLITE_PAPER_COLUMNS)}) "  # noqa: S608
-        f"VALUES ({', '.join('?' * len(_SQLITE_PAPER_COLUMNS))})",
-        [tuple(row[key] for key in _SQLITE_PAPER_COLUMNS) for row in batch.rows])
+        f"VALUES ({', '.join('?' * len(_SQLITE_PAPER_COLUMNS))})", batch.rows)
     ids_of = dict(conn.execute(select(papers.c.arxiv_id, papers.c.id).where(
         papers.c.arxiv_id.in_(list(batch.search)))).all())
     # Plain tuples to the driver: SQLAlchemy's work per row would cost more than FTS5's
@@ -186,26 +104,38 @@ def _write(conn: Connection, batch: _Batch, sqlite: bool) -> None:
                          [value[:2] for value in values])
 
 
+def _driver(conn: Connection) -> Any:
+    import psycopg  # here: a send on SQLite need not load the PostgreSQL driver (#23)
+
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)  # the PostgreSQL driver of make_engine
+    return driver
+
+
+def _copy_text(conn: Connection, table: str, columns: Sequence[str], payload: bytes) -> None:
+    """Write ``payload`` (rows in COPY's text format, :func:`paper_rows.prepare`) into
+    ``table``'s ``columns``, in the connection's transaction."""
+    with _driver(conn).cursor() as cursor, cursor.copy(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # fixed names
+        copy.write(payload)
+
+
 def _copy(conn: Connection, table: str, columns: Mapping[str, str],
           rows: Sequence[Mapping[str, object]]) -> None:
     """Write ``rows`` into ``table`` with PostgreSQL's COPY (``columns``: each column and
     the key of its value in a row), in the connection's transaction: no statement per
     batch of rows for SQLAlchemy to compile and bind, and the server's input functions
     read the text directly (``tsvector`` literals included)."""
-    import psycopg  # here: a send on SQLite need not load the PostgreSQL driver (#23)
-
     keys = list(columns.values())
-    driver = conn.connection.driver_connection
-    assert isinstance(driver, psycopg.Connection)  # the PostgreSQL driver of make_engine
-    with driver.cursor() as cursor, cursor.copy(
+    with _driver(conn).cursor() as cursor, cursor.copy(
             f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # fixed names
         for row in rows:
             copy.write_row([row[key] for key in keys])
 
 
-_PAPER_COLUMNS = {"arxiv_id": "arxiv_id", "category": "category", "first_date": "first_date",
-                  "last_date": "last_date", "year": "year", "data": "data",
-                  "search": "search_text", "title_search": "title_text"}
+# In the order of the COPY text of ``paper_rows.prepare``.
+_PAPER_COLUMNS = ("arxiv_id", "category", "first_date", "last_date", "year", "data",
+                  "search", "title_search")
 _SQLITE_PAPER_COLUMNS = ("arxiv_id", "category", "first_date", "last_date", "year", "data")
 _APPEARANCE_COLUMNS = {"arxiv_id": "arxiv_id", "issue_date": "issue_date", "data": "data"}
 
@@ -299,11 +229,14 @@ class PaperStore(Store):
                     {"issue_date": date, "version": version}
                     for date, (version, _) in changed.items()])
             once = {row["arxiv_id"]: row["data"] for row in rows}
-            merged = {key: (merge(found), once.get(key) if len(found) == 1 else None)
-                      for key, found in fresh.items()}
+            chunks = list(_chunks(ids))
+            # Each paper's JSON: as this change gave it, or merged from every appearance.
+            datas = [[once[key] if len(fresh[key]) == 1 and key in once
+                      else to_json(merge(fresh[key])) for key in chunk if key in fresh]
+                     for chunk in chunks]
             sqlite = self.db.dialect == "sqlite"
-            for chunk in _chunks(ids):
-                writes.submit(_write, conn, _batch(chunk, merged, sqlite), sqlite)
+            for chunk, batch in zip(chunks, prepare_all(datas, not sqlite), strict=True):
+                writes.submit(_write, conn, chunk, batch, sqlite)
             writes.wait()
         return len(ids)
 

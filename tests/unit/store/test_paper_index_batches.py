@@ -60,11 +60,11 @@ def test_a_failing_batch_writes_nothing(store: PaperStore,
     written = []
     real = paper_module._write
 
-    def second_fails(conn: object, batch: object, sqlite: bool) -> None:
-        written.append(batch)
+    def second_fails(*args: object) -> None:
+        written.append(args)
         if len(written) == 2:
             raise RuntimeError("refused")
-        real(conn, batch, sqlite)  # type: ignore[arg-type]
+        real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(paper_module, "_write", second_fails)
     with pytest.raises(RuntimeError, match="refused"):

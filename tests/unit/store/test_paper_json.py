@@ -13,7 +13,7 @@ from support.env import SAMPLE_ISSUE
 from newsletter.issues.loader import load_issue
 from newsletter.issues.papers import issue_papers
 from newsletter.model.papers import Appearance
-from newsletter.store.papers import from_json, to_json
+from newsletter.store.paper_rows import from_json, to_json
 
 PAPERS = issue_papers(load_issue(SAMPLE_ISSUE))
 ODD = ['a "quoted" \\ back\\slash', "line\nbreak\ttab\r", "\x01\x1f\x7f control",

@@ -4,7 +4,7 @@ from ready-made position strings equals one formatted term by term."""
 from __future__ import annotations
 
 from newsletter.model.papers import terms
-from newsletter.store.papers import tsvector_text
+from newsletter.store.paper_rows import tsvector_text
 
 
 def _formatted(fields: list[list[str]]) -> str:
