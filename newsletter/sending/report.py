@@ -89,6 +89,12 @@ class SendSummary:
                 f"{r.deferred:,} deferred, {r.throttled:,} throttled in {r.elapsed:.1f} s{speed}"
                 + (f" (rate {self.rate:.1f}/s, {self.concurrency} threads)" if self.rate else "")
             )
+            if r.late_calls:
+                # Each is a slot of the schedule unused: rate lost (CPU or database too slow
+                # for the account's rate, or a worker paused), not a reader's message.
+                out.append(f"{r.late_calls:,} bulk calls were ready after their slot of the "
+                           "send rate and took a later one: rate lost (this process fell "
+                           "behind: CPU, database or a pause)")
         if self.left_out:
             out.append(left_out_line(self.left_out))
         out += self.audience
