@@ -60,26 +60,30 @@ class PaperIndex:
         self.archive = archive
         self._lock = threading.Lock()
         self._synced: tuple[object, ...] | None = None
+        self._changes = 0  # syncs that changed the index, for the facets' cache
         self._facets: tuple[object, tuple[list[str], list[int]]] | None = None
 
-    def current(self, fresh: bool = False) -> Published:
-        """The published issues, with the index brought up to them first."""
+    def current(self, fresh: bool = False, recheck: bool = False) -> Published:
+        """The published issues, with the index brought up to them first. With
+        ``recheck``, the index is compared with them even if they did not change: the
+        database may have (a rebuild killed midway, a restored backup)."""
         published = self.archive.published(fresh)
         with self._lock:
-            if self._synced != published.key:
-                sync(self.store, published)
+            if recheck or self._synced != published.key:
+                report = sync(self.store, published)
                 self._synced = published.key
+                self._changes += bool(report.issues or report.removed)
         return published
 
     def facets(self) -> tuple[list[str], list[int]]:
         """The categories and years search can filter by, counted once per index state."""
         with self._lock:
-            synced, cached = self._synced, self._facets
-        if cached is not None and cached[0] == synced:
+            state, cached = (self._synced, self._changes), self._facets
+        if cached is not None and cached[0] == state:
             return cached[1]
         found = self.store.facets()
         with self._lock:
-            self._facets = (synced, found)
+            self._facets = (state, found)
         return found
 
     def reindex(self) -> None:

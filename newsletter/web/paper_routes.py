@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 20  # search results per page
 MAX_PAGE = 50  # pages of results one can walk through
+# How often the running app compares the paper index with the published issues anyway.
+RECHECK_SECONDS = 60.0
 # The search page has a form (GET, to itself); otherwise it is the archive's policy.
 SEARCH_CSP = ARCHIVE_CSP.replace("form-action 'none'", "form-action 'self'")
 CITATION_TYPES = {
@@ -61,22 +63,33 @@ class PaperRoutes:
         self.html = PaperPages(archive.html)
         self.urls = archive.urls
         self._warming: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         """Bring the index up to the published issues in the background, so that the first
-        reader after a start does not wait for a whole archive to be indexed."""
-        self._warming = threading.Thread(target=self._warm, name="paper-index", daemon=True)
+        reader after a start does not wait for a whole archive to be indexed; then compare
+        it with them again every :data:`RECHECK_SECONDS`, so that a rebuild killed midway
+        (by ``papers reindex --full`` in another process, say: an empty index, PostgreSQL
+        search indexes missing) is put right without waiting for an issue to change."""
+        self._stopping.clear()
+        self._warming = threading.Thread(target=self._keep, name="paper-index", daemon=True)
         self._warming.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
         if self._warming is not None:
             self._warming.join(timeout)
 
-    def _warm(self) -> None:
-        try:
-            self.index.current()
-        except NewsletterError as err:  # the first request tries again and answers 503
-            log.warning("paper index not brought up to date at start: %s", err)
+    def _keep(self) -> None:
+        recheck = False
+        while True:
+            try:
+                self.index.current(recheck=recheck)
+            except NewsletterError as err:  # a request tries again and answers 503
+                log.warning("paper index not brought up to date: %s", err)
+            recheck = True
+            if self._stopping.wait(RECHECK_SECONDS):
+                return
 
     def unavailable(self, request: Request) -> Response:
         """503 with Retry-After: the database could not be used just now."""
