@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, Index, text
 from newsletter.store.tables_papers import papers
 
 LOCK = "SELECT pg_advisory{kind}_lock(hashtext('newsletter papers'))"
+TRY_LOCK = "SELECT pg_try_advisory_lock(hashtext('newsletter papers'))"
 BUILDERS = 2  # connections that build indexes at once (cores PostgreSQL may use)
 # The search indexes, the two halves of the big one first: each is built on the next
 # free connection, so the small title index waits for whichever half ends first.

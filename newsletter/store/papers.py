@@ -162,14 +162,15 @@ class PaperStore(Store):
             return {str(date): str(version) for date, version in rows}
 
     def apply(self, changed: Mapping[str, tuple[str, Sequence[PaperRecord]]],
-              removed: Iterable[str] = ()) -> int:
+              removed: Iterable[str] = (), wait: bool = True) -> int | None:
         """Replace the papers of each issue in ``changed`` (date -> (version, the papers of
         that issue, one appearance each)) and drop the issues in ``removed``, in one
         transaction. Returns how many papers were merged again.
 
         On PostgreSQL a change of :data:`_BULK` papers or more drops the search indexes
         first and builds them again afterwards, on two connections (``paper_indexes``);
-        any change first builds the ones a dead process left missing."""
+        any change first builds the ones a dead process left missing. Changes take turns;
+        without ``wait``, one that would wait for another does nothing and returns None."""
         dates = sorted({*changed, *removed})
         if self.db.dialect != "postgresql":
             if not dates:
@@ -177,8 +178,12 @@ class PaperStore(Store):
             with self.engine.begin() as conn:
                 return self._change(conn, changed, dates)
         with self.engine.connect() as lead:
-            lead.execute(text(paper_indexes.LOCK.format(kind="")))
+            if wait:
+                lead.execute(text(paper_indexes.LOCK.format(kind="")))
+            got = wait or bool(lead.execute(text(paper_indexes.TRY_LOCK)).scalar_one())
             lead.commit()
+            if not got:
+                return None
             try:
                 paper_indexes.repair(self.engine, lead)
                 if not dates:

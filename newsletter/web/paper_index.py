@@ -20,15 +20,18 @@ from newsletter.web.archive import Archive, Published
 
 @dataclass(frozen=True)
 class SyncReport:
-    """What one :func:`sync` did: issues read again, issues dropped, papers merged again."""
+    """What one :func:`sync` did: issues read again, issues dropped, papers merged again;
+    ``busy`` when it did nothing because another change of the index was under way."""
 
     issues: int
     removed: int
     papers: int
+    busy: bool = False
 
 
-def sync(store: PaperStore, published: Published) -> SyncReport:
-    """Make the index hold exactly the papers of ``published``."""
+def sync(store: PaperStore, published: Published, wait: bool = True) -> SyncReport:
+    """Make the index hold exactly the papers of ``published``; without ``wait``, only
+    if no other change of the index is under way (else nothing is done)."""
     indexed = store.versions()
     by_date = published.by_date
     changed: dict[str, tuple[str, list[PaperRecord]]] = {
@@ -36,7 +39,9 @@ def sync(store: PaperStore, published: Published) -> SyncReport:
         for date, version in published.versions.items() if indexed.get(date) != version
     }
     removed = sorted(set(indexed) - set(published.versions))
-    merged = store.apply(changed, removed)
+    merged = store.apply(changed, removed, wait=wait)
+    if merged is None:
+        return SyncReport(0, 0, 0, busy=True)
     return SyncReport(len(changed), len(removed), merged)
 
 
@@ -66,11 +71,12 @@ class PaperIndex:
     def current(self, fresh: bool = False, recheck: bool = False) -> Published:
         """The published issues, with the index brought up to them first. With
         ``recheck``, the index is compared with them even if they did not change: the
-        database may have (a rebuild killed midway, a restored backup)."""
+        database may have (a rebuild killed midway, a restored backup); a recheck while
+        another process changes the index leaves it to that process."""
         published = self.archive.published(fresh)
         with self._lock:
             if recheck or self._synced != published.key:
-                report = sync(self.store, published)
+                report = sync(self.store, published, wait=not recheck)
                 self._synced = published.key
                 self._changes += bool(report.issues or report.removed)
         return published

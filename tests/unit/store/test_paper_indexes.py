@@ -143,3 +143,21 @@ def test_search_reads_both_halves_of_the_vectors_index(store: PaperStore) -> Non
         plan = "\n".join(conn.exec_driver_sql(
             "EXPLAIN " + statement, parameters).scalars())  # type: ignore[arg-type]
     assert "ix_papers_search_even" in plan and "ix_papers_search_odd" in plan, plan
+
+
+def test_a_change_that_must_not_wait_does_nothing_while_another_runs(
+        store: PaperStore) -> None:
+    """While another process holds the index's lock (its change under way), a change
+    asked not to wait (the app's periodic recheck) returns None and writes nothing; once
+    the lock is free it goes ahead."""
+    with store.engine.connect() as other:
+        other.execute(text("SELECT pg_advisory_lock(hashtext('newsletter papers'))"))
+        other.commit()
+        try:
+            assert store.apply({"2022-09-07": ("v1", SAMPLE)}, wait=False) is None
+            assert store.versions() == {}
+        finally:
+            other.execute(text("SELECT pg_advisory_unlock(hashtext('newsletter papers'))"))
+            other.commit()
+    assert store.apply({"2022-09-07": ("v1", SAMPLE)}, wait=False) == len(SAMPLE)
+    assert lock_is_free(store)
