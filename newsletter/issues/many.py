@@ -16,6 +16,8 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -57,6 +59,26 @@ def usable_cores() -> int:
     return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
+def die_with_parent(parent: int) -> None:
+    """In a worker process (a pool's initializer): be ended when ``parent``, the process
+    that started it, dies (Linux's PR_SET_PDEATHSIG), so that a command killed midway
+    does not leave its workers behind, blocked writing results nobody reads."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes  # only in workers, only on Linux
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before the line above took effect
+        os._exit(1)
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` fresh processes (``spawn``) that end with this one."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
+
+
 def load_many(paths: Sequence[Path], workers: int | None = None) -> list[Loaded]:
     """:func:`load_one` of each of ``paths``, in order; in ``workers`` processes (by
     default one per usable core) when they hold at least :data:`PARALLEL_FROM` bytes."""
@@ -64,8 +86,7 @@ def load_many(paths: Sequence[Path], workers: int | None = None) -> list[Loaded]
     if workers < 2 or _size(paths) < PARALLEL_FROM:
         return [load_one(path) for path in paths]
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")
-                                 ) as pool:
+        with worker_pool(workers) as pool:
             return list(pool.map(load_one, paths, chunksize=CHUNK))
     except (OSError, BrokenProcessPool) as err:
         log.warning("issue files read in one process: no worker processes (%s)", err)

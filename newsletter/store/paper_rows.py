@@ -13,10 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import multiprocessing
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -130,14 +129,14 @@ def prepare_all(batches: Sequence[Sequence[str]], postgresql: bool) -> Iterator[
     """:func:`prepare` of each of ``batches``, in order: in worker processes when they
     hold :data:`PARALLEL_FROM` papers or more and the machine has two cores, here
     otherwise (or when no worker process can start)."""
-    from newsletter.issues.many import usable_cores  # only a large change needs it
+    from newsletter.issues.many import usable_cores, worker_pool  # only a large change
 
     workers = usable_cores()
     if workers < 2 or sum(map(len, batches)) < PARALLEL_FROM:
         yield from (prepare(batch, postgresql) for batch in batches)
         return
     try:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = worker_pool(workers)
     except OSError as err:
         log.warning("paper rows prepared in one process: no worker processes (%s)", err)
         yield from (prepare(batch, postgresql) for batch in batches)

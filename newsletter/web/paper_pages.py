@@ -92,12 +92,16 @@ class PaperPages:
         })
 
     def search_page(self, form: SearchForm, found: SearchPage | None,
-                    facets: tuple[Sequence[str], Sequence[int]], static: bool = False) -> str:
-        """The search form and, unless ``static`` (the script fills it in), the results."""
+                    facets: tuple[Sequence[str], Sequence[int]], static: bool = False,
+                    last_page: int | None = None, page_size: int = 20) -> str:
+        """The search form and, unless ``static`` (the script fills it in), the results;
+        no link past ``last_page``, a note instead when more results would follow."""
         pattern = marker(form.query)
         codes, years = facets
         more = None
-        if found is not None and found.more:
+        capped = bool(found and found.more and last_page is not None
+                      and form.page >= last_page)
+        if found is not None and found.more and not capped:
             more = self._query_url(form, form.page + 1)
         results = [
             (record, snippet(record.abstract or record.summary_zh or "", pattern))
@@ -107,6 +111,7 @@ class PaperPages:
             "page_title": "搜索论文 Search papers", "page_lang": "zh-CN",
             "form": form, "results": results, "searched": found is not None,
             "mark": lambda text: highlight(text, pattern), "more": more,
+            "capped": form.page * page_size if capped else 0,
             "codes": codes, "years": years, "static": static,
         })
 

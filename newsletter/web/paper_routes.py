@@ -126,7 +126,7 @@ class PaperRoutes:
     def _paper_response(self, request: Request, key: str, suffix: str) -> Response:
         # The index check, the query and the page in one worker thread: each hop between
         # the event loop and a thread is a wait for the scheduler on a busy machine.
-        published = self.index.current()
+        published = self.index.current(wait=False)
         record = self.store.get(key)
         if record is None:
             return self.archive.not_found(request)
@@ -145,12 +145,13 @@ class PaperRoutes:
     def _search_response(self, form: SearchForm) -> Response:
         """The search page, or a redirect to the paper an arXiv ID or link names (one
         worker thread, as for a paper page)."""
-        self.index.current()
+        self.index.current(wait=False)
         key = paper_key(form.query)
         if key is not None and self.store.get(key) is not None:
             return RedirectResponse(self.urls.paper_page(key), status_code=303)
         searched = bool(form.query.strip() or form.category or form.year)
         found = self.store.search(form.query, form.category, form.year, PAGE_SIZE,
                                   (form.page - 1) * PAGE_SIZE) if searched else None
-        html = self.html.search_page(form, found, self.index.facets())
+        html = self.html.search_page(form, found, self.index.facets(), last_page=MAX_PAGE,
+                                     page_size=PAGE_SIZE)
         return HTMLResponse(html, headers={"Content-Security-Policy": SEARCH_CSP})

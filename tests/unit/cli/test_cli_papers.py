@@ -75,3 +75,36 @@ def test_reindex_without_a_database_is_one_line(tmp_path: Path,
     assert result.exit_code == 1
     assert "NEWSLETTER_DATABASE_URL" in result.output
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_full_keeps_the_old_index_readable_until_the_new_one_is_whole(
+        issues: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While --full writes, another connection still reads every paper (found by trying
+    it: the index used to be emptied and committed first, so search found nothing and
+    paper pages were 404s for most of a rebuild)."""
+    from newsletter.store import papers as paper_module
+
+    reindex()
+    seen: list[str | None] = []
+    real = paper_module._write
+
+    def read_meanwhile(*args: object) -> None:
+        if not seen:
+            seen.append(indexed("2209.01947"))
+        real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(paper_module, "_write", read_meanwhile)
+    assert "1 issue(s) indexed, 0 dropped" in reindex("--full")
+    assert seen and seen[0] is not None
+    assert indexed("2209.01947") is not None
+
+
+def test_a_missing_issues_folder_is_an_error_and_drops_nothing(
+        issues: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mistyped NEWSLETTER_ISSUES_DIR would otherwise drop every paper, exit 0."""
+    reindex()
+    monkeypatch.setenv("NEWSLETTER_ISSUES_DIR", str(issues.parent / "isues"))
+    result = CliRunner().invoke(app, ["papers", "reindex"], prog_name="newsletter")
+    assert result.exit_code != 0
+    assert "isues does not exist" in " ".join(result.output.split())
+    assert indexed("2209.01947") is not None

@@ -40,7 +40,7 @@ def test_worker_processes_give_what_this_process_gives(monkeypatch: pytest.Monke
             pools.append(self)
 
     monkeypatch.setattr(paper_rows, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(paper_rows, "ProcessPoolExecutor", Counted)
+    monkeypatch.setattr("newsletter.issues.many.ProcessPoolExecutor", Counted)
     datas = [to_json(replace(p, title=f"{p.title} {AWKWARD}")) for p in SAMPLE]
     batches = [datas[n : n + 3] for n in range(0, len(datas), 3)]
     for postgresql in (True, False):

@@ -190,3 +190,18 @@ def test_a_database_outage_is_a_503_not_a_500(client: TestClient, tmp_path: Path
     for path in ("/search?q=sparse", "/papers/2209.01947"):
         answer = client.get(path)
         assert answer.status_code == 503 and answer.headers["retry-after"] == "30", path
+
+
+def test_the_last_page_links_no_further(client: TestClient,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the last page results are not shown, so its "More results" link pointed at
+    itself (found by trying it); it says to narrow the search instead."""
+    from newsletter.web import paper_routes
+
+    monkeypatch.setattr(paper_routes, "PAGE_SIZE", 2)  # "learning": 6 of the 9 papers
+    first = client.get("/search", params={"q": "learning"}).text
+    assert 'rel="next"' in first and "Only the first" not in first
+    monkeypatch.setattr(paper_routes, "MAX_PAGE", 2)
+    page = client.get("/search", params={"q": "learning", "page": "5"}).text
+    assert 'rel="next"' not in page
+    assert "Only the first 4 results are shown: add a word or a filter." in page
