@@ -25,7 +25,8 @@ papers_app = typer.Typer(
 @papers_app.command("reindex", **COMMAND)
 def papers_reindex(
     full: Annotated[
-        bool, typer.Option("--full", help="Drop the whole index first and build it anew.")
+        bool, typer.Option("--full", help="Index every issue again, whatever changed (one "
+                           "transaction: search answers from the old index meanwhile).")
     ] = False,
 ) -> None:
     """Bring the paper index up to the published issue files now.
@@ -34,7 +35,7 @@ def papers_reindex(
     again within a second of the next request); this is for doing it by hand, say after
     restoring a database or copying issue files in. Issue files whose size or time
     changed since they were indexed are read and indexed again, and issues no longer
-    published are dropped; with --full every issue is.
+    published are dropped; with --full every issue is indexed again.
 
     Example: newsletter papers reindex --full
     """
@@ -44,4 +45,4 @@ def papers_reindex(
                           utc_now)
         report = reindex(PaperStore(db), archive, full=full)
     out.print(f"paper index: {report.issues} issue(s) indexed, {report.removed} dropped, "
-              f"{report.papers} paper(s) written", markup=False)
+              f"{report.papers} paper(s) written again or removed", markup=False)

@@ -100,7 +100,9 @@ class PaperIndex:
         published = self.archive.published(fresh)
         problem = folder_missing(self.archive)
         if problem is not None:
-            if self._missing != problem:  # said once, not at every request
+            # Said once, and only when it matters: when the index holds issues that a
+            # sync with the folder as it is would drop.
+            if self._missing != problem and self.store.versions():
                 log.error("paper index: %s", problem)
             self._missing = problem
             return published

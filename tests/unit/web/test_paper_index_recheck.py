@@ -55,3 +55,20 @@ def test_an_index_emptied_behind_the_apps_back_comes_back(
             assert time.monotonic() < deadline, "the emptied index never came back"
             time.sleep(0.05)
         assert "<option>LG</option>" in client.get("/search", params={"q": "sparse"}).text
+
+
+def test_a_missing_issues_folder_drops_nothing_and_is_said_once(
+        issues: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The issues folder gone (a mistyped NEWSLETTER_ISSUES_DIR on a restart, a moved
+    mount): the app keeps its index and logs the problem once, instead of dropping every
+    paper at the next request (found by trying it)."""
+    clock = [NOW]
+    with TestClient(create_app(get_settings(), clock=lambda: clock[0])) as client:
+        found = hits(client, "sparse")
+        assert found > 0
+        issues.rename(issues.parent / "moved")
+        for seconds in (2, 4, 6):  # past the archive's once-a-second check
+            clock[0] = NOW + dt.timedelta(seconds=seconds)
+            assert hits(client, "sparse") == found
+    said = [r for r in caplog.records if "does not exist" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelname == "ERROR"
