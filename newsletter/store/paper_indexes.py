@@ -17,12 +17,15 @@ indexes missing: the next change of the index, in any process, builds them first
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Connection, Engine, Index, text
 
 from newsletter.store.tables_papers import papers
+
+log = logging.getLogger(__name__)
 
 LOCK = "SELECT pg_advisory{kind}_lock(hashtext('newsletter papers'))"
 TRY_LOCK = "SELECT pg_try_advisory_lock(hashtext('newsletter papers'))"
@@ -66,8 +69,16 @@ def _create(engine: Engine, index: Index) -> None:
         index.create(conn, checkfirst=True)
 
 
-def repair(engine: Engine, lead: Connection) -> None:
-    """Build the search indexes that are missing (``lead`` holds the session lock)."""
+def repair(engine: Engine, lead: Connection) -> list[str]:
+    """Build the search indexes that are missing (``lead`` holds the session lock), and
+    say so in the log: search was slow without them. Returns their names."""
     with lead.begin():
         absent = missing(lead)
-    build(engine, absent)
+    if absent:
+        names = [str(index.name) for index in absent]
+        log.warning("paper index: building the missing search indexes %s (a change of the "
+                    "index stopped before it built them; searches were slow meanwhile)",
+                    ", ".join(names))
+        build(engine, absent)
+        return names
+    return []

@@ -4,6 +4,7 @@ missing index is built by the next change, and search reads both halves."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -90,7 +91,7 @@ def test_searches_go_on_while_a_large_change_writes(store: PaperStore,
 
 
 def test_the_next_change_builds_an_index_a_dead_process_left_missing(
-        store: PaperStore) -> None:
+        store: PaperStore, caplog: pytest.LogCaptureFixture) -> None:
     """A process killed between dropping the indexes and building them leaves them
     missing; any next change, even one that changes nothing, builds them first."""
     store.apply({"2022-09-07": ("v1", SAMPLE)})
@@ -98,8 +99,16 @@ def test_the_next_change_builds_an_index_a_dead_process_left_missing(
         conn.execute(text("DROP INDEX ix_papers_search_odd"))
         conn.execute(text("DROP INDEX ix_papers_title_search"))
     assert not indexes(store) >= NAMES
-    assert store.apply({}) == 0
+    with caplog.at_level(logging.WARNING, logger="newsletter.store.paper_indexes"):
+        assert store.apply({}) == 0
     assert indexes(store) >= NAMES
+    said = [r.getMessage() for r in caplog.records if "missing search indexes" in r.getMessage()]
+    assert len(said) == 1
+    assert "ix_papers_search_odd" in said[0] and "ix_papers_title_search" in said[0]
+    assert "ix_papers_search_even" not in said[0]
+    caplog.clear()
+    store.apply({})
+    assert not any("missing" in r.getMessage() for r in caplog.records)  # nothing to say
 
 
 def test_a_failed_large_change_lets_go_of_the_lock(store: PaperStore,
