@@ -8,6 +8,7 @@ import html
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from support.archive import write_issue
 from support.env import SAMPLE_ISSUE
 
 from newsletter.settings import get_settings
+from newsletter.store.db import open_database
+from newsletter.store.papers import PaperStore
+from newsletter.web import paper_routes
 from newsletter.web.app import create_app
 
 NOW = dt.datetime(2022, 9, 10, 4, 0, tzinfo=dt.UTC)
@@ -196,8 +200,6 @@ def test_the_last_page_links_no_further(client: TestClient,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the last page results are not shown, so its "More results" link pointed at
     itself (found by trying it); it says to narrow the search instead."""
-    from newsletter.web import paper_routes
-
     monkeypatch.setattr(paper_routes, "PAGE_SIZE", 2)  # "learning": 6 of the 9 papers
     first = client.get("/search", params={"q": "learning"}).text
     assert 'rel="next"' in first and "Only the first" not in first
@@ -205,3 +207,51 @@ def test_the_last_page_links_no_further(client: TestClient,
     page = client.get("/search", params={"q": "learning", "page": "5"}).text
     assert 'rel="next"' not in page
     assert "Only the first 4 results are shown: add a word or a filter." in page
+
+
+# The running app compares the paper index with the published issues again every
+# ``RECHECK_SECONDS``: an index emptied by a rebuild killed midway in another process
+# comes back without waiting for an issue file to change.
+
+def hits(client: TestClient, query: str) -> int:
+    return client.get("/search", params={"q": query}).text.count('href="/papers/')
+
+
+def test_an_index_emptied_behind_the_apps_back_comes_back(
+        issues: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process empties the index (``reindex --full`` killed after its clear):
+    the app, whose issue files did not change, fills it again on its next recheck, and
+    the search filters (categories, years) follow."""
+    monkeypatch.setattr(paper_routes, "RECHECK_SECONDS", 0.1)
+    with TestClient(create_app(get_settings(), clock=lambda: NOW)) as client:
+        found = hits(client, "sparse")
+        assert found > 0
+        assert "<option>LG</option>" in client.get("/search").text
+        db = open_database(get_settings().database_url)
+        try:
+            PaperStore(db).clear()
+        finally:
+            db.close()
+        # (A request in between may still find nothing: the recheck has not run yet.)
+        deadline = time.monotonic() + 20
+        while hits(client, "sparse") != found:
+            assert time.monotonic() < deadline, "the emptied index never came back"
+            time.sleep(0.05)
+        assert "<option>LG</option>" in client.get("/search", params={"q": "sparse"}).text
+
+
+def test_a_missing_issues_folder_drops_nothing_and_is_said_once(
+        issues: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The issues folder gone (a mistyped NEWSLETTER_ISSUES_DIR on a restart, a moved
+    mount): the app keeps its index and logs the problem once, instead of dropping every
+    paper at the next request (found by trying it)."""
+    clock = [NOW]
+    with TestClient(create_app(get_settings(), clock=lambda: clock[0])) as client:
+        found = hits(client, "sparse")
+        assert found > 0
+        issues.rename(issues.parent / "moved")
+        for seconds in (2, 4, 6):  # past the archive's once-a-second check
+            clock[0] = NOW + dt.timedelta(seconds=seconds)
+            assert hits(client, "sparse") == found
+    said = [r for r in caplog.records if "does not exist" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelname == "ERROR"
