@@ -245,17 +245,6 @@ class PaperStore(Store):
             writes.wait()
         return len(ids)
 
-    def clear(self) -> None:
-        """Drop every paper and issue from the index (to build it anew)."""
-        with self.engine.begin() as conn:
-            if self.db.dialect == "postgresql":
-                conn.execute(text(paper_indexes.LOCK.format(kind="_xact")))
-            else:
-                for fts in ("paper_fts", "paper_title_fts"):
-                    conn.execute(text(f"DELETE FROM {fts}"))  # noqa: S608
-            for table in (papers, paper_appearances, paper_issues):
-                conn.execute(delete(table))
-
     def get(self, arxiv_id: str) -> PaperRecord | None:
         """The paper ``arxiv_id`` (as :func:`paper_key` gives it), or None."""
         with self.engine.connect() as conn:
