@@ -39,7 +39,7 @@ test: $(BIN)/.installed
 # The quick loop while editing: everything but whole-process and browser tests.
 test-fast: $(BIN)/.installed
 	-bash scripts/postgres.sh $(PG_PORT)
-	$(BIN)/pytest -q -m "not e2e and not serial" -n 3
+	$(BIN)/pytest -q -m "not e2e and not serial and not slow" -n 3
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check newsletter tests bench

@@ -103,6 +103,7 @@ def test_every_top_level_package_has_a_floor() -> None:
     assert names - set(FLOOR_OF) == set(), "place these in FLOORS (and ARCHITECTURE.md)"
 
 
+@pytest.mark.slow
 def test_no_module_imports_a_floor_above_its_own() -> None:
     """Data flows one way: nothing imports upward (wiring only from the entry points)."""
     upward = [
@@ -143,6 +144,7 @@ def test_find_cycle_finds_one_and_only_one() -> None:
     assert find_cycle({"a": {"b", "c"}, "b": {"d"}, "c": {"d"}}) is None
 
 
+@pytest.mark.slow
 def test_top_level_packages_form_no_cycle() -> None:
     """Packages on one floor may use each other, but never in a loop."""
     edges: dict[str, set[str]] = defaultdict(set)

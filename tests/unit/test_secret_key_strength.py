@@ -45,6 +45,7 @@ def test_a_guessable_fallback_key_is_refused() -> None:
         settings(secrets.token_urlsafe(32), "passwordpassword").signing_key()
 
 
+@pytest.mark.slow
 def test_random_keys_and_the_test_key_are_accepted() -> None:
     """The documented command's output (and the suite's own key) passes every time."""
     for _ in range(50):

@@ -177,6 +177,7 @@ def test_a_bad_setting_in_dotenv_is_reported_the_same_way(
     ]
 
 
+@pytest.mark.slow
 def test_zero_send_rate_is_refused_before_any_snapshot(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

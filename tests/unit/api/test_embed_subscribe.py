@@ -101,6 +101,7 @@ def test_preflight_is_answered_for_listed_origins_only(client: TestClient) -> No
     assert "access-control-allow-origin" not in refused.headers
 
 
+@pytest.mark.slow
 def test_known_unknown_and_suppressed_addresses_get_one_answer(
     client: TestClient, db: Database, tmp_path: Path,
 ) -> None:

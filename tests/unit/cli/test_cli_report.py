@@ -85,6 +85,7 @@ def test_the_table_csv_and_json_say_the_same(sent: int) -> None:
     assert all((p["more_like_this"], p["not_for_me"]) == (0, 0) for p in data["papers"][1:])
 
 
+@pytest.mark.slow
 def test_trends_since_a_date(sent: int) -> None:
     runner = CliRunner()
     table = runner.invoke(app, ["report", "--since", "2022-09-01"])

@@ -147,6 +147,7 @@ def test_db_upgrade_reports_revisions(tmp_path: Path, monkeypatch: pytest.Monkey
     assert f"already at revision {head_revision()}" in run("db", "upgrade").stdout
 
 
+@pytest.mark.slow
 def test_old_postgres_schema_says_what_to_run(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

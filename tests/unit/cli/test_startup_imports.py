@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 # Modules a `newsletter send` never needs at start-up (each took tens of milliseconds).
 NOT_AT_START = (
     "alembic", "newsletter.desk.signin", "newsletter.feedback.apply", "newsletter.feedback.sns",
@@ -18,6 +20,7 @@ NOT_AT_START = (
 )
 
 
+@pytest.mark.slow
 def test_the_cli_loads_without_the_parts_send_does_not_use() -> None:
     """Importing the command line (what every command pays) leaves those modules out."""
     code = ("import json, sys; import newsletter.cli.main; "

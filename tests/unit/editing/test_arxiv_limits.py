@@ -70,6 +70,7 @@ def test_an_endless_answer_is_cut_at_the_size_cap() -> None:
         http_get(f"{url}/api/query")
 
 
+@pytest.mark.slow
 def test_a_trickling_answer_meets_the_deadline() -> None:
     """A server sending one byte at a time is given up on at the overall deadline."""
     with server(trickle) as (url, _):

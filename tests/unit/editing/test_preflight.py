@@ -174,6 +174,7 @@ def test_html_size_against_gmails_clip(monkeypatch: pytest.MonkeyPatch) -> None:
     assert report.sizes["both:*"] > 30000 > report.sizes["zh:*"] > 20000
 
 
+@pytest.mark.slow
 def test_an_issue_too_big_even_when_cut_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """When even the shortest abstracts do not fit, that variant is an error."""
     monkeypatch.setenv("NEWSLETTER_SIZE_LIMIT_BYTES", "5000")

@@ -81,6 +81,7 @@ def left_in(sqs: SqsSimulator, queue: str) -> int:
         attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
+@pytest.mark.slow
 def test_poison_messages_beside_300_good_ones_leave_the_300_applied(
     sqs: SqsSimulator, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -162,6 +162,7 @@ async def callers(group: GroupCommit, count: int, each: int, trip: float = 0.0) 
     await asyncio.gather(*(caller(n) for n in range(count)))
 
 
+@pytest.mark.slow
 def test_groups_hold_every_caller_instead_of_alternating_halves() -> None:
     """Eight callers in a closed loop: without waiting, the callers split into two halves
     committed in turn; lingering for the last cycle's callers makes each group hold all

@@ -24,6 +24,7 @@ def send_event(n: int) -> str:
 
 
 @pytest.mark.parametrize("receivers", [8, 12])
+@pytest.mark.slow
 def test_the_poller_reuses_its_sqs_connections(
     receivers: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,

@@ -82,6 +82,7 @@ def stored(db: Database) -> int:
         return int(conn.execute(select(func.count()).select_from(ses_events)).scalar_one())
 
 
+@pytest.mark.slow
 def test_what_arrives_while_a_group_is_applied_forms_the_next_group(db: Database) -> None:
     """With 8 receivers and a slow database, received batches pile up and are applied
     together (more than 10 events a transaction, never more than GROUP batches); every
@@ -117,6 +118,7 @@ def test_a_failed_delete_stops_the_poller(db: Database) -> None:
     assert stored(db) > 0
 
 
+@pytest.mark.slow
 def test_stop_ends_the_poller_after_applying_what_was_received(db: Database) -> None:
     """A signal (``stop``) ends the loops; what was received by then is applied and deleted."""
     queue = MemoryQueue(100_000, latency=0.01)

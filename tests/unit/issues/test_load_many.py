@@ -27,6 +27,7 @@ def files(tmp_path: Path) -> list[Path]:
     return [*paths, bad, tmp_path / "2022-09-08.yaml"]
 
 
+@pytest.mark.slow
 def test_worker_processes_read_what_one_process_reads(
         files: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """Two worker processes give, in order, the same issues and the same problems (the

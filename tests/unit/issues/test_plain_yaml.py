@@ -67,6 +67,7 @@ def test_the_data_is_pyyamls(text: str) -> None:
     assert quick(text) == built(text)
 
 
+@pytest.mark.slow
 def test_the_sample_and_mangled_samples_build_alike() -> None:
     """The sample issue, and 300 copies with lines dropped, repeated, swapped or
     re-indented at random (seeded): the same data or the same refusal."""

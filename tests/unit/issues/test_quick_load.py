@@ -72,6 +72,7 @@ def test_a_merge_key_is_read_alike_on_both_paths(own: str) -> None:
         assert full.categories["CV"] == full.categories["LG"]
 
 
+@pytest.mark.slow
 def test_both_paths_agree_on_mangled_files() -> None:
     """Lines of the sample dropped, repeated, swapped or re-indented at random (seeded):
     the quick path and the full reading give the same issue or the same error."""

@@ -56,6 +56,7 @@ def values(count: int) -> str:
     ("date: '" + "9" * 100 + "'\n", True),  # quoted: text, not a number
     ("title: " + "word " * 100 + "\n", True),
 ])
+@pytest.mark.slow
 def test_the_tree_check_agrees_with_the_event_pass_at_each_limit(text: str,
                                                                  within: bool) -> None:
     """At each limit and one past it, both checks give the same answer."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
 from support.env import SAMPLE_ISSUE
 
 from newsletter.issues.loader import load_issue
@@ -63,6 +64,7 @@ def texts() -> list[str]:
     return real + mixed
 
 
+@pytest.mark.slow
 def test_fast_paths_match_the_unit_by_unit_wrapper() -> None:
     """For real and random texts, widths and indents, the output is the same, byte for byte."""
     for n, text in enumerate(texts()):

@@ -67,6 +67,7 @@ def text_links(made: RenderedIssue) -> Counter[str]:
     return Counter(_URL.findall(made.text))
 
 
+@pytest.mark.slow
 def test_the_html_is_measured_as_it_is_sent(sample: Issue) -> None:
     """The size held against the limit is the HTML part as sent (CRLF line ends): a
     fifty-paper issue cut to fit is within the limit in the message itself."""
@@ -82,6 +83,7 @@ def test_the_html_is_measured_as_it_is_sent(sample: Issue) -> None:
 
 
 @pytest.mark.parametrize("language", ["zh", "en", "both"])
+@pytest.mark.slow
 def test_both_parts_hold_the_same_links(sample: Issue, renderer: Renderer, language: str) -> None:
     """For every variant, whole or cut to fit, each link is in the HTML part as often as in
     the text part (rspamd counts them: URI_COUNT_ODD), and every paper has its abstract,
@@ -97,6 +99,7 @@ def test_both_parts_hold_the_same_links(sample: Issue, renderer: Renderer, langu
             assert html_links(made[0])[url] == 1, url
 
 
+@pytest.mark.slow
 def test_read_more_opens_our_page_for_the_paper(sample: Issue, renderer: Renderer) -> None:
     """A cut abstract ends with one "read more" to our page for the paper (which has the
     whole Chinese summary), in both parts; arXiv is linked by the title only."""

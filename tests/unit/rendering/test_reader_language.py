@@ -131,6 +131,7 @@ def test_english_only_issue_speaks_english(sample: Issue, renderer: Renderer) ->
         assert not CJK.search(rendered.text), language
 
 
+@pytest.mark.slow
 def test_subject_lines_are_plain_text_that_does_not_shout(
     sample: Issue, renderer: Renderer
 ) -> None:

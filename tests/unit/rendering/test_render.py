@@ -328,6 +328,7 @@ def test_plaintext_is_numbered_with_bare_links_and_wrapped(
     assert "<" not in both.text and "&amp;" not in both.text
 
 
+@pytest.mark.slow
 def test_fifty_featured_papers_are_shortened_under_gmail_limit(
     sample: Issue, tmp_path: Path
 ) -> None:
@@ -350,6 +351,7 @@ def test_fifty_featured_papers_are_shortened_under_gmail_limit(
     assert "read more" in result.warnings[0]
 
 
+@pytest.mark.slow
 def test_build_command_says_it_shortened(sample: Issue, tmp_path: Path) -> None:
     """`newsletter build` tells the editor on stderr that the abstracts were cut, and exits 0."""
     path = write_issue(big_issue(sample, 50), tmp_path)

@@ -77,6 +77,7 @@ def hygiene(db: Database, clock: FakeClock, outbox: Path, rules: Rules) -> Hygie
                           sending=True)
 
 
+@pytest.mark.slow
 def test_the_sunset_rule_asks_the_inactive_and_unsubscribes_those_who_do_not_stay(
     db: Database, tmp_path: Path
 ) -> None:

@@ -208,6 +208,7 @@ def test_an_entry_that_cannot_be_built_fails_and_never_leaves() -> None:
     assert transport.calls == [["r1@example.com", "r3@example.com"]]
 
 
+@pytest.mark.slow
 def test_a_call_holds_no_more_readers_than_a_second_of_the_rate() -> None:
     store = Store(30)
     transport = Transport(lambda n, entries: ok(entries))

@@ -140,6 +140,7 @@ def test_two_workers_sharing_the_schedule_send_evenly_at_the_whole_rate() -> Non
     assert elapsed < 2.0
 
 
+@pytest.mark.slow
 def test_a_built_call_waits_for_its_moment_before_it_reaches_ses() -> None:
     """``leave_at``: the request is serialised and signed, then held; SES sees it no
     sooner than the moment."""

@@ -53,6 +53,7 @@ def test_resume_after_an_edit_is_refused(half_sent: Path, tmp_path: Path) -> Non
     assert len(subjects(tmp_path / "outbox")) == 5
 
 
+@pytest.mark.slow
 def test_comment_only_edits_do_not_count(half_sent: Path, tmp_path: Path) -> None:
     """Comments and layout are not content: the campaign resumes and finishes."""
     half_sent.write_text("# a comment added later\n" + half_sent.read_text("utf-8"), "utf-8")
@@ -63,6 +64,7 @@ def test_comment_only_edits_do_not_count(half_sent: Path, tmp_path: Path) -> Non
     assert len(subjects(tmp_path / "outbox")) == summary.counts.sent
 
 
+@pytest.mark.slow
 def test_accept_changes_sends_the_rest_the_new_version(half_sent: Path, tmp_path: Path) -> None:
     """With accept_changes the rest go out with the edit, and later resumes accept it too."""
     edit_title(half_sent)
@@ -96,6 +98,7 @@ def test_worker_pauses_a_campaign_whose_issue_changed(half_sent: Path, tmp_path:
     db.close()
 
 
+@pytest.mark.slow
 def test_send_command_explains_and_accepts_changes(half_sent: Path) -> None:
     """`newsletter send` refuses an edited issue with one line; --accept-changes finishes it."""
     from typer.testing import CliRunner

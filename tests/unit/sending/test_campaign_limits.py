@@ -77,6 +77,7 @@ def paused_campaign(db: Database, sample_issue_path: Path) -> tuple[CampaignStor
     return store, campaign.id, [(c.id, c.email) for c in claims[26:29]]
 
 
+@pytest.mark.slow
 def test_a_campaign_resumed_with_a_higher_limit_is_not_paused_again_by_the_poller(
     sample_issue_path: Path, tmp_path: Path
 ) -> None:

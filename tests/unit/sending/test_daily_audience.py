@@ -63,6 +63,7 @@ def _papers_by_reader(outbox: Path) -> dict[str, list[str]]:
     return found
 
 
+@pytest.mark.slow
 def test_the_daily_send_follows_frequency_and_paper_limits(issue: Path, tmp_path: Path) -> None:
     """Weekly readers and a reader paused past the issue's day get nothing; a pause that
     ended that day is daily again; N=3 and N=10 readers get the first N papers in the

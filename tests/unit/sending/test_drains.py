@@ -6,6 +6,8 @@ import itertools
 import threading
 import time
 
+import pytest
+
 from newsletter.errors import DatabaseError
 from newsletter.sending.drains import drain_once, draining
 
@@ -17,6 +19,7 @@ def test_one_failing_drain_does_not_stop_the_others() -> None:
     assert drain_once([("broken", broken), ("fine", lambda: 3)]) == (3, True)
 
 
+@pytest.mark.slow
 def test_pauses_double_while_a_drain_fails_and_a_round_runs_even_when_stopped_at_once(
 ) -> None:
     calls: list[float] = []

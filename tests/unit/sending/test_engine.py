@@ -455,6 +455,7 @@ def test_progress_is_a_bar_on_a_terminal_and_log_lines_otherwise() -> None:
 # -- who gets nothing -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_left_out_count_is_the_active_readers_the_snapshot_skips(
     database_url: str, sample_issue_path: Path
 ) -> None:

@@ -188,6 +188,7 @@ def run_engine(tmp_path: Path, sample_issue_path: Path, transport: Any,
     return result, store, campaign.id, len(readers)
 
 
+@pytest.mark.slow
 def test_transient_failures_are_retried_for_the_window_not_only_five_times(
     tmp_path: Path, sample_issue_path: Path
 ) -> None:

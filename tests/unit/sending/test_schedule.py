@@ -79,6 +79,7 @@ def test_no_issue_today_exits_0_and_says_so(
     assert not list(tmp_path.glob("outbox/*.eml"))
 
 
+@pytest.mark.slow
 def test_today_sends_todays_issue_without_asking(
     issues: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -30,6 +30,7 @@ def started(db: Database, readers: int = 70, clock: FakeClock | None = None) -> 
     return store, people, campaign.id
 
 
+@pytest.mark.slow
 def test_snapshot_queues_matching_active_unsuppressed_subscribers(db: Database) -> None:
     """Everyone active whose preferences match gets one queued delivery with the right variant."""
     url = db.url
@@ -73,6 +74,7 @@ def test_starting_again_continues_the_same_campaign_without_a_new_snapshot(
     assert store.counts(campaign_id).total == sum(r.expects_issue for r in people)
 
 
+@pytest.mark.slow
 def test_concurrent_claims_never_share_a_delivery(db: Database) -> None:
     """Eight threads claiming batches at once get disjoint sets covering everything."""
     store, _, campaign_id = started(db, 140)

@@ -52,6 +52,7 @@ def send(store: CampaignStore, campaign: Campaign, n: int, status: Outcome = "se
     return [c.id for c in claims]
 
 
+@pytest.mark.slow
 def test_counts_match_counting_every_state(db: Database) -> None:
     """Counts taken from what is left (sent = total - the rest) equal the full count,
     for several campaigns in one query, deferred deliveries included."""
@@ -78,6 +79,7 @@ def test_counts_match_counting_every_state(db: Database) -> None:
     assert views.counts([], clock()) == {}
 
 
+@pytest.mark.slow
 def test_variant_counts_add_up_per_variant(db: Database) -> None:
     """Each variant's sent, left, failed and in-doubt deliveries, in key order; the totals
     are those of the snapshot and stay right as deliveries move on."""

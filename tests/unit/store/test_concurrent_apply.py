@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from support.delivery import ISSUE_CATEGORIES, subscribe
 
@@ -46,6 +47,7 @@ def sent(db: Database, readers: int) -> list[int]:
     return [c.id for c in claims]
 
 
+@pytest.mark.slow
 def test_the_same_events_applied_at_once_by_two_appliers_count_once(
     migrated_postgres_url: str,
 ) -> None:

@@ -64,6 +64,7 @@ def populate(url: str, tmp_path: Path, sample_issue_path: Path) -> None:
         db.close()
 
 
+@pytest.mark.slow
 def test_export_then_import_into_postgresql_is_lossless(
     tmp_path: Path, migrated_postgres_url: str, sample_issue_path: Path,
     monkeypatch: pytest.MonkeyPatch,

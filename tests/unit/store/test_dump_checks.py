@@ -78,6 +78,7 @@ BAD_ROWS: dict[str, tuple[tuple[str, dict[str, Any]], str]] = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_ROWS))
+@pytest.mark.slow
 def test_a_bad_record_is_refused_by_line_and_nothing_is_stored(tmp_path: Path, name: str) -> None:
     """The third line is refused with its line number and field; no row is stored."""
     row, field = BAD_ROWS[name]

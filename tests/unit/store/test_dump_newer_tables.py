@@ -77,6 +77,7 @@ def _tables(db: Database) -> dict[str, list[dict[str, Any]]]:
             select(t).order_by(*t.primary_key.columns)).mappings()] for t in TABLES}
 
 
+@pytest.mark.slow
 def test_the_newer_tables_travel_unchanged(
     migrated_sqlite: Callable[[str], str], migrated_postgres_url: str
 ) -> None:

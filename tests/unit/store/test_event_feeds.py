@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from support.delivery import ISSUE_CATEGORIES, subscribe
 
 from newsletter.store.campaigns import CampaignStore
@@ -42,6 +43,7 @@ def test_a_watermark_only_moves_forward(db: Database) -> None:
     assert feed.current_to == NOW and feed.heartbeat_at == NOW + dt.timedelta(seconds=9)
 
 
+@pytest.mark.slow
 def test_without_a_current_feed_an_old_in_doubt_delivery_waits_and_says_why(
     db: Database,
 ) -> None:

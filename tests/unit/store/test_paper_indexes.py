@@ -65,6 +65,7 @@ def test_a_large_change_builds_every_index_again_and_lets_go_of_the_lock(
     assert lock_is_free(store)
 
 
+@pytest.mark.slow
 def test_searches_go_on_while_a_large_change_writes(store: PaperStore,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """While the change's transaction writes (its indexes dropped), a search from another
@@ -130,6 +131,7 @@ def test_a_failed_large_change_lets_go_of_the_lock(store: PaperStore,
     assert indexes(store) >= NAMES
 
 
+@pytest.mark.slow
 def test_search_reads_both_halves_of_the_vectors_index(store: PaperStore) -> None:
     """The plan of search's statement for matches beyond the titles asks both halves."""
     store.apply({"2022-09-07": ("v1", SAMPLE)})

@@ -28,6 +28,7 @@ def test_copy_fields_escape_what_the_text_format_reads_as_syntax() -> None:
     assert copy_field("plain 文字") == "plain 文字"
 
 
+@pytest.mark.slow
 def test_worker_processes_give_what_this_process_gives(monkeypatch: pytest.MonkeyPatch
                                                        ) -> None:
     """Two real worker processes (spawned) prepare every batch as :func:`prepare` does
@@ -57,6 +58,7 @@ def store(database_url: str) -> Iterator[PaperStore]:
     db.close()
 
 
+@pytest.mark.slow
 def test_a_change_prepared_by_workers_is_the_same_index(store: PaperStore,
                                                         monkeypatch: pytest.MonkeyPatch
                                                         ) -> None:

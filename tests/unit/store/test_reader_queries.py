@@ -229,6 +229,7 @@ def test_suppressions_page_newest_first_both_ways(
     assert queries.suppression_page(newer_than=back.newer, size=2).newer is None
 
 
+@pytest.mark.slow
 def test_the_dry_run_predicts_the_import_exactly(
     store: SubscriberStore, queries: ReaderQueries,
 ) -> None:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from support.delivery import ISSUE_CATEGORIES, subscribe
 
@@ -144,6 +145,7 @@ def test_prune_keeps_bounces_and_complaints_and_what_is_recent(db: Database) -> 
     assert sum(c.delivered for c in report.values()) == 1  # the roll-up outlives the rows
 
 
+@pytest.mark.slow
 def test_concurrent_appliers_keep_the_counts_exact(migrated_postgres_url: str) -> None:
     """Two processes' worth of appliers on the same deliveries at once (PostgreSQL): the
     states are locked or their insert conflicts and is run again; nothing is lost or

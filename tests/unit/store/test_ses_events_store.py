@@ -133,6 +133,7 @@ def test_bounces_complaints_and_rejects_have_their_effects(db: Database) -> None
     assert store.counts(cid).failed == 1
 
 
+@pytest.mark.slow
 def test_repeated_soft_bounces_suppress_at_the_limit(db: Database) -> None:
     """Transient bounces suppress only at NEWSLETTER_SOFT_BOUNCE_LIMIT within 30 days."""
     store, cid = campaign(db)
@@ -150,6 +151,7 @@ def test_repeated_soft_bounces_suppress_at_the_limit(db: Database) -> None:
     assert people.is_suppressed(first.email)
 
 
+@pytest.mark.slow
 def test_a_campaign_with_too_many_bounces_pauses_itself(db: Database) -> None:
     """After 500 sends, a bounce rate above the limit pauses the campaign with the reason."""
     store, cid = campaign(db, readers=700)

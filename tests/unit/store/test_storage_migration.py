@@ -47,6 +47,7 @@ def _at(revision: str, url: str) -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+@pytest.mark.slow
 def test_0014_folds_the_engagement_into_deliveries_and_back(empty_database_url: str) -> None:
     _at("0013", empty_database_url)
     engine = make_engine(empty_database_url)

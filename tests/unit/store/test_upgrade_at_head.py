@@ -30,6 +30,7 @@ def test_a_current_database_is_left_to_itself(
     assert revision(database_url) == HEAD_REVISION
 
 
+@pytest.mark.slow
 def test_an_older_database_is_migrated_to_the_head(empty_database_url: str) -> None:
     command.upgrade(alembic_config(empty_database_url), "0016")
     assert revision(empty_database_url) == "0016"

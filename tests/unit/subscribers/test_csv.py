@@ -92,6 +92,7 @@ def test_duplicates_within_one_file_are_imported_once(store: SubscriberStore) ->
     assert report.summary() == "imported 1, already present 1, suppressed 0, bad 0"
 
 
+@pytest.mark.slow
 def test_import_crosses_batch_boundaries(store: SubscriberStore) -> None:
     """Files longer than one batch are imported completely, in file order."""
     rows = "".join(f"user{i}@example.org,LG,en\n" for i in range(2500))
@@ -205,6 +206,7 @@ def test_rows_with_unknown_categories_are_bad_rows(store: SubscriberStore) -> No
     assert [s.email for s in store.list("active")] == ["ada@example.org", "all@example.org"]
 
 
+@pytest.mark.slow
 def test_a_stray_quote_swallows_no_rows(store: SubscriberStore) -> None:
     """An unmatched double quote makes its own line a bad row, reported with the span it
     would have swallowed; the 5,507 rows after it are imported."""

@@ -78,6 +78,7 @@ def raw_message(index: int, sample_issue_path: Path) -> bytes:
     return template.build(recipient, "Wed, 07 Sep 2022 08:00:00 +0000")
 
 
+@pytest.mark.slow
 def test_send_email_and_get_account_answer_boto3(sim: Any, sample_issue_path: Path) -> None:
     """SendEmail with a raw message returns a MessageId and is recorded; GetAccount reports R."""
     ses = client(sim.url)
@@ -121,6 +122,7 @@ def test_throttles_above_rate_in_a_sliding_second(
     assert stats["duplicates"] == 5
 
 
+@pytest.mark.slow
 def test_latency_does_not_block_other_calls() -> None:
     """Concurrent calls each take the simulated latency, in parallel rather than in turn."""
     with ses_sim.SesSimulator(100, latency=0.3) as server:

@@ -64,6 +64,7 @@ def db() -> str:
     return os.environ["NEWSLETTER_DATABASE_URL"]
 
 
+@pytest.mark.slow
 def test_only_sent_issues_are_public(issues: Path, make_client: MakeClient) -> None:
     """Done and partly sent campaigns publish; enqueued, unsent and future issues are 404."""
     for day in ("2022-09-06", "2022-09-07", "2022-09-08", "2022-09-09", "2022-09-11"):

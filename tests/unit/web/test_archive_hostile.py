@@ -77,6 +77,7 @@ def test_a_raw_noncharacter_is_named_at_its_line(issues: Path, char: str) -> Non
 
 
 @pytest.mark.parametrize("escape", ["\\uFFFE", "\\uFFFF"])
+@pytest.mark.slow
 def test_feeds_and_pages_stay_well_formed(issues: Path, escape: str) -> None:
     """With such an issue among published ones, every feed parses as XML and lists the good
     issues; the archive answers 200."""

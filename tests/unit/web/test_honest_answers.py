@@ -108,6 +108,7 @@ def test_a_throttled_sign_up_is_not_told_an_email_was_just_sent(site: Site) -> N
     assert again == first
 
 
+@pytest.mark.slow
 def test_every_address_gets_the_same_words_after_signing_up(site: Site) -> None:
     """Unknown, pending, throttled, active and suppressed addresses (and a bot) all get the
     very same page, so it cannot tell which addresses are known."""

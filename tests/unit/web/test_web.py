@@ -197,6 +197,7 @@ def test_subscribing_sends_a_confirmation_link(site: Site) -> None:
     assert re.search(r"https://news\.example\.org/confirm/[\w.-]{42}\b", text)
 
 
+@pytest.mark.slow
 def test_the_response_is_the_same_for_known_and_unknown_addresses(site: Site) -> None:
     """New, pending, active, unsubscribed and suppressed addresses all get the same page."""
     site.active("active@example.org")
@@ -270,6 +271,7 @@ def test_a_post_without_the_form_token_is_refused(site: Site) -> None:
     assert site.store.find("victim@example.org") is None and site.messages() == []
 
 
+@pytest.mark.slow
 def test_one_confirmation_per_ten_minutes_through_the_form(site: Site) -> None:
     """Posting the same address again within ten minutes sends no second email."""
     site.subscribe("reader@example.org")
@@ -281,6 +283,7 @@ def test_one_confirmation_per_ten_minutes_through_the_form(site: Site) -> None:
     assert len(site.messages()) == 2
 
 
+@pytest.mark.slow
 def test_the_per_address_rate_limit_answers_429(make_site: MakeSite) -> None:
     """After the limit, posts from one client get a 429 page until the window has passed."""
     site = make_site(limit=3)
@@ -440,6 +443,7 @@ def test_one_click_unsubscribe_without_cookies(site: Site) -> None:
     assert reasons == ["one-click (RFC 8058)"]
 
 
+@pytest.mark.slow
 def test_one_click_as_multipart_form_data(site: Site) -> None:
     """Providers may send the one-click body as multipart/form-data; that works too."""
     subscriber = site.active()

@@ -104,6 +104,7 @@ def test_the_list_shows_every_campaign_newest_first_with_its_figures(desk: DeskS
     assert 'aria-current="page">Campaigns<' in page.text
 
 
+@pytest.mark.slow
 def test_the_list_is_paginated(desk: DeskSite) -> None:
     """Fifty campaigns a page, with links to older and newer ones."""
     first = dt.date(2022, 6, 1)

@@ -185,6 +185,7 @@ def test_saving_keeps_comments_and_key_order(desk: DeskSite, issue: Path) -> Non
     assert (entry.actor, entry.action, entry.target) == (EDITOR, "issue saved", DATE)
 
 
+@pytest.mark.slow
 def test_saving_an_unchanged_form_leaves_the_file_alone(desk: DeskSite, issue: Path) -> None:
     """Saving what was loaded writes nothing: the file keeps its bytes, nothing is audited."""
     before = issue.read_bytes()
@@ -216,6 +217,7 @@ def test_new_and_changed_values_are_written_in_the_files_style(desk: DeskSite,
     assert got.featured[1].authors == ["W Fedus", "J Dean", "B Zoph", "N Shazeer"]
 
 
+@pytest.mark.slow
 def test_a_conflicting_save_loses_nothing(desk: DeskSite, issue: Path) -> None:
     """When the file changed on disk after the page loaded, Save writes nothing and shows
     both versions; the editor's form is kept, and Overwrite then saves it on purpose."""
@@ -257,6 +259,7 @@ def test_an_overwrite_of_a_file_changed_again_is_refused(desk: DeskSite, issue: 
     assert load_issue(issue).attribution == "转自B"
 
 
+@pytest.mark.slow
 def test_an_invalid_save_writes_nothing(desk: DeskSite, issue: Path) -> None:
     """A save that would make the file invalid is refused, each problem at its field, the
     form kept as typed, the file untouched."""
@@ -298,6 +301,7 @@ def test_a_code_twice_in_the_legend_is_refused(desk: DeskSite, issue: Path) -> N
     assert issue.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_adding_a_paper_edits_the_form_and_saving_writes_it(desk: DeskSite,
                                                              issue: Path) -> None:
     """Add a paper shows the form again with a new paper and its title focused, writing
@@ -324,6 +328,7 @@ def test_adding_a_paper_edits_the_form_and_saving_writes_it(desk: DeskSite,
         "title", "authors", "summary_zh", "abstract", "url"]
 
 
+@pytest.mark.slow
 def test_moving_and_removing_papers_saves_the_new_order(desk: DeskSite, issue: Path) -> None:
     """Up, down and remove rearrange the form unsaved; Save writes that order, and the
     comments between papers and at the end stay."""
@@ -351,6 +356,7 @@ def test_moving_and_removing_papers_saves_the_new_order(desk: DeskSite, issue: P
     assert "# the English readers' notice\nfooter_en:" in text
 
 
+@pytest.mark.slow
 def test_the_legend_can_be_edited_and_papers_choose_from_it(desk: DeskSite,
                                                            issue: Path) -> None:
     """A category added to the legend becomes a choice for papers; saved, it is in the file."""

@@ -232,6 +232,7 @@ def test_a_pasted_digest_becomes_an_issue(desk: tuple[DeskSite, str], issues: Pa
     assert ("new issue", "2022-09-10", "from a digest (The pasted text)") in audit_actions(db)
 
 
+@pytest.mark.slow
 def test_an_uploaded_digest_takes_its_date_from_the_file_name(
     desk: tuple[DeskSite, str], issues: Path,
 ) -> None:

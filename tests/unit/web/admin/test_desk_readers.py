@@ -143,6 +143,7 @@ def test_a_readers_page_shows_history_deliveries_and_ses_events(
     assert desk.client.get("/admin/subscribers/999999").status_code == 404
 
 
+@pytest.mark.slow
 def test_unsubscribe_is_a_confirmed_post_audited_with_a_message(
     desk: DeskSite, store: SubscriberStore, db: Database,
 ) -> None:
@@ -217,6 +218,7 @@ def test_erase_needs_its_box_and_keeps_only_the_hash(
     assert gone.headers["location"] == "/admin/subscribers?error=gone"
 
 
+@pytest.mark.slow
 def test_export_is_the_command_line_export(desk: DeskSite, store: SubscriberStore) -> None:
     """``Export CSV`` downloads exactly what ``newsletter subscribers export`` writes (in
     pieces, past the first 2,000 rows), and ``?status=`` narrows it as ``--status`` does."""

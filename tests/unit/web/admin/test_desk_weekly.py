@@ -41,6 +41,7 @@ def desk(db: Database, tmp_path: Path, issues: Path) -> Iterator[tuple[DeskSite,
         yield site, site.sign_in()
 
 
+@pytest.mark.slow
 def test_an_editor_builds_and_schedules_the_weekly_edition(
     desk: tuple[DeskSite, str], db: Database, issues: Path, tmp_path: Path,
 ) -> None:
