@@ -72,10 +72,13 @@ class _Writes:
             self._pool.shutdown(wait=True)  # a write still running ends before the rollback
 
 
-def _write(conn: Connection, ids: Sequence[str], batch: Prepared, sqlite: bool) -> None:
-    """Drop the rows of ``ids`` and write the batch's."""
+def _write(conn: Connection, ids: Sequence[str], batch: Prepared, sqlite: bool,
+           empty: bool = False) -> None:
+    """Drop the rows of ``ids`` and write the batch's (``empty``: the table had no row when
+    the change began, so there is none to look for)."""
     # Only papers indexed before have rows to drop (none, when building anew).
-    old = conn.execute(select(papers.c.id).where(papers.c.arxiv_id.in_(ids))).scalars().all()
+    old = [] if empty else conn.execute(
+        select(papers.c.id).where(papers.c.arxiv_id.in_(ids))).scalars().all()
     if old and sqlite:
         for fts in ("paper_fts", "paper_title_fts"):
             conn.execute(text(f"DELETE FROM {fts} WHERE rowid IN :ids").bindparams(  # noqa: S608
@@ -240,8 +243,10 @@ class PaperStore(Store):
                       else to_json(merge(fresh[key])) for key in chunk if key in fresh]
                      for chunk in chunks]
             sqlite = self.db.dialect == "sqlite"
+            # A first build: no paper to look up before writing each batch.
+            empty = conn.execute(select(papers.c.id).limit(1)).first() is None
             for chunk, batch in zip(chunks, prepare_all(datas, not sqlite), strict=True):
-                writes.submit(_write, conn, chunk, batch, sqlite)
+                writes.submit(_write, conn, chunk, batch, sqlite, empty)
             writes.wait()
         return len(ids)
 
