@@ -32,6 +32,9 @@ _TERM = re.compile(f"([{IDEOGRAPHS}]+)|([^\\W_{IDEOGRAPHS}]+)")
 _HAN_SPLIT = re.compile(f"([{IDEOGRAPHS}]+)")
 _WORD = re.compile(f"[^\\W_{IDEOGRAPHS}]+")
 MAX_QUERY_TERMS = 12  # more terms than this in a query are ignored
+# Characters of a query read (the search form takes no more): a Chinese query this long,
+# as a URL, stays well within the 8 KB the server takes (``web/http_limits``).
+MAX_QUERY_CHARS = 300
 SECTIONS = ("featured", "notable")
 
 
@@ -91,7 +94,7 @@ def query_parts(query: str) -> list[QueryPart]:
     :data:`MAX_QUERY_TERMS`). Operators, quotes and other syntax are not syntax here:
     they are dropped with the other punctuation, so any input is a valid query."""
     parts: list[QueryPart] = []
-    for match in _TERM.finditer(fold(query[:1000])):
+    for match in _TERM.finditer(fold(query[:MAX_QUERY_CHARS])):
         piece = match.group()[:100]
         if _HAN_RUN.fullmatch(piece):
             if len(piece) == 1:
@@ -107,7 +110,7 @@ def query_parts(query: str) -> list[QueryPart]:
 
 def words_to_mark(query: str) -> list[str]:
     """The pieces of ``query`` a result should highlight: its words and Chinese runs."""
-    return [m.group() for m in _TERM.finditer(fold(query[:1000]))][:MAX_QUERY_TERMS]
+    return [m.group() for m in _TERM.finditer(fold(query[:MAX_QUERY_CHARS]))][:MAX_QUERY_TERMS]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
-from newsletter.model.papers import PaperRecord, SearchPage, words_to_mark
+from newsletter.model.papers import MAX_QUERY_CHARS, PaperRecord, SearchPage, words_to_mark
 from newsletter.rendering.citations import bibtex, json_ld, meta_tags
 from newsletter.web.archive import Published
 from newsletter.web.archive_pages import ArchivePages
@@ -95,7 +95,8 @@ class PaperPages:
                     facets: tuple[Sequence[str], Sequence[int]], static: bool = False,
                     last_page: int | None = None, page_size: int = 20) -> str:
         """The search form and, unless ``static`` (the script fills it in), the results;
-        no link past ``last_page``, a note instead when more results would follow."""
+        no link past ``last_page``, a note instead when more results would follow. A page
+        past the last result links back to the first."""
         pattern = marker(form.query)
         codes, years = facets
         more = None
@@ -103,6 +104,7 @@ class PaperPages:
                       and form.page >= last_page)
         if found is not None and found.more and not capped:
             more = self._query_url(form, form.page + 1)
+        earlier = found is not None and form.page > 1
         results = [
             (record, snippet(record.abstract or record.summary_zh or "", pattern))
             for record in (found.papers if found else ())
@@ -112,6 +114,9 @@ class PaperPages:
             "form": form, "results": results, "searched": found is not None,
             "mark": lambda text: highlight(text, pattern), "more": more,
             "capped": form.page * page_size if capped else 0,
+            "previous": self._query_url(form, form.page - 1) if earlier else None,
+            "first": self._query_url(form, 1) if earlier else None,
+            "page_size": page_size, "query_chars": MAX_QUERY_CHARS,
             "codes": codes, "years": years, "static": static,
         })
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from newsletter.errors import DatabaseError, NewsletterError
-from newsletter.model.papers import paper_key
+from newsletter.model.papers import MAX_QUERY_CHARS, paper_key
 from newsletter.rendering.citations import bibtex, ris
 from newsletter.store.papers import PaperStore
 from newsletter.vocabulary import CATEGORY_CODE
@@ -44,7 +44,7 @@ def search_form(params: dict[str, str]) -> SearchForm:
     year = params.get("year", "")
     page = params.get("page", "")
     return SearchForm(
-        query=params.get("q", "")[:1000],
+        query=params.get("q", "")[:MAX_QUERY_CHARS],
         category=category if CATEGORY_CODE.fullmatch(category) else None,
         year=int(year) if year.isascii() and year.isdigit() and 1990 <= int(year) <= 2200
         else None,

@@ -11,6 +11,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import bibtexparser
 import pytest
@@ -205,6 +206,43 @@ def test_the_last_page_links_no_further(client: TestClient,
     page = client.get("/search", params={"q": "learning", "page": "5"}).text
     assert 'rel="next"' not in page
     assert "Only the first 4 results are shown: add a word or a filter." in page
+
+
+def test_pages_link_back_and_a_page_past_the_end_says_so(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Page 2 links to page 1; a page past the results said "Nothing found. Try other
+    words?", wrongly: the words found papers, on earlier pages."""
+    monkeypatch.setattr(paper_routes, "PAGE_SIZE", 2)  # "learning": 6 of the 9 papers
+    first = client.get("/search", params={"q": "learning"}).text
+    assert 'rel="prev"' not in first
+    second = client.get("/search", params={"q": "learning", "page": "2"}).text
+    assert html.unescape(re.findall(r'<a href="([^"]+)" rel="prev">', second)[0]) == \
+        "/search?q=learning&page=1"
+    assert 'rel="next"' in second and '<ol class="results" id="results" start="3">' in second
+    past = client.get("/search", params={"q": "learning", "page": "9"}).text
+    assert "Nothing found" not in past and "href=\"/papers/" not in past
+    assert "There are no results on page 9: they end before it." in past
+    assert '<a href="/search?q=learning&amp;page=1">' in past
+    nothing = client.get("/search", params={"q": "zzzunheardof"}).text
+    assert "Nothing found. Try other words?" in nothing and 'rel="prev"' not in nothing
+
+
+def test_the_longest_query_the_form_takes_fits_in_a_url_the_server_takes(
+        client: TestClient) -> None:
+    """A Chinese query of the form's old 1,000 characters was a 9 KB URL, answered with a
+    bare 414 by the server's 8 KB limit on URLs."""
+    from newsletter.web.http_limits import MAX_URL_BYTES
+
+    page = client.get("/search").text
+    limit = int(re.findall(r'<input id="q" name="q"[^>]* maxlength="(\d+)"', page)[0])
+    # maxlength counts UTF-16 units: at most 9 bytes each once percent-encoded (a 3-byte
+    # character such as 論; a 4-byte one is two units).
+    query = "論" * limit
+    url = "/search?" + urlencode({"q": query, "category": "LG", "year": "2022", "page": "50"})
+    assert len(f"GET {url} HTTP/1.1") <= MAX_URL_BYTES
+    answer = client.get(url)
+    assert answer.status_code == 200 and "no results on page 50" in answer.text
+    assert f'value="{query}"' in answer.text  # the whole query, back in the form
 
 
 # The running app compares the paper index with the published issues again every
