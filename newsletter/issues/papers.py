@@ -15,7 +15,12 @@ def anchor(paper: Paper) -> str:
     working when the file is edited or the paper moves from "featured" to "notable".
     Old-style identifiers (``solv-int/9901001``) get ``-`` for ``/``.
     """
-    return "arxiv-" + paper.arxiv_id.replace("/", "-")
+    return anchor_of(paper.arxiv_id)
+
+
+def anchor_of(arxiv_id: str) -> str:
+    """:func:`anchor` of the paper whose identifier (without version) is ``arxiv_id``."""
+    return "arxiv-" + arxiv_id.replace("/", "-")
 
 
 def issue_papers(issue: Issue) -> list[PaperRecord]:
@@ -35,7 +40,7 @@ def issue_papers(issue: Issue) -> list[PaperRecord]:
                 affiliations=tuple(paper.affiliations),
                 abstract=featured.abstract if featured else None,
                 summary_zh=featured.summary_zh if featured else None,
-                appearances=(Appearance(issue.date, section, position, anchor(paper)),),
+                appearances=(Appearance(issue.date, section, position, anchor_of(given)),),
             )
     return list(found.values())
 

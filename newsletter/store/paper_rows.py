@@ -3,9 +3,9 @@
 Cutting a paper's search terms and writing its vectors is Python's work, about 0.1 ms a
 paper, and a build of 100,000 papers did it in the one thread that also fed the
 database. :func:`prepare_all` spreads a large change over worker processes (one per
-core), which hand back each batch ready to write: on PostgreSQL the text of its COPY, on
-SQLite its rows and FTS5 texts. This module imports nothing of the database, so that a
-worker starts quickly.
+core, :func:`row_workers`), which hand back each batch ready to write: on PostgreSQL the
+text of its COPY, on SQLite its rows and FTS5 texts. This module imports nothing of the
+database, so that a worker starts quickly.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import datetime as dt
 import functools
 import logging
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -92,6 +93,14 @@ def copy_field(value: str) -> str:
     return value
 
 
+def appearances_copy(rows: Iterable[Mapping[str, str]]) -> bytes:
+    """The ``paper_appearances`` rows (``arxiv_id``, ``issue_date``, ``data``) in COPY's
+    text format: one join per row, instead of the driver's Python work per value."""
+    return "".join(
+        f"{copy_field(row['arxiv_id'])}\t{copy_field(row['issue_date'])}\t"
+        f"{copy_field(row['data'])}\n" for row in rows).encode("utf-8")
+
+
 @dataclass
 class Prepared:
     """One batch ready to write: on PostgreSQL ``copy``, the COPY text of its ``papers``
@@ -125,33 +134,59 @@ def prepare(datas: Sequence[str], postgresql: bool) -> Prepared:
     return prepared
 
 
-def prepare_all(batches: Sequence[Sequence[str]], postgresql: bool) -> Iterator[Prepared]:
-    """:func:`prepare` of each of ``batches``, in order: in worker processes when they
-    hold :data:`PARALLEL_FROM` papers or more and the machine has two cores, here
-    otherwise (or when no worker process can start)."""
+def _ready() -> None:
+    """Nothing: a task that has a worker started, and this module imported in it."""
+
+
+@dataclass(frozen=True)
+class Workers:
+    """Worker processes that make rows: the pool and how many processes it has."""
+
+    pool: ProcessPoolExecutor
+    count: int
+
+
+@contextmanager
+def row_workers(papers: int) -> Iterator[Workers | None]:
+    """Worker processes (one per core) for a change of ``papers`` papers, started at once
+    so that they are ready by the time the change has its rows to make (a worker takes
+    about half a second to start); ended when left. None for fewer than
+    :data:`PARALLEL_FROM` papers, on one core, or when no worker process can start."""
     from newsletter.issues.many import usable_cores, worker_pool  # only a large change
 
     workers = usable_cores()
-    if workers < 2 or sum(map(len, batches)) < PARALLEL_FROM:
-        yield from (prepare(batch, postgresql) for batch in batches)
+    if workers < 2 or papers < PARALLEL_FROM:
+        yield None
         return
     try:
         pool = worker_pool(workers)
+        for _ in range(workers):
+            pool.submit(_ready)
     except OSError as err:
         log.warning("paper rows prepared in one process: no worker processes (%s)", err)
+        yield None
+        return
+    with pool:
+        yield Workers(pool, workers)
+
+
+def prepare_all(batches: Sequence[Sequence[str]], postgresql: bool,
+                workers: Workers | None = None) -> Iterator[Prepared]:
+    """:func:`prepare` of each of ``batches``, in order: in the processes of ``workers``
+    (:func:`row_workers`), or here without them."""
+    if workers is None:
         yield from (prepare(batch, postgresql) for batch in batches)
         return
     # A worker that dies fails the change, rolled back whole (the next sync tries again).
-    with pool:
-        # A few batches ahead of the writer, not all: ready batches wait in memory.
-        ahead: deque[Future[Prepared]] = deque()
-        try:
-            for batch in batches:
-                ahead.append(pool.submit(prepare, batch, postgresql))
-                if len(ahead) > 2 * workers:
-                    yield ahead.popleft().result()
-            while ahead:
+    # A few batches ahead of the writer, not all: ready batches wait in memory.
+    ahead: deque[Future[Prepared]] = deque()
+    try:
+        for batch in batches:
+            ahead.append(workers.pool.submit(prepare, batch, postgresql))
+            if len(ahead) > 2 * workers.count:
                 yield ahead.popleft().result()
-        finally:
-            for future in ahead:
-                future.cancel()
+        while ahead:
+            yield ahead.popleft().result()
+    finally:
+        for future in ahead:
+            future.cancel()

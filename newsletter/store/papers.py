@@ -14,15 +14,29 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from newsletter.model.papers import PaperRecord, SearchPage, merge
 from newsletter.store import paper_indexes
 from newsletter.store.base import Store
 from newsletter.store.paper_rows import (
     Prepared,
+    Workers,
+    appearances_copy,
     from_json,
     prepare_all,
+    row_workers,
     to_json,
 )
 from newsletter.store.paper_search import search_papers
@@ -32,9 +46,21 @@ _CHUNK = 500  # bound values per IN list
 _BULK = 5000  # papers in one change from which PostgreSQL's search indexes are rebuilt
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+def _chunks(items: Sequence[str], whole: bool = False) -> Iterator[Sequence[str]]:
+    """``items`` in lists of :data:`_CHUNK`, or (``whole``) in one."""
+    size = max(len(items), 1) if whole else _CHUNK
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _among(column: ColumnElement[str], values: Sequence[str], postgresql: bool
+           ) -> ColumnElement[bool]:
+    """``column`` is one of ``values``: on PostgreSQL ``= ANY`` of one array parameter
+    (a statement SQLAlchemy and the driver make once, whatever the number of values),
+    on SQLite an IN list."""
+    if postgresql:
+        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+    return column.in_(values)
 
 
 class _Writes:
@@ -77,8 +103,8 @@ def _write(conn: Connection, ids: Sequence[str], batch: Prepared, sqlite: bool,
     """Drop the rows of ``ids`` and write the batch's (``empty``: the table had no row when
     the change began, so there is none to look for)."""
     # Only papers indexed before have rows to drop (none, when building anew).
-    old = [] if empty else conn.execute(
-        select(papers.c.id).where(papers.c.arxiv_id.in_(ids))).scalars().all()
+    old = [] if empty else conn.execute(select(papers.c.id).where(
+        _among(papers.c.arxiv_id, ids, not sqlite))).scalars().all()
     if old and sqlite:
         for fts in ("paper_fts", "paper_title_fts"):
             conn.execute(text(f"DELETE FROM {fts} WHERE rowid IN :ids").bindparams(  # noqa: S608
@@ -123,24 +149,17 @@ def _copy_text(conn: Connection, table: str, columns: Sequence[str], payload: by
         copy.write(payload)
 
 
-def _copy(conn: Connection, table: str, columns: Mapping[str, str],
-          rows: Sequence[Mapping[str, object]]) -> None:
-    """Write ``rows`` into ``table`` with PostgreSQL's COPY (``columns``: each column and
-    the key of its value in a row), in the connection's transaction: no statement per
-    batch of rows for SQLAlchemy to compile and bind, and the server's input functions
-    read the text directly (``tsvector`` literals included)."""
-    keys = list(columns.values())
-    with _driver(conn).cursor() as cursor, cursor.copy(
-            f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # fixed names
-        for row in rows:
-            copy.write_row([row[key] for key in keys])
+def _copy_appearances(conn: Connection, rows: Sequence[Mapping[str, str]]) -> None:
+    """Write the ``paper_appearances`` rows with COPY (their text made in the writing
+    thread, while the caller waits for the first batches of papers)."""
+    _copy_text(conn, "paper_appearances", _APPEARANCE_COLUMNS, appearances_copy(rows))
 
 
 # In the order of the COPY text of ``paper_rows.prepare``.
 _PAPER_COLUMNS = ("arxiv_id", "category", "first_date", "last_date", "year", "data",
                   "search", "title_search")
 _SQLITE_PAPER_COLUMNS = ("arxiv_id", "category", "first_date", "last_date", "year", "data")
-_APPEARANCE_COLUMNS = {"arxiv_id": "arxiv_id", "issue_date": "issue_date", "data": "data"}
+_APPEARANCE_COLUMNS = ("arxiv_id", "issue_date", "data")  # as ``appearances_copy`` gives them
 
 
 def _unlock(lead: Connection) -> None:
@@ -175,11 +194,12 @@ class PaperStore(Store):
         any change first builds the ones a dead process left missing. Changes take turns;
         without ``wait``, one that would wait for another does nothing and returns None."""
         dates = sorted({*changed, *removed})
+        size = sum(len(found) for _, found in changed.values())
         if self.db.dialect != "postgresql":
             if not dates:
                 return 0
-            with self.engine.begin() as conn:
-                return self._change(conn, changed, dates)
+            with row_workers(size) as workers, self.engine.begin() as conn:
+                return self._change(conn, changed, dates, workers)
         with self.engine.connect() as lead:
             if wait:
                 lead.execute(text(paper_indexes.LOCK.format(kind="")))
@@ -188,24 +208,26 @@ class PaperStore(Store):
             if not got:
                 return None
             try:
-                paper_indexes.repair(self.engine, lead)
-                if not dates:
-                    return 0
-                if sum(len(found) for _, found in changed.values()) < _BULK:
+                # Worker processes start now, to be ready when the rows can be made.
+                with row_workers(size) as workers:
+                    paper_indexes.repair(self.engine, lead)
+                    if not dates:
+                        return 0
+                    if size < _BULK:
+                        with lead.begin():
+                            return self._change(lead, changed, dates, workers)
                     with lead.begin():
-                        return self._change(lead, changed, dates)
-                with lead.begin():
-                    paper_indexes.drop(lead)
-                with lead.begin():
-                    merged = self._change(lead, changed, dates)
+                        paper_indexes.drop(lead)
+                    with lead.begin():
+                        merged = self._change(lead, changed, dates, workers)
                 paper_indexes.build(self.engine, paper_indexes.SEARCH_INDEXES)
                 return merged
             finally:
                 _unlock(lead)
 
     def _change(self, conn: Connection, changed: Mapping[str, tuple[str, Sequence[PaperRecord]]],
-                dates: Sequence[str]) -> int:
-        """:meth:`apply` in ``conn``'s transaction."""
+                dates: Sequence[str], workers: Workers | None) -> int:
+        """:meth:`apply` in ``conn``'s transaction, its rows made by ``workers`` if any."""
         fresh: dict[str, list[PaperRecord]] = {}
         rows = []
         for date, (_, found) in changed.items():
@@ -221,15 +243,18 @@ class PaperStore(Store):
                 conn.execute(delete(paper_appearances).where(
                     paper_appearances.c.issue_date.in_(chunk)))
                 conn.execute(delete(paper_issues).where(paper_issues.c.issue_date.in_(chunk)))
-            # What the other issues say about the touched papers, with this change's own.
+            # What the other issues say about the touched papers, with this change's own
+            # (nothing, when no other issue is indexed: a first build).
             ids = sorted(touched)
-            for chunk in _chunks(ids):
+            postgresql = self.db.dialect == "postgresql"
+            others = conn.execute(select(paper_appearances.c.arxiv_id).limit(1)).first()
+            for chunk in _chunks(ids, whole=postgresql) if others is not None else ():
                 for row in conn.execute(select(paper_appearances.c.data).where(
-                        paper_appearances.c.arxiv_id.in_(chunk))).scalars():
+                        _among(paper_appearances.c.arxiv_id, chunk, postgresql))).scalars():
                     record = from_json(row)
                     fresh.setdefault(record.arxiv_id, []).append(record)
             if rows and self.db.dialect == "postgresql":
-                writes.submit(_copy, conn, "paper_appearances", _APPEARANCE_COLUMNS, rows)
+                writes.submit(_copy_appearances, conn, rows)
             elif rows:
                 writes.submit(conn.execute, insert(paper_appearances), rows)
             if changed:
@@ -245,7 +270,8 @@ class PaperStore(Store):
             sqlite = self.db.dialect == "sqlite"
             # A first build: no paper to look up before writing each batch.
             empty = conn.execute(select(papers.c.id).limit(1)).first() is None
-            for chunk, batch in zip(chunks, prepare_all(datas, not sqlite), strict=True):
+            for chunk, batch in zip(chunks, prepare_all(datas, not sqlite, workers),
+                                    strict=True):
                 writes.submit(_write, conn, chunk, batch, sqlite, empty)
             writes.wait()
         return len(ids)

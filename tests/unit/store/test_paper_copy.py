@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 
@@ -33,3 +34,11 @@ def test_text_copy_must_escape_comes_back_unchanged(store: PaperStore) -> None:
     assert store.get("2201.00001") == record
     assert [p.arxiv_id for p in store.search("lovelace slash").papers] == ["2201.00001"]
     assert [p.arxiv_id for p in store.search("引号").papers] == ["2201.00001"]
+    # A second issue with the paper: the first one's appearance is read back from its
+    # COPY-written row and merged.
+    again = dataclasses.replace(record, appearances=(
+        Appearance(dt.date(2022, 1, 2), "notable", 3, f"{AWKWARD}2"),))
+    store.apply({"2022-01-02": ("v1", [again])})
+    merged = store.get("2201.00001")
+    assert merged is not None
+    assert merged.appearances == (*record.appearances, *again.appearances)

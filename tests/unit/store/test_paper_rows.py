@@ -15,7 +15,13 @@ from newsletter.issues.loader import load_issue
 from newsletter.issues.papers import issue_papers
 from newsletter.store import paper_rows
 from newsletter.store.db import Database, make_engine, upgrade
-from newsletter.store.paper_rows import copy_field, prepare, prepare_all, to_json
+from newsletter.store.paper_rows import (
+    copy_field,
+    prepare,
+    prepare_all,
+    row_workers,
+    to_json,
+)
 from newsletter.store.papers import PaperStore
 
 SAMPLE = issue_papers(load_issue(SAMPLE_ISSUE))
@@ -46,8 +52,16 @@ def test_worker_processes_give_what_this_process_gives(monkeypatch: pytest.Monke
     batches = [datas[n : n + 3] for n in range(0, len(datas), 3)]
     for postgresql in (True, False):
         here = [prepare(batch, postgresql) for batch in batches]
-        assert list(prepare_all(batches, postgresql)) == here
+        with row_workers(len(datas)) as workers:
+            assert workers is not None and workers.count >= 2
+            assert list(prepare_all(batches, postgresql, workers)) == here
     assert len(pools) == 2  # one pool of workers for each database's rows
+    with row_workers(len(datas)) as workers:
+        assert list(prepare_all(batches, True, None)) == [prepare(b, True) for b in batches]
+    monkeypatch.setattr(paper_rows, "PARALLEL_FROM", len(datas) + 1)
+    with row_workers(len(datas)) as workers:
+        assert workers is None  # too few papers for workers: none started
+    assert len(pools) == 3
 
 
 @pytest.fixture
