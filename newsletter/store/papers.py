@@ -10,6 +10,7 @@ in :mod:`newsletter.store.paper_search`.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -44,6 +45,7 @@ from newsletter.store.tables_papers import paper_appearances, paper_issues, pape
 
 _CHUNK = 500  # bound values per IN list
 _BULK = 5000  # papers in one change from which PostgreSQL's search indexes are rebuilt
+_PENDING = 3  # writes of a change queued at most
 
 
 def _chunks(items: Sequence[str], whole: bool = False) -> Iterator[Sequence[str]]:
@@ -64,38 +66,53 @@ def _among(column: ColumnElement[str], values: Sequence[str], postgresql: bool
 
 
 class _Writes:
-    """Database writes of one change, run one at a time in a thread of their own while
-    the caller prepares the next (cutting terms and making JSON is Python's work; the
-    writing is mostly the database's, FTS5 cutting and indexing text or PostgreSQL parsing
+    """Database writes of one change, run in order in a thread of their own while the
+    caller prepares the next (cutting terms and making JSON is Python's work; the writing
+    is mostly the database's, FTS5 cutting and indexing text or PostgreSQL parsing
     vectors, done without the GIL). The writes share the caller's connection and
-    transaction: the caller does not use it until :meth:`wait` returned. Not ``threaded``,
-    each write runs at once, in the caller's thread (a small change)."""
+    transaction: the caller does not use it until :meth:`wait` returned. At most
+    :data:`_PENDING` writes wait their turn (each holds a batch in memory): a long write
+    (all the appearances of a large change) does not hold the caller up. Not
+    ``threaded``, each write runs at once, in the caller's thread (a small change)."""
 
     def __init__(self, threaded: bool) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="paper-index") if threaded \
             else None
-        self._last: Future[object] | None = None
+        self._pending: deque[Future[None]] = deque()
+        self._failed = False
 
     def submit(self, write: Callable[..., object], *args: object) -> None:
-        """Start ``write(*args)`` once the last write is done (raising its error)."""
+        """Queue ``write(*args)`` after the writes before it (raising the error of one
+        that failed)."""
         if self._pool is None:
             write(*args)
             return
-        self.wait()
-        self._last = self._pool.submit(write, *args)
+        while len(self._pending) >= _PENDING:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._run, write, *args))
+
+    def _run(self, write: Callable[..., object], *args: object) -> None:
+        """``write(*args)`` unless a write before it failed (the change is lost anyway)."""
+        if self._failed:
+            return
+        try:
+            write(*args)
+        except BaseException:
+            self._failed = True
+            raise
 
     def wait(self) -> None:
-        """Wait for the last write; raise its error."""
-        last, self._last = self._last, None
-        if last is not None:
-            last.result()
+        """Wait for every write; raise the error of the first that failed."""
+        while self._pending:
+            self._pending.popleft().result()
 
     def __enter__(self) -> _Writes:
         return self
 
     def __exit__(self, *failed: object) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True)  # a write still running ends before the rollback
+            # Writes still queued or running end before the rollback.
+            self._pool.shutdown(wait=True)
 
 
 def _write(conn: Connection, ids: Sequence[str], batch: Prepared, sqlite: bool,
