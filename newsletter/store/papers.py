@@ -207,7 +207,7 @@ class PaperStore(Store):
         transaction. Returns how many papers were merged again.
 
         On PostgreSQL a change of :data:`_BULK` papers or more drops the search indexes
-        first and builds them again afterwards, on two connections (``paper_indexes``);
+        first and builds them again afterwards, all at once (``paper_indexes``);
         any change first builds the ones a dead process left missing. Changes take turns;
         without ``wait``, one that would wait for another does nothing and returns None."""
         dates = sorted({*changed, *removed})
