@@ -29,14 +29,17 @@ demo-serve: $(BIN)/.installed
 postgres:
 	bash scripts/postgres.sh $(PG_PORT)
 
-# Four processes on two cores (most tests wait on subprocesses, servers and Chromium),
-# then the timing tests alone so that nothing else skews what they measure.
+# The timing tests first, alone, on a quiet machine (after the other tests the database
+# server and the system were still busy writing what they left: a timing test's medians
+# doubled and one failed), then the rest in four processes on two cores (most tests
+# wait on subprocesses, servers and Chromium).
 test: $(BIN)/.installed
 	-bash scripts/postgres.sh $(PG_PORT)
-	$(BIN)/pytest -q -n 4 -m "not serial"
 	$(BIN)/pytest -q -m serial
+	$(BIN)/pytest -q -n 4 -m "not serial"
 
-# The quick loop while editing: everything but whole-process and browser tests.
+# The quick loop while editing: everything but whole-process and browser tests and the
+# tests marked slow.
 test-fast: $(BIN)/.installed
 	-bash scripts/postgres.sh $(PG_PORT)
 	$(BIN)/pytest -q -m "not e2e and not serial and not slow" -n 3
