@@ -10,6 +10,7 @@ from newsletter import wiring
 from newsletter.cli.help import COMMAND
 from newsletter.cli.output import out, reported
 from newsletter.clock import utc_now
+from newsletter.issues.files import fingerprint
 from newsletter.settings import get_settings
 from newsletter.store.campaigns import CampaignStore
 from newsletter.store.papers import PaperStore
@@ -44,5 +45,15 @@ def papers_reindex(
         archive = Archive(wiring.site_config(settings), CampaignStore(db).sent_issue_dates,
                           utc_now)
         report = reindex(PaperStore(db), archive, full=full)
+        public = len(archive.published().versions)
+        folder = archive.site.issues_dir
     out.print(f"paper index: {report.issues} issue(s) indexed, {report.removed} dropped, "
               f"{report.papers} paper(s) written again or removed", markup=False)
+    files = len(fingerprint(folder))
+    if files > public:
+        # Said, so that an index short of issues (or empty) is not a mystery.
+        out.print(f"paper index: {files - public} of the {files} issue file(s) in "
+                  f"{folder} are not in it: not published yet (an issue is "
+                  "public once a campaign sent it, or from its date on with "
+                  "NEWSLETTER_ARCHIVE_UNSENT=true) or not valid (`newsletter validate` "
+                  "names the problems)", markup=False)

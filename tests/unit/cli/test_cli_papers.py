@@ -59,6 +59,25 @@ def test_reindex_indexes_changed_issues_and_full_builds_anew(issues: Path) -> No
     assert indexed("2209.01947") == "A title edited by hand"
 
 
+def test_reindex_says_how_many_issue_files_it_left_out(issues: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index short of issues said nothing of why: files not published yet (unsent,
+    or dated after today) or not valid are counted, with what makes an issue public."""
+    assert "not in it" not in reindex()
+    text = SAMPLE_ISSUE.read_text("utf-8")
+    (issues / "2999-01-01.yaml").write_text(text.replace("2022-09-07", "2999-01-01"), "utf-8")
+    (issues / "2022-09-08.yaml").write_text("date: [unclosed\n", "utf-8")
+    said = reindex()
+    assert "0 issue(s) indexed" in said
+    assert (f"2 of the 3 issue file(s) in {issues} are not in it: not published yet"
+            in said)
+    assert "NEWSLETTER_ARCHIVE_UNSENT=true" in said and "newsletter validate" in said
+    monkeypatch.setenv("NEWSLETTER_ARCHIVE_UNSENT", "false")  # none sent: none public
+    said = reindex()
+    assert "0 issue(s) indexed, 1 dropped" in said
+    assert f"3 of the 3 issue file(s) in {issues} are not in it" in said
+
+
 def test_reindex_drops_issues_no_longer_published(issues: Path) -> None:
     """An issue file removed since the last run takes its papers out of the index."""
     reindex()
