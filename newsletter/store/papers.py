@@ -265,6 +265,9 @@ class PaperStore(Store):
             ids = sorted(touched)
             postgresql = self.db.dialect == "postgresql"
             others = conn.execute(select(paper_appearances.c.arxiv_id).limit(1)).first()
+            # A first build: no paper to look up before writing each batch. (Asked before
+            # the first write: from then on the writing thread has the connection.)
+            empty = conn.execute(select(papers.c.id).limit(1)).first() is None
             for chunk in _chunks(ids, whole=postgresql) if others is not None else ():
                 for row in conn.execute(select(paper_appearances.c.data).where(
                         _among(paper_appearances.c.arxiv_id, chunk, postgresql))).scalars():
@@ -285,8 +288,6 @@ class PaperStore(Store):
                       else to_json(merge(fresh[key])) for key in chunk if key in fresh]
                      for chunk in chunks]
             sqlite = self.db.dialect == "sqlite"
-            # A first build: no paper to look up before writing each batch.
-            empty = conn.execute(select(papers.c.id).limit(1)).first() is None
             for chunk, batch in zip(chunks, prepare_all(datas, not sqlite, workers),
                                     strict=True):
                 writes.submit(_write, conn, chunk, batch, sqlite, empty)
